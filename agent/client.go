@@ -1,0 +1,164 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Client calls an agent's JSON-RPC verbs. Every call has a deadline.
+type Client struct {
+	url     string
+	http    *http.Client
+	timeout time.Duration
+	nextID  atomic.Int64
+}
+
+// NewClient returns a client for the agent at url ("http://host:port/").
+// timeout bounds each call unless the context's deadline is sooner.
+func NewClient(url string, hc *http.Client, timeout time.Duration) *Client {
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+	}
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	return &Client{url: url, http: hc, timeout: timeout}
+}
+
+// TransportError is a failure to reach the agent at all.
+type TransportError struct{ Err error }
+
+func (e *TransportError) Error() string { return "host unreachable: " + e.Err.Error() }
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Call invokes method with params and decodes the result into out (if non-nil).
+// Errors are *RPCError (the agent refused) or *TransportError.
+func (c *Client) Call(ctx context.Context, method string, params, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	p, err := json.Marshal(params)
+	if err != nil {
+		return err
+	}
+	id := c.nextID.Add(1)
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": json.RawMessage(p)})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return &TransportError{err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return &TransportError{err}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return &TransportError{err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return &TransportError{fmt.Errorf("HTTP %s", resp.Status)}
+	}
+	var r struct {
+		Result json.RawMessage `json:"result"`
+		Error  *RPCError       `json:"error"`
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return &TransportError{fmt.Errorf("bad JSON-RPC answer: %w", err)}
+	}
+	if r.Error != nil {
+		return r.Error
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Result, out); err != nil {
+			return &TransportError{fmt.Errorf("bad %s result: %w", method, err)}
+		}
+	}
+	return nil
+}
+
+// Capabilities calls Host.getCapabilities.
+func (c *Client) Capabilities(ctx context.Context) (Capabilities, error) {
+	var caps Capabilities
+	return caps, c.Call(ctx, "Host.getCapabilities", struct{}{}, &caps)
+}
+
+// AllVMStats calls Host.getAllVmStats.
+func (c *Client) AllVMStats(ctx context.Context) ([]VMStats, error) {
+	var out []VMStats
+	return out, c.Call(ctx, "Host.getAllVmStats", struct{}{}, &out)
+}
+
+// SetupNetworks creates (and with remove, deletes) bridges.
+func (c *Client) SetupNetworks(ctx context.Context, add, remove []string) error {
+	p := SetupNetworksParams{Networks: map[string]struct {
+		Remove bool `json:"remove,omitempty"`
+	}{}}
+	for _, n := range add {
+		p.Networks[n] = struct {
+			Remove bool `json:"remove,omitempty"`
+		}{}
+	}
+	for _, n := range remove {
+		p.Networks[n] = struct {
+			Remove bool `json:"remove,omitempty"`
+		}{Remove: true}
+	}
+	return c.Call(ctx, "Host.setupNetworks", p, nil)
+}
+
+// CreateVM calls VM.create.
+func (c *Client) CreateVM(ctx context.Context, vp VMParams) (VMStats, error) {
+	var out struct {
+		VMList VMStats `json:"vmList"`
+	}
+	err := c.Call(ctx, "VM.create", map[string]any{"vmID": vp.VMID, "vmParams": vp}, &out)
+	return out.VMList, err
+}
+
+// DestroyVM calls VM.destroy.
+func (c *Client) DestroyVM(ctx context.Context, vmID string) error {
+	return c.Call(ctx, "VM.destroy", map[string]string{"vmID": vmID}, nil)
+}
+
+func nicCall(vmID string, d Device) map[string]any {
+	return map[string]any{"vmID": vmID, "params": map[string]any{"vmId": vmID, "nic": d}}
+}
+
+// HotplugNIC calls VM.hotplugNic and returns the device as the host has it.
+func (c *Client) HotplugNIC(ctx context.Context, vmID string, d Device) (NICStats, error) {
+	var out struct {
+		VMList struct {
+			Devices []NICStats `json:"devices"`
+		} `json:"vmList"`
+	}
+	if err := c.Call(ctx, "VM.hotplugNic", nicCall(vmID, d), &out); err != nil {
+		return NICStats{}, err
+	}
+	if len(out.VMList.Devices) == 0 {
+		return NICStats{}, &TransportError{fmt.Errorf("VM.hotplugNic answered without the device")}
+	}
+	return out.VMList.Devices[0], nil
+}
+
+// HotunplugNIC calls VM.hotunplugNic; it returns once the device is gone.
+func (c *Client) HotunplugNIC(ctx context.Context, vmID string, d Device) error {
+	return c.Call(ctx, "VM.hotunplugNic", nicCall(vmID, d), nil)
+}
+
+// UpdateNIC calls VM.updateDevice for an interface and returns the device as
+// read back from the host.
+func (c *Client) UpdateNIC(ctx context.Context, vmID string, p UpdateDeviceParams) (NICStats, error) {
+	p.DeviceType = "interface"
+	var out struct {
+		Device NICStats `json:"device"`
+	}
+	err := c.Call(ctx, "VM.updateDevice", map[string]any{"vmID": vmID, "params": p}, &out)
+	return out.Device, err
+}

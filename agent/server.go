@@ -1,0 +1,411 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/hypervisor"
+)
+
+// maxRequest bounds a JSON-RPC request body.
+const maxRequest = 1 << 20
+
+// Server answers VDSM's verbs on a hypervisor.
+type Server struct {
+	hv  hypervisor.Hypervisor
+	log *slog.Logger
+	// Levels are the cluster levels this agent supports.
+	levels []vwire.Version
+	// CallTimeout bounds each hypervisor call; UnplugTimeout bounds the wait
+	// for a guest to release a device.
+	callTimeout   time.Duration
+	unplugTimeout time.Duration
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+// Options tune a Server; zero values take defaults.
+type Options struct {
+	Logger        *slog.Logger
+	Levels        []vwire.Version
+	CallTimeout   time.Duration
+	UnplugTimeout time.Duration
+}
+
+// NewServer returns an agent on hv.
+func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
+	s := &Server{hv: hv, log: o.Logger, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
+		locks: map[string]*sync.Mutex{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.levels == nil {
+		s.levels = vwire.SupportedVersions
+	}
+	if s.callTimeout == 0 {
+		s.callTimeout = 30 * time.Second
+	}
+	if s.unplugTimeout == 0 {
+		s.unplugTimeout = 10 * time.Second
+	}
+	return s
+}
+
+// lockVM serialises the read-modify-write of one domain's devices.
+func (s *Server) lockVM(id string) func() {
+	s.mu.Lock()
+	l, ok := s.locks[id]
+	if !ok {
+		l = &sync.Mutex{}
+		s.locks[id] = l
+	}
+	s.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// ServeHTTP answers one JSON-RPC request (POST, any path).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "JSON-RPC wants POST", http.StatusMethodNotAllowed)
+		return
+	}
+	var req request
+	resp := response{JSONRPC: "2.0"}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequest+1))
+	switch {
+	case err != nil || len(body) > maxRequest:
+		resp.Error = &RPCError{Code: CodeInvalidRequest, Message: "request unreadable or larger than 1 MiB"}
+	case json.Unmarshal(body, &req) != nil:
+		resp.Error = &RPCError{Code: CodeParseError, Message: "Parse error"}
+	case req.JSONRPC != "2.0" || req.Method == "":
+		resp.ID = req.ID
+		resp.Error = &RPCError{Code: CodeInvalidRequest, Message: "Invalid Request"}
+	default:
+		resp.ID = req.ID
+		start := time.Now()
+		resp.Result, resp.Error = s.call(r.Context(), req.Method, req.Params)
+		lvl := slog.LevelDebug
+		if resp.Error != nil {
+			lvl = slog.LevelWarn
+		}
+		s.log.Log(r.Context(), lvl, "rpc", "method", req.Method, "duration", time.Since(start), "error", errText(resp.Error))
+	}
+	if resp.Error == nil && resp.Result == nil {
+		resp.Result = struct{}{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(resp)
+}
+
+func errText(e *RPCError) string {
+	if e == nil {
+		return ""
+	}
+	return e.Error()
+}
+
+type vmIDParams struct {
+	VMID string `json:"vmID"`
+}
+
+func decode(raw json.RawMessage, v any) *RPCError {
+	if len(raw) == 0 {
+		raw = []byte("{}")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return &RPCError{Code: CodeInvalidParams, Message: "Invalid params: " + err.Error()}
+	}
+	return nil
+}
+
+func missing(name string) *RPCError {
+	return &RPCError{Code: CodeMissParam, Message: codeText[CodeMissParam] + ": " + name}
+}
+
+func (s *Server) call(ctx context.Context, method string, raw json.RawMessage) (any, *RPCError) {
+	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
+	defer cancel()
+	switch method {
+	case "Host.getCapabilities":
+		return s.capabilities(ctx)
+	case "Host.getAllVmStats":
+		doms, err := s.hv.Domains(ctx)
+		if err != nil {
+			return nil, rpcError(CodeUnexpected, err)
+		}
+		out := make([]VMStats, 0, len(doms))
+		for _, d := range doms {
+			out = append(out, statsOf(d))
+		}
+		return out, nil
+	case "Host.setupNetworks":
+		return s.setupNetworks(ctx, raw)
+	case "VM.getStats":
+		var p vmIDParams
+		if e := decode(raw, &p); e != nil {
+			return nil, e
+		}
+		d, err := s.hv.Domain(ctx, p.VMID)
+		if err != nil {
+			return nil, vmError(CodeUnexpected, err)
+		}
+		return []VMStats{statsOf(d)}, nil
+	case "VM.create":
+		return s.create(ctx, raw)
+	case "VM.destroy":
+		var p vmIDParams
+		if e := decode(raw, &p); e != nil {
+			return nil, e
+		}
+		defer s.lockVM(p.VMID)()
+		if err := s.hv.DestroyDomain(ctx, p.VMID); err != nil {
+			return nil, vmError(CodeUnexpected, err)
+		}
+		return map[string]string{"message": "Machine destroyed"}, nil
+	case "VM.hotplugNic":
+		return s.hotplug(ctx, raw)
+	case "VM.hotunplugNic":
+		return s.hotunplug(ctx, raw)
+	case "VM.updateDevice":
+		return s.updateDevice(ctx, raw)
+	}
+	return nil, &RPCError{Code: CodeMethodNotFound, Message: "Method not found: " + method}
+}
+
+// vmError maps a missing domain to VDSM's noVM, anything else to code.
+func vmError(code int, err error) *RPCError {
+	var he *hypervisor.Error
+	if errors.As(err, &he) && he.Code == hypervisor.ErrNoDomain {
+		return rpcError(CodeNoVM, err)
+	}
+	return rpcError(code, err)
+}
+
+func (s *Server) capabilities(ctx context.Context) (any, *RPCError) {
+	caps, err := s.hv.Capabilities(ctx)
+	if err != nil {
+		return nil, rpcError(CodeUnexpected, err)
+	}
+	levels := make([]string, len(s.levels))
+	for i, l := range s.levels {
+		levels[i] = l.String()
+	}
+	bridges := caps.Bridges
+	if bridges == nil {
+		bridges = []string{}
+	}
+	return Capabilities{Bridges: bridges, ClusterLevels: levels, Hypervisor: caps.Hypervisor,
+		LibvirtVersion: caps.LibvirtVersion, QEMUVersion: caps.QEMUVersion, SoftwareVersion: Version}, nil
+}
+
+// Version is the agent's software version.
+var Version = "vwire-agent 0.1"
+
+// SetupNetworksParams is VDSM's setupNetworks, reduced to bridges:
+// networks[name] = {} creates, {"remove": true} removes.
+type SetupNetworksParams struct {
+	Networks map[string]struct {
+		Remove bool `json:"remove,omitempty"`
+	} `json:"networks"`
+}
+
+func (s *Server) setupNetworks(ctx context.Context, raw json.RawMessage) (any, *RPCError) {
+	bm, ok := s.hv.(hypervisor.BridgeManager)
+	if !ok {
+		return nil, &RPCError{Code: CodeSetupNetworks, Message: codeText[CodeSetupNetworks],
+			Data: &ErrorData{Reason: "this agent does not manage host bridges; create them on the host"}}
+	}
+	var p SetupNetworksParams
+	if e := decode(raw, &p); e != nil {
+		return nil, e
+	}
+	var add, remove []string
+	for name, n := range p.Networks {
+		if name == "" || name == vwire.DummyBridge || len(name) > 15 {
+			return nil, &RPCError{Code: CodeInvalidParams, Message: fmt.Sprintf("Invalid params: bad network name %q", name)}
+		}
+		if n.Remove {
+			remove = append(remove, name)
+		} else {
+			add = append(add, name)
+		}
+	}
+	if err := bm.EnsureBridges(ctx, add); err != nil {
+		return nil, rpcError(CodeSetupNetworks, err)
+	}
+	if err := bm.RemoveBridges(ctx, remove); err != nil {
+		return nil, rpcError(CodeSetupNetworks, err)
+	}
+	return map[string]string{"message": "Done"}, nil
+}
+
+// nicOf turns VDSM's device into the hypervisor's, applying VDSM's rule:
+// an empty network is the dummy bridge with link down.
+func nicOf(d Device) hypervisor.NIC {
+	n := hypervisor.NIC{Alias: d.Alias, MAC: d.MAC, Model: d.Model, Bridge: d.Network, LinkUp: d.LinkActive}
+	if n.Bridge == "" || n.Bridge == vwire.DummyBridge {
+		n.Bridge, n.LinkUp = vwire.DummyBridge, false
+	}
+	return n
+}
+
+func (s *Server) create(ctx context.Context, raw json.RawMessage) (any, *RPCError) {
+	var p struct {
+		VMID     string   `json:"vmID"`
+		VMParams VMParams `json:"vmParams"`
+	}
+	if e := decode(raw, &p); e != nil {
+		return nil, e
+	}
+	vp := p.VMParams
+	if vp.VMID == "" {
+		vp.VMID = p.VMID
+	}
+	if vp.VMID == "" || vp.VMName == "" {
+		return nil, missing("vmId, vmName")
+	}
+	defer s.lockVM(vp.VMID)()
+	d := hypervisor.Domain{ID: vp.VMID, Name: vp.VMName, MemoryMiB: vp.MemSize, Kernel: vp.Kernel, Initrd: vp.Initrd, Cmdline: vp.KernelArgs}
+	for _, dev := range vp.Devices {
+		if dev.Type == "interface" {
+			d.NICs = append(d.NICs, nicOf(dev))
+		}
+	}
+	if _, err := s.hv.Domain(ctx, vp.VMID); err == nil {
+		return nil, rpcError(CodeVMExists, fmt.Errorf("domain %s is already running", vp.VMID))
+	}
+	st, err := s.hv.CreateDomain(ctx, d)
+	if err != nil {
+		return nil, rpcError(CodeCreateErr, err)
+	}
+	return map[string]any{"vmList": statsOf(st)}, nil
+}
+
+type nicParams struct {
+	VMID   string `json:"vmID"`
+	Params struct {
+		VMID string `json:"vmId"`
+		NIC  Device `json:"nic"`
+	} `json:"params"`
+}
+
+func (s *Server) hotplug(ctx context.Context, raw json.RawMessage) (any, *RPCError) {
+	var p nicParams
+	if e := decode(raw, &p); e != nil {
+		return nil, e
+	}
+	if p.VMID == "" || p.Params.NIC.Alias == "" || p.Params.NIC.MAC == "" {
+		return nil, missing("vmID, nic.alias, nic.macAddr")
+	}
+	defer s.lockVM(p.VMID)()
+	st, err := s.hv.AttachNIC(ctx, p.VMID, nicOf(p.Params.NIC))
+	if err != nil {
+		return nil, vmError(CodeHotplugNic, err)
+	}
+	return map[string]any{"vmList": map[string]any{"devices": []NICStats{nicStats(st)}}}, nil
+}
+
+func (s *Server) hotunplug(ctx context.Context, raw json.RawMessage) (any, *RPCError) {
+	var p nicParams
+	if e := decode(raw, &p); e != nil {
+		return nil, e
+	}
+	if p.VMID == "" || p.Params.NIC.Alias == "" {
+		return nil, missing("vmID, nic.alias")
+	}
+	defer s.lockVM(p.VMID)()
+	ctx, cancel := context.WithTimeout(ctx, s.unplugTimeout)
+	defer cancel()
+	if err := s.hv.DetachNIC(ctx, p.VMID, p.Params.NIC.Alias); err != nil {
+		return nil, vmError(CodeHotunplugNic, err)
+	}
+	return map[string]any{"vmList": map[string]any{}}, nil
+}
+
+// UpdateDeviceParams is VM.updateDevice's params for an interface. Network
+// and LinkActive omitted keep the current values; Network "" is the dummy
+// bridge with link down (VDSM's rule).
+type UpdateDeviceParams struct {
+	DeviceType string  `json:"deviceType"`
+	Alias      string  `json:"alias"`
+	Network    *string `json:"network,omitempty"`
+	LinkActive *bool   `json:"linkActive,omitempty"`
+}
+
+// updateDevice is a read-modify-write of one live interface: read it by
+// alias, change only network and link, apply, and verify by reading it back.
+// If the verification fails the original device is restored.
+func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *RPCError) {
+	var p struct {
+		VMID   string             `json:"vmID"`
+		Params UpdateDeviceParams `json:"params"`
+	}
+	if e := decode(raw, &p); e != nil {
+		return nil, e
+	}
+	if p.VMID == "" || p.Params.Alias == "" {
+		return nil, missing("vmID, params.alias")
+	}
+	if p.Params.DeviceType != "interface" {
+		return nil, &RPCError{Code: CodeUpdateDevice, Message: codeText[CodeUpdateDevice],
+			Data: &ErrorData{Reason: fmt.Sprintf("device type %q cannot be updated", p.Params.DeviceType)}}
+	}
+	defer s.lockVM(p.VMID)()
+	dom, err := s.hv.Domain(ctx, p.VMID)
+	if err != nil {
+		return nil, vmError(CodeUpdateDevice, err)
+	}
+	orig, ok := dom.NICByAlias(p.Params.Alias)
+	if !ok {
+		return nil, rpcError(CodeUpdateDevice, hypervisor.Errorf(hypervisor.ErrDeviceMissing,
+			"device not found: no device found with alias %s", p.Params.Alias))
+	}
+	want := orig.NIC
+	if p.Params.LinkActive != nil {
+		want.LinkUp = *p.Params.LinkActive
+	}
+	if p.Params.Network != nil {
+		want.Bridge = *p.Params.Network
+	}
+	if want.Bridge == "" || want.Bridge == vwire.DummyBridge {
+		want.Bridge, want.LinkUp = vwire.DummyBridge, false
+	}
+	if _, err := s.hv.UpdateNIC(ctx, p.VMID, want); err != nil {
+		return nil, rpcError(CodeUpdateDevice, err)
+	}
+	got, err := s.readBack(ctx, p.VMID, want)
+	if err != nil {
+		if _, rerr := s.hv.UpdateNIC(ctx, p.VMID, orig.NIC); rerr != nil {
+			err = fmt.Errorf("%w; restoring the original device also failed: %v", err, rerr)
+		}
+		return nil, rpcError(CodeUpdateDevice, err)
+	}
+	return map[string]any{"vmList": map[string]any{}, "device": nicStats(got)}, nil
+}
+
+func (s *Server) readBack(ctx context.Context, vmID string, want hypervisor.NIC) (hypervisor.NICState, error) {
+	dom, err := s.hv.Domain(ctx, vmID)
+	if err != nil {
+		return hypervisor.NICState{}, err
+	}
+	got, ok := dom.NICByAlias(want.Alias)
+	if !ok {
+		return hypervisor.NICState{}, fmt.Errorf("device %s vanished after the update", want.Alias)
+	}
+	if got.Bridge != want.Bridge || got.LinkUp != want.LinkUp {
+		return got, fmt.Errorf("device %s reads back bridge %s link %v, want bridge %s link %v",
+			want.Alias, got.Bridge, got.LinkUp, want.Bridge, want.LinkUp)
+	}
+	return got, nil
+}

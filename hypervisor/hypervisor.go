@@ -1,0 +1,121 @@
+// Package hypervisor is the small interface the host agent needs from a
+// hypervisor, with libvirt's semantics: a running domain has network
+// devices found by alias and MAC, each on a bridge with a link state and a
+// PCI address that survives live updates. Two backends implement it: sim
+// (in memory, the embedded default and a fast test backend) and libvirt.
+// hypervisortest holds the conformance suite both must pass.
+package hypervisor
+
+import (
+	"context"
+	"fmt"
+)
+
+// NIC is a network device as the agent wants it.
+type NIC struct {
+	Alias  string `json:"alias"`
+	MAC    string `json:"macAddr"`
+	Model  string `json:"nicModel"`
+	Bridge string `json:"network"`
+	LinkUp bool   `json:"linkActive"`
+}
+
+// NICState is a network device as the hypervisor has it.
+type NICState struct {
+	NIC
+	PCIAddress string `json:"address"`
+	// Tap is the host-side device (vnetN); it changes with every plug.
+	Tap string `json:"name"`
+}
+
+// Domain is a VM definition to start.
+type Domain struct {
+	ID        string
+	Name      string
+	MemoryMiB int64
+	Kernel    string
+	Initrd    string
+	Cmdline   string
+	NICs      []NIC
+}
+
+// DomainState is a domain as the hypervisor has it.
+type DomainState struct {
+	ID      string
+	Name    string
+	Running bool
+	NICs    []NICState
+}
+
+// NICByAlias finds a device of the domain.
+func (d *DomainState) NICByAlias(alias string) (NICState, bool) {
+	for _, n := range d.NICs {
+		if n.Alias == alias {
+			return n, true
+		}
+	}
+	return NICState{}, false
+}
+
+// Capabilities describe a host.
+type Capabilities struct {
+	// Bridges are the networks present; the dummy bridge is never listed.
+	Bridges        []string
+	Hypervisor     string // "sim", "qemu", "kvm"
+	LibvirtVersion string
+	QEMUVersion    string
+}
+
+// Hypervisor is what the agent drives. Every method honours ctx's deadline.
+type Hypervisor interface {
+	Capabilities(ctx context.Context) (Capabilities, error)
+	// CreateDomain starts a transient domain with its devices.
+	CreateDomain(ctx context.Context, d Domain) (DomainState, error)
+	// DestroyDomain stops the domain at once (power off).
+	DestroyDomain(ctx context.Context, id string) error
+	Domains(ctx context.Context) ([]DomainState, error)
+	Domain(ctx context.Context, id string) (DomainState, error)
+	// AttachNIC hot-plugs a device and returns it with its PCI address.
+	AttachNIC(ctx context.Context, domainID string, nic NIC) (NICState, error)
+	// DetachNIC hot-unplugs the device with the alias and waits until the
+	// hypervisor reports it removed, or ctx ends.
+	DetachNIC(ctx context.Context, domainID, alias string) error
+	// UpdateNIC changes a live device in place. The device is found by MAC
+	// and alias; only the bridge and the link state may change.
+	UpdateNIC(ctx context.Context, domainID string, nic NIC) (NICState, error)
+}
+
+// BridgeManager is implemented by hypervisors whose host bridges the agent
+// may create and remove itself (the simulated one; real hosts only on request).
+type BridgeManager interface {
+	EnsureBridges(ctx context.Context, names []string) error
+	RemoveBridges(ctx context.Context, names []string) error
+}
+
+// Error codes, libvirt's virErrorNumber values, so that both backends classify
+// failures alike.
+const (
+	ErrInternal             = 1
+	ErrNoSupport            = 3
+	ErrOperationFailed      = 9
+	ErrSystem               = 38
+	ErrNoDomain             = 42
+	ErrOperationInvalid     = 55
+	ErrConfigUnsupported    = 67
+	ErrOperationTimeout     = 68
+	ErrOperationUnsupported = 84
+	ErrDeviceMissing        = 99
+)
+
+// Error is a hypervisor failure: libvirt's code and its own message.
+type Error struct {
+	Code    int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf builds an Error.
+func Errorf(code int, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,356 @@
+// Package sim is an in-memory hypervisor with libvirt's semantics and error
+// texts (as measured on libvirt 9 / QEMU 7.2, see the project's reference
+// notes): devices are found by MAC and alias, a live update may change only
+// the bridge and the link state, the target bridge must exist, a PCI address
+// is assigned at plug and kept across updates, and tap names keep growing.
+// It is the embedded default and a fast test backend; it passes the same
+// hypervisortest suite as the libvirt backend.
+package sim
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/hypervisor"
+)
+
+// firstSlot is the first PCI slot a NIC gets on pc/i440fx: 0 is the host
+// bridge, 1 the ISA bridge, 2 the VGA device.
+const (
+	firstSlot = 3
+	lastSlot  = 31
+)
+
+// Sim is a simulated host.
+type Sim struct {
+	mu      sync.Mutex
+	bridges map[string]bool
+	domains map[string]*domain
+	nextTap int
+	// holdUnplug lists domains whose guest never answers an unplug request,
+	// as a guest without an OS behaves.
+	holdUnplug map[string]bool
+}
+
+type domain struct {
+	def  hypervisor.Domain
+	nics []*hypervisor.NICState
+}
+
+var _ hypervisor.Hypervisor = (*Sim)(nil)
+var _ hypervisor.BridgeManager = (*Sim)(nil)
+
+// New returns a simulated host with the given bridges and the dummy bridge.
+func New(bridges ...string) *Sim {
+	s := &Sim{bridges: map[string]bool{vwire.DummyBridge: true}, domains: map[string]*domain{}, holdUnplug: map[string]bool{}}
+	for _, b := range bridges {
+		s.bridges[b] = true
+	}
+	return s
+}
+
+// HoldUnplug makes the guest of a domain ignore unplug requests (hold=true),
+// or answer them again.
+func (s *Sim) HoldUnplug(domainID string, hold bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdUnplug[domainID] = hold
+}
+
+// SetLink changes a device's link behind the agent's back, as
+// `virsh domif-setlink` would.
+func (s *Sim) SetLink(domainID, alias string, up bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.domains[domainID]
+	if !ok {
+		return noDomain(domainID)
+	}
+	for _, n := range d.nics {
+		if n.Alias == alias {
+			n.LinkUp = up
+			return nil
+		}
+	}
+	return hypervisor.Errorf(hypervisor.ErrDeviceMissing, "device not found: no device found with alias %s", alias)
+}
+
+func (s *Sim) EnsureBridges(_ context.Context, names []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		s.bridges[n] = true
+	}
+	return nil
+}
+
+// RemoveBridges deletes bridges; devices on them stay attached to nothing,
+// as a tap whose bridge was deleted.
+func (s *Sim) RemoveBridges(_ context.Context, names []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		if n != vwire.DummyBridge {
+			delete(s.bridges, n)
+		}
+	}
+	return nil
+}
+
+func (s *Sim) Capabilities(ctx context.Context) (hypervisor.Capabilities, error) {
+	if err := ctx.Err(); err != nil {
+		return hypervisor.Capabilities{}, timeout(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var bs []string
+	for b := range s.bridges {
+		if b != vwire.DummyBridge {
+			bs = append(bs, b)
+		}
+	}
+	sort.Strings(bs)
+	return hypervisor.Capabilities{Bridges: bs, Hypervisor: "sim", LibvirtVersion: "sim", QEMUVersion: "sim"}, nil
+}
+
+func noDomain(id string) error {
+	return hypervisor.Errorf(hypervisor.ErrNoDomain, "Domain not found: no domain with matching uuid '%s'", id)
+}
+
+func timeout(err error) error {
+	return hypervisor.Errorf(hypervisor.ErrOperationTimeout, "operation timed out: %v", err)
+}
+
+// bridgeMissing is libvirt's text when a tap cannot join a bridge at start or plug.
+func bridgeMissing(name string) error {
+	return hypervisor.Errorf(hypervisor.ErrSystem, "Cannot get interface MTU on '%s': No such device", name)
+}
+
+func (s *Sim) CreateDomain(ctx context.Context, def hypervisor.Domain) (hypervisor.DomainState, error) {
+	if err := ctx.Err(); err != nil {
+		return hypervisor.DomainState{}, timeout(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.domains[def.ID]; ok {
+		return hypervisor.DomainState{}, hypervisor.Errorf(hypervisor.ErrOperationFailed,
+			"operation failed: domain '%s' already exists with uuid %s", def.Name, def.ID)
+	}
+	for _, d := range s.domains {
+		if d.def.Name == def.Name {
+			return hypervisor.DomainState{}, hypervisor.Errorf(hypervisor.ErrOperationFailed,
+				"operation failed: domain '%s' already exists with uuid %s", def.Name, d.def.ID)
+		}
+	}
+	d := &domain{def: def}
+	seen := map[string]bool{}
+	for _, n := range def.NICs {
+		if err := checkNIC(n); err != nil {
+			return hypervisor.DomainState{}, err
+		}
+		if seen[n.Alias] {
+			return hypervisor.DomainState{}, dupAlias(n.Alias)
+		}
+		seen[n.Alias] = true
+		if !s.bridges[n.Bridge] {
+			return hypervisor.DomainState{}, bridgeMissing(n.Bridge)
+		}
+		st, err := s.newNIC(d, n)
+		if err != nil {
+			return hypervisor.DomainState{}, err
+		}
+		d.nics = append(d.nics, st)
+	}
+	s.domains[def.ID] = d
+	return d.state(), nil
+}
+
+func dupAlias(alias string) error {
+	return hypervisor.Errorf(hypervisor.ErrConfigUnsupported, "unsupported configuration: non unique alias detected: %s", alias)
+}
+
+// checkNIC applies libvirt's parse-time checks.
+func checkNIC(n hypervisor.NIC) error {
+	if _, ok := vwire.ParseMAC(n.MAC); !ok {
+		return hypervisor.Errorf(hypervisor.ErrConfigUnsupported, "XML error: unable to parse mac address '%s'", n.MAC)
+	}
+	if n.Model == "" {
+		return hypervisor.Errorf(hypervisor.ErrConfigUnsupported, "unsupported configuration: an interface model is required")
+	}
+	if !strings.HasPrefix(n.Alias, "ua-") {
+		return hypervisor.Errorf(hypervisor.ErrConfigUnsupported, "unsupported configuration: user aliases must start with 'ua-'")
+	}
+	return nil
+}
+
+func (s *Sim) newNIC(d *domain, n hypervisor.NIC) (*hypervisor.NICState, error) {
+	used := map[string]bool{}
+	for _, x := range d.nics {
+		used[x.PCIAddress] = true
+	}
+	for slot := firstSlot; slot <= lastSlot; slot++ {
+		addr := fmt.Sprintf("0000:00:%02x.0", slot)
+		if !used[addr] {
+			st := &hypervisor.NICState{NIC: n, PCIAddress: addr, Tap: fmt.Sprintf("vnet%d", s.nextTap)}
+			st.MAC = strings.ToLower(n.MAC)
+			s.nextTap++
+			return st, nil
+		}
+	}
+	return nil, hypervisor.Errorf(hypervisor.ErrInternal, "internal error: No more available PCI slots")
+}
+
+func (d *domain) state() hypervisor.DomainState {
+	st := hypervisor.DomainState{ID: d.def.ID, Name: d.def.Name, Running: true}
+	for _, n := range d.nics {
+		st.NICs = append(st.NICs, *n)
+	}
+	return st
+}
+
+func (s *Sim) DestroyDomain(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return timeout(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.domains[id]; !ok {
+		return noDomain(id)
+	}
+	delete(s.domains, id)
+	delete(s.holdUnplug, id)
+	return nil
+}
+
+func (s *Sim) Domains(ctx context.Context) ([]hypervisor.DomainState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, timeout(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]hypervisor.DomainState, 0, len(s.domains))
+	for _, d := range s.domains {
+		out = append(out, d.state())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (s *Sim) Domain(ctx context.Context, id string) (hypervisor.DomainState, error) {
+	if err := ctx.Err(); err != nil {
+		return hypervisor.DomainState{}, timeout(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.domains[id]
+	if !ok {
+		return hypervisor.DomainState{}, noDomain(id)
+	}
+	return d.state(), nil
+}
+
+func (s *Sim) AttachNIC(ctx context.Context, domainID string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	if err := ctx.Err(); err != nil {
+		return hypervisor.NICState{}, timeout(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.domains[domainID]
+	if !ok {
+		return hypervisor.NICState{}, noDomain(domainID)
+	}
+	if err := checkNIC(n); err != nil {
+		return hypervisor.NICState{}, err
+	}
+	for _, x := range d.nics {
+		if x.Alias == n.Alias {
+			return hypervisor.NICState{}, dupAlias(n.Alias)
+		}
+	}
+	if !s.bridges[n.Bridge] {
+		return hypervisor.NICState{}, bridgeMissing(n.Bridge)
+	}
+	st, err := s.newNIC(d, n)
+	if err != nil {
+		return hypervisor.NICState{}, err
+	}
+	d.nics = append(d.nics, st)
+	return *st, nil
+}
+
+// unplugPoll is how often a held unplug looks again, like VDSM's wait loop.
+const unplugPoll = 20 * time.Millisecond
+
+func (s *Sim) DetachNIC(ctx context.Context, domainID, alias string) error {
+	for {
+		s.mu.Lock()
+		d, ok := s.domains[domainID]
+		if !ok {
+			s.mu.Unlock()
+			return noDomain(domainID)
+		}
+		idx := -1
+		for i, x := range d.nics {
+			if x.Alias == alias {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			s.mu.Unlock()
+			return hypervisor.Errorf(hypervisor.ErrDeviceMissing, "device not found: no device found with alias %s", alias)
+		}
+		if !s.holdUnplug[domainID] {
+			d.nics = append(d.nics[:idx], d.nics[idx+1:]...)
+			s.mu.Unlock()
+			return nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return hypervisor.Errorf(hypervisor.ErrOperationTimeout,
+				"operation timed out: the guest did not release device %s (no device-removed event before the deadline)", alias)
+		case <-time.After(unplugPoll):
+		}
+	}
+}
+
+func (s *Sim) UpdateNIC(ctx context.Context, domainID string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	if err := ctx.Err(); err != nil {
+		return hypervisor.NICState{}, timeout(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.domains[domainID]
+	if !ok {
+		return hypervisor.NICState{}, noDomain(domainID)
+	}
+	var cur *hypervisor.NICState
+	for _, x := range d.nics {
+		if strings.EqualFold(x.MAC, n.MAC) && (n.Alias == "" || x.Alias == n.Alias) {
+			cur = x
+		}
+	}
+	if cur == nil {
+		alias := n.Alias
+		if alias == "" {
+			alias = "(<null>)"
+		}
+		return hypervisor.NICState{}, hypervisor.Errorf(hypervisor.ErrDeviceMissing,
+			"device not found: no device found at address '(<null>)' matching MAC address '%s' and alias '%s'", n.MAC, alias)
+	}
+	if n.Model != cur.Model {
+		return hypervisor.NICState{}, hypervisor.Errorf(hypervisor.ErrOperationUnsupported,
+			"Operation not supported: cannot modify network device model from %s to %s", cur.Model, n.Model)
+	}
+	if !s.bridges[n.Bridge] {
+		return hypervisor.NICState{}, hypervisor.Errorf(hypervisor.ErrOperationFailed, "operation failed: bridge %s doesn't exist", n.Bridge)
+	}
+	cur.Bridge = n.Bridge
+	cur.LinkUp = n.LinkUp
+	return *cur, nil
+}

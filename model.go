@@ -1,0 +1,316 @@
+package vwire
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Well-known ids, as oVirt seeds them, so that scripts that hard-code them work.
+const (
+	BlankTemplateID  = "00000000-0000-0000-0000-000000000000"
+	DefaultMacPoolID = "58ca604b-017d-0374-0220-00000000014e"
+	// DummyBridge is the isolated bridge a vNIC with an empty network sits on,
+	// link forced down. VDSM's name, kept so that hosts look familiar.
+	DummyBridge = ";vdsmdummy;"
+	// ManagementNetwork is created with every data center.
+	ManagementNetwork = "ovirtmgmt"
+	// EmbeddedHostName is the in-process host the engine runs by default.
+	EmbeddedHostName = "local"
+	// DefaultAgentPort is VDSM's port, the default of a host's port.
+	DefaultAgentPort = 54321
+)
+
+// Version is a cluster compatibility level.
+type Version struct{ Major, Minor int }
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
+
+// Less orders versions.
+func (v Version) Less(o Version) bool {
+	return v.Major < o.Major || (v.Major == o.Major && v.Minor < o.Minor)
+}
+
+// ParseVersion reads "4.8".
+func ParseVersion(s string) (Version, error) {
+	maj, min, ok := strings.Cut(strings.TrimSpace(s), ".")
+	a, err1 := strconv.Atoi(maj)
+	b, err2 := strconv.Atoi(min)
+	if !ok || err1 != nil || err2 != nil || a < 0 || b < 0 {
+		return Version{}, fmt.Errorf("invalid version %q", s)
+	}
+	return Version{a, b}, nil
+}
+
+// SupportedVersions are the cluster levels vwire knows, oldest first.
+var SupportedVersions = []Version{
+	{3, 0}, {3, 1}, {3, 2}, {3, 3}, {3, 4}, {3, 5}, {3, 6},
+	{4, 0}, {4, 1}, {4, 2}, {4, 3}, {4, 4}, {4, 5}, {4, 6}, {4, 7}, {4, 8},
+}
+
+// NewestVersion is the level of a new cluster when none is given.
+var NewestVersion = SupportedVersions[len(SupportedVersions)-1]
+
+// IsSupportedVersion tells whether v is a known level.
+func IsSupportedVersion(v Version) bool {
+	for _, s := range SupportedVersions {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Feature gates of the seed (reference §2.7).
+var (
+	hotPlugSince     = Version{3, 1}
+	netLinkingSince  = Version{3, 2}
+)
+
+// SupportsHotPlug: plug/unplug on a running VM.
+func (v Version) SupportsHotPlug() bool { return !v.Less(hotPlugSince) }
+
+// SupportsNetworkLinking: unlinked vNICs, empty networks and live updates.
+func (v Version) SupportsNetworkLinking() bool { return !v.Less(netLinkingSince) }
+
+// DataCenter groups clusters and networks.
+type DataCenter struct {
+	ID          string
+	Name        string
+	Description string
+	Local       bool
+	Version     Version
+	MacPoolID   string
+}
+
+// Cluster is a set of hosts with one compatibility level and attached networks.
+type Cluster struct {
+	ID           string
+	Name         string
+	Description  string
+	DataCenterID string
+	Version      Version
+	MacPoolID    string
+}
+
+// Network is a logical network of a data center. On a host it is a bridge of
+// the same name.
+type Network struct {
+	ID           string
+	Name         string
+	Description  string
+	DataCenterID string
+	VLAN         *int
+	VMNetwork    bool
+	MTU          int
+}
+
+// ClusterNetwork is a network attached to a cluster.
+type ClusterNetwork struct {
+	Network
+	ClusterID string
+	Required  bool
+}
+
+// VnicProfile binds a vNIC to a network with properties.
+type VnicProfile struct {
+	ID            string
+	Name          string
+	Description   string
+	NetworkID     string
+	PortMirroring bool
+}
+
+// HostStatus follows oVirt's host states that vwire uses.
+type HostStatus string
+
+const (
+	HostUp             HostStatus = "up"
+	HostConnecting     HostStatus = "connecting"
+	HostNonResponsive  HostStatus = "non_responsive"
+	HostNonOperational HostStatus = "non_operational"
+	HostMaintenance    HostStatus = "maintenance"
+	HostInstalling     HostStatus = "installing"
+)
+
+// Host is a hypervisor reached through its agent.
+type Host struct {
+	ID        string
+	Name      string
+	ClusterID string
+	Address   string
+	Port      int
+	Status    HostStatus
+	// StatusDetail says why a host is not up.
+	StatusDetail string
+	// Networks are the bridges the host reported, sorted.
+	Networks []string
+	// ClusterLevels the agent supports.
+	ClusterLevels  []Version
+	LibvirtVersion string
+	Embedded       bool
+	LastSeen       time.Time
+}
+
+// HasNetwork tells whether the host reported a bridge for the network.
+func (h *Host) HasNetwork(name string) bool {
+	for _, n := range h.Networks {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// SupportsLevel tells whether the agent reported the cluster level.
+func (h *Host) SupportsLevel(v Version) bool {
+	for _, l := range h.ClusterLevels {
+		if l == v {
+			return true
+		}
+	}
+	return false
+}
+
+// VMStatus follows oVirt's VM states that vwire uses.
+type VMStatus string
+
+const (
+	VMDown        VMStatus = "down"
+	VMUp          VMStatus = "up"
+	VMPoweringUp  VMStatus = "powering_up"
+	VMImageLocked VMStatus = "image_locked"
+	VMUnknown     VMStatus = "unknown"
+	VMNotResp     VMStatus = "not_responding"
+)
+
+// VM is a virtual machine definition and its run state.
+type VM struct {
+	ID          string
+	Name        string
+	Description string
+	ClusterID   string
+	TemplateID  string
+	Status      VMStatus
+	// HostID is the host the VM runs on, empty when down.
+	HostID string
+	// PlacementHosts pin the VM to these hosts.
+	PlacementHosts []string
+	Memory         int64
+	OSType         string
+	Kernel         string
+	Initrd         string
+	Cmdline        string
+	CreatedAt      time.Time
+	StartTime      time.Time
+	StopTime       time.Time
+}
+
+// Template is a VM template. Blank is the only one a fresh install holds.
+type Template struct {
+	ID          string
+	Name        string
+	Description string
+	ClusterID   string
+	Memory      int64
+	OSType      string
+	CreatedAt   time.Time
+}
+
+// MacRange is an inclusive range of MAC addresses.
+type MacRange struct{ From, To MAC }
+
+// MacPool allocates MACs to vNICs of the clusters that use it.
+type MacPool struct {
+	ID              string
+	Name            string
+	Description     string
+	AllowDuplicates bool
+	DefaultPool     bool
+	Ranges          []MacRange
+}
+
+// Size is the number of addresses in the pool's ranges.
+func (p *MacPool) Size() uint64 {
+	var n uint64
+	for _, r := range p.Ranges {
+		n += uint64(r.To-r.From) + 1
+	}
+	return n
+}
+
+// Severity of an audit event.
+type Severity string
+
+const (
+	SevNormal  Severity = "normal"
+	SevWarning Severity = "warning"
+	SevError   Severity = "error"
+	SevAlert   Severity = "alert"
+)
+
+// Event is one audit log entry.
+type Event struct {
+	ID            int64
+	Code          int
+	Severity      Severity
+	Description   string
+	Time          time.Time
+	UserName      string
+	VMID          string
+	HostID        string
+	ClusterID     string
+	DataCenterID  string
+	TemplateID    string
+	CorrelationID string
+}
+
+// User is an engine user.
+type User struct {
+	ID           string
+	Name         string // "admin"
+	Domain       string // "internal"
+	PasswordHash string
+}
+
+var (
+	namePattern        = regexp.MustCompile(`^[0-9a-zA-Z_-]+$`)
+	nameWithDotPattern = regexp.MustCompile(`^[0-9a-zA-Z_.-]+$`)
+)
+
+// ValidateName checks an entity name (letters, digits, "-" and "_"; with
+// withDot also "."), at most max characters.
+func ValidateName(op Op, name string, max int, withDot bool) error {
+	switch {
+	case withDot && !nameWithDotPattern.MatchString(name):
+		return Fail(op, "VALIDATION_NAME_INVALID_WITH_DOT")
+	case !withDot && !namePattern.MatchString(name):
+		return Fail(op, "VALIDATION_NAME_INVALID")
+	case len(name) > max:
+		return Fail(op, "VALIDATION_NAME_TOO_LONG", "max", strconv.Itoa(max))
+	}
+	return nil
+}
+
+// ValidateNetwork checks a network definition. The name becomes a Linux
+// bridge name on every host, hence at most 15 characters.
+func ValidateNetwork(op Op, n *Network) error {
+	if err := ValidateName(op, n.Name, 256, false); err != nil {
+		return err
+	}
+	if len(n.Name) > 15 {
+		return Fail(op, "NETWORK_NAME_TOO_LONG_FOR_BRIDGE")
+	}
+	if n.Name == DummyBridge {
+		return Fail(op, "NETWORK_NAME_RESERVED", "NetworkName", n.Name)
+	}
+	if n.VLAN != nil && (*n.VLAN < 0 || *n.VLAN > 4094) {
+		return Fail(op, "NETWORK_VLAN_OUT_OF_RANGE")
+	}
+	if n.MTU != 0 && (n.MTU < 68 || n.MTU > 65535) {
+		return Fail(op, "NETWORK_MTU_OUT_OF_RANGE")
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package vwire
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MAC is a 48-bit MAC address. As an integer it orders and ranges cheaply.
+type MAC uint64
+
+// ParseMAC reads "HH:HH:HH:HH:HH:HH" (any case).
+func ParseMAC(s string) (MAC, bool) {
+	if len(s) != 17 {
+		return 0, false
+	}
+	var m uint64
+	for i := 0; i < 6; i++ {
+		if i > 0 && s[3*i-1] != ':' {
+			return 0, false
+		}
+		b, err := strconv.ParseUint(s[3*i:3*i+2], 16, 8)
+		if err != nil {
+			return 0, false
+		}
+		m = m<<8 | b
+	}
+	return MAC(m), true
+}
+
+// String renders the lower-case colon form, as oVirt stores MACs.
+func (m MAC) String() string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x",
+		byte(m>>40), byte(m>>32), byte(m>>24), byte(m>>16), byte(m>>8), byte(m))
+}
+
+// Multicast tells whether the group bit of the first octet is set.
+func (m MAC) Multicast() bool { return (m>>40)&1 == 1 }
+
+// NICInterface is the emulated device model, by its oVirt REST name.
+type NICInterface string
+
+const (
+	IfaceVirtio         NICInterface = "virtio"
+	IfaceE1000          NICInterface = "e1000"
+	IfaceE1000E         NICInterface = "e1000e"
+	IfaceRTL8139        NICInterface = "rtl8139"
+	IfaceRTL8139Virtio  NICInterface = "rtl8139_virtio"
+	IfaceSpaprVlan      NICInterface = "spapr_vlan"
+	IfacePCIPassthrough NICInterface = "pci_passthrough"
+)
+
+// nicTypes describes every NICInterface: oVirt's description (used in audit
+// ${InterfaceType}), the libvirt model, and whether an x86 guest can have it.
+var nicTypes = map[NICInterface]struct {
+	desc, model string
+	usable      bool
+}{
+	IfaceVirtio:         {"VirtIO", "virtio", true},
+	IfaceE1000:          {"e1000", "e1000", true},
+	IfaceE1000E:         {"e1000e", "e1000e", true},
+	IfaceRTL8139:        {"rtl8139", "rtl8139", true},
+	IfaceRTL8139Virtio:  {"Dual mode rtl8139, VirtIO", "rtl8139", false},
+	IfaceSpaprVlan:      {"sPAPR VLAN", "spapr-vlan", false},
+	IfacePCIPassthrough: {"PCI Passthrough", "", false},
+}
+
+// ParseNICInterface reads an oVirt REST interface name.
+func ParseNICInterface(s string) (NICInterface, bool) {
+	t := NICInterface(strings.ToLower(s))
+	_, ok := nicTypes[t]
+	return t, ok
+}
+
+// NICInterfaces lists the known names, for error messages.
+func NICInterfaces() []string {
+	return []string{"e1000", "e1000e", "pci_passthrough", "rtl8139", "rtl8139_virtio", "spapr_vlan", "virtio"}
+}
+
+// Description is oVirt's text for the type, used in audit messages.
+func (t NICInterface) Description() string { return nicTypes[t].desc }
+
+// Model is the libvirt <model type>.
+func (t NICInterface) Model() string { return nicTypes[t].model }
+
+// ModelInterface maps a libvirt model back to the interface type.
+func ModelInterface(model string) NICInterface {
+	for t, d := range nicTypes {
+		if d.model == model && d.usable {
+			return t
+		}
+	}
+	return NICInterface(model)
+}
+
+// NIC is a vNIC: desired state stored by the engine, and what its host last
+// reported (Observed).
+type NIC struct {
+	ID        string
+	VMID      string
+	Name      string
+	MAC       string
+	Interface NICInterface
+	// ProfileID empty is the empty network: dummy bridge, link forced down.
+	ProfileID string
+	Linked    bool
+	Plugged   bool
+	// Synced is true when the observed state equals the desired one.
+	Synced   bool
+	Observed *NICObserved
+	// Denormalized from the profile, for reads and host calls.
+	ProfileName   string
+	NetworkID     string
+	NetworkName   string
+	PortMirroring bool
+}
+
+// Alias is the libvirt device alias the engine gives the vNIC, as oVirt does.
+func (n *NIC) Alias() string { return "ua-" + n.ID }
+
+// Bridge is the host bridge the vNIC should sit on.
+func (n *NIC) Bridge() string {
+	if n.NetworkName == "" {
+		return DummyBridge
+	}
+	return n.NetworkName
+}
+
+// LinkUp is the link state the guest should see: an empty network is always down.
+func (n *NIC) LinkUp() bool { return n.Linked && n.NetworkName != "" }
+
+// NICObserved is a vNIC as its host last reported it.
+type NICObserved struct {
+	Present    bool
+	Alias      string
+	PCIAddress string
+	Bridge     string
+	MAC        string
+	Model      string
+	LinkUp     bool
+	At         time.Time
+}
+
+// ComputeSynced compares desired and observed state for a vNIC of a VM in the
+// given status. A VM that is not running has nothing to compare.
+func ComputeSynced(n *NIC, vmRunning bool) bool {
+	if !vmRunning {
+		return true
+	}
+	o := n.Observed
+	if o == nil {
+		return false
+	}
+	if !n.Plugged {
+		return !o.Present
+	}
+	return o.Present && o.Bridge == n.Bridge() && o.LinkUp == n.LinkUp() &&
+		strings.EqualFold(o.MAC, n.MAC) && o.Model == n.Interface.Model()
+}
+
+// NICPatch is an update of a vNIC; nil fields keep their value (oVirt's merge
+// semantics for PUT).
+type NICPatch struct {
+	Name      *string
+	MAC       *string
+	Interface *NICInterface
+	// ProfileID set to "" means the empty network.
+	ProfileID *string
+	Linked    *bool
+	Plugged   *bool
+}
+
+// Apply returns a copy of n with the patch applied.
+func (p *NICPatch) Apply(n NIC) NIC {
+	if p.Name != nil {
+		n.Name = *p.Name
+	}
+	if p.MAC != nil {
+		n.MAC = strings.ToLower(*p.MAC)
+	}
+	if p.Interface != nil {
+		n.Interface = *p.Interface
+	}
+	if p.ProfileID != nil {
+		n.ProfileID = *p.ProfileID
+	}
+	if p.Linked != nil {
+		n.Linked = *p.Linked
+	}
+	if p.Plugged != nil {
+		n.Plugged = *p.Plugged
+	}
+	return n
+}
+
+// ValidateNICName checks a vNIC name (oVirt: 1–50 of [0-9a-zA-Z-_.]).
+func ValidateNICName(op Op, name string) error {
+	if name == "" {
+		return Fail(op, "VALIDATION_VM_NETWORK_NAME_NOT_NULL")
+	}
+	return ValidateName(op, name, 50, true)
+}
+
+// ValidateMAC checks a MAC given by a client and returns its canonical form.
+// Empty is allowed only when allowEmpty (add: allocate from the pool).
+func ValidateMAC(op Op, s string, allowEmpty bool) (string, error) {
+	if s == "" {
+		if allowEmpty {
+			return "", nil
+		}
+		return "", Fail(op, "VALIDATION_VM_NETWORK_MAC_ADDRESS_NOT_NULL")
+	}
+	m, ok := ParseMAC(s)
+	if !ok || m == 0 {
+		return "", Fail(op, "VALIDATION_VM_NETWORK_MAC_ADDRESS_INVALID")
+	}
+	if m.Multicast() {
+		return "", Fail(op, "VALIDATION_VM_NETWORK_MAC_ADDRESS_MULTICAST")
+	}
+	return m.String(), nil
+}
+
+// ValidateNICInterface refuses types an x86 guest cannot have (oVirt's osinfo rule).
+func ValidateNICInterface(op Op, t NICInterface) error {
+	if d, ok := nicTypes[t]; !ok || !d.usable {
+		return Fail(op, "ACTION_TYPE_FAILED_VM_INTERFACE_TYPE_IS_NOT_SUPPORTED_BY_OS")
+	}
+	return nil
+}
+
+// ValidateLinking applies the seed's 3.2 gates: below 3.2 a vNIC must be
+// linked and have a network.
+func ValidateLinking(op Op, n *NIC, level Version) error {
+	if level.SupportsNetworkLinking() {
+		return nil
+	}
+	if !n.Linked {
+		return Fail(op, "UNLINKING_IS_NOT_SUPPORTED", "clusterVersion", level.String())
+	}
+	if n.ProfileID == "" {
+		return Fail(op, "NULL_NETWORK_IS_NOT_SUPPORTED", "clusterVersion", level.String())
+	}
+	return nil
+}
+
+// HostAction is what a vNIC change requires of the VM's host.
+type HostAction int
+
+const (
+	// ActionNone: database only.
+	ActionNone HostAction = iota
+	// ActionPlug: hot-plug the vNIC with its new values.
+	ActionPlug
+	// ActionUnplug: hot-unplug the vNIC with its old values.
+	ActionUnplug
+	// ActionUpdate: live update of the plugged device (network and/or link).
+	ActionUpdate
+)
+
+func (a HostAction) String() string {
+	return [...]string{"none", "plug", "unplug", "update"}[a]
+}
+
+// RequiredAction is the decision table of DESIGN.md: exactly one host action
+// per update. vmUp says whether the VM runs; a VM that does not run needs no
+// host action. A plugged→plugged change of MAC or type is refused by
+// ValidateHotUpdate before this matters.
+func RequiredAction(old, new *NIC, vmUp bool) HostAction {
+	if !vmUp {
+		return ActionNone
+	}
+	switch {
+	case !old.Plugged && new.Plugged:
+		return ActionPlug
+	case old.Plugged && !new.Plugged:
+		return ActionUnplug
+	case old.Plugged && new.Plugged && (old.ProfileID != new.ProfileID || old.Linked != new.Linked):
+		return ActionUpdate
+	}
+	// Unlike oVirt's REST path (the filter-parameter quirk, reference §2.2),
+	// a rename of a plugged vNIC does not touch the host.
+	return ActionNone
+}
+
+// ValidateHotUpdate refuses a MAC or type change on a vNIC that stays plugged
+// in a running VM (oVirt's CANNOT_PERFORM_HOT_UPDATE, rule #9).
+func ValidateHotUpdate(op Op, old, new *NIC, vmUp bool) error {
+	if vmUp && old.Plugged && new.Plugged && (old.MAC != new.MAC || old.Interface != new.Interface) {
+		return Fail(op, "CANNOT_PERFORM_HOT_UPDATE")
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+package vwire
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the engine's database. Each use case runs in one transaction:
+// View for reads, Update for writes (the audit row goes in the same one).
+type Store interface {
+	View(ctx context.Context, fn func(Tx) error) error
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Tx is one transaction. Getters return an ENOTFOUND *Error for a missing
+// id; a unique violation comes back as ECONFLICT, found by driver code.
+type Tx interface {
+	Meta(key string) (string, error)
+	SetMeta(key, value string) error
+
+	DataCenter(id string) (*DataCenter, error)
+	DataCenters() ([]*DataCenter, error)
+	CreateDataCenter(*DataCenter) error
+	UpdateDataCenter(*DataCenter) error
+	DeleteDataCenter(id string) error
+
+	Cluster(id string) (*Cluster, error)
+	Clusters() ([]*Cluster, error)
+	CreateCluster(*Cluster) error
+	UpdateCluster(*Cluster) error
+	DeleteCluster(id string) error
+	ClusterNetworks(clusterID string) ([]*ClusterNetwork, error)
+	AttachNetwork(clusterID, networkID string, required bool) error
+	DetachNetwork(clusterID, networkID string) error
+	// NetworkClusters lists the clusters a network is attached to.
+	NetworkClusters(networkID string) ([]string, error)
+
+	Network(id string) (*Network, error)
+	Networks() ([]*Network, error)
+	CreateNetwork(*Network) error
+	UpdateNetwork(*Network) error
+	DeleteNetwork(id string) error
+
+	Profile(id string) (*VnicProfile, error)
+	Profiles() ([]*VnicProfile, error)
+	CreateProfile(*VnicProfile) error
+	UpdateProfile(*VnicProfile) error
+	DeleteProfile(id string) error
+
+	Host(id string) (*Host, error)
+	Hosts() ([]*Host, error)
+	CreateHost(*Host) error
+	UpdateHost(*Host) error
+	DeleteHost(id string) error
+
+	Template(id string) (*Template, error)
+	Templates() ([]*Template, error)
+	CreateTemplate(*Template) error
+
+	VM(id string) (*VM, error)
+	VMs() ([]*VM, error)
+	// VMsOnHost lists the VMs the database believes run on the host.
+	VMsOnHost(hostID string) ([]*VM, error)
+	CreateVM(*VM) error
+	UpdateVM(*VM) error
+	DeleteVM(id string) error
+
+	NIC(id string) (*NIC, error)
+	NICs(vmID string) ([]*NIC, error)
+	CreateNIC(*NIC) error
+	// UpdateNIC writes the desired state (and synced) of a vNIC.
+	UpdateNIC(*NIC) error
+	DeleteNIC(id string) error
+	// SetNICObserved writes what the host reported and the synced flag.
+	SetNICObserved(id string, o *NICObserved, synced bool) error
+	// NICUsers names the VMs whose vNICs use a profile, or any profile of a network.
+	ProfileUsers(profileID string) ([]string, error)
+	NetworkUsers(networkID string) ([]string, error)
+
+	MacPool(id string) (*MacPool, error)
+	MacPools() ([]*MacPool, error)
+	CreateMacPool(*MacPool) error
+	UpdateMacPool(*MacPool) error
+	DeleteMacPool(id string) error
+	// LeaseMAC records that nicID holds mac in the pool. Without duplicates
+	// a second holder is refused with ECONFLICT (the database enforces it).
+	LeaseMAC(pool *MacPool, mac MAC, nicID string) error
+	// AllocateMAC leases the next free MAC of the pool's ranges to nicID.
+	AllocateMAC(pool *MacPool, nicID string) (MAC, error)
+	ReleaseMAC(poolID string, mac MAC, nicID string) error
+	// MACHolder names the VM holding mac in the pool, "" if none.
+	MACHolder(poolID string, mac MAC) (string, error)
+
+	AddEvent(*Event) error
+	// Events lists newest first, ids greater than from (0: all), at most max (0: all).
+	Events(from int64, max int) ([]*Event, error)
+	Event(id int64) (*Event, error)
+
+	UserByName(name, domain string) (*User, error)
+	CreateUser(*User) error
+	UpdateUser(*User) error
+	CreateToken(hash, userID string, expires time.Time) error
+	// TokenUser returns the user of a valid token, ENOTFOUND otherwise.
+	TokenUser(hash string, now time.Time) (*User, error)
+	DeleteToken(hash string) error
+}

@@ -1,0 +1,92 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"strconv"
+	"time"
+
+	"vwire.dev/vwire"
+)
+
+const eventCols = `id, code, severity, description, time, user_name, vm_id, host_id, cluster_id, data_center_id, template_id, correlation_id`
+
+func scanEvent(s interface{ Scan(...any) error }) (*vwire.Event, error) {
+	var e vwire.Event
+	var at int64
+	if err := s.Scan(&e.ID, &e.Code, &e.Severity, &e.Description, &at, &e.UserName, &e.VMID, &e.HostID,
+		&e.ClusterID, &e.DataCenterID, &e.TemplateID, &e.CorrelationID); err != nil {
+		return nil, err
+	}
+	e.Time = fromMillis(at)
+	return &e, nil
+}
+
+// AddEvent writes an audit row and sets its id.
+func (t *Tx) AddEvent(e *vwire.Event) error {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	// RETURNING works on SQLite ≥ 3.35 and PostgreSQL alike.
+	err := t.tx.QueryRowContext(t.ctx, t.q(`INSERT INTO events (code, severity, description, time, user_name, vm_id, host_id,
+		cluster_id, data_center_id, template_id, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		e.Code, string(e.Severity), e.Description, millis(e.Time), e.UserName, e.VMID, e.HostID, e.ClusterID,
+		e.DataCenterID, e.TemplateID, e.CorrelationID).Scan(&e.ID)
+	return t.db.translate(err)
+}
+
+func (t *Tx) Events(from int64, max int) ([]*vwire.Event, error) {
+	q := `SELECT ` + eventCols + ` FROM events WHERE id > ? ORDER BY id DESC`
+	if max > 0 {
+		q += ` LIMIT ` + strconv.Itoa(max)
+	}
+	return list(t, func(r *sql.Rows) (*vwire.Event, error) { return scanEvent(r) }, q, from)
+}
+
+func (t *Tx) Event(id int64) (*vwire.Event, error) {
+	var e *vwire.Event
+	err := t.one("Event", strconv.FormatInt(id, 10), func(r *sql.Row) (err error) { e, err = scanEvent(r); return },
+		`SELECT `+eventCols+` FROM events WHERE id = ?`, id)
+	return e, err
+}
+
+// ---- users and SSO tokens
+
+func (t *Tx) UserByName(name, domain string) (*vwire.User, error) {
+	var u vwire.User
+	err := t.one("User", name+"@"+domain, func(r *sql.Row) error {
+		return r.Scan(&u.ID, &u.Name, &u.Domain, &u.PasswordHash)
+	}, `SELECT id, name, domain, password_hash FROM users WHERE name = ? AND domain = ?`, name, domain)
+	return &u, err
+}
+
+func (t *Tx) CreateUser(u *vwire.User) error {
+	_, err := t.exec(`INSERT INTO users (id, name, domain, password_hash) VALUES (?, ?, ?, ?)`, u.ID, u.Name, u.Domain, u.PasswordHash)
+	return err
+}
+
+func (t *Tx) UpdateUser(u *vwire.User) error {
+	return t.execOne("User", u.ID, `UPDATE users SET password_hash = ? WHERE id = ?`, u.PasswordHash, u.ID)
+}
+
+func (t *Tx) CreateToken(hash, userID string, expires time.Time) error {
+	// Expired tokens are swept whenever a new one is issued.
+	if _, err := t.exec(`DELETE FROM sso_tokens WHERE expires < ?`, nowMillis()); err != nil {
+		return err
+	}
+	_, err := t.exec(`INSERT INTO sso_tokens (token_hash, user_id, expires) VALUES (?, ?, ?)`, hash, userID, millis(expires))
+	return err
+}
+
+func (t *Tx) TokenUser(hash string, now time.Time) (*vwire.User, error) {
+	var u vwire.User
+	err := t.one("Token", "", func(r *sql.Row) error {
+		return r.Scan(&u.ID, &u.Name, &u.Domain, &u.PasswordHash)
+	}, `SELECT u.id, u.name, u.domain, u.password_hash FROM sso_tokens s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = ? AND s.expires > ?`, hash, millis(now))
+	return &u, err
+}
+
+func (t *Tx) DeleteToken(hash string) error {
+	_, err := t.exec(`DELETE FROM sso_tokens WHERE token_hash = ?`, hash)
+	return err
+}

@@ -1,0 +1,182 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"vwire.dev/vwire"
+)
+
+const poolCols = `id, name, description, allow_duplicates, default_pool, ranges`
+
+func formatRanges(rs []vwire.MacRange) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.From.String() + "-" + r.To.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseRanges(s string) ([]vwire.MacRange, error) {
+	var out []vwire.MacRange
+	for _, p := range splitList(s) {
+		a, b, _ := strings.Cut(p, "-")
+		from, ok1 := vwire.ParseMAC(a)
+		to, ok2 := vwire.ParseMAC(b)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("corrupt MAC range %q", p)
+		}
+		out = append(out, vwire.MacRange{From: from, To: to})
+	}
+	return out, nil
+}
+
+func scanPool(s interface{ Scan(...any) error }) (*vwire.MacPool, error) {
+	var p vwire.MacPool
+	var ranges string
+	if err := s.Scan(&p.ID, &p.Name, &p.Description, &p.AllowDuplicates, &p.DefaultPool, &ranges); err != nil {
+		return nil, err
+	}
+	var err error
+	p.Ranges, err = parseRanges(ranges)
+	return &p, err
+}
+
+func (t *Tx) MacPool(id string) (*vwire.MacPool, error) {
+	var p *vwire.MacPool
+	err := t.one("MacPool", id, func(r *sql.Row) (err error) { p, err = scanPool(r); return },
+		`SELECT `+poolCols+` FROM mac_pools WHERE id = ?`, id)
+	return p, err
+}
+
+func (t *Tx) MacPools() ([]*vwire.MacPool, error) {
+	return list(t, func(r *sql.Rows) (*vwire.MacPool, error) { return scanPool(r) },
+		`SELECT `+poolCols+` FROM mac_pools ORDER BY name`)
+}
+
+func (t *Tx) CreateMacPool(p *vwire.MacPool) error {
+	_, err := t.exec(`INSERT INTO mac_pools (`+poolCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Name, p.Description, p.AllowDuplicates, p.DefaultPool, formatRanges(p.Ranges))
+	return err
+}
+
+func (t *Tx) UpdateMacPool(p *vwire.MacPool) error {
+	return t.execOne("MacPool", p.ID, `UPDATE mac_pools SET name = ?, description = ?, allow_duplicates = ?, ranges = ? WHERE id = ?`,
+		p.Name, p.Description, p.AllowDuplicates, formatRanges(p.Ranges), p.ID)
+}
+
+func (t *Tx) DeleteMacPool(id string) error {
+	return t.execOne("MacPool", id, `DELETE FROM mac_pools WHERE id = ?`, id)
+}
+
+func dupKey(p *vwire.MacPool, nicID string) string {
+	if p.AllowDuplicates {
+		return nicID
+	}
+	return ""
+}
+
+// LeaseMAC records that nicID holds mac. The primary key refuses a second
+// holder in a pool without duplicates; that violation is the conflict.
+func (t *Tx) LeaseMAC(p *vwire.MacPool, mac vwire.MAC, nicID string) error {
+	_, err := t.exec(`INSERT INTO mac_leases (pool_id, mac, dup_key, nic_id) VALUES (?, ?, ?, ?)`,
+		p.ID, int64(mac), dupKey(p, nicID), nicID)
+	return err
+}
+
+func (t *Tx) ReleaseMAC(poolID string, mac vwire.MAC, nicID string) error {
+	_, err := t.exec(`DELETE FROM mac_leases WHERE pool_id = ? AND mac = ? AND nic_id = ?`, poolID, int64(mac), nicID)
+	return err
+}
+
+func (t *Tx) MACHolder(poolID string, mac vwire.MAC) (string, error) {
+	var name string
+	err := t.tx.QueryRowContext(t.ctx, t.q(`SELECT COALESCE(v.name, '') FROM mac_leases l
+		LEFT JOIN nics n ON n.id = l.nic_id LEFT JOIN vms v ON v.id = n.vm_id
+		WHERE l.pool_id = ? AND l.mac = ? ORDER BY v.name LIMIT 1`), poolID, int64(mac)).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return name, t.db.translate(err)
+}
+
+// errPoolExhausted is turned into oVirt's message by the engine.
+var errPoolExhausted = &vwire.Error{Code: vwire.ECONFLICT, Key: "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES", Detail: "no free MAC address in the pool"}
+
+// AllocateMAC finds the first free MAC at or after the pool's cursor, wrapping
+// once around all ranges, leases it and moves the cursor past it. It reads
+// used MACs in ordered batches, so a dense pool costs a few queries, not one
+// per address.
+func (t *Tx) AllocateMAC(p *vwire.MacPool, nicID string) (vwire.MAC, error) {
+	var cursor int64
+	if err := t.tx.QueryRowContext(t.ctx, t.q(`SELECT next_mac FROM mac_pools WHERE id = ?`), p.ID).Scan(&cursor); err != nil {
+		return 0, t.db.translate(err)
+	}
+	for _, seg := range segments(p.Ranges, vwire.MAC(cursor)) {
+		mac, ok, err := t.firstFree(p.ID, seg.From, seg.To)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			continue
+		}
+		if err := t.LeaseMAC(p, mac, nicID); err != nil {
+			return 0, err
+		}
+		if _, err := t.exec(`UPDATE mac_pools SET next_mac = ? WHERE id = ?`, int64(mac)+1, p.ID); err != nil {
+			return 0, err
+		}
+		return mac, nil
+	}
+	return 0, errPoolExhausted
+}
+
+// segments orders the ranges so that the search starts at cursor and wraps.
+func segments(rs []vwire.MacRange, cursor vwire.MAC) []vwire.MacRange {
+	start := -1
+	for i, r := range rs {
+		if cursor >= r.From && cursor <= r.To {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return rs
+	}
+	out := []vwire.MacRange{{From: cursor, To: rs[start].To}}
+	for i := 1; i < len(rs); i++ {
+		out = append(out, rs[(start+i)%len(rs)])
+	}
+	if cursor > rs[start].From {
+		out = append(out, vwire.MacRange{From: rs[start].From, To: cursor - 1})
+	}
+	return out
+}
+
+const freeScanBatch = 512
+
+func (t *Tx) firstFree(poolID string, from, to vwire.MAC) (vwire.MAC, bool, error) {
+	next := from
+	for next <= to {
+		used, err := list(t, func(r *sql.Rows) (int64, error) {
+			var m int64
+			return m, r.Scan(&m)
+		}, `SELECT DISTINCT mac FROM mac_leases WHERE pool_id = ? AND mac >= ? AND mac <= ? ORDER BY mac LIMIT `+fmt.Sprint(freeScanBatch),
+			poolID, int64(next), int64(to))
+		if err != nil {
+			return 0, false, err
+		}
+		for _, m := range used {
+			if vwire.MAC(m) != next {
+				return next, true, nil
+			}
+			next++
+		}
+		if len(used) < freeScanBatch {
+			return next, next <= to, nil
+		}
+	}
+	return 0, false, nil
+}

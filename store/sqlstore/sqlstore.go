@@ -1,0 +1,245 @@
+// Package sqlstore is vwire's one database/sql implementation of vwire.Store.
+// A dialect per database (SQLite today, PostgreSQL next) supplies the driver,
+// the placeholder style, the embedded migrations and the translation of
+// constraint violations by driver code, never by message text.
+//
+// SQLite runs in WAL mode with two pools: one connection for writers, whose
+// transactions begin IMMEDIATE so that two writers never deadlock on a lock
+// upgrade, and several for readers, which WAL lets run beside the writer.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"vwire.dev/vwire"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// dialect is what differs between databases.
+type dialect interface {
+	name() string
+	// rebind turns "?" placeholders into the database's own.
+	rebind(q string) string
+	// uniqueViolation tells whether err is a unique or primary key violation.
+	uniqueViolation(err error) bool
+	// fkViolation tells whether err is a foreign key violation.
+	fkViolation(err error) bool
+}
+
+// DB is a vwire.Store on a SQL database.
+type DB struct {
+	d     dialect
+	write *sql.DB
+	read  *sql.DB
+}
+
+var _ vwire.Store = (*DB)(nil)
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// SchemaVersion is the highest migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// migrate applies the dialect's migrations that are not yet recorded, each in
+// its own transaction. It refuses a database newer than this binary.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.write.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	dir := filepath.ToSlash(filepath.Join("migrations", db.d.name()))
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return err
+	}
+	type mig struct {
+		version int
+		path    string
+	}
+	var all []mig
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		all = append(all, mig{v, dir + "/" + e.Name()})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].version < all[j].version })
+	current, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if n := len(all); n > 0 && current > all[n-1].version {
+		return fmt.Errorf("database schema version %d is newer than this vwire (knows %d)", current, all[n-1].version)
+	}
+	for _, m := range all {
+		if m.version <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(m.path)
+		if err != nil {
+			return err
+		}
+		tx, err := db.write.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.path, err)
+		}
+		if _, err := tx.ExecContext(ctx, db.d.rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`),
+			m.version, nowMillis()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(vwire.Tx) error) error {
+	return db.run(ctx, db.read, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+// Update runs fn in a read-write transaction, committed when fn returns nil.
+func (db *DB) Update(ctx context.Context, fn func(vwire.Tx) error) error {
+	return db.run(ctx, db.write, nil, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(vwire.Tx) error) error {
+	stx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return db.translate(err)
+	}
+	tx := &Tx{ctx: ctx, tx: stx, db: db}
+	if err := fn(tx); err != nil {
+		stx.Rollback()
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return db.translate(err)
+	}
+	return nil
+}
+
+// translate turns driver errors into vwire errors, by driver code.
+func (db *DB) translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return &vwire.Error{Code: vwire.ENOTFOUND, Detail: "not found", Err: err}
+	case db.d.uniqueViolation(err):
+		return &vwire.Error{Code: vwire.ECONFLICT, Key: "UNIQUE_VIOLATION", Detail: "[Cannot save: an entity with the same unique value already exists.]", Err: err}
+	case db.d.fkViolation(err):
+		return &vwire.Error{Code: vwire.ECONFLICT, Key: "FOREIGN_KEY_VIOLATION", Detail: "[Cannot save: a referenced entity does not exist or is still in use.]", Err: err}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &vwire.Error{Code: vwire.EUNAVAILABLE, Detail: "[The database did not answer in time.]", Err: err}
+	}
+	var ve *vwire.Error
+	if errors.As(err, &ve) {
+		return err
+	}
+	return &vwire.Error{Code: vwire.EINTERNAL, Detail: "[Database error.]", Err: err}
+}
+
+// Tx implements vwire.Tx.
+type Tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	db  *DB
+}
+
+func (t *Tx) q(query string) string { return t.db.d.rebind(query) }
+
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	r, err := t.tx.ExecContext(t.ctx, t.q(query), args...)
+	return r, t.db.translate(err)
+}
+
+// execOne runs a statement that must touch exactly one row.
+func (t *Tx) execOne(kind, id, query string, args ...any) error {
+	r, err := t.exec(query, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return vwire.NotFound(kind, id)
+	}
+	return nil
+}
+
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	rows, err := t.tx.QueryContext(t.ctx, t.q(query), args...)
+	return rows, t.db.translate(err)
+}
+
+// one scans a single row; a missing row is ENOTFOUND naming kind and id.
+func (t *Tx) one(kind, id string, scan func(*sql.Row) error, query string, args ...any) error {
+	err := scan(t.tx.QueryRowContext(t.ctx, t.q(query), args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return vwire.NotFound(kind, id)
+	}
+	return t.db.translate(err)
+}
+
+// list scans every row with scan.
+func list[T any](t *Tx, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.db.translate(err)
+		}
+		out = append(out, v)
+	}
+	return out, t.db.translate(rows.Err())
+}
+
+// Meta reads a key of the meta table, "" when unset.
+func (t *Tx) Meta(key string) (string, error) {
+	var v string
+	err := t.tx.QueryRowContext(t.ctx, t.q(`SELECT value FROM meta WHERE key = ?`), key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, t.db.translate(err)
+}
+
+// SetMeta writes a key of the meta table.
+func (t *Tx) SetMeta(key, value string) error {
+	_, err := t.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}

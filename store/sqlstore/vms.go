@@ -1,0 +1,176 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"strings"
+
+	"vwire.dev/vwire"
+)
+
+// ---- templates
+
+const templateCols = `id, name, description, cluster_id, memory, os_type, created_at`
+
+func scanTemplate(s interface{ Scan(...any) error }) (*vwire.Template, error) {
+	var tp vwire.Template
+	var cluster sql.NullString
+	var created int64
+	if err := s.Scan(&tp.ID, &tp.Name, &tp.Description, &cluster, &tp.Memory, &tp.OSType, &created); err != nil {
+		return nil, err
+	}
+	tp.ClusterID = cluster.String
+	tp.CreatedAt = fromMillis(created)
+	return &tp, nil
+}
+
+func (t *Tx) Template(id string) (*vwire.Template, error) {
+	var tp *vwire.Template
+	err := t.one("Template", id, func(r *sql.Row) (err error) { tp, err = scanTemplate(r); return },
+		`SELECT `+templateCols+` FROM templates WHERE id = ?`, id)
+	return tp, err
+}
+
+func (t *Tx) Templates() ([]*vwire.Template, error) {
+	return list(t, func(r *sql.Rows) (*vwire.Template, error) { return scanTemplate(r) },
+		`SELECT `+templateCols+` FROM templates ORDER BY name`)
+}
+
+func (t *Tx) CreateTemplate(tp *vwire.Template) error {
+	_, err := t.exec(`INSERT INTO templates (`+templateCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		tp.ID, tp.Name, tp.Description, nullString(tp.ClusterID), tp.Memory, tp.OSType, millis(tp.CreatedAt))
+	return err
+}
+
+// ---- VMs
+
+const vmCols = `id, name, description, cluster_id, template_id, status, host_id, placement_hosts, memory, os_type,
+	kernel, initrd, cmdline, created_at, start_time, stop_time`
+
+func scanVM(s interface{ Scan(...any) error }) (*vwire.VM, error) {
+	var v vwire.VM
+	var host sql.NullString
+	var placement string
+	var created, started, stopped int64
+	if err := s.Scan(&v.ID, &v.Name, &v.Description, &v.ClusterID, &v.TemplateID, &v.Status, &host, &placement,
+		&v.Memory, &v.OSType, &v.Kernel, &v.Initrd, &v.Cmdline, &created, &started, &stopped); err != nil {
+		return nil, err
+	}
+	v.HostID = host.String
+	v.PlacementHosts = splitList(placement)
+	v.CreatedAt, v.StartTime, v.StopTime = fromMillis(created), fromMillis(started), fromMillis(stopped)
+	return &v, nil
+}
+
+func vmArgs(v *vwire.VM) []any {
+	return []any{v.Name, v.Description, v.ClusterID, v.TemplateID, string(v.Status), nullString(v.HostID),
+		strings.Join(v.PlacementHosts, ","), v.Memory, v.OSType, v.Kernel, v.Initrd, v.Cmdline,
+		millis(v.CreatedAt), millis(v.StartTime), millis(v.StopTime)}
+}
+
+func (t *Tx) VM(id string) (*vwire.VM, error) {
+	var v *vwire.VM
+	err := t.one("VM", id, func(r *sql.Row) (err error) { v, err = scanVM(r); return },
+		`SELECT `+vmCols+` FROM vms WHERE id = ?`, id)
+	return v, err
+}
+
+func (t *Tx) VMs() ([]*vwire.VM, error) {
+	return list(t, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) },
+		`SELECT `+vmCols+` FROM vms ORDER BY name`)
+}
+
+func (t *Tx) VMsOnHost(hostID string) ([]*vwire.VM, error) {
+	return list(t, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) },
+		`SELECT `+vmCols+` FROM vms WHERE host_id = ? ORDER BY name`, hostID)
+}
+
+func (t *Tx) CreateVM(v *vwire.VM) error {
+	_, err := t.exec(`INSERT INTO vms (`+vmCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		append([]any{v.ID}, vmArgs(v)...)...)
+	return err
+}
+
+func (t *Tx) UpdateVM(v *vwire.VM) error {
+	return t.execOne("VM", v.ID, `UPDATE vms SET name = ?, description = ?, cluster_id = ?, template_id = ?, status = ?, host_id = ?,
+		placement_hosts = ?, memory = ?, os_type = ?, kernel = ?, initrd = ?, cmdline = ?, created_at = ?, start_time = ?, stop_time = ?
+		WHERE id = ?`, append(vmArgs(v), v.ID)...)
+}
+
+func (t *Tx) DeleteVM(id string) error {
+	// Leases are not tied by a foreign key (a lease may exist before its vNIC
+	// row, while a hot plug runs), so they go with the VM's vNICs here.
+	if _, err := t.exec(`DELETE FROM mac_leases WHERE nic_id IN (SELECT id FROM nics WHERE vm_id = ?)`, id); err != nil {
+		return err
+	}
+	return t.execOne("VM", id, `DELETE FROM vms WHERE id = ?`, id)
+}
+
+// ---- vNICs
+
+// nicSelect joins the profile and network a vNIC uses, which every read needs.
+const nicSelect = `SELECT n.id, n.vm_id, n.name, n.mac, n.interface, n.vnic_profile_id, n.linked, n.plugged, n.synced,
+	n.obs_present, n.obs_alias, n.obs_pci, n.obs_bridge, n.obs_mac, n.obs_model, n.obs_link, n.obs_at,
+	COALESCE(p.name, ''), COALESCE(p.network_id, ''), COALESCE(w.name, ''), COALESCE(p.port_mirroring, FALSE)
+	FROM nics n LEFT JOIN vnic_profiles p ON p.id = n.vnic_profile_id LEFT JOIN networks w ON w.id = p.network_id`
+
+func scanNIC(s interface{ Scan(...any) error }) (*vwire.NIC, error) {
+	var n vwire.NIC
+	var profile sql.NullString
+	var o vwire.NICObserved
+	var at int64
+	if err := s.Scan(&n.ID, &n.VMID, &n.Name, &n.MAC, &n.Interface, &profile, &n.Linked, &n.Plugged, &n.Synced,
+		&o.Present, &o.Alias, &o.PCIAddress, &o.Bridge, &o.MAC, &o.Model, &o.LinkUp, &at,
+		&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring); err != nil {
+		return nil, err
+	}
+	n.ProfileID = profile.String
+	if at != 0 {
+		o.At = fromMillis(at)
+		n.Observed = &o
+	}
+	return &n, nil
+}
+
+func (t *Tx) NIC(id string) (*vwire.NIC, error) {
+	var n *vwire.NIC
+	err := t.one("Nic", id, func(r *sql.Row) (err error) { n, err = scanNIC(r); return }, nicSelect+` WHERE n.id = ?`, id)
+	return n, err
+}
+
+func (t *Tx) NICs(vmID string) ([]*vwire.NIC, error) {
+	return list(t, func(r *sql.Rows) (*vwire.NIC, error) { return scanNIC(r) }, nicSelect+` WHERE n.vm_id = ? ORDER BY n.name`, vmID)
+}
+
+func (t *Tx) CreateNIC(n *vwire.NIC) error {
+	_, err := t.exec(`INSERT INTO nics (id, vm_id, name, mac, interface, vnic_profile_id, linked, plugged, synced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.VMID, n.Name, n.MAC, string(n.Interface), nullString(n.ProfileID), n.Linked, n.Plugged, n.Synced)
+	return err
+}
+
+func (t *Tx) UpdateNIC(n *vwire.NIC) error {
+	return t.execOne("Nic", n.ID, `UPDATE nics SET name = ?, mac = ?, interface = ?, vnic_profile_id = ?, linked = ?, plugged = ?, synced = ? WHERE id = ?`,
+		n.Name, n.MAC, string(n.Interface), nullString(n.ProfileID), n.Linked, n.Plugged, n.Synced, n.ID)
+}
+
+func (t *Tx) DeleteNIC(id string) error {
+	return t.execOne("Nic", id, `DELETE FROM nics WHERE id = ?`, id)
+}
+
+func (t *Tx) SetNICObserved(id string, o *vwire.NICObserved, synced bool) error {
+	if o == nil {
+		return t.execOne("Nic", id, `UPDATE nics SET synced = ?, obs_present = FALSE, obs_alias = '', obs_pci = '', obs_bridge = '',
+			obs_mac = '', obs_model = '', obs_link = FALSE, obs_at = 0 WHERE id = ?`, synced, id)
+	}
+	return t.execOne("Nic", id, `UPDATE nics SET synced = ?, obs_present = ?, obs_alias = ?, obs_pci = ?, obs_bridge = ?,
+		obs_mac = ?, obs_model = ?, obs_link = ?, obs_at = ? WHERE id = ?`,
+		synced, o.Present, o.Alias, o.PCIAddress, o.Bridge, o.MAC, o.Model, o.LinkUp, millis(o.At), id)
+}
+
+func (t *Tx) ProfileUsers(profileID string) ([]string, error) {
+	return list(t, scanString, `SELECT DISTINCT v.name FROM nics n JOIN vms v ON v.id = n.vm_id WHERE n.vnic_profile_id = ? ORDER BY v.name`, profileID)
+}
+
+func (t *Tx) NetworkUsers(networkID string) ([]string, error) {
+	return list(t, scanString, `SELECT DISTINCT v.name FROM nics n JOIN vms v ON v.id = n.vm_id
+		JOIN vnic_profiles p ON p.id = n.vnic_profile_id WHERE p.network_id = ? ORDER BY v.name`, networkID)
+}
