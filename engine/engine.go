@@ -1,0 +1,228 @@
+// Package engine holds vwire's use cases: one method per user action, each
+// validating with oVirt's rules in oVirt's order, deciding the one host
+// action a change needs, calling the host agent, and writing the change and
+// its audit event in one transaction.
+//
+// Host calls are never made inside a database transaction (a hot-unplug may
+// wait seconds for a guest). Instead a use case holds the VM's lock,
+// validates, reserves what it needs (a MAC), calls the host, and only then
+// commits the new state. A host failure therefore leaves the database as it
+// was, except the failure event, and the reservation is undone. If the
+// commit itself fails after the host succeeded, the host change is reverted
+// (the undo stack), so the database never claims what the host does not have.
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/agent"
+)
+
+// HostClient is what the engine needs of a host agent.
+type HostClient interface {
+	Capabilities(ctx context.Context) (agent.Capabilities, error)
+	AllVMStats(ctx context.Context) ([]agent.VMStats, error)
+	SetupNetworks(ctx context.Context, add, remove []string) error
+	CreateVM(ctx context.Context, vp agent.VMParams) (agent.VMStats, error)
+	DestroyVM(ctx context.Context, vmID string) error
+	HotplugNIC(ctx context.Context, vmID string, d agent.Device) (agent.NICStats, error)
+	HotunplugNIC(ctx context.Context, vmID string, d agent.Device) error
+	UpdateNIC(ctx context.Context, vmID string, p agent.UpdateDeviceParams) (agent.NICStats, error)
+}
+
+// Dialer returns the client for a host.
+type Dialer func(h *vwire.Host) HostClient
+
+// Engine runs the use cases.
+type Engine struct {
+	store vwire.Store
+	dial  Dialer
+	log   *slog.Logger
+	now   func() time.Time
+
+	hostTimeout  time.Duration
+	pollInterval time.Duration
+
+	locks keyedMutex
+
+	clientsMu sync.Mutex
+	clients   map[string]cachedClient
+
+	// changed records when the engine last changed a VM's devices, so that a
+	// poll answer older than the change is not taken for the truth.
+	changedMu sync.Mutex
+	changed   map[string]time.Time
+}
+
+type cachedClient struct {
+	addr string
+	c    HostClient
+}
+
+// Options configure an Engine.
+type Options struct {
+	Logger *slog.Logger
+	// Dial connects to host agents; the default speaks JSON-RPC over HTTP.
+	Dial Dialer
+	// HostTimeout bounds each host call (default 30 s).
+	HostTimeout time.Duration
+	// PollInterval is how often hosts are polled (default 3 s).
+	PollInterval time.Duration
+}
+
+// New returns an engine on store.
+func New(store vwire.Store, o Options) *Engine {
+	e := &Engine{store: store, dial: o.Dial, log: o.Logger, now: time.Now, hostTimeout: o.HostTimeout,
+		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, changed: map[string]time.Time{}}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.hostTimeout == 0 {
+		e.hostTimeout = 30 * time.Second
+	}
+	if e.pollInterval == 0 {
+		e.pollInterval = 3 * time.Second
+	}
+	if e.dial == nil {
+		timeout := e.hostTimeout
+		e.dial = func(h *vwire.Host) HostClient {
+			return agent.NewClient(hostURL(h), nil, timeout)
+		}
+	}
+	return e
+}
+
+// Store exposes the engine's store for reads by the REST layer.
+func (e *Engine) Store() vwire.Store { return e.store }
+
+// client returns the (cached) client of a host.
+func (e *Engine) client(h *vwire.Host) HostClient {
+	addr := hostURL(h)
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	if c, ok := e.clients[h.ID]; ok && c.addr == addr {
+		return c.c
+	}
+	c := e.dial(h)
+	e.clients[h.ID] = cachedClient{addr, c}
+	return c
+}
+
+func (e *Engine) markChanged(vmID string) {
+	e.changedMu.Lock()
+	e.changed[vmID] = e.now()
+	e.changedMu.Unlock()
+}
+
+func (e *Engine) changedSince(vmID string, t time.Time) bool {
+	e.changedMu.Lock()
+	defer e.changedMu.Unlock()
+	return !e.changed[vmID].Before(t)
+}
+
+// keyedMutex serialises work per key (a VM id) without one global lock.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*refMutex
+}
+
+type refMutex struct {
+	sync.Mutex
+	refs int
+}
+
+// Lock locks key and returns its unlock function.
+func (k *keyedMutex) Lock(key string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*refMutex{}
+	}
+	l, ok := k.m[key]
+	if !ok {
+		l = &refMutex{}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+type ctxKey int
+
+const (
+	userKey ctxKey = iota
+	correlationKey
+)
+
+// WithUser records who acts, for audit events ("admin@internal-authz").
+func WithUser(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, userKey, user)
+}
+
+// WithCorrelation records the request's correlation id for audit events.
+func WithCorrelation(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, correlationKey, id)
+}
+
+func userOf(ctx context.Context) string {
+	if u, ok := ctx.Value(userKey).(string); ok {
+		return u
+	}
+	return "SYSTEM"
+}
+
+func correlationOf(ctx context.Context) string {
+	s, _ := ctx.Value(correlationKey).(string)
+	return s
+}
+
+// undo is a stack of compensations (Incus' revert): each step registers its
+// inverse, and if a later step fails they all run, newest first.
+type undo struct{ fns []func() }
+
+func (u *undo) add(fn func())  { u.fns = append(u.fns, fn) }
+func (u *undo) success()       { u.fns = nil }
+func (u *undo) run() {
+	for i := len(u.fns) - 1; i >= 0; i-- {
+		u.fns[i]()
+	}
+	u.fns = nil
+}
+
+// background is a context for compensations: they must run even when the
+// request's context has ended.
+func (e *Engine) background() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), e.hostTimeout)
+}
+
+// hostError turns a failed host call into the client's error: the code says
+// a host failed, the detail carries the host's own reason.
+func hostError(generic string, h *vwire.Host, err error) *vwire.Error {
+	reason := err.Error()
+	code := 0
+	var re *agent.RPCError
+	var te *agent.TransportError
+	switch {
+	case errors.As(err, &re):
+		reason, code = re.Reason(), re.Code
+	case errors.As(err, &te):
+		return &vwire.Error{Code: vwire.EUNAVAILABLE, Key: "HOST_UNREACHABLE",
+			Detail: "[" + generic + " Host " + h.Name + " cannot be reached: " + te.Err.Error() + "]", Err: err}
+	}
+	return &vwire.Error{Code: vwire.EHOST, Key: "HOST_FAILED", HostCode: code,
+		Detail: "[" + generic + " Host " + h.Name + ": " + reason + "]", Err: err}
+}

@@ -1,0 +1,574 @@
+package engine
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"vwire.dev/vwire"
+)
+
+// nameConflict turns a unique violation into oVirt's "name already used".
+func nameConflict(op vwire.Op, key string, err error) error {
+	if vwire.ErrorCode(err) == vwire.ECONFLICT {
+		return vwire.Fail(op, key)
+	}
+	return err
+}
+
+func dcVars(dc *vwire.DataCenter) []string {
+	return []string{"StoragePoolName", dc.Name, "DataCenterName", dc.Name, "CompatibilityVersion", dc.Version.String()}
+}
+
+// ---- data centers
+
+// AddDataCenter creates a data center with its management network.
+func (e *Engine) AddDataCenter(ctx context.Context, dc *vwire.DataCenter) error {
+	op := vwire.OpAddDC
+	if err := vwire.ValidateName(op, dc.Name, 40, false); err != nil {
+		return err
+	}
+	dc.ID = uuid.NewString()
+	if dc.Version == (vwire.Version{}) {
+		dc.Version = vwire.NewestVersion
+	}
+	if !vwire.IsSupportedVersion(dc.Version) {
+		return unsupportedVersion(op, dc.Version)
+	}
+	if dc.MacPoolID == "" {
+		dc.MacPoolID = vwire.DefaultMacPoolID
+	}
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		if _, err := tx.MacPool(dc.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST")
+		}
+		if err := tx.CreateDataCenter(dc); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+		}
+		mgmt := &vwire.Network{ID: uuid.NewString(), Name: vwire.ManagementNetwork, Description: "Management Network", DataCenterID: dc.ID, VMNetwork: true}
+		if err := tx.CreateNetwork(mgmt); err != nil {
+			return err
+		}
+		if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID}); err != nil {
+			return err
+		}
+		return newEvent(ctx, evDCAdd, dcVars(dc)...).write(tx)
+	})
+}
+
+func unsupportedVersion(op vwire.Op, v vwire.Version) error {
+	var s []string
+	for _, x := range vwire.SupportedVersions {
+		s = append(s, x.String())
+	}
+	return vwire.Fail(op, "ACTION_TYPE_FAILED_UNSUPPORTED_VERSION", "version", v.String(), "supported", strings.Join(s, ", "))
+}
+
+// UpdateDataCenter writes an edited data center.
+func (e *Engine) UpdateDataCenter(ctx context.Context, dc *vwire.DataCenter) error {
+	op := vwire.OpEditDC
+	if err := vwire.ValidateName(op, dc.Name, 40, false); err != nil {
+		return err
+	}
+	if !vwire.IsSupportedVersion(dc.Version) {
+		return unsupportedVersion(op, dc.Version)
+	}
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		if err := tx.UpdateDataCenter(dc); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+		}
+		return newEvent(ctx, evDCUpdate, dcVars(dc)...).write(tx)
+	})
+}
+
+// RemoveDataCenter deletes an empty data center (its networks go with it
+// when no cluster uses them).
+func (e *Engine) RemoveDataCenter(ctx context.Context, id string) error {
+	op := vwire.OpRemoveDC
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		dc, err := tx.DataCenter(id)
+		if err != nil {
+			return err
+		}
+		clusters, err := tx.Clusters()
+		if err != nil {
+			return err
+		}
+		for _, c := range clusters {
+			if c.DataCenterID == id {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_DATA_CENTER_NOT_EMPTY")
+			}
+		}
+		nets, err := tx.Networks()
+		if err != nil {
+			return err
+		}
+		for _, n := range nets {
+			if n.DataCenterID == id {
+				if err := tx.DeleteNetwork(n.ID); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.DeleteDataCenter(id); err != nil {
+			return err
+		}
+		return newEvent(ctx, evDCRemove, dcVars(dc)...).write(tx)
+	})
+}
+
+// ---- clusters
+
+// AddCluster creates a cluster and attaches its data center's management network.
+func (e *Engine) AddCluster(ctx context.Context, c *vwire.Cluster) error {
+	op := vwire.OpAddCluster
+	if err := vwire.ValidateName(op, c.Name, 40, false); err != nil {
+		return err
+	}
+	c.ID = uuid.NewString()
+	if c.Version == (vwire.Version{}) {
+		c.Version = vwire.NewestVersion
+	}
+	if !vwire.IsSupportedVersion(c.Version) {
+		return unsupportedVersion(op, c.Version)
+	}
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		dc, err := tx.DataCenter(c.DataCenterID)
+		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_DATA_CENTER_NOT_EXIST")
+		} else if err != nil {
+			return err
+		}
+		if c.MacPoolID == "" {
+			c.MacPoolID = dc.MacPoolID
+		} else if _, err := tx.MacPool(c.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST")
+		}
+		if err := tx.CreateCluster(c); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+		}
+		nets, err := tx.Networks()
+		if err != nil {
+			return err
+		}
+		for _, n := range nets {
+			if n.DataCenterID == dc.ID && n.Name == vwire.ManagementNetwork {
+				if err := tx.AttachNetwork(c.ID, n.ID, true); err != nil {
+					return err
+				}
+			}
+		}
+		return newEvent(ctx, evClusterAdd, "ClusterName", c.Name).write(tx)
+	})
+}
+
+// UpdateCluster writes an edited cluster. Its level may only rise, and only
+// to what its vNICs allow.
+func (e *Engine) UpdateCluster(ctx context.Context, c *vwire.Cluster) error {
+	op := vwire.OpEditCluster
+	if err := vwire.ValidateName(op, c.Name, 40, false); err != nil {
+		return err
+	}
+	if !vwire.IsSupportedVersion(c.Version) {
+		return unsupportedVersion(op, c.Version)
+	}
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		old, err := tx.Cluster(c.ID)
+		if err != nil {
+			return err
+		}
+		if c.Version.Less(old.Version) {
+			return vwire.Fail(op, "CLUSTER_CANNOT_DECREASE_COMPATIBILITY_VERSION")
+		}
+		if _, err := tx.MacPool(c.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST")
+		}
+		if err := tx.UpdateCluster(c); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+		}
+		return newEvent(ctx, evClusterUpdate, "ClusterName", c.Name).write(tx)
+	})
+}
+
+// RemoveCluster deletes a cluster without hosts or VMs.
+func (e *Engine) RemoveCluster(ctx context.Context, id string) error {
+	op := vwire.OpRemoveCluster
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		c, err := tx.Cluster(id)
+		if err != nil {
+			return err
+		}
+		hosts, err := tx.Hosts()
+		if err != nil {
+			return err
+		}
+		vms, err := tx.VMs()
+		if err != nil {
+			return err
+		}
+		for _, h := range hosts {
+			if h.ClusterID == id {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_NOT_EMPTY")
+			}
+		}
+		for _, v := range vms {
+			if v.ClusterID == id {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_NOT_EMPTY")
+			}
+		}
+		if err := tx.DeleteCluster(id); err != nil {
+			return err
+		}
+		return newEvent(ctx, evClusterRemove, "ClusterName", c.Name).write(tx)
+	})
+}
+
+// AttachNetwork attaches a data center network to a cluster; embedded hosts
+// of the cluster get its bridge at once.
+func (e *Engine) AttachNetwork(ctx context.Context, clusterID, networkID string, required bool) error {
+	op := vwire.OpAttachNetwork
+	err := e.store.Update(ctx, func(tx vwire.Tx) error {
+		c, err := tx.Cluster(clusterID)
+		if err != nil {
+			return err
+		}
+		n, err := tx.Network(networkID)
+		if err != nil {
+			return err
+		}
+		if n.DataCenterID != c.DataCenterID {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_IN_DATA_CENTER")
+		}
+		if err := tx.AttachNetwork(clusterID, networkID, required); err != nil {
+			return nameConflict(op, "NETWORK_ALREADY_ATTACHED_TO_CLUSTER", err)
+		}
+		return newEvent(ctx, evNetworkAttach, "NetworkName", n.Name, "ClusterName", c.Name).write(tx)
+	})
+	if err == nil {
+		e.refreshClusterHosts(ctx, clusterID)
+	}
+	return err
+}
+
+// DetachNetwork detaches a network from a cluster unless a VM of the cluster uses it.
+func (e *Engine) DetachNetwork(ctx context.Context, clusterID, networkID string) error {
+	op := vwire.OpDetachNetwork
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		c, err := tx.Cluster(clusterID)
+		if err != nil {
+			return err
+		}
+		n, err := tx.Network(networkID)
+		if err != nil {
+			return err
+		}
+		vms, err := tx.VMs()
+		if err != nil {
+			return err
+		}
+		var users []string
+		for _, v := range vms {
+			if v.ClusterID != clusterID {
+				continue
+			}
+			nics, err := tx.NICs(v.ID)
+			if err != nil {
+				return err
+			}
+			for _, x := range nics {
+				if x.NetworkID == networkID {
+					users = append(users, v.Name)
+					break
+				}
+			}
+		}
+		if len(users) > 0 {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_IN_USE_BY_VMS", "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+		}
+		if err := tx.DetachNetwork(clusterID, networkID); err != nil {
+			if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+				return vwire.Fail(op, "NETWORK_NOT_ATTACHED_TO_CLUSTER")
+			}
+			return err
+		}
+		return newEvent(ctx, evNetworkDetach, "NetworkName", n.Name, "ClusterName", c.Name).write(tx)
+	})
+}
+
+// ---- networks and profiles
+
+// AddNetwork creates a network and its same-named vNIC profile, as oVirt does.
+func (e *Engine) AddNetwork(ctx context.Context, n *vwire.Network) error {
+	op := vwire.OpAddNetwork
+	if err := vwire.ValidateNetwork(op, n); err != nil {
+		return err
+	}
+	n.ID = uuid.NewString()
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		dc, err := tx.DataCenter(n.DataCenterID)
+		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_DATA_CENTER_NOT_EXIST")
+		} else if err != nil {
+			return err
+		}
+		if err := tx.CreateNetwork(n); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_NETWORK_NAME_IN_USE", err)
+		}
+		if n.VMNetwork {
+			if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: n.Name, NetworkID: n.ID}); err != nil {
+				return err
+			}
+		}
+		return newEvent(ctx, evNetworkAdd, append(dcVars(dc), "NetworkName", n.Name)...).write(tx)
+	})
+}
+
+// UpdateNetwork writes an edited network. A network in use keeps its name,
+// which is the bridge its vNICs sit on.
+func (e *Engine) UpdateNetwork(ctx context.Context, n *vwire.Network) error {
+	op := vwire.OpEditNetwork
+	if err := vwire.ValidateNetwork(op, n); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		old, err := tx.Network(n.ID)
+		if err != nil {
+			return err
+		}
+		if old.Name != n.Name {
+			if old.Name == vwire.ManagementNetwork {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_MANAGEMENT_NETWORK_CANNOT_BE_REMOVED", "NetworkName", old.Name)
+			}
+			users, err := tx.NetworkUsers(n.ID)
+			if err != nil {
+				return err
+			}
+			if len(users) > 0 {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_IN_USE_BY_VMS", "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+			}
+		}
+		dc, err := tx.DataCenter(old.DataCenterID)
+		if err != nil {
+			return err
+		}
+		n.DataCenterID = old.DataCenterID
+		if err := tx.UpdateNetwork(n); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_NETWORK_NAME_IN_USE", err)
+		}
+		return newEvent(ctx, evNetworkUpdate, append(dcVars(dc), "NetworkName", n.Name)...).write(tx)
+	})
+}
+
+// RemoveNetwork deletes a network no vNIC uses (its profiles go with it).
+func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
+	op := vwire.OpRemoveNetwork
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		n, err := tx.Network(id)
+		if err != nil {
+			return err
+		}
+		if n.Name == vwire.ManagementNetwork {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_MANAGEMENT_NETWORK_CANNOT_BE_REMOVED", "NetworkName", n.Name)
+		}
+		users, err := tx.NetworkUsers(id)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_IN_USE_BY_VMS", "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+		}
+		dc, err := tx.DataCenter(n.DataCenterID)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteNetwork(id); err != nil {
+			return err
+		}
+		return newEvent(ctx, evNetworkRemove, append(dcVars(dc), "NetworkName", n.Name)...).write(tx)
+	})
+}
+
+func profileVars(tx vwire.Tx, p *vwire.VnicProfile) ([]string, error) {
+	n, err := tx.Network(p.NetworkID)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := tx.DataCenter(n.DataCenterID)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"VnicProfileName", p.Name, "NetworkName", n.Name, "DataCenterName", dc.Name}, nil
+}
+
+// AddProfile creates a vNIC profile on a network.
+func (e *Engine) AddProfile(ctx context.Context, p *vwire.VnicProfile) error {
+	op := vwire.OpAddProfile
+	if err := vwire.ValidateName(op, p.Name, 50, true); err != nil {
+		return err
+	}
+	p.ID = uuid.NewString()
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		vars, err := profileVars(tx, p)
+		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_EXISTS")
+		} else if err != nil {
+			return err
+		}
+		if err := tx.CreateProfile(p); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_VNIC_PROFILE_NAME_IN_USE", err)
+		}
+		return newEvent(ctx, evProfileAdd, vars...).write(tx)
+	})
+}
+
+// UpdateProfile writes an edited profile. Port mirroring cannot change under
+// running vNICs that use it (a live change oVirt never offered).
+func (e *Engine) UpdateProfile(ctx context.Context, p *vwire.VnicProfile) error {
+	op := vwire.OpEditProfile
+	if err := vwire.ValidateName(op, p.Name, 50, true); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		old, err := tx.Profile(p.ID)
+		if err != nil {
+			return err
+		}
+		p.NetworkID = old.NetworkID
+		vars, err := profileVars(tx, p)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateProfile(p); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_VNIC_PROFILE_NAME_IN_USE", err)
+		}
+		return newEvent(ctx, evProfileUpdate, vars...).write(tx)
+	})
+}
+
+// RemoveProfile deletes a profile no vNIC uses.
+func (e *Engine) RemoveProfile(ctx context.Context, id string) error {
+	op := vwire.OpRemoveProfile
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		p, err := tx.Profile(id)
+		if err != nil {
+			return err
+		}
+		users, err := tx.ProfileUsers(id)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_VNIC_PROFILE_IN_USE", "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+		}
+		vars, err := profileVars(tx, p)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteProfile(id); err != nil {
+			return err
+		}
+		return newEvent(ctx, evProfileRemove, vars...).write(tx)
+	})
+}
+
+// ---- MAC pools
+
+func validatePool(op vwire.Op, p *vwire.MacPool) error {
+	if err := vwire.ValidateName(op, p.Name, 40, true); err != nil {
+		return err
+	}
+	for _, r := range p.Ranges {
+		why := ""
+		switch {
+		case r.To < r.From:
+			why = "the end is before the start"
+		case r.From.Multicast() || r.To.Multicast():
+			why = "multicast addresses cannot be assigned"
+		case r.From>>40 != r.To>>40:
+			why = "a range must not cross the first octet"
+		}
+		if why != "" {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE", "from", r.From.String(), "to", r.To.String(), "why", why)
+		}
+	}
+	return nil
+}
+
+// AddMacPool creates a MAC pool.
+func (e *Engine) AddMacPool(ctx context.Context, p *vwire.MacPool) error {
+	op := vwire.OpAddMacPool
+	if len(p.Ranges) == 0 {
+		return vwire.Incomplete("MacPool", []string{"ranges"}, "add")
+	}
+	if err := validatePool(op, p); err != nil {
+		return err
+	}
+	p.ID, p.DefaultPool = uuid.NewString(), false
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		if err := tx.CreateMacPool(p); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+		}
+		return newEvent(ctx, evMacPoolAdd, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
+	})
+}
+
+// UpdateMacPool writes an edited pool. Forbidding duplicates again is refused
+// while duplicates are in use.
+func (e *Engine) UpdateMacPool(ctx context.Context, p *vwire.MacPool) error {
+	op := vwire.OpEditMacPool
+	if len(p.Ranges) == 0 {
+		return vwire.Incomplete("MacPool", []string{"ranges"}, "update")
+	}
+	if err := validatePool(op, p); err != nil {
+		return err
+	}
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		old, err := tx.MacPool(p.ID)
+		if err != nil {
+			return err
+		}
+		if old.AllowDuplicates && !p.AllowDuplicates {
+			// Leases of a pool with duplicates carry the vNIC id as dup key;
+			// switching back would need every MAC to be unique.
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_HAS_DUPLICATES", "macs", "(disallowing duplicates again is not supported)")
+		}
+		p.DefaultPool = old.DefaultPool
+		if err := tx.UpdateMacPool(p); err != nil {
+			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+		}
+		return newEvent(ctx, evMacPoolUpdate, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
+	})
+}
+
+// RemoveMacPool deletes a pool no cluster or data center uses.
+func (e *Engine) RemoveMacPool(ctx context.Context, id string) error {
+	op := vwire.OpRemoveMacPool
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		p, err := tx.MacPool(id)
+		if err != nil {
+			return err
+		}
+		if p.DefaultPool {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_DEFAULT_MAC_POOL_CANNOT_BE_REMOVED")
+		}
+		clusters, err := tx.Clusters()
+		if err != nil {
+			return err
+		}
+		var users []string
+		for _, c := range clusters {
+			if c.MacPoolID == id {
+				users = append(users, c.Name)
+			}
+		}
+		if len(users) > 0 {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_IN_USE", "names", strings.Join(users, ", "))
+		}
+		if err := tx.DeleteMacPool(id); err != nil {
+			return err
+		}
+		return newEvent(ctx, evMacPoolRemove, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
+	})
+}

@@ -1,0 +1,402 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/agent"
+)
+
+func hostURL(h *vwire.Host) string {
+	return "http://" + net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) + "/"
+}
+
+func asRPC(err error, re **agent.RPCError) bool { return errors.As(err, re) }
+
+// HostSpec is a host to register.
+type HostSpec struct {
+	Name      string
+	Address   string
+	Port      int
+	ClusterID string
+}
+
+// AddHost registers a host agent and probes it once, so that the answer
+// already says whether it is up.
+func (e *Engine) AddHost(ctx context.Context, s HostSpec) (*vwire.Host, error) {
+	op := vwire.OpAddHost
+	var missing []string
+	if s.Name == "" {
+		missing = append(missing, "name")
+	}
+	if s.Address == "" {
+		missing = append(missing, "address")
+	}
+	if len(missing) > 0 {
+		return nil, vwire.Incomplete("Host", missing, "add")
+	}
+	if err := vwire.ValidateName(op, s.Name, 255, true); err != nil {
+		return nil, err
+	}
+	if s.Port <= 0 {
+		s.Port = vwire.DefaultAgentPort
+	}
+	if s.Port > 65535 || strings.ContainsAny(s.Address, "/ ?#@") {
+		return nil, vwire.InvalidValue("Invalid value", fmt.Sprintf("Host address %q and port %d do not form a valid agent address", s.Address, s.Port))
+	}
+	h := &vwire.Host{ID: uuid.NewString(), Name: s.Name, ClusterID: s.ClusterID, Address: s.Address, Port: s.Port, Status: vwire.HostConnecting}
+	if err := e.createHost(ctx, op, h); err != nil {
+		return nil, err
+	}
+	e.pollHost(ctx, h.ID, time.Now())
+	return e.Host(ctx, h.ID)
+}
+
+func (e *Engine) createHost(ctx context.Context, op vwire.Op, h *vwire.Host) error {
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		if _, err := tx.Cluster(h.ClusterID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_NOT_EXIST")
+		} else if err != nil {
+			return err
+		}
+		hosts, err := tx.Hosts()
+		if err != nil {
+			return err
+		}
+		for _, o := range hosts {
+			if o.Name == h.Name {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED")
+			}
+			if o.Address == h.Address && o.Port == h.Port {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_ADDRESS_IN_USE", "address", h.Address, "port", strconv.Itoa(h.Port), "host", o.Name)
+			}
+		}
+		if err := tx.CreateHost(h); err != nil {
+			return err
+		}
+		return newEvent(ctx, evHostAdd).host(h).write(tx)
+	})
+}
+
+// Host reads a host.
+func (e *Engine) Host(ctx context.Context, id string) (*vwire.Host, error) {
+	var h *vwire.Host
+	err := e.store.View(ctx, func(tx vwire.Tx) (err error) { h, err = tx.Host(id); return })
+	return h, err
+}
+
+// HostPatch edits a host; nil fields keep their value.
+type HostPatch struct {
+	Name    *string
+	Address *string
+	Port    *int
+}
+
+// UpdateHost edits a host's name or agent address.
+func (e *Engine) UpdateHost(ctx context.Context, id string, p HostPatch) (*vwire.Host, error) {
+	op := vwire.OpEditHost
+	var h *vwire.Host
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if h, err = tx.Host(id); err != nil {
+			return err
+		}
+		if h.Embedded && (p.Address != nil || p.Port != nil) {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_EMBEDDED_HOST")
+		}
+		if p.Name != nil {
+			if err := vwire.ValidateName(op, *p.Name, 255, true); err != nil {
+				return err
+			}
+			h.Name = *p.Name
+		}
+		if p.Address != nil {
+			h.Address = *p.Address
+		}
+		if p.Port != nil {
+			h.Port = *p.Port
+		}
+		if err := tx.UpdateHost(h); err != nil {
+			if vwire.ErrorCode(err) == vwire.ECONFLICT {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED")
+			}
+			return err
+		}
+		return newEvent(ctx, evHostUpdate).host(h).write(tx)
+	})
+	return h, err
+}
+
+// RemoveHost deletes a host that runs no VM.
+func (e *Engine) RemoveHost(ctx context.Context, id string) error {
+	op := vwire.OpRemoveHost
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		h, err := tx.Host(id)
+		if err != nil {
+			return err
+		}
+		if h.Embedded {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_EMBEDDED_HOST")
+		}
+		vms, err := tx.VMsOnHost(id)
+		if err != nil {
+			return err
+		}
+		if len(vms) > 0 {
+			names := make([]string, len(vms))
+			for i, v := range vms {
+				names[i] = v.Name
+			}
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_HAS_RUNNING_VMS", "names", strings.Join(names, ", "))
+		}
+		if err := tx.DeleteHost(id); err != nil {
+			return err
+		}
+		return newEvent(ctx, evHostRemove).host(h).write(tx)
+	})
+}
+
+// RegisterEmbeddedHost records the in-process agent as host "local" of the
+// Default cluster (or updates its address, which changes at every start).
+func (e *Engine) RegisterEmbeddedHost(ctx context.Context, address string, port int) (*vwire.Host, error) {
+	var h *vwire.Host
+	err := e.store.Update(ctx, func(tx vwire.Tx) error {
+		hosts, err := tx.Hosts()
+		if err != nil {
+			return err
+		}
+		for _, o := range hosts {
+			if o.Embedded {
+				h = o
+				h.Address, h.Port = address, port
+				return tx.UpdateHost(h)
+			}
+		}
+		clusters, err := tx.Clusters()
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(clusters, func(c *vwire.Cluster) bool { return c.Name == "Default" })
+		if i < 0 {
+			return errors.New("no cluster named Default for the embedded host")
+		}
+		h = &vwire.Host{ID: uuid.NewString(), Name: vwire.EmbeddedHostName, ClusterID: clusters[i].ID, Address: address, Port: port,
+			Status: vwire.HostConnecting, Embedded: true}
+		if err := tx.CreateHost(h); err != nil {
+			return err
+		}
+		return newEvent(ctx, evHostAdd).host(h).write(tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.pollHost(ctx, h.ID, time.Now())
+	return e.Host(ctx, h.ID)
+}
+
+// RunPoller polls every host each interval until ctx ends.
+func (e *Engine) RunPoller(ctx context.Context) {
+	t := time.NewTicker(e.pollInterval)
+	defer t.Stop()
+	for {
+		e.PollAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PollAll polls every host once, concurrently.
+func (e *Engine) PollAll(ctx context.Context) {
+	var hosts []*vwire.Host
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+		e.log.Warn("cannot list hosts to poll", "err", err)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.pollHost(ctx, h.ID, time.Now())
+		}()
+	}
+	wg.Wait()
+}
+
+// pollHost reads a host's capabilities and VM stats and stores what changed.
+func (e *Engine) pollHost(ctx context.Context, id string, started time.Time) {
+	h, err := e.Host(ctx, id)
+	if err != nil {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, e.hostTimeout)
+	defer cancel()
+	c := e.client(h)
+	caps, err := c.Capabilities(pctx)
+	if err == nil && h.Embedded {
+		caps, err = e.syncEmbeddedBridges(pctx, h, c, caps)
+	}
+	var stats []agent.VMStats
+	if err == nil {
+		stats, err = c.AllVMStats(pctx)
+	}
+	prev := h.Status
+	reached := err == nil
+	if err != nil {
+		h.Status, h.StatusDetail = vwire.HostNonResponsive, err.Error()
+	} else {
+		e.applyCaps(ctx, h, caps)
+	}
+	uerr := e.store.Update(ctx, func(tx vwire.Tx) error {
+		cur, err := tx.Host(id)
+		if err != nil {
+			return err
+		}
+		// Only the observed fields change; a concurrent edit of name or address wins.
+		cur.Status, cur.StatusDetail, cur.Networks, cur.ClusterLevels, cur.LibvirtVersion = h.Status, h.StatusDetail, h.Networks, h.ClusterLevels, h.LibvirtVersion
+		if reached {
+			cur.LastSeen = e.now()
+		}
+		if err := tx.UpdateHost(cur); err != nil {
+			return err
+		}
+		if prev != h.Status {
+			t := evHostStatus
+			if h.Status == vwire.HostNonResponsive {
+				t = evHostNonResp
+			}
+			return newEvent(ctx, t, "HostStatus", strings.ToUpper(string(h.Status))).host(cur).write(tx)
+		}
+		return nil
+	})
+	if uerr != nil {
+		e.log.Warn("cannot record host poll", "host", h.Name, "err", uerr)
+	}
+	if reached {
+		e.absorbHostStats(ctx, h, stats, started)
+	}
+}
+
+// applyCaps updates the host's view from its capabilities: networks, levels,
+// and whether it can serve its cluster.
+func (e *Engine) applyCaps(ctx context.Context, h *vwire.Host, caps agent.Capabilities) {
+	h.Networks = caps.Bridges
+	h.ClusterLevels = nil
+	for _, l := range caps.ClusterLevels {
+		if v, err := vwire.ParseVersion(l); err == nil {
+			h.ClusterLevels = append(h.ClusterLevels, v)
+		}
+	}
+	h.LibvirtVersion = caps.LibvirtVersion
+	h.Status, h.StatusDetail = vwire.HostUp, ""
+	var cl *vwire.Cluster
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cl, err = tx.Cluster(h.ClusterID); return }); err == nil && !h.SupportsLevel(cl.Version) {
+		h.Status, h.StatusDetail = vwire.HostNonOperational, "the host does not support cluster level "+cl.Version.String()
+	}
+}
+
+// syncEmbeddedBridges makes the embedded host carry every network of its
+// cluster, as the embedded default promises.
+func (e *Engine) syncEmbeddedBridges(ctx context.Context, h *vwire.Host, c HostClient, caps agent.Capabilities) (agent.Capabilities, error) {
+	var nets []*vwire.ClusterNetwork
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { nets, err = tx.ClusterNetworks(h.ClusterID); return }); err != nil {
+		return caps, err
+	}
+	var add []string
+	for _, n := range nets {
+		if !slices.Contains(caps.Bridges, n.Name) {
+			add = append(add, n.Name)
+		}
+	}
+	if len(add) == 0 {
+		return caps, nil
+	}
+	if err := c.SetupNetworks(ctx, add, nil); err != nil {
+		return caps, err
+	}
+	return c.Capabilities(ctx)
+}
+
+// RefreshHost polls one host now (oVirt's refresh action).
+func (e *Engine) RefreshHost(ctx context.Context, id string) (*vwire.Host, error) {
+	if _, err := e.Host(ctx, id); err != nil {
+		return nil, err
+	}
+	e.pollHost(ctx, id, time.Now())
+	return e.Host(ctx, id)
+}
+
+// refreshClusterHosts re-polls the embedded hosts of a cluster after its
+// networks changed, so that they carry the new ones at once.
+func (e *Engine) refreshClusterHosts(ctx context.Context, clusterID string) {
+	var hosts []*vwire.Host
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+		return
+	}
+	for _, h := range hosts {
+		if h.ClusterID == clusterID && h.Embedded {
+			e.pollHost(ctx, h.ID, time.Now())
+		}
+	}
+}
+
+// absorbHostStats stores the observed vNIC state of the VMs the database
+// believes run on the host; a VM the host no longer has is down.
+func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, stats []agent.VMStats, started time.Time) {
+	var vms []*vwire.VM
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { vms, err = tx.VMsOnHost(h.ID); return }); err != nil {
+		return
+	}
+	byID := make(map[string]agent.VMStats, len(stats))
+	for _, s := range stats {
+		byID[s.VMID] = s
+	}
+	for _, vm := range vms {
+		if vm.Status != vwire.VMUp {
+			continue
+		}
+		e.absorbVM(ctx, h, vm.ID, byID, started)
+	}
+}
+
+func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, vmID string, byID map[string]agent.VMStats, started time.Time) {
+	defer e.locks.Lock(vmID)()
+	// A change made after the host answered would be undone by a stale answer.
+	if e.changedSince(vmID, started) {
+		return
+	}
+	err := e.store.Update(ctx, func(tx vwire.Tx) error {
+		vm, err := tx.VM(vmID)
+		if err != nil || vm.Status != vwire.VMUp || vm.HostID != h.ID {
+			return err
+		}
+		nics, err := tx.NICs(vmID)
+		if err != nil {
+			return err
+		}
+		st, ok := byID[vmID]
+		if !ok {
+			vm.Status, vm.HostID, vm.StopTime = vwire.VMDown, "", e.now()
+			if err := e.markDown(tx, vm, nics); err != nil {
+				return err
+			}
+			return newEvent(ctx, evVMDownError, "ExitMessage", "the domain is no longer on host "+h.Name).vm(vm).write(tx)
+		}
+		return e.absorbStats(tx, vm, nics, st)
+	})
+	if err != nil {
+		e.log.Warn("cannot record VM stats", "vm", vmID, "err", err)
+	}
+}

@@ -1,0 +1,580 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/agent"
+)
+
+// maxPCIDevices is oVirt's default osinfo limit; a VM also has one monitor
+// and the balloon on the PCI bus (reference §2.6).
+const maxPCIDevices = 26
+
+// vmCtx is what the vNIC rules read about a VM.
+type vmCtx struct {
+	vm      *vwire.VM
+	cluster *vwire.Cluster
+	pool    *vwire.MacPool
+	nics    []*vwire.NIC
+	// host is the host the VM runs on, nil when it does not run.
+	host *vwire.Host
+	nets map[string]*vwire.ClusterNetwork
+}
+
+func (c *vmCtx) running() bool { return c.vm.Status == vwire.VMUp && c.host != nil }
+
+func (c *vmCtx) nic(id string) *vwire.NIC {
+	for _, n := range c.nics {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
+func loadVM(tx vwire.Tx, vmID string) (*vmCtx, error) {
+	vm, err := tx.VM(vmID)
+	if err != nil {
+		return nil, err
+	}
+	c := &vmCtx{vm: vm, nets: map[string]*vwire.ClusterNetwork{}}
+	if c.cluster, err = tx.Cluster(vm.ClusterID); err != nil {
+		return nil, err
+	}
+	if c.pool, err = tx.MacPool(c.cluster.MacPoolID); err != nil {
+		return nil, err
+	}
+	if c.nics, err = tx.NICs(vmID); err != nil {
+		return nil, err
+	}
+	if vm.HostID != "" {
+		if c.host, err = tx.Host(vm.HostID); err != nil {
+			return nil, err
+		}
+	}
+	cns, err := tx.ClusterNetworks(vm.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	for _, cn := range cns {
+		c.nets[cn.ID] = cn
+	}
+	return c, nil
+}
+
+// editable: oVirt lets vNICs change only when the VM is Up, Down or ImageLocked.
+func editable(s vwire.VMStatus) bool {
+	return s == vwire.VMUp || s == vwire.VMDown || s == vwire.VMImageLocked
+}
+
+// resolveProfile checks rules #11/#11b (profile exists, its network is in the
+// VM's cluster) and fills the vNIC's profile and network fields.
+func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
+	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring = "", "", "", false
+	if n.ProfileID == "" {
+		return nil
+	}
+	p, err := tx.Profile(n.ProfileID)
+	if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		return vwire.Fail(op, "ACTION_TYPE_FAILED_VNIC_PROFILE_NOT_EXISTS")
+	} else if err != nil {
+		return err
+	}
+	cn, ok := c.nets[p.NetworkID]
+	if !ok {
+		return vwire.Fail(op, "NETWORK_NOT_EXISTS_IN_CURRENT_CLUSTER")
+	}
+	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring = p.Name, cn.ID, cn.Name, p.PortMirroring
+	return nil
+}
+
+// checkPlug applies the rules of plugging into a running VM (reference §2.4).
+func checkPlug(op vwire.Op, c *vmCtx, n *vwire.NIC) error {
+	if !c.cluster.Version.SupportsHotPlug() {
+		return vwire.Fail(op, "HOT_PLUG_IS_NOT_SUPPORTED")
+	}
+	if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {
+		return vwire.Fail(op, "ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS")
+	}
+	return nil
+}
+
+// checkMACFree refuses a MAC another vNIC holds, naming its VM.
+func checkMACFree(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac string) error {
+	if pool.AllowDuplicates || mac == "" {
+		return nil
+	}
+	m, _ := vwire.ParseMAC(mac)
+	holder, err := tx.MACHolder(pool.ID, m)
+	if err != nil {
+		return err
+	}
+	if holder != "" {
+		return vwire.Fail(op, "NETWORK_MAC_ADDRESS_IN_USE", "MacAddress", mac, "VmName", holder)
+	}
+	return nil
+}
+
+// leaseMAC leases mac (or, when empty, the pool's next free MAC) to the vNIC.
+func leaseMAC(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac, nicID string) (string, error) {
+	if mac == "" {
+		m, err := tx.AllocateMAC(pool, nicID)
+		if ve, ok := err.(*vwire.Error); ok && ve.Key == "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES" {
+			return "", vwire.Fail(op, "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES")
+		}
+		return m.String(), err
+	}
+	if err := checkMACFree(tx, op, pool, mac); err != nil {
+		return "", err
+	}
+	m, _ := vwire.ParseMAC(mac)
+	err := tx.LeaseMAC(pool, m, nicID)
+	if vwire.ErrorCode(err) == vwire.ECONFLICT {
+		// Lost a race with another request for the same MAC.
+		return "", vwire.Fail(op, "NETWORK_MAC_ADDRESS_IN_USE", "MacAddress", mac, "VmName", "another VM")
+	}
+	return mac, err
+}
+
+func releaseMAC(tx vwire.Tx, pool *vwire.MacPool, mac, nicID string) error {
+	m, ok := vwire.ParseMAC(mac)
+	if !ok {
+		return nil
+	}
+	return tx.ReleaseMAC(pool.ID, m, nicID)
+}
+
+// device is the vNIC as the host agent takes it.
+func device(n *vwire.NIC) agent.Device {
+	return agent.Device{Type: "interface", Device: "bridge", DeviceID: n.ID, Alias: n.Alias(), MAC: n.MAC,
+		Model: n.Interface.Model(), Network: n.NetworkName, LinkActive: n.Linked}
+}
+
+func (e *Engine) observed(s agent.NICStats) *vwire.NICObserved {
+	return &vwire.NICObserved{Present: true, Alias: s.Alias, PCIAddress: s.Address, Bridge: s.Network, MAC: s.MAC,
+		Model: s.Model, LinkUp: s.LinkActive, At: e.now()}
+}
+
+// NICSpec is a vNIC to add. An empty ProfileID is the empty network, as
+// oVirt v4 reads a nic without vnic_profile.
+type NICSpec struct {
+	Name      string
+	MAC       string
+	Interface vwire.NICInterface
+	ProfileID string
+	Linked    *bool
+	Plugged   *bool
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// AddNIC adds a vNIC to a VM; a plugged vNIC of a running VM is hot-plugged.
+func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC, error) {
+	op := vwire.OpAddNic
+	if err := vwire.ValidateNICName(op, s.Name); err != nil {
+		return nil, err
+	}
+	mac, err := vwire.ValidateMAC(op, s.MAC, true)
+	if err != nil {
+		return nil, err
+	}
+	if s.Interface == "" {
+		s.Interface = vwire.IfaceVirtio
+	}
+	n := &vwire.NIC{ID: uuid.NewString(), VMID: vmID, Name: s.Name, MAC: mac, Interface: s.Interface, ProfileID: s.ProfileID,
+		Linked: boolOr(s.Linked, true), Plugged: boolOr(s.Plugged, true), Synced: true}
+
+	defer e.locks.Lock(vmID)()
+	var c *vmCtx
+	err = e.store.View(ctx, func(tx vwire.Tx) (err error) {
+		if c, err = loadVM(tx, vmID); err != nil {
+			return err
+		}
+		if !editable(c.vm.Status) {
+			return vwire.Fail(op, "NETWORK_CANNOT_ADD_INTERFACE_WHEN_VM_STATUS_NOT_UP_DOWN_LOCKED")
+		}
+		for _, o := range c.nics {
+			if o.Name == n.Name {
+				return vwire.Fail(op, "NETWORK_INTERFACE_NAME_ALREADY_IN_USE")
+			}
+		}
+		if len(c.nics)+1+2 > maxPCIDevices {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_EXCEEDED_MAX_PCI_SLOTS")
+		}
+		if err := vwire.ValidateNICInterface(op, n.Interface); err != nil {
+			return err
+		}
+		if err := resolveProfile(tx, op, c, n); err != nil {
+			return err
+		}
+		if err := vwire.ValidateLinking(op, n, c.cluster.Version); err != nil {
+			return err
+		}
+		if err := checkMACFree(tx, op, c.pool, n.MAC); err != nil {
+			return err
+		}
+		if c.running() && n.Plugged {
+			return checkPlug(op, c, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	if !(c.running() && n.Plugged) {
+		err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+			if n.MAC, err = leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
+				return err
+			}
+			if err := tx.CreateNIC(n); err != nil {
+				return err
+			}
+			return newEvent(ctx, evNicAdd).vm(c.vm).nic(n).write(tx)
+		})
+		if err != nil {
+			return nil, e.macPoolEvent(ctx, err)
+		}
+		return n, nil
+	}
+
+	// Hot plug: reserve the MAC, plug, then record.
+	var u undo
+	defer u.run()
+	err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		n.MAC, err = leaseMAC(tx, op, c.pool, n.MAC, n.ID)
+		return err
+	})
+	if err != nil {
+		return nil, e.macPoolEvent(ctx, err)
+	}
+	u.add(func() { e.releaseLease(c.pool, n) })
+	st, err := e.client(c.host).HotplugNIC(ctx, vmID, device(n))
+	if err != nil {
+		u.run()
+		e.writeEvent(ctx, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
+		return nil, hostError("Failed to activate VM Network Interface.", c.host, err)
+	}
+	u.add(func() { e.revertHost(c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(n)) }) })
+	n.Observed = e.observed(st)
+	n.Synced = vwire.ComputeSynced(n, true)
+	err = e.store.Update(ctx, func(tx vwire.Tx) error {
+		if err := tx.CreateNIC(n); err != nil {
+			return err
+		}
+		if err := tx.SetNICObserved(n.ID, n.Observed, n.Synced); err != nil {
+			return err
+		}
+		return newEvent(ctx, evNicAdd).vm(c.vm).nic(n).write(tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	u.success()
+	e.markChanged(vmID)
+	return n, nil
+}
+
+// macPoolEvent writes oVirt's MAC_POOL_EMPTY warning when an allocation failed
+// for lack of addresses, and passes err on.
+func (e *Engine) macPoolEvent(ctx context.Context, err error) error {
+	if ve, ok := err.(*vwire.Error); ok && ve.Key == "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES" {
+		e.writeEvent(ctx, newEvent(ctx, evMacPoolEmpty))
+	}
+	return err
+}
+
+// releaseLease frees a MAC reserved for a change that did not happen.
+func (e *Engine) releaseLease(pool *vwire.MacPool, n *vwire.NIC) {
+	ctx, cancel := e.background()
+	defer cancel()
+	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return releaseMAC(tx, pool, n.MAC, n.ID) }); err != nil {
+		e.log.Error("cannot release reserved MAC", "mac", n.MAC, "nic", n.ID, "err", err)
+	}
+}
+
+// revertHost undoes a host change after the database refused to record it.
+func (e *Engine) revertHost(c *vmCtx, what string, fn func(context.Context, HostClient) error) {
+	ctx, cancel := e.background()
+	defer cancel()
+	if err := fn(ctx, e.client(c.host)); err != nil {
+		e.log.Error("cannot revert host change; the next poll will show the vNIC out of sync",
+			"vm", c.vm.ID, "host", c.host.Name, "revert", what, "err", err)
+	}
+}
+
+// UpdateNIC changes a vNIC: the decision table picks one host action.
+func (e *Engine) UpdateNIC(ctx context.Context, vmID, nicID string, p vwire.NICPatch) (*vwire.NIC, error) {
+	return e.updateNIC(ctx, vwire.OpEditNic, vmID, nicID, p)
+}
+
+// ActivateNIC plugs a vNIC (oVirt's deprecated activate action, an update).
+func (e *Engine) ActivateNIC(ctx context.Context, vmID, nicID string) (*vwire.NIC, error) {
+	t := true
+	return e.updateNIC(ctx, vwire.OpActivateNic, vmID, nicID, vwire.NICPatch{Plugged: &t})
+}
+
+// DeactivateNIC unplugs a vNIC.
+func (e *Engine) DeactivateNIC(ctx context.Context, vmID, nicID string) (*vwire.NIC, error) {
+	f := false
+	return e.updateNIC(ctx, vwire.OpDeactivateNic, vmID, nicID, vwire.NICPatch{Plugged: &f})
+}
+
+func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string, p vwire.NICPatch) (*vwire.NIC, error) {
+	if p.Name != nil {
+		if err := vwire.ValidateNICName(op, *p.Name); err != nil {
+			return nil, err
+		}
+	}
+	if p.MAC != nil {
+		mac, err := vwire.ValidateMAC(op, *p.MAC, false)
+		if err != nil {
+			return nil, err
+		}
+		p.MAC = &mac
+	}
+
+	defer e.locks.Lock(vmID)()
+	var c *vmCtx
+	var old *vwire.NIC
+	var n vwire.NIC
+	var action vwire.HostAction
+	err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+		if c, err = loadVM(tx, vmID); err != nil {
+			return err
+		}
+		if !editable(c.vm.Status) {
+			return vwire.Fail(op, "NETWORK_CANNOT_ADD_INTERFACE_WHEN_VM_STATUS_NOT_UP_DOWN_LOCKED")
+		}
+		if old = c.nic(nicID); old == nil {
+			return vwire.NotFound("Nic", nicID)
+		}
+		n = p.Apply(*old)
+		if n.Name != old.Name {
+			for _, o := range c.nics {
+				if o.Name == n.Name {
+					return vwire.Fail(op, "NETWORK_INTERFACE_NAME_ALREADY_IN_USE")
+				}
+			}
+		}
+		running := c.running()
+		if err := vwire.ValidateHotUpdate(op, old, &n, running); err != nil {
+			return err
+		}
+		if n.Interface != old.Interface {
+			if err := vwire.ValidateNICInterface(op, n.Interface); err != nil {
+				return err
+			}
+		}
+		action = vwire.RequiredAction(old, &n, running)
+		if action == vwire.ActionUpdate && !c.cluster.Version.SupportsNetworkLinking() {
+			return vwire.Fail(op, "HOT_VM_INTERFACE_UPDATE_IS_NOT_SUPPORTED", "clusterVersion", c.cluster.Version.String())
+		}
+		if n.ProfileID != old.ProfileID {
+			if err := resolveProfile(tx, op, c, &n); err != nil {
+				return err
+			}
+		}
+		if action == vwire.ActionUpdate && (old.PortMirroring || n.PortMirroring) {
+			return vwire.Fail(op, "CANNOT_PERFORM_HOT_UPDATE_WITH_PORT_MIRRORING")
+		}
+		if err := vwire.ValidateLinking(op, &n, c.cluster.Version); err != nil {
+			return err
+		}
+		switch action {
+		case vwire.ActionUpdate:
+			if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {
+				return vwire.Fail(op, "ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS")
+			}
+		case vwire.ActionPlug:
+			if err := checkPlug(op, c, &n); err != nil {
+				return err
+			}
+		case vwire.ActionUnplug:
+			if !c.cluster.Version.SupportsHotPlug() {
+				return vwire.Fail(op, "HOT_PLUG_IS_NOT_SUPPORTED")
+			}
+		}
+		if n.MAC != old.MAC {
+			return checkMACFree(tx, op, c.pool, n.MAC)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	macChanged := n.MAC != old.MAC
+
+	// record writes the new desired state, swaps the MAC lease and logs.
+	record := func(tx vwire.Tx, ev *event) error {
+		if macChanged {
+			if err := releaseMAC(tx, c.pool, old.MAC, old.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.UpdateNIC(&n); err != nil {
+			return err
+		}
+		if action != vwire.ActionNone {
+			if err := tx.SetNICObserved(n.ID, n.Observed, n.Synced); err != nil {
+				return err
+			}
+		}
+		return ev.write(tx)
+	}
+	successEvent := func() *event {
+		switch action {
+		case vwire.ActionPlug:
+			return newEvent(ctx, evNicPlug).vm(c.vm).nic(&n)
+		case vwire.ActionUnplug:
+			return newEvent(ctx, evNicUnplug).vm(c.vm).nic(&n)
+		}
+		link := " "
+		if n.Linked != old.Linked {
+			link = evLinkDown
+			if n.Linked {
+				link = evLinkUp
+			}
+		}
+		return newEvent(ctx, evNicUpdate, "LinkState", link).vm(c.vm).nic(&n)
+	}
+
+	if action == vwire.ActionNone {
+		n.Synced = vwire.ComputeSynced(&n, c.running())
+		err = e.store.Update(ctx, func(tx vwire.Tx) error {
+			if macChanged {
+				if _, err := leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
+					return err
+				}
+			}
+			return record(tx, successEvent())
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &n, nil
+	}
+
+	var u undo
+	defer u.run()
+	if macChanged {
+		err = e.store.Update(ctx, func(tx vwire.Tx) error {
+			_, err := leaseMAC(tx, op, c.pool, n.MAC, n.ID)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		u.add(func() { e.releaseLease(c.pool, &n) })
+	}
+
+	h := e.client(c.host)
+	var failEvent auditType
+	var generic string
+	switch action {
+	case vwire.ActionPlug:
+		var st agent.NICStats
+		if st, err = h.HotplugNIC(ctx, vmID, device(&n)); err == nil {
+			n.Observed = e.observed(st)
+			u.add(func() {
+				e.revertHost(c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(&n)) })
+			})
+		}
+		failEvent, generic = evNicPlugFailed, "Failed to activate VM Network Interface."
+	case vwire.ActionUnplug:
+		// Unplug carries the old values (bz#904840): the host knows the old MAC.
+		if err = h.HotunplugNIC(ctx, vmID, device(old)); err == nil {
+			n.Observed = &vwire.NICObserved{Present: false, At: e.now()}
+			u.add(func() {
+				e.revertHost(c, "plug", func(ctx context.Context, h HostClient) error { _, err := h.HotplugNIC(ctx, vmID, device(old)); return err })
+			})
+		}
+		failEvent, generic = evNicUnplugFailed, "Failed to deactivate VM Network Interface."
+	case vwire.ActionUpdate:
+		var st agent.NICStats
+		st, err = h.UpdateNIC(ctx, vmID, agent.UpdateDeviceParams{Alias: n.Alias(), Network: &n.NetworkName, LinkActive: &n.Linked})
+		if err == nil {
+			n.Observed = e.observed(st)
+			u.add(func() {
+				e.revertHost(c, "update", func(ctx context.Context, h HostClient) error {
+					_, err := h.UpdateNIC(ctx, vmID, agent.UpdateDeviceParams{Alias: old.Alias(), Network: &old.NetworkName, LinkActive: &old.Linked})
+					return err
+				})
+			})
+		}
+		failEvent, generic = evNicUpdateFailed, "Failed to update VM Network Interface."
+	}
+	if err != nil {
+		u.run()
+		e.writeEvent(ctx, newEvent(ctx, failEvent).vm(c.vm).nic(old))
+		return nil, hostError(generic, c.host, err)
+	}
+	n.Synced = vwire.ComputeSynced(&n, true)
+	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return record(tx, successEvent()) }); err != nil {
+		return nil, err
+	}
+	u.success()
+	e.markChanged(vmID)
+	return &n, nil
+}
+
+// RemoveNIC removes a vNIC; a plugged vNIC of a running VM must be unplugged first.
+func (e *Engine) RemoveNIC(ctx context.Context, vmID, nicID string) error {
+	op := vwire.OpRemoveNic
+	defer e.locks.Lock(vmID)()
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		c, err := loadVM(tx, vmID)
+		if err != nil {
+			return err
+		}
+		n := c.nic(nicID)
+		if n == nil {
+			return vwire.NotFound("Nic", nicID)
+		}
+		if c.vm.Status != vwire.VMDown && c.vm.Status != vwire.VMImageLocked && n.Plugged {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_CANNOT_REMOVE_ACTIVE_DEVICE")
+		}
+		if err := tx.DeleteNIC(n.ID); err != nil {
+			return err
+		}
+		if err := releaseMAC(tx, c.pool, n.MAC, n.ID); err != nil {
+			return err
+		}
+		return newEvent(ctx, evNicRemove).vm(c.vm).nic(n).write(tx)
+	})
+}
+
+// NICs lists a VM's vNICs.
+func (e *Engine) NICs(ctx context.Context, vmID string) ([]*vwire.NIC, error) {
+	var out []*vwire.NIC
+	err := e.store.View(ctx, func(tx vwire.Tx) error {
+		if _, err := tx.VM(vmID); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.NICs(vmID)
+		return err
+	})
+	return out, err
+}
+
+// NIC reads one vNIC of a VM.
+func (e *Engine) NIC(ctx context.Context, vmID, nicID string) (*vwire.NIC, error) {
+	var n *vwire.NIC
+	err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+		n, err = tx.NIC(nicID)
+		if err == nil && n.VMID != vmID {
+			err = vwire.NotFound("Nic", nicID)
+		}
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,474 @@
+package engine
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/agent"
+)
+
+// VMSpec is a VM to create.
+type VMSpec struct {
+	Name           string
+	Description    string
+	ClusterID      string
+	TemplateID     string
+	Memory         int64
+	OSType         string
+	Kernel         string
+	Initrd         string
+	Cmdline        string
+	PlacementHosts []string
+}
+
+func validateVMName(op vwire.Op, name string) error {
+	if name == "" {
+		return vwire.Incomplete("Vm", []string{"name"}, op.Action)
+	}
+	return vwire.ValidateName(op, name, 64, true)
+}
+
+// checkPlacement verifies that pinned hosts exist and are in the cluster.
+func checkPlacement(tx vwire.Tx, op vwire.Op, clusterID string, hosts []string) error {
+	for _, id := range hosts {
+		h, err := tx.Host(id)
+		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_NOT_EXIST")
+		} else if err != nil {
+			return err
+		}
+		if h.ClusterID != clusterID {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_NOT_IN_VM_CLUSTER", "host", h.Name)
+		}
+	}
+	return nil
+}
+
+// AddVM creates a VM from a template (Blank by default).
+func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
+	op := vwire.OpAddVM
+	if err := validateVMName(op, s.Name); err != nil {
+		return nil, err
+	}
+	if s.TemplateID == "" {
+		s.TemplateID = vwire.BlankTemplateID
+	}
+	vm := &vwire.VM{ID: uuid.NewString(), Name: s.Name, Description: s.Description, ClusterID: s.ClusterID, TemplateID: s.TemplateID,
+		Status: vwire.VMDown, Memory: s.Memory, OSType: s.OSType, Kernel: s.Kernel, Initrd: s.Initrd, Cmdline: s.Cmdline,
+		PlacementHosts: s.PlacementHosts, CreatedAt: e.now()}
+	err := e.store.Update(ctx, func(tx vwire.Tx) error {
+		if _, err := tx.Cluster(s.ClusterID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_CAN_NOT_BE_EMPTY")
+		} else if err != nil {
+			return err
+		}
+		tp, err := tx.Template(s.TemplateID)
+		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_TEMPLATE_DOES_NOT_EXIST")
+		} else if err != nil {
+			return err
+		}
+		if vm.Memory <= 0 {
+			vm.Memory = tp.Memory
+		}
+		if vm.OSType == "" {
+			vm.OSType = tp.OSType
+		}
+		if err := checkPlacement(tx, op, vm.ClusterID, vm.PlacementHosts); err != nil {
+			return err
+		}
+		if err := tx.CreateVM(vm); err != nil {
+			if vwire.ErrorCode(err) == vwire.ECONFLICT {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED")
+			}
+			return err
+		}
+		return newEvent(ctx, evVMAdd).vm(vm).write(tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return vm, nil
+}
+
+// VMPatch is an edit of a VM; nil fields keep their value.
+type VMPatch struct {
+	Name           *string
+	Description    *string
+	ClusterID      *string
+	Memory         *int64
+	Kernel         *string
+	Initrd         *string
+	Cmdline        *string
+	PlacementHosts *[]string
+}
+
+// UpdateVM edits a VM. Changing the cluster requires a down VM whose every
+// vNIC network exists in the target cluster and whose vNICs the target's
+// level supports.
+func (e *Engine) UpdateVM(ctx context.Context, id string, p VMPatch) (*vwire.VM, error) {
+	op := vwire.OpEditVM
+	if p.Name != nil {
+		if err := validateVMName(op, *p.Name); err != nil {
+			return nil, err
+		}
+	}
+	defer e.locks.Lock(id)()
+	var vm *vwire.VM
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if vm, err = tx.VM(id); err != nil {
+			return err
+		}
+		set := func(dst *string, src *string) {
+			if src != nil {
+				*dst = *src
+			}
+		}
+		set(&vm.Name, p.Name)
+		set(&vm.Description, p.Description)
+		set(&vm.Kernel, p.Kernel)
+		set(&vm.Initrd, p.Initrd)
+		set(&vm.Cmdline, p.Cmdline)
+		if p.Memory != nil {
+			vm.Memory = *p.Memory
+		}
+		if p.ClusterID != nil && *p.ClusterID != vm.ClusterID {
+			if err := e.changeCluster(tx, op, vm, *p.ClusterID); err != nil {
+				return err
+			}
+		}
+		if p.PlacementHosts != nil {
+			vm.PlacementHosts = *p.PlacementHosts
+		}
+		if err := checkPlacement(tx, op, vm.ClusterID, vm.PlacementHosts); err != nil {
+			return err
+		}
+		if err := tx.UpdateVM(vm); err != nil {
+			if vwire.ErrorCode(err) == vwire.ECONFLICT {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED")
+			}
+			return err
+		}
+		return newEvent(ctx, evVMUpdate).vm(vm).write(tx)
+	})
+	return vm, err
+}
+
+func (e *Engine) changeCluster(tx vwire.Tx, op vwire.Op, vm *vwire.VM, target string) error {
+	if vm.Status != vwire.VMDown {
+		return vwire.Fail(op, "ACTION_TYPE_FAILED_VM_CANNOT_CHANGE_CLUSTER_UP")
+	}
+	cl, err := tx.Cluster(target)
+	if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_CAN_NOT_BE_EMPTY")
+	} else if err != nil {
+		return err
+	}
+	nets, err := tx.ClusterNetworks(target)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, n := range nets {
+		have[n.ID] = true
+	}
+	nics, err := tx.NICs(vm.ID)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, n := range nics {
+		if n.NetworkID != "" && !have[n.NetworkID] {
+			missing = append(missing, n.Name+" ("+n.NetworkName+")")
+		}
+	}
+	if len(missing) > 0 {
+		return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_IN_CLUSTER", "networks", strings.Join(missing, ", "))
+	}
+	for _, n := range nics {
+		if err := vwire.ValidateLinking(op, n, cl.Version); err != nil {
+			return err
+		}
+	}
+	// The MACs follow the VM into the target cluster's pool.
+	if cl.MacPoolID != "" {
+		oldC, err := tx.Cluster(vm.ClusterID)
+		if err != nil {
+			return err
+		}
+		if oldC.MacPoolID != cl.MacPoolID {
+			oldPool, err := tx.MacPool(oldC.MacPoolID)
+			if err != nil {
+				return err
+			}
+			newPool, err := tx.MacPool(cl.MacPoolID)
+			if err != nil {
+				return err
+			}
+			for _, n := range nics {
+				if err := releaseMAC(tx, oldPool, n.MAC, n.ID); err != nil {
+					return err
+				}
+				if _, err := leaseMAC(tx, op, newPool, n.MAC, n.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	vm.ClusterID = target
+	return nil
+}
+
+// RemoveVM deletes a down VM with its vNICs and frees their MACs.
+func (e *Engine) RemoveVM(ctx context.Context, id string) error {
+	op := vwire.OpRemoveVM
+	defer e.locks.Lock(id)()
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		vm, err := tx.VM(id)
+		if err != nil {
+			return err
+		}
+		if vm.Status != vwire.VMDown {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_RUNNING")
+		}
+		if err := tx.DeleteVM(id); err != nil {
+			return err
+		}
+		return newEvent(ctx, evVMRemove).vm(vm).write(tx)
+	})
+}
+
+// schedule picks a host for the VM: pinned hosts if any, else the cluster's;
+// it must be up, support the cluster level and carry every network of the
+// VM's plugged vNICs (link state does not matter, as in oVirt).
+func schedule(c *vmCtx, hosts []*vwire.Host) (*vwire.Host, []string) {
+	pinned := map[string]bool{}
+	for _, id := range c.vm.PlacementHosts {
+		pinned[id] = true
+	}
+	var reasons []string
+	for _, h := range hosts {
+		if h.ClusterID != c.vm.ClusterID || (len(pinned) > 0 && !pinned[h.ID]) {
+			continue
+		}
+		if h.Status != vwire.HostUp {
+			reasons = append(reasons, "host "+h.Name+" is "+string(h.Status))
+			continue
+		}
+		if !h.SupportsLevel(c.cluster.Version) {
+			reasons = append(reasons, "host "+h.Name+" does not support cluster level "+c.cluster.Version.String())
+			continue
+		}
+		var lacking []string
+		for _, n := range c.nics {
+			if n.Plugged && n.NetworkName != "" && !h.HasNetwork(n.NetworkName) {
+				lacking = append(lacking, n.NetworkName)
+			}
+		}
+		if len(lacking) > 0 {
+			reasons = append(reasons, "host "+h.Name+" lacks networks "+strings.Join(lacking, ", "))
+			continue
+		}
+		return h, nil
+	}
+	if len(reasons) == 0 {
+		reasons = append(reasons, "no host in the cluster or among the pinned hosts")
+	}
+	return nil, reasons
+}
+
+// StartVM runs a down VM on a host: the domain is created with every plugged
+// vNIC and its link state; an empty network sits on the dummy bridge, link down.
+func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
+	op := vwire.OpRunVM
+	defer e.locks.Lock(id)()
+	var c *vmCtx
+	var host *vwire.Host
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if c, err = loadVM(tx, id); err != nil {
+			return err
+		}
+		if c.vm.Status != vwire.VMDown {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_RUNNING")
+		}
+		var notVM []string
+		for _, n := range c.nics {
+			if n.NetworkID == "" {
+				continue
+			}
+			cn, ok := c.nets[n.NetworkID]
+			if !ok {
+				return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_IN_CLUSTER", "networks", n.NetworkName)
+			}
+			if !cn.VMNetwork {
+				notVM = append(notVM, cn.Name)
+			}
+		}
+		if len(notVM) > 0 {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_NOT_A_VM_NETWORK", "networks", strings.Join(notVM, ", "))
+		}
+		hosts, err := tx.Hosts()
+		if err != nil {
+			return err
+		}
+		h, reasons := schedule(c, hosts)
+		if h == nil {
+			return vwire.Fail(op, "SCHEDULING_NO_HOSTS", "details", strings.Join(reasons, "; "))
+		}
+		host = h
+		// Powering up marks the VM busy for other engines until the host answers.
+		c.vm.Status, c.vm.HostID = vwire.VMPoweringUp, h.ID
+		return tx.UpdateVM(c.vm)
+	})
+	if err != nil {
+		return nil, err
+	}
+	vp := agent.VMParams{VMID: c.vm.ID, VMName: c.vm.Name, MemSize: c.vm.Memory >> 20, Kernel: c.vm.Kernel, Initrd: c.vm.Initrd, KernelArgs: c.vm.Cmdline}
+	plugged := make([]*vwire.NIC, 0, len(c.nics))
+	for _, n := range c.nics {
+		if n.Plugged {
+			plugged = append(plugged, n)
+		}
+	}
+	// oVirt writes interfaces sorted by MAC, so guests see a stable order.
+	sort.Slice(plugged, func(i, j int) bool { return plugged[i].MAC < plugged[j].MAC })
+	for _, n := range plugged {
+		vp.Devices = append(vp.Devices, device(n))
+	}
+	st, err := e.client(host).CreateVM(ctx, vp)
+	if err != nil {
+		herr := hostError("Failed to run VM.", host, err)
+		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", " due to a failed host call: "+herr.Detail))
+		return nil, herr
+	}
+	c.vm.Status, c.vm.StartTime = vwire.VMUp, e.now()
+	err = e.store.Update(ctx, func(tx vwire.Tx) error {
+		if err := tx.UpdateVM(c.vm); err != nil {
+			return err
+		}
+		if err := e.absorbStats(tx, c.vm, c.nics, st); err != nil {
+			return err
+		}
+		return newEvent(ctx, evVMRun).vm(c.vm).host(host).write(tx)
+	})
+	if err != nil {
+		ctx2, cancel := e.background()
+		defer cancel()
+		e.client(host).DestroyVM(ctx2, c.vm.ID)
+		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", ": "+err.Error()))
+		return nil, err
+	}
+	e.markChanged(id)
+	return c.vm, nil
+}
+
+// restoreDown puts a VM back to down after a failed start and logs why.
+func (e *Engine) restoreDown(vm *vwire.VM, ev *event) {
+	ctx, cancel := e.background()
+	defer cancel()
+	vm.Status, vm.HostID = vwire.VMDown, ""
+	err := e.store.Update(ctx, func(tx vwire.Tx) error {
+		if err := tx.UpdateVM(vm); err != nil {
+			return err
+		}
+		return ev.vm(vm).write(tx)
+	})
+	if err != nil {
+		e.log.Error("cannot mark VM down after a failed start", "vm", vm.ID, "err", err)
+	}
+}
+
+// absorbStats stores what the host reports of a VM's vNICs and their synced
+// flag, writing only rows that changed.
+func (e *Engine) absorbStats(tx vwire.Tx, vm *vwire.VM, nics []*vwire.NIC, st agent.VMStats) error {
+	byAlias := make(map[string]agent.NICStats, len(st.NICs))
+	for _, s := range st.NICs {
+		byAlias[s.Alias] = s
+	}
+	for _, n := range nics {
+		var o *vwire.NICObserved
+		if s, ok := byAlias[n.Alias()]; ok {
+			o = e.observed(s)
+		} else {
+			o = &vwire.NICObserved{Present: false, At: e.now()}
+		}
+		if sameObserved(n.Observed, o) {
+			continue
+		}
+		n.Observed = o
+		n.Synced = vwire.ComputeSynced(n, vm.Status == vwire.VMUp)
+		if err := tx.SetNICObserved(n.ID, o, n.Synced); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sameObserved compares two reports, ignoring when they were made.
+func sameObserved(a, b *vwire.NICObserved) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.At, y.At = time.Time{}, time.Time{}
+	return x == y
+}
+
+// StopVM powers a running VM off (oVirt's stop).
+func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
+	op := vwire.OpStopVM
+	defer e.locks.Lock(id)()
+	var c *vmCtx
+	err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+		c, err = loadVM(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.vm.Status == vwire.VMDown || c.host == nil {
+		return nil, vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING")
+	}
+	err = e.client(c.host).DestroyVM(ctx, id)
+	var re *agent.RPCError
+	if err != nil && !(asRPC(err, &re) && re.Code == agent.CodeNoVM) {
+		herr := hostError("Failed to power off VM.", c.host, err)
+		e.writeEvent(ctx, newEvent(ctx, evVMStopFailed).vm(c.vm).host(c.host))
+		return nil, herr
+	}
+	host := c.host
+	c.vm.Status, c.vm.HostID, c.vm.StopTime = vwire.VMDown, "", e.now()
+	err = e.store.Update(ctx, func(tx vwire.Tx) error {
+		if err := e.markDown(tx, c.vm, c.nics); err != nil {
+			return err
+		}
+		return newEvent(ctx, evVMStop).vm(c.vm).host(host).write(tx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.markChanged(id)
+	return c.vm, nil
+}
+
+// markDown records a VM as down: nothing runs, so every vNIC is in sync and
+// has no observed device (oVirt resets synced on shutdown).
+func (e *Engine) markDown(tx vwire.Tx, vm *vwire.VM, nics []*vwire.NIC) error {
+	if err := tx.UpdateVM(vm); err != nil {
+		return err
+	}
+	for _, n := range nics {
+		if n.Observed == nil && n.Synced {
+			continue
+		}
+		if err := tx.SetNICObserved(n.ID, nil, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
