@@ -65,8 +65,8 @@ func IsSupportedVersion(v Version) bool {
 
 // Feature gates of the seed (reference §2.7).
 var (
-	hotPlugSince     = Version{3, 1}
-	netLinkingSince  = Version{3, 2}
+	hotPlugSince    = Version{3, 1}
+	netLinkingSince = Version{3, 2}
 )
 
 // SupportsHotPlug: plug/unplug on a running VM.

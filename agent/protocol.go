@@ -48,8 +48,8 @@ var codeText = map[int]string{
 
 // RPCError is a JSON-RPC error with VDSM's code and the hypervisor's reason.
 type RPCError struct {
-	Code    int       `json:"code"`
-	Message string    `json:"message"`
+	Code    int        `json:"code"`
+	Message string     `json:"message"`
 	Data    *ErrorData `json:"data,omitempty"`
 }
 

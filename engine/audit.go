@@ -17,49 +17,49 @@ type auditType struct {
 }
 
 var (
-	evNicAdd           = auditType{932, vwire.SevNormal, "Interface ${InterfaceName} (${InterfaceType}) was added to VM ${VmName}. (User: ${UserName})"}
-	evNicAddFailed     = auditType{933, vwire.SevError, "Failed to add Interface ${InterfaceName} (${InterfaceType}) to VM ${VmName}. (User: ${UserName})"}
-	evNicUpdate        = auditType{934, vwire.SevNormal, "Interface ${InterfaceName} (${InterfaceType}) was updated for VM ${VmName}. ${LinkState} (User: ${UserName})"}
-	evNicUpdateFailed  = auditType{935, vwire.SevError, "Failed to update Interface ${InterfaceName} (${InterfaceType}) for VM ${VmName}. (User: ${UserName})"}
-	evNicRemove        = auditType{930, vwire.SevNormal, "Interface ${InterfaceName} (${InterfaceType}) was removed from VM ${VmName}. (User: ${UserName})"}
-	evNicRemoveFailed  = auditType{931, vwire.SevError, "Failed to remove Interface ${InterfaceName} (${InterfaceType}) from VM ${VmName}. (User: ${UserName})"}
-	evNicPlug          = auditType{1012, vwire.SevNormal, "Network Interface ${InterfaceName} (${InterfaceType}) was plugged to VM ${VmName}. (User: ${UserName})"}
-	evNicPlugFailed    = auditType{1013, vwire.SevError, "Failed to plug Network Interface ${InterfaceName} (${InterfaceType}) to VM ${VmName}. (User: ${UserName})"}
-	evNicUnplug        = auditType{1014, vwire.SevNormal, "Network Interface ${InterfaceName} (${InterfaceType}) was unplugged from VM ${VmName}. (User: ${UserName})"}
-	evNicUnplugFailed  = auditType{1015, vwire.SevError, "Failed to unplug Network Interface ${InterfaceName} (${InterfaceType}) from VM ${VmName}. (User: ${UserName})"}
-	evMacPoolEmpty     = auditType{816, vwire.SevWarning, "No MAC addresses left in the MAC Address Pool."}
-	evVMRun            = auditType{32, vwire.SevNormal, "VM ${VmName} started on Host ${VdsName}"}
-	evVMRunFailed      = auditType{54, vwire.SevError, "Failed to run VM ${VmName}${DueToError} (User: ${UserName})."}
-	evVMStop           = auditType{33, vwire.SevNormal, "VM ${VmName} powered off by ${UserName} (Host: ${VdsName})."}
-	evVMStopFailed     = auditType{56, vwire.SevError, "Failed to power off VM ${VmName} (Host: ${VdsName}, User: ${UserName})."}
-	evVMDownError      = auditType{119, vwire.SevError, "VM ${VmName} is down with error. Exit message: ${ExitMessage}."}
-	evVMAdd            = auditType{34, vwire.SevNormal, "VM ${VmName} was created by ${UserName}."}
-	evVMUpdate         = auditType{35, vwire.SevNormal, "VM ${VmName} configuration was updated by ${UserName}."}
-	evVMRemove         = auditType{113, vwire.SevNormal, "VM ${VmName} was successfully removed."}
-	evHostAdd          = auditType{42, vwire.SevNormal, "Host ${VdsName} was added by ${UserName}."}
-	evHostUpdate       = auditType{43, vwire.SevNormal, "Host ${VdsName} configuration was updated by ${UserName}."}
-	evHostRemove       = auditType{44, vwire.SevNormal, "Host ${VdsName} was removed by ${UserName}."}
-	evHostStatus       = auditType{13, vwire.SevNormal, "Status of host ${VdsName} was set to ${HostStatus}."}
-	evHostNonResp      = auditType{12, vwire.SevError, "Host ${VdsName} is non responsive."}
-	evNetworkAdd       = auditType{942, vwire.SevNormal, "Network ${NetworkName} was added to Data Center: ${StoragePoolName}"}
-	evNetworkUpdate    = auditType{1098, vwire.SevNormal, "Network ${NetworkName} was updated on Data Center: ${StoragePoolName}"}
-	evNetworkRemove    = auditType{944, vwire.SevNormal, "Network ${NetworkName} was removed from Data Center: ${StoragePoolName}"}
-	evNetworkAttach    = auditType{936, vwire.SevNormal, "Network ${NetworkName} attached to Cluster ${ClusterName}"}
-	evNetworkDetach    = auditType{938, vwire.SevNormal, "Network ${NetworkName} detached from Cluster ${ClusterName}"}
-	evProfileAdd       = auditType{1122, vwire.SevNormal, "VM network interface profile ${VnicProfileName} was added to network ${NetworkName} in Data Center: ${DataCenterName}. (User: ${UserName})"}
-	evProfileUpdate    = auditType{1124, vwire.SevNormal, "VM network interface profile ${VnicProfileName} was updated for network ${NetworkName} in Data Center: ${DataCenterName}. (User: ${UserName})"}
-	evProfileRemove    = auditType{1126, vwire.SevNormal, "VM network interface profile ${VnicProfileName} was removed from network ${NetworkName} in Data Center: ${DataCenterName}. (User: ${UserName})"}
-	evClusterAdd       = auditType{809, vwire.SevNormal, "Cluster ${ClusterName} was added by ${UserName}"}
-	evClusterUpdate    = auditType{811, vwire.SevNormal, "Host cluster ${ClusterName} was updated by ${UserName}"}
-	evClusterRemove    = auditType{813, vwire.SevNormal, "Cluster ${ClusterName} was removed by ${UserName}"}
-	evDCAdd            = auditType{950, vwire.SevNormal, "Data Center ${StoragePoolName}, Compatibility Version ${CompatibilityVersion} and Quota Type DISABLED was added by ${UserName}"}
-	evDCUpdate         = auditType{952, vwire.SevNormal, "Data Center ${StoragePoolName} was updated by ${UserName}"}
-	evDCRemove         = auditType{954, vwire.SevNormal, "Data Center ${StoragePoolName} was removed by ${UserName}"}
-	evMacPoolAdd       = auditType{10700, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was created by ${UserName}."}
-	evMacPoolUpdate    = auditType{10702, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was updated by ${UserName}."}
-	evMacPoolRemove    = auditType{10704, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was removed by ${UserName}."}
-	evLinkUp           = "Link State is UP."
-	evLinkDown         = "Link State is DOWN."
+	evNicAdd          = auditType{932, vwire.SevNormal, "Interface ${InterfaceName} (${InterfaceType}) was added to VM ${VmName}. (User: ${UserName})"}
+	evNicAddFailed    = auditType{933, vwire.SevError, "Failed to add Interface ${InterfaceName} (${InterfaceType}) to VM ${VmName}. (User: ${UserName})"}
+	evNicUpdate       = auditType{934, vwire.SevNormal, "Interface ${InterfaceName} (${InterfaceType}) was updated for VM ${VmName}. ${LinkState} (User: ${UserName})"}
+	evNicUpdateFailed = auditType{935, vwire.SevError, "Failed to update Interface ${InterfaceName} (${InterfaceType}) for VM ${VmName}. (User: ${UserName})"}
+	evNicRemove       = auditType{930, vwire.SevNormal, "Interface ${InterfaceName} (${InterfaceType}) was removed from VM ${VmName}. (User: ${UserName})"}
+	evNicRemoveFailed = auditType{931, vwire.SevError, "Failed to remove Interface ${InterfaceName} (${InterfaceType}) from VM ${VmName}. (User: ${UserName})"}
+	evNicPlug         = auditType{1012, vwire.SevNormal, "Network Interface ${InterfaceName} (${InterfaceType}) was plugged to VM ${VmName}. (User: ${UserName})"}
+	evNicPlugFailed   = auditType{1013, vwire.SevError, "Failed to plug Network Interface ${InterfaceName} (${InterfaceType}) to VM ${VmName}. (User: ${UserName})"}
+	evNicUnplug       = auditType{1014, vwire.SevNormal, "Network Interface ${InterfaceName} (${InterfaceType}) was unplugged from VM ${VmName}. (User: ${UserName})"}
+	evNicUnplugFailed = auditType{1015, vwire.SevError, "Failed to unplug Network Interface ${InterfaceName} (${InterfaceType}) from VM ${VmName}. (User: ${UserName})"}
+	evMacPoolEmpty    = auditType{816, vwire.SevWarning, "No MAC addresses left in the MAC Address Pool."}
+	evVMRun           = auditType{32, vwire.SevNormal, "VM ${VmName} started on Host ${VdsName}"}
+	evVMRunFailed     = auditType{54, vwire.SevError, "Failed to run VM ${VmName}${DueToError} (User: ${UserName})."}
+	evVMStop          = auditType{33, vwire.SevNormal, "VM ${VmName} powered off by ${UserName} (Host: ${VdsName})."}
+	evVMStopFailed    = auditType{56, vwire.SevError, "Failed to power off VM ${VmName} (Host: ${VdsName}, User: ${UserName})."}
+	evVMDownError     = auditType{119, vwire.SevError, "VM ${VmName} is down with error. Exit message: ${ExitMessage}."}
+	evVMAdd           = auditType{34, vwire.SevNormal, "VM ${VmName} was created by ${UserName}."}
+	evVMUpdate        = auditType{35, vwire.SevNormal, "VM ${VmName} configuration was updated by ${UserName}."}
+	evVMRemove        = auditType{113, vwire.SevNormal, "VM ${VmName} was successfully removed."}
+	evHostAdd         = auditType{42, vwire.SevNormal, "Host ${VdsName} was added by ${UserName}."}
+	evHostUpdate      = auditType{43, vwire.SevNormal, "Host ${VdsName} configuration was updated by ${UserName}."}
+	evHostRemove      = auditType{44, vwire.SevNormal, "Host ${VdsName} was removed by ${UserName}."}
+	evHostStatus      = auditType{13, vwire.SevNormal, "Status of host ${VdsName} was set to ${HostStatus}."}
+	evHostNonResp     = auditType{12, vwire.SevError, "Host ${VdsName} is non responsive."}
+	evNetworkAdd      = auditType{942, vwire.SevNormal, "Network ${NetworkName} was added to Data Center: ${StoragePoolName}"}
+	evNetworkUpdate   = auditType{1098, vwire.SevNormal, "Network ${NetworkName} was updated on Data Center: ${StoragePoolName}"}
+	evNetworkRemove   = auditType{944, vwire.SevNormal, "Network ${NetworkName} was removed from Data Center: ${StoragePoolName}"}
+	evNetworkAttach   = auditType{936, vwire.SevNormal, "Network ${NetworkName} attached to Cluster ${ClusterName}"}
+	evNetworkDetach   = auditType{938, vwire.SevNormal, "Network ${NetworkName} detached from Cluster ${ClusterName}"}
+	evProfileAdd      = auditType{1122, vwire.SevNormal, "VM network interface profile ${VnicProfileName} was added to network ${NetworkName} in Data Center: ${DataCenterName}. (User: ${UserName})"}
+	evProfileUpdate   = auditType{1124, vwire.SevNormal, "VM network interface profile ${VnicProfileName} was updated for network ${NetworkName} in Data Center: ${DataCenterName}. (User: ${UserName})"}
+	evProfileRemove   = auditType{1126, vwire.SevNormal, "VM network interface profile ${VnicProfileName} was removed from network ${NetworkName} in Data Center: ${DataCenterName}. (User: ${UserName})"}
+	evClusterAdd      = auditType{809, vwire.SevNormal, "Cluster ${ClusterName} was added by ${UserName}"}
+	evClusterUpdate   = auditType{811, vwire.SevNormal, "Host cluster ${ClusterName} was updated by ${UserName}"}
+	evClusterRemove   = auditType{813, vwire.SevNormal, "Cluster ${ClusterName} was removed by ${UserName}"}
+	evDCAdd           = auditType{950, vwire.SevNormal, "Data Center ${StoragePoolName}, Compatibility Version ${CompatibilityVersion} and Quota Type DISABLED was added by ${UserName}"}
+	evDCUpdate        = auditType{952, vwire.SevNormal, "Data Center ${StoragePoolName} was updated by ${UserName}"}
+	evDCRemove        = auditType{954, vwire.SevNormal, "Data Center ${StoragePoolName} was removed by ${UserName}"}
+	evMacPoolAdd      = auditType{10700, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was created by ${UserName}."}
+	evMacPoolUpdate   = auditType{10702, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was updated by ${UserName}."}
+	evMacPoolRemove   = auditType{10704, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was removed by ${UserName}."}
+	evLinkUp          = "Link State is UP."
+	evLinkDown        = "Link State is DOWN."
 )
 
 // event builds an audit row. vars are name/value pairs for the template;

@@ -194,8 +194,8 @@ func correlationOf(ctx context.Context) string {
 // inverse, and if a later step fails they all run, newest first.
 type undo struct{ fns []func() }
 
-func (u *undo) add(fn func())  { u.fns = append(u.fns, fn) }
-func (u *undo) success()       { u.fns = nil }
+func (u *undo) add(fn func()) { u.fns = append(u.fns, fn) }
+func (u *undo) success()      { u.fns = nil }
 func (u *undo) run() {
 	for i := len(u.fns) - 1; i >= 0; i-- {
 		u.fns[i]()

@@ -263,7 +263,9 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		e.writeEvent(ctx, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
 		return nil, hostError("Failed to activate VM Network Interface.", c.host, err)
 	}
-	u.add(func() { e.revertHost(c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(n)) }) })
+	u.add(func() {
+		e.revertHost(c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(n)) })
+	})
 	n.Observed = e.observed(st)
 	n.Synced = vwire.ComputeSynced(n, true)
 	err = e.store.Update(ctx, func(tx vwire.Tx) error {
@@ -494,7 +496,10 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		if err = h.HotunplugNIC(ctx, vmID, device(old)); err == nil {
 			n.Observed = &vwire.NICObserved{Present: false, At: e.now()}
 			u.add(func() {
-				e.revertHost(c, "plug", func(ctx context.Context, h HostClient) error { _, err := h.HotplugNIC(ctx, vmID, device(old)); return err })
+				e.revertHost(c, "plug", func(ctx context.Context, h HostClient) error {
+					_, err := h.HotplugNIC(ctx, vmID, device(old))
+					return err
+				})
 			})
 		}
 		failEvent, generic = evNicUnplugFailed, "Failed to deactivate VM Network Interface."

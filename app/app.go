@@ -1,0 +1,193 @@
+// Package app assembles vwire's binaries: EngineMain and AgentMain hold the
+// flags' values and expose Run and Close, so that cmd/ stays a thin wrapper
+// and tests start whole binaries in-process on port 0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/engine"
+	"vwire.dev/vwire/hypervisor"
+	"vwire.dev/vwire/hypervisor/sim"
+	"vwire.dev/vwire/restapi"
+	"vwire.dev/vwire/store/sqlstore"
+)
+
+// EngineMain is the vwire-engine process.
+type EngineMain struct {
+	Listen        string
+	DataDir       string
+	EmbeddedHost  bool
+	AdminPassword string
+	PollInterval  time.Duration
+	HostTimeout   time.Duration
+	Logger        *slog.Logger
+	// Out receives the one-time generated admin password.
+	Out io.Writer
+
+	Engine *engine.Engine
+	// Sim is the embedded host's hypervisor, when there is one.
+	Sim *sim.Sim
+
+	store    *sqlstore.DB
+	ln       net.Listener
+	srv      *http.Server
+	agentSrv *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// Start opens the database, bootstraps it, starts the embedded host and the
+// API listener, and returns once the API is reachable.
+func (m *EngineMain) Start(ctx context.Context) error {
+	if m.Logger == nil {
+		m.Logger = slog.Default()
+	}
+	if m.Out == nil {
+		m.Out = os.Stdout
+	}
+	var err error
+	m.store, err = sqlstore.OpenSQLite(ctx, filepath.Join(m.DataDir, "vwire.db"))
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout})
+	generated, err := m.Engine.Bootstrap(ctx, m.AdminPassword)
+	if err != nil {
+		m.Close()
+		return fmt.Errorf("initialise database: %w", err)
+	}
+	if generated != "" {
+		fmt.Fprintf(m.Out, "vwire: generated password for admin@internal (shown only now, stored as a hash): %s\n", generated)
+	}
+	if m.EmbeddedHost {
+		if err := m.startEmbeddedHost(ctx); err != nil {
+			m.Close()
+			return err
+		}
+	}
+	m.ln, err = net.Listen("tcp", m.Listen)
+	if err != nil {
+		m.Close()
+		return fmt.Errorf("listen on %s: %w", m.Listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", restapi.New(m.Engine, m.Logger))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	pctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("API server stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.Engine.RunPoller(pctx)
+	}()
+	m.Logger.Info("vwire engine listening", "addr", m.Addr(), "data", m.DataDir, "embedded_host", m.EmbeddedHost)
+	return nil
+}
+
+// startEmbeddedHost runs an agent on the simulated hypervisor on loopback,
+// reached over the same JSON-RPC as any host, and registers it as "local".
+func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
+	m.Sim = sim.New()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("embedded host: %w", err)
+	}
+	m.agentSrv = &http.Server{Handler: agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local")}), ReadHeaderTimeout: 10 * time.Second}
+	go m.agentSrv.Serve(ln)
+	addr := ln.Addr().(*net.TCPAddr)
+	if _, err := m.Engine.RegisterEmbeddedHost(ctx, "127.0.0.1", addr.Port); err != nil {
+		return fmt.Errorf("register embedded host: %w", err)
+	}
+	return nil
+}
+
+// Addr is the API's listening address.
+func (m *EngineMain) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// URL is the API's base URL.
+func (m *EngineMain) URL() string { return "http://" + m.Addr() + "/ovirt-engine/api" }
+
+// Close stops everything Start started.
+func (m *EngineMain) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if m.srv != nil {
+		m.srv.Shutdown(ctx)
+	}
+	if m.agentSrv != nil {
+		m.agentSrv.Shutdown(ctx)
+	}
+	m.wg.Wait()
+	if m.store != nil {
+		return m.store.Close()
+	}
+	return nil
+}
+
+// AgentMain is the vwire-agent process.
+type AgentMain struct {
+	Listen     string
+	Hypervisor hypervisor.Hypervisor
+	Logger     *slog.Logger
+
+	ln  net.Listener
+	srv *http.Server
+}
+
+// Start listens and serves the agent.
+func (m *AgentMain) Start() error {
+	if m.Logger == nil {
+		m.Logger = slog.Default()
+	}
+	var err error
+	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
+		return fmt.Errorf("listen on %s: %w", m.Listen, err)
+	}
+	m.srv = &http.Server{Handler: agent.NewServer(m.Hypervisor, agent.Options{Logger: m.Logger}), ReadHeaderTimeout: 10 * time.Second}
+	go m.srv.Serve(m.ln)
+	m.Logger.Info("vwire agent listening", "addr", m.ln.Addr().String())
+	return nil
+}
+
+// Port is the listening port.
+func (m *AgentMain) Port() int { return m.ln.Addr().(*net.TCPAddr).Port }
+
+// Addr is the listening address.
+func (m *AgentMain) Addr() string { return m.ln.Addr().String() }
+
+// Close stops the agent.
+func (m *AgentMain) Close() error {
+	if m.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.srv.Shutdown(ctx)
+}

@@ -1,0 +1,54 @@
+// Command vwire-agent runs a vwire host agent: VDSM's JSON-RPC verbs over
+// HTTP on a hypervisor. Today the hypervisor is the simulated one (--hypervisor sim).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/hypervisor/sim"
+)
+
+func main() {
+	m := &app.AgentMain{}
+	flag.StringVar(&m.Listen, "listen", "0.0.0.0:54321", "address of the JSON-RPC endpoint")
+	hv := flag.String("hypervisor", "sim", "hypervisor backend: sim")
+	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
+	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	flag.Parse()
+
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-agent: bad -log-level:", err)
+		os.Exit(2)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	switch *hv {
+	case "sim":
+		var bs []string
+		for _, b := range strings.Split(*bridges, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				bs = append(bs, b)
+			}
+		}
+		m.Hypervisor = sim.New(bs...)
+	default:
+		fmt.Fprintf(os.Stderr, "vwire-agent: unknown hypervisor %q (this build has: sim)\n", *hv)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-agent:", err)
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	m.Close()
+}

@@ -1,0 +1,50 @@
+// Command vwire-engine runs the vwire engine: the oVirt-compatible REST API at
+// /ovirt-engine/api on an embedded SQLite database, and by default an
+// in-process host agent on the simulated hypervisor, registered as host "local".
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"vwire.dev/vwire/app"
+)
+
+func main() {
+	m := &app.EngineMain{}
+	flag.StringVar(&m.Listen, "listen", "127.0.0.1:8080", "address of the REST API")
+	flag.StringVar(&m.DataDir, "data", "./vwire-data", "directory of the embedded database")
+	flag.BoolVar(&m.EmbeddedHost, "embedded-host", true, "run an in-process host agent on the simulated hypervisor, registered as host \"local\"")
+	flag.DurationVar(&m.PollInterval, "poll-interval", 3*time.Second, "how often hosts are polled")
+	flag.DurationVar(&m.HostTimeout, "host-timeout", 30*time.Second, "deadline of each host call")
+	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	flag.Parse()
+
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-engine: bad -log-level:", err)
+		os.Exit(2)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	m.AdminPassword = os.Getenv("VWIRE_ADMIN_PASSWORD")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-engine:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stdout, "vwire: API at %s (user admin@internal)\n", m.URL())
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	if err := m.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-engine:", err)
+		os.Exit(1)
+	}
+}

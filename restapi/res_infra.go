@@ -1,0 +1,635 @@
+package restapi
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"vwire.dev/vwire"
+)
+
+// view runs fn in a read transaction.
+func (s *Server) view(q *request, fn func(tx vwire.Tx) error) error {
+	return s.eng.Store().View(q.ctx(), fn)
+}
+
+func versionNode(v vwire.Version) *node {
+	return el("version", integer("major", int64(v.Major)), integer("minor", int64(v.Minor)))
+}
+
+// parseVersionIn reads <version><major/><minor/></version>; absent gives zero.
+func parseVersionIn(b *in) (vwire.Version, error) {
+	v := b.child("version")
+	if v == nil {
+		return vwire.Version{}, nil
+	}
+	maj, err := v.intp("major")
+	if err != nil {
+		return vwire.Version{}, err
+	}
+	min, err := v.intp("minor")
+	if err != nil {
+		return vwire.Version{}, err
+	}
+	if maj == nil || min == nil {
+		return vwire.Version{}, vwire.Incomplete("Version", []string{"major", "minor"}, "set")
+	}
+	return vwire.Version{Major: int(*maj), Minor: int(*min)}, nil
+}
+
+func notFoundRef(kind, key string) error {
+	return vwire.Errorf(vwire.EINVALID, "[Entity not found: %s: %s]", kind, key)
+}
+
+// resolve finds an entity referenced by id or name in a request body.
+func resolve[T any](kind, id, name string, all []T, idOf, nameOf func(T) string) (T, error) {
+	var zero T
+	for _, x := range all {
+		if (id != "" && idOf(x) == id) || (id == "" && name != "" && nameOf(x) == name) {
+			return x, nil
+		}
+	}
+	if id != "" {
+		return zero, notFoundRef(kind, "id="+id)
+	}
+	return zero, notFoundRef(kind, "name="+name)
+}
+
+func (s *Server) refDataCenter(q *request, b *in, required bool) (string, error) {
+	id, name, ok := b.ref("data_center")
+	if !ok || (id == "" && name == "") {
+		if required {
+			return "", vwire.Incomplete("Entity", []string{"data_center.id|name"}, "add")
+		}
+		return "", nil
+	}
+	var dcs []*vwire.DataCenter
+	if err := s.view(q, func(tx vwire.Tx) (err error) { dcs, err = tx.DataCenters(); return }); err != nil {
+		return "", err
+	}
+	dc, err := resolve("DataCenter", id, name, dcs, func(d *vwire.DataCenter) string { return d.ID }, func(d *vwire.DataCenter) string { return d.Name })
+	if err != nil {
+		return "", err
+	}
+	return dc.ID, nil
+}
+
+func (s *Server) refCluster(q *request, b *in, required bool) (string, error) {
+	id, name, ok := b.ref("cluster")
+	if !ok || (id == "" && name == "") {
+		if required {
+			return "", vwire.Incomplete("Entity", []string{"cluster.id|name"}, "add")
+		}
+		return "", nil
+	}
+	var cls []*vwire.Cluster
+	if err := s.view(q, func(tx vwire.Tx) (err error) { cls, err = tx.Clusters(); return }); err != nil {
+		return "", err
+	}
+	c, err := resolve("Cluster", id, name, cls, func(c *vwire.Cluster) string { return c.ID }, func(c *vwire.Cluster) string { return c.Name })
+	if err != nil {
+		return "", err
+	}
+	return c.ID, nil
+}
+
+func (s *Server) refMacPool(q *request, b *in) (string, error) {
+	id, name, ok := b.ref("mac_pool")
+	if !ok || (id == "" && name == "") {
+		return "", nil
+	}
+	var ps []*vwire.MacPool
+	if err := s.view(q, func(tx vwire.Tx) (err error) { ps, err = tx.MacPools(); return }); err != nil {
+		return "", err
+	}
+	p, err := resolve("MacPool", id, name, ps, func(p *vwire.MacPool) string { return p.ID }, func(p *vwire.MacPool) string { return p.Name })
+	if err != nil {
+		return "", err
+	}
+	return p.ID, nil
+}
+
+// ---- data centers
+
+func (q *request) dcNode(dc *vwire.DataCenter) *node {
+	h := q.href("datacenters", dc.ID)
+	return &node{name: "data_center", href: h, id: dc.ID, kids: el("",
+		str("name", dc.Name), optStr("description", dc.Description),
+		link("clusters", h+"/clusters"), link("networks", h+"/networks"),
+		boolean("local", dc.Local), str("quota_mode", "disabled"), str("status", "up"), str("storage_format", "v5"),
+		el("supported_versions", item(versionNode(vwire.NewestVersion))),
+		versionNode(dc.Version),
+		ref("mac_pool", q.href("macpools", dc.MacPoolID), dc.MacPoolID)).kids}
+}
+
+func (s *Server) listDataCenters(q *request) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	var dcs []*vwire.DataCenter
+	if err := s.view(q, func(tx vwire.Tx) (err error) { dcs, err = tx.DataCenters(); return }); err != nil {
+		return err
+	}
+	n, err := collect(p, "data_centers", dcs, func(d *vwire.DataCenter) map[string]string {
+		return map[string]string{"name": d.Name, "id": d.ID, "status": "up"}
+	}, q.dcNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) getDataCenter(q *request) error {
+	var dc *vwire.DataCenter
+	if err := s.view(q, func(tx vwire.Tx) (err error) { dc, err = tx.DataCenter(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.dcNode(dc))
+	return nil
+}
+
+func (s *Server) applyDataCenter(q *request, b *in, dc *vwire.DataCenter) error {
+	if v := b.strp("name"); v != nil {
+		dc.Name = *v
+	}
+	if v := b.strp("description"); v != nil {
+		dc.Description = *v
+	}
+	local, err := b.boolp("local")
+	if err != nil {
+		return err
+	}
+	if local != nil {
+		dc.Local = *local
+	}
+	if b.has("version") {
+		if dc.Version, err = parseVersionIn(b); err != nil {
+			return err
+		}
+	}
+	pool, err := s.refMacPool(q, b)
+	if pool != "" {
+		dc.MacPoolID = pool
+	}
+	return err
+}
+
+func (s *Server) addDataCenter(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if _, ok := b.str("name"); !ok {
+		return vwire.Incomplete("DataCenter", []string{"name"}, "add")
+	}
+	dc := &vwire.DataCenter{}
+	if err := s.applyDataCenter(q, b, dc); err != nil {
+		return err
+	}
+	if err := s.eng.AddDataCenter(q.ctx(), dc); err != nil {
+		return err
+	}
+	q.created(q.dcNode(dc))
+	return nil
+}
+
+func (s *Server) updateDataCenter(q *request) error {
+	var dc *vwire.DataCenter
+	if err := s.view(q, func(tx vwire.Tx) (err error) { dc, err = tx.DataCenter(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if err := s.applyDataCenter(q, b, dc); err != nil {
+		return err
+	}
+	if err := s.eng.UpdateDataCenter(q.ctx(), dc); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.dcNode(dc))
+	return nil
+}
+
+func (s *Server) removeDataCenter(q *request) error {
+	if err := s.eng.RemoveDataCenter(q.ctx(), q.r.PathValue("id")); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}
+
+func (s *Server) listDataCenterClusters(q *request) error {
+	id := q.r.PathValue("id")
+	var cls []*vwire.Cluster
+	err := s.view(q, func(tx vwire.Tx) error {
+		if _, err := tx.DataCenter(id); err != nil {
+			return err
+		}
+		all, err := tx.Clusters()
+		for _, c := range all {
+			if c.DataCenterID == id {
+				cls = append(cls, c)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeClusters(q, cls)
+}
+
+func (s *Server) listDataCenterNetworks(q *request) error {
+	id := q.r.PathValue("id")
+	var nets []*vwire.Network
+	err := s.view(q, func(tx vwire.Tx) error {
+		if _, err := tx.DataCenter(id); err != nil {
+			return err
+		}
+		all, err := tx.Networks()
+		for _, n := range all {
+			if n.DataCenterID == id {
+				nets = append(nets, n)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeNetworks(q, nets)
+}
+
+// ---- clusters
+
+func (q *request) clusterNode(c *vwire.Cluster) *node {
+	h := q.href("clusters", c.ID)
+	n := &node{name: "cluster", href: h, id: c.ID}
+	return n.add(str("name", c.Name), optStr("description", c.Description),
+		link("networks", h+"/networks"),
+		el("cpu", str("architecture", "x86_64")),
+		str("switch_type", "legacy"),
+		versionNode(c.Version),
+		ref("data_center", q.href("datacenters", c.DataCenterID), c.DataCenterID),
+		ref("mac_pool", q.href("macpools", c.MacPoolID), c.MacPoolID))
+}
+
+func (s *Server) writeClusters(q *request, cls []*vwire.Cluster) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	n, err := collect(p, "clusters", cls, func(c *vwire.Cluster) map[string]string {
+		return map[string]string{"name": c.Name, "id": c.ID}
+	}, q.clusterNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) listClusters(q *request) error {
+	var cls []*vwire.Cluster
+	if err := s.view(q, func(tx vwire.Tx) (err error) { cls, err = tx.Clusters(); return }); err != nil {
+		return err
+	}
+	return s.writeClusters(q, cls)
+}
+
+func (s *Server) getCluster(q *request) error {
+	var c *vwire.Cluster
+	if err := s.view(q, func(tx vwire.Tx) (err error) { c, err = tx.Cluster(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.clusterNode(c))
+	return nil
+}
+
+func (s *Server) applyCluster(q *request, b *in, c *vwire.Cluster) error {
+	if v := b.strp("name"); v != nil {
+		c.Name = *v
+	}
+	if v := b.strp("description"); v != nil {
+		c.Description = *v
+	}
+	var err error
+	if b.has("version") {
+		if c.Version, err = parseVersionIn(b); err != nil {
+			return err
+		}
+	}
+	pool, err := s.refMacPool(q, b)
+	if pool != "" {
+		c.MacPoolID = pool
+	}
+	return err
+}
+
+func (s *Server) addCluster(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	var missing []string
+	if _, ok := b.str("name"); !ok {
+		missing = append(missing, "name")
+	}
+	if id, name, _ := b.ref("data_center"); id == "" && name == "" {
+		missing = append(missing, "data_center.id|name")
+	}
+	if len(missing) > 0 {
+		return vwire.Incomplete("Cluster", missing, "add")
+	}
+	c := &vwire.Cluster{}
+	if c.DataCenterID, err = s.refDataCenter(q, b, true); err != nil {
+		return err
+	}
+	if err := s.applyCluster(q, b, c); err != nil {
+		return err
+	}
+	if err := s.eng.AddCluster(q.ctx(), c); err != nil {
+		return err
+	}
+	q.created(q.clusterNode(c))
+	return nil
+}
+
+func (s *Server) updateCluster(q *request) error {
+	var c *vwire.Cluster
+	if err := s.view(q, func(tx vwire.Tx) (err error) { c, err = tx.Cluster(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if err := s.applyCluster(q, b, c); err != nil {
+		return err
+	}
+	if err := s.eng.UpdateCluster(q.ctx(), c); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.clusterNode(c))
+	return nil
+}
+
+func (s *Server) removeCluster(q *request) error {
+	if err := s.eng.RemoveCluster(q.ctx(), q.r.PathValue("id")); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}
+
+func (q *request) clusterNetworkNode(cn *vwire.ClusterNetwork) *node {
+	n := q.networkNode(&cn.Network)
+	n.href = q.href("clusters", cn.ClusterID, "networks", cn.ID)
+	return n.add(ref("cluster", q.href("clusters", cn.ClusterID), cn.ClusterID),
+		boolean("required", cn.Required), boolean("display", false), str("status", "operational"))
+}
+
+func (s *Server) listClusterNetworks(q *request) error {
+	id := q.r.PathValue("id")
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	var nets []*vwire.ClusterNetwork
+	err = s.view(q, func(tx vwire.Tx) error {
+		if _, err := tx.Cluster(id); err != nil {
+			return err
+		}
+		nets, err = tx.ClusterNetworks(id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	n, err := collect(p, "networks", nets, func(cn *vwire.ClusterNetwork) map[string]string {
+		return map[string]string{"name": cn.Name, "id": cn.ID}
+	}, q.clusterNetworkNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) findClusterNetwork(q *request, clusterID, networkID string) (*vwire.ClusterNetwork, error) {
+	var nets []*vwire.ClusterNetwork
+	err := s.view(q, func(tx vwire.Tx) error {
+		if _, err := tx.Cluster(clusterID); err != nil {
+			return err
+		}
+		var err error
+		nets, err = tx.ClusterNetworks(clusterID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, cn := range nets {
+		if cn.ID == networkID {
+			return cn, nil
+		}
+	}
+	return nil, vwire.NotFound("Network", networkID)
+}
+
+func (s *Server) getClusterNetwork(q *request) error {
+	cn, err := s.findClusterNetwork(q, q.r.PathValue("id"), q.r.PathValue("nid"))
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.clusterNetworkNode(cn))
+	return nil
+}
+
+// attachClusterNetwork attaches an existing network by id or name.
+func (s *Server) attachClusterNetwork(q *request) error {
+	clusterID := q.r.PathValue("id")
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	id, _ := b.str("id")
+	name, _ := b.str("name")
+	if id == "" && name == "" {
+		return vwire.Incomplete("Network", []string{"id|name"}, "add")
+	}
+	var c *vwire.Cluster
+	var nets []*vwire.Network
+	err = s.view(q, func(tx vwire.Tx) (err error) {
+		if c, err = tx.Cluster(clusterID); err != nil {
+			return err
+		}
+		nets, err = tx.Networks()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var found *vwire.Network
+	for _, n := range nets {
+		if (id != "" && n.ID == id) || (id == "" && n.Name == name && n.DataCenterID == c.DataCenterID) {
+			found = n
+		}
+	}
+	if found == nil {
+		return &vwire.Error{Code: vwire.ENOTFOUND, Detail: fmt.Sprintf("[Entity not found: Network: %s]", firstNonEmpty(id, name))}
+	}
+	if id != "" && name != "" && found.Name != name {
+		return vwire.Errorf(vwire.EINVALID, "[Network id %s and name %s do not match.]", id, name)
+	}
+	required := true
+	if r, err := b.boolp("required"); err != nil {
+		return err
+	} else if r != nil {
+		required = *r
+	}
+	if err := s.eng.AttachNetwork(q.ctx(), clusterID, found.ID, required); err != nil {
+		return err
+	}
+	q.created(q.clusterNetworkNode(&vwire.ClusterNetwork{Network: *found, ClusterID: clusterID, Required: required}))
+	return nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func (s *Server) detachClusterNetwork(q *request) error {
+	clusterID, nid := q.r.PathValue("id"), q.r.PathValue("nid")
+	if _, err := s.findClusterNetwork(q, clusterID, nid); err != nil {
+		return err
+	}
+	if err := s.eng.DetachNetwork(q.ctx(), clusterID, nid); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}
+
+// ---- MAC pools
+
+func (q *request) macPoolNode(p *vwire.MacPool) *node {
+	rs := el("ranges")
+	for _, r := range p.Ranges {
+		rs.add(item(el("range", str("from", r.From.String()), str("to", r.To.String()))))
+	}
+	n := &node{name: "mac_pool", href: q.href("macpools", p.ID), id: p.ID}
+	return n.add(str("name", p.Name), optStr("description", p.Description),
+		boolean("allow_duplicates", p.AllowDuplicates), boolean("default_pool", p.DefaultPool), rs)
+}
+
+func (s *Server) listMacPools(q *request) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	var ps []*vwire.MacPool
+	if err := s.view(q, func(tx vwire.Tx) (err error) { ps, err = tx.MacPools(); return }); err != nil {
+		return err
+	}
+	n, err := collect(p, "mac_pools", ps, func(m *vwire.MacPool) map[string]string {
+		return map[string]string{"name": m.Name, "id": m.ID}
+	}, q.macPoolNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) getMacPool(q *request) error {
+	var p *vwire.MacPool
+	if err := s.view(q, func(tx vwire.Tx) (err error) { p, err = tx.MacPool(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.macPoolNode(p))
+	return nil
+}
+
+func applyMacPool(b *in, p *vwire.MacPool) error {
+	if v := b.strp("name"); v != nil {
+		p.Name = *v
+	}
+	if v := b.strp("description"); v != nil {
+		p.Description = *v
+	}
+	dup, err := b.boolp("allow_duplicates")
+	if err != nil {
+		return err
+	}
+	if dup != nil {
+		p.AllowDuplicates = *dup
+	}
+	if rs := b.child("ranges"); rs != nil {
+		p.Ranges = nil
+		for i, r := range rs.children("range") {
+			from, ok1 := vwire.ParseMAC(r.strOr("from", ""))
+			to, ok2 := vwire.ParseMAC(r.strOr("to", ""))
+			if !ok1 || !ok2 {
+				return vwire.InvalidValue("Invalid value", "MAC range "+strconv.Itoa(i+1)+" needs 'from' and 'to' in the form HH:HH:HH:HH:HH:HH.")
+			}
+			p.Ranges = append(p.Ranges, vwire.MacRange{From: from, To: to})
+		}
+	}
+	return nil
+}
+
+func (s *Server) addMacPool(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if _, ok := b.str("name"); !ok {
+		return vwire.Incomplete("MacPool", []string{"name"}, "add")
+	}
+	p := &vwire.MacPool{}
+	if err := applyMacPool(b, p); err != nil {
+		return err
+	}
+	if err := s.eng.AddMacPool(q.ctx(), p); err != nil {
+		return err
+	}
+	q.created(q.macPoolNode(p))
+	return nil
+}
+
+func (s *Server) updateMacPool(q *request) error {
+	var p *vwire.MacPool
+	if err := s.view(q, func(tx vwire.Tx) (err error) { p, err = tx.MacPool(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if err := applyMacPool(b, p); err != nil {
+		return err
+	}
+	if err := s.eng.UpdateMacPool(q.ctx(), p); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.macPoolNode(p))
+	return nil
+}
+
+func (s *Server) removeMacPool(q *request) error {
+	if err := s.eng.RemoveMacPool(q.ctx(), q.r.PathValue("id")); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}

@@ -1,0 +1,302 @@
+package restapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"vwire.dev/vwire"
+)
+
+// ---- networks
+
+func (q *request) networkNode(n *vwire.Network) *node {
+	h := q.href("networks", n.ID)
+	out := &node{name: "network", href: h, id: n.ID}
+	out.add(str("name", n.Name), optStr("description", n.Description),
+		link("vnicprofiles", h+"/vnicprofiles"),
+		ref("data_center", q.href("datacenters", n.DataCenterID), n.DataCenterID),
+		integer("mtu", int64(n.MTU)), boolean("stp", false))
+	usages := el("usages")
+	if n.VMNetwork {
+		usages.add(item(str("usage", "vm")))
+	}
+	out.add(usages)
+	if n.VLAN != nil {
+		out.add(&node{name: "vlan", id: itoa(*n.VLAN)})
+	}
+	return out
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func (s *Server) writeNetworks(q *request, nets []*vwire.Network) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	n, err := collect(p, "networks", nets, func(n *vwire.Network) map[string]string {
+		return map[string]string{"name": n.Name, "id": n.ID, "datacenter": n.DataCenterID}
+	}, q.networkNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) listNetworks(q *request) error {
+	var nets []*vwire.Network
+	if err := s.view(q, func(tx vwire.Tx) (err error) { nets, err = tx.Networks(); return }); err != nil {
+		return err
+	}
+	return s.writeNetworks(q, nets)
+}
+
+func (s *Server) getNetwork(q *request) error {
+	var n *vwire.Network
+	if err := s.view(q, func(tx vwire.Tx) (err error) { n, err = tx.Network(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.networkNode(n))
+	return nil
+}
+
+func applyNetwork(b *in, n *vwire.Network) error {
+	if v := b.strp("name"); v != nil {
+		n.Name = *v
+	}
+	if v := b.strp("description"); v != nil {
+		n.Description = *v
+	}
+	if vl := b.child("vlan"); vl != nil {
+		id, ok := vl.str("id")
+		if !ok || id == "" {
+			n.VLAN = nil
+		} else {
+			v, err := vl.intp("id")
+			if err != nil {
+				return err
+			}
+			i := int(*v)
+			n.VLAN = &i
+		}
+	}
+	mtu, err := b.intp("mtu")
+	if err != nil {
+		return err
+	}
+	if mtu != nil {
+		n.MTU = int(*mtu)
+	}
+	if u := b.child("usages"); u != nil {
+		n.VMNetwork = false
+		for _, x := range u.children("usage") {
+			if x.text == "vm" {
+				n.VMNetwork = true
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) addNetwork(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	var missing []string
+	if _, ok := b.str("name"); !ok {
+		missing = append(missing, "name")
+	}
+	if id, name, _ := b.ref("data_center"); id == "" && name == "" {
+		missing = append(missing, "data_center.id|name")
+	}
+	if len(missing) > 0 {
+		return vwire.Incomplete("Network", missing, "add")
+	}
+	n := &vwire.Network{VMNetwork: true}
+	if n.DataCenterID, err = s.refDataCenter(q, b, true); err != nil {
+		return err
+	}
+	if err := applyNetwork(b, n); err != nil {
+		return err
+	}
+	if err := s.eng.AddNetwork(q.ctx(), n); err != nil {
+		return err
+	}
+	q.created(q.networkNode(n))
+	return nil
+}
+
+func (s *Server) updateNetwork(q *request) error {
+	var n *vwire.Network
+	if err := s.view(q, func(tx vwire.Tx) (err error) { n, err = tx.Network(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if err := applyNetwork(b, n); err != nil {
+		return err
+	}
+	if err := s.eng.UpdateNetwork(q.ctx(), n); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.networkNode(n))
+	return nil
+}
+
+func (s *Server) removeNetwork(q *request) error {
+	if err := s.eng.RemoveNetwork(q.ctx(), q.r.PathValue("id")); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}
+
+// ---- vNIC profiles
+
+func (q *request) profileNode(p *vwire.VnicProfile) *node {
+	n := &node{name: "vnic_profile", href: q.href("vnicprofiles", p.ID), id: p.ID}
+	return n.add(str("name", p.Name), optStr("description", p.Description),
+		el("pass_through", str("mode", "disabled")),
+		boolean("port_mirroring", p.PortMirroring),
+		ref("network", q.href("networks", p.NetworkID), p.NetworkID))
+}
+
+func (s *Server) writeProfiles(q *request, ps []*vwire.VnicProfile) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	n, err := collect(p, "vnic_profiles", ps, func(v *vwire.VnicProfile) map[string]string {
+		return map[string]string{"name": v.Name, "id": v.ID}
+	}, q.profileNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) listProfiles(q *request) error {
+	var ps []*vwire.VnicProfile
+	if err := s.view(q, func(tx vwire.Tx) (err error) { ps, err = tx.Profiles(); return }); err != nil {
+		return err
+	}
+	return s.writeProfiles(q, ps)
+}
+
+func (s *Server) listNetworkProfiles(q *request) error {
+	id := q.r.PathValue("id")
+	var ps []*vwire.VnicProfile
+	err := s.view(q, func(tx vwire.Tx) error {
+		if _, err := tx.Network(id); err != nil {
+			return err
+		}
+		all, err := tx.Profiles()
+		for _, p := range all {
+			if p.NetworkID == id {
+				ps = append(ps, p)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeProfiles(q, ps)
+}
+
+func (s *Server) getProfile(q *request) error {
+	var p *vwire.VnicProfile
+	if err := s.view(q, func(tx vwire.Tx) (err error) { p, err = tx.Profile(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.profileNode(p))
+	return nil
+}
+
+func applyProfile(b *in, p *vwire.VnicProfile) error {
+	if v := b.strp("name"); v != nil {
+		p.Name = *v
+	}
+	if v := b.strp("description"); v != nil {
+		p.Description = *v
+	}
+	pm, err := b.boolp("port_mirroring")
+	if err != nil {
+		return err
+	}
+	if pm != nil {
+		p.PortMirroring = *pm
+	}
+	return nil
+}
+
+func (s *Server) addProfileOn(q *request, b *in, networkID string) error {
+	if _, ok := b.str("name"); !ok {
+		return vwire.Incomplete("VnicProfile", []string{"name"}, "add")
+	}
+	p := &vwire.VnicProfile{NetworkID: networkID}
+	if err := applyProfile(b, p); err != nil {
+		return err
+	}
+	if err := s.eng.AddProfile(q.ctx(), p); err != nil {
+		return err
+	}
+	q.created(q.profileNode(p))
+	return nil
+}
+
+func (s *Server) addProfile(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	id, _, _ := b.ref("network")
+	if id == "" {
+		return vwire.Incomplete("VnicProfile", []string{"network.id"}, "add")
+	}
+	return s.addProfileOn(q, b, id)
+}
+
+func (s *Server) addNetworkProfile(q *request) error {
+	id := q.r.PathValue("id")
+	if err := s.view(q, func(tx vwire.Tx) error { _, err := tx.Network(id); return err }); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	return s.addProfileOn(q, b, id)
+}
+
+func (s *Server) updateProfile(q *request) error {
+	var p *vwire.VnicProfile
+	if err := s.view(q, func(tx vwire.Tx) (err error) { p, err = tx.Profile(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if err := applyProfile(b, p); err != nil {
+		return err
+	}
+	if err := s.eng.UpdateProfile(q.ctx(), p); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.profileNode(p))
+	return nil
+}
+
+func (s *Server) removeProfile(q *request) error {
+	if err := s.eng.RemoveProfile(q.ctx(), q.r.PathValue("id")); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}

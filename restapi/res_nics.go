@@ -1,0 +1,215 @@
+package restapi
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/engine"
+)
+
+// nicNode renders a vNIC. Besides oVirt's fields it carries, read-only, what
+// its host last reported (<reported_state>) next to <synced>.
+func (q *request) nicNode(n *vwire.NIC) *node {
+	href := q.href("vms", n.VMID, "nics", n.ID)
+	out := &node{name: "nic", href: href, id: n.ID}
+	out.add(actions(href, "activate", "deactivate"), str("name", n.Name),
+		str("interface", string(n.Interface)), boolean("linked", n.Linked),
+		el("mac", str("address", n.MAC)), boolean("plugged", n.Plugged), boolean("synced", n.Synced),
+		ref("vm", q.href("vms", n.VMID), n.VMID))
+	if n.ProfileID != "" {
+		out.add(ref("vnic_profile", q.href("vnicprofiles", n.ProfileID), n.ProfileID))
+		if n.NetworkID != "" {
+			out.add(ref("network", q.href("networks", n.NetworkID), n.NetworkID))
+		}
+	}
+	if o := n.Observed; o != nil {
+		rs := el("reported_state", boolean("present", o.Present))
+		if o.Present {
+			link := "down"
+			if o.LinkUp {
+				link = "up"
+			}
+			rs.add(str("link_state", link), str("bridge", o.Bridge), str("alias", o.Alias),
+				optStr("pci_address", o.PCIAddress), str("mac", o.MAC), str("interface", string(vwire.ModelInterface(o.Model))))
+		}
+		rs.add(date("time", o.At))
+		out.add(rs)
+	}
+	return out
+}
+
+// parseNic reads a nic body into a patch. link_state ("up"/"down") is the
+// seed's spelling of linked and is accepted too.
+func parseNic(b *in) (vwire.NICPatch, error) {
+	var p vwire.NICPatch
+	p.Name = b.strp("name")
+	if v, ok := b.str("interface"); ok {
+		t, ok := vwire.ParseNICInterface(v)
+		if !ok {
+			return p, vwire.InvalidValue("Invalid Enum value", fmt.Sprintf("Invalid value '%s' for field 'interface'. Possible values: [%s]", v, strings.Join(vwire.NICInterfaces(), ", ")))
+		}
+		p.Interface = &t
+	}
+	var err error
+	if p.Linked, err = b.boolp("linked"); err != nil {
+		return p, err
+	}
+	if v, ok := b.str("link_state"); ok {
+		var up bool
+		switch strings.ToLower(v) {
+		case "up":
+			up = true
+		case "down":
+		default:
+			return p, vwire.InvalidValue("Invalid value", fmt.Sprintf(`Value "%s" of link_state isn't valid, it should be "up" or "down"`, v))
+		}
+		if p.Linked != nil && *p.Linked != up {
+			return p, vwire.InvalidValue("Invalid value", "linked and link_state disagree")
+		}
+		p.Linked = &up
+	}
+	if p.Plugged, err = b.boolp("plugged"); err != nil {
+		return p, err
+	}
+	if m := b.child("mac"); m != nil {
+		p.MAC = m.strp("address")
+	}
+	if vp := b.child("vnic_profile"); vp != nil {
+		// <vnic_profile/> without an id is the empty network.
+		id, _ := vp.str("id")
+		p.ProfileID = &id
+	}
+	return p, nil
+}
+
+func (s *Server) listNics(q *request) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	nics, err := s.eng.NICs(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	n, err := collect(p, "nics", nics, func(n *vwire.NIC) map[string]string {
+		return map[string]string{"name": n.Name, "id": n.ID}
+	}, q.nicNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) getNic(q *request) error {
+	n, err := s.eng.NIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.nicNode(n))
+	return nil
+}
+
+func (s *Server) addNic(q *request) error {
+	vmID := q.r.PathValue("id")
+	if _, err := s.getVMByID(q); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if v, ok := b.str("name"); !ok || v == "" {
+		return vwire.Incomplete("Nic", []string{"name"}, "add")
+	}
+	p, err := parseNic(b)
+	if err != nil {
+		return err
+	}
+	spec := engine.NICSpec{Name: *p.Name, Linked: p.Linked, Plugged: p.Plugged}
+	if p.MAC != nil {
+		spec.MAC = *p.MAC
+	}
+	if p.Interface != nil {
+		spec.Interface = *p.Interface
+	}
+	if p.ProfileID != nil {
+		spec.ProfileID = *p.ProfileID
+	}
+	n, err := s.eng.AddNIC(q.ctx(), vmID, spec)
+	if err != nil {
+		return err
+	}
+	q.created(q.nicNode(n))
+	return nil
+}
+
+// nicExists gives the 404 of a missing VM or vNIC before anything else, as
+// oVirt's REST layer looks the resource up first.
+func (s *Server) nicExists(q *request) error {
+	_, err := s.eng.NIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
+	return err
+}
+
+func (s *Server) updateNic(q *request) error {
+	if err := s.nicExists(q); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	p, err := parseNic(b)
+	if err != nil {
+		return err
+	}
+	n, err := s.eng.UpdateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"), p)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.nicNode(n))
+	return nil
+}
+
+func (s *Server) removeNic(q *request) error {
+	if err := s.nicExists(q); err != nil {
+		return err
+	}
+	if err := s.eng.RemoveNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid")); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}
+
+func (s *Server) activateNic(q *request) error {
+	if err := s.nicExists(q); err != nil {
+		return err
+	}
+	if err := q.actionBody(); err != nil {
+		return err
+	}
+	n, err := s.eng.ActivateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
+	if err != nil {
+		return err
+	}
+	q.done(q.nicNode(n))
+	return nil
+}
+
+func (s *Server) deactivateNic(q *request) error {
+	if err := s.nicExists(q); err != nil {
+		return err
+	}
+	if err := q.actionBody(); err != nil {
+		return err
+	}
+	n, err := s.eng.DeactivateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
+	if err != nil {
+		return err
+	}
+	q.done(q.nicNode(n))
+	return nil
+}

@@ -1,0 +1,479 @@
+package restapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/engine"
+)
+
+// ---- hosts
+
+func (q *request) hostNode(h *vwire.Host) *node {
+	href := q.href("hosts", h.ID)
+	n := &node{name: "host", href: href, id: h.ID}
+	bridges := el("bridges")
+	for _, b := range h.Networks {
+		bridges.add(item(str("bridge", b)))
+	}
+	levels := el("cluster_levels")
+	for _, l := range h.ClusterLevels {
+		levels.add(item(str("cluster_level", l.String())))
+	}
+	return n.add(actions(href, "refresh"), str("name", h.Name), str("address", h.Address),
+		integer("port", int64(h.Port)), str("protocol", "stomp"), str("status", string(h.Status)),
+		optStr("status_detail", h.StatusDetail), str("type", "rhel"),
+		el("libvirt_version", str("full_version", h.LibvirtVersion)),
+		boolean("embedded", h.Embedded), bridges, levels, date("last_seen", h.LastSeen),
+		ref("cluster", q.href("clusters", h.ClusterID), h.ClusterID))
+}
+
+func (s *Server) listHosts(q *request) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	var hosts []*vwire.Host
+	if err := s.view(q, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+		return err
+	}
+	n, err := collect(p, "hosts", hosts, func(h *vwire.Host) map[string]string {
+		return map[string]string{"name": h.Name, "id": h.ID, "status": string(h.Status), "address": h.Address}
+	}, q.hostNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) getHost(q *request) error {
+	h, err := s.eng.Host(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.hostNode(h))
+	return nil
+}
+
+func (s *Server) addHost(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	spec := engine.HostSpec{Name: b.strOr("name", ""), Address: b.strOr("address", "")}
+	port, err := b.intp("port")
+	if err != nil {
+		return err
+	}
+	if port != nil {
+		spec.Port = int(*port)
+	}
+	if spec.ClusterID, err = s.refCluster(q, b, false); err != nil {
+		return err
+	}
+	if spec.ClusterID == "" {
+		// oVirt puts a host without a cluster into Default.
+		b2 := &in{kids: []*in{{name: "cluster", attrs: map[string]string{}, kids: []*in{{name: "name", text: "Default"}}}}}
+		if spec.ClusterID, err = s.refCluster(q, b2, true); err != nil {
+			return err
+		}
+	}
+	h, err := s.eng.AddHost(q.ctx(), spec)
+	if err != nil {
+		return err
+	}
+	q.created(q.hostNode(h))
+	return nil
+}
+
+func (s *Server) updateHost(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	p := engine.HostPatch{Name: b.strp("name"), Address: b.strp("address")}
+	port, err := b.intp("port")
+	if err != nil {
+		return err
+	}
+	if port != nil {
+		v := int(*port)
+		p.Port = &v
+	}
+	h, err := s.eng.UpdateHost(q.ctx(), q.r.PathValue("id"), p)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.hostNode(h))
+	return nil
+}
+
+func (s *Server) removeHost(q *request) error {
+	if err := s.eng.RemoveHost(q.ctx(), q.r.PathValue("id")); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}
+
+func (s *Server) refreshHost(q *request) error {
+	h, err := s.eng.RefreshHost(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	q.done(q.hostNode(h))
+	return nil
+}
+
+// ---- templates
+
+func (q *request) templateNode(t *vwire.Template) *node {
+	href := q.href("templates", t.ID)
+	n := &node{name: "template", href: href, id: t.ID}
+	return n.add(str("name", t.Name), optStr("description", t.Description), link("nics", href+"/nics"),
+		date("creation_time", t.CreatedAt), integer("memory", t.Memory),
+		el("os", el("boot", el("devices", item(str("device", "hd")))), str("type", t.OSType)),
+		str("status", "ok"), str("type", "server"),
+		ref("cluster", q.href("clusters", t.ClusterID), t.ClusterID))
+}
+
+func (s *Server) listTemplates(q *request) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	var ts []*vwire.Template
+	if err := s.view(q, func(tx vwire.Tx) (err error) { ts, err = tx.Templates(); return }); err != nil {
+		return err
+	}
+	n, err := collect(p, "templates", ts, func(t *vwire.Template) map[string]string {
+		return map[string]string{"name": t.Name, "id": t.ID}
+	}, q.templateNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) getTemplate(q *request) error {
+	var t *vwire.Template
+	if err := s.view(q, func(tx vwire.Tx) (err error) { t, err = tx.Template(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.templateNode(t))
+	return nil
+}
+
+// listTemplateNics lists a template's vNICs; templates carry none yet.
+func (s *Server) listTemplateNics(q *request) error {
+	if err := s.view(q, func(tx vwire.Tx) error { _, err := tx.Template(q.r.PathValue("id")); return err }); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, el("nics"))
+	return nil
+}
+
+// ---- VMs
+
+func (q *request) vmNode(v *vwire.VM) *node {
+	href := q.href("vms", v.ID)
+	n := &node{name: "vm", href: href, id: v.ID}
+	os := el("os", el("boot", el("devices", item(str("device", "hd")))), str("type", v.OSType),
+		optStr("kernel", v.Kernel), optStr("initrd", v.Initrd), optStr("cmdline", v.Cmdline))
+	pp := el("placement_policy", str("affinity", "migratable"))
+	if len(v.PlacementHosts) > 0 {
+		pp = el("placement_policy", str("affinity", "pinned"))
+		hs := el("hosts")
+		for _, h := range v.PlacementHosts {
+			hs.add(item(ref("host", q.href("hosts", h), h)))
+		}
+		pp.add(hs)
+	}
+	n.add(actions(href, "start", "stop", "shutdown"), str("name", v.Name), optStr("description", v.Description),
+		link("nics", href+"/nics"),
+		el("cpu", str("architecture", "x86_64"), el("topology", integer("cores", 1), integer("sockets", 1), integer("threads", 1))),
+		date("creation_time", v.CreatedAt), integer("memory", v.Memory), os, pp,
+		date("start_time", v.StartTime), date("stop_time", v.StopTime),
+		boolean("stateless", false), str("type", "server"), str("status", string(v.Status)),
+		ref("cluster", q.href("clusters", v.ClusterID), v.ClusterID),
+		ref("template", q.href("templates", v.TemplateID), v.TemplateID),
+		ref("host", q.href("hosts", v.HostID), v.HostID))
+	return n
+}
+
+func (s *Server) listVMs(q *request) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	var vms []*vwire.VM
+	clusters := map[string]string{}
+	err = s.view(q, func(tx vwire.Tx) (err error) {
+		if vms, err = tx.VMs(); err != nil {
+			return err
+		}
+		cls, err := tx.Clusters()
+		for _, c := range cls {
+			clusters[c.ID] = c.Name
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	n, err := collect(p, "vms", vms, func(v *vwire.VM) map[string]string {
+		return map[string]string{"name": v.Name, "id": v.ID, "status": string(v.Status), "cluster": clusters[v.ClusterID]}
+	}, q.vmNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) getVMByID(q *request) (*vwire.VM, error) {
+	var v *vwire.VM
+	err := s.view(q, func(tx vwire.Tx) (err error) { v, err = tx.VM(q.r.PathValue("id")); return })
+	return v, err
+}
+
+func (s *Server) getVM(q *request) error {
+	v, err := s.getVMByID(q)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.vmNode(v))
+	return nil
+}
+
+// placement reads placement_policy.hosts (by id or name).
+func (s *Server) placement(q *request, b *in) (*[]string, error) {
+	pp := b.child("placement_policy")
+	if pp == nil || pp.child("hosts") == nil {
+		return nil, nil
+	}
+	var hosts []*vwire.Host
+	if err := s.view(q, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	for _, r := range pp.child("hosts").children("host") {
+		id, _ := r.str("id")
+		name, _ := r.str("name")
+		h, err := resolve("Host", id, name, hosts, func(h *vwire.Host) string { return h.ID }, func(h *vwire.Host) string { return h.Name })
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, h.ID)
+	}
+	return &ids, nil
+}
+
+func (s *Server) addVM(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if b.child("initialization") != nil && b.child("initialization").child("configuration") != nil {
+		return vwire.InvalidValue("Operation Failed", "[Importing a VM from an OVF configuration is not supported yet.]")
+	}
+	var missing []string
+	if _, ok := b.str("name"); !ok {
+		missing = append(missing, "name")
+	}
+	if id, name, _ := b.ref("cluster"); id == "" && name == "" {
+		missing = append(missing, "cluster.id|name")
+	}
+	if id, name, _ := b.ref("template"); id == "" && name == "" {
+		missing = append(missing, "template.id|name")
+	}
+	if len(missing) > 0 {
+		return vwire.Incomplete("Vm", missing, "add")
+	}
+	spec := engine.VMSpec{Name: b.strOr("name", ""), Description: b.strOr("description", "")}
+	if spec.ClusterID, err = s.refCluster(q, b, true); err != nil {
+		return err
+	}
+	tid, tname, _ := b.ref("template")
+	var ts []*vwire.Template
+	if err := s.view(q, func(tx vwire.Tx) (err error) { ts, err = tx.Templates(); return }); err != nil {
+		return err
+	}
+	t, err := resolve("Template", tid, tname, ts, func(t *vwire.Template) string { return t.ID }, func(t *vwire.Template) string { return t.Name })
+	if err != nil {
+		return err
+	}
+	spec.TemplateID = t.ID
+	if err := applyVMBase(b, &spec.Memory, &spec.Kernel, &spec.Initrd, &spec.Cmdline); err != nil {
+		return err
+	}
+	if os := b.child("os"); os != nil {
+		spec.OSType = os.strOr("type", "")
+	}
+	hosts, err := s.placement(q, b)
+	if err != nil {
+		return err
+	}
+	if hosts != nil {
+		spec.PlacementHosts = *hosts
+	}
+	v, err := s.eng.AddVM(q.ctx(), spec)
+	if err != nil {
+		return err
+	}
+	q.created(q.vmNode(v))
+	return nil
+}
+
+// applyVMBase reads memory and os.kernel/initrd/cmdline into the given fields.
+func applyVMBase(b *in, memory *int64, kernel, initrd, cmdline *string) error {
+	m, err := b.intp("memory")
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		if *m <= 0 {
+			return vwire.InvalidValue("Invalid value", "memory must be a positive number of bytes")
+		}
+		*memory = *m
+	}
+	if os := b.child("os"); os != nil {
+		for f, dst := range map[string]*string{"kernel": kernel, "initrd": initrd, "cmdline": cmdline} {
+			if v, ok := os.str(f); ok {
+				*dst = v
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) updateVM(q *request) error {
+	v, err := s.getVMByID(q)
+	if err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	p := engine.VMPatch{Name: b.strp("name"), Description: b.strp("description")}
+	mem, kernel, initrd, cmdline := v.Memory, v.Kernel, v.Initrd, v.Cmdline
+	if err := applyVMBase(b, &mem, &kernel, &initrd, &cmdline); err != nil {
+		return err
+	}
+	p.Memory, p.Kernel, p.Initrd, p.Cmdline = &mem, &kernel, &initrd, &cmdline
+	if b.has("cluster") {
+		cid, err := s.refCluster(q, b, true)
+		if err != nil {
+			return err
+		}
+		p.ClusterID = &cid
+	}
+	if p.PlacementHosts, err = s.placement(q, b); err != nil {
+		return err
+	}
+	nv, err := s.eng.UpdateVM(q.ctx(), v.ID, p)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.vmNode(nv))
+	return nil
+}
+
+func (s *Server) removeVM(q *request) error {
+	if err := s.eng.RemoveVM(q.ctx(), q.r.PathValue("id")); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}
+
+// actionBody reads an action body; it may be empty.
+func (q *request) actionBody() error {
+	_, err := q.body()
+	return err
+}
+
+func (s *Server) startVM(q *request) error {
+	if err := q.actionBody(); err != nil {
+		return err
+	}
+	v, err := s.eng.StartVM(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	q.done(q.vmNode(v))
+	return nil
+}
+
+func (s *Server) stopVM(q *request) error {
+	if err := q.actionBody(); err != nil {
+		return err
+	}
+	v, err := s.eng.StopVM(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	q.done(q.vmNode(v))
+	return nil
+}
+
+// ---- events
+
+func (q *request) eventNode(e *vwire.Event) *node {
+	id := strconv.FormatInt(e.ID, 10)
+	n := &node{name: "event", href: q.href("events", id), id: id}
+	return n.add(str("description", e.Description), integer("code", int64(e.Code)), optStr("correlation_id", e.CorrelationID),
+		integer("custom_id", -1), integer("flood_rate", 30), integer("index", e.ID), str("origin", "oVirt"),
+		str("severity", string(e.Severity)), date("time", e.Time), optStr("user_name", e.UserName),
+		ref("vm", q.href("vms", e.VMID), e.VMID), ref("host", q.href("hosts", e.HostID), e.HostID),
+		ref("cluster", q.href("clusters", e.ClusterID), e.ClusterID),
+		ref("template", q.href("templates", e.TemplateID), e.TemplateID))
+}
+
+func (s *Server) listEvents(q *request) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	var from int64
+	if f := q.r.URL.Query().Get("from"); f != "" {
+		if from, err = strconv.ParseInt(f, 10, 64); err != nil || from < 0 {
+			return vwire.InvalidValue("Invalid value", `Value "`+f+`" of from isn't a valid event index`)
+		}
+	}
+	// Without a search the database applies max; with one, filtering comes first.
+	dbMax := p.max
+	if len(p.terms) > 0 {
+		dbMax = 0
+	}
+	var evs []*vwire.Event
+	if err := s.view(q, func(tx vwire.Tx) (err error) { evs, err = tx.Events(from, dbMax); return }); err != nil {
+		return err
+	}
+	n, err := collect(p, "events", evs, func(e *vwire.Event) map[string]string {
+		return map[string]string{"severity": string(e.Severity), "code": strconv.Itoa(e.Code), "vm.id": e.VMID,
+			"description": e.Description, "type": strconv.Itoa(e.Code)}
+	}, q.eventNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) getEvent(q *request) error {
+	id, err := strconv.ParseInt(q.r.PathValue("id"), 10, 64)
+	if err != nil {
+		return vwire.NotFound("Event", q.r.PathValue("id"))
+	}
+	var e *vwire.Event
+	if err := s.view(q, func(tx vwire.Tx) (err error) { e, err = tx.Event(id); return }); err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.eventNode(e))
+	return nil
+}

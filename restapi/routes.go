@@ -1,0 +1,213 @@
+package restapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"vwire.dev/vwire"
+)
+
+func (s *Server) routes() {
+	s.api("GET /{$}", s.root, false)
+	s.api("HEAD /{$}", s.root, false)
+	// /ovirt-engine/api without a slash must answer directly (SDKs do not follow redirects).
+	s.mux.HandleFunc("GET "+apiRoot, func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = apiRoot + "/"
+		s.mux.ServeHTTP(w, r)
+	})
+
+	s.api("GET /datacenters", s.listDataCenters, false)
+	s.api("POST /datacenters", s.addDataCenter, false)
+	s.api("GET /datacenters/{id}", s.getDataCenter, false)
+	s.api("PUT /datacenters/{id}", s.updateDataCenter, false)
+	s.api("DELETE /datacenters/{id}", s.removeDataCenter, true)
+	s.api("GET /datacenters/{id}/clusters", s.listDataCenterClusters, false)
+	s.api("GET /datacenters/{id}/networks", s.listDataCenterNetworks, false)
+
+	s.api("GET /clusters", s.listClusters, false)
+	s.api("POST /clusters", s.addCluster, false)
+	s.api("GET /clusters/{id}", s.getCluster, false)
+	s.api("PUT /clusters/{id}", s.updateCluster, false)
+	s.api("DELETE /clusters/{id}", s.removeCluster, true)
+	s.api("GET /clusters/{id}/networks", s.listClusterNetworks, false)
+	s.api("POST /clusters/{id}/networks", s.attachClusterNetwork, false)
+	s.api("GET /clusters/{id}/networks/{nid}", s.getClusterNetwork, false)
+	s.api("DELETE /clusters/{id}/networks/{nid}", s.detachClusterNetwork, true)
+
+	s.api("GET /networks", s.listNetworks, false)
+	s.api("POST /networks", s.addNetwork, false)
+	s.api("GET /networks/{id}", s.getNetwork, false)
+	s.api("PUT /networks/{id}", s.updateNetwork, false)
+	s.api("DELETE /networks/{id}", s.removeNetwork, true)
+	s.api("GET /networks/{id}/vnicprofiles", s.listNetworkProfiles, false)
+	s.api("POST /networks/{id}/vnicprofiles", s.addNetworkProfile, false)
+
+	s.api("GET /vnicprofiles", s.listProfiles, false)
+	s.api("POST /vnicprofiles", s.addProfile, false)
+	s.api("GET /vnicprofiles/{id}", s.getProfile, false)
+	s.api("PUT /vnicprofiles/{id}", s.updateProfile, false)
+	s.api("DELETE /vnicprofiles/{id}", s.removeProfile, true)
+
+	s.api("GET /macpools", s.listMacPools, false)
+	s.api("POST /macpools", s.addMacPool, false)
+	s.api("GET /macpools/{id}", s.getMacPool, false)
+	s.api("PUT /macpools/{id}", s.updateMacPool, false)
+	s.api("DELETE /macpools/{id}", s.removeMacPool, true)
+
+	s.api("GET /hosts", s.listHosts, false)
+	s.api("POST /hosts", s.addHost, false)
+	s.api("GET /hosts/{id}", s.getHost, false)
+	s.api("PUT /hosts/{id}", s.updateHost, false)
+	s.api("DELETE /hosts/{id}", s.removeHost, true)
+	s.api("POST /hosts/{id}/refresh", s.refreshHost, true)
+
+	s.api("GET /templates", s.listTemplates, false)
+	s.api("GET /templates/{id}", s.getTemplate, false)
+	s.api("GET /templates/{id}/nics", s.listTemplateNics, false)
+
+	s.api("GET /vms", s.listVMs, false)
+	s.api("POST /vms", s.addVM, false)
+	s.api("GET /vms/{id}", s.getVM, false)
+	s.api("PUT /vms/{id}", s.updateVM, false)
+	s.api("DELETE /vms/{id}", s.removeVM, true)
+	s.api("POST /vms/{id}/start", s.startVM, true)
+	s.api("POST /vms/{id}/stop", s.stopVM, true)
+	s.api("POST /vms/{id}/shutdown", s.stopVM, true)
+
+	s.api("GET /vms/{id}/nics", s.listNics, false)
+	s.api("POST /vms/{id}/nics", s.addNic, false)
+	s.api("GET /vms/{id}/nics/{nid}", s.getNic, false)
+	s.api("PUT /vms/{id}/nics/{nid}", s.updateNic, false)
+	s.api("DELETE /vms/{id}/nics/{nid}", s.removeNic, true)
+	s.api("POST /vms/{id}/nics/{nid}/activate", s.activateNic, true)
+	s.api("POST /vms/{id}/nics/{nid}/deactivate", s.deactivateNic, true)
+
+	s.api("GET /events", s.listEvents, false)
+	s.api("GET /events/{id}", s.getEvent, false)
+
+	s.mux.HandleFunc("POST "+ssoRoot+"/oauth/token", s.ssoToken)
+	s.mux.HandleFunc("GET "+ssoRoot+"/oauth/token", s.ssoToken)
+	s.mux.HandleFunc("POST /ovirt-engine/services/sso-logout", s.ssoLogout)
+}
+
+// Product version reported at the API root; clients read major/minor.
+const (
+	productMajor = 4
+	productMinor = 5
+)
+
+func (s *Server) root(q *request) error {
+	var instance string
+	var vms []*vwire.VM
+	var hosts []*vwire.Host
+	err := s.eng.Store().View(q.ctx(), func(tx vwire.Tx) (err error) {
+		if instance, err = tx.Meta("instance_id"); err != nil {
+			return err
+		}
+		if vms, err = tx.VMs(); err != nil {
+			return err
+		}
+		hosts, err = tx.Hosts()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	n := el("api")
+	for _, c := range []string{"clusters", "datacenters", "events", "hosts", "macpools", "networks", "templates", "vms", "vnicprofiles"} {
+		n.add(link(c, q.href(c)))
+		if c != "macpools" && c != "vnicprofiles" {
+			n.add(link(c+"/search", q.href(c)+"?search={query}"))
+		}
+	}
+	activeVMs, upHosts := 0, 0
+	for _, v := range vms {
+		if v.Status == vwire.VMUp {
+			activeVMs++
+		}
+	}
+	for _, h := range hosts {
+		if h.Status == vwire.HostUp {
+			upHosts++
+		}
+	}
+	n.add(el("product_info",
+		str("instance_id", instance), str("name", "vwire"), str("vendor", "vwire"),
+		el("version", integer("build", 0), str("full_version", strconv.Itoa(productMajor)+"."+strconv.Itoa(productMinor)+".0-vwire"),
+			integer("major", productMajor), integer("minor", productMinor), integer("revision", 0))),
+		el("special_objects",
+			ref("blank_template", q.href("templates", vwire.BlankTemplateID), vwire.BlankTemplateID),
+			ref("root_tag", q.href("tags", vwire.BlankTemplateID), vwire.BlankTemplateID)),
+		el("summary",
+			el("hosts", integer("active", int64(upHosts)), integer("total", int64(len(hosts)))),
+			el("vms", integer("active", int64(activeVMs)), integer("total", int64(len(vms))))),
+		date("time", time.Now()))
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+// ssoToken is oVirt's password grant: form parameters in, JSON out.
+func (s *Server) ssoToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	fail := func(code int, kind, msg string) {
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(map[string]string{"error_code": kind, "error": msg, "error_description": msg})
+	}
+	if err := r.ParseForm(); err != nil {
+		fail(http.StatusBadRequest, "invalid_request", "Cannot read the form: "+err.Error())
+		return
+	}
+	grant := r.Form.Get("grant_type")
+	switch {
+	case grant == "":
+		fail(http.StatusBadRequest, "invalid_request", "Missing parameter: 'grant_type'")
+		return
+	case grant != "password":
+		fail(http.StatusBadRequest, "unsupported_grant_type", "The grant type '"+grant+"' is not supported; use 'password'.")
+		return
+	case r.Form.Get("username") == "":
+		fail(http.StatusBadRequest, "invalid_request", "Missing parameter: 'username'")
+		return
+	}
+	scope := r.Form.Get("scope")
+	if scope == "" {
+		scope = "ovirt-app-api"
+	}
+	u, err := s.eng.Authenticate(r.Context(), r.Form.Get("username"), r.Form.Get("password"))
+	if err != nil {
+		fail(http.StatusBadRequest, "access_denied", err.(*vwire.Error).Detail)
+		return
+	}
+	token, exp, err := s.eng.IssueToken(r.Context(), u)
+	if err != nil {
+		fail(http.StatusInternalServerError, "server_error", "Cannot issue a token.")
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]string{
+		"access_token": token,
+		"scope":        scope + " ovirt-ext=token-info:authz-search ovirt-ext=token-info:public-authz-search ovirt-ext=token-info:validate ovirt-ext=token:password-access",
+		"exp":          strconv.FormatInt(exp.UnixMilli(), 10),
+		"token_type":   "bearer",
+	})
+}
+
+func (s *Server) ssoLogout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := r.ParseForm(); err == nil && r.Form.Get("token") != "" {
+		s.eng.RevokeToken(r.Context(), r.Form.Get("token"))
+	}
+	w.Write([]byte("{}\n"))
+}
+
+// done answers a successful remove or action: <action><status>complete</status></action>.
+func (q *request) done(kids ...*node) {
+	q.write(http.StatusOK, el("action", str("status", "complete")).add(kids...))
+}
+
+// created answers an add: 201, Location and the entity.
+func (q *request) created(n *node) {
+	q.w.Header().Set("Location", n.href)
+	q.write(http.StatusCreated, n)
+}

@@ -1,0 +1,261 @@
+// Package restapi serves vwire's REST API at /ovirt-engine/api, compatible
+// with oVirt's v4 wire format so that oVirt's SDKs, its Ansible collection
+// and curl scripts work unchanged: XML by default and JSON on request (with
+// the engine's string-typed booleans and integers), 201 + Location on add,
+// 200 on DELETE, faults with reason and detail, HTTP Basic and oVirt's SSO
+// token endpoint. It is the only package that knows HTTP statuses.
+package restapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/engine"
+)
+
+const (
+	apiRoot = "/ovirt-engine/api"
+	ssoRoot = "/ovirt-engine/sso"
+)
+
+// Server is the REST API.
+type Server struct {
+	eng *engine.Engine
+	log *slog.Logger
+	mux *http.ServeMux
+
+	// basicCache remembers verified Basic credentials for a minute, so that
+	// scripts using Basic auth do not pay a password hash per request.
+	basicMu    sync.Mutex
+	basicCache map[[32]byte]basicEntry
+}
+
+type basicEntry struct {
+	user    string
+	expires time.Time
+}
+
+// New returns the REST API of an engine.
+func New(eng *engine.Engine, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{eng: eng, log: log, mux: http.NewServeMux(), basicCache: map[[32]byte]basicEntry{}}
+	s.routes()
+	return s
+}
+
+// status maps error codes to HTTP statuses: the one table.
+var status = map[vwire.Code]int{
+	vwire.EINVALID:      http.StatusBadRequest,
+	vwire.EINCOMPLETE:   http.StatusBadRequest,
+	vwire.ECONFLICT:     http.StatusConflict,
+	vwire.ENOTFOUND:     http.StatusNotFound,
+	vwire.EUNAUTHORIZED: http.StatusUnauthorized,
+	// oVirt answers a failed host call with 400; clients expect that.
+	vwire.EHOST:        http.StatusBadRequest,
+	vwire.EUNAVAILABLE: http.StatusServiceUnavailable,
+	vwire.EINTERNAL:    http.StatusInternalServerError,
+}
+
+// request carries what a handler needs about the call.
+type request struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	json   bool
+	prefix string // "/ovirt-engine/api" or "/ovirt-engine/api/v4"
+}
+
+func (q *request) ctx() context.Context { return q.r.Context() }
+
+func (q *request) href(parts ...string) string {
+	return q.prefix + "/" + strings.Join(parts, "/")
+}
+
+func wantsJSON(r *http.Request) bool {
+	if a := r.URL.Query().Get("accept"); a != "" {
+		return strings.Contains(a, "json")
+	}
+	accept := r.Header.Get("Accept")
+	// XML is the default: first in oVirt's @Produces, and what SDKs send.
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "application/xml")
+}
+
+func bodyIsJSON(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "" {
+		return wantsJSON(r)
+	}
+	return strings.HasSuffix(mt, "json")
+}
+
+// write sends an entity or collection.
+func (q *request) write(code int, n *node) {
+	if q.json {
+		q.w.Header().Set("Content-Type", "application/json")
+		q.w.WriteHeader(code)
+		writeJSON(q.w, n)
+		return
+	}
+	q.w.Header().Set("Content-Type", "application/xml")
+	q.w.WriteHeader(code)
+	writeXML(q.w, n)
+}
+
+// fault renders err as oVirt's fault, or, for an action, as a failed action.
+func (q *request) fault(err error, action bool) {
+	var ve *vwire.Error
+	if !errors.As(err, &ve) {
+		ve = &vwire.Error{Code: vwire.EINTERNAL, Detail: "[Internal error.]", Err: err}
+	}
+	code, ok := status[ve.Code]
+	if !ok {
+		code = http.StatusInternalServerError
+	}
+	if code >= 500 {
+		slog.Error("request failed", "method", q.r.Method, "path", q.r.URL.Path, "err", err)
+	}
+	if code == http.StatusUnauthorized {
+		q.w.Header().Set("WWW-Authenticate", `Basic realm="RESTAPI"`)
+	}
+	reason := ve.Reason
+	if reason == "" {
+		reason = "Operation Failed"
+		if code == http.StatusNotFound {
+			reason = "Not Found"
+		}
+	}
+	f := el("fault", str("reason", reason), str("detail", ve.Detail))
+	if action {
+		q.write(code, el("action", str("status", "failed"), f))
+		return
+	}
+	q.write(code, f)
+}
+
+// body parses the request body.
+func (q *request) body() (*in, error) {
+	return parseBody(http.MaxBytesReader(q.w, q.r.Body, maxBody+1), bodyIsJSON(q.r))
+}
+
+type handler func(q *request) error
+
+var versionPrefix = regexp.MustCompile(`^/ovirt-engine/api/v(\d+)(/|$)`)
+
+// ServeHTTP routes a request. /ovirt-engine/api/v4/… is the same API with
+// hrefs that keep the /v4.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if m := versionPrefix.FindStringSubmatch(r.URL.Path); m != nil {
+		if m[1] != "4" {
+			http.Error(w, "Unsupported API version "+m[1], http.StatusBadRequest)
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = apiRoot + strings.TrimPrefix(r.URL.Path, apiRoot+"/v4")
+		r2 = r2.WithContext(context.WithValue(r2.Context(), prefixKey{}, apiRoot+"/v4"))
+		r = r2
+	} else if v := r.Header.Get("Version"); v != "" && v != "4" && strings.HasPrefix(r.URL.Path, apiRoot) {
+		http.Error(w, "Unsupported API version "+v, http.StatusBadRequest)
+		return
+	}
+	corr := sanitizeCorrelation(r.Header.Get("Correlation-Id"))
+	if corr == "" {
+		corr = sanitizeCorrelation(r.URL.Query().Get("correlation_id"))
+	}
+	if corr == "" {
+		corr = uuid.NewString()
+	}
+	w.Header().Set("Correlation-Id", corr)
+	r = r.WithContext(engine.WithCorrelation(r.Context(), corr))
+	s.mux.ServeHTTP(w, r)
+}
+
+type prefixKey struct{}
+
+var corrPattern = regexp.MustCompile(`[^0-9a-zA-Z_-]`)
+
+func sanitizeCorrelation(s string) string {
+	s = corrPattern.ReplaceAllString(s, "")
+	if len(s) > 36 {
+		s = s[:36]
+	}
+	return s
+}
+
+// api registers an authenticated API handler.
+func (s *Server) api(pattern string, h handler, isAction bool) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.mux.HandleFunc(method+" "+apiRoot+path, func(w http.ResponseWriter, r *http.Request) {
+		q := &request{w: w, r: r, json: wantsJSON(r), prefix: apiRoot}
+		if p, ok := r.Context().Value(prefixKey{}).(string); ok {
+			q.prefix = p
+		}
+		user, err := s.authenticate(r)
+		if err != nil {
+			q.fault(err, false)
+			return
+		}
+		q.r = r.WithContext(engine.WithUser(r.Context(), user))
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in handler", "path", r.URL.Path, "panic", p)
+				q.fault(vwire.Errorf(vwire.EINTERNAL, "[Internal error.]"), isAction)
+			}
+		}()
+		if err := h(q); err != nil {
+			q.fault(err, isAction)
+		}
+	})
+}
+
+// authenticate accepts a bearer token from the SSO endpoint or HTTP Basic.
+func (s *Server) authenticate(r *http.Request) (string, error) {
+	auth := r.Header.Get("Authorization")
+	scheme, cred, _ := strings.Cut(auth, " ")
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		u, err := s.eng.TokenUser(r.Context(), strings.TrimSpace(cred))
+		if err != nil {
+			return "", err
+		}
+		return u.Name + "@" + u.Domain + "-authz", nil
+	case "basic":
+		key := sha256.Sum256([]byte(cred))
+		s.basicMu.Lock()
+		e, ok := s.basicCache[key]
+		s.basicMu.Unlock()
+		if ok && time.Now().Before(e.expires) {
+			return e.user, nil
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+		if err != nil {
+			break
+		}
+		login, pw, _ := strings.Cut(string(raw), ":")
+		u, err := s.eng.Authenticate(r.Context(), login, pw)
+		if err != nil {
+			return "", err
+		}
+		name := u.Name + "@" + u.Domain + "-authz"
+		s.basicMu.Lock()
+		if len(s.basicCache) > 1024 {
+			clear(s.basicCache)
+		}
+		s.basicCache[key] = basicEntry{name, time.Now().Add(time.Minute)}
+		s.basicMu.Unlock()
+		return name, nil
+	}
+	return "", &vwire.Error{Code: vwire.EUNAUTHORIZED, Reason: "Unauthorized", Detail: "Authentication required: HTTP Basic (user@profile:password) or a bearer token from " + ssoRoot + "/oauth/token."}
+}
