@@ -362,6 +362,13 @@ func item(n *node) *node {
 	return n
 }
 
+// Text is escaped as JAXB does: only what XML requires, so that quotes in
+// messages stay readable.
+var (
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#13;")
+	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "\n", "&#10;", "\r", "&#13;", "\t", "&#9;")
+)
+
 func writeXML(w io.Writer, n *node) error {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\n")
@@ -375,16 +382,12 @@ func (n *node) writeXML(b *bytes.Buffer, depth int) {
 	b.WriteString(indent + "<" + n.name)
 	for _, a := range [][2]string{{"href", n.href}, {"id", n.id}, {"rel", n.rel}} {
 		if a[1] != "" {
-			b.WriteString(" " + a[0] + `="`)
-			xml.EscapeText(b, []byte(a[1]))
-			b.WriteString(`"`)
+			b.WriteString(" " + a[0] + `="` + attrEscaper.Replace(a[1]) + `"`)
 		}
 	}
 	switch {
 	case n.isText:
-		b.WriteString(">")
-		xml.EscapeText(b, []byte(n.text))
-		b.WriteString("</" + n.name + ">\n")
+		b.WriteString(">" + textEscaper.Replace(n.text) + "</" + n.name + ">\n")
 	case len(n.kids) == 0:
 		b.WriteString("/>\n")
 	default:

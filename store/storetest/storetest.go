@@ -1,0 +1,464 @@
+// Package storetest is the conformance suite of vwire.Store: every query,
+// constraint and error translation, run against each database.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"vwire.dev/vwire"
+)
+
+// Run runs the suite. newStore returns an empty, migrated store.
+func Run(t *testing.T, newStore func(t *testing.T) vwire.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s vwire.Store)
+	}{
+		{"Entities", testEntities},
+		{"UniqueAndMissing", testUniqueAndMissing},
+		{"NICs", testNICs},
+		{"MACLeases", testMACLeases},
+		{"MACAllocation", testMACAllocation},
+		{"Events", testEvents},
+		{"Tokens", testTokens},
+		{"Rollback", testRollback},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+func ctx() context.Context { return context.Background() }
+
+func update(t *testing.T, s vwire.Store, fn func(tx vwire.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func code(err error) vwire.Code { return vwire.ErrorCode(err) }
+
+// fixture is a pool, data center, cluster, network, profile, host and VM.
+type fixture struct {
+	pool    *vwire.MacPool
+	dc      *vwire.DataCenter
+	cluster *vwire.Cluster
+	net     *vwire.Network
+	profile *vwire.VnicProfile
+	host    *vwire.Host
+	vm      *vwire.VM
+}
+
+func mac(s string) vwire.MAC {
+	m, _ := vwire.ParseMAC(s)
+	return m
+}
+
+func newFixture(t *testing.T, s vwire.Store) *fixture {
+	t.Helper()
+	vlan := 100
+	f := &fixture{
+		pool: &vwire.MacPool{ID: uuid.NewString(), Name: "pool-" + uuid.NewString()[:8], Ranges: []vwire.MacRange{{From: mac("02:00:00:00:00:00"), To: mac("02:00:00:00:00:ff")}}},
+	}
+	f.dc = &vwire.DataCenter{ID: uuid.NewString(), Name: "dc-" + uuid.NewString()[:8], Version: vwire.Version{Major: 4, Minor: 8}, MacPoolID: f.pool.ID}
+	f.cluster = &vwire.Cluster{ID: uuid.NewString(), Name: "cl-" + uuid.NewString()[:8], DataCenterID: f.dc.ID, Version: vwire.Version{Major: 3, Minor: 1}, MacPoolID: f.pool.ID}
+	f.net = &vwire.Network{ID: uuid.NewString(), Name: "red", DataCenterID: f.dc.ID, VLAN: &vlan, VMNetwork: true, MTU: 9000}
+	f.profile = &vwire.VnicProfile{ID: uuid.NewString(), Name: "red", NetworkID: f.net.ID, PortMirroring: true}
+	f.host = &vwire.Host{ID: uuid.NewString(), Name: "h-" + uuid.NewString()[:8], ClusterID: f.cluster.ID, Address: "192.0.2.1", Port: 54321,
+		Status: vwire.HostUp, Networks: []string{"blue", "red"}, ClusterLevels: []vwire.Version{{Major: 3, Minor: 1}, {Major: 4, Minor: 8}},
+		LibvirtVersion: "9.0.0", LastSeen: time.UnixMilli(1700000000000)}
+	f.vm = &vwire.VM{ID: uuid.NewString(), Name: "vm-" + uuid.NewString()[:8], ClusterID: f.cluster.ID, TemplateID: vwire.BlankTemplateID,
+		Status: vwire.VMUp, HostID: f.host.ID, PlacementHosts: []string{f.host.ID}, Memory: 1 << 30, OSType: "other",
+		Kernel: "/k", Initrd: "/i", Cmdline: "console=ttyS0", CreatedAt: time.UnixMilli(1700000000123), StartTime: time.UnixMilli(1700000001000)}
+	update(t, s, func(tx vwire.Tx) error {
+		for _, fn := range []func() error{
+			func() error { return tx.CreateMacPool(f.pool) },
+			func() error { return tx.CreateDataCenter(f.dc) },
+			func() error { return tx.CreateCluster(f.cluster) },
+			func() error { return tx.CreateNetwork(f.net) },
+			func() error { return tx.AttachNetwork(f.cluster.ID, f.net.ID, true) },
+			func() error { return tx.CreateProfile(f.profile) },
+			func() error { return tx.CreateHost(f.host) },
+			func() error {
+				if _, err := tx.Template(vwire.BlankTemplateID); err == nil {
+					return nil
+				}
+				return tx.CreateTemplate(&vwire.Template{ID: vwire.BlankTemplateID, Name: "Blank", Memory: 1 << 30, OSType: "other", CreatedAt: time.UnixMilli(1)})
+			},
+			func() error { return tx.CreateVM(f.vm) },
+		} {
+			if err := fn(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return f
+}
+
+func testEntities(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	err := s.View(ctx(), func(tx vwire.Tx) error {
+		checks := []struct {
+			name      string
+			got, want any
+			err       error
+		}{}
+		add := func(name string, want any) func(any, error) {
+			return func(got any, err error) {
+				checks = append(checks, struct {
+					name      string
+					got, want any
+					err       error
+				}{name, got, want, err})
+			}
+		}
+		add("pool", f.pool)(tx.MacPool(f.pool.ID))
+		add("dc", f.dc)(tx.DataCenter(f.dc.ID))
+		add("cluster", f.cluster)(tx.Cluster(f.cluster.ID))
+		add("network", f.net)(tx.Network(f.net.ID))
+		add("profile", f.profile)(tx.Profile(f.profile.ID))
+		add("host", f.host)(tx.Host(f.host.ID))
+		add("vm", f.vm)(tx.VM(f.vm.ID))
+		cns, err := tx.ClusterNetworks(f.cluster.ID)
+		add("cluster networks", []*vwire.ClusterNetwork{{Network: *f.net, ClusterID: f.cluster.ID, Required: true}})(cns, err)
+		onHost, err := tx.VMsOnHost(f.host.ID)
+		add("vms on host", []*vwire.VM{f.vm})(onHost, err)
+		for _, c := range checks {
+			if c.err != nil {
+				t.Errorf("%s: %v", c.name, c.err)
+				continue
+			}
+			if d := cmp.Diff(c.want, c.got); d != "" {
+				t.Errorf("%s round trip (-want +got):\n%s", c.name, d)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Updates and deletes.
+	f.vm.Status, f.vm.HostID, f.vm.PlacementHosts = vwire.VMDown, "", nil
+	f.host.Networks, f.host.Status = nil, vwire.HostNonResponsive
+	f.net.VLAN = nil
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.UpdateVM(f.vm); err != nil {
+			return err
+		}
+		if err := tx.UpdateHost(f.host); err != nil {
+			return err
+		}
+		return tx.UpdateNetwork(f.net)
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		vm, _ := tx.VM(f.vm.ID)
+		if d := cmp.Diff(f.vm, vm); d != "" {
+			t.Errorf("updated VM (-want +got):\n%s", d)
+		}
+		h, _ := tx.Host(f.host.ID)
+		if d := cmp.Diff(f.host, h); d != "" {
+			t.Errorf("updated host (-want +got):\n%s", d)
+		}
+		n, _ := tx.Network(f.net.ID)
+		if n.VLAN != nil {
+			t.Errorf("VLAN after clearing = %v", *n.VLAN)
+		}
+		return nil
+	})
+	update(t, s, func(tx vwire.Tx) error { return tx.DetachNetwork(f.cluster.ID, f.net.ID) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if cns, _ := tx.ClusterNetworks(f.cluster.ID); len(cns) != 0 {
+			t.Errorf("cluster networks after detach = %d", len(cns))
+		}
+		return nil
+	})
+	// Deleting a network deletes its profiles.
+	update(t, s, func(tx vwire.Tx) error { return tx.DeleteNetwork(f.net.ID) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if _, err := tx.Profile(f.profile.ID); code(err) != vwire.ENOTFOUND {
+			t.Errorf("profile of a deleted network: err = %v, want not found", err)
+		}
+		return nil
+	})
+}
+
+func testUniqueAndMissing(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	cases := []struct {
+		name string
+		fn   func(tx vwire.Tx) error
+		want vwire.Code
+	}{
+		{"duplicate VM name", func(tx vwire.Tx) error {
+			v := *f.vm
+			v.ID = uuid.NewString()
+			return tx.CreateVM(&v)
+		}, vwire.ECONFLICT},
+		{"duplicate network name in a data center", func(tx vwire.Tx) error {
+			return tx.CreateNetwork(&vwire.Network{ID: uuid.NewString(), Name: f.net.Name, DataCenterID: f.dc.ID})
+		}, vwire.ECONFLICT},
+		{"duplicate profile name on a network", func(tx vwire.Tx) error {
+			return tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: f.profile.Name, NetworkID: f.net.ID})
+		}, vwire.ECONFLICT},
+		{"duplicate host address", func(tx vwire.Tx) error {
+			h := *f.host
+			h.ID, h.Name = uuid.NewString(), "other"
+			return tx.CreateHost(&h)
+		}, vwire.ECONFLICT},
+		{"cluster of a missing data center", func(tx vwire.Tx) error {
+			return tx.CreateCluster(&vwire.Cluster{ID: uuid.NewString(), Name: "x", DataCenterID: uuid.NewString(), Version: vwire.NewestVersion, MacPoolID: f.pool.ID})
+		}, vwire.ECONFLICT},
+		{"attach twice", func(tx vwire.Tx) error { return tx.AttachNetwork(f.cluster.ID, f.net.ID, true) }, vwire.ECONFLICT},
+		{"missing VM", func(tx vwire.Tx) error { _, err := tx.VM(uuid.NewString()); return err }, vwire.ENOTFOUND},
+		{"update missing VM", func(tx vwire.Tx) error { v := *f.vm; v.ID = uuid.NewString(); return tx.UpdateVM(&v) }, vwire.ENOTFOUND},
+		{"delete missing NIC", func(tx vwire.Tx) error { return tx.DeleteNIC(uuid.NewString()) }, vwire.ENOTFOUND},
+		{"missing event", func(tx vwire.Tx) error { _, err := tx.Event(1 << 40); return err }, vwire.ENOTFOUND},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.Update(ctx(), tc.fn)
+			if code(err) != tc.want {
+				t.Fatalf("err = %v (%s), want %s", err, code(err), tc.want)
+			}
+		})
+	}
+}
+
+func newNIC(f *fixture, name, m string) *vwire.NIC {
+	return &vwire.NIC{ID: uuid.NewString(), VMID: f.vm.ID, Name: name, MAC: m, Interface: vwire.IfaceVirtio, ProfileID: f.profile.ID, Linked: true, Plugged: true, Synced: true}
+}
+
+func testNICs(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	a := newNIC(f, "nic1", "02:00:00:00:00:01")
+	b := newNIC(f, "nic2", "02:00:00:00:00:02")
+	b.ProfileID, b.Linked, b.Plugged = "", false, false
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateNIC(a); err != nil {
+			return err
+		}
+		return tx.CreateNIC(b)
+	})
+	if err := s.Update(ctx(), func(tx vwire.Tx) error { return tx.CreateNIC(newNIC(f, "nic1", "02:00:00:00:00:03")) }); code(err) != vwire.ECONFLICT {
+		t.Errorf("duplicate vNIC name: err = %v, want conflict", err)
+	}
+	obs := &vwire.NICObserved{Present: true, Alias: a.Alias(), PCIAddress: "0000:00:03.0", Bridge: "red", MAC: a.MAC, Model: "virtio", LinkUp: true, At: time.UnixMilli(1700000002000)}
+	update(t, s, func(tx vwire.Tx) error { return tx.SetNICObserved(a.ID, obs, true) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		nics, err := tx.NICs(f.vm.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantA := *a
+		wantA.Observed, wantA.ProfileName, wantA.NetworkID, wantA.NetworkName, wantA.PortMirroring = obs, f.profile.Name, f.net.ID, f.net.Name, true
+		if d := cmp.Diff([]*vwire.NIC{&wantA, b}, nics); d != "" {
+			t.Errorf("NICs (-want +got):\n%s", d)
+		}
+		users, _ := tx.ProfileUsers(f.profile.ID)
+		nusers, _ := tx.NetworkUsers(f.net.ID)
+		if d := cmp.Diff([]string{f.vm.Name}, users); d != "" {
+			t.Errorf("profile users: %s", d)
+		}
+		if d := cmp.Diff([]string{f.vm.Name}, nusers); d != "" {
+			t.Errorf("network users: %s", d)
+		}
+		return nil
+	})
+	// Clearing the observed state; deleting the profile empties the vNIC's network.
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.SetNICObserved(a.ID, nil, true); err != nil {
+			return err
+		}
+		return tx.DeleteProfile(f.profile.ID)
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		n, err := tx.NIC(a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Observed != nil || n.ProfileID != "" || n.NetworkName != "" {
+			t.Errorf("after clearing and profile delete: observed %v, profile %q, network %q", n.Observed, n.ProfileID, n.NetworkName)
+		}
+		return nil
+	})
+	// Deleting the VM deletes its vNICs and their leases.
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.LeaseMAC(f.pool, mac(a.MAC), a.ID); err != nil {
+			return err
+		}
+		return tx.DeleteVM(f.vm.ID)
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if _, err := tx.NIC(a.ID); code(err) != vwire.ENOTFOUND {
+			t.Errorf("vNIC of a deleted VM: err = %v", err)
+		}
+		if h, _ := tx.MACHolder(f.pool.ID, mac(a.MAC)); h != "" {
+			t.Errorf("lease of a deleted VM's vNIC still held by %q", h)
+		}
+		return nil
+	})
+}
+
+func testMACLeases(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	a := newNIC(f, "nic1", "02:00:00:00:00:10")
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateNIC(a); err != nil {
+			return err
+		}
+		return tx.LeaseMAC(f.pool, mac(a.MAC), a.ID)
+	})
+	err := s.Update(ctx(), func(tx vwire.Tx) error { return tx.LeaseMAC(f.pool, mac(a.MAC), uuid.NewString()) })
+	if code(err) != vwire.ECONFLICT {
+		t.Fatalf("second lease without duplicates: err = %v, want conflict", err)
+	}
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if h, err := tx.MACHolder(f.pool.ID, mac(a.MAC)); err != nil || h != f.vm.Name {
+			t.Errorf("holder = %q, %v; want %s", h, err, f.vm.Name)
+		}
+		return nil
+	})
+	// A pool that allows duplicates takes a second holder.
+	f.pool.AllowDuplicates = true
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.UpdateMacPool(f.pool); err != nil {
+			return err
+		}
+		return tx.LeaseMAC(f.pool, mac(a.MAC), uuid.NewString())
+	})
+	update(t, s, func(tx vwire.Tx) error { return tx.ReleaseMAC(f.pool.ID, mac(a.MAC), a.ID) })
+}
+
+func testMACAllocation(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	// A small pool over two ranges: 4 + 2 addresses.
+	f.pool.Ranges = []vwire.MacRange{{From: mac("02:00:00:00:01:00"), To: mac("02:00:00:00:01:03")}, {From: mac("02:00:00:00:02:00"), To: mac("02:00:00:00:02:01")}}
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.UpdateMacPool(f.pool); err != nil {
+			return err
+		}
+		// A custom MAC inside the range is skipped by allocation.
+		return tx.LeaseMAC(f.pool, mac("02:00:00:00:01:01"), "custom")
+	})
+	var got []string
+	for i := 0; i < 5; i++ {
+		update(t, s, func(tx vwire.Tx) error {
+			m, err := tx.AllocateMAC(f.pool, uuid.NewString())
+			got = append(got, m.String())
+			return err
+		})
+	}
+	want := []string{"02:00:00:00:01:00", "02:00:00:00:01:02", "02:00:00:00:01:03", "02:00:00:00:02:00", "02:00:00:00:02:01"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("allocation order (-want +got):\n%s", d)
+	}
+	err := s.Update(ctx(), func(tx vwire.Tx) error { _, err := tx.AllocateMAC(f.pool, uuid.NewString()); return err })
+	var ve *vwire.Error
+	if !errors.As(err, &ve) || ve.Key != "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES" {
+		t.Fatalf("exhausted pool: err = %v", err)
+	}
+	// Freeing one makes it the next, after wrapping around.
+	update(t, s, func(tx vwire.Tx) error { return tx.ReleaseMAC(f.pool.ID, mac("02:00:00:00:01:01"), "custom") })
+	update(t, s, func(tx vwire.Tx) error {
+		m, err := tx.AllocateMAC(f.pool, uuid.NewString())
+		if m.String() != "02:00:00:00:01:01" {
+			t.Errorf("after wrap: got %s, want 02:00:00:00:01:01", m)
+		}
+		return err
+	})
+}
+
+func testEvents(t *testing.T, s vwire.Store) {
+	var ids []int64
+	for i := 0; i < 5; i++ {
+		e := &vwire.Event{Code: 930 + i, Severity: vwire.SevNormal, Description: "event", Time: time.UnixMilli(1700000000000 + int64(i)), UserName: "admin@internal-authz", VMID: "vm"}
+		update(t, s, func(tx vwire.Tx) error { return tx.AddEvent(e) })
+		if e.ID == 0 {
+			t.Fatal("AddEvent left the id zero")
+		}
+		ids = append(ids, e.ID)
+	}
+	s.View(ctx(), func(tx vwire.Tx) error {
+		all, _ := tx.Events(ids[0]-1, 0)
+		if len(all) != 5 || all[0].ID != ids[4] || all[4].ID != ids[0] {
+			t.Errorf("events newest first: got %d, first %d", len(all), all[0].ID)
+		}
+		page, _ := tx.Events(ids[2], 10)
+		if len(page) != 2 || page[0].ID != ids[4] || page[1].ID != ids[3] {
+			t.Errorf("events after %d: %v", ids[2], page)
+		}
+		two, _ := tx.Events(0, 2)
+		if len(two) != 2 || two[0].ID != ids[4] {
+			t.Errorf("max 2: %v", two)
+		}
+		e, err := tx.Event(ids[1])
+		if err != nil || e.Code != 931 || !e.Time.Equal(time.UnixMilli(1700000000001)) {
+			t.Errorf("event %d = %+v, %v", ids[1], e, err)
+		}
+		return nil
+	})
+}
+
+func testTokens(t *testing.T, s vwire.Store) {
+	u := &vwire.User{ID: uuid.NewString(), Name: "u" + uuid.NewString()[:6], Domain: "internal", PasswordHash: "h"}
+	now := time.Now()
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateUser(u); err != nil {
+			return err
+		}
+		if err := tx.CreateToken("live", u.ID, now.Add(time.Hour)); err != nil {
+			return err
+		}
+		return tx.CreateToken("old", u.ID, now.Add(-time.Hour))
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if got, err := tx.TokenUser("live", now); err != nil || got.ID != u.ID {
+			t.Errorf("live token: %v, %v", got, err)
+		}
+		if _, err := tx.TokenUser("old", now); code(err) != vwire.ENOTFOUND {
+			t.Errorf("expired token: err = %v, want not found", err)
+		}
+		if got, err := tx.UserByName(u.Name, "internal"); err != nil || got.PasswordHash != "h" {
+			t.Errorf("user by name: %v, %v", got, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx vwire.Tx) error { return tx.DeleteToken("live") })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if _, err := tx.TokenUser("live", now); code(err) != vwire.ENOTFOUND {
+			t.Errorf("deleted token: err = %v", err)
+		}
+		return nil
+	})
+}
+
+func testRollback(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	boom := errors.New("boom")
+	err := s.Update(ctx(), func(tx vwire.Tx) error {
+		if err := tx.CreateNIC(newNIC(f, "nic1", "02:00:00:00:00:20")); err != nil {
+			return err
+		}
+		if err := tx.AddEvent(&vwire.Event{Code: 932, Severity: vwire.SevNormal, Description: "x"}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if nics, _ := tx.NICs(f.vm.ID); len(nics) != 0 {
+			t.Errorf("rolled-back vNIC persisted: %v", nics)
+		}
+		return nil
+	})
+}
