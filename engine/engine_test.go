@@ -511,3 +511,25 @@ func TestClusterLevelGates(t *testing.T) {
 		})
 	}
 }
+
+// newHost starts another agent on its own simulated host, with the
+// ovirtmgmt bridge, and registers it in a cluster.
+func newHost(t *testing.T, e *env, clusterID string) *vwire.Host {
+	t.Helper()
+	s := sim.New("ovirtmgmt")
+	srv := httptest.NewServer(agent.NewServer(s, agent.Options{}))
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	p, _ := strconv.Atoi(port)
+	h, err := e.eng.AddHost(ctx(), engine.HostSpec{Name: "h" + port, Address: "127.0.0.1", Port: p, ClusterID: clusterID})
+	if err != nil || h.Status != vwire.HostUp {
+		t.Fatalf("add host: %v %+v", err, h)
+	}
+	return h
+}
+
+func (e *env) networkOf(profileID string) string {
+	var id string
+	e.store.View(ctx(), func(tx vwire.Tx) error { p, _ := tx.Profile(profileID); id = p.NetworkID; return nil })
+	return id
+}

@@ -144,3 +144,48 @@ func TestLevel31(t *testing.T) {
 		t.Fatalf("cluster change with an unlinked vNIC: %v", err)
 	}
 }
+
+// TestOldLevelsOnRunningVMs: 3.0 refuses hot plug; 3.1 allows it but refuses
+// live updates (the seed's gates), with the seed-era texts.
+func TestOldLevelsOnRunningVMs(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		level   vwire.Version
+		plugKey string
+		updKey  string
+	}{
+		{vwire.Version{Major: 3, Minor: 0}, "HOT_PLUG_IS_NOT_SUPPORTED", "HOT_VM_INTERFACE_UPDATE_IS_NOT_SUPPORTED"},
+		{vwire.Version{Major: 3, Minor: 1}, "", "HOT_VM_INTERFACE_UPDATE_IS_NOT_SUPPORTED"},
+	} {
+		t.Run(tc.level.String(), func(t *testing.T) {
+			c := &vwire.Cluster{Name: "c" + strings.ReplaceAll(tc.level.String(), ".", ""), DataCenterID: e.dc.ID, Version: tc.level}
+			if err := e.eng.AddCluster(ctx(), c); err != nil {
+				t.Fatal(err)
+			}
+			h := newHost(t, e, c.ID)
+			vm, err := e.eng.AddVM(ctx(), engine.VMSpec{Name: "vm" + c.Name, ClusterID: c.ID, PlacementHosts: []string{h.ID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
+			e.start(vm.ID)
+			_, err = e.eng.AddNIC(ctx(), vm.ID, engine.NICSpec{Name: "nic2", ProfileID: e.mgmt})
+			if key(err) != tc.plugKey {
+				t.Fatalf("hot plug: %v, want key %q", err, tc.plugKey)
+			}
+			if tc.plugKey != "" && !strings.Contains(err.Error(), "only supported for Clusters of version 3.1 and above") {
+				t.Fatalf("hot plug text: %v", err)
+			}
+			_, err = e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{Name: ptr("renamed"), ProfileID: ptr(e.mgmt)})
+			if err != nil {
+				t.Fatalf("a rename needs no live update: %v", err)
+			}
+			red := e.network("r" + c.Name)
+			e.eng.AttachNetwork(ctx(), c.ID, e.networkOf(red), true)
+			_, err = e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{ProfileID: &red})
+			if key(err) != tc.updKey || !strings.Contains(err.Error(), "not supported for clusters of version "+tc.level.String()) {
+				t.Fatalf("live update: %v, want key %q", err, tc.updKey)
+			}
+		})
+	}
+}

@@ -7,11 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/hypervisor/sim"
 )
 
 // engine starts the whole engine binary in-process: real SQLite, real HTTP,
@@ -348,5 +350,53 @@ func TestAuth(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 400 || bad["error_code"] != "access_denied" {
 		t.Fatalf("bad SSO login: %d %v", res.StatusCode, bad)
+	}
+}
+
+// TestStandaloneHost registers a separate agent through POST /hosts and runs
+// a VM pinned to it, as a deployment without the embedded host does.
+func TestStandaloneHost(t *testing.T) {
+	m := &app.EngineMain{Listen: "127.0.0.1:0", DataDir: t.TempDir(), EmbeddedHost: false, AdminPassword: "secret",
+		PollInterval: time.Hour, Out: io.Discard}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ag := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: sim.New("ovirtmgmt")}
+	if err := ag.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ag.Close()
+	a := newAPI(t, m, false)
+	if items := parseXList(t, a.expect(200, "GET", "/hosts", "")); len(items) != 0 {
+		t.Fatalf("hosts without the embedded one: %v", items)
+	}
+	h := parseX(t, a.expect(201, "POST", "/hosts", `<host><name>h1</name><address>127.0.0.1</address><port>`+strconv.Itoa(ag.Port())+`</port><cluster><name>Default</name></cluster></host>`))
+	if h.Status != "up" {
+		t.Fatalf("registered host: %+v", h)
+	}
+	a.expect(409, "POST", "/hosts", `<host><name>h2</name><address>127.0.0.1</address><port>`+strconv.Itoa(ag.Port())+`</port></host>`)
+	dead := parseX(t, a.expect(201, "POST", "/hosts", `<host><name>dead</name><address>127.0.0.1</address><port>1</port></host>`))
+	if dead.Status != "non_responsive" {
+		t.Fatalf("unreachable host: %+v", dead)
+	}
+	vm := parseX(t, a.expect(201, "POST", "/vms", `<vm><name>p1</name><cluster><name>Default</name></cluster><template><name>Blank</name></template>`+
+		`<placement_policy><hosts><host><name>h1</name></host></hosts></placement_policy></vm>`))
+	mgmt := a.idByName("vnicprofiles", "ovirtmgmt")
+	nic := parseX(t, a.expect(201, "POST", "/vms/"+vm.ID+"/nics", `<nic><name>nic1</name><vnic_profile id="`+mgmt+`"/></nic>`))
+	a.expect(200, "POST", "/vms/"+vm.ID+"/start", `<action/>`)
+	if got := a.expect(200, "GET", "/vms/"+vm.ID, ""); !strings.Contains(got, `<host href="/ovirt-engine/api/hosts/`+h.ID+`" id="`+h.ID+`"/>`) {
+		t.Fatalf("VM not on h1:\n%s", got)
+	}
+	n := parseX(t, a.expect(200, "PUT", "/vms/"+vm.ID+"/nics/"+nic.ID, `<nic><linked>false</linked></nic>`))
+	if n.Reported.LinkState != "down" || n.Synced != "true" {
+		t.Fatalf("link down on the standalone host: %+v", n)
+	}
+	// A VM pinned to the unreachable host cannot start, and says why.
+	vm2 := parseX(t, a.expect(201, "POST", "/vms", `<vm><name>p2</name><cluster><name>Default</name></cluster><template><name>Blank</name></template>`+
+		`<placement_policy><hosts><host id="`+dead.ID+`"/></hosts></placement_policy></vm>`))
+	f := parseX(t, a.expect(409, "POST", "/vms/"+vm2.ID+"/start", `<action/>`))
+	if f.Status != "failed" || f.Fault == nil || !strings.Contains(f.Fault.Detail, "host dead is non_responsive") {
+		t.Fatalf("start on a dead host: %+v", f)
 	}
 }

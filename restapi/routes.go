@@ -206,8 +206,13 @@ func (q *request) done(kids ...*node) {
 	q.write(http.StatusOK, el("action", str("status", "complete")).add(kids...))
 }
 
-// created answers an add: 201, Location and the entity.
+// created answers an add: 201, Location (an absolute URL, as JAX-RS makes
+// it) and the entity.
 func (q *request) created(n *node) {
-	q.w.Header().Set("Location", n.href)
+	scheme := "http"
+	if q.r.TLS != nil {
+		scheme = "https"
+	}
+	q.w.Header().Set("Location", scheme+"://"+q.r.Host+n.href)
 	q.write(http.StatusCreated, n)
 }

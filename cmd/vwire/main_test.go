@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"vwire.dev/vwire/app"
+)
+
+func TestCLI(t *testing.T) {
+	m := &app.EngineMain{Listen: "127.0.0.1:0", DataDir: t.TempDir(), EmbeddedHost: true, AdminPassword: "pw",
+		PollInterval: time.Hour, Out: io.Discard}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	vw := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(append([]string{"--url", m.URL(), "--password", "pw"}, args...), &out)
+		return out.String(), err
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := vw(args...)
+		if err != nil {
+			t.Fatalf("vwire %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	// A VM to work on, made through the API the CLI uses.
+	c := newClient(m.URL(), "admin@internal", "pw", time.Minute)
+	if _, err := c.post("/vms", obj{"name": "vm1", "cluster": obj{"name": "Default"}, "template": obj{"name": "Blank"}}); err != nil {
+		t.Fatal(err)
+	}
+	must("nic", "add", "vm1", "nic1", "--profile", "ovirtmgmt", "--mac", "02:00:00:00:00:11")
+	must("nic", "add", "vm1", "nic2", "--unlinked", "--unplugged")
+	must("vm", "start", "vm1")
+	must("link", "down", "vm1", "nic1")
+	must("network", "vm1", "nic1", "--none")
+	out := must("nics", "vm1")
+	for _, want := range []string{"nic1", "02:00:00:00:00:11", "<empty network>", ";vdsmdummy;", "nic2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("nics table lacks %q:\n%s", want, out)
+		}
+	}
+	var nics []map[string]any
+	if err := json.Unmarshal([]byte(must("--output", "json", "nics", "vm1")), &nics); err != nil || len(nics) != 2 {
+		t.Fatalf("json output: %v %v", err, nics)
+	}
+	// A refusal exits non-zero with the engine's message.
+	_, err := vw("nic", "update", "vm1", "nic1", "--mac", "02:00:00:00:00:12")
+	if err == nil || !strings.Contains(err.Error(), "Please un-plug the interface") || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("refused update: %v", err)
+	}
+	must("nic", "unplug", "vm1", "nic1")
+	must("nic", "update", "vm1", "nic1", "--mac", "02:00:00:00:00:12")
+	must("nic", "plug", "vm1", "nic1")
+	ev := must("events", "--max", "5")
+	if !strings.Contains(ev, "1012") || !strings.Contains(ev, "was plugged to VM vm1") {
+		t.Errorf("events:\n%s", ev)
+	}
+	must("vm", "stop", "vm1")
+	must("nic", "remove", "vm1", "nic2")
+	if _, err := vw("nic", "remove", "vm1", "nope"); err == nil {
+		t.Error("removing a missing vNIC succeeded")
+	}
+	if _, err := vw("frobnicate"); err == nil {
+		t.Error("unknown command succeeded")
+	}
+}
