@@ -34,8 +34,21 @@ func (s *Server) writeNetworks(q *request, nets []*vwire.Network) error {
 	if err != nil {
 		return err
 	}
+	dcNames := map[string]string{}
+	if len(p.terms) > 0 {
+		err := s.view(q, func(tx vwire.Tx) error {
+			dcs, err := tx.DataCenters()
+			for _, d := range dcs {
+				dcNames[d.ID] = d.Name
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
 	n, err := collect(p, "networks", nets, func(n *vwire.Network) map[string]string {
-		return map[string]string{"name": n.Name, "id": n.ID, "datacenter": n.DataCenterID}
+		return map[string]string{"name": n.Name, "id": n.ID, "datacenter": dcNames[n.DataCenterID]}
 	}, q.networkNode)
 	if err != nil {
 		return err
