@@ -113,13 +113,13 @@ func (s *Server) refMacPool(q *request, b *in) (string, error) {
 
 func (q *request) dcNode(dc *vwire.DataCenter) *node {
 	h := q.href("datacenters", dc.ID)
-	return &node{name: "data_center", href: h, id: dc.ID, kids: el("",
-		str("name", dc.Name), optStr("description", dc.Description),
+	n := &node{name: "data_center", href: h, id: dc.ID}
+	return n.add(str("name", dc.Name), optStr("description", dc.Description),
 		link("clusters", h+"/clusters"), link("networks", h+"/networks"),
 		boolean("local", dc.Local), str("quota_mode", "disabled"), str("status", "up"), str("storage_format", "v5"),
 		el("supported_versions", item(versionNode(vwire.NewestVersion))),
 		versionNode(dc.Version),
-		ref("mac_pool", q.href("macpools", dc.MacPoolID), dc.MacPoolID)).kids}
+		ref("mac_pool", q.href("macpools", dc.MacPoolID), dc.MacPoolID))
 }
 
 func (s *Server) listDataCenters(q *request) error {
@@ -138,15 +138,6 @@ func (s *Server) listDataCenters(q *request) error {
 		return err
 	}
 	q.write(http.StatusOK, n)
-	return nil
-}
-
-func (s *Server) getDataCenter(q *request) error {
-	var dc *vwire.DataCenter
-	if err := s.view(q, func(tx vwire.Tx) (err error) { dc, err = tx.DataCenter(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.dcNode(dc))
 	return nil
 }
 
@@ -192,33 +183,6 @@ func (s *Server) addDataCenter(q *request) error {
 		return err
 	}
 	q.created(q.dcNode(dc))
-	return nil
-}
-
-func (s *Server) updateDataCenter(q *request) error {
-	var dc *vwire.DataCenter
-	if err := s.view(q, func(tx vwire.Tx) (err error) { dc, err = tx.DataCenter(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	b, err := q.body()
-	if err != nil {
-		return err
-	}
-	if err := s.applyDataCenter(q, b, dc); err != nil {
-		return err
-	}
-	if err := s.eng.UpdateDataCenter(q.ctx(), dc); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.dcNode(dc))
-	return nil
-}
-
-func (s *Server) removeDataCenter(q *request) error {
-	if err := s.eng.RemoveDataCenter(q.ctx(), q.r.PathValue("id")); err != nil {
-		return err
-	}
-	q.done()
 	return nil
 }
 
@@ -301,15 +265,6 @@ func (s *Server) listClusters(q *request) error {
 	return s.writeClusters(q, cls)
 }
 
-func (s *Server) getCluster(q *request) error {
-	var c *vwire.Cluster
-	if err := s.view(q, func(tx vwire.Tx) (err error) { c, err = tx.Cluster(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.clusterNode(c))
-	return nil
-}
-
 func (s *Server) applyCluster(q *request, b *in, c *vwire.Cluster) error {
 	if v := b.strp("name"); v != nil {
 		c.Name = *v
@@ -356,33 +311,6 @@ func (s *Server) addCluster(q *request) error {
 		return err
 	}
 	q.created(q.clusterNode(c))
-	return nil
-}
-
-func (s *Server) updateCluster(q *request) error {
-	var c *vwire.Cluster
-	if err := s.view(q, func(tx vwire.Tx) (err error) { c, err = tx.Cluster(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	b, err := q.body()
-	if err != nil {
-		return err
-	}
-	if err := s.applyCluster(q, b, c); err != nil {
-		return err
-	}
-	if err := s.eng.UpdateCluster(q.ctx(), c); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.clusterNode(c))
-	return nil
-}
-
-func (s *Server) removeCluster(q *request) error {
-	if err := s.eng.RemoveCluster(q.ctx(), q.r.PathValue("id")); err != nil {
-		return err
-	}
-	q.done()
 	return nil
 }
 
@@ -551,15 +479,6 @@ func (s *Server) listMacPools(q *request) error {
 	return nil
 }
 
-func (s *Server) getMacPool(q *request) error {
-	var p *vwire.MacPool
-	if err := s.view(q, func(tx vwire.Tx) (err error) { p, err = tx.MacPool(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.macPoolNode(p))
-	return nil
-}
-
 func applyMacPool(b *in, p *vwire.MacPool) error {
 	if v := b.strp("name"); v != nil {
 		p.Name = *v
@@ -604,32 +523,5 @@ func (s *Server) addMacPool(q *request) error {
 		return err
 	}
 	q.created(q.macPoolNode(p))
-	return nil
-}
-
-func (s *Server) updateMacPool(q *request) error {
-	var p *vwire.MacPool
-	if err := s.view(q, func(tx vwire.Tx) (err error) { p, err = tx.MacPool(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	b, err := q.body()
-	if err != nil {
-		return err
-	}
-	if err := applyMacPool(b, p); err != nil {
-		return err
-	}
-	if err := s.eng.UpdateMacPool(q.ctx(), p); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.macPoolNode(p))
-	return nil
-}
-
-func (s *Server) removeMacPool(q *request) error {
-	if err := s.eng.RemoveMacPool(q.ctx(), q.r.PathValue("id")); err != nil {
-		return err
-	}
-	q.done()
 	return nil
 }

@@ -65,15 +65,6 @@ func (s *Server) listNetworks(q *request) error {
 	return s.writeNetworks(q, nets)
 }
 
-func (s *Server) getNetwork(q *request) error {
-	var n *vwire.Network
-	if err := s.view(q, func(tx vwire.Tx) (err error) { n, err = tx.Network(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.networkNode(n))
-	return nil
-}
-
 func applyNetwork(b *in, n *vwire.Network) error {
 	if v := b.strp("name"); v != nil {
 		n.Name = *v
@@ -141,33 +132,6 @@ func (s *Server) addNetwork(q *request) error {
 	return nil
 }
 
-func (s *Server) updateNetwork(q *request) error {
-	var n *vwire.Network
-	if err := s.view(q, func(tx vwire.Tx) (err error) { n, err = tx.Network(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	b, err := q.body()
-	if err != nil {
-		return err
-	}
-	if err := applyNetwork(b, n); err != nil {
-		return err
-	}
-	if err := s.eng.UpdateNetwork(q.ctx(), n); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.networkNode(n))
-	return nil
-}
-
-func (s *Server) removeNetwork(q *request) error {
-	if err := s.eng.RemoveNetwork(q.ctx(), q.r.PathValue("id")); err != nil {
-		return err
-	}
-	q.done()
-	return nil
-}
-
 // ---- vNIC profiles
 
 func (q *request) profileNode(p *vwire.VnicProfile) *node {
@@ -220,15 +184,6 @@ func (s *Server) listNetworkProfiles(q *request) error {
 		return err
 	}
 	return s.writeProfiles(q, ps)
-}
-
-func (s *Server) getProfile(q *request) error {
-	var p *vwire.VnicProfile
-	if err := s.view(q, func(tx vwire.Tx) (err error) { p, err = tx.Profile(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.profileNode(p))
-	return nil
 }
 
 func applyProfile(b *in, p *vwire.VnicProfile) error {
@@ -285,31 +240,4 @@ func (s *Server) addNetworkProfile(q *request) error {
 		return err
 	}
 	return s.addProfileOn(q, b, id)
-}
-
-func (s *Server) updateProfile(q *request) error {
-	var p *vwire.VnicProfile
-	if err := s.view(q, func(tx vwire.Tx) (err error) { p, err = tx.Profile(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	b, err := q.body()
-	if err != nil {
-		return err
-	}
-	if err := applyProfile(b, p); err != nil {
-		return err
-	}
-	if err := s.eng.UpdateProfile(q.ctx(), p); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.profileNode(p))
-	return nil
-}
-
-func (s *Server) removeProfile(q *request) error {
-	if err := s.eng.RemoveProfile(q.ctx(), q.r.PathValue("id")); err != nil {
-		return err
-	}
-	q.done()
-	return nil
 }

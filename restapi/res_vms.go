@@ -110,14 +110,6 @@ func (s *Server) updateHost(q *request) error {
 	return nil
 }
 
-func (s *Server) removeHost(q *request) error {
-	if err := s.eng.RemoveHost(q.ctx(), q.r.PathValue("id")); err != nil {
-		return err
-	}
-	q.done()
-	return nil
-}
-
 func (s *Server) refreshHost(q *request) error {
 	h, err := s.eng.RefreshHost(q.ctx(), q.r.PathValue("id"))
 	if err != nil {
@@ -380,14 +372,6 @@ func (s *Server) updateVM(q *request) error {
 		return err
 	}
 	q.write(http.StatusOK, q.vmNode(nv))
-	return nil
-}
-
-func (s *Server) removeVM(q *request) error {
-	if err := s.eng.RemoveVM(q.ctx(), q.r.PathValue("id")); err != nil {
-		return err
-	}
-	q.done()
 	return nil
 }
 

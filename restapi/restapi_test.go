@@ -400,3 +400,48 @@ func TestStandaloneHost(t *testing.T) {
 		t.Fatalf("start on a dead host: %+v", f)
 	}
 }
+
+// TestInfraCRUD exercises the plain entities end to end.
+func TestInfraCRUD(t *testing.T) {
+	m := startEngine(t)
+	a := newAPI(t, m, false)
+	dc := parseX(t, a.expect(201, "POST", "/datacenters", `<data_center><name>dc2</name><local>false</local><version><major>4</major><minor>7</minor></version></data_center>`))
+	if body := a.expect(200, "GET", "/datacenters/"+dc.ID+"/networks", ""); !strings.Contains(body, "<name>ovirtmgmt</name>") {
+		t.Errorf("new data center lacks ovirtmgmt:\n%s", body)
+	}
+	a.expect(409, "POST", "/datacenters", `<data_center><name>dc2</name><local>false</local></data_center>`)
+	cl := parseX(t, a.expect(201, "POST", "/clusters", `<cluster><name>c2</name><data_center id="`+dc.ID+`"/><version><major>4</major><minor>2</minor></version></cluster>`))
+	if body := a.expect(200, "GET", "/clusters/"+cl.ID+"/networks", ""); !strings.Contains(body, "<name>ovirtmgmt</name>") {
+		t.Errorf("new cluster lacks ovirtmgmt:\n%s", body)
+	}
+	a.expect(200, "PUT", "/clusters/"+cl.ID, `<cluster><version><major>4</major><minor>6</minor></version></cluster>`)
+	f := parseX(t, a.expect(400, "PUT", "/clusters/"+cl.ID, `<cluster><version><major>4</major><minor>1</minor></version></cluster>`))
+	if !strings.Contains(f.Detail, "Decreasing the compatibility version") {
+		t.Errorf("decrease: %+v", f)
+	}
+	a.expect(400, "PUT", "/clusters/"+cl.ID, `<cluster><version><major>9</major><minor>9</minor></version></cluster>`)
+	n := parseX(t, a.expect(201, "POST", "/networks", `<network><name>v100</name><data_center id="`+dc.ID+`"/><vlan id="100"/><mtu>9000</mtu></network>`))
+	if body := a.expect(200, "PUT", "/networks/"+n.ID, `<network><description>tagged</description></network>`); !strings.Contains(body, `<vlan id="100"/>`) || !strings.Contains(body, "<mtu>9000</mtu>") || !strings.Contains(body, "<description>tagged</description>") {
+		t.Errorf("network update merged badly:\n%s", body)
+	}
+	a.expect(400, "POST", "/networks", `<network><name>bad</name><data_center id="`+dc.ID+`"/><vlan id="5000"/></network>`)
+	p := parseX(t, a.expect(201, "POST", "/networks/"+n.ID+"/vnicprofiles", `<vnic_profile><name>mirror</name><port_mirroring>true</port_mirroring></vnic_profile>`))
+	if body := a.expect(200, "PUT", "/vnicprofiles/"+p.ID, `<vnic_profile><name>mirror2</name></vnic_profile>`); !strings.Contains(body, "<port_mirroring>true</port_mirroring>") {
+		t.Errorf("profile update:\n%s", body)
+	}
+	a.expect(200, "DELETE", "/vnicprofiles/"+p.ID, "")
+	a.expect(404, "GET", "/vnicprofiles/"+p.ID, "")
+	pool := parseX(t, a.expect(201, "POST", "/macpools", `<mac_pool><name>p2</name><ranges><range><from>02:00:00:00:00:00</from><to>02:00:00:00:00:0f</to></range></ranges></mac_pool>`))
+	a.expect(400, "POST", "/macpools", `<mac_pool><name>p3</name><ranges><range><from>02:00:00:00:00:0f</from><to>02:00:00:00:00:00</to></range></ranges></mac_pool>`)
+	a.expect(200, "PUT", "/clusters/"+cl.ID, `<cluster><mac_pool id="`+pool.ID+`"/></cluster>`)
+	f = parseX(t, a.expect(409, "DELETE", "/macpools/"+pool.ID, ""))
+	if f.Fault == nil || !strings.Contains(f.Fault.Detail, "c2") {
+		t.Errorf("removing a pool in use: %+v", f)
+	}
+	a.expect(409, "DELETE", "/datacenters/"+dc.ID, "")
+	a.expect(200, "DELETE", "/clusters/"+cl.ID, "")
+	a.expect(200, "DELETE", "/macpools/"+pool.ID, "")
+	a.expect(200, "DELETE", "/networks/"+n.ID, "")
+	a.expect(200, "DELETE", "/datacenters/"+dc.ID, "")
+	a.expect(404, "GET", "/datacenters/"+dc.ID, "")
+}

@@ -1,0 +1,64 @@
+package restapi
+
+import (
+	"context"
+	"net/http"
+
+	"vwire.dev/vwire"
+)
+
+// The get, update and remove handlers of the plain entities (data centers,
+// clusters, networks, profiles, MAC pools) differ only in what they load,
+// apply, save and render; these build them.
+
+type loader[T any] func(tx vwire.Tx, id string) (T, error)
+
+func getOne[T any](s *Server, load loader[T], render func(*request, T) *node) handler {
+	return func(q *request) error {
+		var v T
+		if err := s.view(q, func(tx vwire.Tx) (err error) { v, err = load(tx, q.r.PathValue("id")); return }); err != nil {
+			return err
+		}
+		q.write(http.StatusOK, render(q, v))
+		return nil
+	}
+}
+
+// updateOne merges the body into the stored entity (oVirt's PUT semantics)
+// and hands it to the engine.
+func updateOne[T any](s *Server, load loader[T], apply func(*request, *in, T) error,
+	save func(context.Context, T) error, render func(*request, T) *node) handler {
+	return func(q *request) error {
+		var v T
+		if err := s.view(q, func(tx vwire.Tx) (err error) { v, err = load(tx, q.r.PathValue("id")); return }); err != nil {
+			return err
+		}
+		b, err := q.body()
+		if err != nil {
+			return err
+		}
+		if err := apply(q, b, v); err != nil {
+			return err
+		}
+		if err := save(q.ctx(), v); err != nil {
+			return err
+		}
+		q.write(http.StatusOK, render(q, v))
+		return nil
+	}
+}
+
+func removeOne(remove func(context.Context, string) error) handler {
+	return func(q *request) error {
+		if err := remove(q.ctx(), q.r.PathValue("id")); err != nil {
+			return err
+		}
+		q.done()
+		return nil
+	}
+}
+
+// withoutRequest adapts an apply function that needs no request.
+func withoutRequest[T any](apply func(*in, T) error) func(*request, *in, T) error {
+	return func(_ *request, b *in, v T) error { return apply(b, v) }
+}
