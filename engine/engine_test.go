@@ -15,6 +15,7 @@ import (
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/engine"
+	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/sim"
 	"vwire.dev/vwire/store/sqlstore"
 )
@@ -532,4 +533,28 @@ func (e *env) networkOf(profileID string) string {
 	var id string
 	e.store.View(ctx(), func(tx vwire.Tx) error { p, _ := tx.Profile(profileID); id = p.NetworkID; return nil })
 	return id
+}
+
+// TestStuckPoweringUpIsSettled: a VM left powering up by an engine that died
+// between the host call and the commit is settled by the next poll.
+func TestStuckPoweringUpIsSettled(t *testing.T) {
+	e := newEnv(t)
+	for _, onHost := range []bool{true, false} {
+		vm := e.vm("stuck" + strconv.FormatBool(onHost))
+		vm.Status, vm.HostID = vwire.VMPoweringUp, e.host.ID
+		e.store.Update(ctx(), func(tx vwire.Tx) error { return tx.UpdateVM(vm) })
+		if onHost {
+			e.sim.CreateDomain(context.Background(), hypervisor.Domain{ID: vm.ID, Name: vm.Name})
+		}
+		e.eng.PollAll(ctx())
+		var got *vwire.VM
+		e.store.View(ctx(), func(tx vwire.Tx) (err error) { got, err = tx.VM(vm.ID); return })
+		want := vwire.VMDown
+		if onHost {
+			want = vwire.VMUp
+		}
+		if got.Status != want {
+			t.Errorf("on host %v: status %s, want %s", onHost, got.Status, want)
+		}
+	}
 }

@@ -364,7 +364,9 @@ func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, stats []age
 		byID[s.VMID] = s
 	}
 	for _, vm := range vms {
-		if vm.Status != vwire.VMUp {
+		// A VM left powering up by an engine that died mid-start is settled
+		// here too: up if the host has it, down if not.
+		if vm.Status != vwire.VMUp && vm.Status != vwire.VMPoweringUp {
 			continue
 		}
 		e.absorbVM(ctx, h, vm.ID, byID, started)
@@ -379,7 +381,7 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, vmID string, byID 
 	}
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
 		vm, err := tx.VM(vmID)
-		if err != nil || vm.Status != vwire.VMUp || vm.HostID != h.ID {
+		if err != nil || (vm.Status != vwire.VMUp && vm.Status != vwire.VMPoweringUp) || vm.HostID != h.ID {
 			return err
 		}
 		nics, err := tx.NICs(vmID)
@@ -388,11 +390,21 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, vmID string, byID 
 		}
 		st, ok := byID[vmID]
 		if !ok {
+			wasUp := vm.Status == vwire.VMUp
 			vm.Status, vm.HostID, vm.StopTime = vwire.VMDown, "", e.now()
-			if err := e.markDown(tx, vm, nics); err != nil {
+			if err := e.markDown(tx, vm, nics); err != nil || !wasUp {
 				return err
 			}
 			return newEvent(ctx, evVMDownError, "ExitMessage", "the domain is no longer on host "+h.Name).vm(vm).write(tx)
+		}
+		if vm.Status == vwire.VMPoweringUp {
+			vm.Status = vwire.VMUp
+			if vm.StartTime.IsZero() {
+				vm.StartTime = e.now()
+			}
+			if err := tx.UpdateVM(vm); err != nil {
+				return err
+			}
 		}
 		return e.absorbStats(tx, vm, nics, st)
 	})
