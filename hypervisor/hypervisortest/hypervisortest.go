@@ -24,6 +24,10 @@ type Harness interface {
 	AddBridge(t *testing.T, name string)
 	// RemoveBridge deletes a bridge behind the hypervisor's back.
 	RemoveBridge(t *testing.T, name string)
+	// Eject plays the guest's part of a hot-unplug: it releases the device at
+	// the PCI address once the hypervisor has asked for it. A backend whose
+	// guests answer by themselves does nothing.
+	Eject(t *testing.T, domainID, pci string)
 }
 
 func ctx(t *testing.T) context.Context {
@@ -82,6 +86,14 @@ func Run(t *testing.T, h Harness) {
 			if got.PCIAddress == "" {
 				t.Errorf("device %s has no PCI address", want.Alias)
 			}
+		}
+	})
+
+	t.Run("PCIAddresses", func(t *testing.T) {
+		a, _ := dom.NICByAlias(nicA.Alias)
+		b, _ := dom.NICByAlias(nicB.Alias)
+		if a.PCIAddress != "0000:00:02.0" || b.PCIAddress != "0000:00:03.0" {
+			t.Errorf("PCI addresses %s and %s, want 0000:00:02.0 and 0000:00:03.0 (pc machine, no graphics)", a.PCIAddress, b.PCIAddress)
 		}
 	})
 
@@ -175,6 +187,7 @@ func Run(t *testing.T, h Harness) {
 		if _, err := hv.AttachNIC(ctx(t), id, extra); err == nil {
 			t.Errorf("second AttachNIC with alias %s succeeded, want refusal", extra.Alias)
 		}
+		go h.Eject(t, id, got.PCIAddress)
 		if err := hv.DetachNIC(ctx(t), id, extra.Alias); err != nil {
 			t.Fatalf("DetachNIC: %v", err)
 		}
@@ -209,6 +222,13 @@ func Run(t *testing.T, h Harness) {
 		}
 		if _, err := hv.Domain(ctx(t), bad); code(err) != hypervisor.ErrNoDomain {
 			t.Errorf("Domain after failed create: err = %v, want code %d", err, hypervisor.ErrNoDomain)
+		}
+	})
+
+	t.Run("CreateTwiceRefused", func(t *testing.T) {
+		_, err := hv.CreateDomain(ctx(t), hypervisor.Domain{ID: id, Name: "vwt-other", MemoryMiB: 64})
+		if code(err) != hypervisor.ErrOperationFailed || !strings.Contains(err.Error(), "is already defined with uuid "+id) {
+			t.Fatalf("second CreateDomain with the same id: %v", err)
 		}
 	})
 

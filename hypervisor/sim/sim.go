@@ -20,9 +20,10 @@ import (
 )
 
 // firstSlot is the first PCI slot a NIC gets on pc/i440fx: 0 is the host
-// bridge, 1 the ISA bridge, 2 the VGA device.
+// bridge and 1 the ISA bridge; vwire's domains have no graphics, so libvirt
+// gives slot 2 to the first NIC.
 const (
-	firstSlot = 3
+	firstSlot = 2
 	lastSlot  = 31
 )
 
@@ -137,9 +138,9 @@ func (s *Sim) CreateDomain(ctx context.Context, def hypervisor.Domain) (hypervis
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.domains[def.ID]; ok {
+	if d, ok := s.domains[def.ID]; ok {
 		return hypervisor.DomainState{}, hypervisor.Errorf(hypervisor.ErrOperationFailed,
-			"operation failed: domain '%s' already exists with uuid %s", def.Name, def.ID)
+			"operation failed: domain '%s' is already defined with uuid %s", d.def.Name, def.ID)
 	}
 	for _, d := range s.domains {
 		if d.def.Name == def.Name {

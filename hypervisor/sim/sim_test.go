@@ -21,6 +21,8 @@ func (h harness) RemoveBridge(t *testing.T, name string) {
 	h.s.RemoveBridges(context.Background(), []string{name})
 }
 
+func (h harness) Eject(*testing.T, string, string) {}
+
 func TestConformance(t *testing.T) {
 	hypervisortest.Run(t, harness{sim.New()})
 }

@@ -1,0 +1,346 @@
+package libvirt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+	"libvirt.org/go/libvirtxml"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/hypervisor"
+)
+
+// Named flags, so that calls read as what they do.
+const (
+	affectLive     = uint32(golibvirt.DomainAffectLive)
+	modifyLive     = golibvirt.DomainDeviceModifyLive
+	listActive     = golibvirt.ConnectListDomainsActive
+	createNone     = golibvirt.DomainCreateFlags(0)
+	defaultMemMiB  = 64
+	unplugRecheck  = 250 * time.Millisecond
+	versionDivisor = 1000
+)
+
+func (h *Hypervisor) Capabilities(ctx context.Context) (hypervisor.Capabilities, error) {
+	caps := hypervisor.Capabilities{Hypervisor: h.domType}
+	err := h.call(ctx, "version", func(l *golibvirt.Libvirt) error {
+		lib, err := l.ConnectGetLibVersion()
+		if err != nil {
+			return err
+		}
+		hv, err := l.ConnectGetVersion()
+		if err != nil {
+			return err
+		}
+		caps.LibvirtVersion, caps.QEMUVersion = version(lib), version(hv)
+		return nil
+	})
+	if err != nil {
+		return caps, err
+	}
+	caps.Bridges, err = bridges()
+	return caps, err
+}
+
+// version renders libvirt's packed version (major*1e6 + minor*1e3 + micro).
+func version(v uint64) string {
+	return fmt.Sprintf("%d.%d.%d", v/(versionDivisor*versionDivisor), (v/versionDivisor)%versionDivisor, v%versionDivisor)
+}
+
+// bridges lists the host's Linux bridges, without the dummy one.
+func bridges() ([]string, error) {
+	entries, err := os.ReadDir("/sys/class/net")
+	if err != nil {
+		return nil, hypervisor.Errorf(hypervisor.ErrSystem, "cannot list host interfaces: %v", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Name() == vwire.DummyBridge {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("/sys/class/net", e.Name(), "bridge")); err == nil {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ensureBridge creates an isolated bridge (no ports, no addresses) if missing.
+func ensureBridge(ctx context.Context, name string) error {
+	if _, err := os.Stat(filepath.Join("/sys/class/net", name, "bridge")); err == nil {
+		return nil
+	}
+	for _, args := range [][]string{{"link", "add", name, "type", "bridge"}, {"link", "set", name, "up"}} {
+		if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+func (h *Hypervisor) domainXML(d hypervisor.Domain) (string, error) {
+	mem := d.MemoryMiB
+	if mem <= 0 {
+		mem = defaultMemMiB
+	}
+	ifaces := make([]libvirtxml.DomainInterface, len(d.NICs))
+	for i, n := range d.NICs {
+		ifaces[i] = iface(n)
+	}
+	x := &libvirtxml.Domain{
+		Type: h.domType, Name: d.Name, UUID: d.ID,
+		Metadata: &libvirtxml.DomainMetadata{XML: `<vwire:vm xmlns:vwire="` + metadataNS + `"/>`},
+		Memory:   &libvirtxml.DomainMemory{Value: uint(mem), Unit: "MiB"},
+		VCPU:     &libvirtxml.DomainVCPU{Value: 1},
+		OS: &libvirtxml.DomainOS{
+			Type:    &libvirtxml.DomainOSType{Arch: "x86_64", Machine: "pc", Type: "hvm"},
+			Kernel:  d.Kernel,
+			Initrd:  d.Initrd,
+			Cmdline: d.Cmdline,
+		},
+		// ACPI is what a guest answers a PCI unplug request through.
+		Features:   &libvirtxml.DomainFeatureList{ACPI: &libvirtxml.DomainFeature{}, APIC: &libvirtxml.DomainFeatureAPIC{}},
+		OnPoweroff: "destroy", OnCrash: "destroy",
+		Devices: &libvirtxml.DomainDeviceList{
+			Interfaces: ifaces,
+			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "none"},
+		},
+	}
+	if h.console != "" {
+		if err := os.MkdirAll(h.console, 0o750); err != nil {
+			return "", hypervisor.Errorf(hypervisor.ErrSystem, "cannot create the console directory: %v", err)
+		}
+		log := filepath.Join(h.console, d.ID+".log")
+		x.Devices.Serials = []libvirtxml.DomainSerial{{
+			Source: &libvirtxml.DomainChardevSource{File: &libvirtxml.DomainChardevSourceFile{Path: log, Append: "off"}},
+		}}
+	}
+	return x.Marshal()
+}
+
+func (h *Hypervisor) CreateDomain(ctx context.Context, d hypervisor.Domain) (hypervisor.DomainState, error) {
+	raw, err := h.domainXML(d)
+	if err != nil {
+		return hypervisor.DomainState{}, err
+	}
+	var st hypervisor.DomainState
+	err = h.call(ctx, "create domain", func(l *golibvirt.Libvirt) error {
+		dom, err := l.DomainCreateXML(raw, createNone)
+		if err != nil {
+			return err
+		}
+		x, err := liveXML(l, dom)
+		if err != nil {
+			return err
+		}
+		st = state(x)
+		return nil
+	})
+	return st, err
+}
+
+func (h *Hypervisor) DestroyDomain(ctx context.Context, id string) error {
+	return h.call(ctx, "destroy domain", func(l *golibvirt.Libvirt) error {
+		dom, err := h.lookup(l, id)
+		if err != nil {
+			return err
+		}
+		return l.DomainDestroy(dom)
+	})
+}
+
+func (h *Hypervisor) Domains(ctx context.Context) ([]hypervisor.DomainState, error) {
+	var out []hypervisor.DomainState
+	err := h.call(ctx, "list domains", func(l *golibvirt.Libvirt) error {
+		doms, _, err := l.ConnectListAllDomains(1, listActive)
+		if err != nil {
+			return err
+		}
+		for _, d := range doms {
+			x, err := liveXML(l, d)
+			if golibvirt.IsNotFound(err) {
+				continue // it went away between the list and the read
+			}
+			if err != nil {
+				return err
+			}
+			if ours(x) {
+				out = append(out, state(x))
+			}
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+func (h *Hypervisor) Domain(ctx context.Context, id string) (hypervisor.DomainState, error) {
+	var st hypervisor.DomainState
+	err := h.call(ctx, "read domain", func(l *golibvirt.Libvirt) error {
+		dom, err := h.lookup(l, id)
+		if err != nil {
+			return err
+		}
+		x, err := liveXML(l, dom)
+		if err != nil {
+			return err
+		}
+		st = state(x)
+		return nil
+	})
+	return st, err
+}
+
+// liveNIC finds a device of a running domain by alias.
+func liveNIC(l *golibvirt.Libvirt, dom golibvirt.Domain, alias string) (*libvirtxml.DomainInterface, error) {
+	x, err := liveXML(l, dom)
+	if err != nil {
+		return nil, err
+	}
+	if x.Devices != nil {
+		for i := range x.Devices.Interfaces {
+			if a := x.Devices.Interfaces[i].Alias; a != nil && a.Name == alias {
+				return &x.Devices.Interfaces[i], nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (h *Hypervisor) AttachNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	x := iface(n)
+	raw, err := x.Marshal()
+	if err != nil {
+		return hypervisor.NICState{}, err
+	}
+	var st hypervisor.NICState
+	err = h.call(ctx, "attach device", func(l *golibvirt.Libvirt) error {
+		dom, err := h.lookup(l, id)
+		if err != nil {
+			return err
+		}
+		if err := l.DomainAttachDeviceFlags(dom, raw, affectLive); err != nil {
+			return err
+		}
+		got, err := liveNIC(l, dom, n.Alias)
+		if err != nil {
+			return err
+		}
+		if got == nil {
+			return hypervisor.Errorf(hypervisor.ErrInternal, "internal error: device %s missing right after it was attached", n.Alias)
+		}
+		st = nicState(*got)
+		return nil
+	})
+	return st, err
+}
+
+// DetachNIC asks the guest to release the device and waits for libvirt's
+// device-removed event (re-reading the domain now and then, in case an event
+// is lost) until ctx ends.
+func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
+	var dom golibvirt.Domain
+	var events <-chan any
+	evCtx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	err := h.call(ctx, "detach device", func(l *golibvirt.Libvirt) error {
+		var err error
+		if dom, err = h.lookup(l, id); err != nil {
+			return err
+		}
+		cur, err := liveNIC(l, dom, alias)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			return hypervisor.Errorf(hypervisor.ErrDeviceMissing, "device not found: no device found with alias %s", alias)
+		}
+		// Subscribe before asking, so that a fast guest's answer is not missed.
+		if ch, err := l.SubscribeEvents(evCtx, golibvirt.DomainEventIDDeviceRemoved, golibvirt.OptDomain{dom}); err == nil {
+			events = ch
+		} else {
+			h.log.Warn("cannot subscribe to device-removed events; polling instead", "err", err)
+		}
+		return l.DomainDetachDeviceAlias(dom, alias, affectLive)
+	})
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(unplugRecheck)
+	defer tick.Stop()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if m, ok := ev.(*golibvirt.DomainEventCallbackDeviceRemovedMsg); ok && m.Msg.DevAlias == alias && m.Msg.Dom.UUID == dom.UUID {
+				return nil
+			}
+		case <-tick.C:
+			gone := false
+			err := h.call(ctx, "read domain", func(l *golibvirt.Libvirt) error {
+				cur, err := liveNIC(l, dom, alias)
+				gone = cur == nil
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if gone {
+				return nil
+			}
+		case <-ctx.Done():
+			return hypervisor.Errorf(hypervisor.ErrOperationTimeout,
+				"operation timed out: the guest did not release device %s (no device-removed event before the deadline)", alias)
+		}
+	}
+}
+
+// UpdateNIC changes a live device in place. The XML sent names the device by
+// MAC and alias as asked, so that libvirt itself refuses a MAC or model
+// change; the option ROM setting is copied from the live device, which
+// libvirt also refuses to change.
+func (h *Hypervisor) UpdateNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	var st hypervisor.NICState
+	err := h.call(ctx, "update device", func(l *golibvirt.Libvirt) error {
+		dom, err := h.lookup(l, id)
+		if err != nil {
+			return err
+		}
+		cur, err := liveNIC(l, dom, n.Alias)
+		if err != nil {
+			return err
+		}
+		x := iface(n)
+		if cur != nil {
+			x.ROM = cur.ROM
+		}
+		raw, err := x.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := l.DomainUpdateDeviceFlags(dom, raw, modifyLive); err != nil {
+			return err
+		}
+		got, err := liveNIC(l, dom, n.Alias)
+		if err != nil {
+			return err
+		}
+		if got == nil {
+			return hypervisor.Errorf(hypervisor.ErrInternal, "internal error: device %s vanished during the update", n.Alias)
+		}
+		st = nicState(*got)
+		return nil
+	})
+	return st, err
+}
