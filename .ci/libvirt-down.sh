@@ -7,13 +7,18 @@ if [ -S /run/libvirt/libvirt-sock ]; then
     virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
   done
 fi
-for f in /run/libvirtd.pid /run/virtlogd.pid; do
-  if [ -f "$f" ]; then
-    pid=$(cat "$f"); kill "$pid" 2>/dev/null || true
+state=${VWIRE_CI_STATE:-/tmp/vwire-ci}
+if [ -f "$state/started-pids" ]; then
+  # libvirtd first (it uses virtlogd): the file lists virtlogd first.
+  for pid in $(tac "$state/started-pids"); do
+    kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
-  fi
-done
+  done
+  rm -f "$state/started-pids"
+  # The agents under test created the dummy bridge on this throwaway host.
+  ip link del ';vdsmdummy;' 2>/dev/null || true
+fi
 for b in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '{print $2}' | grep -E '^vw[a-z0-9]' || true); do
   ip link del "$b" 2>/dev/null || true
 done

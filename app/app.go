@@ -156,6 +156,8 @@ type AgentMain struct {
 	Listen     string
 	Hypervisor hypervisor.Hypervisor
 	Logger     *slog.Logger
+	// UnplugTimeout bounds the wait for a guest to release a device (default 10 s).
+	UnplugTimeout time.Duration
 
 	ln  net.Listener
 	srv *http.Server
@@ -170,7 +172,8 @@ func (m *AgentMain) Start() error {
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", m.Listen, err)
 	}
-	m.srv = &http.Server{Handler: agent.NewServer(m.Hypervisor, agent.Options{Logger: m.Logger}), ReadHeaderTimeout: 10 * time.Second}
+	m.srv = &http.Server{Handler: agent.NewServer(m.Hypervisor, agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout}),
+		ReadHeaderTimeout: 10 * time.Second}
 	go m.srv.Serve(m.ln)
 	m.Logger.Info("vwire agent listening", "addr", m.ln.Addr().String())
 	return nil

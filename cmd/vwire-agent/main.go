@@ -1,5 +1,6 @@
 // Command vwire-agent runs a vwire host agent: VDSM's JSON-RPC verbs over
-// HTTP on a hypervisor. Today the hypervisor is the simulated one (--hypervisor sim).
+// HTTP on a hypervisor, by default the host's libvirt (qemu:///system), or
+// the simulated hypervisor with --hypervisor sim.
 package main
 
 import (
@@ -9,17 +10,23 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/hypervisor/libvirt"
 	"vwire.dev/vwire/hypervisor/sim"
 )
 
 func main() {
 	m := &app.AgentMain{}
 	flag.StringVar(&m.Listen, "listen", "0.0.0.0:54321", "address of the JSON-RPC endpoint")
-	hv := flag.String("hypervisor", "sim", "hypervisor backend: sim")
+	hv := flag.String("hypervisor", "libvirt", "hypervisor backend: libvirt or sim")
+	uri := flag.String("libvirt", "qemu:///system", "libvirt: connection URI")
+	callTimeout := flag.Duration("libvirt-timeout", 20*time.Second, "libvirt: deadline of each call")
+	stateDir := flag.String("state-dir", "/var/lib/vwire", "libvirt: directory for the agent's state (console/<vm id>.log)")
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	flag.Parse()
@@ -39,8 +46,17 @@ func main() {
 			}
 		}
 		m.Hypervisor = sim.New(bs...)
+	case "libvirt":
+		h, err := libvirt.New(libvirt.Options{URI: *uri, CallTimeout: *callTimeout, Logger: m.Logger,
+			ConsoleDir: filepath.Join(*stateDir, "console")})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vwire-agent:", err)
+			os.Exit(1)
+		}
+		defer h.Close()
+		m.Hypervisor = h
 	default:
-		fmt.Fprintf(os.Stderr, "vwire-agent: unknown hypervisor %q (this build has: sim)\n", *hv)
+		fmt.Fprintf(os.Stderr, "vwire-agent: unknown hypervisor %q (libvirt or sim)\n", *hv)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
