@@ -156,7 +156,6 @@ func getlink(t *testing.T, vmID, tap string) string {
 	return strings.TrimSpace(strings.TrimPrefix(out, tap))
 }
 
-
 // fmtSscan reads the slot of a PCI address "0000:00:05.0".
 func fmtSscan(pci string, slot *int) (int, error) {
 	var dom, bus, fn int
