@@ -127,6 +127,7 @@ var messages = map[string]message{
 	"ACTION_TYPE_FAILED_DEFAULT_MAC_POOL_CANNOT_BE_REMOVED":   {ECONFLICT, "Cannot ${action} ${type}. The default MAC pool cannot be removed."},
 	"ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST":                   {EINVALID, "Cannot ${action} ${type}. MAC Pool does not exist."},
 	"ACTION_TYPE_FAILED_MAC_POOL_HAS_DUPLICATES":              {ECONFLICT, "Cannot ${action} ${type}. Duplicate MAC addresses are in use in the pool: ${macs}."},
+	"VNIC_PROFILE_BAD_GUEST_NOTIFICATION":                     {EINVALID, "Cannot ${action} ${type}. guest_notification must be none, link_bounce or announce, and link_bounce_hold between 0 and 30000 milliseconds."},
 	"ACTION_TYPE_FAILED_BLANK_TEMPLATE":                       {ECONFLICT, "Cannot ${action} ${type}. The Blank template cannot be changed."},
 }
 

@@ -121,6 +121,44 @@ type VnicProfile struct {
 	Description   string
 	NetworkID     string
 	PortMirroring bool
+	// Notify is how a running guest learns that its vNIC moved to this
+	// profile's network; BounceHold is how long the link stays down for
+	// NotifyLinkBounce.
+	Notify     GuestNotify
+	BounceHold time.Duration
+}
+
+// GuestNotify is what tells a guest that its vNIC's network changed. oVirt
+// did nothing (the seed's closing comment); vwire offers two opt-in ways.
+type GuestNotify string
+
+const (
+	// NotifyNone moves the vNIC silently: no carrier change, the guest keeps
+	// its addresses. Right when the new network is the same L2 segment.
+	NotifyNone GuestNotify = "none"
+	// NotifyLinkBounce takes the link down, moves the vNIC and brings the
+	// link up after BounceHold, so that the guest re-runs DHCP/SLAAC, as
+	// Proxmox does. Right when the new network is a different subnet.
+	NotifyLinkBounce GuestNotify = "link_bounce"
+	// NotifyAnnounce asks QEMU to announce the vNIC (RARP, and the guest's
+	// gratuitous ARP/NA) on the new network, so that switches learn its
+	// port. Right for the same subnet reached through another port or VLAN.
+	NotifyAnnounce GuestNotify = "announce"
+)
+
+// DefaultBounceHold is the link-down time of a bounce when none is set.
+const DefaultBounceHold = time.Second
+
+// MaxBounceHold bounds the hold: the update holds the VM's lock meanwhile.
+const MaxBounceHold = 30 * time.Second
+
+// ParseGuestNotify reads a notification mode.
+func ParseGuestNotify(s string) (GuestNotify, bool) {
+	switch g := GuestNotify(s); g {
+	case NotifyNone, NotifyLinkBounce, NotifyAnnounce:
+		return g, true
+	}
+	return "", false
 }
 
 // HostStatus follows oVirt's host states that vwire uses.

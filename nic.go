@@ -114,6 +114,8 @@ type NIC struct {
 	NetworkID     string
 	NetworkName   string
 	PortMirroring bool
+	Notify        GuestNotify
+	BounceHold    time.Duration
 }
 
 // Alias is the libvirt device alias the engine gives the vNIC, as oVirt does.

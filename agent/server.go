@@ -341,6 +341,11 @@ type UpdateDeviceParams struct {
 	Alias      string  `json:"alias"`
 	Network    *string `json:"network,omitempty"`
 	LinkActive *bool   `json:"linkActive,omitempty"`
+	// Notify tells the guest of a move to another network: "link_bounce"
+	// (link down, move, link up after BounceHoldMs) or "announce" (QEMU's
+	// announce-self for the device); empty or "none" does nothing.
+	Notify       string `json:"notify,omitempty"`
+	BounceHoldMs int64  `json:"bounceHoldMs,omitempty"`
 }
 
 // updateDevice is a read-modify-write of one live interface: read it by
@@ -381,17 +386,47 @@ func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *R
 	if want.Bridge == "" || want.Bridge == vwire.DummyBridge {
 		want.Bridge, want.LinkUp = vwire.DummyBridge, false
 	}
-	if _, err := s.hv.UpdateNIC(ctx, p.VMID, want); err != nil {
-		return nil, rpcError(CodeUpdateDevice, err)
-	}
-	got, err := s.readBack(ctx, p.VMID, want)
+	moved := want.Bridge != orig.Bridge && want.LinkUp
+	got, err := s.apply(ctx, p.VMID, orig.NIC, want, moved, p.Params)
 	if err != nil {
+		// Put the device back as it was, whatever step failed.
 		if _, rerr := s.hv.UpdateNIC(ctx, p.VMID, orig.NIC); rerr != nil {
 			err = fmt.Errorf("%w; restoring the original device also failed: %v", err, rerr)
 		}
 		return nil, rpcError(CodeUpdateDevice, err)
 	}
 	return map[string]any{"vmList": map[string]any{}, "device": nicStats(got)}, nil
+}
+
+// apply performs the update, with the guest notification the engine asked
+// for when the device moves to another bridge with its link up, and reads
+// the device back.
+func (s *Server) apply(ctx context.Context, vmID string, orig, want hypervisor.NIC, moved bool, p UpdateDeviceParams) (hypervisor.NICState, error) {
+	if moved && p.Notify == string(vwire.NotifyLinkBounce) {
+		down := want
+		down.LinkUp = false
+		if _, err := s.hv.UpdateNIC(ctx, vmID, down); err != nil {
+			return hypervisor.NICState{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return hypervisor.NICState{}, ctx.Err()
+		case <-time.After(time.Duration(p.BounceHoldMs) * time.Millisecond):
+		}
+	}
+	if _, err := s.hv.UpdateNIC(ctx, vmID, want); err != nil {
+		return hypervisor.NICState{}, err
+	}
+	got, err := s.readBack(ctx, vmID, want)
+	if err != nil {
+		return got, err
+	}
+	if moved && p.Notify == string(vwire.NotifyAnnounce) {
+		if err := s.hv.Announce(ctx, vmID, want.Alias); err != nil {
+			return got, err
+		}
+	}
+	return got, nil
 }
 
 func (s *Server) readBack(ctx context.Context, vmID string, want hypervisor.NIC) (hypervisor.NICState, error) {

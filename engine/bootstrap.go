@@ -64,7 +64,8 @@ func (e *Engine) Bootstrap(ctx context.Context, adminPassword string) (generated
 		if err := tx.CreateNetwork(mgmt); err != nil {
 			return err
 		}
-		if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID}); err != nil {
+		if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID,
+			Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}); err != nil {
 			return err
 		}
 		if err := tx.AttachNetwork(cl.ID, mgmt.ID, true); err != nil {

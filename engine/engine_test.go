@@ -558,3 +558,57 @@ func TestStuckPoweringUpIsSettled(t *testing.T) {
 		}
 	}
 }
+
+// TestGuestNotification: the target profile decides how the guest learns of
+// a move; a link change or a move to no network notifies nothing.
+func TestGuestNotification(t *testing.T) {
+	e := newEnv(t)
+	plain := e.network("plain")
+	bounce := e.network("bounce")
+	ann := e.network("ann")
+	for id, mode := range map[string]vwire.GuestNotify{bounce: vwire.NotifyLinkBounce, ann: vwire.NotifyAnnounce} {
+		var p *vwire.VnicProfile
+		e.store.View(ctx(), func(tx vwire.Tx) (err error) { p, err = tx.Profile(id); return })
+		p.Notify, p.BounceHold = mode, 20*time.Millisecond
+		if err := e.eng.UpdateProfile(ctx(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vm := e.vm("vm1")
+	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: plain})
+	e.start(vm.ID)
+	move := func(profile string) {
+		t.Helper()
+		if _, err := e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{ProfileID: &profile}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	move(bounce)
+	if d := e.sim.LinkDowns(vm.ID, n.Alias()); d != 1 {
+		t.Errorf("after a move to a link_bounce profile: %d link downs, want 1", d)
+	}
+	if b, up, _, _ := e.live(vm.ID, n); b != "bounce" || !up {
+		t.Errorf("after the bounce: bridge %s up %v", b, up)
+	}
+	move(ann)
+	if a := e.sim.Announcements(vm.ID, n.Alias()); a != 1 {
+		t.Errorf("after a move to an announce profile: %d announcements, want 1", a)
+	}
+	move(plain)
+	if d, a := e.sim.LinkDowns(vm.ID, n.Alias()), e.sim.Announcements(vm.ID, n.Alias()); d != 1 || a != 1 {
+		t.Errorf("a move to a silent profile notified: downs %d announcements %d", d, a)
+	}
+	// Moving within the announce profile's network with link changes only: nothing.
+	move(ann)
+	e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{Linked: ptr(false)})
+	e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{Linked: ptr(true)})
+	if a := e.sim.Announcements(vm.ID, n.Alias()); a != 2 {
+		t.Errorf("link changes announced: %d, want 2", a)
+	}
+	var p *vwire.VnicProfile
+	e.store.View(ctx(), func(tx vwire.Tx) (err error) { p, err = tx.Profile(bounce); return })
+	p.BounceHold = time.Hour
+	if err := e.eng.UpdateProfile(ctx(), p); key(err) != "VNIC_PROFILE_BAD_GUEST_NOTIFICATION" {
+		t.Errorf("an hour-long hold: %v", err)
+	}
+}

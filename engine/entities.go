@@ -51,7 +51,8 @@ func (e *Engine) AddDataCenter(ctx context.Context, dc *vwire.DataCenter) error 
 		if err := tx.CreateNetwork(mgmt); err != nil {
 			return err
 		}
-		if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID}); err != nil {
+		if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID,
+			Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}); err != nil {
 			return err
 		}
 		return newEvent(ctx, evDCAdd, dcVars(dc)...).write(tx)
@@ -317,7 +318,8 @@ func (e *Engine) AddNetwork(ctx context.Context, n *vwire.Network) error {
 			return nameConflict(op, "ACTION_TYPE_FAILED_NETWORK_NAME_IN_USE", err)
 		}
 		if n.VMNetwork {
-			if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: n.Name, NetworkID: n.ID}); err != nil {
+			if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: n.Name, NetworkID: n.ID,
+				Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}); err != nil {
 				return err
 			}
 		}
@@ -402,10 +404,23 @@ func profileVars(tx vwire.Tx, p *vwire.VnicProfile) ([]string, error) {
 	return []string{"VnicProfileName", p.Name, "NetworkName", n.Name, "DataCenterName", dc.Name}, nil
 }
 
+func validateProfile(op vwire.Op, p *vwire.VnicProfile) error {
+	if err := vwire.ValidateName(op, p.Name, 50, true); err != nil {
+		return err
+	}
+	if p.Notify == "" {
+		p.Notify = vwire.NotifyNone
+	}
+	if _, ok := vwire.ParseGuestNotify(string(p.Notify)); !ok || p.BounceHold < 0 || p.BounceHold > vwire.MaxBounceHold {
+		return vwire.Fail(op, "VNIC_PROFILE_BAD_GUEST_NOTIFICATION")
+	}
+	return nil
+}
+
 // AddProfile creates a vNIC profile on a network.
 func (e *Engine) AddProfile(ctx context.Context, p *vwire.VnicProfile) error {
 	op := vwire.OpAddProfile
-	if err := vwire.ValidateName(op, p.Name, 50, true); err != nil {
+	if err := validateProfile(op, p); err != nil {
 		return err
 	}
 	p.ID = uuid.NewString()
@@ -427,7 +442,7 @@ func (e *Engine) AddProfile(ctx context.Context, p *vwire.VnicProfile) error {
 // running vNICs that use it (a live change oVirt never offered).
 func (e *Engine) UpdateProfile(ctx context.Context, p *vwire.VnicProfile) error {
 	op := vwire.OpEditProfile
-	if err := vwire.ValidateName(op, p.Name, 50, true); err != nil {
+	if err := validateProfile(op, p); err != nil {
 		return err
 	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {

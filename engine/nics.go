@@ -73,7 +73,7 @@ func editable(s vwire.VMStatus) bool {
 // resolveProfile checks rules #11/#11b (profile exists, its network is in the
 // VM's cluster) and fills the vNIC's profile and network fields.
 func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
-	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring = "", "", "", false
+	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring, n.Notify, n.BounceHold = "", "", "", false, "", 0
 	if n.ProfileID == "" {
 		return nil
 	}
@@ -88,6 +88,7 @@ func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 		return vwire.Fail(op, "NETWORK_NOT_EXISTS_IN_CURRENT_CLUSTER")
 	}
 	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring = p.Name, cn.ID, cn.Name, p.PortMirroring
+	n.Notify, n.BounceHold = p.Notify, p.BounceHold
 	return nil
 }
 
@@ -505,7 +506,12 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		failEvent, generic = evNicUnplugFailed, "Failed to deactivate VM Network Interface."
 	case vwire.ActionUpdate:
 		var st agent.NICStats
-		st, err = h.UpdateNIC(ctx, vmID, agent.UpdateDeviceParams{Alias: n.Alias(), Network: &n.NetworkName, LinkActive: &n.Linked})
+		p := agent.UpdateDeviceParams{Alias: n.Alias(), Network: &n.NetworkName, LinkActive: &n.Linked}
+		// The new profile says how the guest learns of a move to another network.
+		if n.NetworkID != old.NetworkID && n.NetworkName != "" && n.Linked {
+			p.Notify, p.BounceHoldMs = string(n.Notify), n.BounceHold.Milliseconds()
+		}
+		st, err = h.UpdateNIC(ctx, vmID, p)
 		if err == nil {
 			n.Observed = e.observed(st)
 			u.add(func() {

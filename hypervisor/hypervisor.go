@@ -83,6 +83,10 @@ type Hypervisor interface {
 	// UpdateNIC changes a live device in place. The device is found by MAC
 	// and alias; only the bridge and the link state may change.
 	UpdateNIC(ctx context.Context, domainID string, nic NIC) (NICState, error)
+	// Announce makes the device announce itself on its network (QEMU's
+	// announce-self: RARP from its MAC, and the guest's own gratuitous
+	// ARP/NA where the driver supports it). An unknown alias is refused.
+	Announce(ctx context.Context, domainID, alias string) error
 }
 
 // BridgeManager is implemented by hypervisors whose host bridges the agent

@@ -1,8 +1,10 @@
 package restapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"vwire.dev/vwire"
 )
@@ -139,6 +141,8 @@ func (q *request) profileNode(p *vwire.VnicProfile) *node {
 	return n.add(str("name", p.Name), optStr("description", p.Description),
 		el("pass_through", str("mode", "disabled")),
 		boolean("port_mirroring", p.PortMirroring),
+		str("guest_notification", string(p.Notify)),
+		integer("link_bounce_hold", p.BounceHold.Milliseconds()),
 		ref("network", q.href("networks", p.NetworkID), p.NetworkID))
 }
 
@@ -200,6 +204,20 @@ func applyProfile(b *in, p *vwire.VnicProfile) error {
 	if pm != nil {
 		p.PortMirroring = *pm
 	}
+	if v, ok := b.str("guest_notification"); ok {
+		g, ok := vwire.ParseGuestNotify(v)
+		if !ok {
+			return vwire.InvalidValue("Invalid Enum value", fmt.Sprintf("Invalid value '%s' for field 'guest_notification'. Possible values: [none, link_bounce, announce]", v))
+		}
+		p.Notify = g
+	}
+	hold, err := b.intp("link_bounce_hold")
+	if err != nil {
+		return err
+	}
+	if hold != nil {
+		p.BounceHold = time.Duration(*hold) * time.Millisecond
+	}
 	return nil
 }
 
@@ -207,7 +225,7 @@ func (s *Server) addProfileOn(q *request, b *in, networkID string) error {
 	if _, ok := b.str("name"); !ok {
 		return vwire.Incomplete("VnicProfile", []string{"name"}, "add")
 	}
-	p := &vwire.VnicProfile{NetworkID: networkID}
+	p := &vwire.VnicProfile{NetworkID: networkID, Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}
 	if err := applyProfile(b, p); err != nil {
 		return err
 	}

@@ -174,6 +174,16 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("Announce", func(t *testing.T) {
+		if err := hv.Announce(ctx(t), id, nicA.Alias); err != nil {
+			t.Fatalf("Announce %s: %v", nicA.Alias, err)
+		}
+		// QEMU ignores unknown names silently; the backend must not.
+		if err := hv.Announce(ctx(t), id, "ua-nope"); code(err) != hypervisor.ErrDeviceMissing {
+			t.Fatalf("Announce of an unknown alias: err = %v, want code %d", err, hypervisor.ErrDeviceMissing)
+		}
+	})
+
 	t.Run("HotPlugAndUnplug", func(t *testing.T) {
 		extra := nic(uuid.NewString(), "02:00:00:aa:00:03", brB, false)
 		got, err := hv.AttachNIC(ctx(t), id, extra)

@@ -36,6 +36,10 @@ type Sim struct {
 	// holdUnplug lists domains whose guest never answers an unplug request,
 	// as a guest without an OS behaves.
 	holdUnplug map[string]bool
+	// announced counts announcements per domain and alias; downs counts
+	// link-down transitions, as a guest's carrier_down_count would.
+	announced map[string]int
+	downs     map[string]int
 }
 
 type domain struct {
@@ -48,7 +52,8 @@ var _ hypervisor.BridgeManager = (*Sim)(nil)
 
 // New returns a simulated host with the given bridges and the dummy bridge.
 func New(bridges ...string) *Sim {
-	s := &Sim{bridges: map[string]bool{vwire.DummyBridge: true}, domains: map[string]*domain{}, holdUnplug: map[string]bool{}}
+	s := &Sim{bridges: map[string]bool{vwire.DummyBridge: true}, domains: map[string]*domain{}, holdUnplug: map[string]bool{},
+		announced: map[string]int{}, downs: map[string]int{}}
 	for _, b := range bridges {
 		s.bridges[b] = true
 	}
@@ -351,7 +356,44 @@ func (s *Sim) UpdateNIC(ctx context.Context, domainID string, n hypervisor.NIC) 
 	if !s.bridges[n.Bridge] {
 		return hypervisor.NICState{}, hypervisor.Errorf(hypervisor.ErrOperationFailed, "operation failed: bridge %s doesn't exist", n.Bridge)
 	}
+	if cur.LinkUp && !n.LinkUp {
+		s.downs[domainID+"/"+n.Alias]++
+	}
 	cur.Bridge = n.Bridge
 	cur.LinkUp = n.LinkUp
 	return *cur, nil
+}
+
+// Announce records an announcement of a device; QEMU would send RARP frames.
+func (s *Sim) Announce(ctx context.Context, domainID, alias string) error {
+	if err := ctx.Err(); err != nil {
+		return timeout(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.domains[domainID]
+	if !ok {
+		return noDomain(domainID)
+	}
+	for _, n := range d.nics {
+		if n.Alias == alias {
+			s.announced[domainID+"/"+alias]++
+			return nil
+		}
+	}
+	return hypervisor.Errorf(hypervisor.ErrDeviceMissing, "device not found: no device found with alias %s", alias)
+}
+
+// Announcements tells how often a device was announced.
+func (s *Sim) Announcements(domainID, alias string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.announced[domainID+"/"+alias]
+}
+
+// LinkDowns tells how often a device's link went down while plugged.
+func (s *Sim) LinkDowns(domainID, alias string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.downs[domainID+"/"+alias]
 }

@@ -60,7 +60,8 @@ func Bridge(t testing.TB, name string) string {
 		name = fmt.Sprintf("vw%d%s", bridgeSeq.n%10, strings.ReplaceAll(uuid.NewString(), "-", "")[:12])
 		bridgeSeq.Unlock()
 	}
-	for _, args := range [][]string{{"link", "add", name, "type", "bridge"}, {"link", "set", name, "up"}} {
+	// No STP and no forwarding delay: a port forwards as soon as it joins.
+	for _, args := range [][]string{{"link", "add", name, "type", "bridge", "stp_state", "0", "forward_delay", "0"}, {"link", "set", name, "up"}} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 		}

@@ -215,11 +215,14 @@ func (t *Tx) DeleteNetwork(id string) error {
 
 // ---- vNIC profiles
 
-const profileCols = `id, name, description, network_id, port_mirroring`
+const profileCols = `id, name, description, network_id, port_mirroring, guest_notification, link_bounce_hold_ms`
 
 func scanProfile(s interface{ Scan(...any) error }) (*vwire.VnicProfile, error) {
 	var p vwire.VnicProfile
-	return &p, s.Scan(&p.ID, &p.Name, &p.Description, &p.NetworkID, &p.PortMirroring)
+	var hold int64
+	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.NetworkID, &p.PortMirroring, &p.Notify, &hold)
+	p.BounceHold = time.Duration(hold) * time.Millisecond
+	return &p, err
 }
 
 func (t *Tx) Profile(id string) (*vwire.VnicProfile, error) {
@@ -235,14 +238,23 @@ func (t *Tx) Profiles() ([]*vwire.VnicProfile, error) {
 }
 
 func (t *Tx) CreateProfile(p *vwire.VnicProfile) error {
-	_, err := t.exec(`INSERT INTO vnic_profiles (`+profileCols+`) VALUES (?, ?, ?, ?, ?)`,
-		p.ID, p.Name, p.Description, p.NetworkID, p.PortMirroring)
+	_, err := t.exec(`INSERT INTO vnic_profiles (`+profileCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Name, p.Description, p.NetworkID, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds())
 	return err
 }
 
+// notifyOf stores an unset mode as none.
+func notifyOf(p *vwire.VnicProfile) string {
+	if p.Notify == "" {
+		return string(vwire.NotifyNone)
+	}
+	return string(p.Notify)
+}
+
 func (t *Tx) UpdateProfile(p *vwire.VnicProfile) error {
-	return t.execOne("VnicProfile", p.ID, `UPDATE vnic_profiles SET name = ?, description = ?, port_mirroring = ? WHERE id = ?`,
-		p.Name, p.Description, p.PortMirroring, p.ID)
+	return t.execOne("VnicProfile", p.ID, `UPDATE vnic_profiles SET name = ?, description = ?, port_mirroring = ?,
+		guest_notification = ?, link_bounce_hold_ms = ? WHERE id = ?`,
+		p.Name, p.Description, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds(), p.ID)
 }
 
 func (t *Tx) DeleteProfile(id string) error {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"strings"
+	"time"
 
 	"vwire.dev/vwire"
 )
@@ -110,18 +111,23 @@ func (t *Tx) DeleteVM(id string) error {
 // nicSelect joins the profile and network a vNIC uses, which every read needs.
 const nicSelect = `SELECT n.id, n.vm_id, n.name, n.mac, n.interface, n.vnic_profile_id, n.linked, n.plugged, n.synced,
 	n.obs_present, n.obs_alias, n.obs_pci, n.obs_bridge, n.obs_mac, n.obs_model, n.obs_link, n.obs_at,
-	COALESCE(p.name, ''), COALESCE(p.network_id, ''), COALESCE(w.name, ''), COALESCE(p.port_mirroring, FALSE)
+	COALESCE(p.name, ''), COALESCE(p.network_id, ''), COALESCE(w.name, ''), COALESCE(p.port_mirroring, FALSE),
+	COALESCE(p.guest_notification, 'none'), COALESCE(p.link_bounce_hold_ms, 0)
 	FROM nics n LEFT JOIN vnic_profiles p ON p.id = n.vnic_profile_id LEFT JOIN networks w ON w.id = p.network_id`
 
 func scanNIC(s interface{ Scan(...any) error }) (*vwire.NIC, error) {
 	var n vwire.NIC
 	var profile sql.NullString
 	var o vwire.NICObserved
-	var at int64
+	var at, hold int64
 	if err := s.Scan(&n.ID, &n.VMID, &n.Name, &n.MAC, &n.Interface, &profile, &n.Linked, &n.Plugged, &n.Synced,
 		&o.Present, &o.Alias, &o.PCIAddress, &o.Bridge, &o.MAC, &o.Model, &o.LinkUp, &at,
-		&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring); err != nil {
+		&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring, &n.Notify, &hold); err != nil {
 		return nil, err
+	}
+	n.BounceHold = time.Duration(hold) * time.Millisecond
+	if !profile.Valid {
+		n.Notify = ""
 	}
 	n.ProfileID = profile.String
 	if at != 0 {

@@ -70,7 +70,8 @@ func newFixture(t *testing.T, s vwire.Store) *fixture {
 	f.dc = &vwire.DataCenter{ID: uuid.NewString(), Name: "dc-" + uuid.NewString()[:8], Version: vwire.Version{Major: 4, Minor: 8}, MacPoolID: f.pool.ID}
 	f.cluster = &vwire.Cluster{ID: uuid.NewString(), Name: "cl-" + uuid.NewString()[:8], DataCenterID: f.dc.ID, Version: vwire.Version{Major: 3, Minor: 1}, MacPoolID: f.pool.ID}
 	f.net = &vwire.Network{ID: uuid.NewString(), Name: "red", DataCenterID: f.dc.ID, VLAN: &vlan, VMNetwork: true, MTU: 9000}
-	f.profile = &vwire.VnicProfile{ID: uuid.NewString(), Name: "red", NetworkID: f.net.ID, PortMirroring: true}
+	f.profile = &vwire.VnicProfile{ID: uuid.NewString(), Name: "red", NetworkID: f.net.ID, PortMirroring: true,
+		Notify: vwire.NotifyLinkBounce, BounceHold: 1500 * time.Millisecond}
 	f.host = &vwire.Host{ID: uuid.NewString(), Name: "h-" + uuid.NewString()[:8], ClusterID: f.cluster.ID, Address: "192.0.2.1", Port: 54321,
 		Status: vwire.HostUp, Networks: []string{"blue", "red"}, ClusterLevels: []vwire.Version{{Major: 3, Minor: 1}, {Major: 4, Minor: 8}},
 		LibvirtVersion: "9.0.0", LastSeen: time.UnixMilli(1700000000000)}
@@ -259,6 +260,7 @@ func testNICs(t *testing.T, s vwire.Store) {
 		}
 		wantA := *a
 		wantA.Observed, wantA.ProfileName, wantA.NetworkID, wantA.NetworkName, wantA.PortMirroring = obs, f.profile.Name, f.net.ID, f.net.Name, true
+		wantA.Notify, wantA.BounceHold = vwire.NotifyLinkBounce, 1500*time.Millisecond
 		if d := cmp.Diff([]*vwire.NIC{&wantA, b}, nics); d != "" {
 			t.Errorf("NICs (-want +got):\n%s", d)
 		}
