@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,9 @@ type deployment struct {
 	hostID  string
 	cluster string
 	dc      string
+	// consoleDir receives the guests' serial console logs.
+	consoleDir string
+	networks   map[string]string // name → id
 }
 
 func deploy(t *testing.T, poll time.Duration) *deployment {
@@ -89,7 +93,14 @@ func deploy(t *testing.T, poll time.Duration) *deployment {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
-	hv, err := libvirt.New(libvirt.Options{URI: "qemu:///system", ConsoleDir: t.TempDir()})
+	// QEMU runs as libvirt-qemu: the console directory must be reachable by it.
+	consoleDir, err := os.MkdirTemp("", "vwire-console-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(consoleDir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(consoleDir) })
+	hv, err := libvirt.New(libvirt.Options{URI: "qemu:///system", ConsoleDir: consoleDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +110,7 @@ func deploy(t *testing.T, poll time.Duration) *deployment {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ag.Close() })
-	d := &deployment{client: &client{t: t, base: eng.URL()}, eng: eng, hv: hv}
+	d := &deployment{client: &client{t: t, base: eng.URL()}, eng: eng, hv: hv, consoleDir: consoleDir, networks: map[string]string{}}
 	h := d.must(201, "POST", "/hosts", obj{"name": "h1", "address": "127.0.0.1", "port": fmt.Sprint(ag.Port()), "cluster": obj{"name": "Default"}})
 	if str(h, "status") != "up" {
 		t.Fatalf("host: %v", h)
@@ -119,12 +130,15 @@ func (d *deployment) network(withBridge bool) (name, profile string) {
 		name = "vwx" + fmt.Sprint(time.Now().UnixNano()%1e9)
 	}
 	n := d.must(201, "POST", "/networks", obj{"name": name, "data_center": obj{"id": d.dc}})
+	d.networks[name] = str(n, "id")
 	d.must(201, "POST", "/clusters/"+d.cluster+"/networks", obj{"id": str(n, "id")})
 	ps := d.must(200, "GET", "/networks/"+str(n, "id")+"/vnicprofiles", nil)
 	profile = str(ps["vnic_profile"].([]any)[0].(obj), "id")
 	d.must(200, "POST", "/hosts/"+d.hostID+"/refresh", obj{})
 	return name, profile
 }
+
+func (d *deployment) networkID(name string) string { return d.networks[name] }
 
 // vm creates a VM pinned to the host, destroyed at the end of the test.
 func (d *deployment) vm(name string) string {

@@ -133,3 +133,19 @@ func (c *Console) Wait(t testing.TB, timeout time.Duration, what string, ok func
 	t.Fatalf("guest never showed %s within %v; last line: %s", what, timeout, last)
 	return GuestLine{}
 }
+
+// All returns every status line the guest printed so far.
+func (c *Console) All(t testing.TB) []GuestLine {
+	t.Helper()
+	data, err := os.ReadFile(c.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []GuestLine
+	for _, s := range strings.Split(string(data), "\n") {
+		if l, ok := ParseGuestLine(strings.TrimSpace(s)); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
