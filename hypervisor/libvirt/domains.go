@@ -284,6 +284,7 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 				continue
 			}
 			if m, ok := ev.(*golibvirt.DomainEventCallbackDeviceRemovedMsg); ok && m.Msg.DevAlias == alias && m.Msg.Dom.UUID == dom.UUID {
+				h.log.Debug("device removed", "domain", id, "alias", alias, "seen_by", "event")
 				return nil
 			}
 		case <-tick.C:
@@ -297,6 +298,7 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 				return err
 			}
 			if gone {
+				h.log.Debug("device removed", "domain", id, "alias", alias, "seen_by", "poll")
 				return nil
 			}
 		case <-ctx.Done():
