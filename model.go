@@ -244,6 +244,8 @@ type VM struct {
 	CreatedAt      time.Time
 	StartTime      time.Time
 	StopTime       time.Time
+	// Generation counts changes of the VM's devices (see Tx.BumpVMGeneration).
+	Generation int64
 }
 
 // Template is a VM template. Blank is the only one a fresh install holds.

@@ -10,6 +10,9 @@ import (
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error
+	// LockVM serialises the changes to one VM across every engine sharing
+	// the database, until the returned function is called.
+	LockVM(ctx context.Context, vmID string) (unlock func(), err error)
 	Close() error
 }
 
@@ -63,11 +66,19 @@ type Tx interface {
 	// VMsOnHost lists the VMs the database believes run on the host.
 	VMsOnHost(hostID string) ([]*VM, error)
 	CreateVM(*VM) error
+	// UpdateVM writes a VM; its Generation is left alone.
 	UpdateVM(*VM) error
 	DeleteVM(id string) error
+	// BumpVMGeneration records that the VM's devices changed.
+	BumpVMGeneration(id string) error
+	// AcquireHostLease makes owner the poller of a host until the given time,
+	// unless another owner holds an unexpired lease; it tells who won.
+	AcquireHostLease(hostID, owner string, until, now time.Time) (bool, error)
 
 	NIC(id string) (*NIC, error)
 	NICs(vmID string) ([]*NIC, error)
+	// NICsOnHost lists the vNICs of every VM the database believes runs on a host.
+	NICsOnHost(hostID string) ([]*NIC, error)
 	CreateNIC(*NIC) error
 	// UpdateNIC writes the desired state (and synced) of a vNIC.
 	UpdateNIC(*NIC) error

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
 )
@@ -48,15 +50,11 @@ type Engine struct {
 	hostTimeout  time.Duration
 	pollInterval time.Duration
 
-	locks keyedMutex
+	// id names this engine process, as the owner of host leases.
+	id string
 
 	clientsMu sync.Mutex
 	clients   map[string]cachedClient
-
-	// changed records when the engine last changed a VM's devices, so that a
-	// poll answer older than the change is not taken for the truth.
-	changedMu sync.Mutex
-	changed   map[string]time.Time
 }
 
 type cachedClient struct {
@@ -78,7 +76,7 @@ type Options struct {
 // New returns an engine on store.
 func New(store vwire.Store, o Options) *Engine {
 	e := &Engine{store: store, dial: o.Dial, log: o.Logger, now: time.Now, hostTimeout: o.HostTimeout,
-		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, changed: map[string]time.Time{}}
+		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, id: uuid.NewString()}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -111,54 +109,6 @@ func (e *Engine) client(h *vwire.Host) HostClient {
 	c := e.dial(h)
 	e.clients[h.ID] = cachedClient{addr, c}
 	return c
-}
-
-func (e *Engine) markChanged(vmID string) {
-	e.changedMu.Lock()
-	e.changed[vmID] = e.now()
-	e.changedMu.Unlock()
-}
-
-func (e *Engine) changedSince(vmID string, t time.Time) bool {
-	e.changedMu.Lock()
-	defer e.changedMu.Unlock()
-	return !e.changed[vmID].Before(t)
-}
-
-// keyedMutex serialises work per key (a VM id) without one global lock.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*refMutex
-}
-
-type refMutex struct {
-	sync.Mutex
-	refs int
-}
-
-// Lock locks key and returns its unlock function.
-func (k *keyedMutex) Lock(key string) func() {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*refMutex{}
-	}
-	l, ok := k.m[key]
-	if !ok {
-		l = &refMutex{}
-		k.m[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 type ctxKey int

@@ -58,7 +58,7 @@ func (e *Engine) AddHost(ctx context.Context, s HostSpec) (*vwire.Host, error) {
 	if err := e.createHost(ctx, op, h); err != nil {
 		return nil, err
 	}
-	e.pollHost(ctx, h.ID, time.Now())
+	e.pollHost(ctx, h.ID)
 	return e.Host(ctx, h.ID)
 }
 
@@ -199,16 +199,18 @@ func (e *Engine) RegisterEmbeddedHost(ctx context.Context, address string, port 
 	if err != nil {
 		return nil, err
 	}
-	e.pollHost(ctx, h.ID, time.Now())
+	e.pollHost(ctx, h.ID)
 	return e.Host(ctx, h.ID)
 }
 
-// RunPoller polls every host each interval until ctx ends.
+// RunPoller polls hosts each interval until ctx ends. With several engines
+// on one database, a host is polled by the engine holding its lease; when
+// that engine dies its lease expires and another takes over.
 func (e *Engine) RunPoller(ctx context.Context) {
 	t := time.NewTicker(e.pollInterval)
 	defer t.Stop()
 	for {
-		e.PollAll(ctx)
+		e.pollLeased(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -217,7 +219,36 @@ func (e *Engine) RunPoller(ctx context.Context) {
 	}
 }
 
-// PollAll polls every host once, concurrently.
+// leaseTTL is how long a host stays with its poller without renewal.
+func (e *Engine) leaseTTL() time.Duration { return 3 * e.pollInterval }
+
+func (e *Engine) pollLeased(ctx context.Context) {
+	var hosts []*vwire.Host
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+		e.log.Warn("cannot list hosts to poll", "err", err)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		var mine bool
+		err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+			now := e.now()
+			mine, err = tx.AcquireHostLease(h.ID, e.id, now.Add(e.leaseTTL()), now)
+			return err
+		})
+		if err != nil || !mine {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.pollHost(ctx, h.ID)
+		}()
+	}
+	wg.Wait()
+}
+
+// PollAll polls every host once, concurrently, whoever holds the leases.
 func (e *Engine) PollAll(ctx context.Context) {
 	var hosts []*vwire.Host
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
@@ -229,16 +260,29 @@ func (e *Engine) PollAll(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.pollHost(ctx, h.ID, time.Now())
+			e.pollHost(ctx, h.ID)
 		}()
 	}
 	wg.Wait()
 }
 
 // pollHost reads a host's capabilities and VM stats and stores what changed.
-func (e *Engine) pollHost(ctx context.Context, id string, started time.Time) {
+func (e *Engine) pollHost(ctx context.Context, id string) {
 	h, err := e.Host(ctx, id)
 	if err != nil {
+		return
+	}
+	// What the database believes runs there, read before the host answers:
+	// a VM whose generation moves meanwhile was changed under the poll.
+	var vms []*vwire.VM
+	var nics []*vwire.NIC
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+		if vms, err = tx.VMsOnHost(id); err != nil {
+			return err
+		}
+		nics, err = tx.NICsOnHost(id)
+		return err
+	}); err != nil {
 		return
 	}
 	pctx, cancel := context.WithTimeout(ctx, e.hostTimeout)
@@ -259,34 +303,54 @@ func (e *Engine) pollHost(ctx context.Context, id string, started time.Time) {
 	} else {
 		e.applyCaps(ctx, h, caps)
 	}
-	uerr := e.store.Update(ctx, func(tx vwire.Tx) error {
-		cur, err := tx.Host(id)
-		if err != nil {
-			return err
-		}
-		// Only the observed fields change; a concurrent edit of name or address wins.
-		cur.Status, cur.StatusDetail, cur.Networks, cur.ClusterLevels, cur.LibvirtVersion = h.Status, h.StatusDetail, h.Networks, h.ClusterLevels, h.LibvirtVersion
-		if reached {
-			cur.LastSeen = e.now()
-		}
-		if err := tx.UpdateHost(cur); err != nil {
-			return err
-		}
-		if prev != h.Status {
-			t := evHostStatus
-			if h.Status == vwire.HostNonResponsive {
-				t = evHostNonResp
+	if prev != h.Status || reached && e.hostChanged(ctx, h) {
+		uerr := e.store.Update(ctx, func(tx vwire.Tx) error {
+			cur, err := tx.Host(id)
+			if err != nil {
+				return err
 			}
-			return newEvent(ctx, t, "HostStatus", strings.ToUpper(string(h.Status))).host(cur).write(tx)
+			// Only the observed fields change; a concurrent edit of name or address wins.
+			cur.Status, cur.StatusDetail, cur.Networks, cur.ClusterLevels, cur.LibvirtVersion = h.Status, h.StatusDetail, h.Networks, h.ClusterLevels, h.LibvirtVersion
+			if reached {
+				cur.LastSeen = e.now()
+			}
+			if err := tx.UpdateHost(cur); err != nil {
+				return err
+			}
+			if prev != h.Status {
+				t := evHostStatus
+				if h.Status == vwire.HostNonResponsive {
+					t = evHostNonResp
+				}
+				return newEvent(ctx, t, "HostStatus", strings.ToUpper(string(h.Status))).host(cur).write(tx)
+			}
+			return nil
+		})
+		if uerr != nil {
+			e.log.Warn("cannot record host poll", "host", h.Name, "err", uerr)
 		}
-		return nil
-	})
-	if uerr != nil {
-		e.log.Warn("cannot record host poll", "host", h.Name, "err", uerr)
 	}
 	if reached {
-		e.absorbHostStats(ctx, h, stats, started)
+		e.absorbHostStats(ctx, h, vms, nics, stats)
 	}
+}
+
+// hostChanged tells whether what the host reported differs from the
+// database, so that an unchanged host costs no write.
+func (e *Engine) hostChanged(ctx context.Context, h *vwire.Host) bool {
+	cur, err := e.Host(ctx, h.ID)
+	if err != nil {
+		return true
+	}
+	return cur.StatusDetail != h.StatusDetail || cur.LibvirtVersion != h.LibvirtVersion ||
+		!slices.Equal(cur.Networks, sortedCopy(h.Networks)) || !slices.Equal(cur.ClusterLevels, h.ClusterLevels) ||
+		e.now().Sub(cur.LastSeen) > e.leaseTTL()
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
 }
 
 // applyCaps updates the host's view from its capabilities: networks, levels,
@@ -334,7 +398,7 @@ func (e *Engine) RefreshHost(ctx context.Context, id string) (*vwire.Host, error
 	if _, err := e.Host(ctx, id); err != nil {
 		return nil, err
 	}
-	e.pollHost(ctx, id, time.Now())
+	e.pollHost(ctx, id)
 	return e.Host(ctx, id)
 }
 
@@ -347,21 +411,22 @@ func (e *Engine) refreshClusterHosts(ctx context.Context, clusterID string) {
 	}
 	for _, h := range hosts {
 		if h.ClusterID == clusterID && h.Embedded {
-			e.pollHost(ctx, h.ID, time.Now())
+			e.pollHost(ctx, h.ID)
 		}
 	}
 }
 
 // absorbHostStats stores the observed vNIC state of the VMs the database
-// believes run on the host; a VM the host no longer has is down.
-func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, stats []agent.VMStats, started time.Time) {
-	var vms []*vwire.VM
-	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { vms, err = tx.VMsOnHost(h.ID); return }); err != nil {
-		return
-	}
+// believed run on the host when the poll began; a VM the host no longer has
+// is down. Only VMs whose report differs take the VM's lock and a write.
+func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, vms []*vwire.VM, nics []*vwire.NIC, stats []agent.VMStats) {
 	byID := make(map[string]agent.VMStats, len(stats))
 	for _, s := range stats {
 		byID[s.VMID] = s
+	}
+	nicsOf := map[string][]*vwire.NIC{}
+	for _, n := range nics {
+		nicsOf[n.VMID] = append(nicsOf[n.VMID], n)
 	}
 	for _, vm := range vms {
 		// A VM left powering up by an engine that died mid-start is settled
@@ -369,26 +434,50 @@ func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, stats []age
 		if vm.Status != vwire.VMUp && vm.Status != vwire.VMPoweringUp {
 			continue
 		}
-		e.absorbVM(ctx, h, vm.ID, byID, started)
+		st, present := byID[vm.ID]
+		if present && vm.Status == vwire.VMUp && !e.statsDiffer(nicsOf[vm.ID], st) {
+			continue
+		}
+		e.absorbVM(ctx, h, vm, byID)
 	}
 }
 
-func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, vmID string, byID map[string]agent.VMStats, started time.Time) {
-	defer e.locks.Lock(vmID)()
-	// A change made after the host answered would be undone by a stale answer.
-	if e.changedSince(vmID, started) {
+// statsDiffer tells whether a host report changes any vNIC's observed state.
+func (e *Engine) statsDiffer(nics []*vwire.NIC, st agent.VMStats) bool {
+	byAlias := make(map[string]agent.NICStats, len(st.NICs))
+	for _, s := range st.NICs {
+		byAlias[s.Alias] = s
+	}
+	for _, n := range nics {
+		o := &vwire.NICObserved{Present: false}
+		if s, ok := byAlias[n.Alias()]; ok {
+			o = e.observed(s)
+		}
+		if !sameObserved(n.Observed, o) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, byID map[string]agent.VMStats) {
+	unlock, err := e.store.LockVM(ctx, seen.ID)
+	if err != nil {
 		return
 	}
-	err := e.store.Update(ctx, func(tx vwire.Tx) error {
-		vm, err := tx.VM(vmID)
-		if err != nil || (vm.Status != vwire.VMUp && vm.Status != vwire.VMPoweringUp) || vm.HostID != h.ID {
+	defer unlock()
+	err = e.store.Update(ctx, func(tx vwire.Tx) error {
+		vm, err := tx.VM(seen.ID)
+		// A change made after the poll began would be undone by its answer.
+		if err != nil || vm.Generation != seen.Generation || vm.HostID != h.ID ||
+			(vm.Status != vwire.VMUp && vm.Status != vwire.VMPoweringUp) {
 			return err
 		}
-		nics, err := tx.NICs(vmID)
+		nics, err := tx.NICs(vm.ID)
 		if err != nil {
 			return err
 		}
-		st, ok := byID[vmID]
+		st, ok := byID[vm.ID]
 		if !ok {
 			wasUp := vm.Status == vwire.VMUp
 			vm.Status, vm.HostID, vm.StopTime = vwire.VMDown, "", e.now()
@@ -409,6 +498,6 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, vmID string, byID 
 		return e.absorbStats(tx, vm, nics, st)
 	})
 	if err != nil {
-		e.log.Warn("cannot record VM stats", "vm", vmID, "err", err)
+		e.log.Warn("cannot record VM stats", "vm", seen.ID, "err", err)
 	}
 }

@@ -193,7 +193,11 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	n := &vwire.NIC{ID: uuid.NewString(), VMID: vmID, Name: s.Name, MAC: mac, Interface: s.Interface, ProfileID: s.ProfileID,
 		Linked: boolOr(s.Linked, true), Plugged: boolOr(s.Plugged, true), Synced: true}
 
-	defer e.locks.Lock(vmID)()
+	unlock, err := e.store.LockVM(ctx, vmID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var c *vmCtx
 	err = e.store.View(ctx, func(tx vwire.Tx) (err error) {
 		if c, err = loadVM(tx, vmID); err != nil {
@@ -239,6 +243,9 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 			if err := tx.CreateNIC(n); err != nil {
 				return err
 			}
+			if err := tx.BumpVMGeneration(vmID); err != nil {
+				return err
+			}
 			return newEvent(ctx, evNicAdd).vm(c.vm).nic(n).write(tx)
 		})
 		if err != nil {
@@ -276,13 +283,15 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		if err := tx.SetNICObserved(n.ID, n.Observed, n.Synced); err != nil {
 			return err
 		}
+		if err := tx.BumpVMGeneration(vmID); err != nil {
+			return err
+		}
 		return newEvent(ctx, evNicAdd).vm(c.vm).nic(n).write(tx)
 	})
 	if err != nil {
 		return nil, err
 	}
 	u.success()
-	e.markChanged(vmID)
 	return n, nil
 }
 
@@ -345,12 +354,16 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		p.MAC = &mac
 	}
 
-	defer e.locks.Lock(vmID)()
+	unlock, err := e.store.LockVM(ctx, vmID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var c *vmCtx
 	var old *vwire.NIC
 	var n vwire.NIC
 	var action vwire.HostAction
-	err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+	err = e.store.View(ctx, func(tx vwire.Tx) (err error) {
 		if c, err = loadVM(tx, vmID); err != nil {
 			return err
 		}
@@ -424,6 +437,9 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 			}
 		}
 		if err := tx.UpdateNIC(&n); err != nil {
+			return err
+		}
+		if err := tx.BumpVMGeneration(vmID); err != nil {
 			return err
 		}
 		if action != vwire.ActionNone {
@@ -533,14 +549,17 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		return nil, err
 	}
 	u.success()
-	e.markChanged(vmID)
 	return &n, nil
 }
 
 // RemoveNIC removes a vNIC; a plugged vNIC of a running VM must be unplugged first.
 func (e *Engine) RemoveNIC(ctx context.Context, vmID, nicID string) error {
 	op := vwire.OpRemoveNic
-	defer e.locks.Lock(vmID)()
+	unlock, err := e.store.LockVM(ctx, vmID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		c, err := loadVM(tx, vmID)
 		if err != nil {
@@ -554,6 +573,9 @@ func (e *Engine) RemoveNIC(ctx context.Context, vmID, nicID string) error {
 			return vwire.Fail(op, "ACTION_TYPE_FAILED_CANNOT_REMOVE_ACTIVE_DEVICE")
 		}
 		if err := tx.DeleteNIC(n.ID); err != nil {
+			return err
+		}
+		if err := tx.BumpVMGeneration(vmID); err != nil {
 			return err
 		}
 		if err := releaseMAC(tx, c.pool, n.MAC, n.ID); err != nil {

@@ -118,9 +118,13 @@ func (e *Engine) UpdateVM(ctx context.Context, id string, p VMPatch) (*vwire.VM,
 			return nil, err
 		}
 	}
-	defer e.locks.Lock(id)()
+	unlock, err := e.store.LockVM(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var vm *vwire.VM
-	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+	err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if vm, err = tx.VM(id); err != nil {
 			return err
 		}
@@ -227,7 +231,11 @@ func (e *Engine) changeCluster(tx vwire.Tx, op vwire.Op, vm *vwire.VM, target st
 // RemoveVM deletes a down VM with its vNICs and frees their MACs.
 func (e *Engine) RemoveVM(ctx context.Context, id string) error {
 	op := vwire.OpRemoveVM
-	defer e.locks.Lock(id)()
+	unlock, err := e.store.LockVM(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		vm, err := tx.VM(id)
 		if err != nil {
@@ -286,10 +294,14 @@ func schedule(c *vmCtx, hosts []*vwire.Host) (*vwire.Host, []string) {
 // vNIC and its link state; an empty network sits on the dummy bridge, link down.
 func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	op := vwire.OpRunVM
-	defer e.locks.Lock(id)()
+	unlock, err := e.store.LockVM(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var c *vmCtx
 	var host *vwire.Host
-	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+	err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if c, err = loadVM(tx, id); err != nil {
 			return err
 		}
@@ -323,6 +335,9 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		host = h
 		// Powering up marks the VM busy for other engines until the host answers.
 		c.vm.Status, c.vm.HostID = vwire.VMPoweringUp, h.ID
+		if err := tx.BumpVMGeneration(id); err != nil {
+			return err
+		}
 		return tx.UpdateVM(c.vm)
 	})
 	if err != nil {
@@ -351,6 +366,9 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if err := tx.UpdateVM(c.vm); err != nil {
 			return err
 		}
+		if err := tx.BumpVMGeneration(id); err != nil {
+			return err
+		}
 		if err := e.absorbStats(tx, c.vm, c.nics, st); err != nil {
 			return err
 		}
@@ -363,7 +381,6 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", ": "+err.Error()))
 		return nil, err
 	}
-	e.markChanged(id)
 	return c.vm, nil
 }
 
@@ -422,9 +439,13 @@ func sameObserved(a, b *vwire.NICObserved) bool {
 // StopVM powers a running VM off (oVirt's stop).
 func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 	op := vwire.OpStopVM
-	defer e.locks.Lock(id)()
+	unlock, err := e.store.LockVM(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var c *vmCtx
-	err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+	err = e.store.View(ctx, func(tx vwire.Tx) (err error) {
 		c, err = loadVM(tx, id)
 		return err
 	})
@@ -447,12 +468,14 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if err := e.markDown(tx, c.vm, c.nics); err != nil {
 			return err
 		}
+		if err := tx.BumpVMGeneration(id); err != nil {
+			return err
+		}
 		return newEvent(ctx, evVMStop).vm(c.vm).host(host).write(tx)
 	})
 	if err != nil {
 		return nil, err
 	}
-	e.markChanged(id)
 	return c.vm, nil
 }
 

@@ -35,6 +35,9 @@ func (sqliteDialect) fkViolation(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
+// retryable: SQLite's writers are serialised by BEGIN IMMEDIATE; nothing to retry.
+func (sqliteDialect) retryable(error) bool { return false }
+
 // OpenSQLite opens (creating if needed) the SQLite database at path, in WAL
 // mode with foreign keys on, and applies the embedded migrations.
 // path ":memory:" is not supported: tests use a file in a temporary directory,

@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"vwire.dev/vwire"
 )
@@ -35,6 +37,8 @@ type dialect interface {
 	uniqueViolation(err error) bool
 	// fkViolation tells whether err is a foreign key violation.
 	fkViolation(err error) bool
+	// retryable tells whether a failed transaction should simply run again.
+	retryable(err error) bool
 }
 
 // DB is a vwire.Store on a SQL database.
@@ -42,17 +46,78 @@ type DB struct {
 	d     dialect
 	write *sql.DB
 	read  *sql.DB
+	// lock holds the connections of VM locks (PostgreSQL); nil for SQLite,
+	// whose single engine locks in process.
+	lock   *sql.DB
+	txOpts *sql.TxOptions
+	vmLock keyedMutex
 }
+
+// lockReleaseTimeout bounds the release of a VM lock.
+const lockReleaseTimeout = 10 * time.Second
+
+// maxTxAttempts bounds the retries of a transaction that lost a conflict.
+const maxTxAttempts = 20
 
 var _ vwire.Store = (*DB)(nil)
 
-// Close closes both pools.
+// Close closes the pools.
 func (db *DB) Close() error {
-	err := db.write.Close()
-	if db.read != db.write {
-		err = errors.Join(err, db.read.Close())
+	var err error
+	for _, p := range []*sql.DB{db.write, db.read, db.lock} {
+		if p != nil {
+			err = errors.Join(err, p.Close())
+		}
 	}
 	return err
+}
+
+// Dialect names the database: "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.d.name() }
+
+// LockVM serialises changes to one VM across every engine on the database:
+// an advisory lock on PostgreSQL, a mutex in process on SQLite (which
+// serves one engine).
+func (db *DB) LockVM(ctx context.Context, vmID string) (func(), error) {
+	if db.lock != nil {
+		return db.lockVMAdvisory(ctx, vmID)
+	}
+	return db.vmLock.Lock(vmID), nil
+}
+
+// keyedMutex is a mutex per key, freed when nobody holds or waits for it.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*refMutex
+}
+
+type refMutex struct {
+	sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) Lock(key string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*refMutex{}
+	}
+	l, ok := k.m[key]
+	if !ok {
+		l = &refMutex{}
+		k.m[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // SchemaVersion is the highest migration applied.
@@ -129,8 +194,26 @@ func (db *DB) View(ctx context.Context, fn func(vwire.Tx) error) error {
 }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil.
+// A transaction that lost a conflict to another engine runs again, so that
+// an update built on a stale read is never committed.
 func (db *DB) Update(ctx context.Context, fn func(vwire.Tx) error) error {
-	return db.run(ctx, db.write, nil, fn)
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = db.run(ctx, db.write, db.txOpts, fn)
+		if err == nil || attempt == maxTxAttempts || !db.d.retryable(unwrapCause(err)) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+	}
+}
+
+// unwrapCause digs the driver error out of a translated one.
+func unwrapCause(err error) error {
+	var ve *vwire.Error
+	if errors.As(err, &ve) && ve.Err != nil {
+		return ve.Err
+	}
+	return err
 }
 
 func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(vwire.Tx) error) error {
@@ -160,6 +243,8 @@ func (db *DB) translate(err error) error {
 		return &vwire.Error{Code: vwire.ECONFLICT, Key: "UNIQUE_VIOLATION", Detail: "[Cannot save: an entity with the same unique value already exists.]", Err: err}
 	case db.d.fkViolation(err):
 		return &vwire.Error{Code: vwire.ECONFLICT, Key: "FOREIGN_KEY_VIOLATION", Detail: "[Cannot save: a referenced entity does not exist or is still in use.]", Err: err}
+	case db.d.retryable(err):
+		return &vwire.Error{Code: vwire.EUNAVAILABLE, Key: "TX_CONFLICT", Detail: "[The database refused a conflicting concurrent change; try again.]", Err: err}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return &vwire.Error{Code: vwire.EUNAVAILABLE, Detail: "[The database did not answer in time.]", Err: err}
 	}

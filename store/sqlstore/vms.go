@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
@@ -47,13 +48,16 @@ func (t *Tx) CreateTemplate(tp *vwire.Template) error {
 const vmCols = `id, name, description, cluster_id, template_id, status, host_id, placement_hosts, memory, os_type,
 	kernel, initrd, cmdline, created_at, start_time, stop_time`
 
+// vmSelect reads the generation too, which only BumpVMGeneration writes.
+const vmSelect = `SELECT ` + vmCols + `, generation FROM vms`
+
 func scanVM(s interface{ Scan(...any) error }) (*vwire.VM, error) {
 	var v vwire.VM
 	var host sql.NullString
 	var placement string
 	var created, started, stopped int64
 	if err := s.Scan(&v.ID, &v.Name, &v.Description, &v.ClusterID, &v.TemplateID, &v.Status, &host, &placement,
-		&v.Memory, &v.OSType, &v.Kernel, &v.Initrd, &v.Cmdline, &created, &started, &stopped); err != nil {
+		&v.Memory, &v.OSType, &v.Kernel, &v.Initrd, &v.Cmdline, &created, &started, &stopped, &v.Generation); err != nil {
 		return nil, err
 	}
 	v.HostID = host.String
@@ -71,18 +75,18 @@ func vmArgs(v *vwire.VM) []any {
 func (t *Tx) VM(id string) (*vwire.VM, error) {
 	var v *vwire.VM
 	err := t.one("VM", id, func(r *sql.Row) (err error) { v, err = scanVM(r); return },
-		`SELECT `+vmCols+` FROM vms WHERE id = ?`, id)
+		vmSelect+` WHERE id = ?`, id)
 	return v, err
 }
 
 func (t *Tx) VMs() ([]*vwire.VM, error) {
 	return list(t, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) },
-		`SELECT `+vmCols+` FROM vms ORDER BY name`)
+		vmSelect+` ORDER BY name`)
 }
 
 func (t *Tx) VMsOnHost(hostID string) ([]*vwire.VM, error) {
 	return list(t, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) },
-		`SELECT `+vmCols+` FROM vms WHERE host_id = ? ORDER BY name`, hostID)
+		vmSelect+` WHERE host_id = ? ORDER BY name`, hostID)
 }
 
 func (t *Tx) CreateVM(v *vwire.VM) error {
@@ -95,6 +99,22 @@ func (t *Tx) UpdateVM(v *vwire.VM) error {
 	return t.execOne("VM", v.ID, `UPDATE vms SET name = ?, description = ?, cluster_id = ?, template_id = ?, status = ?, host_id = ?,
 		placement_hosts = ?, memory = ?, os_type = ?, kernel = ?, initrd = ?, cmdline = ?, created_at = ?, start_time = ?, stop_time = ?
 		WHERE id = ?`, append(vmArgs(v), v.ID)...)
+}
+
+func (t *Tx) BumpVMGeneration(id string) error {
+	return t.execOne("VM", id, `UPDATE vms SET generation = generation + 1 WHERE id = ?`, id)
+}
+
+func (t *Tx) AcquireHostLease(hostID, owner string, until, now time.Time) (bool, error) {
+	var got string
+	err := t.tx.QueryRowContext(t.ctx, t.q(`INSERT INTO host_leases (host_id, owner, expires) VALUES (?, ?, ?)
+		ON CONFLICT (host_id) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
+		WHERE host_leases.owner = excluded.owner OR host_leases.expires < ?
+		RETURNING owner`), hostID, owner, millis(until), millis(now)).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // another owner's lease is still valid
+	}
+	return got == owner, t.db.translate(err)
 }
 
 func (t *Tx) DeleteVM(id string) error {
@@ -145,6 +165,11 @@ func (t *Tx) NIC(id string) (*vwire.NIC, error) {
 
 func (t *Tx) NICs(vmID string) ([]*vwire.NIC, error) {
 	return list(t, func(r *sql.Rows) (*vwire.NIC, error) { return scanNIC(r) }, nicSelect+` WHERE n.vm_id = ? ORDER BY n.name`, vmID)
+}
+
+func (t *Tx) NICsOnHost(hostID string) ([]*vwire.NIC, error) {
+	return list(t, func(r *sql.Rows) (*vwire.NIC, error) { return scanNIC(r) },
+		nicSelect+` JOIN vms v ON v.id = n.vm_id WHERE v.host_id = ? ORDER BY n.vm_id, n.name`, hostID)
 }
 
 func (t *Tx) CreateNIC(n *vwire.NIC) error {
