@@ -17,6 +17,7 @@ import (
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/sim"
+	"vwire.dev/vwire/internal/testenv"
 	"vwire.dev/vwire/store/sqlstore"
 )
 
@@ -33,6 +34,12 @@ type env struct {
 	mgmt    string // ovirtmgmt profile id
 }
 
+// forEachStore runs a test on SQLite and on PostgreSQL.
+func forEachStore(t *testing.T, fn func(t *testing.T)) {
+	t.Run("sqlite", fn)
+	t.Run("postgres", fn)
+}
+
 func ctx() context.Context { return engine.WithUser(context.Background(), "admin@internal-authz") }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, true) }
@@ -41,7 +48,13 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, true) }
 // network of its cluster) or as a plain host whose bridges the test controls.
 func newEnvWith(t *testing.T, embedded bool) *env {
 	t.Helper()
-	db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "vwire.db"))
+	var db *sqlstore.DB
+	var err error
+	if strings.Contains(t.Name(), "/postgres") {
+		db, err = sqlstore.OpenPostgres(context.Background(), testenv.Postgres(t), sqlstore.PoolSizes{Read: 4, Write: 4, Lock: 16})
+	} else {
+		db, err = sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "vwire.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +182,9 @@ func key(err error) string {
 	return ""
 }
 
-func TestBootstrapDefaults(t *testing.T) {
+func TestBootstrapDefaults(t *testing.T) { forEachStore(t, testBootstrapDefaults) }
+
+func testBootstrapDefaults(t *testing.T) {
 	e := newEnv(t)
 	e.store.View(ctx(), func(tx vwire.Tx) error {
 		if e.dc.Name != "Default" || e.cluster.Name != "Default" || e.cluster.Version != vwire.NewestVersion {
@@ -212,7 +227,9 @@ func TestBootstrapDefaults(t *testing.T) {
 	}
 }
 
-func TestLiveLinking(t *testing.T) {
+func TestLiveLinking(t *testing.T) { forEachStore(t, testLiveLinking) }
+
+func testLiveLinking(t *testing.T) {
 	e := newEnv(t)
 	red := e.network("red")
 	vm := e.vm("vm1")
@@ -256,7 +273,9 @@ func TestLiveLinking(t *testing.T) {
 	}
 }
 
-func TestMACChangeNeedsUnplug(t *testing.T) {
+func TestMACChangeNeedsUnplug(t *testing.T) { forEachStore(t, testMACChangeNeedsUnplug) }
+
+func testMACChangeNeedsUnplug(t *testing.T) {
 	e := newEnv(t)
 	vm := e.vm("vm1")
 	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
@@ -303,7 +322,9 @@ func TestMACChangeNeedsUnplug(t *testing.T) {
 	}
 }
 
-func TestHostFailureLeavesNoLie(t *testing.T) {
+func TestHostFailureLeavesNoLie(t *testing.T) { forEachStore(t, testHostFailureLeavesNoLie) }
+
+func testHostFailureLeavesNoLie(t *testing.T) {
 	e := newEnv(t)
 	red := e.network("red")
 	vm := e.vm("vm1")
@@ -353,6 +374,10 @@ func TestHostFailureLeavesNoLie(t *testing.T) {
 }
 
 func TestUnplugThatNeverCompletesKeepsVNICPlugged(t *testing.T) {
+	forEachStore(t, testUnplugThatNeverCompletesKeepsVNICPlugged)
+}
+
+func testUnplugThatNeverCompletesKeepsVNICPlugged(t *testing.T) {
 	e := newEnv(t)
 	vm := e.vm("vm1")
 	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
@@ -371,7 +396,9 @@ func TestUnplugThatNeverCompletesKeepsVNICPlugged(t *testing.T) {
 	}
 }
 
-func TestStartWithEmptyAndUnlinked(t *testing.T) {
+func TestStartWithEmptyAndUnlinked(t *testing.T) { forEachStore(t, testStartWithEmptyAndUnlinked) }
+
+func testStartWithEmptyAndUnlinked(t *testing.T) {
 	e := newEnv(t)
 	vm := e.vm("vm1")
 	empty := e.nic(vm.ID, engine.NICSpec{Name: "nic1"})
@@ -406,7 +433,9 @@ func TestStartWithEmptyAndUnlinked(t *testing.T) {
 	}
 }
 
-func TestDriftShowsAsUnsynced(t *testing.T) {
+func TestDriftShowsAsUnsynced(t *testing.T) { forEachStore(t, testDriftShowsAsUnsynced) }
+
+func testDriftShowsAsUnsynced(t *testing.T) {
 	e := newEnv(t)
 	vm := e.vm("vm1")
 	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
@@ -441,6 +470,10 @@ func TestDriftShowsAsUnsynced(t *testing.T) {
 }
 
 func TestConcurrentChangesToOneVMAreSerialised(t *testing.T) {
+	forEachStore(t, testConcurrentChangesToOneVMAreSerialised)
+}
+
+func testConcurrentChangesToOneVMAreSerialised(t *testing.T) {
 	e := newEnv(t)
 	red := e.network("red")
 	vm := e.vm("vm1")
@@ -479,7 +512,9 @@ func TestConcurrentChangesToOneVMAreSerialised(t *testing.T) {
 	}
 }
 
-func TestClusterLevelGates(t *testing.T) {
+func TestClusterLevelGates(t *testing.T) { forEachStore(t, testClusterLevelGates) }
+
+func testClusterLevelGates(t *testing.T) {
 	e := newEnv(t)
 	cases := []struct {
 		level string
@@ -537,7 +572,9 @@ func (e *env) networkOf(profileID string) string {
 
 // TestStuckPoweringUpIsSettled: a VM left powering up by an engine that died
 // between the host call and the commit is settled by the next poll.
-func TestStuckPoweringUpIsSettled(t *testing.T) {
+func TestStuckPoweringUpIsSettled(t *testing.T) { forEachStore(t, testStuckPoweringUpIsSettled) }
+
+func testStuckPoweringUpIsSettled(t *testing.T) {
 	e := newEnv(t)
 	for _, onHost := range []bool{true, false} {
 		vm := e.vm("stuck" + strconv.FormatBool(onHost))
@@ -561,16 +598,18 @@ func TestStuckPoweringUpIsSettled(t *testing.T) {
 
 // TestGuestNotification: the target profile decides how the guest learns of
 // a move; a link change or a move to no network notifies nothing.
-func TestGuestNotification(t *testing.T) {
+func TestGuestNotification(t *testing.T) { forEachStore(t, testGuestNotification) }
+
+func testGuestNotification(t *testing.T) {
 	e := newEnv(t)
 	plain := e.network("plain")
 	bounce := e.network("bounce")
 	ann := e.network("ann")
 	for id, mode := range map[string]vwire.GuestNotify{bounce: vwire.NotifyLinkBounce, ann: vwire.NotifyAnnounce} {
-		var p *vwire.VnicProfile
-		e.store.View(ctx(), func(tx vwire.Tx) (err error) { p, err = tx.Profile(id); return })
-		p.Notify, p.BounceHold = mode, 20*time.Millisecond
-		if err := e.eng.UpdateProfile(ctx(), p); err != nil {
+		if _, err := e.eng.UpdateProfile(ctx(), id, func(p *vwire.VnicProfile) error {
+			p.Notify, p.BounceHold = mode, 20*time.Millisecond
+			return nil
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -605,10 +644,8 @@ func TestGuestNotification(t *testing.T) {
 	if a := e.sim.Announcements(vm.ID, n.Alias()); a != 2 {
 		t.Errorf("link changes announced: %d, want 2", a)
 	}
-	var p *vwire.VnicProfile
-	e.store.View(ctx(), func(tx vwire.Tx) (err error) { p, err = tx.Profile(bounce); return })
-	p.BounceHold = time.Hour
-	if err := e.eng.UpdateProfile(ctx(), p); key(err) != "VNIC_PROFILE_BAD_GUEST_NOTIFICATION" {
+	_, err := e.eng.UpdateProfile(ctx(), bounce, func(p *vwire.VnicProfile) error { p.BounceHold = time.Hour; return nil })
+	if key(err) != "VNIC_PROFILE_BAD_GUEST_NOTIFICATION" {
 		t.Errorf("an hour-long hold: %v", err)
 	}
 }

@@ -67,21 +67,30 @@ func unsupportedVersion(op vwire.Op, v vwire.Version) error {
 	return vwire.Fail(op, "ACTION_TYPE_FAILED_UNSUPPORTED_VERSION", "version", v.String(), "supported", strings.Join(s, ", "))
 }
 
-// UpdateDataCenter writes an edited data center.
-func (e *Engine) UpdateDataCenter(ctx context.Context, dc *vwire.DataCenter) error {
+// UpdateDataCenter applies mutate to the stored data center and writes it,
+// in one transaction, so that concurrent edits are never lost.
+func (e *Engine) UpdateDataCenter(ctx context.Context, id string, mutate func(*vwire.DataCenter) error) (*vwire.DataCenter, error) {
 	op := vwire.OpEditDC
-	if err := vwire.ValidateName(op, dc.Name, 40, false); err != nil {
-		return err
-	}
-	if !vwire.IsSupportedVersion(dc.Version) {
-		return unsupportedVersion(op, dc.Version)
-	}
-	return e.store.Update(ctx, func(tx vwire.Tx) error {
+	var dc *vwire.DataCenter
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if dc, err = tx.DataCenter(id); err != nil {
+			return err
+		}
+		if err := mutate(dc); err != nil {
+			return err
+		}
+		if err := vwire.ValidateName(op, dc.Name, 40, false); err != nil {
+			return err
+		}
+		if !vwire.IsSupportedVersion(dc.Version) {
+			return unsupportedVersion(op, dc.Version)
+		}
 		if err := tx.UpdateDataCenter(dc); err != nil {
 			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
 		}
 		return newEvent(ctx, evDCUpdate, dcVars(dc)...).write(tx)
 	})
+	return dc, err
 }
 
 // RemoveDataCenter deletes an empty data center (its networks go with it
@@ -165,20 +174,24 @@ func (e *Engine) AddCluster(ctx context.Context, c *vwire.Cluster) error {
 	})
 }
 
-// UpdateCluster writes an edited cluster. Its level may only rise, and only
-// to what its vNICs allow.
-func (e *Engine) UpdateCluster(ctx context.Context, c *vwire.Cluster) error {
+// UpdateCluster applies mutate to the stored cluster and writes it. Its
+// level may only rise.
+func (e *Engine) UpdateCluster(ctx context.Context, id string, mutate func(*vwire.Cluster) error) (*vwire.Cluster, error) {
 	op := vwire.OpEditCluster
-	if err := vwire.ValidateName(op, c.Name, 40, false); err != nil {
-		return err
-	}
-	if !vwire.IsSupportedVersion(c.Version) {
-		return unsupportedVersion(op, c.Version)
-	}
-	return e.store.Update(ctx, func(tx vwire.Tx) error {
-		old, err := tx.Cluster(c.ID)
-		if err != nil {
+	var c *vwire.Cluster
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if c, err = tx.Cluster(id); err != nil {
 			return err
+		}
+		old := *c
+		if err := mutate(c); err != nil {
+			return err
+		}
+		if err := vwire.ValidateName(op, c.Name, 40, false); err != nil {
+			return err
+		}
+		if !vwire.IsSupportedVersion(c.Version) {
+			return unsupportedVersion(op, c.Version)
 		}
 		if c.Version.Less(old.Version) {
 			return vwire.Fail(op, "CLUSTER_CANNOT_DECREASE_COMPATIBILITY_VERSION")
@@ -191,6 +204,7 @@ func (e *Engine) UpdateCluster(ctx context.Context, c *vwire.Cluster) error {
 		}
 		return newEvent(ctx, evClusterUpdate, "ClusterName", c.Name).write(tx)
 	})
+	return c, err
 }
 
 // RemoveCluster deletes a cluster without hosts or VMs.
@@ -327,23 +341,27 @@ func (e *Engine) AddNetwork(ctx context.Context, n *vwire.Network) error {
 	})
 }
 
-// UpdateNetwork writes an edited network. A network in use keeps its name,
-// which is the bridge its vNICs sit on.
-func (e *Engine) UpdateNetwork(ctx context.Context, n *vwire.Network) error {
+// UpdateNetwork applies mutate to the stored network and writes it. A
+// network in use keeps its name, which is the bridge its vNICs sit on.
+func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwire.Network) error) (*vwire.Network, error) {
 	op := vwire.OpEditNetwork
-	if err := vwire.ValidateNetwork(op, n); err != nil {
-		return err
-	}
-	return e.store.Update(ctx, func(tx vwire.Tx) error {
-		old, err := tx.Network(n.ID)
-		if err != nil {
+	var n *vwire.Network
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if n, err = tx.Network(id); err != nil {
+			return err
+		}
+		old := *n
+		if err := mutate(n); err != nil {
+			return err
+		}
+		if err := vwire.ValidateNetwork(op, n); err != nil {
 			return err
 		}
 		if old.Name != n.Name {
 			if old.Name == vwire.ManagementNetwork {
 				return vwire.Fail(op, "ACTION_TYPE_FAILED_MANAGEMENT_NETWORK_CANNOT_BE_REMOVED", "NetworkName", old.Name)
 			}
-			users, err := tx.NetworkUsers(n.ID)
+			users, err := tx.NetworkUsers(id)
 			if err != nil {
 				return err
 			}
@@ -355,12 +373,13 @@ func (e *Engine) UpdateNetwork(ctx context.Context, n *vwire.Network) error {
 		if err != nil {
 			return err
 		}
-		n.DataCenterID = old.DataCenterID
+		n.ID, n.DataCenterID = old.ID, old.DataCenterID
 		if err := tx.UpdateNetwork(n); err != nil {
 			return nameConflict(op, "ACTION_TYPE_FAILED_NETWORK_NAME_IN_USE", err)
 		}
 		return newEvent(ctx, evNetworkUpdate, append(dcVars(dc), "NetworkName", n.Name)...).write(tx)
 	})
+	return n, err
 }
 
 // RemoveNetwork deletes a network no vNIC uses (its profiles go with it).
@@ -438,19 +457,22 @@ func (e *Engine) AddProfile(ctx context.Context, p *vwire.VnicProfile) error {
 	})
 }
 
-// UpdateProfile writes an edited profile. Port mirroring cannot change under
-// running vNICs that use it (a live change oVirt never offered).
-func (e *Engine) UpdateProfile(ctx context.Context, p *vwire.VnicProfile) error {
+// UpdateProfile applies mutate to the stored profile and writes it.
+func (e *Engine) UpdateProfile(ctx context.Context, id string, mutate func(*vwire.VnicProfile) error) (*vwire.VnicProfile, error) {
 	op := vwire.OpEditProfile
-	if err := validateProfile(op, p); err != nil {
-		return err
-	}
-	return e.store.Update(ctx, func(tx vwire.Tx) error {
-		old, err := tx.Profile(p.ID)
-		if err != nil {
+	var p *vwire.VnicProfile
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if p, err = tx.Profile(id); err != nil {
 			return err
 		}
-		p.NetworkID = old.NetworkID
+		networkID := p.NetworkID
+		if err := mutate(p); err != nil {
+			return err
+		}
+		if err := validateProfile(op, p); err != nil {
+			return err
+		}
+		p.ID, p.NetworkID = id, networkID
 		vars, err := profileVars(tx, p)
 		if err != nil {
 			return err
@@ -460,6 +482,7 @@ func (e *Engine) UpdateProfile(ctx context.Context, p *vwire.VnicProfile) error 
 		}
 		return newEvent(ctx, evProfileUpdate, vars...).write(tx)
 	})
+	return p, err
 }
 
 // RemoveProfile deletes a profile no vNIC uses.
@@ -529,32 +552,36 @@ func (e *Engine) AddMacPool(ctx context.Context, p *vwire.MacPool) error {
 	})
 }
 
-// UpdateMacPool writes an edited pool. Forbidding duplicates again is refused
-// while duplicates are in use.
-func (e *Engine) UpdateMacPool(ctx context.Context, p *vwire.MacPool) error {
+// UpdateMacPool applies mutate to the stored pool and writes it. Forbidding
+// duplicates again is refused: leases of a pool with duplicates cannot be
+// proven unique.
+func (e *Engine) UpdateMacPool(ctx context.Context, id string, mutate func(*vwire.MacPool) error) (*vwire.MacPool, error) {
 	op := vwire.OpEditMacPool
-	if len(p.Ranges) == 0 {
-		return vwire.Incomplete("MacPool", []string{"ranges"}, "update")
-	}
-	if err := validatePool(op, p); err != nil {
-		return err
-	}
-	return e.store.Update(ctx, func(tx vwire.Tx) error {
-		old, err := tx.MacPool(p.ID)
-		if err != nil {
+	var p *vwire.MacPool
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if p, err = tx.MacPool(id); err != nil {
+			return err
+		}
+		old := *p
+		if err := mutate(p); err != nil {
+			return err
+		}
+		if len(p.Ranges) == 0 {
+			return vwire.Incomplete("MacPool", []string{"ranges"}, "update")
+		}
+		if err := validatePool(op, p); err != nil {
 			return err
 		}
 		if old.AllowDuplicates && !p.AllowDuplicates {
-			// Leases of a pool with duplicates carry the vNIC id as dup key;
-			// switching back would need every MAC to be unique.
 			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_HAS_DUPLICATES", "macs", "(disallowing duplicates again is not supported)")
 		}
-		p.DefaultPool = old.DefaultPool
+		p.ID, p.DefaultPool = old.ID, old.DefaultPool
 		if err := tx.UpdateMacPool(p); err != nil {
 			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
 		}
 		return newEvent(ctx, evMacPoolUpdate, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
 	})
+	return p, err
 }
 
 // RemoveMacPool deletes a pool no cluster or data center uses.

@@ -10,7 +10,9 @@ import (
 
 // TestRules checks each validation rule of the vNIC flows: its key, its
 // oVirt text and its class (which decides the HTTP status).
-func TestRules(t *testing.T) {
+func TestRules(t *testing.T) { forEachStore(t, testRules) }
+
+func testRules(t *testing.T) {
 	e := newEnvWith(t, false)
 	red := e.network("red")
 	// A network attached to another cluster only.
@@ -114,7 +116,9 @@ func TestRules(t *testing.T) {
 }
 
 // TestLevel31 covers the seed-era gates on a running VM.
-func TestLevel31(t *testing.T) {
+func TestLevel31(t *testing.T) { forEachStore(t, testLevel31) }
+
+func testLevel31(t *testing.T) {
 	e := newEnv(t)
 	c := &vwire.Cluster{Name: "old", DataCenterID: e.dc.ID, Version: vwire.Version{Major: 3, Minor: 1}}
 	if err := e.eng.AddCluster(ctx(), c); err != nil {
@@ -147,7 +151,9 @@ func TestLevel31(t *testing.T) {
 
 // TestOldLevelsOnRunningVMs: 3.0 refuses hot plug; 3.1 allows it but refuses
 // live updates (the seed's gates), with the seed-era texts.
-func TestOldLevelsOnRunningVMs(t *testing.T) {
+func TestOldLevelsOnRunningVMs(t *testing.T) { forEachStore(t, testOldLevelsOnRunningVMs) }
+
+func testOldLevelsOnRunningVMs(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
 		level   vwire.Version

@@ -25,22 +25,16 @@ func getOne[T any](s *Server, load loader[T], render func(*request, T) *node) ha
 }
 
 // updateOne merges the body into the stored entity (oVirt's PUT semantics)
-// and hands it to the engine.
-func updateOne[T any](s *Server, load loader[T], apply func(*request, *in, T) error,
-	save func(context.Context, T) error, render func(*request, T) *node) handler {
+// inside the engine's transaction, so that concurrent edits are not lost.
+func updateOne[T any](apply func(*request, *in, T) error,
+	save func(context.Context, string, func(T) error) (T, error), render func(*request, T) *node) handler {
 	return func(q *request) error {
-		var v T
-		if err := s.view(q, func(tx vwire.Tx) (err error) { v, err = load(tx, q.r.PathValue("id")); return }); err != nil {
-			return err
-		}
 		b, err := q.body()
 		if err != nil {
 			return err
 		}
-		if err := apply(q, b, v); err != nil {
-			return err
-		}
-		if err := save(q.ctx(), v); err != nil {
+		v, err := save(q.ctx(), q.r.PathValue("id"), func(v T) error { return apply(q, b, v) })
+		if err != nil {
 			return err
 		}
 		q.write(http.StatusOK, render(q, v))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -189,3 +190,29 @@ func (p *SocketProxy) Cut(down time.Duration) {
 type nilTB struct{ testing.TB }
 
 func (nilTB) Fatal(args ...any) {}
+
+// Postgres returns the URL of a new, empty database on the server named by
+// VWIRE_TEST_POSTGRES (an admin URL), dropped at the end of the test.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv("VWIRE_TEST_POSTGRES")
+	Need(t, admin != "", "PostgreSQL (VWIRE_TEST_POSTGRES=postgres://…)")
+	name := "vwt_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+	psql := func(sql string) error {
+		out, err := exec.Command("psql", admin, "-v", "ON_ERROR_STOP=1", "-qc", sql).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("psql %q: %v: %s", sql, err, out)
+		}
+		return nil
+	}
+	if err := psql("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { psql("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}

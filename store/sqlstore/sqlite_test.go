@@ -18,7 +18,7 @@ func TestSQLite(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
-	})
+	}, nil)
 }
 
 func TestRefusesNewerSchema(t *testing.T) {

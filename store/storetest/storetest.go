@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +15,10 @@ import (
 	"vwire.dev/vwire"
 )
 
-// Run runs the suite. newStore returns an empty, migrated store.
-func Run(t *testing.T, newStore func(t *testing.T) vwire.Store) {
+// Run runs the suite. newStore returns an empty, migrated store; peer, when
+// not nil, opens a second handle on the same database, as a second engine
+// would (databases that serve one engine pass nil).
+func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *testing.T, s vwire.Store) vwire.Store) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s vwire.Store)
@@ -32,6 +35,193 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
+	t.Run("Generations", func(t *testing.T) { testGenerations(t, newStore(t)) })
+	t.Run("HostLeases", func(t *testing.T) { testHostLeases(t, newStore(t)) })
+	t.Run("ConcurrentMACs", func(t *testing.T) {
+		s := newStore(t)
+		testConcurrentMACs(t, s, s)
+	})
+	if peer != nil {
+		t.Run("PeerConcurrentMACs", func(t *testing.T) {
+			s := newStore(t)
+			testConcurrentMACs(t, s, peer(t, s))
+		})
+		t.Run("PeerVMLock", func(t *testing.T) {
+			s := newStore(t)
+			testVMLock(t, s, peer(t, s))
+		})
+		t.Run("PeerNoLostUpdate", func(t *testing.T) {
+			s := newStore(t)
+			testNoLostUpdate(t, s, peer(t, s))
+		})
+	}
+}
+
+func testGenerations(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	n := newNIC(f, "nic1", "02:00:00:00:00:31")
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateNIC(n); err != nil {
+			return err
+		}
+		if err := tx.BumpVMGeneration(f.vm.ID); err != nil {
+			return err
+		}
+		return tx.BumpVMGeneration(f.vm.ID)
+	})
+	// UpdateVM leaves the generation alone.
+	update(t, s, func(tx vwire.Tx) error { return tx.UpdateVM(f.vm) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		vm, _ := tx.VM(f.vm.ID)
+		if vm.Generation != 2 {
+			t.Errorf("generation = %d, want 2", vm.Generation)
+		}
+		nics, err := tx.NICsOnHost(f.host.ID)
+		if err != nil || len(nics) != 1 || nics[0].ID != n.ID {
+			t.Errorf("NICsOnHost = %v, %v", nics, err)
+		}
+		return nil
+	})
+	if err := s.Update(ctx(), func(tx vwire.Tx) error { return tx.BumpVMGeneration(uuid.NewString()) }); code(err) != vwire.ENOTFOUND {
+		t.Errorf("bump of a missing VM: %v", err)
+	}
+}
+
+func testHostLeases(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	now := time.UnixMilli(1700000000000)
+	acquire := func(owner string, until, at time.Time) bool {
+		var ok bool
+		update(t, s, func(tx vwire.Tx) (err error) { ok, err = tx.AcquireHostLease(f.host.ID, owner, until, at); return })
+		return ok
+	}
+	if !acquire("a", now.Add(time.Minute), now) {
+		t.Fatal("first lease refused")
+	}
+	if acquire("b", now.Add(time.Minute), now.Add(time.Second)) {
+		t.Fatal("b took a's valid lease")
+	}
+	if !acquire("a", now.Add(2*time.Minute), now.Add(time.Second)) {
+		t.Fatal("a could not renew its lease")
+	}
+	if !acquire("b", now.Add(5*time.Minute), now.Add(3*time.Minute)) {
+		t.Fatal("b could not take an expired lease")
+	}
+	if acquire("a", now.Add(5*time.Minute), now.Add(3*time.Minute)) {
+		t.Fatal("a took b's lease back")
+	}
+}
+
+// testConcurrentMACs: allocations racing on two handles never hand out the
+// same MAC twice.
+func testConcurrentMACs(t *testing.T, a, b vwire.Store) {
+	f := newFixture(t, a)
+	const workers, each = 8, 10
+	var mu sync.Mutex
+	seen := map[vwire.MAC]bool{}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		s := a
+		if w%2 == 1 {
+			s = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				var m vwire.MAC
+				err := s.Update(ctx(), func(tx vwire.Tx) (err error) { m, err = tx.AllocateMAC(f.pool, uuid.NewString()); return })
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[m] {
+					t.Errorf("MAC %s handed out twice", m)
+				}
+				seen[m] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != workers*each {
+		t.Errorf("%d distinct MACs, want %d", len(seen), workers*each)
+	}
+}
+
+// testVMLock: a VM's lock held through one handle blocks the other.
+func testVMLock(t *testing.T, a, b vwire.Store) {
+	unlock, err := a.LockVM(ctx(), "vm-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan time.Time, 1)
+	go func() {
+		u, err := b.LockVM(ctx(), "vm-x")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		got <- time.Now()
+		u()
+	}()
+	other, err := b.LockVM(ctx(), "vm-y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other()
+	time.Sleep(200 * time.Millisecond)
+	released := time.Now()
+	unlock()
+	if at := <-got; at.Before(released) {
+		t.Fatal("the second handle got the VM lock while the first held it")
+	}
+	// A lock waiter gives up with its context.
+	unlock, _ = a.LockVM(ctx(), "vm-z")
+	defer unlock()
+	c, cancel := context.WithTimeout(ctx(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := b.LockVM(c, "vm-z"); err == nil {
+		t.Fatal("LockVM returned while another handle held the lock past the deadline")
+	}
+}
+
+// testNoLostUpdate: read-modify-write transactions racing on two handles
+// all count: none is silently overwritten.
+func testNoLostUpdate(t *testing.T, a, b vwire.Store) {
+	f := newFixture(t, a)
+	const n = 40
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(ctx(), func(tx vwire.Tx) error {
+				net, err := tx.Network(f.net.ID)
+				if err != nil {
+					return err
+				}
+				net.MTU++
+				return tx.UpdateNetwork(net)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	a.View(ctx(), func(tx vwire.Tx) error {
+		net, _ := tx.Network(f.net.ID)
+		if net.MTU != f.net.MTU+n {
+			t.Errorf("MTU after %d increments = %d, want %d: updates were lost", n, net.MTU, f.net.MTU+n)
+		}
+		return nil
+	})
 }
 
 func ctx() context.Context { return context.Background() }

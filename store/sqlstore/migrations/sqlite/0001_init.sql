@@ -13,7 +13,7 @@ CREATE TABLE mac_pools (
     default_pool     BOOLEAN NOT NULL DEFAULT FALSE,
     ranges           TEXT NOT NULL,
     -- where the next allocation starts looking, so allocation stays O(1) on average
-    next_mac         INTEGER NOT NULL DEFAULT 0
+    next_mac         BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE TABLE data_centers (
