@@ -13,6 +13,9 @@ type Store interface {
 	// LockVM serialises the changes to one VM across every engine sharing
 	// the database, until the returned function is called.
 	LockVM(ctx context.Context, vmID string) (unlock func(), err error)
+	// SubscribeEvents wakes the receiver whenever audit events were
+	// committed, by any engine sharing the database, until ctx ends.
+	SubscribeEvents(ctx context.Context) <-chan struct{}
 	Close() error
 }
 

@@ -26,8 +26,10 @@ import (
 
 // EngineMain is the vwire-engine process.
 type EngineMain struct {
-	Listen        string
-	DataDir       string
+	Listen  string
+	DataDir string
+	// DB is a PostgreSQL URL; empty means the embedded SQLite in DataDir.
+	DB            string
 	EmbeddedHost  bool
 	AdminPassword string
 	PollInterval  time.Duration
@@ -58,9 +60,8 @@ func (m *EngineMain) Start(ctx context.Context) error {
 		m.Out = os.Stdout
 	}
 	var err error
-	m.store, err = sqlstore.OpenSQLite(ctx, filepath.Join(m.DataDir, "vwire.db"))
-	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+	if m.store, err = OpenStore(ctx, m.DB, m.DataDir); err != nil {
+		return err
 	}
 	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout})
 	generated, err := m.Engine.Bootstrap(ctx, m.AdminPassword)
@@ -101,6 +102,22 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	}()
 	m.Logger.Info("vwire engine listening", "addr", m.Addr(), "data", m.DataDir, "embedded_host", m.EmbeddedHost)
 	return nil
+}
+
+// OpenStore opens (and migrates) the engine's database: PostgreSQL when url
+// is set, else SQLite in dataDir.
+func OpenStore(ctx context.Context, url, dataDir string) (*sqlstore.DB, error) {
+	var db *sqlstore.DB
+	var err error
+	if url != "" {
+		db, err = sqlstore.OpenPostgres(ctx, url, sqlstore.PoolSizes{})
+	} else {
+		db, err = sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "vwire.db"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
 }
 
 // startEmbeddedHost runs an agent on the simulated hypervisor on loopback,

@@ -1,8 +1,12 @@
 package restapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/engine"
@@ -423,11 +427,21 @@ func (s *Server) listEvents(q *request) error {
 	if err != nil {
 		return err
 	}
-	var from int64
-	if f := q.r.URL.Query().Get("from"); f != "" {
+	from := int64(-1)
+	f := q.r.URL.Query().Get("from")
+	if f == "" {
+		f = q.r.Header.Get("Last-Event-ID")
+	}
+	if f != "" {
 		if from, err = strconv.ParseInt(f, 10, 64); err != nil || from < 0 {
 			return vwire.InvalidValue("Invalid value", `Value "`+f+`" of from isn't a valid event index`)
 		}
+	}
+	if strings.Contains(q.r.Header.Get("Accept"), "text/event-stream") {
+		return s.streamEvents(q, from)
+	}
+	if from < 0 {
+		from = 0
 	}
 	// Without a search the database applies max; with one, filtering comes first.
 	dbMax := p.max
@@ -460,4 +474,51 @@ func (s *Server) getEvent(q *request) error {
 	}
 	q.write(http.StatusOK, q.eventNode(e))
 	return nil
+}
+
+// streamEvents serves the events as server-sent events, oldest first: those
+// after from (or, without from, only new ones), then each new one as any
+// engine commits it. A comment line every 15 s keeps proxies from closing.
+func (s *Server) streamEvents(q *request, from int64) error {
+	fl, ok := q.w.(http.Flusher)
+	if !ok {
+		return vwire.Errorf(vwire.EINTERNAL, "[Streaming is not supported by this server.]")
+	}
+	ctx := q.ctx()
+	wake := s.eng.Store().SubscribeEvents(ctx)
+	if from < 0 {
+		var latest []*vwire.Event
+		if err := s.view(q, func(tx vwire.Tx) (err error) { latest, err = tx.Events(0, 1); return }); err != nil {
+			return err
+		}
+		from = 0
+		if len(latest) > 0 {
+			from = latest[0].ID
+		}
+	}
+	q.w.Header().Set("Content-Type", "text/event-stream")
+	q.w.Header().Set("Cache-Control", "no-cache")
+	q.w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for {
+		var evs []*vwire.Event
+		if err := s.view(q, func(tx vwire.Tx) (err error) { evs, err = tx.Events(from, 0); return }); err != nil {
+			return nil // the client sees the stream end and reconnects with Last-Event-ID
+		}
+		for i := len(evs) - 1; i >= 0; i-- {
+			data, _ := json.Marshal(q.eventNode(evs[i]).jsonValue())
+			fmt.Fprintf(q.w, "id: %d\nevent: event\ndata: %s\n\n", evs[i].ID, data)
+			from = evs[i].ID
+		}
+		fl.Flush()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-keepalive.C:
+			fmt.Fprint(q.w, ": keepalive\n\n")
+		}
+	}
 }

@@ -17,9 +17,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		os.Exit(migrate(os.Args[2:]))
+	}
 	m := &app.EngineMain{}
 	flag.StringVar(&m.Listen, "listen", "127.0.0.1:8080", "address of the REST API")
-	flag.StringVar(&m.DataDir, "data", "./vwire-data", "directory of the embedded database")
+	flag.StringVar(&m.DataDir, "data", "./vwire-data", "directory of the embedded SQLite database")
+	flag.StringVar(&m.DB, "db", os.Getenv("VWIRE_DB"), "PostgreSQL URL (postgres://…); empty: embedded SQLite in --data")
 	flag.BoolVar(&m.EmbeddedHost, "embedded-host", true, "run an in-process host agent on the simulated hypervisor, registered as host \"local\"")
 	flag.DurationVar(&m.PollInterval, "poll-interval", 3*time.Second, "how often hosts are polled")
 	flag.DurationVar(&m.HostTimeout, "host-timeout", 30*time.Second, "deadline of each host call")
@@ -47,4 +51,30 @@ func main() {
 		fmt.Fprintln(os.Stderr, "vwire-engine:", err)
 		os.Exit(1)
 	}
+}
+
+// migrate applies the embedded migrations and reports the schema version:
+// vwire-engine migrate [--db postgres://…] [--data DIR]
+func migrate(args []string) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	data := fs.String("data", "./vwire-data", "directory of the embedded SQLite database")
+	db := fs.String("db", os.Getenv("VWIRE_DB"), "PostgreSQL URL; empty: SQLite in --data")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, err := app.OpenStore(ctx, *db, *data)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-engine migrate:", err)
+		return 1
+	}
+	defer store.Close()
+	v, err := store.SchemaVersion(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-engine migrate:", err)
+		return 1
+	}
+	fmt.Printf("%s schema version %d\n", store.Dialect(), v)
+	return 0
 }

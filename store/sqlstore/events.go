@@ -31,7 +31,15 @@ func (t *Tx) AddEvent(e *vwire.Event) error {
 		cluster_id, data_center_id, template_id, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		e.Code, string(e.Severity), e.Description, millis(e.Time), e.UserName, e.VMID, e.HostID, e.ClusterID,
 		e.DataCenterID, e.TemplateID, e.CorrelationID).Scan(&e.ID)
-	return t.db.translate(err)
+	if err != nil {
+		return t.db.translate(err)
+	}
+	t.addedEvents = true
+	if t.db.pgURL != "" {
+		// Delivered to every engine's listener when the transaction commits.
+		_, err = t.exec(`SELECT pg_notify('`+eventsChannel+`', ?)`, strconv.FormatInt(e.ID, 10))
+	}
+	return err
 }
 
 func (t *Tx) Events(from int64, max int) ([]*vwire.Event, error) {

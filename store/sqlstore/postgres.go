@@ -82,7 +82,7 @@ func OpenPostgres(ctx context.Context, url string, sizes PoolSizes) (*DB, error)
 		db.SetMaxIdleConns(n)
 		return db, nil
 	}
-	db := &DB{d: postgresDialect{}, txOpts: &sql.TxOptions{Isolation: sql.LevelSerializable}}
+	db := &DB{d: postgresDialect{}, txOpts: &sql.TxOptions{Isolation: sql.LevelSerializable}, pgURL: url, closed: make(chan struct{})}
 	var err error
 	if db.write, err = open(sizes.Write); err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	read.SetMaxOpenConns(4)
-	db := &DB{d: sqliteDialect{}, write: write, read: read}
+	db := &DB{d: sqliteDialect{}, write: write, read: read, closed: make(chan struct{})}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

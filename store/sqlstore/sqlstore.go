@@ -51,6 +51,14 @@ type DB struct {
 	lock   *sql.DB
 	txOpts *sql.TxOptions
 	vmLock keyedMutex
+
+	// events wakes the subscribers of new audit events; on PostgreSQL a
+	// LISTEN connection on pgURL feeds it with every engine's events.
+	events     broadcaster
+	pgURL      string
+	listenOnce sync.Once
+	closed     chan struct{}
+	closeOnce  sync.Once
 }
 
 // lockReleaseTimeout bounds the release of a VM lock.
@@ -63,6 +71,11 @@ var _ vwire.Store = (*DB)(nil)
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		if db.closed != nil {
+			close(db.closed)
+		}
+	})
 	var err error
 	for _, p := range []*sql.DB{db.write, db.read, db.lock} {
 		if p != nil {
@@ -229,6 +242,9 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 	if err := stx.Commit(); err != nil {
 		return db.translate(err)
 	}
+	if tx.addedEvents {
+		db.events.wake()
+	}
 	return nil
 }
 
@@ -260,6 +276,8 @@ type Tx struct {
 	ctx context.Context
 	tx  *sql.Tx
 	db  *DB
+	// addedEvents: subscribers are woken after the commit.
+	addedEvents bool
 }
 
 func (t *Tx) q(query string) string { return t.db.d.rebind(query) }

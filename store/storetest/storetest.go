@@ -37,6 +37,10 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 	}
 	t.Run("Generations", func(t *testing.T) { testGenerations(t, newStore(t)) })
 	t.Run("HostLeases", func(t *testing.T) { testHostLeases(t, newStore(t)) })
+	t.Run("EventWakeups", func(t *testing.T) {
+		s := newStore(t)
+		testEventWakeups(t, s, s)
+	})
 	t.Run("ConcurrentMACs", func(t *testing.T) {
 		s := newStore(t)
 		testConcurrentMACs(t, s, s)
@@ -45,6 +49,10 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		t.Run("PeerConcurrentMACs", func(t *testing.T) {
 			s := newStore(t)
 			testConcurrentMACs(t, s, peer(t, s))
+		})
+		t.Run("PeerEventWakeups", func(t *testing.T) {
+			s := newStore(t)
+			testEventWakeups(t, s, peer(t, s))
 		})
 		t.Run("PeerVMLock", func(t *testing.T) {
 			s := newStore(t)
@@ -653,4 +661,35 @@ func testRollback(t *testing.T, s vwire.Store) {
 		}
 		return nil
 	})
+}
+
+// testEventWakeups: a subscriber on b is woken when a commits an event.
+func testEventWakeups(t *testing.T, a, b vwire.Store) {
+	c, cancel := context.WithCancel(ctx())
+	defer cancel()
+	ch := b.SubscribeEvents(c)
+	// The listener may start with a wake-up of its own; drain it.
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-ch:
+	default:
+	}
+	update(t, a, func(tx vwire.Tx) error {
+		return tx.AddEvent(&vwire.Event{Code: 932, Severity: vwire.SevNormal, Description: "wake"})
+	})
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no wake-up within 5 s of a committed event")
+	}
+	// A rolled-back event wakes nobody.
+	a.Update(ctx(), func(tx vwire.Tx) error {
+		tx.AddEvent(&vwire.Event{Code: 933, Severity: vwire.SevError, Description: "rolled back"})
+		return errors.New("roll back")
+	})
+	select {
+	case <-ch:
+		t.Fatal("woken by a rolled-back event")
+	case <-time.After(500 * time.Millisecond):
+	}
 }
