@@ -106,6 +106,19 @@ type Tx interface {
 	// MACHolder names the VM holding mac in the pool, "" if none.
 	MACHolder(poolID string, mac MAC) (string, error)
 
+	// SetPending records a host change in flight for a VM (nicID: the vNIC
+	// it concerns, if any); ClearPending removes it.
+	SetPending(vmID, engineID, nicID string, now time.Time) error
+	ClearPending(vmID string) error
+	// StalePending lists the changes in flight on VMs of a host whose engine
+	// has not beaten since the given time.
+	StalePending(hostID string, since time.Time) ([]Pending, error)
+	// Heartbeat records that an engine is alive.
+	Heartbeat(engineID string, now time.Time) error
+	// ReleaseStrayLeases frees the MACs leased to nicID other than keep
+	// ("" frees them all): leftovers of an interrupted change.
+	ReleaseStrayLeases(nicID, keep string) error
+
 	AddEvent(*Event) error
 	// Events lists newest first, ids greater than from (0: all), at most max (0: all).
 	Events(from int64, max int) ([]*Event, error)
@@ -118,4 +131,12 @@ type Tx interface {
 	// TokenUser returns the user of a valid token, ENOTFOUND otherwise.
 	TokenUser(hash string, now time.Time) (*User, error)
 	DeleteToken(hash string) error
+}
+
+// Pending is a host change in flight.
+type Pending struct {
+	VMID     string
+	EngineID string
+	NICID    string
+	Started  time.Time
 }

@@ -649,3 +649,63 @@ func testGuestNotification(t *testing.T) {
 		t.Errorf("an hour-long hold: %v", err)
 	}
 }
+
+// TestRepairAfterEngineDeath: an engine died after its host calls and
+// before its commits. The poller, once the dead engine's heartbeat is old,
+// makes the host match the database and frees what the change had taken.
+func TestRepairAfterEngineDeath(t *testing.T) { forEachStore(t, testRepairAfterEngineDeath) }
+
+func testRepairAfterEngineDeath(t *testing.T) {
+	e := newEnv(t)
+	vm := e.vm("vm1")
+	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
+	e.start(vm.ID)
+	// What the dead engine did: pulled nic1's cable and plugged a new vNIC
+	// whose row it never wrote, with a MAC it had leased.
+	e.sim.SetLink(vm.ID, n.Alias(), false)
+	ghost := hypervisor.NIC{Alias: "ua-ghost", MAC: "02:00:00:00:66:66", Model: "virtio", Bridge: "ovirtmgmt", LinkUp: true}
+	if _, err := e.sim.AttachNIC(context.Background(), vm.ID, ghost); err != nil {
+		t.Fatal(err)
+	}
+	long := time.Now().Add(-time.Hour)
+	e.store.Update(ctx(), func(tx vwire.Tx) error {
+		pool, _ := tx.MacPool(vwire.DefaultMacPoolID)
+		if err := tx.LeaseMAC(pool, 0x020000006666, "ghost"); err != nil {
+			return err
+		}
+		if err := tx.Heartbeat("dead-engine", long); err != nil {
+			return err
+		}
+		return tx.SetPending(vm.ID, "dead-engine", "ghost", long)
+	})
+	e.eng.PollAll(ctx())
+	if _, up, _, _ := e.live(vm.ID, n); !up {
+		t.Error("nic1's link not restored to the database's state")
+	}
+	d, _ := e.sim.Domain(context.Background(), vm.ID)
+	if _, ok := d.NICByAlias("ua-ghost"); ok {
+		t.Error("the uncommitted vNIC is still plugged")
+	}
+	e.store.View(ctx(), func(tx vwire.Tx) error {
+		if p, _ := tx.StalePending(e.host.ID, time.Now()); len(p) != 0 {
+			t.Errorf("change still pending: %v", p)
+		}
+		return nil
+	})
+	if err := e.store.Update(ctx(), func(tx vwire.Tx) error {
+		pool, _ := tx.MacPool(vwire.DefaultMacPoolID)
+		return tx.LeaseMAC(pool, 0x020000006666, "other")
+	}); err != nil {
+		t.Errorf("the uncommitted vNIC's MAC is still leased: %v", err)
+	}
+	// A change in flight of a live engine is left alone.
+	e.store.Update(ctx(), func(tx vwire.Tx) error {
+		tx.Heartbeat("busy-engine", time.Now())
+		return tx.SetPending(vm.ID, "busy-engine", "", time.Now())
+	})
+	e.sim.SetLink(vm.ID, n.Alias(), false)
+	e.eng.PollAll(ctx())
+	if _, up, _, _ := e.live(vm.ID, n); up {
+		t.Error("repaired a VM whose engine is alive")
+	}
+}

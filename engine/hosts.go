@@ -210,6 +210,7 @@ func (e *Engine) RunPoller(ctx context.Context) {
 	t := time.NewTicker(e.pollInterval)
 	defer t.Stop()
 	for {
+		e.beat(ctx)
 		e.pollLeased(ctx)
 		select {
 		case <-ctx.Done():
@@ -332,6 +333,7 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 	}
 	if reached {
 		e.absorbHostStats(ctx, h, vms, nics, stats)
+		e.repairStale(ctx, h, c)
 	}
 }
 

@@ -254,21 +254,26 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		return n, nil
 	}
 
-	// Hot plug: reserve the MAC, plug, then record.
+	// Hot plug: reserve the MAC and mark the change in flight, plug, then record.
 	var u undo
 	defer u.run()
 	err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
-		n.MAC, err = leaseMAC(tx, op, c.pool, n.MAC, n.ID)
-		return err
+		if n.MAC, err = leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
+			return err
+		}
+		if err := tx.Heartbeat(e.id, e.now()); err != nil {
+			return err
+		}
+		return tx.SetPending(vmID, e.id, n.ID, e.now())
 	})
 	if err != nil {
 		return nil, e.macPoolEvent(ctx, err)
 	}
-	u.add(func() { e.releaseLease(c.pool, n) })
+	u.add(func() { e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.pool, n.MAC, n.ID) }, nil) })
 	st, err := e.client(c.host).HotplugNIC(ctx, vmID, device(n))
 	if err != nil {
-		u.run()
-		e.writeEvent(ctx, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
+		u.success()
+		e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.pool, n.MAC, n.ID) }, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
 		return nil, hostError("Failed to activate VM Network Interface.", c.host, err)
 	}
 	u.add(func() {
@@ -286,6 +291,9 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		if err := tx.BumpVMGeneration(vmID); err != nil {
 			return err
 		}
+		if err := tx.ClearPending(vmID); err != nil {
+			return err
+		}
 		return newEvent(ctx, evNicAdd).vm(c.vm).nic(n).write(tx)
 	})
 	if err != nil {
@@ -293,6 +301,32 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	}
 	u.success()
 	return n, nil
+}
+
+// abort ends a change whose host call failed or was reverted: in one
+// transaction it undoes the reservations (fn), clears the change in flight
+// and writes the failure event (if any). Failing that, the poller's repair
+// of stale changes finishes the job.
+func (e *Engine) abort(vmID string, fn func(tx vwire.Tx) error, ev *event) {
+	ctx, cancel := e.background()
+	defer cancel()
+	err := e.store.Update(ctx, func(tx vwire.Tx) error {
+		if fn != nil {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		if err := tx.ClearPending(vmID); err != nil {
+			return err
+		}
+		if ev != nil {
+			return ev.write(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Error("cannot record the end of a failed change; the poller will repair it", "vm", vmID, "err", err)
+	}
 }
 
 // macPoolEvent writes oVirt's MAC_POOL_EMPTY warning when an allocation failed
@@ -442,6 +476,9 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		if err := tx.BumpVMGeneration(vmID); err != nil {
 			return err
 		}
+		if err := tx.ClearPending(vmID); err != nil {
+			return err
+		}
 		if action != vwire.ActionNone {
 			if err := tx.SetNICObserved(n.ID, n.Observed, n.Synced); err != nil {
 				return err
@@ -484,16 +521,27 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 
 	var u undo
 	defer u.run()
-	if macChanged {
-		err = e.store.Update(ctx, func(tx vwire.Tx) error {
-			_, err := leaseMAC(tx, op, c.pool, n.MAC, n.ID)
-			return err
-		})
-		if err != nil {
-			return nil, err
+	err = e.store.Update(ctx, func(tx vwire.Tx) error {
+		if macChanged {
+			if _, err := leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
+				return err
+			}
 		}
-		u.add(func() { e.releaseLease(c.pool, &n) })
+		if err := tx.Heartbeat(e.id, e.now()); err != nil {
+			return err
+		}
+		return tx.SetPending(vmID, e.id, n.ID, e.now())
+	})
+	if err != nil {
+		return nil, err
 	}
+	release := func(tx vwire.Tx) error {
+		if macChanged {
+			return releaseMAC(tx, c.pool, n.MAC, n.ID)
+		}
+		return nil
+	}
+	u.add(func() { e.abort(vmID, release, nil) })
 
 	h := e.client(c.host)
 	var failEvent auditType
@@ -540,8 +588,8 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		failEvent, generic = evNicUpdateFailed, "Failed to update VM Network Interface."
 	}
 	if err != nil {
-		u.run()
-		e.writeEvent(ctx, newEvent(ctx, failEvent).vm(c.vm).nic(old))
+		u.success()
+		e.abort(vmID, release, newEvent(ctx, failEvent).vm(c.vm).nic(old))
 		return nil, hostError(generic, c.host, err)
 	}
 	n.Synced = vwire.ComputeSynced(&n, true)

@@ -338,6 +338,12 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if err := tx.BumpVMGeneration(id); err != nil {
 			return err
 		}
+		if err := tx.Heartbeat(e.id, e.now()); err != nil {
+			return err
+		}
+		if err := tx.SetPending(id, e.id, "", e.now()); err != nil {
+			return err
+		}
 		return tx.UpdateVM(c.vm)
 	})
 	if err != nil {
@@ -369,6 +375,9 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if err := tx.BumpVMGeneration(id); err != nil {
 			return err
 		}
+		if err := tx.ClearPending(id); err != nil {
+			return err
+		}
 		if err := e.absorbStats(tx, c.vm, c.nics, st); err != nil {
 			return err
 		}
@@ -391,6 +400,9 @@ func (e *Engine) restoreDown(vm *vwire.VM, ev *event) {
 	vm.Status, vm.HostID = vwire.VMDown, ""
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
 		if err := tx.UpdateVM(vm); err != nil {
+			return err
+		}
+		if err := tx.ClearPending(vm.ID); err != nil {
 			return err
 		}
 		return ev.vm(vm).write(tx)
@@ -455,11 +467,19 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 	if c.vm.Status == vwire.VMDown || c.host == nil {
 		return nil, vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING")
 	}
+	if err := e.store.Update(ctx, func(tx vwire.Tx) error {
+		if err := tx.Heartbeat(e.id, e.now()); err != nil {
+			return err
+		}
+		return tx.SetPending(id, e.id, "", e.now())
+	}); err != nil {
+		return nil, err
+	}
 	err = e.client(c.host).DestroyVM(ctx, id)
 	var re *agent.RPCError
 	if err != nil && !(asRPC(err, &re) && re.Code == agent.CodeNoVM) {
 		herr := hostError("Failed to power off VM.", c.host, err)
-		e.writeEvent(ctx, newEvent(ctx, evVMStopFailed).vm(c.vm).host(c.host))
+		e.abort(id, nil, newEvent(ctx, evVMStopFailed).vm(c.vm).host(c.host))
 		return nil, herr
 	}
 	host := c.host
@@ -483,6 +503,9 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 // has no observed device (oVirt resets synced on shutdown).
 func (e *Engine) markDown(tx vwire.Tx, vm *vwire.VM, nics []*vwire.NIC) error {
 	if err := tx.UpdateVM(vm); err != nil {
+		return err
+	}
+	if err := tx.ClearPending(vm.ID); err != nil {
 		return err
 	}
 	for _, n := range nics {

@@ -205,3 +205,43 @@ func (t *Tx) NetworkUsers(networkID string) ([]string, error) {
 	return list(t, scanString, `SELECT DISTINCT v.name FROM nics n JOIN vms v ON v.id = n.vm_id
 		JOIN vnic_profiles p ON p.id = n.vnic_profile_id WHERE p.network_id = ? ORDER BY v.name`, networkID)
 }
+
+func (t *Tx) SetPending(vmID, engineID, nicID string, now time.Time) error {
+	_, err := t.exec(`INSERT INTO pending_changes (vm_id, engine_id, nic_id, started) VALUES (?, ?, ?, ?)
+		ON CONFLICT (vm_id) DO UPDATE SET engine_id = excluded.engine_id, nic_id = excluded.nic_id, started = excluded.started`,
+		vmID, engineID, nicID, millis(now))
+	return err
+}
+
+func (t *Tx) ClearPending(vmID string) error {
+	_, err := t.exec(`DELETE FROM pending_changes WHERE vm_id = ?`, vmID)
+	return err
+}
+
+func (t *Tx) StalePending(hostID string, since time.Time) ([]vwire.Pending, error) {
+	return list(t, func(r *sql.Rows) (vwire.Pending, error) {
+		var p vwire.Pending
+		var started int64
+		err := r.Scan(&p.VMID, &p.EngineID, &p.NICID, &started)
+		p.Started = fromMillis(started)
+		return p, err
+	}, `SELECT p.vm_id, p.engine_id, p.nic_id, p.started FROM pending_changes p JOIN vms v ON v.id = p.vm_id
+		LEFT JOIN engines e ON e.id = p.engine_id
+		WHERE v.host_id = ? AND COALESCE(e.heartbeat, 0) < ? ORDER BY p.vm_id`, hostID, millis(since))
+}
+
+func (t *Tx) Heartbeat(engineID string, now time.Time) error {
+	_, err := t.exec(`INSERT INTO engines (id, heartbeat) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat`,
+		engineID, millis(now))
+	return err
+}
+
+func (t *Tx) ReleaseStrayLeases(nicID, keep string) error {
+	if keep == "" {
+		_, err := t.exec(`DELETE FROM mac_leases WHERE nic_id = ?`, nicID)
+		return err
+	}
+	m, _ := vwire.ParseMAC(keep)
+	_, err := t.exec(`DELETE FROM mac_leases WHERE nic_id = ? AND mac <> ?`, nicID, int64(m))
+	return err
+}

@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"context"
+	"strings"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/agent"
+)
+
+// An engine that dies between a host call and the commit that records it
+// leaves a change in flight (pending_changes) and possibly a host that no
+// longer matches the database. The poller of the VM's host repairs such a
+// VM once its engine stopped beating: it makes the host match the desired
+// state the database holds (the unacknowledged change is rolled back) and
+// frees the MAC leases the change had taken.
+
+// beat records that this engine is alive; changes in flight of an engine
+// that stopped beating are repaired by others.
+func (e *Engine) beat(ctx context.Context) {
+	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.Heartbeat(e.id, e.now()) }); err != nil {
+		e.log.Warn("cannot record the engine's heartbeat", "err", err)
+	}
+}
+
+// repairStale repairs the VMs of a host whose change in flight outlived its engine.
+func (e *Engine) repairStale(ctx context.Context, h *vwire.Host, c HostClient) {
+	var stale []vwire.Pending
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+		stale, err = tx.StalePending(h.ID, e.now().Add(-e.leaseTTL()))
+		return err
+	}); err != nil || len(stale) == 0 {
+		return
+	}
+	for _, p := range stale {
+		if err := e.repairVM(ctx, h, c, p); err != nil {
+			e.log.Error("cannot repair an interrupted change", "vm", p.VMID, "host", h.Name, "err", err)
+		}
+	}
+}
+
+func (e *Engine) repairVM(ctx context.Context, h *vwire.Host, c HostClient, p vwire.Pending) error {
+	unlock, err := e.store.LockVM(ctx, p.VMID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var vm *vwire.VM
+	var nics []*vwire.NIC
+	still := false
+	err = e.store.View(ctx, func(tx vwire.Tx) error {
+		stale, err := tx.StalePending(h.ID, e.now().Add(-e.leaseTTL()))
+		if err != nil {
+			return err
+		}
+		for _, s := range stale {
+			still = still || s == p
+		}
+		if !still {
+			return nil
+		}
+		if vm, err = tx.VM(p.VMID); err != nil {
+			return err
+		}
+		nics, err = tx.NICs(p.VMID)
+		return err
+	})
+	if err != nil || !still {
+		return err // finished meanwhile, by its engine or another repair
+	}
+	stats, err := c.AllVMStats(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range stats {
+		if st.VMID == vm.ID && vm.HostID == h.ID {
+			if err := e.converge(ctx, c, vm.ID, nics, st); err != nil {
+				return err
+			}
+		}
+	}
+	keep := ""
+	for _, n := range nics {
+		if n.ID == p.NICID {
+			keep = n.MAC
+		}
+	}
+	e.log.Warn("repaired a change interrupted by its engine", "vm", vm.Name, "host", h.Name, "engine", p.EngineID)
+	return e.store.Update(ctx, func(tx vwire.Tx) error {
+		if p.NICID != "" {
+			if err := tx.ReleaseStrayLeases(p.NICID, keep); err != nil {
+				return err
+			}
+		}
+		// The VM's generation moves, so that a poll that began before the
+		// repair does not record the devices as they were.
+		if err := tx.BumpVMGeneration(vm.ID); err != nil {
+			return err
+		}
+		return tx.ClearPending(vm.ID)
+	})
+}
+
+// converge makes a running VM's devices on the host match the database.
+func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics []*vwire.NIC, st agent.VMStats) error {
+	live := map[string]agent.NICStats{}
+	for _, d := range st.NICs {
+		live[d.Alias] = d
+	}
+	for _, n := range nics {
+		d, present := live[n.Alias()]
+		delete(live, n.Alias())
+		switch {
+		case present && (!n.Plugged || !strings.EqualFold(d.MAC, n.MAC) || d.Model != n.Interface.Model()):
+			if err := c.HotunplugNIC(ctx, vmID, agent.Device{Alias: n.Alias(), MAC: d.MAC}); err != nil {
+				return err
+			}
+			if n.Plugged {
+				if _, err := c.HotplugNIC(ctx, vmID, device(n)); err != nil {
+					return err
+				}
+			}
+		case !present && n.Plugged:
+			if _, err := c.HotplugNIC(ctx, vmID, device(n)); err != nil {
+				return err
+			}
+		case present && (d.Network != n.Bridge() || d.LinkActive != n.LinkUp()):
+			if _, err := c.UpdateNIC(ctx, vmID, agent.UpdateDeviceParams{Alias: n.Alias(), Network: &n.NetworkName, LinkActive: &n.Linked}); err != nil {
+				return err
+			}
+		}
+	}
+	// Devices vwire plugged that the database does not know: an add that
+	// never committed.
+	for alias, d := range live {
+		if strings.HasPrefix(alias, "ua-") {
+			if err := c.HotunplugNIC(ctx, vmID, agent.Device{Alias: alias, MAC: d.MAC}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
