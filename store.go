@@ -110,6 +110,8 @@ type Tx interface {
 	// it concerns, if any); ClearPending removes it.
 	SetPending(vmID, engineID, nicID string, now time.Time) error
 	ClearPending(vmID string) error
+	// PendingOf returns the change in flight of a VM, nil if none.
+	PendingOf(vmID string) (*Pending, error)
 	// StalePending lists the changes in flight on VMs of a host whose engine
 	// has not beaten since the given time.
 	StalePending(hostID string, since time.Time) ([]Pending, error)

@@ -333,7 +333,7 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 	}
 	if reached {
 		e.absorbHostStats(ctx, h, vms, nics, stats)
-		e.repairStale(ctx, h, c)
+		e.repairStale(ctx, h)
 	}
 }
 

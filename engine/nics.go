@@ -198,6 +198,9 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		return nil, err
 	}
 	defer unlock()
+	if err := e.settle(ctx, vmID); err != nil {
+		return nil, err
+	}
 	var c *vmCtx
 	err = e.store.View(ctx, func(tx vwire.Tx) (err error) {
 		if c, err = loadVM(tx, vmID); err != nil {
@@ -393,6 +396,9 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		return nil, err
 	}
 	defer unlock()
+	if err := e.settle(ctx, vmID); err != nil {
+		return nil, err
+	}
 	var c *vmCtx
 	var old *vwire.NIC
 	var n vwire.NIC
@@ -608,6 +614,9 @@ func (e *Engine) RemoveNIC(ctx context.Context, vmID, nicID string) error {
 		return err
 	}
 	defer unlock()
+	if err := e.settle(ctx, vmID); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		c, err := loadVM(tx, vmID)
 		if err != nil {

@@ -24,7 +24,7 @@ func (e *Engine) beat(ctx context.Context) {
 }
 
 // repairStale repairs the VMs of a host whose change in flight outlived its engine.
-func (e *Engine) repairStale(ctx context.Context, h *vwire.Host, c HostClient) {
+func (e *Engine) repairStale(ctx context.Context, h *vwire.Host) {
 	var stale []vwire.Pending
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
 		stale, err = tx.StalePending(h.ID, e.now().Add(-e.leaseTTL()))
@@ -33,49 +33,69 @@ func (e *Engine) repairStale(ctx context.Context, h *vwire.Host, c HostClient) {
 		return
 	}
 	for _, p := range stale {
-		if err := e.repairVM(ctx, h, c, p); err != nil {
+		if err := e.repairVM(ctx, p); err != nil {
 			e.log.Error("cannot repair an interrupted change", "vm", p.VMID, "host", h.Name, "err", err)
 		}
 	}
 }
 
-func (e *Engine) repairVM(ctx context.Context, h *vwire.Host, c HostClient, p vwire.Pending) error {
+func (e *Engine) repairVM(ctx context.Context, p vwire.Pending) error {
 	unlock, err := e.store.LockVM(ctx, p.VMID)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	// Finished meanwhile, by its engine or another repair?
+	var cur *vwire.Pending
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cur, err = tx.PendingOf(p.VMID); return }); err != nil || cur == nil || *cur != p {
+		return err
+	}
+	return e.repairLocked(ctx, p)
+}
+
+// settle repairs a VM's change in flight left by a dead operation before a
+// new one starts. The caller holds the VM's lock, so no live operation on
+// this VM can own the record it finds.
+func (e *Engine) settle(ctx context.Context, vmID string) error {
+	var p *vwire.Pending
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { p, err = tx.PendingOf(vmID); return }); err != nil || p == nil {
+		return err
+	}
+	return e.repairLocked(ctx, *p)
+}
+
+// repairLocked makes the VM's host match the database and clears the
+// change in flight; the caller holds the VM's lock.
+func (e *Engine) repairLocked(ctx context.Context, p vwire.Pending) error {
 	var vm *vwire.VM
 	var nics []*vwire.NIC
-	still := false
-	err = e.store.View(ctx, func(tx vwire.Tx) error {
-		stale, err := tx.StalePending(h.ID, e.now().Add(-e.leaseTTL()))
-		if err != nil {
-			return err
-		}
-		for _, s := range stale {
-			still = still || s == p
-		}
-		if !still {
-			return nil
-		}
+	var h *vwire.Host
+	err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
 		if vm, err = tx.VM(p.VMID); err != nil {
 			return err
+		}
+		if vm.HostID != "" {
+			if h, err = tx.Host(vm.HostID); err != nil {
+				return err
+			}
 		}
 		nics, err = tx.NICs(p.VMID)
 		return err
 	})
-	if err != nil || !still {
-		return err // finished meanwhile, by its engine or another repair
-	}
-	stats, err := c.AllVMStats(ctx)
 	if err != nil {
 		return err
 	}
-	for _, st := range stats {
-		if st.VMID == vm.ID && vm.HostID == h.ID {
-			if err := e.converge(ctx, c, vm.ID, nics, st); err != nil {
-				return err
+	if h != nil {
+		c := e.client(h)
+		stats, err := c.AllVMStats(ctx)
+		if err != nil {
+			return err
+		}
+		for _, st := range stats {
+			if st.VMID == vm.ID && (vm.Status == vwire.VMUp || vm.Status == vwire.VMPoweringUp) {
+				if err := e.converge(ctx, c, vm.ID, nics, st); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -85,7 +105,7 @@ func (e *Engine) repairVM(ctx context.Context, h *vwire.Host, c HostClient, p vw
 			keep = n.MAC
 		}
 	}
-	e.log.Warn("repaired a change interrupted by its engine", "vm", vm.Name, "host", h.Name, "engine", p.EngineID)
+	e.log.Warn("repaired a change its engine left unfinished", "vm", vm.Name, "engine", p.EngineID)
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		if p.NICID != "" {
 			if err := tx.ReleaseStrayLeases(p.NICID, keep); err != nil {

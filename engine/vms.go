@@ -123,6 +123,9 @@ func (e *Engine) UpdateVM(ctx context.Context, id string, p VMPatch) (*vwire.VM,
 		return nil, err
 	}
 	defer unlock()
+	if err := e.settle(ctx, id); err != nil {
+		return nil, err
+	}
 	var vm *vwire.VM
 	err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if vm, err = tx.VM(id); err != nil {
@@ -236,6 +239,9 @@ func (e *Engine) RemoveVM(ctx context.Context, id string) error {
 		return err
 	}
 	defer unlock()
+	if err := e.settle(ctx, id); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		vm, err := tx.VM(id)
 		if err != nil {
@@ -299,6 +305,9 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := e.settle(ctx, id); err != nil {
+		return nil, err
+	}
 	var c *vmCtx
 	var host *vwire.Host
 	err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
@@ -456,6 +465,9 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := e.settle(ctx, id); err != nil {
+		return nil, err
+	}
 	var c *vmCtx
 	err = e.store.View(ctx, func(tx vwire.Tx) (err error) {
 		c, err = loadVM(tx, id)

@@ -143,6 +143,19 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 // migrate applies the dialect's migrations that are not yet recorded, each in
 // its own transaction. It refuses a database newer than this binary.
 func (db *DB) migrate(ctx context.Context) error {
+	// Engines starting together on one PostgreSQL take turns.
+	if db.d.name() == "postgres" {
+		conn, err := db.write.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		const migrationLock = 7236_1149 // any constant shared by every vwire engine
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+			return err
+		}
+		defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	}
 	if _, err := db.write.ExecContext(ctx,
 		`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)

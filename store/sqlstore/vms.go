@@ -245,3 +245,15 @@ func (t *Tx) ReleaseStrayLeases(nicID, keep string) error {
 	_, err := t.exec(`DELETE FROM mac_leases WHERE nic_id = ? AND mac <> ?`, nicID, int64(m))
 	return err
 }
+
+func (t *Tx) PendingOf(vmID string) (*vwire.Pending, error) {
+	var p vwire.Pending
+	var started int64
+	err := t.tx.QueryRowContext(t.ctx, t.q(`SELECT vm_id, engine_id, nic_id, started FROM pending_changes WHERE vm_id = ?`), vmID).
+		Scan(&p.VMID, &p.EngineID, &p.NICID, &started)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	p.Started = fromMillis(started)
+	return &p, t.db.translate(err)
+}
