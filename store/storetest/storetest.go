@@ -668,12 +668,19 @@ func testEventWakeups(t *testing.T, a, b vwire.Store) {
 	c, cancel := context.WithCancel(ctx())
 	defer cancel()
 	ch := b.SubscribeEvents(c)
-	// The listener may start with a wake-up of its own; drain it.
-	time.Sleep(300 * time.Millisecond)
-	select {
-	case <-ch:
-	default:
+	quiet := func() {
+		// A listener wakes its subscribers once when it (re)connects, in case
+		// events came meanwhile; wait for half a second without wake-ups.
+		for {
+			select {
+			case <-ch:
+				continue
+			case <-time.After(500 * time.Millisecond):
+			}
+			return
+		}
 	}
+	quiet()
 	update(t, a, func(tx vwire.Tx) error {
 		return tx.AddEvent(&vwire.Event{Code: 932, Severity: vwire.SevNormal, Description: "wake"})
 	})
@@ -682,6 +689,7 @@ func testEventWakeups(t *testing.T, a, b vwire.Store) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no wake-up within 5 s of a committed event")
 	}
+	quiet()
 	// A rolled-back event wakes nobody.
 	a.Update(ctx(), func(tx vwire.Tx) error {
 		tx.AddEvent(&vwire.Event{Code: 933, Severity: vwire.SevError, Description: "rolled back"})
