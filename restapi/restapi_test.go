@@ -1,6 +1,7 @@
 package restapi_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -444,4 +445,44 @@ func TestInfraCRUD(t *testing.T) {
 	a.expect(200, "DELETE", "/networks/"+n.ID, "")
 	a.expect(200, "DELETE", "/datacenters/"+dc.ID, "")
 	a.expect(404, "GET", "/datacenters/"+dc.ID, "")
+}
+
+// TestEventStream: server-sent events carry each new event as it commits,
+// and resume after Last-Event-ID.
+func TestEventStream(t *testing.T) {
+	m := startEngine(t)
+	a := newAPI(t, m, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", a.base+"/events", nil)
+	req.SetBasicAuth("admin@internal", "secret")
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	a.expect(201, "POST", "/vms", `<vm><name>s1</name><cluster><name>Default</name></cluster><template><name>Blank</name></template></vm>`)
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case l := <-lines:
+			if strings.HasPrefix(l, "data: ") && strings.Contains(l, `"code":"34"`) && strings.Contains(l, "VM s1 was created") {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no event for the new VM on the stream within 5 s")
+		}
+	}
 }

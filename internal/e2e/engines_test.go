@@ -149,6 +149,18 @@ func TestEnginesUnderLoad(t *testing.T) {
 	}
 	firstEvent := str(before[0].(obj), "id")
 
+	// A live stream of events from the second engine: it must carry every
+	// engine's events.
+	streamed := map[string]bool{}
+	var streamMu sync.Mutex
+	sctx, stopStream := context.WithCancel(context.Background())
+	defer stopStream()
+	go streamEvents(sctx, engines[1].url, firstEvent, func(id string) {
+		streamMu.Lock()
+		streamed[id] = true
+		streamMu.Unlock()
+	})
+
 	// The clients.
 	var alive atomic.Int32
 	alive.Store(3)
@@ -249,6 +261,42 @@ func TestEnginesUnderLoad(t *testing.T) {
 		t.Errorf("%d change events for %d acknowledged changes (%d unanswered)", changes, l.acked.Load(), l.lost.Load())
 	}
 	t.Logf("events: %d changes, %d failures", changes, failures)
+
+	// Every engine answers the same list, and the stream saw all of it.
+	other := (&client{t: t, base: engines[1].url}).must(200, "GET", "/events?from="+firstEvent, nil)
+	otherList, _ := other["event"].([]any)
+	if len(otherList) != len(list) {
+		t.Errorf("engine 0 lists %d events, engine 1 %d", len(list), len(otherList))
+	}
+	streamMu.Lock()
+	defer streamMu.Unlock()
+	missing := 0
+	for _, e := range list {
+		if !streamed[str(e.(obj), "id")] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("the event stream of engine 1 missed %d of %d events", missing, len(list))
+	}
+}
+
+// streamEvents reads server-sent events after from and reports their ids.
+func streamEvents(ctx context.Context, base, from string, seen func(id string)) {
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events?from="+from, nil)
+	req.SetBasicAuth("admin@internal", "secret")
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+			seen(id)
+		}
+	}
 }
 
 func call(hc *http.Client, base, method, path string, body obj) (int, obj) {
