@@ -379,6 +379,10 @@ func checkConverged(t *testing.T, c *client, vms []string, agentPort int, profil
 				t.Errorf("nic %s: plugged %v, on the host %v", id, plugged, present)
 			case present && (d.Network != bridge || d.LinkActive != wantUp || d.MAC != str(n, "mac.address")):
 				t.Errorf("nic %s: desired bridge %s link %v mac %s; host has %s %v %s", id, bridge, wantUp, str(n, "mac.address"), d.Network, d.LinkActive, d.MAC)
+			case str(n, "synced") != "true":
+				// The surviving engines poll the host (one took over the dead
+				// engine's lease if it held it) and see that it matches.
+				t.Errorf("nic %s matches the host but is not synced: %v", id, n["reported_state"])
 			}
 		}
 	}
