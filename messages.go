@@ -128,6 +128,8 @@ var messages = map[string]message{
 	"ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST":                   {EINVALID, "Cannot ${action} ${type}. MAC Pool does not exist."},
 	"ACTION_TYPE_FAILED_MAC_POOL_HAS_DUPLICATES":              {ECONFLICT, "Cannot ${action} ${type}. Duplicate MAC addresses are in use in the pool: ${macs}."},
 	"VNIC_PROFILE_BAD_GUEST_NOTIFICATION":                     {EINVALID, "Cannot ${action} ${type}. guest_notification must be none, link_bounce or announce, and link_bounce_hold between 0 and 30000 milliseconds."},
+	"ACTION_TYPE_FAILED_TEMPLATE_IN_USE":                      {ECONFLICT, "Cannot ${action} ${type}. Template is being used by the following VMs: ${names}."},
+	"ACTION_TYPE_FAILED_OVF_NETWORKS_MISSING":                 {ECONFLICT, "Cannot ${action} ${type}. The following vNICs use networks the target cluster lacks: ${networks}. Attach them, or import with empty_missing_networks=true to put those vNICs on no network."},
 	"ACTION_TYPE_FAILED_BLANK_TEMPLATE":                       {ECONFLICT, "Cannot ${action} ${type}. The Blank template cannot be changed."},
 }
 

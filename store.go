@@ -63,6 +63,14 @@ type Tx interface {
 	Template(id string) (*Template, error)
 	Templates() ([]*Template, error)
 	CreateTemplate(*Template) error
+	UpdateTemplate(*Template) error
+	DeleteTemplate(id string) error
+	// TemplateNICs are template vNICs: NIC with VMID holding the template id
+	// and no MAC.
+	TemplateNICs(templateID string) ([]*NIC, error)
+	CreateTemplateNIC(*NIC) error
+	UpdateTemplateNIC(*NIC) error
+	DeleteTemplateNIC(id string) error
 
 	VM(id string) (*VM, error)
 	VMs() ([]*VM, error)

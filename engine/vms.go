@@ -88,6 +88,9 @@ func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 			}
 			return err
 		}
+		if err := copyTemplateNICs(tx, op, vm); err != nil {
+			return err
+		}
 		return newEvent(ctx, evVMAdd).vm(vm).write(tx)
 	})
 	if err != nil {
@@ -199,7 +202,7 @@ func (e *Engine) changeCluster(tx vwire.Tx, op vwire.Op, vm *vwire.VM, target st
 	}
 	for _, n := range nics {
 		if err := vwire.ValidateLinking(op, n, cl.Version); err != nil {
-			return err
+			return namedNIC(err, n.Name)
 		}
 	}
 	// The MACs follow the VM into the target cluster's pool.

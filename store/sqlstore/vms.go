@@ -43,6 +43,45 @@ func (t *Tx) CreateTemplate(tp *vwire.Template) error {
 	return err
 }
 
+func (t *Tx) UpdateTemplate(tp *vwire.Template) error {
+	return t.execOne("Template", tp.ID, `UPDATE templates SET name = ?, description = ?, cluster_id = ?, memory = ?, os_type = ? WHERE id = ?`,
+		tp.Name, tp.Description, nullString(tp.ClusterID), tp.Memory, tp.OSType, tp.ID)
+}
+
+func (t *Tx) DeleteTemplate(id string) error {
+	return t.execOne("Template", id, `DELETE FROM templates WHERE id = ?`, id)
+}
+
+const templateNICSelect = `SELECT n.id, n.template_id, n.name, n.interface, n.vnic_profile_id, n.linked, n.plugged,
+	COALESCE(p.name, ''), COALESCE(p.network_id, ''), COALESCE(w.name, ''), COALESCE(p.port_mirroring, FALSE)
+	FROM template_nics n LEFT JOIN vnic_profiles p ON p.id = n.vnic_profile_id LEFT JOIN networks w ON w.id = p.network_id`
+
+func (t *Tx) TemplateNICs(templateID string) ([]*vwire.NIC, error) {
+	return list(t, func(r *sql.Rows) (*vwire.NIC, error) {
+		var n vwire.NIC
+		var profile sql.NullString
+		err := r.Scan(&n.ID, &n.VMID, &n.Name, &n.Interface, &profile, &n.Linked, &n.Plugged,
+			&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring)
+		n.ProfileID, n.Synced = profile.String, true
+		return &n, err
+	}, templateNICSelect+` WHERE n.template_id = ? ORDER BY n.name`, templateID)
+}
+
+func (t *Tx) CreateTemplateNIC(n *vwire.NIC) error {
+	_, err := t.exec(`INSERT INTO template_nics (id, template_id, name, interface, vnic_profile_id, linked, plugged) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.VMID, n.Name, string(n.Interface), nullString(n.ProfileID), n.Linked, n.Plugged)
+	return err
+}
+
+func (t *Tx) UpdateTemplateNIC(n *vwire.NIC) error {
+	return t.execOne("Nic", n.ID, `UPDATE template_nics SET name = ?, interface = ?, vnic_profile_id = ?, linked = ?, plugged = ? WHERE id = ?`,
+		n.Name, string(n.Interface), nullString(n.ProfileID), n.Linked, n.Plugged, n.ID)
+}
+
+func (t *Tx) DeleteTemplateNIC(id string) error {
+	return t.execOne("Nic", id, `DELETE FROM template_nics WHERE id = ?`, id)
+}
+
 // ---- VMs
 
 const vmCols = `id, name, description, cluster_id, template_id, status, host_id, placement_hosts, memory, os_type,
@@ -198,7 +237,9 @@ func (t *Tx) SetNICObserved(id string, o *vwire.NICObserved, synced bool) error 
 }
 
 func (t *Tx) ProfileUsers(profileID string) ([]string, error) {
-	return list(t, scanString, `SELECT DISTINCT v.name FROM nics n JOIN vms v ON v.id = n.vm_id WHERE n.vnic_profile_id = ? ORDER BY v.name`, profileID)
+	return list(t, scanString, `SELECT v.name FROM nics n JOIN vms v ON v.id = n.vm_id WHERE n.vnic_profile_id = ?
+		UNION SELECT tp.name FROM template_nics n JOIN templates tp ON tp.id = n.template_id WHERE n.vnic_profile_id = ?
+		ORDER BY 1`, profileID, profileID)
 }
 
 func (t *Tx) NetworkUsers(networkID string) ([]string, error) {
