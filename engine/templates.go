@@ -345,4 +345,3 @@ func namedNIC(err error, name string) error {
 	}
 	return err
 }
-

@@ -123,55 +123,6 @@ func (s *Server) refreshHost(q *request) error {
 	return nil
 }
 
-// ---- templates
-
-func (q *request) templateNode(t *vwire.Template) *node {
-	href := q.href("templates", t.ID)
-	n := &node{name: "template", href: href, id: t.ID}
-	return n.add(str("name", t.Name), optStr("description", t.Description), link("nics", href+"/nics"),
-		date("creation_time", t.CreatedAt), integer("memory", t.Memory),
-		el("os", el("boot", el("devices", item(str("device", "hd")))), str("type", t.OSType)),
-		str("status", "ok"), str("type", "server"),
-		ref("cluster", q.href("clusters", t.ClusterID), t.ClusterID))
-}
-
-func (s *Server) listTemplates(q *request) error {
-	p, err := q.listParams()
-	if err != nil {
-		return err
-	}
-	var ts []*vwire.Template
-	if err := s.view(q, func(tx vwire.Tx) (err error) { ts, err = tx.Templates(); return }); err != nil {
-		return err
-	}
-	n, err := collect(p, "templates", ts, func(t *vwire.Template) map[string]string {
-		return map[string]string{"name": t.Name, "id": t.ID}
-	}, q.templateNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
-	return nil
-}
-
-func (s *Server) getTemplate(q *request) error {
-	var t *vwire.Template
-	if err := s.view(q, func(tx vwire.Tx) (err error) { t, err = tx.Template(q.r.PathValue("id")); return }); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.templateNode(t))
-	return nil
-}
-
-// listTemplateNics lists a template's vNICs; templates carry none yet.
-func (s *Server) listTemplateNics(q *request) error {
-	if err := s.view(q, func(tx vwire.Tx) error { _, err := tx.Template(q.r.PathValue("id")); return err }); err != nil {
-		return err
-	}
-	q.write(http.StatusOK, el("nics"))
-	return nil
-}
-
 // ---- VMs
 
 func (q *request) vmNode(v *vwire.VM) *node {
@@ -241,8 +192,62 @@ func (s *Server) getVM(q *request) error {
 	if err != nil {
 		return err
 	}
-	q.write(http.StatusOK, q.vmNode(v))
+	n := q.vmNode(v)
+	if q.allContent() {
+		data, err := s.eng.ExportVM(q.ctx(), v.ID)
+		if err != nil {
+			return err
+		}
+		n.add(configuration(data))
+	}
+	q.write(http.StatusOK, n)
 	return nil
+}
+
+// allContent: oVirt's all_content, as a query parameter or a header.
+func (q *request) allContent() bool {
+	v := q.r.URL.Query().Get("all_content")
+	if v == "" {
+		v = q.r.Header.Get("All-Content")
+	}
+	b, _ := parseBool(v)
+	return b
+}
+
+// configuration is <initialization><configuration> with the OVF.
+func configuration(data []byte) *node {
+	return el("initialization", el("configuration", str("data", string(data)), str("type", "ovf")))
+}
+
+// importParams reads an import request's configuration and options.
+func (s *Server) importParams(q *request, b *in) (data []byte, o engine.ImportOptions, err error) {
+	cfg := b.child("initialization").child("configuration")
+	if t := cfg.strOr("type", "ovf"); t != "ovf" {
+		return nil, o, vwire.InvalidValue("Invalid Enum value", "Invalid value '"+t+"' for field 'configuration.type'. Possible values: [ovf]")
+	}
+	d, ok := cfg.str("data")
+	if !ok || d == "" {
+		return nil, o, vwire.Incomplete("Configuration", []string{"data"}, "add")
+	}
+	if o.ClusterID, err = s.refCluster(q, b, true); err != nil {
+		return nil, o, err
+	}
+	o.Name = b.strOr("name", "")
+	o.ReassignBadMACs = true
+	flags := map[string]*bool{"regenerate_ids": &o.RegenerateIDs, "reassign_bad_macs": &o.ReassignBadMACs, "empty_missing_networks": &o.EmptyMissingNetworks}
+	for name, dst := range flags {
+		v := q.r.URL.Query().Get(name)
+		if x, ok := b.child("initialization").str(name); ok {
+			v = x
+		}
+		if v == "" {
+			continue
+		}
+		if *dst, err = parseBool(v); err != nil {
+			return nil, o, err
+		}
+	}
+	return []byte(d), o, nil
 }
 
 // placement reads placement_policy.hosts (by id or name).
@@ -273,8 +278,17 @@ func (s *Server) addVM(q *request) error {
 	if err != nil {
 		return err
 	}
-	if b.child("initialization") != nil && b.child("initialization").child("configuration") != nil {
-		return vwire.InvalidValue("Operation Failed", "[Importing a VM from an OVF configuration is not supported yet.]")
+	if b.child("initialization").child("configuration") != nil {
+		data, o, err := s.importParams(q, b)
+		if err != nil {
+			return err
+		}
+		v, err := s.eng.ImportVM(q.ctx(), data, o)
+		if err != nil {
+			return err
+		}
+		q.created(q.vmNode(v))
+		return nil
 	}
 	var missing []string
 	if _, ok := b.str("name"); !ok {

@@ -64,8 +64,15 @@ func (s *Server) routes() {
 	s.api("POST /hosts/{id}/refresh", s.refreshHost, true)
 
 	s.api("GET /templates", s.listTemplates, false)
+	s.api("POST /templates", s.addTemplate, false)
 	s.api("GET /templates/{id}", s.getTemplate, false)
+	s.api("PUT /templates/{id}", updateOne(withoutRequest(applyTemplate), s.eng.UpdateTemplate, (*request).templateNode), false)
+	s.api("DELETE /templates/{id}", removeOne(s.eng.RemoveTemplate), true)
 	s.api("GET /templates/{id}/nics", s.listTemplateNics, false)
+	s.api("POST /templates/{id}/nics", s.addTemplateNic, false)
+	s.api("GET /templates/{id}/nics/{nid}", s.getTemplateNic, false)
+	s.api("PUT /templates/{id}/nics/{nid}", s.updateTemplateNic, false)
+	s.api("DELETE /templates/{id}/nics/{nid}", s.removeTemplateNic, true)
 
 	s.api("GET /vms", s.listVMs, false)
 	s.api("POST /vms", s.addVM, false)

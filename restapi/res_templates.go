@@ -1,0 +1,223 @@
+package restapi
+
+import (
+	"net/http"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/engine"
+)
+
+func (q *request) templateNode(t *vwire.Template) *node {
+	href := q.href("templates", t.ID)
+	n := &node{name: "template", href: href, id: t.ID}
+	return n.add(str("name", t.Name), optStr("description", t.Description), link("nics", href+"/nics"),
+		date("creation_time", t.CreatedAt), integer("memory", t.Memory),
+		el("os", el("boot", el("devices", item(str("device", "hd")))), str("type", t.OSType)),
+		str("status", "ok"), str("type", "server"),
+		ref("cluster", q.href("clusters", t.ClusterID), t.ClusterID))
+}
+
+// templateNicNode is a template's vNIC: as a VM's, without MAC or host state.
+func (q *request) templateNicNode(n *vwire.NIC) *node {
+	href := q.href("templates", n.VMID, "nics", n.ID)
+	out := &node{name: "nic", href: href, id: n.ID}
+	out.add(str("name", n.Name), str("interface", string(n.Interface)), boolean("linked", n.Linked), boolean("plugged", n.Plugged),
+		ref("template", q.href("templates", n.VMID), n.VMID))
+	if n.ProfileID != "" {
+		out.add(ref("vnic_profile", q.href("vnicprofiles", n.ProfileID), n.ProfileID))
+	}
+	return out
+}
+
+func (s *Server) listTemplates(q *request) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	var ts []*vwire.Template
+	if err := s.view(q, func(tx vwire.Tx) (err error) { ts, err = tx.Templates(); return }); err != nil {
+		return err
+	}
+	n, err := collect(p, "templates", ts, func(t *vwire.Template) map[string]string {
+		return map[string]string{"name": t.Name, "id": t.ID}
+	}, q.templateNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) getTemplate(q *request) error {
+	var t *vwire.Template
+	if err := s.view(q, func(tx vwire.Tx) (err error) { t, err = tx.Template(q.r.PathValue("id")); return }); err != nil {
+		return err
+	}
+	n := q.templateNode(t)
+	if q.allContent() {
+		data, err := s.eng.ExportTemplate(q.ctx(), t.ID)
+		if err != nil {
+			return err
+		}
+		n.add(configuration(data))
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+// addTemplate makes a template from a VM (<vm id=…/>) or imports an OVF.
+func (s *Server) addTemplate(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if b.child("initialization").child("configuration") != nil {
+		data, o, err := s.importParams(q, b)
+		if err != nil {
+			return err
+		}
+		t, err := s.eng.ImportTemplate(q.ctx(), data, o)
+		if err != nil {
+			return err
+		}
+		q.created(q.templateNode(t))
+		return nil
+	}
+	var missing []string
+	if _, ok := b.str("name"); !ok {
+		missing = append(missing, "name")
+	}
+	vmID, vmName, _ := b.ref("vm")
+	if vmID == "" && vmName == "" {
+		missing = append(missing, "vm.id|name")
+	}
+	if len(missing) > 0 {
+		return vwire.Incomplete("Template", missing, "add")
+	}
+	if vmID == "" {
+		var vms []*vwire.VM
+		if err := s.view(q, func(tx vwire.Tx) (err error) { vms, err = tx.VMs(); return }); err != nil {
+			return err
+		}
+		vm, err := resolve("VM", "", vmName, vms, func(v *vwire.VM) string { return v.ID }, func(v *vwire.VM) string { return v.Name })
+		if err != nil {
+			return err
+		}
+		vmID = vm.ID
+	}
+	t, err := s.eng.AddTemplate(q.ctx(), engine.TemplateSpec{Name: b.strOr("name", ""), Description: b.strOr("description", ""), VMID: vmID})
+	if err != nil {
+		return err
+	}
+	q.created(q.templateNode(t))
+	return nil
+}
+
+func applyTemplate(b *in, t *vwire.Template) error {
+	if v := b.strp("name"); v != nil {
+		t.Name = *v
+	}
+	if v := b.strp("description"); v != nil {
+		t.Description = *v
+	}
+	return nil
+}
+
+func (s *Server) listTemplateNics(q *request) error {
+	p, err := q.listParams()
+	if err != nil {
+		return err
+	}
+	nics, err := s.eng.TemplateNICs(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	n, err := collect(p, "nics", nics, func(n *vwire.NIC) map[string]string {
+		return map[string]string{"name": n.Name, "id": n.ID}
+	}, q.templateNicNode)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, n)
+	return nil
+}
+
+func (s *Server) templateNic(q *request) (*vwire.NIC, error) {
+	nics, err := s.eng.TemplateNICs(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nics {
+		if n.ID == q.r.PathValue("nid") {
+			return n, nil
+		}
+	}
+	return nil, vwire.NotFound("Nic", q.r.PathValue("nid"))
+}
+
+func (s *Server) getTemplateNic(q *request) error {
+	n, err := s.templateNic(q)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.templateNicNode(n))
+	return nil
+}
+
+func (s *Server) addTemplateNic(q *request) error {
+	if err := s.view(q, func(tx vwire.Tx) error { _, err := tx.Template(q.r.PathValue("id")); return err }); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	if v, ok := b.str("name"); !ok || v == "" {
+		return vwire.Incomplete("Nic", []string{"name"}, "add")
+	}
+	p, err := parseNic(b)
+	if err != nil {
+		return err
+	}
+	spec := engine.NICSpec{Name: *p.Name, Linked: p.Linked, Plugged: p.Plugged}
+	if p.Interface != nil {
+		spec.Interface = *p.Interface
+	}
+	if p.ProfileID != nil {
+		spec.ProfileID = *p.ProfileID
+	}
+	n, err := s.eng.AddTemplateNIC(q.ctx(), q.r.PathValue("id"), spec)
+	if err != nil {
+		return err
+	}
+	q.created(q.templateNicNode(n))
+	return nil
+}
+
+func (s *Server) updateTemplateNic(q *request) error {
+	if _, err := s.templateNic(q); err != nil {
+		return err
+	}
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	p, err := parseNic(b)
+	if err != nil {
+		return err
+	}
+	n, err := s.eng.UpdateTemplateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"), p)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.templateNicNode(n))
+	return nil
+}
+
+func (s *Server) removeTemplateNic(q *request) error {
+	if err := s.eng.RemoveTemplateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid")); err != nil {
+		return err
+	}
+	q.done()
+	return nil
+}
