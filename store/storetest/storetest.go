@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"Events", testEvents},
 		{"Tokens", testTokens},
 		{"Rollback", testRollback},
+		{"Templates", testTemplates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -700,4 +701,61 @@ func testEventWakeups(t *testing.T, a, b vwire.Store) {
 		t.Fatal("woken by a rolled-back event")
 	case <-time.After(500 * time.Millisecond):
 	}
+}
+
+func testTemplates(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	tp := &vwire.Template{ID: uuid.NewString(), Name: "t-" + uuid.NewString()[:8], ClusterID: f.cluster.ID, Memory: 1 << 29, OSType: "other", CreatedAt: time.UnixMilli(1700000000000)}
+	a := &vwire.NIC{ID: uuid.NewString(), VMID: tp.ID, Name: "nic1", Interface: vwire.IfaceE1000, ProfileID: f.profile.ID, Linked: false, Plugged: true, Synced: true}
+	b := &vwire.NIC{ID: uuid.NewString(), VMID: tp.ID, Name: "nic2", Interface: vwire.IfaceVirtio, Linked: true, Plugged: false, Synced: true}
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateTemplate(tp); err != nil {
+			return err
+		}
+		if err := tx.CreateTemplateNIC(a); err != nil {
+			return err
+		}
+		return tx.CreateTemplateNIC(b)
+	})
+	if err := s.Update(ctx(), func(tx vwire.Tx) error {
+		return tx.CreateTemplateNIC(&vwire.NIC{ID: uuid.NewString(), VMID: tp.ID, Name: "nic1", Interface: vwire.IfaceVirtio})
+	}); code(err) != vwire.ECONFLICT {
+		t.Errorf("duplicate template vNIC name: %v", err)
+	}
+	a.Linked = true
+	tp.Description = "edited"
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.UpdateTemplateNIC(a); err != nil {
+			return err
+		}
+		return tx.UpdateTemplate(tp)
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		nics, err := tx.TemplateNICs(tp.ID)
+		if err != nil || len(nics) != 2 {
+			t.Fatalf("TemplateNICs = %v, %v", nics, err)
+		}
+		if n := nics[0]; n.Name != "nic1" || !n.Linked || n.ProfileID != f.profile.ID || n.NetworkName != f.net.Name || n.Interface != vwire.IfaceE1000 || n.MAC != "" {
+			t.Errorf("template vNIC = %+v", n)
+		}
+		if n := nics[1]; n.ProfileID != "" || n.Plugged {
+			t.Errorf("template vNIC = %+v", n)
+		}
+		got, _ := tx.Template(tp.ID)
+		if got.Description != "edited" {
+			t.Errorf("template = %+v", got)
+		}
+		users, _ := tx.ProfileUsers(f.profile.ID)
+		if len(users) != 1 || users[0] != tp.Name {
+			t.Errorf("profile users = %v, want the template", users)
+		}
+		return nil
+	})
+	update(t, s, func(tx vwire.Tx) error { return tx.DeleteTemplate(tp.ID) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if nics, _ := tx.TemplateNICs(tp.ID); len(nics) != 0 {
+			t.Errorf("template vNICs outlived their template: %v", nics)
+		}
+		return nil
+	})
 }
