@@ -84,6 +84,25 @@ func parseNic(b *in) (vwire.NICPatch, error) {
 	return p, nil
 }
 
+// parseNicSpec reads a nic to add (its name checked present by the caller).
+func parseNicSpec(b *in) (engine.NICSpec, error) {
+	p, err := parseNic(b)
+	if err != nil {
+		return engine.NICSpec{}, err
+	}
+	spec := engine.NICSpec{Name: *p.Name, Linked: p.Linked, Plugged: p.Plugged}
+	if p.MAC != nil {
+		spec.MAC = *p.MAC
+	}
+	if p.Interface != nil {
+		spec.Interface = *p.Interface
+	}
+	if p.ProfileID != nil {
+		spec.ProfileID = *p.ProfileID
+	}
+	return spec, nil
+}
+
 func (s *Server) listNics(q *request) error {
 	p, err := q.listParams()
 	if err != nil {
@@ -124,19 +143,9 @@ func (s *Server) addNic(q *request) error {
 	if v, ok := b.str("name"); !ok || v == "" {
 		return vwire.Incomplete("Nic", []string{"name"}, "add")
 	}
-	p, err := parseNic(b)
+	spec, err := parseNicSpec(b)
 	if err != nil {
 		return err
-	}
-	spec := engine.NICSpec{Name: *p.Name, Linked: p.Linked, Plugged: p.Plugged}
-	if p.MAC != nil {
-		spec.MAC = *p.MAC
-	}
-	if p.Interface != nil {
-		spec.Interface = *p.Interface
-	}
-	if p.ProfileID != nil {
-		spec.ProfileID = *p.ProfileID
 	}
 	n, err := s.eng.AddNIC(q.ctx(), vmID, spec)
 	if err != nil {

@@ -175,16 +175,9 @@ func (s *Server) addTemplateNic(q *request) error {
 	if v, ok := b.str("name"); !ok || v == "" {
 		return vwire.Incomplete("Nic", []string{"name"}, "add")
 	}
-	p, err := parseNic(b)
+	spec, err := parseNicSpec(b)
 	if err != nil {
 		return err
-	}
-	spec := engine.NICSpec{Name: *p.Name, Linked: p.Linked, Plugged: p.Plugged}
-	if p.Interface != nil {
-		spec.Interface = *p.Interface
-	}
-	if p.ProfileID != nil {
-		spec.ProfileID = *p.ProfileID
 	}
 	n, err := s.eng.AddTemplateNIC(q.ctx(), q.r.PathValue("id"), spec)
 	if err != nil {

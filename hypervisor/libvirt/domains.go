@@ -215,6 +215,18 @@ func liveNIC(l *golibvirt.Libvirt, dom golibvirt.Domain, alias string) (*libvirt
 	return nil, nil
 }
 
+// readDevice reads a device back from the live domain after a change.
+func readDevice(l *golibvirt.Libvirt, dom golibvirt.Domain, alias, change string) (hypervisor.NICState, error) {
+	got, err := liveNIC(l, dom, alias)
+	if err != nil {
+		return hypervisor.NICState{}, err
+	}
+	if got == nil {
+		return hypervisor.NICState{}, hypervisor.Errorf(hypervisor.ErrInternal, "internal error: device %s missing right after it was %s", alias, change)
+	}
+	return nicState(*got), nil
+}
+
 func (h *Hypervisor) AttachNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
 	x := iface(n)
 	raw, err := x.Marshal()
@@ -230,15 +242,8 @@ func (h *Hypervisor) AttachNIC(ctx context.Context, id string, n hypervisor.NIC)
 		if err := l.DomainAttachDeviceFlags(dom, raw, affectLive); err != nil {
 			return err
 		}
-		got, err := liveNIC(l, dom, n.Alias)
-		if err != nil {
-			return err
-		}
-		if got == nil {
-			return hypervisor.Errorf(hypervisor.ErrInternal, "internal error: device %s missing right after it was attached", n.Alias)
-		}
-		st = nicState(*got)
-		return nil
+		st, err = readDevice(l, dom, n.Alias, "attached")
+		return err
 	})
 	return st, err
 }
@@ -334,15 +339,8 @@ func (h *Hypervisor) UpdateNIC(ctx context.Context, id string, n hypervisor.NIC)
 		if err := l.DomainUpdateDeviceFlags(dom, raw, modifyLive); err != nil {
 			return err
 		}
-		got, err := liveNIC(l, dom, n.Alias)
-		if err != nil {
-			return err
-		}
-		if got == nil {
-			return hypervisor.Errorf(hypervisor.ErrInternal, "internal error: device %s vanished during the update", n.Alias)
-		}
-		st = nicState(*got)
-		return nil
+		st, err = readDevice(l, dom, n.Alias, "updated")
+		return err
 	})
 	return st, err
 }
