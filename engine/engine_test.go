@@ -24,7 +24,7 @@ import (
 // env is an engine on real SQLite with one host: a JSON-RPC agent on
 // loopback over the simulated hypervisor.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	eng     *engine.Engine
 	store   *sqlstore.DB
 	sim     *sim.Sim
@@ -44,9 +44,14 @@ func ctx() context.Context { return engine.WithUser(context.Background(), "admin
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, true) }
 
+// newEnvB is newEnv for benchmarks.
+func newEnvB(b *testing.B) *env { return newEnvTB(b, true) }
+
 // newEnvWith registers the agent as the embedded host (which gets every
 // network of its cluster) or as a plain host whose bridges the test controls.
-func newEnvWith(t *testing.T, embedded bool) *env {
+func newEnvWith(t *testing.T, embedded bool) *env { return newEnvTB(t, embedded) }
+
+func newEnvTB(t testing.TB, embedded bool) *env {
 	t.Helper()
 	var db *sqlstore.DB
 	var err error

@@ -27,7 +27,7 @@ func (t *Tx) AddEvent(e *vwire.Event) error {
 		e.Time = time.Now()
 	}
 	// RETURNING works on SQLite ≥ 3.35 and PostgreSQL alike.
-	err := t.tx.QueryRowContext(t.ctx, t.q(`INSERT INTO events (code, severity, description, time, user_name, vm_id, host_id,
+	err := t.row((`INSERT INTO events (code, severity, description, time, user_name, vm_id, host_id,
 		cluster_id, data_center_id, template_id, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		e.Code, string(e.Severity), e.Description, millis(e.Time), e.UserName, e.VMID, e.HostID, e.ClusterID,
 		e.DataCenterID, e.TemplateID, e.CorrelationID).Scan(&e.ID)
@@ -43,11 +43,12 @@ func (t *Tx) AddEvent(e *vwire.Event) error {
 }
 
 func (t *Tx) Events(from int64, max int) ([]*vwire.Event, error) {
-	q := `SELECT ` + eventCols + ` FROM events WHERE id > ? ORDER BY id DESC`
-	if max > 0 {
-		q += ` LIMIT ` + strconv.Itoa(max)
+	if max <= 0 {
+		return list(t, func(r *sql.Rows) (*vwire.Event, error) { return scanEvent(r) },
+			`SELECT `+eventCols+` FROM events WHERE id > ? ORDER BY id DESC`, from)
 	}
-	return list(t, func(r *sql.Rows) (*vwire.Event, error) { return scanEvent(r) }, q, from)
+	return list(t, func(r *sql.Rows) (*vwire.Event, error) { return scanEvent(r) },
+		`SELECT `+eventCols+` FROM events WHERE id > ? ORDER BY id DESC LIMIT ?`, from, max)
 }
 
 func (t *Tx) Event(id int64) (*vwire.Event, error) {

@@ -93,7 +93,7 @@ func (t *Tx) ReleaseMAC(poolID string, mac vwire.MAC, nicID string) error {
 
 func (t *Tx) MACHolder(poolID string, mac vwire.MAC) (string, error) {
 	var name string
-	err := t.tx.QueryRowContext(t.ctx, t.q(`SELECT COALESCE(v.name, '') FROM mac_leases l
+	err := t.row((`SELECT COALESCE(v.name, '') FROM mac_leases l
 		LEFT JOIN nics n ON n.id = l.nic_id LEFT JOIN vms v ON v.id = n.vm_id
 		WHERE l.pool_id = ? AND l.mac = ? ORDER BY v.name LIMIT 1`), poolID, int64(mac)).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -111,7 +111,7 @@ var errPoolExhausted = &vwire.Error{Code: vwire.ECONFLICT, Key: "MAC_POOL_NOT_EN
 // per address.
 func (t *Tx) AllocateMAC(p *vwire.MacPool, nicID string) (vwire.MAC, error) {
 	var cursor int64
-	if err := t.tx.QueryRowContext(t.ctx, t.q(`SELECT next_mac FROM mac_pools WHERE id = ?`), p.ID).Scan(&cursor); err != nil {
+	if err := t.row((`SELECT next_mac FROM mac_pools WHERE id = ?`), p.ID).Scan(&cursor); err != nil {
 		return 0, t.db.translate(err)
 	}
 	for _, seg := range segments(p.Ranges, vwire.MAC(cursor)) {

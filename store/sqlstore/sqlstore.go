@@ -59,6 +59,8 @@ type DB struct {
 	listenOnce sync.Once
 	closed     chan struct{}
 	closeOnce  sync.Once
+	// stmts caches prepared statements by pool and query text.
+	stmts sync.Map
 }
 
 // lockReleaseTimeout bounds the release of a VM lock.
@@ -247,7 +249,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 	if err != nil {
 		return db.translate(err)
 	}
-	tx := &Tx{ctx: ctx, tx: stx, db: db}
+	tx := &Tx{ctx: ctx, tx: stx, db: db, pool: pool}
 	if err := fn(tx); err != nil {
 		stx.Rollback()
 		return err
@@ -286,17 +288,68 @@ func (db *DB) translate(err error) error {
 
 // Tx implements vwire.Tx.
 type Tx struct {
-	ctx context.Context
-	tx  *sql.Tx
-	db  *DB
+	ctx  context.Context
+	tx   *sql.Tx
+	db   *DB
+	pool *sql.DB
 	// addedEvents: subscribers are woken after the commit.
 	addedEvents bool
 }
 
-func (t *Tx) q(query string) string { return t.db.d.rebind(query) }
+// stmt returns a prepared statement for a query in this transaction.
+// Compiling SQL dominated the cost of a change, so statements are prepared
+// once per pool and then per connection (Tx.StmtContext prepares on the
+// transaction's own connection). The pool-level statement is made in the
+// background: preparing on a pool needs a free connection, and a writer
+// holding SQLite's only one must not wait for itself. Until it exists the
+// transaction prepares the query for its own use.
+func (t *Tx) stmt(query string) (*sql.Stmt, error) {
+	key := stmtKey{t.pool, query}
+	if s, ok := t.db.stmts.Load(key); ok {
+		if ps, ok := s.(*sql.Stmt); ok {
+			return t.tx.StmtContext(t.ctx, ps), nil
+		}
+	} else if _, busy := t.db.stmts.LoadOrStore(key, preparing{}); !busy {
+		go t.db.prepare(key)
+	}
+	return t.tx.PrepareContext(t.ctx, t.db.d.rebind(query))
+}
+
+type stmtKey struct {
+	pool  *sql.DB
+	query string
+}
+
+// preparing marks a statement whose pool-level preparation is under way.
+type preparing struct{}
+
+func (db *DB) prepare(key stmtKey) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := key.pool.PrepareContext(ctx, db.d.rebind(key.query))
+	if err != nil {
+		db.stmts.Delete(key) // try again on a later use
+		return
+	}
+	db.stmts.Store(key, s)
+}
+
+// row runs a query expected to return one row.
+func (t *Tx) row(query string, args ...any) *sql.Row {
+	s, err := t.stmt(query)
+	if err != nil {
+		// QueryRow on the transaction reports the same error at Scan.
+		return t.tx.QueryRowContext(t.ctx, t.db.d.rebind(query), args...)
+	}
+	return s.QueryRowContext(t.ctx, args...)
+}
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
-	r, err := t.tx.ExecContext(t.ctx, t.q(query), args...)
+	s, err := t.stmt(query)
+	if err != nil {
+		return nil, t.db.translate(err)
+	}
+	r, err := s.ExecContext(t.ctx, args...)
 	return r, t.db.translate(err)
 }
 
@@ -313,13 +366,17 @@ func (t *Tx) execOne(kind, id, query string, args ...any) error {
 }
 
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
-	rows, err := t.tx.QueryContext(t.ctx, t.q(query), args...)
+	s, err := t.stmt(query)
+	if err != nil {
+		return nil, t.db.translate(err)
+	}
+	rows, err := s.QueryContext(t.ctx, args...)
 	return rows, t.db.translate(err)
 }
 
 // one scans a single row; a missing row is ENOTFOUND naming kind and id.
 func (t *Tx) one(kind, id string, scan func(*sql.Row) error, query string, args ...any) error {
-	err := scan(t.tx.QueryRowContext(t.ctx, t.q(query), args...))
+	err := scan(t.row(query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return vwire.NotFound(kind, id)
 	}
@@ -347,7 +404,7 @@ func list[T any](t *Tx, scan func(*sql.Rows) (T, error), query string, args ...a
 // Meta reads a key of the meta table, "" when unset.
 func (t *Tx) Meta(key string) (string, error) {
 	var v string
-	err := t.tx.QueryRowContext(t.ctx, t.q(`SELECT value FROM meta WHERE key = ?`), key).Scan(&v)
+	err := t.row((`SELECT value FROM meta WHERE key = ?`), key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -146,7 +146,7 @@ func (t *Tx) BumpVMGeneration(id string) error {
 
 func (t *Tx) AcquireHostLease(hostID, owner string, until, now time.Time) (bool, error) {
 	var got string
-	err := t.tx.QueryRowContext(t.ctx, t.q(`INSERT INTO host_leases (host_id, owner, expires) VALUES (?, ?, ?)
+	err := t.row((`INSERT INTO host_leases (host_id, owner, expires) VALUES (?, ?, ?)
 		ON CONFLICT (host_id) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
 		WHERE host_leases.owner = excluded.owner OR host_leases.expires < ?
 		RETURNING owner`), hostID, owner, millis(until), millis(now)).Scan(&got)
@@ -290,7 +290,7 @@ func (t *Tx) ReleaseStrayLeases(nicID, keep string) error {
 func (t *Tx) PendingOf(vmID string) (*vwire.Pending, error) {
 	var p vwire.Pending
 	var started int64
-	err := t.tx.QueryRowContext(t.ctx, t.q(`SELECT vm_id, engine_id, nic_id, started FROM pending_changes WHERE vm_id = ?`), vmID).
+	err := t.row((`SELECT vm_id, engine_id, nic_id, started FROM pending_changes WHERE vm_id = ?`), vmID).
 		Scan(&p.VMID, &p.EngineID, &p.NICID, &started)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
