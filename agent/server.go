@@ -414,11 +414,11 @@ func (s *Server) apply(ctx context.Context, vmID string, orig, want hypervisor.N
 		case <-time.After(time.Duration(p.BounceHoldMs) * time.Millisecond):
 		}
 	}
-	if _, err := s.hv.UpdateNIC(ctx, vmID, want); err != nil {
+	got, err := s.hv.UpdateNIC(ctx, vmID, want)
+	if err != nil {
 		return hypervisor.NICState{}, err
 	}
-	got, err := s.readBack(ctx, vmID, want)
-	if err != nil {
+	if err := verify(want, got); err != nil {
 		return got, err
 	}
 	if moved && p.Notify == string(vwire.NotifyAnnounce) {
@@ -429,18 +429,11 @@ func (s *Server) apply(ctx context.Context, vmID string, orig, want hypervisor.N
 	return got, nil
 }
 
-func (s *Server) readBack(ctx context.Context, vmID string, want hypervisor.NIC) (hypervisor.NICState, error) {
-	dom, err := s.hv.Domain(ctx, vmID)
-	if err != nil {
-		return hypervisor.NICState{}, err
-	}
-	got, ok := dom.NICByAlias(want.Alias)
-	if !ok {
-		return hypervisor.NICState{}, fmt.Errorf("device %s vanished after the update", want.Alias)
-	}
+// verify checks the device as the hypervisor read it back after the update.
+func verify(want hypervisor.NIC, got hypervisor.NICState) error {
 	if got.Bridge != want.Bridge || got.LinkUp != want.LinkUp {
-		return got, fmt.Errorf("device %s reads back bridge %s link %v, want bridge %s link %v",
+		return fmt.Errorf("device %s reads back bridge %s link %v, want bridge %s link %v",
 			want.Alias, got.Bridge, got.LinkUp, want.Bridge, want.LinkUp)
 	}
-	return got, nil
+	return nil
 }

@@ -81,7 +81,8 @@ type Hypervisor interface {
 	// hypervisor reports it removed, or ctx ends.
 	DetachNIC(ctx context.Context, domainID, alias string) error
 	// UpdateNIC changes a live device in place. The device is found by MAC
-	// and alias; only the bridge and the link state may change.
+	// and alias; only the bridge and the link state may change. It returns
+	// the device as read back from the hypervisor after the change.
 	UpdateNIC(ctx context.Context, domainID string, nic NIC) (NICState, error)
 	// Announce makes the device announce itself on its network (QEMU's
 	// announce-self: RARP from its MAC, and the guest's own gratuitous

@@ -1,0 +1,355 @@
+// Command vwire-bench measures vwire end to end and prints a table: the
+// latency of a live vNIC change through the REST API against the raw
+// libvirt call on the same domain (interleaved, one run), and the
+// throughput of live vNIC updates over REST on the simulated hypervisor.
+//
+//	vwire-bench [-short] [-only latency,throughput] [-db postgres://…]
+//
+// -short runs each part for seconds, as a smoke test (.ci/run uses it).
+// The latency part needs libvirt (root, qemu:///system) and is skipped
+// with a note without it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+	"github.com/google/uuid"
+	"libvirt.org/go/libvirtxml"
+
+	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/hypervisor/libvirt"
+)
+
+type row struct {
+	name, p50, p99, rate, note string
+}
+
+func main() {
+	short := flag.Bool("short", false, "run each part for seconds (smoke test)")
+	only := flag.String("only", "latency,throughput", "parts to run")
+	db := flag.String("db", "", "PostgreSQL URL for the throughput part (default: SQLite)")
+	flag.Parse()
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var rows []row
+	failed := false
+	for _, part := range strings.Split(*only, ",") {
+		var r []row
+		var err error
+		switch part {
+		case "latency":
+			r, err = latency(*short)
+		case "throughput":
+			r, err = throughput(*short, *db)
+		default:
+			err = fmt.Errorf("unknown part %q", part)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vwire-bench: %s: %v\n", part, err)
+			failed = true
+		}
+		rows = append(rows, r...)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "MEASURE\tP50\tP99\tRATE\tNOTE")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.name, r.p50, r.p99, r.rate, r.note)
+	}
+	w.Flush()
+	if failed {
+		os.Exit(1)
+	}
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(float64(len(s)-1)*p)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// api is a minimal JSON client of the engine.
+type api struct {
+	base string
+	hc   *http.Client
+}
+
+func (a *api) do(method, path string, body any) (map[string]any, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, a.base+path, rd)
+	req.SetBasicAuth("admin@internal", "bench")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := a.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var o map[string]any
+	json.NewDecoder(res.Body).Decode(&o)
+	if res.StatusCode >= 300 {
+		return o, fmt.Errorf("%s %s: HTTP %d %v", method, path, res.StatusCode, o)
+	}
+	return o, nil
+}
+
+func id(o map[string]any) string { s, _ := o["id"].(string); return s }
+
+func startEngine(embedded bool, db string) (*app.EngineMain, *api, error) {
+	dir, _ := os.MkdirTemp("", "vwire-bench-")
+	m := &app.EngineMain{Listen: "127.0.0.1:0", DataDir: dir, DB: db, EmbeddedHost: embedded, AdminPassword: "bench",
+		PollInterval: time.Hour, Out: io.Discard}
+	if err := m.Start(context.Background()); err != nil {
+		return nil, nil, err
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 256}
+	return m, &api{base: m.URL(), hc: &http.Client{Transport: tr, Timeout: time.Minute}}, nil
+}
+
+// latency: a REST PUT of linked (and of the network) on a running VM's vNIC
+// on real libvirt, against DomainUpdateDeviceFlags made directly with
+// go-libvirt on the same domain, interleaved.
+func latency(short bool) ([]row, error) {
+	if _, err := os.Stat("/run/libvirt/libvirt-sock"); err != nil || os.Geteuid() != 0 {
+		return []row{{name: "live change latency", note: "skipped: needs root and a running libvirtd"}}, nil
+	}
+	n := 300
+	if short {
+		n = 30
+	}
+	brA, brB := "vwbench-a", "vwbench-b"
+	for _, b := range []string{brA, brB} {
+		exec.Command("ip", "link", "add", b, "type", "bridge").Run()
+		exec.Command("ip", "link", "set", b, "up").Run()
+		defer exec.Command("ip", "link", "del", b).Run()
+	}
+	m, a, err := startEngine(false, "")
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	hv, err := libvirt.New(libvirt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer hv.Close()
+	ag := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: hv}
+	if err := ag.Start(); err != nil {
+		return nil, err
+	}
+	defer ag.Close()
+	h, err := a.do("POST", "/hosts", map[string]any{"name": "bench", "address": "127.0.0.1", "port": fmt.Sprint(ag.Port()), "cluster": map[string]any{"name": "Default"}})
+	if err != nil {
+		return nil, err
+	}
+	cl := h["cluster"].(map[string]any)["id"].(string)
+	dc, _ := a.do("GET", "/clusters/"+cl, nil)
+	profiles := map[string]string{}
+	for _, b := range []string{brA, brB} {
+		net, err := a.do("POST", "/networks", map[string]any{"name": b, "data_center": dc["data_center"]})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := a.do("POST", "/clusters/"+cl+"/networks", map[string]any{"id": id(net)}); err != nil {
+			return nil, err
+		}
+		ps, _ := a.do("GET", "/networks/"+id(net)+"/vnicprofiles", nil)
+		profiles[b] = id(ps["vnic_profile"].([]any)[0].(map[string]any))
+	}
+	a.do("POST", "/hosts/"+id(h)+"/refresh", map[string]any{})
+	vm, err := a.do("POST", "/vms", map[string]any{"name": "vwt-bench", "memory": "67108864", "cluster": map[string]any{"id": cl},
+		"template": map[string]any{"name": "Blank"}, "placement_policy": map[string]any{"hosts": map[string]any{"host": []any{map[string]any{"id": id(h)}}}}})
+	if err != nil {
+		return nil, err
+	}
+	nic, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": "nic1", "vnic_profile": map[string]any{"id": profiles[brA]}})
+	if err != nil {
+		return nil, err
+	}
+	// A second vNIC that only the raw calls touch, so both sides update a
+	// device of the same domain without stepping on each other.
+	raw, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": "raw", "vnic_profile": map[string]any{"id": profiles[brA]}})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.do("POST", "/vms/"+id(vm)+"/start", map[string]any{}); err != nil {
+		return nil, err
+	}
+	defer a.do("POST", "/vms/"+id(vm)+"/stop", map[string]any{})
+	l, err := golibvirt.ConnectToURI(mustURL("qemu:///system"))
+	if err != nil {
+		return nil, err
+	}
+	defer l.Disconnect()
+	u, _ := uuid.Parse(id(vm))
+	dom, err := l.DomainLookupByUUID(golibvirt.UUID(u))
+	if err != nil {
+		return nil, err
+	}
+	rawMAC := raw["mac"].(map[string]any)["address"].(string)
+	rawIface := func(bridge string, up bool) string {
+		state := "down"
+		if up {
+			state = "up"
+		}
+		x := libvirtxml.DomainInterface{MAC: &libvirtxml.DomainInterfaceMAC{Address: rawMAC},
+			Source: &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: bridge}},
+			Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"}, Link: &libvirtxml.DomainInterfaceLink{State: state},
+			Alias: &libvirtxml.DomainAlias{Name: "ua-" + id(raw)}, ROM: &libvirtxml.DomainROM{Enabled: "no"}}
+		s, _ := x.Marshal()
+		return s
+	}
+	var restLink, rawLink, restNet, rawNet []time.Duration
+	path := "/vms/" + id(vm) + "/nics/" + id(nic)
+	for i := 0; i < n; i++ {
+		up := i%2 == 1
+		t0 := time.Now()
+		if _, err := a.do("PUT", path, map[string]any{"linked": fmt.Sprint(up)}); err != nil {
+			return nil, err
+		}
+		restLink = append(restLink, time.Since(t0))
+		t0 = time.Now()
+		if err := l.DomainUpdateDeviceFlags(dom, rawIface(brA, up), golibvirt.DomainDeviceModifyLive); err != nil {
+			return nil, err
+		}
+		rawLink = append(rawLink, time.Since(t0))
+		target := brA
+		if i%2 == 0 {
+			target = brB
+		}
+		t0 = time.Now()
+		if _, err := a.do("PUT", path, map[string]any{"vnic_profile": map[string]any{"id": profiles[target]}}); err != nil {
+			return nil, err
+		}
+		restNet = append(restNet, time.Since(t0))
+		t0 = time.Now()
+		if err := l.DomainUpdateDeviceFlags(dom, rawIface(target, true), golibvirt.DomainDeviceModifyLive); err != nil {
+			return nil, err
+		}
+		rawNet = append(rawNet, time.Since(t0))
+	}
+	ratio := func(a, b []time.Duration, p float64) string {
+		return fmt.Sprintf("%.2f", float64(pct(a, p))/float64(pct(b, p)))
+	}
+	note := fmt.Sprintf("%d interleaved pairs", n)
+	return []row{
+		{"link flip: REST PUT", ms(pct(restLink, .5)), ms(pct(restLink, .99)), "", note},
+		{"link flip: raw DomainUpdateDeviceFlags", ms(pct(rawLink, .5)), ms(pct(rawLink, .99)), "", note},
+		{"link flip: ratio REST/raw", ratio(restLink, rawLink, .5), ratio(restLink, rawLink, .99), "", "targets 1.5 / 2"},
+		{"network move: REST PUT", ms(pct(restNet, .5)), ms(pct(restNet, .99)), "", note},
+		{"network move: raw DomainUpdateDeviceFlags", ms(pct(rawNet, .5)), ms(pct(rawNet, .99)), "", note},
+		{"network move: ratio REST/raw", ratio(restNet, rawNet, .5), ratio(restNet, rawNet, .99), "", "targets 1.5 / 2"},
+	}, nil
+}
+
+// throughput: live link updates over REST across running VMs on the
+// embedded simulated host, with 1, 8 and 64 concurrent clients.
+func throughput(short bool, db string) ([]row, error) {
+	vms, dur := 1000, 10*time.Second
+	if short {
+		vms, dur = 100, 2*time.Second
+	}
+	m, a, err := startEngine(true, db)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	store := "SQLite"
+	if db != "" {
+		store = "PostgreSQL"
+	}
+	mgmt, err := a.do("GET", "/vnicprofiles", nil)
+	if err != nil {
+		return nil, err
+	}
+	profile := id(mgmt["vnic_profile"].([]any)[0].(map[string]any))
+	type target struct{ path string }
+	var ts []target
+	t0 := time.Now()
+	for i := 0; i < vms; i++ {
+		vm, err := a.do("POST", "/vms", map[string]any{"name": fmt.Sprintf("tp%04d", i), "cluster": map[string]any{"name": "Default"}, "template": map[string]any{"name": "Blank"}})
+		if err != nil {
+			return nil, err
+		}
+		nic, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": "nic1", "vnic_profile": map[string]any{"id": profile}})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := a.do("POST", "/vms/"+id(vm)+"/start", map[string]any{}); err != nil {
+			return nil, err
+		}
+		ts = append(ts, target{"/vms/" + id(vm) + "/nics/" + id(nic)})
+	}
+	setup := time.Since(t0)
+	var rows []row
+	for _, clients := range []int{1, 8, 64} {
+		var done, failed atomic.Int64
+		var mu sync.Mutex
+		var lat []time.Duration
+		ctx, cancel := context.WithTimeout(context.Background(), dur)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for c := 0; c < clients; c++ {
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				var local []time.Duration
+				for i := c; ctx.Err() == nil; i += clients {
+					t := ts[i%len(ts)]
+					t1 := time.Now()
+					if _, err := a.do("PUT", t.path, map[string]any{"linked": fmt.Sprint(i%2 == 0)}); err != nil {
+						failed.Add(1)
+						continue
+					}
+					local = append(local, time.Since(t1))
+					done.Add(1)
+				}
+				mu.Lock()
+				lat = append(lat, local...)
+				mu.Unlock()
+			}(c)
+		}
+		wg.Wait()
+		cancel()
+		el := time.Since(start)
+		rows = append(rows, row{fmt.Sprintf("updates/s, %d clients, %s", clients, store), ms(pct(lat, .5)), ms(pct(lat, .99)),
+			fmt.Sprintf("%.0f/s", float64(done.Load())/el.Seconds()), fmt.Sprintf("%d VMs, %d errors", len(ts), failed.Load())})
+		if failed.Load() > 0 {
+			return rows, fmt.Errorf("%d updates failed", failed.Load())
+		}
+	}
+	rows = append(rows, row{name: "setup: VM + vNIC + start over REST", rate: fmt.Sprintf("%.0f VMs/s", float64(vms)/setup.Seconds())})
+	return rows, nil
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
