@@ -17,6 +17,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,8 +51,10 @@ type Engine struct {
 	hostTimeout  time.Duration
 	pollInterval time.Duration
 
-	// id names this engine process, as the owner of host leases.
-	id string
+	// id names this engine process, as the owner of host leases; lastBeat
+	// is when it last recorded its heartbeat (Unix ms).
+	id       string
+	lastBeat atomic.Int64
 
 	clientsMu sync.Mutex
 	clients   map[string]cachedClient

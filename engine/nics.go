@@ -22,6 +22,8 @@ type vmCtx struct {
 	// host is the host the VM runs on, nil when it does not run.
 	host *vwire.Host
 	nets map[string]*vwire.ClusterNetwork
+	// pending is a change in flight left by an operation that died.
+	pending *vwire.Pending
 }
 
 func (c *vmCtx) running() bool { return c.vm.Status == vwire.VMUp && c.host != nil }
@@ -62,7 +64,28 @@ func loadVM(tx vwire.Tx, vmID string) (*vmCtx, error) {
 	for _, cn := range cns {
 		c.nets[cn.ID] = cn
 	}
-	return c, nil
+	c.pending, err = tx.PendingOf(vmID)
+	return c, err
+}
+
+// viewSettled runs a read of the VM's context (fn loads it into *c); if a
+// dead operation left a change in flight on the VM, it is repaired first
+// and the read runs again. The caller holds the VM's lock.
+func (e *Engine) viewSettled(ctx context.Context, c **vmCtx, fn func(tx vwire.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		if err := e.store.View(ctx, fn); err != nil {
+			return err
+		}
+		if *c == nil || (*c).pending == nil {
+			return nil
+		}
+		if attempt > 0 {
+			return vwire.Errorf(vwire.EUNAVAILABLE, "[A change left unfinished on this VM could not be repaired yet; try again.]")
+		}
+		if err := e.repairLocked(ctx, *(*c).pending); err != nil {
+			return err
+		}
+	}
 }
 
 // editable: oVirt lets vNICs change only when the VM is Up, Down or ImageLocked.
@@ -198,12 +221,9 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		return nil, err
 	}
 	defer unlock()
-	if err := e.settle(ctx, vmID); err != nil {
-		return nil, err
-	}
 	var c *vmCtx
-	err = e.store.View(ctx, func(tx vwire.Tx) (err error) {
-		if c, err = loadVM(tx, vmID); err != nil {
+	err = e.viewSettled(ctx, &c, func(tx vwire.Tx) (err error) {
+		if c, err = loadVM(tx, vmID); err != nil || c.pending != nil {
 			return err
 		}
 		if !editable(c.vm.Status) {
@@ -264,10 +284,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		if n.MAC, err = leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
 			return err
 		}
-		if err := tx.Heartbeat(e.id, e.now()); err != nil {
-			return err
-		}
-		return tx.SetPending(vmID, e.id, n.ID, e.now())
+		return e.markInFlight(tx, vmID, n.ID)
 	})
 	if err != nil {
 		return nil, e.macPoolEvent(ctx, err)
@@ -396,15 +413,12 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		return nil, err
 	}
 	defer unlock()
-	if err := e.settle(ctx, vmID); err != nil {
-		return nil, err
-	}
 	var c *vmCtx
 	var old *vwire.NIC
 	var n vwire.NIC
 	var action vwire.HostAction
-	err = e.store.View(ctx, func(tx vwire.Tx) (err error) {
-		if c, err = loadVM(tx, vmID); err != nil {
+	err = e.viewSettled(ctx, &c, func(tx vwire.Tx) (err error) {
+		if c, err = loadVM(tx, vmID); err != nil || c.pending != nil {
 			return err
 		}
 		if !editable(c.vm.Status) {
@@ -533,10 +547,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 				return err
 			}
 		}
-		if err := tx.Heartbeat(e.id, e.now()); err != nil {
-			return err
-		}
-		return tx.SetPending(vmID, e.id, n.ID, e.now())
+		return e.markInFlight(tx, vmID, n.ID)
 	})
 	if err != nil {
 		return nil, err

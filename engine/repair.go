@@ -18,9 +18,29 @@ import (
 // beat records that this engine is alive; changes in flight of an engine
 // that stopped beating are repaired by others.
 func (e *Engine) beat(ctx context.Context) {
-	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.Heartbeat(e.id, e.now()) }); err != nil {
+	now := e.now()
+	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.Heartbeat(e.id, now) }); err != nil {
 		e.log.Warn("cannot record the engine's heartbeat", "err", err)
+		return
 	}
+	e.lastBeat.Store(now.UnixMilli())
+}
+
+// markInFlight records a host change in flight on a VM, renewing the
+// engine's heartbeat in the same transaction when a third of the lease time
+// has passed since the last one (so that the change never looks abandoned
+// while the engine lives, without a heartbeat write per change).
+func (e *Engine) markInFlight(tx vwire.Tx, vmID, nicID string) error {
+	now := e.now()
+	if now.UnixMilli()-e.lastBeat.Load() > e.leaseTTL().Milliseconds()/3 {
+		if err := tx.Heartbeat(e.id, now); err != nil {
+			return err
+		}
+		// Should the transaction roll back, the next beat comes within the
+		// lease time all the same.
+		e.lastBeat.Store(now.UnixMilli())
+	}
+	return tx.SetPending(vmID, e.id, nicID, now)
 }
 
 // repairStale repairs the VMs of a host whose change in flight outlived its engine.

@@ -350,10 +350,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if err := tx.BumpVMGeneration(id); err != nil {
 			return err
 		}
-		if err := tx.Heartbeat(e.id, e.now()); err != nil {
-			return err
-		}
-		if err := tx.SetPending(id, e.id, "", e.now()); err != nil {
+		if err := e.markInFlight(tx, id, ""); err != nil {
 			return err
 		}
 		return tx.UpdateVM(c.vm)
@@ -483,10 +480,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING")
 	}
 	if err := e.store.Update(ctx, func(tx vwire.Tx) error {
-		if err := tx.Heartbeat(e.id, e.now()); err != nil {
-			return err
-		}
-		return tx.SetPending(id, e.id, "", e.now())
+		return e.markInFlight(tx, id, "")
 	}); err != nil {
 		return nil, err
 	}
