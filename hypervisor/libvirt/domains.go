@@ -148,6 +148,7 @@ func (h *Hypervisor) CreateDomain(ctx context.Context, d hypervisor.Domain) (hyp
 }
 
 func (h *Hypervisor) DestroyDomain(ctx context.Context, id string) error {
+	defer h.handles.Delete(id)
 	return h.call(ctx, "destroy domain", func(l *golibvirt.Libvirt) error {
 		dom, err := h.lookup(l, id)
 		if err != nil {
@@ -324,14 +325,9 @@ func (h *Hypervisor) UpdateNIC(ctx context.Context, id string, n hypervisor.NIC)
 		if err != nil {
 			return err
 		}
-		cur, err := liveNIC(l, dom, n.Alias)
-		if err != nil {
-			return err
-		}
+		// Every device vwire plugs has its option ROM off, which libvirt
+		// refuses to change, so iface's <rom enabled='no'/> matches.
 		x := iface(n)
-		if cur != nil {
-			x.ROM = cur.ROM
-		}
 		raw, err := x.Marshal()
 		if err != nil {
 			return err

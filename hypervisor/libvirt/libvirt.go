@@ -52,6 +52,8 @@ type Hypervisor struct {
 
 	mu sync.Mutex
 	l  *golibvirt.Libvirt
+	// handles remembers domain handles by UUID (see lookup).
+	handles sync.Map
 }
 
 var _ hypervisor.Hypervisor = (*Hypervisor)(nil)
@@ -195,12 +197,23 @@ func parseUUID(id string) (golibvirt.UUID, error) {
 	return golibvirt.UUID(u), nil
 }
 
+// lookup finds a domain by its UUID. Handles are remembered: libvirt's
+// daemon resolves a domain handle by its UUID, so one looked up before stays
+// good for a domain recreated with the same UUID, and a vanished domain
+// fails the call that uses the handle with libvirt's own "Domain not found".
 func (h *Hypervisor) lookup(l *golibvirt.Libvirt, id string) (golibvirt.Domain, error) {
+	if d, ok := h.handles.Load(id); ok {
+		return d.(golibvirt.Domain), nil
+	}
 	u, err := parseUUID(id)
 	if err != nil {
 		return golibvirt.Domain{}, err
 	}
-	return l.DomainLookupByUUID(u)
+	d, err := l.DomainLookupByUUID(u)
+	if err == nil {
+		h.handles.Store(id, d)
+	}
+	return d, err
 }
 
 // liveXML reads and parses a running domain's XML.
