@@ -3,7 +3,7 @@
 // libvirt call on the same domain (interleaved, one run), and the
 // throughput of live vNIC updates over REST on the simulated hypervisor.
 //
-//	vwire-bench [-short] [-only latency,throughput] [-db postgres://…]
+//	vwire-bench [-short] [-only latency,throughput,start,polling] [-db postgres://…]
 //
 // -short runs each part for seconds, as a smoke test (.ci/run uses it).
 // The latency part needs libvirt (root, qemu:///system) and is skipped
@@ -43,7 +43,7 @@ type row struct {
 
 func main() {
 	short := flag.Bool("short", false, "run each part for seconds (smoke test)")
-	only := flag.String("only", "latency,throughput", "parts to run")
+	only := flag.String("only", "latency,throughput,start,polling", "parts to run")
 	db := flag.String("db", "", "PostgreSQL URL for the throughput part (default: SQLite)")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -57,6 +57,10 @@ func main() {
 			r, err = latency(*short)
 		case "throughput":
 			r, err = throughput(*short, *db)
+		case "start":
+			r, err = startCost(*short)
+		case "polling":
+			r, err = polling(*short)
 		default:
 			err = fmt.Errorf("unknown part %q", part)
 		}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"sort"
+	"syscall"
+	"time"
+
+	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/hypervisor"
+	"vwire.dev/vwire/hypervisor/libvirt"
+	"vwire.dev/vwire/hypervisor/sim"
+)
+
+// startCost: REST start of a VM on real libvirt with 1, 8 and 16 vNICs; the
+// added cost per vNIC is the slope between 1 and 16.
+func startCost(short bool) ([]row, error) {
+	if _, err := os.Stat("/run/libvirt/libvirt-sock"); err != nil || os.Geteuid() != 0 {
+		return []row{{name: "VM start cost per vNIC", note: "skipped: needs root and a running libvirtd"}}, nil
+	}
+	rounds := 5
+	if short {
+		rounds = 1
+	}
+	br := "vwbench-s"
+	exec.Command("ip", "link", "add", br, "type", "bridge").Run()
+	exec.Command("ip", "link", "set", br, "up").Run()
+	defer exec.Command("ip", "link", "del", br).Run()
+	m, a, err := startEngine(false, "")
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	hv, err := libvirt.New(libvirt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer hv.Close()
+	ag := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: hv}
+	if err := ag.Start(); err != nil {
+		return nil, err
+	}
+	defer ag.Close()
+	h, err := a.do("POST", "/hosts", map[string]any{"name": "bench", "address": "127.0.0.1", "port": fmt.Sprint(ag.Port()), "cluster": map[string]any{"name": "Default"}})
+	if err != nil {
+		return nil, err
+	}
+	cl := h["cluster"].(map[string]any)["id"].(string)
+	dc, _ := a.do("GET", "/clusters/"+cl, nil)
+	net, err := a.do("POST", "/networks", map[string]any{"name": br, "data_center": dc["data_center"]})
+	if err != nil {
+		return nil, err
+	}
+	a.do("POST", "/clusters/"+cl+"/networks", map[string]any{"id": id(net)})
+	ps, _ := a.do("GET", "/networks/"+id(net)+"/vnicprofiles", nil)
+	profile := id(ps["vnic_profile"].([]any)[0].(map[string]any))
+	a.do("POST", "/hosts/"+id(h)+"/refresh", map[string]any{})
+	median := map[int]time.Duration{}
+	var rows []row
+	for _, nics := range []int{1, 8, 16} {
+		vm, err := a.do("POST", "/vms", map[string]any{"name": fmt.Sprintf("vwt-start%d", nics), "memory": "67108864",
+			"cluster": map[string]any{"id": cl}, "template": map[string]any{"name": "Blank"},
+			"placement_policy": map[string]any{"hosts": map[string]any{"host": []any{map[string]any{"id": id(h)}}}}})
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < nics; i++ {
+			if _, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": fmt.Sprintf("nic%d", i), "vnic_profile": map[string]any{"id": profile}}); err != nil {
+				return nil, err
+			}
+		}
+		var ts []time.Duration
+		for r := 0; r < rounds; r++ {
+			t0 := time.Now()
+			if _, err := a.do("POST", "/vms/"+id(vm)+"/start", map[string]any{}); err != nil {
+				return nil, err
+			}
+			ts = append(ts, time.Since(t0))
+			if _, err := a.do("POST", "/vms/"+id(vm)+"/stop", map[string]any{}); err != nil {
+				return nil, err
+			}
+		}
+		median[nics] = pct(ts, .5)
+		rows = append(rows, row{name: fmt.Sprintf("VM start over REST, %d vNICs", nics), p50: ms(median[nics]), p99: ms(pct(ts, .99)),
+			note: fmt.Sprintf("%d starts", rounds)})
+	}
+	per := (median[16] - median[1]) / 15
+	rows = append(rows, row{name: "VM start: added per vNIC", p50: ms(per), note: "target ≤ 20 ms"})
+	return rows, nil
+}
+
+// polling: an agent on the simulated hypervisor with 1,000 running VMs of
+// 4 vNICs each; the CPU time of one Host.getAllVmStats cycle (agent and the
+// engine-side decoding, in this process), and the engine's cost to absorb
+// an unchanged report.
+func polling(short bool) ([]row, error) {
+	vms, cycles := 1000, 20
+	if short {
+		vms, cycles = 200, 5
+	}
+	s := sim.New("ovirtmgmt")
+	for i := 0; i < vms; i++ {
+		d := hypervisor.Domain{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("poll%04d", i)}
+		for j := 0; j < 4; j++ {
+			d.NICs = append(d.NICs, hypervisor.NIC{Alias: fmt.Sprintf("ua-%d-%d", i, j), MAC: fmt.Sprintf("02:00:00:%02x:%02x:%02x", i>>8, i&0xff, j),
+				Model: "virtio", Bridge: "ovirtmgmt", LinkUp: true})
+		}
+		if _, err := s.CreateDomain(context.Background(), d); err != nil {
+			return nil, err
+		}
+	}
+	srv := httptest.NewServer(agent.NewServer(s, agent.Options{}))
+	defer srv.Close()
+	c := agent.NewClient(srv.URL, nil, time.Minute)
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	var wall []time.Duration
+	c0 := cpu()
+	for i := 0; i < cycles; i++ {
+		t0 := time.Now()
+		st, err := c.AllVMStats(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		if len(st) != vms {
+			return nil, fmt.Errorf("%d VMs reported, want %d", len(st), vms)
+		}
+		wall = append(wall, time.Since(t0))
+	}
+	perCycle := (cpu() - c0) / time.Duration(cycles)
+	sort.Slice(wall, func(i, j int) bool { return wall[i] < wall[j] })
+	return []row{
+		{name: fmt.Sprintf("poll: Host.getAllVmStats, %d VMs × 4 vNICs", vms), p50: ms(pct(wall, .5)), p99: ms(pct(wall, .99)),
+			rate: "CPU " + ms(perCycle) + "/cycle", note: "agent + decoding, one process; target ≤ 200 ms agent CPU"},
+	}, nil
+}
