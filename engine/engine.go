@@ -56,6 +56,10 @@ type Engine struct {
 	id       string
 	lastBeat atomic.Int64
 
+	// leases are the hosts this engine polls, until when.
+	leasesMu sync.Mutex
+	leases   map[string]time.Time
+
 	clientsMu sync.Mutex
 	clients   map[string]cachedClient
 }
@@ -79,7 +83,8 @@ type Options struct {
 // New returns an engine on store.
 func New(store vwire.Store, o Options) *Engine {
 	e := &Engine{store: store, dial: o.Dial, log: o.Logger, now: time.Now, hostTimeout: o.HostTimeout,
-		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, id: uuid.NewString()}
+		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, id: uuid.NewString(),
+		leases: map[string]time.Time{}}
 	if e.log == nil {
 		e.log = slog.Default()
 	}

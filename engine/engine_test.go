@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -712,5 +713,45 @@ func testRepairAfterEngineDeath(t *testing.T) {
 	e.eng.PollAll(ctx())
 	if _, up, _, _ := e.live(vm.ID, n); up {
 		t.Error("repaired a VM whose engine is alive")
+	}
+}
+
+// countingStore counts write transactions.
+type countingStore struct {
+	vwire.Store
+	updates atomic.Int64
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(vwire.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, fn)
+}
+
+// TestUnchangedPollWritesNothing: polling a host whose VMs did not change
+// costs no write.
+func TestUnchangedPollWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 3; i++ {
+		vm := e.vm("p" + strconv.Itoa(i))
+		e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
+		e.start(vm.ID)
+	}
+	cs := &countingStore{Store: e.store}
+	eng := engine.New(cs, engine.Options{HostTimeout: 5 * time.Second})
+	eng.PollAll(ctx())
+	before := cs.updates.Load()
+	eng.PollAll(ctx())
+	if n := cs.updates.Load() - before; n != 0 {
+		t.Errorf("an unchanged poll wrote %d transactions", n)
+	}
+	// A change behind the engine's back is written.
+	var vm *vwire.VM
+	e.store.View(ctx(), func(tx vwire.Tx) error { all, _ := tx.VMs(); vm = all[0]; return nil })
+	nics, _ := e.eng.NICs(ctx(), vm.ID)
+	e.sim.SetLink(vm.ID, nics[0].Alias(), false)
+	before = cs.updates.Load()
+	eng.PollAll(ctx())
+	if n := cs.updates.Load() - before; n != 1 {
+		t.Errorf("a poll with one VM changed wrote %d transactions, want 1", n)
 	}
 }

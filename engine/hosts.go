@@ -231,13 +231,7 @@ func (e *Engine) pollLeased(ctx context.Context) {
 	}
 	var wg sync.WaitGroup
 	for _, h := range hosts {
-		var mine bool
-		err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
-			now := e.now()
-			mine, err = tx.AcquireHostLease(h.ID, e.id, now.Add(e.leaseTTL()), now)
-			return err
-		})
-		if err != nil || !mine {
+		if !e.holdLease(ctx, h.ID) {
 			continue
 		}
 		wg.Add(1)
@@ -247,6 +241,32 @@ func (e *Engine) pollLeased(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// holdLease tells whether this engine polls the host, acquiring or renewing
+// its lease. A lease with more than half its time left is not renewed, so
+// that a poll of an unchanged fleet writes nothing.
+func (e *Engine) holdLease(ctx context.Context, hostID string) bool {
+	now := e.now()
+	e.leasesMu.Lock()
+	until, ok := e.leases[hostID]
+	e.leasesMu.Unlock()
+	if ok && until.Sub(now) > e.leaseTTL()/2 {
+		return true
+	}
+	var mine bool
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		mine, err = tx.AcquireHostLease(hostID, e.id, now.Add(e.leaseTTL()), now)
+		return err
+	})
+	e.leasesMu.Lock()
+	defer e.leasesMu.Unlock()
+	if err != nil || !mine {
+		delete(e.leases, hostID)
+		return false
+	}
+	e.leases[hostID] = now.Add(e.leaseTTL())
+	return true
 }
 
 // PollAll polls every host once, concurrently, whoever holds the leases.

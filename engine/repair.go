@@ -19,6 +19,9 @@ import (
 // that stopped beating are repaired by others.
 func (e *Engine) beat(ctx context.Context) {
 	now := e.now()
+	if now.UnixMilli()-e.lastBeat.Load() < e.leaseTTL().Milliseconds()/3 {
+		return // recent enough: an unchanged fleet costs no write
+	}
 	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.Heartbeat(e.id, now) }); err != nil {
 		e.log.Warn("cannot record the engine's heartbeat", "err", err)
 		return
