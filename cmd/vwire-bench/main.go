@@ -43,8 +43,9 @@ type row struct {
 
 func main() {
 	short := flag.Bool("short", false, "run each part for seconds (smoke test)")
-	only := flag.String("only", "latency,throughput,start,polling", "parts to run")
+	only := flag.String("only", "latency,throughput,start,polling", "parts to run (also: scale, which takes long)")
 	db := flag.String("db", "", "PostgreSQL URL for the throughput part (default: SQLite)")
+	scaleVMs := flag.Int("scale-vms", 100000, "VMs (of 4 vNICs) the scale part populates")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	var rows []row
@@ -61,6 +62,8 @@ func main() {
 			r, err = startCost(*short)
 		case "polling":
 			r, err = polling(*short)
+		case "scale":
+			r, err = scale(*short, *scaleVMs)
 		default:
 			err = fmt.Errorf("unknown part %q", part)
 		}

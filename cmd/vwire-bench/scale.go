@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// scale populates VMs with 4 vNICs each over REST (8 clients), and at 1,000
+// VMs and at the full count measures listing a VM's vNICs and updating one
+// (the VMs are down: the update is the database path), and the process's
+// resident memory (engine and clients share this process).
+func scale(short bool, total int) ([]row, error) {
+	if short {
+		total = 1000
+	}
+	m, a, err := startEngine(true, "")
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	var vms []string
+	var mu sync.Mutex
+	var rows []row
+	populated := 0
+	populate := func(upto int) error {
+		start := time.Now()
+		n := upto - populated
+		var next atomic.Int64
+		next.Store(int64(populated))
+		var wg sync.WaitGroup
+		var failed atomic.Value
+		for c := 0; c < 8; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := next.Add(1) - 1
+					if i >= int64(upto) {
+						return
+					}
+					vm, err := a.do("POST", "/vms", map[string]any{"name": fmt.Sprintf("s%06d", i), "cluster": map[string]any{"name": "Default"},
+						"template": map[string]any{"name": "Blank"}})
+					if err != nil {
+						failed.Store(err)
+						return
+					}
+					for j := 0; j < 4; j++ {
+						if _, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": fmt.Sprintf("nic%d", j), "linked": fmt.Sprint(j%2 == 0)}); err != nil {
+							failed.Store(err)
+							return
+						}
+					}
+					mu.Lock()
+					vms = append(vms, id(vm))
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if err, _ := failed.Load().(error); err != nil {
+			return err
+		}
+		populated = upto
+		el := time.Since(start)
+		rows = append(rows, row{name: fmt.Sprintf("populate to %d VMs × 4 vNICs over REST, 8 clients", upto),
+			rate: fmt.Sprintf("%.0f vNICs/s", float64(n*4)/el.Seconds()), note: "target ≥ 5,000 vNICs/s"})
+		return nil
+	}
+	measure := func() error {
+		r := rand.New(rand.NewSource(1))
+		var list, upd []time.Duration
+		for i := 0; i < 500; i++ {
+			vm := vms[r.Intn(len(vms))]
+			t0 := time.Now()
+			nics, err := a.do("GET", "/vms/"+vm+"/nics", nil)
+			if err != nil {
+				return err
+			}
+			list = append(list, time.Since(t0))
+			items, _ := nics["nic"].([]any)
+			nic := id(items[r.Intn(len(items))].(map[string]any))
+			t0 = time.Now()
+			if _, err := a.do("PUT", "/vms/"+vm+"/nics/"+nic, map[string]any{"linked": fmt.Sprint(i%2 == 0)}); err != nil {
+				return err
+			}
+			upd = append(upd, time.Since(t0))
+		}
+		rows = append(rows,
+			row{name: fmt.Sprintf("list a VM's vNICs at %d VMs", len(vms)), p50: ms(pct(list, .5)), p99: ms(pct(list, .99)), note: "target p99 ≤ 5 ms"},
+			row{name: fmt.Sprintf("update a vNIC at %d VMs", len(vms)), p50: ms(pct(upd, .5)), p99: ms(pct(upd, .99)), note: "target p99 at 100k ≤ 1.25 × at 1k"},
+			row{name: fmt.Sprintf("resident memory at %d VMs", len(vms)), rate: rss(), note: "engine and clients in one process; target ≤ 512 MB"})
+		return nil
+	}
+	if err := populate(min(1000, total)); err != nil {
+		return rows, err
+	}
+	if err := measure(); err != nil {
+		return rows, err
+	}
+	if total > 1000 {
+		if err := populate(total); err != nil {
+			return rows, err
+		}
+		if err := measure(); err != nil {
+			return rows, err
+		}
+	}
+	return rows, nil
+}
+
+func rss() string {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:"))
+		}
+	}
+	return "?"
+}
