@@ -23,6 +23,17 @@ func scale(short bool, total int) ([]row, error) {
 		return nil, err
 	}
 	defer m.Close()
+	// The default pool holds 65,536 MACs; 100,000 VMs of 4 vNICs need more.
+	pools, err := a.do("GET", "/macpools", nil)
+	if err != nil {
+		return nil, err
+	}
+	pool := pools["mac_pool"].([]any)[0].(map[string]any)
+	ranges := pool["ranges"].(map[string]any)["range"].([]any)
+	ranges = append(ranges, map[string]any{"from": "02:00:00:00:00:00", "to": "02:00:00:3f:ff:ff"})
+	if _, err := a.do("PUT", "/macpools/"+id(pool), map[string]any{"ranges": map[string]any{"range": ranges}}); err != nil {
+		return nil, err
+	}
 	var vms []string
 	var mu sync.Mutex
 	var rows []row
