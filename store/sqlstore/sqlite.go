@@ -73,5 +73,6 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	db.startGroupCommit()
 	return db, nil
 }

@@ -61,6 +61,8 @@ type DB struct {
 	closeOnce  sync.Once
 	// stmts caches prepared statements by pool and query text.
 	stmts sync.Map
+	// batch feeds the group committer (SQLite), nil without one.
+	batch chan *batchReq
 }
 
 // lockReleaseTimeout bounds the release of a VM lock.
@@ -225,6 +227,9 @@ func (db *DB) View(ctx context.Context, fn func(vwire.Tx) error) error {
 // A transaction that lost a conflict to another engine runs again, so that
 // an update built on a stale read is never committed.
 func (db *DB) Update(ctx context.Context, fn func(vwire.Tx) error) error {
+	if db.batch != nil {
+		return db.updateBatched(ctx, fn)
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = db.run(ctx, db.write, db.txOpts, fn)

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -38,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 	}
 	t.Run("Generations", func(t *testing.T) { testGenerations(t, newStore(t)) })
 	t.Run("HostLeases", func(t *testing.T) { testHostLeases(t, newStore(t)) })
+	t.Run("ConcurrentWritersIsolated", func(t *testing.T) { testConcurrentWriters(t, newStore(t)) })
 	t.Run("EventWakeups", func(t *testing.T) {
 		s := newStore(t)
 		testEventWakeups(t, s, s)
@@ -755,6 +757,48 @@ func testTemplates(t *testing.T, s vwire.Store) {
 	s.View(ctx(), func(tx vwire.Tx) error {
 		if nics, _ := tx.TemplateNICs(tp.ID); len(nics) != 0 {
 			t.Errorf("template vNICs outlived their template: %v", nics)
+		}
+		return nil
+	})
+}
+
+// testConcurrentWriters: concurrent write transactions, some failing after
+// they wrote, keep exactly the writes of those that succeeded (whatever the
+// store does to batch them).
+func testConcurrentWriters(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	const n = 48
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(ctx(), func(tx vwire.Tx) error {
+				if err := tx.CreateNetwork(&vwire.Network{ID: uuid.NewString(), Name: "w" + strconv.Itoa(i), DataCenterID: f.dc.ID}); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return boom
+				}
+				return nil
+			})
+			if (i%3 == 0) != errors.Is(err, boom) {
+				t.Errorf("writer %d: err = %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	s.View(ctx(), func(tx vwire.Tx) error {
+		nets, _ := tx.Networks()
+		got := map[string]bool{}
+		for _, n := range nets {
+			got[n.Name] = true
+		}
+		for i := 0; i < n; i++ {
+			if want := i%3 != 0; got["w"+strconv.Itoa(i)] != want {
+				t.Errorf("network w%d present = %v, want %v", i, !want, want)
+			}
 		}
 		return nil
 	})
