@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -162,24 +163,29 @@ func (s *Server) nicExists(q *request) error {
 	return err
 }
 
-func (s *Server) updateNic(q *request) error {
-	if err := s.nicExists(q); err != nil {
-		return err
+// patchNic is the PUT of a VM's or a template's vNIC: the 404 of a missing
+// parent or vNIC first, then the merge of the body into the vNIC.
+func patchNic(exists func(*request) error, update func(context.Context, string, string, vwire.NICPatch) (*vwire.NIC, error),
+	render func(*request, *vwire.NIC) *node) handler {
+	return func(q *request) error {
+		if err := exists(q); err != nil {
+			return err
+		}
+		b, err := q.body()
+		if err != nil {
+			return err
+		}
+		p, err := parseNic(b)
+		if err != nil {
+			return err
+		}
+		n, err := update(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"), p)
+		if err != nil {
+			return err
+		}
+		q.write(http.StatusOK, render(q, n))
+		return nil
 	}
-	b, err := q.body()
-	if err != nil {
-		return err
-	}
-	p, err := parseNic(b)
-	if err != nil {
-		return err
-	}
-	n, err := s.eng.UpdateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"), p)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.nicNode(n))
-	return nil
 }
 
 func (s *Server) removeNic(q *request) error {

@@ -187,24 +187,9 @@ func (s *Server) addTemplateNic(q *request) error {
 	return nil
 }
 
-func (s *Server) updateTemplateNic(q *request) error {
-	if _, err := s.templateNic(q); err != nil {
-		return err
-	}
-	b, err := q.body()
-	if err != nil {
-		return err
-	}
-	p, err := parseNic(b)
-	if err != nil {
-		return err
-	}
-	n, err := s.eng.UpdateTemplateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"), p)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, q.templateNicNode(n))
-	return nil
+func (s *Server) templateNicExists(q *request) error {
+	_, err := s.templateNic(q)
+	return err
 }
 
 func (s *Server) removeTemplateNic(q *request) error {

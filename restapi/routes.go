@@ -71,7 +71,7 @@ func (s *Server) routes() {
 	s.api("GET /templates/{id}/nics", s.listTemplateNics, false)
 	s.api("POST /templates/{id}/nics", s.addTemplateNic, false)
 	s.api("GET /templates/{id}/nics/{nid}", s.getTemplateNic, false)
-	s.api("PUT /templates/{id}/nics/{nid}", s.updateTemplateNic, false)
+	s.api("PUT /templates/{id}/nics/{nid}", patchNic(s.templateNicExists, s.eng.UpdateTemplateNIC, (*request).templateNicNode), false)
 	s.api("DELETE /templates/{id}/nics/{nid}", s.removeTemplateNic, true)
 
 	s.api("GET /vms", s.listVMs, false)
@@ -86,7 +86,7 @@ func (s *Server) routes() {
 	s.api("GET /vms/{id}/nics", s.listNics, false)
 	s.api("POST /vms/{id}/nics", s.addNic, false)
 	s.api("GET /vms/{id}/nics/{nid}", s.getNic, false)
-	s.api("PUT /vms/{id}/nics/{nid}", s.updateNic, false)
+	s.api("PUT /vms/{id}/nics/{nid}", patchNic(s.nicExists, s.eng.UpdateNIC, (*request).nicNode), false)
 	s.api("DELETE /vms/{id}/nics/{nid}", s.removeNic, true)
 	s.api("POST /vms/{id}/nics/{nid}/activate", s.activateNic, true)
 	s.api("POST /vms/{id}/nics/{nid}/deactivate", s.deactivateNic, true)

@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -34,7 +33,6 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"vwire.dev/vwire/app"
-	"vwire.dev/vwire/hypervisor/libvirt"
 )
 
 type row struct {
@@ -149,47 +147,14 @@ func latency(short bool) ([]row, error) {
 		n = 30
 	}
 	brA, brB := "vwbench-a", "vwbench-b"
-	for _, b := range []string{brA, brB} {
-		exec.Command("ip", "link", "add", b, "type", "bridge").Run()
-		exec.Command("ip", "link", "set", b, "up").Run()
-		defer exec.Command("ip", "link", "del", b).Run()
-	}
-	m, a, err := startEngine(false, "")
+	lh, err := newLibvirtHost(brA, brB)
 	if err != nil {
 		return nil, err
 	}
-	defer m.Close()
-	hv, err := libvirt.New(libvirt.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer hv.Close()
-	ag := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: hv}
-	if err := ag.Start(); err != nil {
-		return nil, err
-	}
-	defer ag.Close()
-	h, err := a.do("POST", "/hosts", map[string]any{"name": "bench", "address": "127.0.0.1", "port": fmt.Sprint(ag.Port()), "cluster": map[string]any{"name": "Default"}})
-	if err != nil {
-		return nil, err
-	}
-	cl := h["cluster"].(map[string]any)["id"].(string)
-	dc, _ := a.do("GET", "/clusters/"+cl, nil)
-	profiles := map[string]string{}
-	for _, b := range []string{brA, brB} {
-		net, err := a.do("POST", "/networks", map[string]any{"name": b, "data_center": dc["data_center"]})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := a.do("POST", "/clusters/"+cl+"/networks", map[string]any{"id": id(net)}); err != nil {
-			return nil, err
-		}
-		ps, _ := a.do("GET", "/networks/"+id(net)+"/vnicprofiles", nil)
-		profiles[b] = id(ps["vnic_profile"].([]any)[0].(map[string]any))
-	}
-	a.do("POST", "/hosts/"+id(h)+"/refresh", map[string]any{})
+	defer lh.close()
+	a, cl, h, profiles := lh.api, lh.cluster, lh.host, lh.profiles
 	vm, err := a.do("POST", "/vms", map[string]any{"name": "vwt-bench", "memory": "67108864", "cluster": map[string]any{"id": cl},
-		"template": map[string]any{"name": "Blank"}, "placement_policy": map[string]any{"hosts": map[string]any{"host": []any{map[string]any{"id": id(h)}}}}})
+		"template": map[string]any{"name": "Blank"}, "placement_policy": map[string]any{"hosts": map[string]any{"host": []any{map[string]any{"id": h}}}}})
 	if err != nil {
 		return nil, err
 	}

@@ -28,44 +28,18 @@ func startCost(short bool) ([]row, error) {
 		rounds = 1
 	}
 	br := "vwbench-s"
-	exec.Command("ip", "link", "add", br, "type", "bridge").Run()
-	exec.Command("ip", "link", "set", br, "up").Run()
-	defer exec.Command("ip", "link", "del", br).Run()
-	m, a, err := startEngine(false, "")
+	lh, err := newLibvirtHost(br)
 	if err != nil {
 		return nil, err
 	}
-	defer m.Close()
-	hv, err := libvirt.New(libvirt.Options{})
-	if err != nil {
-		return nil, err
-	}
-	defer hv.Close()
-	ag := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: hv}
-	if err := ag.Start(); err != nil {
-		return nil, err
-	}
-	defer ag.Close()
-	h, err := a.do("POST", "/hosts", map[string]any{"name": "bench", "address": "127.0.0.1", "port": fmt.Sprint(ag.Port()), "cluster": map[string]any{"name": "Default"}})
-	if err != nil {
-		return nil, err
-	}
-	cl := h["cluster"].(map[string]any)["id"].(string)
-	dc, _ := a.do("GET", "/clusters/"+cl, nil)
-	net, err := a.do("POST", "/networks", map[string]any{"name": br, "data_center": dc["data_center"]})
-	if err != nil {
-		return nil, err
-	}
-	a.do("POST", "/clusters/"+cl+"/networks", map[string]any{"id": id(net)})
-	ps, _ := a.do("GET", "/networks/"+id(net)+"/vnicprofiles", nil)
-	profile := id(ps["vnic_profile"].([]any)[0].(map[string]any))
-	a.do("POST", "/hosts/"+id(h)+"/refresh", map[string]any{})
+	defer lh.close()
+	a, cl, h, profile := lh.api, lh.cluster, lh.host, lh.profiles[br]
 	median := map[int]time.Duration{}
 	var rows []row
 	for _, nics := range []int{1, 8, 16} {
 		vm, err := a.do("POST", "/vms", map[string]any{"name": fmt.Sprintf("vwt-start%d", nics), "memory": "67108864",
 			"cluster": map[string]any{"id": cl}, "template": map[string]any{"name": "Blank"},
-			"placement_policy": map[string]any{"hosts": map[string]any{"host": []any{map[string]any{"id": id(h)}}}}})
+			"placement_policy": map[string]any{"hosts": map[string]any{"host": []any{map[string]any{"id": h}}}}})
 		if err != nil {
 			return nil, err
 		}
@@ -141,4 +115,71 @@ func polling(short bool) ([]row, error) {
 		{name: fmt.Sprintf("poll: Host.getAllVmStats, %d VMs × 4 vNICs", vms), p50: ms(pct(wall, .5)), p99: ms(pct(wall, .99)),
 			rate: "CPU " + ms(perCycle) + "/cycle", note: "agent + decoding, one process; target ≤ 200 ms agent CPU"},
 	}, nil
+}
+
+// libvirtHost is an engine with one vwire-agent on the host's libvirt,
+// registered through the API, and a network (bridge) per name given.
+type libvirtHost struct {
+	api      *api
+	cluster  string
+	host     string
+	profiles map[string]string // bridge → its network's vNIC profile
+	close    func()
+}
+
+func newLibvirtHost(bridges ...string) (*libvirtHost, error) {
+	var undo []func()
+	lh := &libvirtHost{profiles: map[string]string{}, close: func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}}
+	fail := func(err error) (*libvirtHost, error) { lh.close(); return nil, err }
+	for _, b := range bridges {
+		exec.Command("ip", "link", "add", b, "type", "bridge").Run()
+		exec.Command("ip", "link", "set", b, "up").Run()
+		undo = append(undo, func() { exec.Command("ip", "link", "del", b).Run() })
+	}
+	m, a, err := startEngine(false, "")
+	if err != nil {
+		return fail(err)
+	}
+	undo = append(undo, func() { m.Close() })
+	hv, err := libvirt.New(libvirt.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	undo = append(undo, func() { hv.Close() })
+	ag := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: hv}
+	if err := ag.Start(); err != nil {
+		return fail(err)
+	}
+	undo = append(undo, func() { ag.Close() })
+	h, err := a.do("POST", "/hosts", map[string]any{"name": "bench", "address": "127.0.0.1", "port": fmt.Sprint(ag.Port()), "cluster": map[string]any{"name": "Default"}})
+	if err != nil {
+		return fail(err)
+	}
+	lh.api, lh.host, lh.cluster = a, id(h), h["cluster"].(map[string]any)["id"].(string)
+	dc, err := a.do("GET", "/clusters/"+lh.cluster, nil)
+	if err != nil {
+		return fail(err)
+	}
+	for _, b := range bridges {
+		net, err := a.do("POST", "/networks", map[string]any{"name": b, "data_center": dc["data_center"]})
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := a.do("POST", "/clusters/"+lh.cluster+"/networks", map[string]any{"id": id(net)}); err != nil {
+			return fail(err)
+		}
+		ps, err := a.do("GET", "/networks/"+id(net)+"/vnicprofiles", nil)
+		if err != nil {
+			return fail(err)
+		}
+		lh.profiles[b] = id(ps["vnic_profile"].([]any)[0].(map[string]any))
+	}
+	if _, err := a.do("POST", "/hosts/"+lh.host+"/refresh", map[string]any{}); err != nil {
+		return fail(err)
+	}
+	return lh, nil
 }
