@@ -253,11 +253,7 @@ func (s *Server) setupNetworks(ctx context.Context, raw json.RawMessage) (any, *
 // nicOf turns VDSM's device into the hypervisor's, applying VDSM's rule:
 // an empty network is the dummy bridge with link down.
 func nicOf(d Device) hypervisor.NIC {
-	n := hypervisor.NIC{Alias: d.Alias, MAC: d.MAC, Model: d.Model, Bridge: d.Network, LinkUp: d.LinkActive}
-	if n.Bridge == "" || n.Bridge == vwire.DummyBridge {
-		n.Bridge, n.LinkUp = vwire.DummyBridge, false
-	}
-	return n
+	return onDummy(hypervisor.NIC{Alias: d.Alias, MAC: d.MAC, Model: d.Model, Bridge: d.Network, LinkUp: d.LinkActive})
 }
 
 func (s *Server) create(ctx context.Context, raw json.RawMessage) (any, *RPCError) {
@@ -341,6 +337,11 @@ type UpdateDeviceParams struct {
 	Alias      string  `json:"alias"`
 	Network    *string `json:"network,omitempty"`
 	LinkActive *bool   `json:"linkActive,omitempty"`
+	// MAC and Model, when given with Network and LinkActive, describe the
+	// whole device, so the agent need not read it first; the hypervisor
+	// refuses them if they are not the device's.
+	MAC   string `json:"macAddr,omitempty"`
+	Model string `json:"nicModel,omitempty"`
 	// Notify tells the guest of a move to another network: "link_bounce"
 	// (link down, move, link up after BounceHoldMs) or "announce" (QEMU's
 	// announce-self for the device); empty or "none" does nothing.
@@ -348,9 +349,19 @@ type UpdateDeviceParams struct {
 	BounceHoldMs int64  `json:"bounceHoldMs,omitempty"`
 }
 
-// updateDevice is a read-modify-write of one live interface: read it by
-// alias, change only network and link, apply, and verify by reading it back.
-// If the verification fails the original device is restored.
+// whole tells whether the params describe the whole device and ask for no
+// guest notification: then one hypervisor update does it all.
+func (p UpdateDeviceParams) whole() bool {
+	return p.MAC != "" && p.Model != "" && p.Network != nil && p.LinkActive != nil &&
+		(p.Notify == "" || p.Notify == string(vwire.NotifyNone))
+}
+
+// updateDevice changes network and link of one live interface, verified by
+// the device as the hypervisor reports it after the change. When the params
+// describe the whole device this is a single hypervisor update: a refused
+// update leaves the device as it was. Otherwise it is a read-modify-write,
+// and if a later step (the second half of a link bounce, the announcement,
+// the verification) fails, the original device is restored.
 func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *RPCError) {
 	var p struct {
 		VMID   string             `json:"vmID"`
@@ -367,6 +378,18 @@ func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *R
 			Data: &ErrorData{Reason: fmt.Sprintf("device type %q cannot be updated", p.Params.DeviceType)}}
 	}
 	defer s.lockVM(p.VMID)()
+	if p.Params.whole() {
+		want := onDummy(hypervisor.NIC{Alias: p.Params.Alias, MAC: p.Params.MAC, Model: p.Params.Model,
+			Bridge: *p.Params.Network, LinkUp: *p.Params.LinkActive})
+		got, err := s.hv.UpdateNIC(ctx, p.VMID, want)
+		if err == nil {
+			err = verify(want, got)
+		}
+		if err != nil {
+			return nil, rpcError(CodeUpdateDevice, err)
+		}
+		return map[string]any{"vmList": map[string]any{}, "device": nicStats(got)}, nil
+	}
 	dom, err := s.hv.Domain(ctx, p.VMID)
 	if err != nil {
 		return nil, vmError(CodeUpdateDevice, err)
@@ -383,9 +406,7 @@ func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *R
 	if p.Params.Network != nil {
 		want.Bridge = *p.Params.Network
 	}
-	if want.Bridge == "" || want.Bridge == vwire.DummyBridge {
-		want.Bridge, want.LinkUp = vwire.DummyBridge, false
-	}
+	want = onDummy(want)
 	moved := want.Bridge != orig.Bridge && want.LinkUp
 	got, err := s.apply(ctx, p.VMID, orig.NIC, want, moved, p.Params)
 	if err != nil {
@@ -396,6 +417,15 @@ func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *R
 		return nil, rpcError(CodeUpdateDevice, err)
 	}
 	return map[string]any{"vmList": map[string]any{}, "device": nicStats(got)}, nil
+}
+
+// onDummy applies VDSM's rule: a device without a network is on the dummy
+// bridge with its link down.
+func onDummy(n hypervisor.NIC) hypervisor.NIC {
+	if n.Bridge == "" || n.Bridge == vwire.DummyBridge {
+		n.Bridge, n.LinkUp = vwire.DummyBridge, false
+	}
+	return n
 }
 
 // apply performs the update, with the guest notification the engine asked

@@ -177,6 +177,13 @@ func device(n *vwire.NIC) agent.Device {
 		Model: n.Interface.Model(), Network: n.NetworkName, LinkActive: n.Linked}
 }
 
+// updateParams asks the host to put a plugged vNIC's device in the state n
+// describes (the whole device, so the host need not read it first).
+func updateParams(n *vwire.NIC) agent.UpdateDeviceParams {
+	return agent.UpdateDeviceParams{Alias: n.Alias(), Network: &n.NetworkName, LinkActive: &n.Linked,
+		MAC: n.MAC, Model: n.Interface.Model()}
+}
+
 func (e *Engine) observed(s agent.NICStats) *vwire.NICObserved {
 	return &vwire.NICObserved{Present: true, Alias: s.Alias, PCIAddress: s.Address, Bridge: s.Network, MAC: s.MAC,
 		Model: s.Model, LinkUp: s.LinkActive, At: e.now()}
@@ -587,7 +594,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		failEvent, generic = evNicUnplugFailed, "Failed to deactivate VM Network Interface."
 	case vwire.ActionUpdate:
 		var st agent.NICStats
-		p := agent.UpdateDeviceParams{Alias: n.Alias(), Network: &n.NetworkName, LinkActive: &n.Linked}
+		p := updateParams(&n)
 		// The new profile says how the guest learns of a move to another network.
 		if n.NetworkID != old.NetworkID && n.NetworkName != "" && n.Linked {
 			p.Notify, p.BounceHoldMs = string(n.Notify), n.BounceHold.Milliseconds()
@@ -597,7 +604,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 			n.Observed = e.observed(st)
 			u.add(func() {
 				e.revertHost(c, "update", func(ctx context.Context, h HostClient) error {
-					_, err := h.UpdateNIC(ctx, vmID, agent.UpdateDeviceParams{Alias: old.Alias(), Network: &old.NetworkName, LinkActive: &old.Linked})
+					_, err := h.UpdateNIC(ctx, vmID, updateParams(old))
 					return err
 				})
 			})

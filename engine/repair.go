@@ -168,7 +168,7 @@ func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics [
 				return err
 			}
 		case present && (d.Network != n.Bridge() || d.LinkActive != n.LinkUp()):
-			if _, err := c.UpdateNIC(ctx, vmID, agent.UpdateDeviceParams{Alias: n.Alias(), Network: &n.NetworkName, LinkActive: &n.Linked}); err != nil {
+			if _, err := c.UpdateNIC(ctx, vmID, updateParams(n)); err != nil {
 				return err
 			}
 		}

@@ -195,7 +195,7 @@ func latency(short bool) ([]row, error) {
 		s, _ := x.Marshal()
 		return s
 	}
-	var restLink, rawLink, restNet, rawNet []time.Duration
+	var restLink, rawLink, restNet, rawNet, rawRead []time.Duration
 	path := "/vms/" + id(vm) + "/nics/" + id(nic)
 	for i := 0; i < n; i++ {
 		up := i%2 == 1
@@ -223,6 +223,11 @@ func latency(short bool) ([]row, error) {
 			return nil, err
 		}
 		rawNet = append(rawNet, time.Since(t0))
+		t0 = time.Now()
+		if _, err := l.DomainGetXMLDesc(dom, 0); err != nil {
+			return nil, err
+		}
+		rawRead = append(rawRead, time.Since(t0))
 	}
 	ratio := func(a, b []time.Duration, p float64) string {
 		return fmt.Sprintf("%.2f", float64(pct(a, p))/float64(pct(b, p)))
@@ -235,6 +240,7 @@ func latency(short bool) ([]row, error) {
 		{"network move: REST PUT", ms(pct(restNet, .5)), ms(pct(restNet, .99)), "", note},
 		{"network move: raw DomainUpdateDeviceFlags", ms(pct(rawNet, .5)), ms(pct(rawNet, .99)), "", note},
 		{"network move: ratio REST/raw", ratio(restNet, rawNet, .5), ratio(restNet, rawNet, .99), "", "targets 1.5 / 2"},
+		{"for scale: raw DomainGetXMLDesc", ms(pct(rawRead, .5)), ms(pct(rawRead, .99)), "", "one live XML read of the domain"},
 	}, nil
 }
 

@@ -137,18 +137,15 @@ func (h *Hypervisor) CreateDomain(ctx context.Context, d hypervisor.Domain) (hyp
 		if err != nil {
 			return err
 		}
-		x, err := liveXML(l, dom)
-		if err != nil {
-			return err
-		}
-		st = state(x)
-		return nil
+		_, st, err = h.read(l, dom)
+		return err
 	})
 	return st, err
 }
 
 func (h *Hypervisor) DestroyDomain(ctx context.Context, id string) error {
 	defer h.handles.Delete(id)
+	defer h.devices.gone(id)
 	return h.call(ctx, "destroy domain", func(l *golibvirt.Libvirt) error {
 		dom, err := h.lookup(l, id)
 		if err != nil {
@@ -161,22 +158,26 @@ func (h *Hypervisor) DestroyDomain(ctx context.Context, id string) error {
 func (h *Hypervisor) Domains(ctx context.Context) ([]hypervisor.DomainState, error) {
 	var out []hypervisor.DomainState
 	err := h.call(ctx, "list domains", func(l *golibvirt.Libvirt) error {
+		seq := h.devices.begin()
 		doms, _, err := l.ConnectListAllDomains(1, listActive)
 		if err != nil {
 			return err
 		}
+		running := map[string]bool{}
 		for _, d := range doms {
-			x, err := liveXML(l, d)
+			x, st, err := h.read(l, d)
 			if golibvirt.IsNotFound(err) {
 				continue // it went away between the list and the read
 			}
 			if err != nil {
 				return err
 			}
+			running[st.ID] = true
 			if ours(x) {
-				out = append(out, state(x))
+				out = append(out, st)
 			}
 		}
+		h.devices.prune(seq, running)
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -190,19 +191,15 @@ func (h *Hypervisor) Domain(ctx context.Context, id string) (hypervisor.DomainSt
 		if err != nil {
 			return err
 		}
-		x, err := liveXML(l, dom)
-		if err != nil {
-			return err
-		}
-		st = state(x)
-		return nil
+		_, st, err = h.read(l, dom)
+		return err
 	})
 	return st, err
 }
 
 // liveNIC finds a device of a running domain by alias.
-func liveNIC(l *golibvirt.Libvirt, dom golibvirt.Domain, alias string) (*libvirtxml.DomainInterface, error) {
-	x, err := liveXML(l, dom)
+func (h *Hypervisor) liveNIC(l *golibvirt.Libvirt, dom golibvirt.Domain, alias string) (*libvirtxml.DomainInterface, error) {
+	x, _, err := h.read(l, dom)
 	if err != nil {
 		return nil, err
 	}
@@ -217,8 +214,8 @@ func liveNIC(l *golibvirt.Libvirt, dom golibvirt.Domain, alias string) (*libvirt
 }
 
 // readDevice reads a device back from the live domain after a change.
-func readDevice(l *golibvirt.Libvirt, dom golibvirt.Domain, alias, change string) (hypervisor.NICState, error) {
-	got, err := liveNIC(l, dom, alias)
+func (h *Hypervisor) readDevice(l *golibvirt.Libvirt, dom golibvirt.Domain, alias, change string) (hypervisor.NICState, error) {
+	got, err := h.liveNIC(l, dom, alias)
 	if err != nil {
 		return hypervisor.NICState{}, err
 	}
@@ -243,7 +240,7 @@ func (h *Hypervisor) AttachNIC(ctx context.Context, id string, n hypervisor.NIC)
 		if err := l.DomainAttachDeviceFlags(dom, raw, affectLive); err != nil {
 			return err
 		}
-		st, err = readDevice(l, dom, n.Alias, "attached")
+		st, err = h.readDevice(l, dom, n.Alias, "attached")
 		return err
 	})
 	return st, err
@@ -262,7 +259,7 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 		if dom, err = h.lookup(l, id); err != nil {
 			return err
 		}
-		cur, err := liveNIC(l, dom, alias)
+		cur, err := h.liveNIC(l, dom, alias)
 		if err != nil {
 			return err
 		}
@@ -291,12 +288,13 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 			}
 			if m, ok := ev.(*golibvirt.DomainEventCallbackDeviceRemovedMsg); ok && m.Msg.DevAlias == alias && m.Msg.Dom.UUID == dom.UUID {
 				h.log.Debug("device removed", "domain", id, "alias", alias, "seen_by", "event")
+				h.devices.setNIC(id, alias, nil)
 				return nil
 			}
 		case <-tick.C:
 			gone := false
 			err := h.call(ctx, "read domain", func(l *golibvirt.Libvirt) error {
-				cur, err := liveNIC(l, dom, alias)
+				cur, err := h.liveNIC(l, dom, alias)
 				gone = cur == nil
 				return err
 			})
@@ -316,26 +314,37 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 
 // UpdateNIC changes a live device in place. The XML sent names the device by
 // MAC and alias as asked, so that libvirt itself refuses a MAC or model
-// change; the option ROM setting is copied from the live device, which
-// libvirt also refuses to change.
+// change. Every device vwire plugs has its option ROM off, which libvirt
+// refuses to change, so iface's <rom enabled='no'/> matches.
+//
+// libvirt changes its live definition only after QEMU (set_link) and the
+// kernel (moving the tap between bridges) did what was asked, so reading the
+// domain back would show what the call already confirmed. The device is
+// reported from what the last read of the domain knew (slot, tap) once the
+// kernel confirms that tap is on the bridge asked for; otherwise, or when
+// nothing is known of the device, it is read back.
 func (h *Hypervisor) UpdateNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	x := iface(n)
+	raw, err := x.Marshal()
+	if err != nil {
+		return hypervisor.NICState{}, err
+	}
 	var st hypervisor.NICState
-	err := h.call(ctx, "update device", func(l *golibvirt.Libvirt) error {
+	err = h.call(ctx, "update device", func(l *golibvirt.Libvirt) error {
 		dom, err := h.lookup(l, id)
-		if err != nil {
-			return err
-		}
-		// Every device vwire plugs has its option ROM off, which libvirt
-		// refuses to change, so iface's <rom enabled='no'/> matches.
-		x := iface(n)
-		raw, err := x.Marshal()
 		if err != nil {
 			return err
 		}
 		if err := l.DomainUpdateDeviceFlags(dom, raw, modifyLive); err != nil {
 			return err
 		}
-		st, err = readDevice(l, dom, n.Alias, "updated")
+		if known, ok := h.devices.nic(id, n.Alias); ok && strings.EqualFold(known.MAC, n.MAC) && h.onBridge(known.Tap, n.Bridge) {
+			st = known
+			st.Bridge, st.LinkUp = n.Bridge, n.LinkUp
+			h.devices.setNIC(id, n.Alias, &st)
+			return nil
+		}
+		st, err = h.readDevice(l, dom, n.Alias, "updated")
 		return err
 	})
 	return st, err
@@ -354,7 +363,7 @@ func (h *Hypervisor) Announce(ctx context.Context, id, alias string) error {
 		if err != nil {
 			return err
 		}
-		cur, err := liveNIC(l, dom, alias)
+		cur, err := h.liveNIC(l, dom, alias)
 		if err != nil {
 			return err
 		}

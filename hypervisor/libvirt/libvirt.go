@@ -54,6 +54,7 @@ type Hypervisor struct {
 	l  *golibvirt.Libvirt
 	// handles remembers domain handles by UUID (see lookup).
 	handles sync.Map
+	devices deviceCache
 }
 
 var _ hypervisor.Hypervisor = (*Hypervisor)(nil)
