@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/uuid"
 
@@ -68,16 +69,27 @@ func loadVM(tx vwire.Tx, vmID string) (*vmCtx, error) {
 	return c, err
 }
 
-// viewSettled runs a read of the VM's context (fn loads it into *c); if a
-// dead operation left a change in flight on the VM, it is repaired first
-// and the read runs again. The caller holds the VM's lock.
-func (e *Engine) viewSettled(ctx context.Context, c **vmCtx, fn func(tx vwire.Tx) error) error {
+// errUnsettled abandons a transaction that found a change in flight.
+var errUnsettled = errors.New("a change is in flight on the VM")
+
+// settled runs fn, which loads the VM's context into *c, in a write
+// transaction, so that the rules are checked against the state the change
+// commits on. fn returns early (nil) when the context shows a change in
+// flight that a dead operation left: then the transaction is abandoned, the
+// change repaired, and fn runs again. The caller holds the VM's lock.
+func (e *Engine) settled(ctx context.Context, c **vmCtx, fn func(tx vwire.Tx) error) error {
 	for attempt := 0; ; attempt++ {
-		if err := e.store.View(ctx, fn); err != nil {
-			return err
-		}
-		if *c == nil || (*c).pending == nil {
+		err := e.store.Update(ctx, func(tx vwire.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			if *c != nil && (*c).pending != nil {
+				return errUnsettled
+			}
 			return nil
+		})
+		if !errors.Is(err, errUnsettled) {
+			return err
 		}
 		if attempt > 0 {
 			return vwire.Errorf(vwire.EUNAVAILABLE, "[A change left unfinished on this VM could not be repaired yet; try again.]")
@@ -228,8 +240,11 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		return nil, err
 	}
 	defer unlock()
+	// One transaction checks the rules and either adds the vNIC (nothing to
+	// do on a host) or reserves its MAC and marks the hot plug in flight.
 	var c *vmCtx
-	err = e.viewSettled(ctx, &c, func(tx vwire.Tx) (err error) {
+	plug := false
+	err = e.settled(ctx, &c, func(tx vwire.Tx) (err error) {
 		if c, err = loadVM(tx, vmID); err != nil || c.pending != nil {
 			return err
 		}
@@ -253,49 +268,45 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		if err := vwire.ValidateLinking(op, n, c.cluster.Version); err != nil {
 			return err
 		}
-		if err := checkMACFree(tx, op, c.pool, n.MAC); err != nil {
+		// A MAC asked for is refused if taken before the plug rules; the
+		// pool's next MAC is taken after every rule passed, as oVirt
+		// allocates it when the command runs.
+		if mac != "" {
+			if _, err := leaseMAC(tx, op, c.pool, mac, n.ID); err != nil {
+				return err
+			}
+		}
+		if plug = c.running() && n.Plugged; plug {
+			if err := checkPlug(op, c, n); err != nil {
+				return err
+			}
+		}
+		if mac == "" {
+			if n.MAC, err = leaseMAC(tx, op, c.pool, "", n.ID); err != nil {
+				return err
+			}
+		}
+		if plug {
+			return e.markInFlight(tx, vmID, n.ID)
+		}
+		if err := tx.CreateNIC(n); err != nil {
 			return err
 		}
-		if c.running() && n.Plugged {
-			return checkPlug(op, c, n)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-
-	if !(c.running() && n.Plugged) {
-		err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
-			if n.MAC, err = leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
-				return err
-			}
-			if err := tx.CreateNIC(n); err != nil {
-				return err
-			}
-			if err := tx.BumpVMGeneration(vmID); err != nil {
-				return err
-			}
-			return newEvent(ctx, evNicAdd).vm(c.vm).nic(n).write(tx)
-		})
-		if err != nil {
-			return nil, e.macPoolEvent(ctx, err)
-		}
-		return n, nil
-	}
-
-	// Hot plug: reserve the MAC and mark the change in flight, plug, then record.
-	var u undo
-	defer u.run()
-	err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
-		if n.MAC, err = leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
+		if err := tx.BumpVMGeneration(vmID); err != nil {
 			return err
 		}
-		return e.markInFlight(tx, vmID, n.ID)
+		return newEvent(ctx, evNicAdd).vm(c.vm).nic(n).write(tx)
 	})
 	if err != nil {
 		return nil, e.macPoolEvent(ctx, err)
 	}
+	if !plug {
+		return n, nil
+	}
+
+	// Hot plug, then record.
+	var u undo
+	defer u.run()
 	u.add(func() { e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.pool, n.MAC, n.ID) }, nil) })
 	st, err := e.client(c.host).HotplugNIC(ctx, vmID, device(n))
 	if err != nil {
@@ -424,7 +435,52 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	var old *vwire.NIC
 	var n vwire.NIC
 	var action vwire.HostAction
-	err = e.viewSettled(ctx, &c, func(tx vwire.Tx) (err error) {
+	var macChanged bool
+
+	// record writes the new desired state, swaps the MAC lease and logs.
+	record := func(tx vwire.Tx, ev *event) error {
+		if macChanged {
+			if err := releaseMAC(tx, c.pool, old.MAC, old.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.UpdateNIC(&n); err != nil {
+			return err
+		}
+		if err := tx.BumpVMGeneration(vmID); err != nil {
+			return err
+		}
+		if err := tx.ClearPending(vmID); err != nil {
+			return err
+		}
+		if action != vwire.ActionNone {
+			if err := tx.SetNICObserved(n.ID, n.Observed, n.Synced); err != nil {
+				return err
+			}
+		}
+		return ev.write(tx)
+	}
+	successEvent := func() *event {
+		switch action {
+		case vwire.ActionPlug:
+			return newEvent(ctx, evNicPlug).vm(c.vm).nic(&n)
+		case vwire.ActionUnplug:
+			return newEvent(ctx, evNicUnplug).vm(c.vm).nic(&n)
+		}
+		link := " "
+		if n.Linked != old.Linked {
+			link = evLinkDown
+			if n.Linked {
+				link = evLinkUp
+			}
+		}
+		return newEvent(ctx, evNicUpdate, "LinkState", link).vm(c.vm).nic(&n)
+	}
+
+	// One transaction checks the rules and either records the change
+	// (nothing to do on a host) or swaps the MAC lease and marks the host
+	// change in flight.
+	err = e.settled(ctx, &c, func(tx vwire.Tx) (err error) {
 		if c, err = loadVM(tx, vmID); err != nil || c.pending != nil {
 			return err
 		}
@@ -480,85 +536,26 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 				return vwire.Fail(op, "HOT_PLUG_IS_NOT_SUPPORTED")
 			}
 		}
-		if n.MAC != old.MAC {
-			return checkMACFree(tx, op, c.pool, n.MAC)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	macChanged := n.MAC != old.MAC
-
-	// record writes the new desired state, swaps the MAC lease and logs.
-	record := func(tx vwire.Tx, ev *event) error {
-		if macChanged {
-			if err := releaseMAC(tx, c.pool, old.MAC, old.ID); err != nil {
-				return err
-			}
-		}
-		if err := tx.UpdateNIC(&n); err != nil {
-			return err
-		}
-		if err := tx.BumpVMGeneration(vmID); err != nil {
-			return err
-		}
-		if err := tx.ClearPending(vmID); err != nil {
-			return err
-		}
-		if action != vwire.ActionNone {
-			if err := tx.SetNICObserved(n.ID, n.Observed, n.Synced); err != nil {
-				return err
-			}
-		}
-		return ev.write(tx)
-	}
-	successEvent := func() *event {
-		switch action {
-		case vwire.ActionPlug:
-			return newEvent(ctx, evNicPlug).vm(c.vm).nic(&n)
-		case vwire.ActionUnplug:
-			return newEvent(ctx, evNicUnplug).vm(c.vm).nic(&n)
-		}
-		link := " "
-		if n.Linked != old.Linked {
-			link = evLinkDown
-			if n.Linked {
-				link = evLinkUp
-			}
-		}
-		return newEvent(ctx, evNicUpdate, "LinkState", link).vm(c.vm).nic(&n)
-	}
-
-	if action == vwire.ActionNone {
-		n.Synced = vwire.ComputeSynced(&n, c.running())
-		err = e.store.Update(ctx, func(tx vwire.Tx) error {
-			if macChanged {
-				if _, err := leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
-					return err
-				}
-			}
-			return record(tx, successEvent())
-		})
-		if err != nil {
-			return nil, err
-		}
-		return &n, nil
-	}
-
-	var u undo
-	defer u.run()
-	err = e.store.Update(ctx, func(tx vwire.Tx) error {
-		if macChanged {
+		if macChanged = n.MAC != old.MAC; macChanged {
 			if _, err := leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
 				return err
 			}
+		}
+		if action == vwire.ActionNone {
+			n.Synced = vwire.ComputeSynced(&n, c.running())
+			return record(tx, successEvent())
 		}
 		return e.markInFlight(tx, vmID, n.ID)
 	})
 	if err != nil {
 		return nil, err
 	}
+	if action == vwire.ActionNone {
+		return &n, nil
+	}
+
+	var u undo
+	defer u.run()
 	release := func(tx vwire.Tx) error {
 		if macChanged {
 			return releaseMAC(tx, c.pool, n.MAC, n.ID)
