@@ -156,32 +156,42 @@ func (s *Server) addNic(q *request) error {
 	return nil
 }
 
-// nicExists gives the 404 of a missing VM or vNIC before anything else, as
-// oVirt's REST layer looks the resource up first.
 func (s *Server) nicExists(q *request) error {
 	_, err := s.eng.NIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
 	return err
 }
 
-// patchNic is the PUT of a VM's or a template's vNIC: the 404 of a missing
-// parent or vNIC first, then the merge of the body into the vNIC.
+// notFoundFirst gives the 404 of a missing parent or vNIC in place of any
+// other refusal, as oVirt's REST layer looks the resource up first. The
+// operations look it up themselves, so only a refusal pays for the lookup.
+func notFoundFirst(q *request, exists func(*request) error, err error) error {
+	if err == nil || vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		return err
+	}
+	if nf := exists(q); vwire.ErrorCode(nf) == vwire.ENOTFOUND {
+		return nf
+	}
+	return err
+}
+
+// patchNic is the PUT of a VM's or a template's vNIC: the merge of the body
+// into the vNIC.
 func patchNic(exists func(*request) error, update func(context.Context, string, string, vwire.NICPatch) (*vwire.NIC, error),
 	render func(*request, *vwire.NIC) *node) handler {
 	return func(q *request) error {
-		if err := exists(q); err != nil {
-			return err
-		}
-		b, err := q.body()
+		n, err := func() (*vwire.NIC, error) {
+			b, err := q.body()
+			if err != nil {
+				return nil, err
+			}
+			p, err := parseNic(b)
+			if err != nil {
+				return nil, err
+			}
+			return update(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"), p)
+		}()
 		if err != nil {
-			return err
-		}
-		p, err := parseNic(b)
-		if err != nil {
-			return err
-		}
-		n, err := update(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"), p)
-		if err != nil {
-			return err
+			return notFoundFirst(q, exists, err)
 		}
 		q.write(http.StatusOK, render(q, n))
 		return nil
@@ -189,9 +199,6 @@ func patchNic(exists func(*request) error, update func(context.Context, string, 
 }
 
 func (s *Server) removeNic(q *request) error {
-	if err := s.nicExists(q); err != nil {
-		return err
-	}
 	if err := s.eng.RemoveNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid")); err != nil {
 		return err
 	}
@@ -200,30 +207,26 @@ func (s *Server) removeNic(q *request) error {
 }
 
 func (s *Server) activateNic(q *request) error {
-	if err := s.nicExists(q); err != nil {
-		return err
+	err := q.actionBody()
+	var n *vwire.NIC
+	if err == nil {
+		n, err = s.eng.ActivateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
 	}
-	if err := q.actionBody(); err != nil {
-		return err
-	}
-	n, err := s.eng.ActivateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
 	if err != nil {
-		return err
+		return notFoundFirst(q, s.nicExists, err)
 	}
 	q.done(q.nicNode(n))
 	return nil
 }
 
 func (s *Server) deactivateNic(q *request) error {
-	if err := s.nicExists(q); err != nil {
-		return err
+	err := q.actionBody()
+	var n *vwire.NIC
+	if err == nil {
+		n, err = s.eng.DeactivateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
 	}
-	if err := q.actionBody(); err != nil {
-		return err
-	}
-	n, err := s.eng.DeactivateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
 	if err != nil {
-		return err
+		return notFoundFirst(q, s.nicExists, err)
 	}
 	q.done(q.nicNode(n))
 	return nil

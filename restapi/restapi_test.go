@@ -283,6 +283,11 @@ func TestBadInput(t *testing.T) {
 		{"name out of pattern", "POST", nics, `<nic><name>eth 0</name></nic>`, 400, "Name must be formed of"},
 		{"unknown VM", "GET", "/vms/00000000-0000-0000-0000-00000000dead/nics", "", 404, ""},
 		{"unknown nic", "PUT", nics + "/not-a-uuid", `<nic><linked>false</linked></nic>`, 404, ""},
+		// oVirt looks the resource up first: 404 wins over a bad body.
+		{"unknown nic, bad body", "PUT", nics + "/00000000-0000-0000-0000-00000000dead", `<nic><mac><address>00:11:22</address></mac></nic>`, 404, ""},
+		{"unknown nic, malformed", "PUT", nics + "/00000000-0000-0000-0000-00000000dead", `<nic><name>x</name>`, 404, ""},
+		{"unknown VM, bad body", "PUT", "/vms/00000000-0000-0000-0000-00000000dead/nics/00000000-0000-0000-0000-00000000dead", `<nic><name>eth 0</name></nic>`, 404, ""},
+		{"unknown nic, bad action body", "POST", nics + "/00000000-0000-0000-0000-00000000dead/deactivate", `<action>`, 404, ""},
 		{"unknown profile", "POST", nics, `<nic><name>x</name><vnic_profile id="00000000-0000-0000-0000-00000000dead"/></nic>`, 400, "profile doesn't exist"},
 		{"unknown cluster by name", "POST", "/vms", `<vm><name>b2</name><cluster><name>nope</name></cluster><template><name>Blank</name></template></vm>`, 400, "Entity not found: Cluster"},
 		{"JSON array body", "POST", nics, `[1,2]`, 400, "must be an object"},
