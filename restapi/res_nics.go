@@ -133,27 +133,30 @@ func (s *Server) getNic(q *request) error {
 }
 
 func (s *Server) addNic(q *request) error {
-	vmID := q.r.PathValue("id")
-	if _, err := s.getVMByID(q); err != nil {
-		return err
-	}
-	b, err := q.body()
+	n, err := func() (*vwire.NIC, error) {
+		b, err := q.body()
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := b.str("name"); !ok || v == "" {
+			return nil, vwire.Incomplete("Nic", []string{"name"}, "add")
+		}
+		spec, err := parseNicSpec(b)
+		if err != nil {
+			return nil, err
+		}
+		return s.eng.AddNIC(q.ctx(), q.r.PathValue("id"), spec)
+	}()
 	if err != nil {
-		return err
-	}
-	if v, ok := b.str("name"); !ok || v == "" {
-		return vwire.Incomplete("Nic", []string{"name"}, "add")
-	}
-	spec, err := parseNicSpec(b)
-	if err != nil {
-		return err
-	}
-	n, err := s.eng.AddNIC(q.ctx(), vmID, spec)
-	if err != nil {
-		return err
+		return notFoundFirst(q, s.vmExists, err)
 	}
 	q.created(q.nicNode(n))
 	return nil
+}
+
+func (s *Server) vmExists(q *request) error {
+	_, err := s.getVMByID(q)
+	return err
 }
 
 func (s *Server) nicExists(q *request) error {

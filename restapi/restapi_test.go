@@ -287,6 +287,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown nic, bad body", "PUT", nics + "/00000000-0000-0000-0000-00000000dead", `<nic><mac><address>00:11:22</address></mac></nic>`, 404, ""},
 		{"unknown nic, malformed", "PUT", nics + "/00000000-0000-0000-0000-00000000dead", `<nic><name>x</name>`, 404, ""},
 		{"unknown VM, bad body", "PUT", "/vms/00000000-0000-0000-0000-00000000dead/nics/00000000-0000-0000-0000-00000000dead", `<nic><name>eth 0</name></nic>`, 404, ""},
+		{"add to unknown VM", "POST", "/vms/00000000-0000-0000-0000-00000000dead/nics", `<nic><name>x</name></nic>`, 404, ""},
+		{"add to unknown VM, bad body", "POST", "/vms/00000000-0000-0000-0000-00000000dead/nics", `<nic><linked>true</linked></nic>`, 404, ""},
 		{"unknown nic, bad action body", "POST", nics + "/00000000-0000-0000-0000-00000000dead/deactivate", `<action>`, 404, ""},
 		{"unknown profile", "POST", nics, `<nic><name>x</name><vnic_profile id="00000000-0000-0000-0000-00000000dead"/></nic>`, 400, "profile doesn't exist"},
 		{"unknown cluster by name", "POST", "/vms", `<vm><name>b2</name><cluster><name>nope</name></cluster><template><name>Blank</name></template></vm>`, 400, "Entity not found: Cluster"},

@@ -52,6 +52,9 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// Group commit runs each transaction under a savepoint, whose
+		// sub-journal of original pages would otherwise be a temporary file.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", txlock)
 		return "file:" + path + "?" + q.Encode()
 	}
