@@ -110,6 +110,9 @@ type Tx interface {
 	LeaseMAC(pool *MacPool, mac MAC, nicID string) error
 	// AllocateMAC leases the next free MAC of the pool's ranges to nicID.
 	AllocateMAC(pool *MacPool, nicID string) (MAC, error)
+	// AllocateMACs leases the next free MACs, one to each vNIC in order;
+	// all or none.
+	AllocateMACs(pool *MacPool, nicIDs []string) ([]MAC, error)
 	ReleaseMAC(poolID string, mac MAC, nicID string) error
 	// MACHolder names the VM holding mac in the pool, "" if none.
 	MACHolder(poolID string, mac MAC) (string, error)

@@ -158,10 +158,10 @@ func checkMACFree(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac string) err
 func leaseMAC(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac, nicID string) (string, error) {
 	if mac == "" {
 		m, err := tx.AllocateMAC(pool, nicID)
-		if ve, ok := err.(*vwire.Error); ok && ve.Key == "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES" {
-			return "", vwire.Fail(op, "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES")
+		if err != nil {
+			return "", poolExhausted(op, err)
 		}
-		return m.String(), err
+		return m.String(), nil
 	}
 	if err := checkMACFree(tx, op, pool, mac); err != nil {
 		return "", err
@@ -173,6 +173,14 @@ func leaseMAC(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac, nicID string) 
 		return "", vwire.Fail(op, "NETWORK_MAC_ADDRESS_IN_USE", "MacAddress", mac, "VmName", "another VM")
 	}
 	return mac, err
+}
+
+// poolExhausted gives the store's "no free MAC" oVirt's message for op.
+func poolExhausted(op vwire.Op, err error) error {
+	if ve, ok := err.(*vwire.Error); ok && ve.Key == "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES" {
+		return vwire.Fail(op, "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES")
+	}
+	return err
 }
 
 func releaseMAC(tx vwire.Tx, pool *vwire.MacPool, mac, nicID string) error {

@@ -289,13 +289,9 @@ func (e *Engine) RemoveTemplateNIC(ctx context.Context, templateID, nicID string
 
 // copyTemplateNICs gives a new VM its template's vNICs with fresh MACs; a
 // vNIC whose network the VM's cluster lacks is refused, naming both.
-func copyTemplateNICs(tx vwire.Tx, op vwire.Op, vm *vwire.VM) error {
+func copyTemplateNICs(tx vwire.Tx, op vwire.Op, vm *vwire.VM, cl *vwire.Cluster) error {
 	tnics, err := tx.TemplateNICs(vm.TemplateID)
 	if err != nil || len(tnics) == 0 {
-		return err
-	}
-	cl, err := tx.Cluster(vm.ClusterID)
-	if err != nil {
 		return err
 	}
 	pool, err := tx.MacPool(cl.MacPoolID)
@@ -319,16 +315,27 @@ func copyTemplateNICs(tx vwire.Tx, op vwire.Op, vm *vwire.VM) error {
 	if len(missing) > 0 {
 		return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_IN_CLUSTER", "networks", strings.Join(missing, ", "))
 	}
-	for _, t := range tnics {
-		n := *t
-		n.ID, n.VMID = uuid.NewString(), vm.ID
-		if err := vwire.ValidateLinking(op, &n, cl.Version); err != nil {
-			return namedNIC(err, n.Name)
+	nics := make([]vwire.NIC, len(tnics))
+	ids := make([]string, len(tnics))
+	for i, t := range tnics {
+		nics[i] = *t
+		nics[i].ID, nics[i].VMID = uuid.NewString(), vm.ID
+		ids[i] = nics[i].ID
+		if err := vwire.ValidateLinking(op, &nics[i], cl.Version); err != nil {
+			return namedNIC(err, t.Name)
 		}
-		if n.MAC, err = leaseMAC(tx, op, pool, "", n.ID); err != nil {
-			return err
-		}
-		if err := tx.CreateNIC(&n); err != nil {
+	}
+	if len(nics) == 0 {
+		return nil
+	}
+	// One search of the pool for all the vNICs' MACs.
+	macs, err := tx.AllocateMACs(pool, ids)
+	if err != nil {
+		return poolExhausted(op, err)
+	}
+	for i := range nics {
+		nics[i].MAC = macs[i].String()
+		if err := tx.CreateNIC(&nics[i]); err != nil {
 			return err
 		}
 	}

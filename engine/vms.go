@@ -62,7 +62,8 @@ func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 		Status: vwire.VMDown, Memory: s.Memory, OSType: s.OSType, Kernel: s.Kernel, Initrd: s.Initrd, Cmdline: s.Cmdline,
 		PlacementHosts: s.PlacementHosts, CreatedAt: e.now()}
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
-		if _, err := tx.Cluster(s.ClusterID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		cl, err := tx.Cluster(s.ClusterID)
+		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
 			return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_CAN_NOT_BE_EMPTY")
 		} else if err != nil {
 			return err
@@ -88,7 +89,7 @@ func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 			}
 			return err
 		}
-		if err := copyTemplateNICs(tx, op, vm); err != nil {
+		if err := copyTemplateNICs(tx, op, vm, cl); err != nil {
 			return err
 		}
 		return newEvent(ctx, evVMAdd).vm(vm).write(tx)

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// scale populates VMs with 4 vNICs each over REST (16 clients; the first
+// scale populates VMs with 4 vNICs each over REST (64 clients; the first
 // 500 with a POST per VM and per vNIC, the rest from a template with 4
 // vNICs, as an administrator creates VMs in bulk), and at 1,000
 // VMs and at the full count measures listing a VM's vNICs and updating one
@@ -54,7 +54,7 @@ func scale(short bool, total int) ([]row, error) {
 	var mu sync.Mutex
 	var rows []row
 	populated := 0
-	// populate adds VMs up to upto with 16 clients: from the template (one
+	// populate adds VMs up to upto with 64 clients: from the template (one
 	// POST per VM) or from Blank with a POST per vNIC.
 	populate := func(upto int, fromTemplate bool) error {
 		start := time.Now()
@@ -63,7 +63,7 @@ func scale(short bool, total int) ([]row, error) {
 		next.Store(int64(populated))
 		var wg sync.WaitGroup
 		var failed atomic.Value
-		for c := 0; c < 16; c++ {
+		for c := 0; c < 64; c++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -105,7 +105,7 @@ func scale(short bool, total int) ([]row, error) {
 			how = "VMs from a 4-vNIC template"
 		}
 		rows = append(rows, row{name: fmt.Sprintf("populate to %d VMs × 4 vNICs over REST: %s", upto, how),
-			rate: fmt.Sprintf("%.0f vNICs/s", float64(n*4)/el.Seconds()), note: "16 clients; target ≥ 5,000 vNICs/s"})
+			rate: fmt.Sprintf("%.0f vNICs/s", float64(n*4)/el.Seconds()), note: "64 clients; target ≥ 5,000 vNICs/s"})
 		return nil
 	}
 	measure := func() error {

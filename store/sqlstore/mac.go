@@ -105,32 +105,48 @@ func (t *Tx) MACHolder(poolID string, mac vwire.MAC) (string, error) {
 // errPoolExhausted is turned into oVirt's message by the engine.
 var errPoolExhausted = &vwire.Error{Code: vwire.ECONFLICT, Key: "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES", Detail: "no free MAC address in the pool"}
 
-// AllocateMAC finds the first free MAC at or after the pool's cursor, wrapping
-// once around all ranges, leases it and moves the cursor past it. It reads
-// used MACs in ordered batches, so a dense pool costs a few queries, not one
-// per address.
+// AllocateMAC leases the first free MAC at or after the pool's cursor.
 func (t *Tx) AllocateMAC(p *vwire.MacPool, nicID string) (vwire.MAC, error) {
+	macs, err := t.AllocateMACs(p, []string{nicID})
+	if err != nil {
+		return 0, err
+	}
+	return macs[0], nil
+}
+
+// AllocateMACs finds the first free MACs at or after the pool's cursor,
+// wrapping once around all ranges, leases one to each vNIC in order and
+// moves the cursor past the last. It reads used MACs in ordered batches, so
+// a dense pool costs a few queries, not one per address, and several vNICs
+// cost one search.
+func (t *Tx) AllocateMACs(p *vwire.MacPool, nicIDs []string) ([]vwire.MAC, error) {
 	var cursor int64
 	if err := t.row((`SELECT next_mac FROM mac_pools WHERE id = ?`), p.ID).Scan(&cursor); err != nil {
-		return 0, t.db.translate(err)
+		return nil, t.db.translate(err)
 	}
+	var macs []vwire.MAC
 	for _, seg := range segments(p.Ranges, vwire.MAC(cursor)) {
-		mac, ok, err := t.firstFree(p.ID, seg.From, seg.To)
+		if len(macs) == len(nicIDs) {
+			break
+		}
+		free, err := t.freeMACs(p.ID, seg.From, seg.To, len(nicIDs)-len(macs))
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		if !ok {
-			continue
-		}
-		if err := t.LeaseMAC(p, mac, nicID); err != nil {
-			return 0, err
-		}
-		if _, err := t.exec(`UPDATE mac_pools SET next_mac = ? WHERE id = ?`, int64(mac)+1, p.ID); err != nil {
-			return 0, err
-		}
-		return mac, nil
+		macs = append(macs, free...)
 	}
-	return 0, errPoolExhausted
+	if len(macs) < len(nicIDs) {
+		return nil, errPoolExhausted
+	}
+	for i, m := range macs {
+		if err := t.LeaseMAC(p, m, nicIDs[i]); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := t.exec(`UPDATE mac_pools SET next_mac = ? WHERE id = ?`, int64(macs[len(macs)-1])+1, p.ID); err != nil {
+		return nil, err
+	}
+	return macs, nil
 }
 
 // segments orders the ranges so that the search starts at cursor and wraps.
@@ -157,26 +173,33 @@ func segments(rs []vwire.MacRange, cursor vwire.MAC) []vwire.MacRange {
 
 const freeScanBatch = 512
 
-func (t *Tx) firstFree(poolID string, from, to vwire.MAC) (vwire.MAC, bool, error) {
+// freeMACs returns up to k free MACs of [from, to], lowest first.
+func (t *Tx) freeMACs(poolID string, from, to vwire.MAC, k int) ([]vwire.MAC, error) {
+	var free []vwire.MAC
 	next := from
-	for next <= to {
+	for next <= to && len(free) < k {
 		used, err := list(t, func(r *sql.Rows) (int64, error) {
 			var m int64
 			return m, r.Scan(&m)
 		}, `SELECT DISTINCT mac FROM mac_leases WHERE pool_id = ? AND mac >= ? AND mac <= ? ORDER BY mac LIMIT `+fmt.Sprint(freeScanBatch),
 			poolID, int64(next), int64(to))
 		if err != nil {
-			return 0, false, err
+			return nil, err
 		}
 		for _, m := range used {
-			if vwire.MAC(m) != next {
-				return next, true, nil
+			for ; next < vwire.MAC(m) && len(free) < k; next++ {
+				free = append(free, next)
 			}
-			next++
+			if len(free) == k {
+				return free, nil
+			}
+			next = vwire.MAC(m) + 1
 		}
 		if len(used) < freeScanBatch {
-			return next, next <= to, nil
+			for ; next <= to && len(free) < k; next++ {
+				free = append(free, next)
+			}
 		}
 	}
-	return 0, false, nil
+	return free, nil
 }

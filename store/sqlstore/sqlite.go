@@ -58,7 +58,12 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		q.Set("_txlock", txlock)
 		return "file:" + path + "?" + q.Encode()
 	}
-	write, err := sql.Open("sqlite", dsn("immediate"))
+	// The one writer keeps a large page cache: it is the only connection
+	// whose cache survives commits (readers' caches are invalidated by
+	// every write), and a growing database otherwise costs it a read per
+	// page it touches.
+	// Checkpoints run in the background (checkpoint.go).
+	write, err := sql.Open("sqlite", dsn("immediate")+"&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, err
 	}
@@ -77,5 +82,6 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	db.startGroupCommit()
+	go db.checkpointLoop()
 	return db, nil
 }

@@ -2,8 +2,11 @@ package sqlstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/store/sqlstore"
@@ -39,5 +42,42 @@ func TestRefusesNewerSchema(t *testing.T) {
 	if db, err := sqlstore.OpenSQLite(context.Background(), path); err == nil {
 		db.Close()
 		t.Fatal("opened a database with a newer schema")
+	}
+}
+
+// TestBackgroundCheckpoint: with the writer's automatic checkpoint off, the
+// background checkpoint copies the whole log, and the writer then starts the
+// log over instead of growing it.
+func TestBackgroundCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vwire.db")
+	db, err := sqlstore.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	write := func() {
+		for i := 0; i < 300; i++ {
+			e := &vwire.Event{Code: 1, Severity: vwire.SevNormal, Description: strings.Repeat("x", 2000), Time: time.Now()}
+			if err := db.Update(ctx, func(tx vwire.Tx) error { return tx.AddEvent(e) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var sizes []int64
+	for round := 0; round < 3; round++ {
+		write()
+		left, err := db.CheckpointForTest(ctx)
+		if err != nil || left != 0 {
+			t.Fatalf("round %d: checkpoint left %d frames, err %v", round, left, err)
+		}
+		st, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, st.Size())
+	}
+	if sizes[2] > sizes[0]*3/2 {
+		t.Fatalf("log sizes after each round %v: the log grows instead of starting over", sizes)
 	}
 }

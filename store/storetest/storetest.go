@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"NICs", testNICs},
 		{"MACLeases", testMACLeases},
 		{"MACAllocation", testMACAllocation},
+		{"MACBatchAllocation", testMACBatchAllocation},
 		{"Events", testEvents},
 		{"Tokens", testTokens},
 		{"Rollback", testRollback},
@@ -574,6 +575,56 @@ func testMACAllocation(t *testing.T, s vwire.Store) {
 		m, err := tx.AllocateMAC(f.pool, uuid.NewString())
 		if m.String() != "02:00:00:00:01:01" {
 			t.Errorf("after wrap: got %s, want 02:00:00:00:01:01", m)
+		}
+		return err
+	})
+}
+
+func testMACBatchAllocation(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	// 5 addresses over two ranges, two of them taken; the cursor starts in
+	// the middle of the first range.
+	f.pool.Ranges = []vwire.MacRange{{From: mac("02:00:00:00:03:00"), To: mac("02:00:00:00:03:02")}, {From: mac("02:00:00:00:04:00"), To: mac("02:00:00:00:04:01")}}
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.UpdateMacPool(f.pool); err != nil {
+			return err
+		}
+		if err := tx.LeaseMAC(f.pool, mac("02:00:00:00:03:01"), "custom"); err != nil {
+			return err
+		}
+		return tx.LeaseMAC(f.pool, mac("02:00:00:00:04:00"), "custom2")
+	})
+	ids := []string{uuid.NewString(), uuid.NewString(), uuid.NewString()}
+	var got []string
+	update(t, s, func(tx vwire.Tx) error {
+		ms, err := tx.AllocateMACs(f.pool, ids)
+		for _, m := range ms {
+			got = append(got, m.String())
+		}
+		return err
+	})
+	want := []string{"02:00:00:00:03:00", "02:00:00:00:03:02", "02:00:00:00:04:01"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("batch allocation (-want +got):\n%s", d)
+	}
+	for _, w := range want {
+		err := s.Update(ctx(), func(tx vwire.Tx) error { return tx.LeaseMAC(f.pool, mac(w), "probe") })
+		if vwire.ErrorCode(err) != vwire.ECONFLICT {
+			t.Errorf("leasing %s again: err = %v, want a conflict (the batch holds it)", w, err)
+		}
+	}
+	// Two more than the pool has: refused, and nothing is leased.
+	err := s.Update(ctx(), func(tx vwire.Tx) error { _, err := tx.AllocateMACs(f.pool, []string{"a", "b"}); return err })
+	var ve *vwire.Error
+	if !errors.As(err, &ve) || ve.Key != "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES" {
+		t.Fatalf("batch larger than the free addresses: err = %v", err)
+	}
+	// Freeing one lets a batch of one through, wrapping to it.
+	update(t, s, func(tx vwire.Tx) error { return tx.ReleaseMAC(f.pool.ID, mac("02:00:00:00:03:01"), "custom") })
+	update(t, s, func(tx vwire.Tx) error {
+		ms, err := tx.AllocateMACs(f.pool, []string{"c"})
+		if err == nil && ms[0].String() != "02:00:00:00:03:01" {
+			t.Errorf("after wrap: got %s, want 02:00:00:00:03:01", ms[0])
 		}
 		return err
 	})
