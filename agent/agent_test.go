@@ -52,13 +52,26 @@ func TestVerbs(t *testing.T) {
 	}
 
 	red, up := "red", true
+	var re *agent.RPCError
 	got, err := c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", Network: &red, LinkActive: &up})
 	if err != nil || got.Network != "red" || !got.LinkActive || got.Address != st.NICs[0].Address {
 		t.Fatalf("update = %+v, %v; want red, up, same address %s", got, err, st.NICs[0].Address)
 	}
+	// The whole device (as the engine sends it): one hypervisor update.
+	blue, down := "blue", false
+	got, err = c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", MAC: dev.MAC, Model: dev.Model, Network: &blue, LinkActive: &down})
+	if err != nil || got.Network != "blue" || got.LinkActive || got.Address != st.NICs[0].Address {
+		t.Fatalf("whole-device update = %+v, %v; want blue, down, same address %s", got, err, st.NICs[0].Address)
+	}
+	_, err = c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", MAC: "02:00:00:00:00:99", Model: dev.Model, Network: &red, LinkActive: &up})
+	if !errors.As(err, &re) || re.Code != agent.CodeUpdateDevice || !strings.Contains(re.Reason(), "matching MAC address '02:00:00:00:00:99'") {
+		t.Fatalf("whole-device update naming another MAC: err = %v, want code 56 with the hypervisor's reason", err)
+	}
+	if _, err = c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", MAC: dev.MAC, Model: dev.Model, Network: &red, LinkActive: &up}); err != nil {
+		t.Fatal(err)
+	}
 	missing := "green"
 	_, err = c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", Network: &missing})
-	var re *agent.RPCError
 	if !errors.As(err, &re) || re.Code != agent.CodeUpdateDevice || !strings.Contains(re.Reason(), "bridge green doesn't exist") {
 		t.Fatalf("update to a missing bridge: err = %v, want code 56 with libvirt's reason", err)
 	}
