@@ -215,7 +215,7 @@ func latency(short bool) ([]row, error) {
 	// settling the moved tap (about 1 ms here), and a fixed order would
 	// charge that to one side only.
 	path := "/vms/" + id(vm) + "/nics/" + id(nic)
-	pair := func(i int, rest func() error, raw func() error, restT, rawT *[]time.Duration) error {
+	pair := func(restFirst bool, rest func() error, raw func() error, restT, rawT *[]time.Duration) error {
 		timed := func(fn func() error, into *[]time.Duration) error {
 			t0 := time.Now()
 			if err := fn(); err != nil {
@@ -224,7 +224,7 @@ func latency(short bool) ([]row, error) {
 			*into = append(*into, time.Since(t0))
 			return nil
 		}
-		if i%2 == 0 {
+		if restFirst {
 			if err := timed(rest, restT); err != nil {
 				return err
 			}
@@ -237,8 +237,10 @@ func latency(short bool) ([]row, error) {
 	}
 	var restLink, rawLink, restNet, rawNet, rawRead []time.Duration
 	for i := 0; i < n; i++ {
-		up := i%4 >= 2 // each side sees down, down, up, up: both orders of each
-		err := pair(i, func() error {
+		// Every call changes the state; which side goes first alternates
+		// every two pairs, so that each state is reached in both orders.
+		up := i%2 == 1
+		err := pair(i/2%2 == 0, func() error {
 			_, err := a.do("PUT", path, map[string]any{"linked": fmt.Sprint(up)})
 			return err
 		}, func() error {
@@ -250,10 +252,10 @@ func latency(short bool) ([]row, error) {
 	}
 	for i := 0; i < n; i++ {
 		target := brA
-		if i%4 < 2 {
+		if i%2 == 0 {
 			target = brB
 		}
-		err := pair(i, func() error {
+		err := pair(i/2%2 == 0, func() error {
 			_, err := a.do("PUT", path, map[string]any{"vnic_profile": map[string]any{"id": profiles[target]}})
 			return err
 		}, func() error {
