@@ -16,9 +16,11 @@ import (
 func start(t *testing.T) (*agent.Client, *sim.Sim) {
 	t.Helper()
 	s := sim.New("red", "blue")
-	srv := httptest.NewServer(agent.NewServer(s, agent.Options{UnplugTimeout: 200 * time.Millisecond}))
-	t.Cleanup(srv.Close)
-	return agent.NewClient(srv.URL, nil, 5*time.Second), s
+	as := agent.NewServer(s, agent.Options{UnplugTimeout: 200 * time.Millisecond})
+	srv := httptest.NewServer(as)
+	c := agent.NewClient(srv.URL, nil, 5*time.Second)
+	t.Cleanup(func() { c.Close(); as.Close(); srv.Close() })
+	return c, s
 }
 
 func rpcCode(err error) int {

@@ -4,31 +4,48 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Client calls an agent's JSON-RPC verbs. Every call has a deadline.
+// Client calls an agent's JSON-RPC verbs. Every call has a deadline. Calls
+// ride one JSON-RPC stream (stream.go), redialled after it breaks; with an
+// agent that offers no stream, or an HTTP client given, each call is a POST.
 type Client struct {
 	url     string
 	http    *http.Client
 	timeout time.Duration
 	nextID  atomic.Int64
+
+	mu       sync.Mutex
+	st       *stream
+	noStream bool
+	closed   bool
+	// A failed dial is not retried for a moment, so that calls to a host
+	// that is down fail at once instead of queueing behind each other's dials.
+	dialErr  error
+	dialedAt time.Time
 }
+
+// redialAfter is how long a failed dial stands for the calls that follow.
+const redialAfter = time.Second
 
 // NewClient returns a client for the agent at url ("http://host:port/").
 // timeout bounds each call unless the context's deadline is sooner.
 func NewClient(url string, hc *http.Client, timeout time.Duration) *Client {
-	if hc == nil {
-		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
+	c := &Client{url: url, http: hc, timeout: timeout, noStream: hc != nil}
+	if c.http == nil {
+		c.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}}
 	}
-	if timeout == 0 {
-		timeout = 30 * time.Second
+	if c.timeout == 0 {
+		c.timeout = 30 * time.Second
 	}
-	return &Client{url: url, http: hc, timeout: timeout}
+	return c
 }
 
 // TransportError is a failure to reach the agent at all.
@@ -36,6 +53,47 @@ type TransportError struct{ Err error }
 
 func (e *TransportError) Error() string { return "host unreachable: " + e.Err.Error() }
 func (e *TransportError) Unwrap() error { return e.Err }
+
+// Close ends the client's stream; later calls fail.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.st != nil {
+		c.st.fail(errors.New("client closed"))
+	}
+	return nil
+}
+
+// stream returns the open stream, dialling one if needed; nil (and no
+// error) means: post the call.
+func (c *Client) stream(ctx context.Context) (*stream, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("client closed")
+	}
+	if c.noStream {
+		return nil, nil
+	}
+	if c.st != nil && !c.st.broken() {
+		return c.st, nil
+	}
+	if c.dialErr != nil && time.Since(c.dialedAt) < redialAfter {
+		return nil, c.dialErr
+	}
+	st, err := dialStream(ctx, c.url)
+	if errors.Is(err, errNoStream) {
+		c.noStream = true
+		return nil, nil
+	}
+	c.dialErr, c.dialedAt = err, time.Now()
+	if err != nil {
+		return nil, err
+	}
+	c.st = st
+	return st, nil
+}
 
 // Call invokes method with params and decodes the result into out (if non-nil).
 // Errors are *RPCError (the agent refused) or *TransportError.
@@ -48,29 +106,18 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) error
 	}
 	id := c.nextID.Add(1)
 	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": json.RawMessage(p)})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	st, err := c.stream(ctx)
 	if err != nil {
 		return &TransportError{err}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
+	var r envelope
+	if st != nil {
+		r, err = st.call(ctx, id, body)
+	} else {
+		r, err = c.post(ctx, body)
+	}
 	if err != nil {
 		return &TransportError{err}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return &TransportError{err}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return &TransportError{fmt.Errorf("HTTP %s", resp.Status)}
-	}
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *RPCError       `json:"error"`
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return &TransportError{fmt.Errorf("bad JSON-RPC answer: %w", err)}
 	}
 	if r.Error != nil {
 		return r.Error
@@ -81,6 +128,32 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) error
 		}
 	}
 	return nil
+}
+
+// post makes one call as an HTTP POST.
+func (c *Client) post(ctx context.Context, body []byte) (envelope, error) {
+	var r envelope
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return r, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return r, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return r, fmt.Errorf("HTTP %s", resp.Status)
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, fmt.Errorf("bad JSON-RPC answer: %w", err)
+	}
+	return r, nil
 }
 
 // Capabilities calls Host.getCapabilities.

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +31,10 @@ type Server struct {
 	callTimeout   time.Duration
 	unplugTimeout time.Duration
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	mu      sync.Mutex
+	locks   map[string]*sync.Mutex
+	streams map[net.Conn]func() // open JSON-RPC streams and their cancels
+	closed  bool
 }
 
 // Options tune a Server; zero values take defaults.
@@ -44,7 +48,7 @@ type Options struct {
 // NewServer returns an agent on hv.
 func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
 	s := &Server{hv: hv, log: o.Logger, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
-		locks: map[string]*sync.Mutex{}}
+		locks: map[string]*sync.Mutex{}, streams: map[net.Conn]func(){}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -73,19 +77,34 @@ func (s *Server) lockVM(id string) func() {
 	return l.Unlock
 }
 
-// ServeHTTP answers one JSON-RPC request (POST, any path).
+// ServeHTTP answers one JSON-RPC request (POST, any path), or upgrades the
+// connection to a JSON-RPC stream (stream.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), streamProtocol) {
+		s.serveStream(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "JSON-RPC wants POST", http.StatusMethodNotAllowed)
 		return
 	}
+	var resp response
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequest+1))
+	if err != nil || len(body) > maxRequest {
+		resp = response{JSONRPC: "2.0", Error: &RPCError{Code: CodeInvalidRequest, Message: "request unreadable or larger than 1 MiB"}}
+	} else {
+		resp = s.handle(r.Context(), body)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(resp)
+}
+
+// handle answers one JSON-RPC request.
+func (s *Server) handle(ctx context.Context, body []byte) response {
 	var req request
 	resp := response{JSONRPC: "2.0"}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequest+1))
 	switch {
-	case err != nil || len(body) > maxRequest:
-		resp.Error = &RPCError{Code: CodeInvalidRequest, Message: "request unreadable or larger than 1 MiB"}
 	case json.Unmarshal(body, &req) != nil:
 		resp.Error = &RPCError{Code: CodeParseError, Message: "Parse error"}
 	case req.JSONRPC != "2.0" || req.Method == "":
@@ -94,18 +113,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		resp.ID = req.ID
 		start := time.Now()
-		resp.Result, resp.Error = s.call(r.Context(), req.Method, req.Params)
+		resp.Result, resp.Error = s.call(ctx, req.Method, req.Params)
 		lvl := slog.LevelDebug
 		if resp.Error != nil {
 			lvl = slog.LevelWarn
 		}
-		s.log.Log(r.Context(), lvl, "rpc", "method", req.Method, "duration", time.Since(start), "error", errText(resp.Error))
+		s.log.Log(ctx, lvl, "rpc", "method", req.Method, "duration", time.Since(start), "error", errText(resp.Error))
 	}
 	if resp.Error == nil && resp.Result == nil {
 		resp.Result = struct{}{}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(resp)
+	return resp
 }
 
 func errText(e *RPCError) string {

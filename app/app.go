@@ -128,7 +128,9 @@ func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("embedded host: %w", err)
 	}
-	m.agentSrv = &http.Server{Handler: agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local")}), ReadHeaderTimeout: 10 * time.Second}
+	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local")})
+	m.agentSrv = &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second}
+	m.agentSrv.RegisterOnShutdown(as.Close)
 	go m.agentSrv.Serve(ln)
 	addr := ln.Addr().(*net.TCPAddr)
 	if _, err := m.Engine.RegisterEmbeddedHost(ctx, "127.0.0.1", addr.Port); err != nil {
@@ -158,10 +160,13 @@ func (m *EngineMain) Close() error {
 	if m.srv != nil {
 		m.srv.Shutdown(ctx)
 	}
+	m.wg.Wait()
+	if m.Engine != nil {
+		m.Engine.Close()
+	}
 	if m.agentSrv != nil {
 		m.agentSrv.Shutdown(ctx)
 	}
-	m.wg.Wait()
 	if m.store != nil {
 		return m.store.Close()
 	}
@@ -189,8 +194,9 @@ func (m *AgentMain) Start() error {
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", m.Listen, err)
 	}
-	m.srv = &http.Server{Handler: agent.NewServer(m.Hypervisor, agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout}),
-		ReadHeaderTimeout: 10 * time.Second}
+	as := agent.NewServer(m.Hypervisor, agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout})
+	m.srv = &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second}
+	m.srv.RegisterOnShutdown(as.Close) // the JSON-RPC streams too
 	go m.srv.Serve(m.ln)
 	m.Logger.Info("vwire agent listening", "addr", m.ln.Addr().String())
 	return nil

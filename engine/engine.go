@@ -15,6 +15,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -114,9 +115,28 @@ func (e *Engine) client(h *vwire.Host) HostClient {
 	if c, ok := e.clients[h.ID]; ok && c.addr == addr {
 		return c.c
 	}
+	if old, ok := e.clients[h.ID]; ok {
+		closeClient(old.c) // the host moved: its old connection is no use
+	}
 	c := e.dial(h)
 	e.clients[h.ID] = cachedClient{addr, c}
 	return c
+}
+
+func closeClient(c HostClient) {
+	if cl, ok := c.(io.Closer); ok {
+		cl.Close()
+	}
+}
+
+// Close drops the engine's connections to its hosts.
+func (e *Engine) Close() {
+	e.clientsMu.Lock()
+	defer e.clientsMu.Unlock()
+	for id, c := range e.clients {
+		closeClient(c.c)
+		delete(e.clients, id)
+	}
 }
 
 type ctxKey int

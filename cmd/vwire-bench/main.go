@@ -341,7 +341,9 @@ func throughput(short bool, db string) ([]row, error) {
 					t := ts[i%len(ts)]
 					t1 := time.Now()
 					if _, err := a.do("PUT", t.path, map[string]any{"linked": fmt.Sprint(i%2 == 0)}); err != nil {
-						failed.Add(1)
+						if failed.Add(1) == 1 {
+							fmt.Fprintf(os.Stderr, "vwire-bench: throughput, %d clients: first error: %v\n", clients, err)
+						}
 						continue
 					}
 					local = append(local, time.Since(t1))
