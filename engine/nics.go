@@ -18,13 +18,52 @@ const maxPCIDevices = 26
 type vmCtx struct {
 	vm      *vwire.VM
 	cluster *vwire.Cluster
-	pool    *vwire.MacPool
 	nics    []*vwire.NIC
 	// host is the host the VM runs on, nil when it does not run.
 	host *vwire.Host
+	// pool and nets are read on first use (see macPool, clusterNetwork): a
+	// link change needs neither.
+	pool *vwire.MacPool
 	nets map[string]*vwire.ClusterNetwork
 	// pending is a change in flight left by an operation that died.
 	pending *vwire.Pending
+}
+
+// macPool is the MAC pool of the VM's cluster.
+func (c *vmCtx) macPool(tx vwire.Tx) (*vwire.MacPool, error) {
+	if c.pool == nil {
+		p, err := tx.MacPool(c.cluster.MacPoolID)
+		if err != nil {
+			return nil, err
+		}
+		c.pool = p
+	}
+	return c.pool, nil
+}
+
+// leaseMAC leases mac (or the pool's next) to the VM's vNIC nicID.
+func (c *vmCtx) leaseMAC(tx vwire.Tx, op vwire.Op, mac, nicID string) (string, error) {
+	pool, err := c.macPool(tx)
+	if err != nil {
+		return "", err
+	}
+	return leaseMAC(tx, op, pool, mac, nicID)
+}
+
+// clusterNetwork finds a network attached to the VM's cluster.
+func (c *vmCtx) clusterNetwork(tx vwire.Tx, id string) (*vwire.ClusterNetwork, bool, error) {
+	if c.nets == nil {
+		cns, err := tx.ClusterNetworks(c.cluster.ID)
+		if err != nil {
+			return nil, false, err
+		}
+		c.nets = make(map[string]*vwire.ClusterNetwork, len(cns))
+		for _, cn := range cns {
+			c.nets[cn.ID] = cn
+		}
+	}
+	cn, ok := c.nets[id]
+	return cn, ok, nil
 }
 
 func (c *vmCtx) running() bool { return c.vm.Status == vwire.VMUp && c.host != nil }
@@ -43,11 +82,8 @@ func loadVM(tx vwire.Tx, vmID string) (*vmCtx, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &vmCtx{vm: vm, nets: map[string]*vwire.ClusterNetwork{}}
+	c := &vmCtx{vm: vm}
 	if c.cluster, err = tx.Cluster(vm.ClusterID); err != nil {
-		return nil, err
-	}
-	if c.pool, err = tx.MacPool(c.cluster.MacPoolID); err != nil {
 		return nil, err
 	}
 	if c.nics, err = tx.NICs(vmID); err != nil {
@@ -57,13 +93,6 @@ func loadVM(tx vwire.Tx, vmID string) (*vmCtx, error) {
 		if c.host, err = tx.Host(vm.HostID); err != nil {
 			return nil, err
 		}
-	}
-	cns, err := tx.ClusterNetworks(vm.ClusterID)
-	if err != nil {
-		return nil, err
-	}
-	for _, cn := range cns {
-		c.nets[cn.ID] = cn
 	}
 	c.pending, err = tx.PendingOf(vmID)
 	return c, err
@@ -118,7 +147,10 @@ func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 	} else if err != nil {
 		return err
 	}
-	cn, ok := c.nets[p.NetworkID]
+	cn, ok, err := c.clusterNetwork(tx, p.NetworkID)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return vwire.Fail(op, "NETWORK_NOT_EXISTS_IN_CURRENT_CLUSTER")
 	}
@@ -183,12 +215,12 @@ func poolExhausted(op vwire.Op, err error) error {
 	return err
 }
 
-func releaseMAC(tx vwire.Tx, pool *vwire.MacPool, mac, nicID string) error {
+func releaseMAC(tx vwire.Tx, poolID, mac, nicID string) error {
 	m, ok := vwire.ParseMAC(mac)
 	if !ok {
 		return nil
 	}
-	return tx.ReleaseMAC(pool.ID, m, nicID)
+	return tx.ReleaseMAC(poolID, m, nicID)
 }
 
 // device is the vNIC as the host agent takes it.
@@ -280,7 +312,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		// pool's next MAC is taken after every rule passed, as oVirt
 		// allocates it when the command runs.
 		if mac != "" {
-			if _, err := leaseMAC(tx, op, c.pool, mac, n.ID); err != nil {
+			if _, err := c.leaseMAC(tx, op, mac, n.ID); err != nil {
 				return err
 			}
 		}
@@ -290,7 +322,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 			}
 		}
 		if mac == "" {
-			if n.MAC, err = leaseMAC(tx, op, c.pool, "", n.ID); err != nil {
+			if n.MAC, err = c.leaseMAC(tx, op, "", n.ID); err != nil {
 				return err
 			}
 		}
@@ -315,11 +347,11 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	// Hot plug, then record.
 	var u undo
 	defer u.run()
-	u.add(func() { e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.pool, n.MAC, n.ID) }, nil) })
+	u.add(func() { e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, nil) })
 	st, err := e.client(c.host).HotplugNIC(ctx, vmID, device(n))
 	if err != nil {
 		u.success()
-		e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.pool, n.MAC, n.ID) }, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
+		e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
 		return nil, hostError("Failed to activate VM Network Interface.", c.host, err)
 	}
 	u.add(func() {
@@ -384,15 +416,6 @@ func (e *Engine) macPoolEvent(ctx context.Context, err error) error {
 	return err
 }
 
-// releaseLease frees a MAC reserved for a change that did not happen.
-func (e *Engine) releaseLease(pool *vwire.MacPool, n *vwire.NIC) {
-	ctx, cancel := e.background()
-	defer cancel()
-	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return releaseMAC(tx, pool, n.MAC, n.ID) }); err != nil {
-		e.log.Error("cannot release reserved MAC", "mac", n.MAC, "nic", n.ID, "err", err)
-	}
-}
-
 // revertHost undoes a host change after the database refused to record it.
 func (e *Engine) revertHost(c *vmCtx, what string, fn func(context.Context, HostClient) error) {
 	ctx, cancel := e.background()
@@ -448,7 +471,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	// record writes the new desired state, swaps the MAC lease and logs.
 	record := func(tx vwire.Tx, ev *event) error {
 		if macChanged {
-			if err := releaseMAC(tx, c.pool, old.MAC, old.ID); err != nil {
+			if err := releaseMAC(tx, c.cluster.MacPoolID, old.MAC, old.ID); err != nil {
 				return err
 			}
 		}
@@ -545,7 +568,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 			}
 		}
 		if macChanged = n.MAC != old.MAC; macChanged {
-			if _, err := leaseMAC(tx, op, c.pool, n.MAC, n.ID); err != nil {
+			if _, err := c.leaseMAC(tx, op, n.MAC, n.ID); err != nil {
 				return err
 			}
 		}
@@ -566,7 +589,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	defer u.run()
 	release := func(tx vwire.Tx) error {
 		if macChanged {
-			return releaseMAC(tx, c.pool, n.MAC, n.ID)
+			return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID)
 		}
 		return nil
 	}
@@ -658,7 +681,7 @@ func (e *Engine) RemoveNIC(ctx context.Context, vmID, nicID string) error {
 		if err := tx.BumpVMGeneration(vmID); err != nil {
 			return err
 		}
-		if err := releaseMAC(tx, c.pool, n.MAC, n.ID); err != nil {
+		if err := releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID); err != nil {
 			return err
 		}
 		return newEvent(ctx, evNicRemove).vm(c.vm).nic(n).write(tx)

@@ -174,15 +174,7 @@ func checkTemplateNIC(tx vwire.Tx, op vwire.Op, tp *vwire.Template, n *vwire.NIC
 	if err != nil {
 		return err
 	}
-	c := &vmCtx{cluster: cl, nets: map[string]*vwire.ClusterNetwork{}}
-	cns, err := tx.ClusterNetworks(cl.ID)
-	if err != nil {
-		return err
-	}
-	for _, cn := range cns {
-		c.nets[cn.ID] = cn
-	}
-	if err := resolveProfile(tx, op, c, n); err != nil {
+	if err := resolveProfile(tx, op, &vmCtx{cluster: cl}, n); err != nil {
 		return err
 	}
 	return vwire.ValidateLinking(op, n, cl.Version)

@@ -213,16 +213,12 @@ func (e *Engine) changeCluster(tx vwire.Tx, op vwire.Op, vm *vwire.VM, target st
 			return err
 		}
 		if oldC.MacPoolID != cl.MacPoolID {
-			oldPool, err := tx.MacPool(oldC.MacPoolID)
-			if err != nil {
-				return err
-			}
 			newPool, err := tx.MacPool(cl.MacPoolID)
 			if err != nil {
 				return err
 			}
 			for _, n := range nics {
-				if err := releaseMAC(tx, oldPool, n.MAC, n.ID); err != nil {
+				if err := releaseMAC(tx, oldC.MacPoolID, n.MAC, n.ID); err != nil {
 					return err
 				}
 				if _, err := leaseMAC(tx, op, newPool, n.MAC, n.ID); err != nil {
@@ -326,7 +322,10 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 			if n.NetworkID == "" {
 				continue
 			}
-			cn, ok := c.nets[n.NetworkID]
+			cn, ok, err := c.clusterNetwork(tx, n.NetworkID)
+			if err != nil {
+				return err
+			}
 			if !ok {
 				return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_IN_CLUSTER", "networks", n.NetworkName)
 			}
