@@ -347,7 +347,9 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	// Hot plug, then record.
 	var u undo
 	defer u.run()
-	u.add(func() { e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, nil) })
+	u.add(func() {
+		e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, nil)
+	})
 	st, err := e.client(c.host).HotplugNIC(ctx, vmID, device(n))
 	if err != nil {
 		u.success()
