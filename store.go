@@ -91,7 +91,8 @@ type Tx interface {
 	// NICsOnHost lists the vNICs of every VM the database believes runs on a host.
 	NICsOnHost(hostID string) ([]*NIC, error)
 	CreateNIC(*NIC) error
-	// UpdateNIC writes the desired state (and synced) of a vNIC.
+	// UpdateNIC writes a vNIC's desired state, its observed state (none
+	// when Observed is nil) and synced: the whole row, in one statement.
 	UpdateNIC(*NIC) error
 	DeleteNIC(id string) error
 	// SetNICObserved writes what the host reported and the synced flag.

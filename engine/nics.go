@@ -470,7 +470,9 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	var action vwire.HostAction
 	var macChanged bool
 
-	// record writes the new desired state, swaps the MAC lease and logs.
+	// record writes the new desired state (with what the host reported, or,
+	// with no host action, the observed state read in the same
+	// transaction), swaps the MAC lease and logs.
 	record := func(tx vwire.Tx, ev *event) error {
 		if macChanged {
 			if err := releaseMAC(tx, c.cluster.MacPoolID, old.MAC, old.ID); err != nil {
@@ -485,11 +487,6 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		}
 		if err := tx.ClearPending(vmID); err != nil {
 			return err
-		}
-		if action != vwire.ActionNone {
-			if err := tx.SetNICObserved(n.ID, n.Observed, n.Synced); err != nil {
-				return err
-			}
 		}
 		return ev.write(tx)
 	}

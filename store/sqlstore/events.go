@@ -27,19 +27,20 @@ func (t *Tx) AddEvent(e *vwire.Event) error {
 		e.Time = time.Now()
 	}
 	// RETURNING works on SQLite ≥ 3.35 and PostgreSQL alike.
-	err := t.row((`INSERT INTO events (code, severity, description, time, user_name, vm_id, host_id,
-		cluster_id, data_center_id, template_id, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-		e.Code, string(e.Severity), e.Description, millis(e.Time), e.UserName, e.VMID, e.HostID, e.ClusterID,
+	q := `INSERT INTO events (code, severity, description, time, user_name, vm_id, host_id,
+		cluster_id, data_center_id, template_id, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	if t.db.pgURL != "" {
+		// The id goes to every engine's listener when the transaction
+		// commits; notified in the same round trip as the insert.
+		q = `WITH e AS (` + q + `) SELECT e.id FROM e, pg_notify('` + eventsChannel + `', e.id::text) AS n`
+	}
+	err := t.row(q, e.Code, string(e.Severity), e.Description, millis(e.Time), e.UserName, e.VMID, e.HostID, e.ClusterID,
 		e.DataCenterID, e.TemplateID, e.CorrelationID).Scan(&e.ID)
 	if err != nil {
 		return t.db.translate(err)
 	}
 	t.addedEvents = true
-	if t.db.pgURL != "" {
-		// Delivered to every engine's listener when the transaction commits.
-		_, err = t.exec(`SELECT pg_notify('`+eventsChannel+`', ?)`, strconv.FormatInt(e.ID, 10))
-	}
-	return err
+	return nil
 }
 
 func (t *Tx) Events(from int64, max int) ([]*vwire.Event, error) {

@@ -218,8 +218,10 @@ func (t *Tx) CreateNIC(n *vwire.NIC) error {
 }
 
 func (t *Tx) UpdateNIC(n *vwire.NIC) error {
-	return t.execOne("Nic", n.ID, `UPDATE nics SET name = ?, mac = ?, interface = ?, vnic_profile_id = ?, linked = ?, plugged = ?, synced = ? WHERE id = ?`,
-		n.Name, n.MAC, string(n.Interface), nullString(n.ProfileID), n.Linked, n.Plugged, n.Synced, n.ID)
+	return t.execOne("Nic", n.ID, `UPDATE nics SET name = ?, mac = ?, interface = ?, vnic_profile_id = ?, linked = ?, plugged = ?, synced = ?,
+		`+obsSet+` WHERE id = ?`,
+		append(append([]any{n.Name, n.MAC, string(n.Interface), nullString(n.ProfileID), n.Linked, n.Plugged, n.Synced},
+			obsArgs(n.Observed)...), n.ID)...)
 }
 
 func (t *Tx) DeleteNIC(id string) error {
@@ -227,13 +229,18 @@ func (t *Tx) DeleteNIC(id string) error {
 }
 
 func (t *Tx) SetNICObserved(id string, o *vwire.NICObserved, synced bool) error {
+	return t.execOne("Nic", id, `UPDATE nics SET synced = ?, `+obsSet+` WHERE id = ?`,
+		append(append([]any{synced}, obsArgs(o)...), id)...)
+}
+
+// obsSet and obsArgs write a vNIC's observed state; nil is "none seen".
+const obsSet = `obs_present = ?, obs_alias = ?, obs_pci = ?, obs_bridge = ?, obs_mac = ?, obs_model = ?, obs_link = ?, obs_at = ?`
+
+func obsArgs(o *vwire.NICObserved) []any {
 	if o == nil {
-		return t.execOne("Nic", id, `UPDATE nics SET synced = ?, obs_present = FALSE, obs_alias = '', obs_pci = '', obs_bridge = '',
-			obs_mac = '', obs_model = '', obs_link = FALSE, obs_at = 0 WHERE id = ?`, synced, id)
+		return []any{false, "", "", "", "", "", false, int64(0)}
 	}
-	return t.execOne("Nic", id, `UPDATE nics SET synced = ?, obs_present = ?, obs_alias = ?, obs_pci = ?, obs_bridge = ?,
-		obs_mac = ?, obs_model = ?, obs_link = ?, obs_at = ? WHERE id = ?`,
-		synced, o.Present, o.Alias, o.PCIAddress, o.Bridge, o.MAC, o.Model, o.LinkUp, millis(o.At), id)
+	return []any{o.Present, o.Alias, o.PCIAddress, o.Bridge, o.MAC, o.Model, o.LinkUp, millis(o.At)}
 }
 
 func (t *Tx) ProfileUsers(profileID string) ([]string, error) {

@@ -493,6 +493,21 @@ func testNICs(t *testing.T, s vwire.Store) {
 		}
 		return nil
 	})
+	// UpdateNIC writes the whole row: desired state, observed state, synced.
+	upd := *b
+	upd.Name, upd.Linked, upd.Synced = "nic2b", true, false
+	upd.Observed = &vwire.NICObserved{Present: true, Alias: b.Alias(), PCIAddress: "0000:00:04.0", Bridge: "blue", MAC: b.MAC, Model: "e1000", At: time.UnixMilli(1700000003000)}
+	update(t, s, func(tx vwire.Tx) error { return tx.UpdateNIC(&upd) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		n, err := tx.NIC(b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(&upd, n); d != "" {
+			t.Errorf("after UpdateNIC (-want +got):\n%s", d)
+		}
+		return nil
+	})
 	// Deleting the VM deletes its vNICs and their leases.
 	update(t, s, func(tx vwire.Tx) error {
 		if err := tx.LeaseMAC(f.pool, mac(a.MAC), a.ID); err != nil {
