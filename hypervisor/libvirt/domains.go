@@ -225,25 +225,34 @@ func (h *Hypervisor) readDevice(l *golibvirt.Libvirt, dom golibvirt.Domain, alia
 	return nicState(*got), nil
 }
 
-func (h *Hypervisor) AttachNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
+// onDevice runs fn with n's <interface> XML on the domain: the common part
+// of plugging and updating a device.
+func (h *Hypervisor) onDevice(ctx context.Context, what, id string, n hypervisor.NIC,
+	fn func(l *golibvirt.Libvirt, dom golibvirt.Domain, raw string) (hypervisor.NICState, error)) (hypervisor.NICState, error) {
 	x := iface(n)
 	raw, err := x.Marshal()
 	if err != nil {
 		return hypervisor.NICState{}, err
 	}
 	var st hypervisor.NICState
-	err = h.call(ctx, "attach device", func(l *golibvirt.Libvirt) error {
+	err = h.call(ctx, what, func(l *golibvirt.Libvirt) error {
 		dom, err := h.lookup(l, id)
 		if err != nil {
 			return err
 		}
-		if err := l.DomainAttachDeviceFlags(dom, raw, affectLive); err != nil {
-			return err
-		}
-		st, err = h.readDevice(l, dom, n.Alias, "attached")
+		st, err = fn(l, dom, raw)
 		return err
 	})
 	return st, err
+}
+
+func (h *Hypervisor) AttachNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	return h.onDevice(ctx, "attach device", id, n, func(l *golibvirt.Libvirt, dom golibvirt.Domain, raw string) (hypervisor.NICState, error) {
+		if err := l.DomainAttachDeviceFlags(dom, raw, affectLive); err != nil {
+			return hypervisor.NICState{}, err
+		}
+		return h.readDevice(l, dom, n.Alias, "attached")
+	})
 }
 
 // DetachNIC asks the guest to release the device and waits for libvirt's
@@ -324,30 +333,18 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 // kernel confirms that tap is on the bridge asked for; otherwise, or when
 // nothing is known of the device, it is read back.
 func (h *Hypervisor) UpdateNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
-	x := iface(n)
-	raw, err := x.Marshal()
-	if err != nil {
-		return hypervisor.NICState{}, err
-	}
-	var st hypervisor.NICState
-	err = h.call(ctx, "update device", func(l *golibvirt.Libvirt) error {
-		dom, err := h.lookup(l, id)
-		if err != nil {
-			return err
-		}
+	return h.onDevice(ctx, "update device", id, n, func(l *golibvirt.Libvirt, dom golibvirt.Domain, raw string) (hypervisor.NICState, error) {
 		if err := l.DomainUpdateDeviceFlags(dom, raw, modifyLive); err != nil {
-			return err
+			return hypervisor.NICState{}, err
 		}
 		if known, ok := h.devices.nic(id, n.Alias); ok && strings.EqualFold(known.MAC, n.MAC) && h.onBridge(known.Tap, n.Bridge) {
-			st = known
+			st := known
 			st.Bridge, st.LinkUp = n.Bridge, n.LinkUp
 			h.devices.setNIC(id, n.Alias, &st)
-			return nil
+			return st, nil
 		}
-		st, err = h.readDevice(l, dom, n.Alias, "updated")
-		return err
+		return h.readDevice(l, dom, n.Alias, "updated")
 	})
-	return st, err
 }
 
 // announceArgs are QEMU's announce-self timings (ms): three rounds, as the
