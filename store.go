@@ -118,15 +118,20 @@ type Tx interface {
 	// MACHolder names the VM holding mac in the pool, "" if none.
 	MACHolder(poolID string, mac MAC) (string, error)
 
-	// SetPending records a host change in flight for a VM (nicID: the vNIC
-	// it concerns, if any); ClearPending removes it.
-	SetPending(vmID, engineID, nicID string, now time.Time) error
+	// SetPending records a host change in flight for a VM (replacing any);
+	// ClearPending removes it.
+	SetPending(p Pending) error
 	ClearPending(vmID string) error
+	// MarkPendingUnknown records that the change in flight of a VM has an
+	// outcome its engine could not learn: it is no longer in progress, and
+	// whoever holds the VM's lock next settles it.
+	MarkPendingUnknown(vmID string) error
 	// PendingOf returns the change in flight of a VM, nil if none.
 	PendingOf(vmID string) (*Pending, error)
-	// StalePending lists the changes in flight on VMs of a host whose engine
-	// has not beaten since the given time.
-	StalePending(hostID string, since time.Time) ([]Pending, error)
+	// UnsettledPending lists the changes in flight on VMs of a host that
+	// nobody is carrying out: marked unknown, or left by an engine that has
+	// not beaten since the given time.
+	UnsettledPending(hostID string, since time.Time) ([]Pending, error)
 	// Heartbeat records that an engine is alive.
 	Heartbeat(engineID string, now time.Time) error
 	// ReleaseStrayLeases frees the MACs leased to nicID other than keep
@@ -153,4 +158,19 @@ type Pending struct {
 	EngineID string
 	NICID    string
 	Started  time.Time
+	// OpID names the host call, so that the host can be told never to
+	// start it late; Intent is what the change asks of the host, in the
+	// engine's own encoding, so that whoever settles it can tell from the
+	// host's devices whether it was applied. Both are empty for records
+	// written before they existed.
+	OpID   string
+	Intent []byte
+	// Unknown: the engine that made the call could not learn its outcome.
+	Unknown bool
+}
+
+// Equal tells whether two records are the same change in flight.
+func (p Pending) Equal(o Pending) bool {
+	return p.VMID == o.VMID && p.EngineID == o.EngineID && p.NICID == o.NICID && p.Started.Equal(o.Started) &&
+		p.OpID == o.OpID && p.Unknown == o.Unknown && string(p.Intent) == string(o.Intent)
 }

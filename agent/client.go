@@ -96,7 +96,10 @@ func (c *Client) stream(ctx context.Context) (*stream, error) {
 }
 
 // Call invokes method with params and decodes the result into out (if non-nil).
-// Errors are *RPCError (the agent refused) or *TransportError.
+// Errors are *RPCError (the agent answered), *TransportError (the request
+// never reached the agent: nothing was done) or *UnknownError (it may have
+// been carried out). The request carries ctx's deadline (or the client's
+// timeout, if sooner) and the operation id of WithOp.
 func (c *Client) Call(ctx context.Context, method string, params, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -105,7 +108,8 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) error
 		return err
 	}
 	id := c.nextID.Add(1)
-	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": json.RawMessage(p)})
+	dl, _ := ctx.Deadline()
+	body, _ := json.Marshal(wireRequest{JSONRPC: "2.0", ID: id, Method: method, Params: p, Deadline: dl.UnixMilli(), Op: opOf(ctx)})
 	st, err := c.stream(ctx)
 	if err != nil {
 		return &TransportError{err}
@@ -117,41 +121,56 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) error
 		r, err = c.post(ctx, body)
 	}
 	if err != nil {
-		return &TransportError{err}
+		return err
 	}
 	if r.Error != nil {
 		return r.Error
 	}
 	if out != nil {
 		if err := json.Unmarshal(r.Result, out); err != nil {
-			return &TransportError{fmt.Errorf("bad %s result: %w", method, err)}
+			return &UnknownError{fmt.Errorf("bad %s result: %w", method, err)}
 		}
 	}
 	return nil
 }
 
-// post makes one call as an HTTP POST.
+// wireRequest is a JSON-RPC request as the client sends it. Deadline (Unix
+// milliseconds) and op are vwire's members next to JSON-RPC's.
+type wireRequest struct {
+	JSONRPC  string          `json:"jsonrpc"`
+	ID       int64           `json:"id"`
+	Method   string          `json:"method"`
+	Params   json.RawMessage `json:"params"`
+	Deadline int64           `json:"deadline,omitempty"`
+	Op       string          `json:"op,omitempty"`
+}
+
+// post makes one call as an HTTP POST. Only a failed dial is known not to
+// have reached the agent.
 func (c *Client) post(ctx context.Context, body []byte) (envelope, error) {
 	var r envelope
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return r, err
+		return r, &TransportError{err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return r, err
+		if isDial(err) {
+			return r, &TransportError{err}
+		}
+		return r, &UnknownError{err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return r, err
+		return r, &UnknownError{err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return r, fmt.Errorf("HTTP %s", resp.Status)
+		return r, &UnknownError{fmt.Errorf("HTTP %s", resp.Status)}
 	}
 	if err := json.Unmarshal(data, &r); err != nil {
-		return r, fmt.Errorf("bad JSON-RPC answer: %w", err)
+		return r, &UnknownError{fmt.Errorf("bad JSON-RPC answer: %w", err)}
 	}
 	return r, nil
 }
@@ -223,6 +242,22 @@ func (c *Client) HotplugNIC(ctx context.Context, vmID string, d Device) (NICStat
 // HotunplugNIC calls VM.hotunplugNic; it returns once the device is gone.
 func (c *Client) HotunplugNIC(ctx context.Context, vmID string, d Device) error {
 	return c.Call(ctx, "VM.hotunplugNic", nicCall(vmID, d), nil)
+}
+
+// Settle fences the operation opID (the agent will never start it) and
+// returns the VM as the host has it once no call on it is in progress;
+// found is false when the VM does not run there.
+func (c *Client) Settle(ctx context.Context, vmID, opID string) (st VMStats, found bool, err error) {
+	var out []VMStats
+	err = c.Call(ctx, "VM.settle", map[string]string{"vmID": vmID, "op": opID}, &out)
+	var re *RPCError
+	if errors.As(err, &re) && re.Code == CodeNoVM {
+		return VMStats{}, false, nil
+	}
+	if err != nil || len(out) == 0 {
+		return VMStats{}, false, err
+	}
+	return out[0], true, nil
 }
 
 // UpdateNIC calls VM.updateDevice for an interface and returns the device as

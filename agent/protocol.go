@@ -90,6 +90,10 @@ type request struct {
 	ID      json.RawMessage `json:"id"`
 	Method  string          `json:"method"`
 	Params  json.RawMessage `json:"params"`
+	// Deadline (Unix milliseconds) and Op (operation id) are vwire's
+	// members: see outcome.go.
+	Deadline int64  `json:"deadline,omitempty"`
+	Op       string `json:"op,omitempty"`
 }
 
 type response struct {

@@ -31,6 +31,8 @@ type Server struct {
 	callTimeout   time.Duration
 	unplugTimeout time.Duration
 
+	fences fences
+
 	mu      sync.Mutex
 	locks   map[string]*sync.Mutex
 	streams map[net.Conn]func() // open JSON-RPC streams and their cancels
@@ -110,10 +112,21 @@ func (s *Server) handle(ctx context.Context, body []byte) response {
 	case req.JSONRPC != "2.0" || req.Method == "":
 		resp.ID = req.ID
 		resp.Error = &RPCError{Code: CodeInvalidRequest, Message: "Invalid Request"}
+	case len(req.Op) > maxOpID:
+		resp.ID = req.ID
+		resp.Error = &RPCError{Code: CodeInvalidRequest, Message: "Invalid Request: op longer than 64 bytes"}
+	case req.Deadline != 0 && time.Now().UnixMilli() > req.Deadline:
+		// It waited too long on its way; its caller has given up on it.
+		resp.ID = req.ID
+		resp.Error = rpcError(CodeNotStarted, errors.New("the request's deadline passed before it could start"))
 	default:
 		resp.ID = req.ID
 		start := time.Now()
-		resp.Result, resp.Error = s.call(ctx, req.Method, req.Params)
+		m := meta{op: req.Op}
+		if req.Deadline != 0 {
+			m.deadline = time.UnixMilli(req.Deadline)
+		}
+		resp.Result, resp.Error = s.call(context.WithValue(ctx, metaKey{}, m), req.Method, req.Params)
 		lvl := slog.LevelDebug
 		if resp.Error != nil {
 			lvl = slog.LevelWarn
@@ -179,6 +192,8 @@ func (s *Server) call(ctx context.Context, method string, raw json.RawMessage) (
 			return nil, vmError(CodeUnexpected, err)
 		}
 		return []VMStats{statsOf(d)}, nil
+	case "VM.settle":
+		return s.settle(ctx, raw)
 	case "VM.create":
 		return s.create(ctx, raw)
 	case "VM.destroy":
@@ -186,9 +201,24 @@ func (s *Server) call(ctx context.Context, method string, raw json.RawMessage) (
 		if e := decode(raw, &p); e != nil {
 			return nil, e
 		}
-		defer s.lockVM(p.VMID)()
+		if p.VMID == "" {
+			return nil, missing("vmID")
+		}
+		ctx, unlock, rerr := s.begin(ctx, p.VMID, 0)
+		if rerr != nil {
+			return nil, rerr
+		}
+		defer unlock()
 		if err := s.hv.DestroyDomain(ctx, p.VMID); err != nil {
-			return nil, vmError(CodeUnexpected, err)
+			if isNoDomain(err) {
+				return nil, vmError(CodeUnexpected, err)
+			}
+			// Gone all the same (the reply was lost)?
+			_, rerr := s.readBack(p.VMID)
+			if isNoDomain(rerr) {
+				return map[string]string{"message": "Machine destroyed"}, nil
+			}
+			return nil, s.outcome(CodeUnexpected, err, rerr)
 		}
 		return map[string]string{"message": "Machine destroyed"}, nil
 	case "VM.hotplugNic":
@@ -289,7 +319,11 @@ func (s *Server) create(ctx context.Context, raw json.RawMessage) (any, *RPCErro
 	if vp.VMID == "" || vp.VMName == "" {
 		return nil, missing("vmId, vmName")
 	}
-	defer s.lockVM(vp.VMID)()
+	ctx, unlock, rerr := s.begin(ctx, vp.VMID, 0)
+	if rerr != nil {
+		return nil, rerr
+	}
+	defer unlock()
 	d := hypervisor.Domain{ID: vp.VMID, Name: vp.VMName, MemoryMiB: vp.MemSize, Kernel: vp.Kernel, Initrd: vp.Initrd, Cmdline: vp.KernelArgs}
 	for _, dev := range vp.Devices {
 		if dev.Type == "interface" {
@@ -301,7 +335,15 @@ func (s *Server) create(ctx context.Context, raw json.RawMessage) (any, *RPCErro
 	}
 	st, err := s.hv.CreateDomain(ctx, d)
 	if err != nil {
-		return nil, rpcError(CodeCreateErr, err)
+		// A broken connection may hide a domain that started all the same.
+		got, rerr := s.readBack(vp.VMID)
+		if rerr == nil {
+			return map[string]any{"vmList": statsOf(got)}, nil
+		}
+		if isNoDomain(rerr) {
+			rerr = nil
+		}
+		return nil, s.outcome(CodeCreateErr, err, rerr)
 	}
 	return map[string]any{"vmList": statsOf(st)}, nil
 }
@@ -322,10 +364,22 @@ func (s *Server) hotplug(ctx context.Context, raw json.RawMessage) (any, *RPCErr
 	if p.VMID == "" || p.Params.NIC.Alias == "" || p.Params.NIC.MAC == "" {
 		return nil, missing("vmID, nic.alias, nic.macAddr")
 	}
-	defer s.lockVM(p.VMID)()
-	st, err := s.hv.AttachNIC(ctx, p.VMID, nicOf(p.Params.NIC))
+	ctx, unlock, rerr := s.begin(ctx, p.VMID, 0)
+	if rerr != nil {
+		return nil, rerr
+	}
+	defer unlock()
+	want := nicOf(p.Params.NIC)
+	st, err := s.hv.AttachNIC(ctx, p.VMID, want)
 	if err != nil {
-		return nil, vmError(CodeHotplugNic, err)
+		// Plugged all the same (the reply was lost)? Then say so.
+		dom, rerr := s.readBack(p.VMID)
+		if rerr == nil {
+			if got, ok := dom.NICByAlias(want.Alias); ok && strings.EqualFold(got.MAC, want.MAC) && verify(want, got) == nil {
+				return map[string]any{"vmList": map[string]any{"devices": []NICStats{nicStats(got)}}}, nil
+			}
+		}
+		return nil, s.outcome(CodeHotplugNic, err, rerr)
 	}
 	return map[string]any{"vmList": map[string]any{"devices": []NICStats{nicStats(st)}}}, nil
 }
@@ -338,11 +392,21 @@ func (s *Server) hotunplug(ctx context.Context, raw json.RawMessage) (any, *RPCE
 	if p.VMID == "" || p.Params.NIC.Alias == "" {
 		return nil, missing("vmID, nic.alias")
 	}
-	defer s.lockVM(p.VMID)()
+	ctx, unlock, rerr := s.begin(ctx, p.VMID, 0)
+	if rerr != nil {
+		return nil, rerr
+	}
+	defer unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.unplugTimeout)
 	defer cancel()
 	if err := s.hv.DetachNIC(ctx, p.VMID, p.Params.NIC.Alias); err != nil {
-		return nil, vmError(CodeHotunplugNic, err)
+		dom, rerr := s.readBack(p.VMID)
+		if rerr == nil {
+			if _, ok := dom.NICByAlias(p.Params.NIC.Alias); !ok {
+				return map[string]any{"vmList": map[string]any{}}, nil
+			}
+		}
+		return nil, s.outcome(CodeHotunplugNic, err, rerr)
 	}
 	return map[string]any{"vmList": map[string]any{}}, nil
 }
@@ -395,7 +459,16 @@ func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *R
 		return nil, &RPCError{Code: CodeUpdateDevice, Message: codeText[CodeUpdateDevice],
 			Data: &ErrorData{Reason: fmt.Sprintf("device type %q cannot be updated", p.Params.DeviceType)}}
 	}
-	defer s.lockVM(p.VMID)()
+	if p.Params.BounceHoldMs < 0 || time.Duration(p.Params.BounceHoldMs)*time.Millisecond > vwire.MaxBounceHold {
+		return nil, &RPCError{Code: CodeInvalidParams, Message: fmt.Sprintf("Invalid params: bounceHoldMs %d out of range", p.Params.BounceHoldMs)}
+	}
+	// The operation's own steps (the hold of a link bounce) get their own
+	// budget on top of the call's.
+	ctx, unlock, rerr := s.begin(ctx, p.VMID, time.Duration(p.Params.BounceHoldMs)*time.Millisecond)
+	if rerr != nil {
+		return nil, rerr
+	}
+	defer unlock()
 	if p.Params.whole() {
 		want := onDummy(hypervisor.NIC{Alias: p.Params.Alias, MAC: p.Params.MAC, Model: p.Params.Model,
 			Bridge: *p.Params.Network, LinkUp: *p.Params.LinkActive})
@@ -404,7 +477,14 @@ func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *R
 			err = verify(want, got)
 		}
 		if err != nil {
-			return nil, rpcError(CodeUpdateDevice, err)
+			// One update either happened or not: the device tells which.
+			dom, rerr := s.readBack(p.VMID)
+			if rerr == nil {
+				if cur, ok := dom.NICByAlias(want.Alias); ok && verify(want, cur) == nil {
+					return map[string]any{"vmList": map[string]any{}, "device": nicStats(cur)}, nil
+				}
+			}
+			return nil, s.outcome(CodeUpdateDevice, err, rerr)
 		}
 		return map[string]any{"vmList": map[string]any{}, "device": nicStats(got)}, nil
 	}
@@ -428,13 +508,101 @@ func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *R
 	moved := want.Bridge != orig.Bridge && want.LinkUp
 	got, err := s.apply(ctx, p.VMID, orig.NIC, want, moved, p.Params)
 	if err != nil {
-		// Put the device back as it was, whatever step failed.
-		if _, rerr := s.hv.UpdateNIC(ctx, p.VMID, orig.NIC); rerr != nil {
-			err = fmt.Errorf("%w; restoring the original device also failed: %v", err, rerr)
+		// Put the device back as it was, whatever step failed, on a budget
+		// of its own: the operation's may be what ran out.
+		rctx, cancel := context.WithTimeout(context.Background(), s.callTimeout)
+		defer cancel()
+		if _, rerr := s.hv.UpdateNIC(rctx, p.VMID, orig.NIC); rerr != nil {
+			return nil, s.outcome(CodeUpdateDevice, fmt.Errorf("%w; restoring the original device also failed: %w", err, rerr), rerr)
 		}
 		return nil, rpcError(CodeUpdateDevice, err)
 	}
 	return map[string]any{"vmList": map[string]any{}, "device": nicStats(got)}, nil
+}
+
+// begin starts a change of a VM's devices: it takes the VM's lock, then
+// refuses a request that was fenced by VM.settle, whose deadline passed or
+// whose caller went away while it waited (nothing is done: CodeNotStarted).
+// A change that starts runs to its end on a budget of its own (the call
+// timeout plus extra), whatever becomes of its caller, so that it is never
+// cut half-way; the caller's VM.settle waits for it on the lock.
+func (s *Server) begin(ctx context.Context, vmID string, extra time.Duration) (context.Context, func(), *RPCError) {
+	unlock := s.lockVM(vmID)
+	m := metaOf(ctx)
+	var why string
+	switch {
+	case m.op != "" && s.fences.has(m.op):
+		why = "the request was settled before it could start"
+	case !m.deadline.IsZero() && time.Now().After(m.deadline):
+		why = "the request's deadline passed while it waited for the VM"
+	case ctx.Err() != nil:
+		why = "its caller went away before it could start"
+	}
+	if why != "" {
+		unlock()
+		return nil, nil, rpcError(CodeNotStarted, errors.New(why))
+	}
+	opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.callTimeout+extra)
+	return opCtx, func() { cancel(); unlock() }, nil
+}
+
+// settle answers VM.settle: it fences the operation id, so that a request
+// carrying it never starts, then reports the VM's devices under the VM's
+// lock, that is after any change in progress.
+func (s *Server) settle(ctx context.Context, raw json.RawMessage) (any, *RPCError) {
+	var p struct {
+		VMID string `json:"vmID"`
+		Op   string `json:"op"`
+	}
+	if e := decode(raw, &p); e != nil {
+		return nil, e
+	}
+	if p.VMID == "" {
+		return nil, missing("vmID")
+	}
+	if len(p.Op) > maxOpID {
+		return nil, &RPCError{Code: CodeInvalidParams, Message: "Invalid params: op longer than 64 bytes"}
+	}
+	if p.Op != "" {
+		s.fences.add(p.Op, time.Now())
+	}
+	defer s.lockVM(p.VMID)()
+	d, err := s.hv.Domain(ctx, p.VMID)
+	if err != nil {
+		return nil, vmError(CodeUnexpected, err)
+	}
+	return []VMStats{statsOf(d)}, nil
+}
+
+// readBack reads a VM after a failed change, on a budget of its own.
+func (s *Server) readBack(vmID string) (hypervisor.DomainState, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.callTimeout)
+	defer cancel()
+	return s.hv.Domain(ctx, vmID)
+}
+
+// outcome is the error of a change that failed. When the hypervisor's
+// failure leaves open whether the change happened (its connection broke, it
+// timed out) and the VM could not be read back to tell (readErr), the
+// outcome is unknown and the caller must settle it.
+func (s *Server) outcome(code int, err, readErr error) *RPCError {
+	if readErr != nil && uncertain(err) {
+		return rpcError(CodeOutcomeUnknown, fmt.Errorf("%w; reading the VM back failed too: %w", err, readErr))
+	}
+	return vmError(code, err)
+}
+
+func uncertain(err error) bool {
+	var he *hypervisor.Error
+	if errors.As(err, &he) {
+		return he.Code == hypervisor.ErrSystem || he.Code == hypervisor.ErrOperationTimeout
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+func isNoDomain(err error) bool {
+	var he *hypervisor.Error
+	return errors.As(err, &he) && he.Code == hypervisor.ErrNoDomain
 }
 
 // onDummy applies VDSM's rule: a device without a network is on the dummy

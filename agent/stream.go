@@ -234,36 +234,48 @@ func (st *stream) broken() bool {
 
 // call sends one request and waits for its answer or ctx's end. A call that
 // times out leaves the stream to the others; its late answer is dropped.
+// A request that was not written whole never reached the agent (it reads
+// whole lines; the stream is dropped after a failed write): a
+// *TransportError. Once written, a call that ends without its answer has
+// an unknown outcome.
 func (st *stream) call(ctx context.Context, id int64, body []byte) (envelope, error) {
 	ch := make(chan envelope, 1)
 	st.mu.Lock()
 	if st.err != nil {
 		err := st.err
 		st.mu.Unlock()
-		return envelope{}, err
+		return envelope{}, &TransportError{err}
 	}
 	st.pending[id] = ch
 	st.mu.Unlock()
+	line := append(body, '\n')
 	st.wmu.Lock()
-	st.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-	_, err := st.conn.Write(append(body, '\n'))
+	wdl := time.Now().Add(streamWriteTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(wdl) {
+		wdl = dl
+	}
+	st.conn.SetWriteDeadline(wdl)
+	n, err := st.conn.Write(line)
 	st.wmu.Unlock()
 	if err != nil {
 		st.fail(err)
-		return envelope{}, err
+		if n < len(line) {
+			return envelope{}, &TransportError{err}
+		}
+		return envelope{}, &UnknownError{err}
 	}
 	select {
 	case env, ok := <-ch:
 		if !ok {
 			st.mu.Lock()
 			defer st.mu.Unlock()
-			return envelope{}, st.err
+			return envelope{}, &UnknownError{st.err}
 		}
 		return env, nil
 	case <-ctx.Done():
 		st.mu.Lock()
 		delete(st.pending, id)
 		st.mu.Unlock()
-		return envelope{}, ctx.Err()
+		return envelope{}, &UnknownError{ctx.Err()}
 	}
 }

@@ -37,6 +37,9 @@ type HostClient interface {
 	HotplugNIC(ctx context.Context, vmID string, d agent.Device) (agent.NICStats, error)
 	HotunplugNIC(ctx context.Context, vmID string, d agent.Device) error
 	UpdateNIC(ctx context.Context, vmID string, p agent.UpdateDeviceParams) (agent.NICStats, error)
+	// Settle fences operation opID and reads the VM once no call on it is
+	// in progress; found is false when the host does not run it.
+	Settle(ctx context.Context, vmID, opID string) (st agent.VMStats, found bool, err error)
 }
 
 // Dialer returns the client for a host.
@@ -96,7 +99,9 @@ func New(store vwire.Store, o Options) *Engine {
 		e.pollInterval = 3 * time.Second
 	}
 	if e.dial == nil {
-		timeout := e.hostTimeout
+		// The engine gives every call its deadline; the client's own bound
+		// only has to leave room for the longest (a link bounce's hold).
+		timeout := e.hostTimeout + vwire.MaxBounceHold
 		e.dial = func(h *vwire.Host) HostClient {
 			return agent.NewClient(hostURL(h), nil, timeout)
 		}

@@ -33,6 +33,18 @@ type env struct {
 	cluster *vwire.Cluster
 	dc      *vwire.DataCenter
 	mgmt    string // ovirtmgmt profile id
+	// proxy, when asked for, stands between the engine and the agent.
+	proxy *testenv.FreezeProxy
+}
+
+// envOpts vary an env.
+type envOpts struct {
+	embedded    bool
+	hostTimeout time.Duration
+	// hv wraps the simulated hypervisor the agent drives.
+	hv func(*sim.Sim) hypervisor.Hypervisor
+	// proxy puts a FreezeProxy between engine and agent.
+	proxy bool
 }
 
 // forEachStore runs a test on SQLite and on PostgreSQL.
@@ -54,6 +66,15 @@ func newEnvWith(t *testing.T, embedded bool) *env { return newEnvTB(t, embedded)
 
 func newEnvTB(t testing.TB, embedded bool) *env {
 	t.Helper()
+	return newEnvOpts(t, envOpts{embedded: embedded})
+}
+
+func newEnvOpts(t testing.TB, o envOpts) *env {
+	t.Helper()
+	embedded := o.embedded
+	if o.hostTimeout == 0 {
+		o.hostTimeout = 5 * time.Second
+	}
 	var db *sqlstore.DB
 	var err error
 	if strings.Contains(t.Name(), "/postgres") {
@@ -66,13 +87,23 @@ func newEnvTB(t testing.TB, embedded bool) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &env{t: t, store: db, sim: sim.New()}
-	e.eng = engine.New(db, engine.Options{HostTimeout: 5 * time.Second})
+	e.eng = engine.New(db, engine.Options{HostTimeout: o.hostTimeout})
+	t.Cleanup(e.eng.Close)
 	if _, err := e.eng.Bootstrap(ctx(), "secret"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(agent.NewServer(e.sim, agent.Options{UnplugTimeout: 300 * time.Millisecond}))
+	var hv hypervisor.Hypervisor = e.sim
+	if o.hv != nil {
+		hv = o.hv(e.sim)
+	}
+	srv := httptest.NewServer(agent.NewServer(hv, agent.Options{UnplugTimeout: 300 * time.Millisecond}))
 	t.Cleanup(srv.Close)
-	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	if o.proxy {
+		e.proxy = testenv.NewFreezeProxy(t, addr)
+		addr = e.proxy.Addr
+	}
+	_, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	e.sim.EnsureBridges(context.Background(), []string{"ovirtmgmt"})
 	if embedded {
@@ -682,7 +713,7 @@ func testRepairAfterEngineDeath(t *testing.T) {
 		if err := tx.Heartbeat("dead-engine", long); err != nil {
 			return err
 		}
-		return tx.SetPending(vm.ID, "dead-engine", "ghost", long)
+		return tx.SetPending(vwire.Pending{VMID: vm.ID, EngineID: "dead-engine", NICID: "ghost", Started: long})
 	})
 	e.eng.PollAll(ctx())
 	if _, up, _, _ := e.live(vm.ID, n); !up {
@@ -693,7 +724,7 @@ func testRepairAfterEngineDeath(t *testing.T) {
 		t.Error("the uncommitted vNIC is still plugged")
 	}
 	e.store.View(ctx(), func(tx vwire.Tx) error {
-		if p, _ := tx.StalePending(e.host.ID, time.Now()); len(p) != 0 {
+		if p, _ := tx.UnsettledPending(e.host.ID, time.Now()); len(p) != 0 {
 			t.Errorf("change still pending: %v", p)
 		}
 		return nil
@@ -707,7 +738,7 @@ func testRepairAfterEngineDeath(t *testing.T) {
 	// A change in flight of a live engine is left alone.
 	e.store.Update(ctx(), func(tx vwire.Tx) error {
 		tx.Heartbeat("busy-engine", time.Now())
-		return tx.SetPending(vm.ID, "busy-engine", "", time.Now())
+		return tx.SetPending(vwire.Pending{VMID: vm.ID, EngineID: "busy-engine", Started: time.Now()})
 	})
 	e.sim.SetLink(vm.ID, n.Alias(), false)
 	e.eng.PollAll(ctx())

@@ -495,6 +495,12 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, by
 			(vm.Status != vwire.VMUp && vm.Status != vwire.VMPoweringUp) {
 			return err
 		}
+		// A change in flight with its intent is settled from the host
+		// (outcome.go), never guessed from a poll: its request may still
+		// be on its way to the host.
+		if p, err := tx.PendingOf(vm.ID); err != nil || p != nil && len(p.Intent) > 0 {
+			return err
+		}
 		nics, err := tx.NICs(vm.ID)
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -123,8 +124,8 @@ func (e *Engine) settled(ctx context.Context, c **vmCtx, fn func(tx vwire.Tx) er
 		if attempt > 0 {
 			return vwire.Errorf(vwire.EUNAVAILABLE, "[A change left unfinished on this VM could not be repaired yet; try again.]")
 		}
-		if err := e.repairLocked(ctx, *(*c).pending); err != nil {
-			return err
+		if _, err := e.settleLocked(ctx, *(*c).pending); err != nil {
+			return unsettledError(err)
 		}
 	}
 }
@@ -280,9 +281,12 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		return nil, err
 	}
 	defer unlock()
+	ctx, cancel := e.detach(ctx)
+	defer cancel()
 	// One transaction checks the rules and either adds the vNIC (nothing to
 	// do on a host) or reserves its MAC and marks the hot plug in flight.
 	var c *vmCtx
+	var f inFlight
 	plug := false
 	err = e.settled(ctx, &c, func(tx vwire.Tx) (err error) {
 		if c, err = loadVM(tx, vmID); err != nil || c.pending != nil {
@@ -327,7 +331,10 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 			}
 		}
 		if plug {
-			return e.markInFlight(tx, vmID, n.ID)
+			in := newIntent(ctx, kindNIC, op)
+			in.Action, in.Add, in.New = vwire.ActionPlug, true, n
+			f, err = e.markInFlight(tx, vmID, n.ID, in)
+			return err
 		}
 		if err := tx.CreateNIC(n); err != nil {
 			return err
@@ -350,7 +357,16 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	u.add(func() {
 		e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, nil)
 	})
-	st, err := e.client(c.host).HotplugNIC(ctx, vmID, device(n))
+	hctx, hcancel := e.hostCtx(ctx, f, 0)
+	st, err := e.client(c.host).HotplugNIC(hctx, vmID, device(n))
+	hcancel()
+	if agent.IsUnknown(err) {
+		u.success() // the reservation stays with the change until it is settled
+		if applied, err := e.unknownOutcome(ctx, f, c.host, "Failed to activate VM Network Interface.", err); !applied {
+			return nil, err
+		}
+		return e.NIC(ctx, vmID, n.ID)
+	}
 	if err != nil {
 		u.success()
 		e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
@@ -464,7 +480,10 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		return nil, err
 	}
 	defer unlock()
+	ctx, cancel := e.detach(ctx)
+	defer cancel()
 	var c *vmCtx
+	var f inFlight
 	var old *vwire.NIC
 	var n vwire.NIC
 	var action vwire.HostAction
@@ -490,22 +509,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		}
 		return ev.write(tx)
 	}
-	successEvent := func() *event {
-		switch action {
-		case vwire.ActionPlug:
-			return newEvent(ctx, evNicPlug).vm(c.vm).nic(&n)
-		case vwire.ActionUnplug:
-			return newEvent(ctx, evNicUnplug).vm(c.vm).nic(&n)
-		}
-		link := " "
-		if n.Linked != old.Linked {
-			link = evLinkDown
-			if n.Linked {
-				link = evLinkUp
-			}
-		}
-		return newEvent(ctx, evNicUpdate, "LinkState", link).vm(c.vm).nic(&n)
-	}
+	successEvent := func() *event { return nicSuccessEvent(ctx, action, c.vm, old, &n) }
 
 	// One transaction checks the rules and either records the change
 	// (nothing to do on a host) or swaps the MAC lease and marks the host
@@ -575,7 +579,10 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 			n.Synced = vwire.ComputeSynced(&n, c.running())
 			return record(tx, successEvent())
 		}
-		return e.markInFlight(tx, vmID, n.ID)
+		in := newIntent(ctx, kindNIC, op)
+		in.Action, in.Old, in.New = action, old, &n
+		f, err = e.markInFlight(tx, vmID, n.ID, in)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -597,46 +604,70 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	h := e.client(c.host)
 	var failEvent auditType
 	var generic string
+	var hold time.Duration
+	var call func(ctx context.Context) error
 	switch action {
 	case vwire.ActionPlug:
-		var st agent.NICStats
-		if st, err = h.HotplugNIC(ctx, vmID, device(&n)); err == nil {
-			n.Observed = e.observed(st)
-			u.add(func() {
-				e.revertHost(c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(&n)) })
-			})
+		call = func(ctx context.Context) error {
+			st, err := h.HotplugNIC(ctx, vmID, device(&n))
+			if err == nil {
+				n.Observed = e.observed(st)
+				u.add(func() {
+					e.revertHost(c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(&n)) })
+				})
+			}
+			return err
 		}
 		failEvent, generic = evNicPlugFailed, "Failed to activate VM Network Interface."
 	case vwire.ActionUnplug:
 		// Unplug carries the old values (bz#904840): the host knows the old MAC.
-		if err = h.HotunplugNIC(ctx, vmID, device(old)); err == nil {
-			n.Observed = &vwire.NICObserved{Present: false, At: e.now()}
-			u.add(func() {
-				e.revertHost(c, "plug", func(ctx context.Context, h HostClient) error {
-					_, err := h.HotplugNIC(ctx, vmID, device(old))
-					return err
+		call = func(ctx context.Context) error {
+			err := h.HotunplugNIC(ctx, vmID, device(old))
+			if err == nil {
+				n.Observed = &vwire.NICObserved{Present: false, At: e.now()}
+				u.add(func() {
+					e.revertHost(c, "plug", func(ctx context.Context, h HostClient) error {
+						_, err := h.HotplugNIC(ctx, vmID, device(old))
+						return err
+					})
 				})
-			})
+			}
+			return err
 		}
 		failEvent, generic = evNicUnplugFailed, "Failed to deactivate VM Network Interface."
 	case vwire.ActionUpdate:
-		var st agent.NICStats
 		p := updateParams(&n)
 		// The new profile says how the guest learns of a move to another network.
 		if n.NetworkID != old.NetworkID && n.NetworkName != "" && n.Linked {
 			p.Notify, p.BounceHoldMs = string(n.Notify), n.BounceHold.Milliseconds()
+			if n.Notify == vwire.NotifyLinkBounce {
+				hold = n.BounceHold
+			}
 		}
-		st, err = h.UpdateNIC(ctx, vmID, p)
-		if err == nil {
-			n.Observed = e.observed(st)
-			u.add(func() {
-				e.revertHost(c, "update", func(ctx context.Context, h HostClient) error {
-					_, err := h.UpdateNIC(ctx, vmID, updateParams(old))
-					return err
+		call = func(ctx context.Context) error {
+			st, err := h.UpdateNIC(ctx, vmID, p)
+			if err == nil {
+				n.Observed = e.observed(st)
+				u.add(func() {
+					e.revertHost(c, "update", func(ctx context.Context, h HostClient) error {
+						_, err := h.UpdateNIC(ctx, vmID, updateParams(old))
+						return err
+					})
 				})
-			})
+			}
+			return err
 		}
 		failEvent, generic = evNicUpdateFailed, "Failed to update VM Network Interface."
+	}
+	hctx, hcancel := e.hostCtx(ctx, f, hold)
+	err = call(hctx)
+	hcancel()
+	if agent.IsUnknown(err) {
+		u.success() // the reservation stays with the change until it is settled
+		if applied, err := e.unknownOutcome(ctx, f, c.host, generic, err); !applied {
+			return nil, err
+		}
+		return e.NIC(ctx, vmID, n.ID)
 	}
 	if err != nil {
 		u.success()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"vwire.dev/vwire"
@@ -9,11 +10,12 @@ import (
 )
 
 // An engine that dies between a host call and the commit that records it
-// leaves a change in flight (pending_changes) and possibly a host that no
-// longer matches the database. The poller of the VM's host repairs such a
-// VM once its engine stopped beating: it makes the host match the desired
-// state the database holds (the unacknowledged change is rolled back) and
-// frees the MAC leases the change had taken.
+// leaves a change in flight (pending_changes), as does a call whose outcome
+// its engine could not learn. The poller of the VM's host settles such a
+// change once it is marked unknown or its engine stopped beating
+// (outcome.go). A record without an intent is repaired here: the host is
+// made to match the desired state the database holds (the unacknowledged
+// change is rolled back) and the MAC leases the change had taken are freed.
 
 // beat records that this engine is alive; changes in flight of an engine
 // that stopped beating are repaired by others.
@@ -29,35 +31,20 @@ func (e *Engine) beat(ctx context.Context) {
 	e.lastBeat.Store(now.UnixMilli())
 }
 
-// markInFlight records a host change in flight on a VM, renewing the
-// engine's heartbeat in the same transaction when a third of the lease time
-// has passed since the last one (so that the change never looks abandoned
-// while the engine lives, without a heartbeat write per change).
-func (e *Engine) markInFlight(tx vwire.Tx, vmID, nicID string) error {
-	now := e.now()
-	if now.UnixMilli()-e.lastBeat.Load() > e.leaseTTL().Milliseconds()/3 {
-		if err := tx.Heartbeat(e.id, now); err != nil {
-			return err
-		}
-		// Should the transaction roll back, the next beat comes within the
-		// lease time all the same.
-		e.lastBeat.Store(now.UnixMilli())
-	}
-	return tx.SetPending(vmID, e.id, nicID, now)
-}
-
-// repairStale repairs the VMs of a host whose change in flight outlived its engine.
+// repairStale settles the changes in flight on a host's VMs that nobody
+// carries out: outcomes their engine could not learn, and changes that
+// outlived their engine.
 func (e *Engine) repairStale(ctx context.Context, h *vwire.Host) {
 	var stale []vwire.Pending
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
-		stale, err = tx.StalePending(h.ID, e.now().Add(-e.leaseTTL()))
+		stale, err = tx.UnsettledPending(h.ID, e.now().Add(-e.leaseTTL()))
 		return err
 	}); err != nil || len(stale) == 0 {
 		return
 	}
 	for _, p := range stale {
 		if err := e.repairVM(ctx, p); err != nil {
-			e.log.Error("cannot repair an interrupted change", "vm", p.VMID, "host", h.Name, "err", err)
+			e.log.Error("cannot settle an interrupted change yet", "vm", p.VMID, "host", h.Name, "err", err)
 		}
 	}
 }
@@ -70,21 +57,34 @@ func (e *Engine) repairVM(ctx context.Context, p vwire.Pending) error {
 	defer unlock()
 	// Finished meanwhile, by its engine or another repair?
 	var cur *vwire.Pending
-	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cur, err = tx.PendingOf(p.VMID); return }); err != nil || cur == nil || *cur != p {
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cur, err = tx.PendingOf(p.VMID); return }); err != nil || cur == nil || !cur.Equal(p) {
 		return err
 	}
-	return e.repairLocked(ctx, p)
+	_, err = e.settleLocked(ctx, p)
+	return err
 }
 
-// settle repairs a VM's change in flight left by a dead operation before a
-// new one starts. The caller holds the VM's lock, so no live operation on
-// this VM can own the record it finds.
+// settle settles a VM's change in flight left by an operation that ended
+// (with an unknown outcome, or with its engine) before a new one starts.
+// The caller holds the VM's lock, so no live operation on this VM can own
+// the record it finds.
 func (e *Engine) settle(ctx context.Context, vmID string) error {
 	var p *vwire.Pending
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { p, err = tx.PendingOf(vmID); return }); err != nil || p == nil {
 		return err
 	}
-	return e.repairLocked(ctx, *p)
+	_, err := e.settleLocked(ctx, *p)
+	return unsettledError(err)
+}
+
+// unsettledError tells a client why its operation cannot run yet.
+func unsettledError(err error) error {
+	var se *settleError
+	if errors.As(err, &se) {
+		return &vwire.Error{Code: vwire.EUNAVAILABLE, Key: "HOST_OUTCOME_UNKNOWN",
+			Detail: "[An earlier change on this VM has an outcome not known yet and its host cannot be asked now; it will be settled when the host answers. Try again then.]", Err: err}
+	}
+	return err
 }
 
 // repairLocked makes the VM's host match the database and clears the

@@ -305,10 +305,13 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, err
 	}
 	defer unlock()
+	ctx, cancel := e.detach(ctx)
+	defer cancel()
 	if err := e.settle(ctx, id); err != nil {
 		return nil, err
 	}
 	var c *vmCtx
+	var f inFlight
 	var host *vwire.Host
 	err = e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if c, err = loadVM(tx, id); err != nil {
@@ -350,7 +353,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if err := tx.BumpVMGeneration(id); err != nil {
 			return err
 		}
-		if err := e.markInFlight(tx, id, ""); err != nil {
+		if f, err = e.markInFlight(tx, id, "", newIntent(ctx, kindStart, op)); err != nil {
 			return err
 		}
 		return tx.UpdateVM(c.vm)
@@ -370,7 +373,15 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	for _, n := range plugged {
 		vp.Devices = append(vp.Devices, device(n))
 	}
-	st, err := e.client(host).CreateVM(ctx, vp)
+	hctx, hcancel := e.hostCtx(ctx, f, 0)
+	st, err := e.client(host).CreateVM(hctx, vp)
+	hcancel()
+	if agent.IsUnknown(err) {
+		if applied, err := e.unknownOutcome(ctx, f, host, "Failed to run VM.", err); !applied {
+			return nil, err
+		}
+		return e.VM(ctx, id)
+	}
 	if err != nil {
 		herr := hostError("Failed to run VM.", host, err)
 		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", " due to a failed host call: "+herr.Detail))
@@ -465,10 +476,13 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, err
 	}
 	defer unlock()
+	ctx, cancel := e.detach(ctx)
+	defer cancel()
 	if err := e.settle(ctx, id); err != nil {
 		return nil, err
 	}
 	var c *vmCtx
+	var f inFlight
 	err = e.store.View(ctx, func(tx vwire.Tx) (err error) {
 		c, err = loadVM(tx, id)
 		return err
@@ -479,12 +493,21 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 	if c.vm.Status == vwire.VMDown || c.host == nil {
 		return nil, vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING")
 	}
-	if err := e.store.Update(ctx, func(tx vwire.Tx) error {
-		return e.markInFlight(tx, id, "")
+	if err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		f, err = e.markInFlight(tx, id, "", newIntent(ctx, kindStop, op))
+		return err
 	}); err != nil {
 		return nil, err
 	}
-	err = e.client(c.host).DestroyVM(ctx, id)
+	hctx, hcancel := e.hostCtx(ctx, f, 0)
+	err = e.client(c.host).DestroyVM(hctx, id)
+	hcancel()
+	if agent.IsUnknown(err) {
+		if applied, err := e.unknownOutcome(ctx, f, c.host, "Failed to power off VM.", err); !applied {
+			return nil, err
+		}
+		return e.VM(ctx, id)
+	}
 	var re *agent.RPCError
 	if err != nil && !(asRPC(err, &re) && re.Code == agent.CodeNoVM) {
 		herr := hostError("Failed to power off VM.", c.host, err)
@@ -526,4 +549,11 @@ func (e *Engine) markDown(tx vwire.Tx, vm *vwire.VM, nics []*vwire.NIC) error {
 		}
 	}
 	return nil
+}
+
+// VM reads a VM.
+func (e *Engine) VM(ctx context.Context, id string) (*vwire.VM, error) {
+	var vm *vwire.VM
+	err := e.store.View(ctx, func(tx vwire.Tx) (err error) { vm, err = tx.VM(id); return })
+	return vm, err
 }

@@ -254,10 +254,11 @@ func (t *Tx) NetworkUsers(networkID string) ([]string, error) {
 		JOIN vnic_profiles p ON p.id = n.vnic_profile_id WHERE p.network_id = ? ORDER BY v.name`, networkID)
 }
 
-func (t *Tx) SetPending(vmID, engineID, nicID string, now time.Time) error {
-	_, err := t.exec(`INSERT INTO pending_changes (vm_id, engine_id, nic_id, started) VALUES (?, ?, ?, ?)
-		ON CONFLICT (vm_id) DO UPDATE SET engine_id = excluded.engine_id, nic_id = excluded.nic_id, started = excluded.started`,
-		vmID, engineID, nicID, millis(now))
+func (t *Tx) SetPending(p vwire.Pending) error {
+	_, err := t.exec(`INSERT INTO pending_changes (vm_id, engine_id, nic_id, started, op_id, intent, unknown) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (vm_id) DO UPDATE SET engine_id = excluded.engine_id, nic_id = excluded.nic_id, started = excluded.started,
+		op_id = excluded.op_id, intent = excluded.intent, unknown = excluded.unknown`,
+		p.VMID, p.EngineID, p.NICID, millis(p.Started), p.OpID, string(p.Intent), p.Unknown)
 	return err
 }
 
@@ -266,16 +267,30 @@ func (t *Tx) ClearPending(vmID string) error {
 	return err
 }
 
-func (t *Tx) StalePending(hostID string, since time.Time) ([]vwire.Pending, error) {
-	return list(t, func(r *sql.Rows) (vwire.Pending, error) {
-		var p vwire.Pending
-		var started int64
-		err := r.Scan(&p.VMID, &p.EngineID, &p.NICID, &started)
-		p.Started = fromMillis(started)
-		return p, err
-	}, `SELECT p.vm_id, p.engine_id, p.nic_id, p.started FROM pending_changes p JOIN vms v ON v.id = p.vm_id
+func (t *Tx) MarkPendingUnknown(vmID string) error {
+	_, err := t.exec(`UPDATE pending_changes SET unknown = TRUE WHERE vm_id = ?`, vmID)
+	return err
+}
+
+const pendingColumns = `p.vm_id, p.engine_id, p.nic_id, p.started, p.op_id, p.intent, p.unknown`
+
+func scanPending(r interface{ Scan(...any) error }) (vwire.Pending, error) {
+	var p vwire.Pending
+	var started int64
+	var intent string
+	err := r.Scan(&p.VMID, &p.EngineID, &p.NICID, &started, &p.OpID, &intent, &p.Unknown)
+	p.Started = fromMillis(started)
+	if intent != "" {
+		p.Intent = []byte(intent)
+	}
+	return p, err
+}
+
+func (t *Tx) UnsettledPending(hostID string, since time.Time) ([]vwire.Pending, error) {
+	return list(t, func(r *sql.Rows) (vwire.Pending, error) { return scanPending(r) },
+		`SELECT `+pendingColumns+` FROM pending_changes p JOIN vms v ON v.id = p.vm_id
 		LEFT JOIN engines e ON e.id = p.engine_id
-		WHERE v.host_id = ? AND COALESCE(e.heartbeat, 0) < ? ORDER BY p.vm_id`, hostID, millis(since))
+		WHERE v.host_id = ? AND (p.unknown OR COALESCE(e.heartbeat, 0) < ?) ORDER BY p.vm_id`, hostID, millis(since))
 }
 
 func (t *Tx) Heartbeat(engineID string, now time.Time) error {
@@ -295,13 +310,9 @@ func (t *Tx) ReleaseStrayLeases(nicID, keep string) error {
 }
 
 func (t *Tx) PendingOf(vmID string) (*vwire.Pending, error) {
-	var p vwire.Pending
-	var started int64
-	err := t.row((`SELECT vm_id, engine_id, nic_id, started FROM pending_changes WHERE vm_id = ?`), vmID).
-		Scan(&p.VMID, &p.EngineID, &p.NICID, &started)
+	p, err := scanPending(t.row(`SELECT `+pendingColumns+` FROM pending_changes p WHERE p.vm_id = ?`, vmID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
-	p.Started = fromMillis(started)
 	return &p, t.db.translate(err)
 }

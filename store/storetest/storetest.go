@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"Tokens", testTokens},
 		{"Rollback", testRollback},
 		{"Templates", testTemplates},
+		{"Pending", testPending},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -865,6 +866,59 @@ func testConcurrentWriters(t *testing.T, s vwire.Store) {
 			if want := i%3 != 0; got["w"+strconv.Itoa(i)] != want {
 				t.Errorf("network w%d present = %v, want %v", i, !want, want)
 			}
+		}
+		return nil
+	})
+}
+
+// testPending: a change in flight keeps what it asks of the host, and is
+// listed for settling once marked unknown or once its engine stopped beating.
+func testPending(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	now := time.UnixMilli(1700000000000)
+	p := vwire.Pending{VMID: f.vm.ID, EngineID: "e1", NICID: "n1", Started: now, OpID: "op-1", Intent: []byte(`{"kind":"update"}`)}
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.Heartbeat("e1", now); err != nil {
+			return err
+		}
+		return tx.SetPending(p)
+	})
+	unsettled := func(since time.Time) (got []vwire.Pending) {
+		s.View(ctx(), func(tx vwire.Tx) (err error) { got, err = tx.UnsettledPending(f.host.ID, since); return })
+		return got
+	}
+	s.View(ctx(), func(tx vwire.Tx) error {
+		got, err := tx.PendingOf(f.vm.ID)
+		if err != nil || got == nil || !got.Equal(p) {
+			t.Errorf("PendingOf = %+v, %v; want %+v", got, err, p)
+		}
+		return nil
+	})
+	if got := unsettled(now.Add(-time.Second)); len(got) != 0 {
+		t.Errorf("a change of a live engine is listed for settling: %+v", got)
+	}
+	if got := unsettled(now.Add(time.Second)); len(got) != 1 || !got[0].Equal(p) {
+		t.Errorf("a change of a dead engine: %+v, want it", got)
+	}
+	update(t, s, func(tx vwire.Tx) error { return tx.MarkPendingUnknown(f.vm.ID) })
+	p.Unknown = true
+	if got := unsettled(now.Add(-time.Second)); len(got) != 1 || !got[0].Equal(p) {
+		t.Errorf("an unknown change of a live engine: %+v, want it", got)
+	}
+	// A new record replaces the old one whole.
+	q := vwire.Pending{VMID: f.vm.ID, EngineID: "e2", Started: now.Add(time.Minute)}
+	update(t, s, func(tx vwire.Tx) error { return tx.SetPending(q) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		got, err := tx.PendingOf(f.vm.ID)
+		if err != nil || got == nil || !got.Equal(q) {
+			t.Errorf("after replacing: PendingOf = %+v, %v; want %+v", got, err, q)
+		}
+		return nil
+	})
+	update(t, s, func(tx vwire.Tx) error { return tx.ClearPending(f.vm.ID) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if got, err := tx.PendingOf(f.vm.ID); got != nil || err != nil {
+			t.Errorf("after clearing: PendingOf = %+v, %v", got, err)
 		}
 		return nil
 	})
