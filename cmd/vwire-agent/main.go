@@ -28,6 +28,7 @@ func main() {
 	callTimeout := flag.Duration("libvirt-timeout", 20*time.Second, "libvirt: deadline of each call")
 	stateDir := flag.String("state-dir", "/var/lib/vwire", "libvirt: directory for the agent's state (console/<vm id>.log)")
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
+	simLatency := flag.Duration("sim-latency", 0, "sim: how long every change of a domain takes (a slow host)")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
 	flag.Parse()
 
@@ -45,7 +46,9 @@ func main() {
 				bs = append(bs, b)
 			}
 		}
-		m.Hypervisor = sim.New(bs...)
+		s := sim.New(bs...)
+		s.SetLatency(*simLatency)
+		m.Hypervisor = s
 	case "libvirt":
 		h, err := libvirt.New(libvirt.Options{URI: *uri, CallTimeout: *callTimeout, Logger: m.Logger,
 			ConsoleDir: filepath.Join(*stateDir, "console")})

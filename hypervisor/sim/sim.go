@@ -40,6 +40,8 @@ type Sim struct {
 	// link-down transitions, as a guest's carrier_down_count would.
 	announced map[string]int
 	downs     map[string]int
+	// latency delays every change of a domain, as a busy host would.
+	latency time.Duration
 }
 
 type domain struct {
@@ -58,6 +60,33 @@ func New(bridges ...string) *Sim {
 		s.bridges[b] = true
 	}
 	return s
+}
+
+// SetLatency makes every change of a domain (create, destroy, plug,
+// unplug, update) take at least d before it happens: a slow host, for
+// tests of calls that outlive their caller.
+func (s *Sim) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// pause waits out the latency, or ctx.
+func (s *Sim) pause(ctx context.Context) error {
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return hypervisor.Errorf(hypervisor.ErrOperationTimeout, "operation timed out: %v", ctx.Err())
+	}
 }
 
 // HoldUnplug makes the guest of a domain ignore unplug requests (hold=true),
@@ -138,6 +167,9 @@ func bridgeMissing(name string) error {
 }
 
 func (s *Sim) CreateDomain(ctx context.Context, def hypervisor.Domain) (hypervisor.DomainState, error) {
+	if err := s.pause(ctx); err != nil {
+		return hypervisor.DomainState{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return hypervisor.DomainState{}, timeout(err)
 	}
@@ -220,6 +252,9 @@ func (d *domain) state() hypervisor.DomainState {
 }
 
 func (s *Sim) DestroyDomain(ctx context.Context, id string) error {
+	if err := s.pause(ctx); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return timeout(err)
 	}
@@ -261,6 +296,9 @@ func (s *Sim) Domain(ctx context.Context, id string) (hypervisor.DomainState, er
 }
 
 func (s *Sim) AttachNIC(ctx context.Context, domainID string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	if err := s.pause(ctx); err != nil {
+		return hypervisor.NICState{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return hypervisor.NICState{}, timeout(err)
 	}
@@ -293,6 +331,9 @@ func (s *Sim) AttachNIC(ctx context.Context, domainID string, n hypervisor.NIC) 
 const unplugPoll = 20 * time.Millisecond
 
 func (s *Sim) DetachNIC(ctx context.Context, domainID, alias string) error {
+	if err := s.pause(ctx); err != nil {
+		return err
+	}
 	for {
 		s.mu.Lock()
 		d, ok := s.domains[domainID]
@@ -326,6 +367,9 @@ func (s *Sim) DetachNIC(ctx context.Context, domainID, alias string) error {
 }
 
 func (s *Sim) UpdateNIC(ctx context.Context, domainID string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	if err := s.pause(ctx); err != nil {
+		return hypervisor.NICState{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return hypervisor.NICState{}, timeout(err)
 	}
