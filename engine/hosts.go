@@ -306,7 +306,8 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 	}); err != nil {
 		return
 	}
-	pctx, cancel := context.WithTimeout(ctx, e.hostTimeout)
+	// Never the client's context: a refresh that sets up bridges finishes.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.hostTimeout)
 	defer cancel()
 	c := e.client(h)
 	caps, err := c.Capabilities(pctx)
