@@ -237,13 +237,23 @@ func testImportLimits(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var before int
-			e.store.View(ctx(), func(tx vwire.Tx) error { vs, _ := tx.VMs(); ts, _ := tx.Templates(); before = len(vs) + len(ts); return nil })
+			e.store.View(ctx(), func(tx vwire.Tx) error {
+				vs, _ := tx.VMs()
+				ts, _ := tx.Templates()
+				before = len(vs) + len(ts)
+				return nil
+			})
 			err := tc.do(tc.data)
 			if got := codeKey(err); got != tc.want {
 				t.Fatalf("import = %v (%s), want %s", err, got, tc.want)
 			}
 			var after int
-			e.store.View(ctx(), func(tx vwire.Tx) error { vs, _ := tx.VMs(); ts, _ := tx.Templates(); after = len(vs) + len(ts); return nil })
+			e.store.View(ctx(), func(tx vwire.Tx) error {
+				vs, _ := tx.VMs()
+				ts, _ := tx.Templates()
+				after = len(vs) + len(ts)
+				return nil
+			})
 			if tc.want != "" && after != before {
 				t.Errorf("a refused import was stored: %d entities, was %d", after, before)
 			}
