@@ -353,19 +353,24 @@ func checkTree(n *in, parent string, root bool) error {
 }
 
 // checkRepeats refuses a field given twice. Only the items of a list may
-// repeat: range in ranges, host in hosts, usage in usages…, and link.
+// repeat: range in ranges, host in hosts, version in supported_versions…,
+// and link, oVirt's one list without a container.
 func checkRepeats(n *in) error {
 	seen := make(map[string]bool, len(n.kids))
 	for _, k := range n.kids {
 		if _, ok := n.attrs[k.name]; ok {
 			return badField("The field %s of %s is given twice (as an attribute and as an element).", k.name, n.name)
 		}
-		if seen[k.name] && n.name != k.name+"s" && k.name != "link" {
+		if seen[k.name] && !listItem(n.name, k.name) {
 			return badField("The field %s of %s is given twice.", k.name, n.name)
 		}
 		seen[k.name] = true
 	}
 	return nil
+}
+
+func listItem(parent, name string) bool {
+	return name == "link" || parent == name+"s" || strings.HasSuffix(parent, "_"+name+"s")
 }
 
 // xmlText refuses text that XML 1.0 cannot carry.
