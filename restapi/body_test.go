@@ -3,7 +3,6 @@ package restapi
 import (
 	"bytes"
 	"encoding/xml"
-	"io"
 	"runtime"
 	"strings"
 	"testing"
@@ -191,53 +190,68 @@ func TestIntpRange(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// FuzzParseBody: whatever the body, reading it never panics, fails only
-// with a 400, and what it accepts obeys the checks (no field twice, XML-safe
-// text) and renders as well-formed XML.
-func FuzzParseBody(f *testing.F) {
-	for _, s := range []struct {
-		body   string
-		isJSON bool
-	}{
-		{`<nic><name>nic1</name><vnic_profile id="p"/></nic>`, false},
-		{`<vm><name>a</name><memory>1073741824</memory><os><kernel>/k</kernel></os></vm>`, false},
-		{`<mac_pool><ranges><range><from>02:00:00:00:00:00</from><to>02:00:00:00:00:0f</to></range></ranges></mac_pool>`, false},
-		{`<a><!--x-->b<![CDATA[c]]></a>`, false},
-		{`{"name":"nic1","vnic_profile":{"id":"p"},"linked":false}`, true},
-		{`{"ranges":{"range":[{"from":"a","to":"b"}]}}`, true},
-		{`{"name":"a","name":"b"}`, true},
+// FuzzParseXMLBody and FuzzParseJSONBody: whatever the body, reading it
+// never panics, fails only with a 400, and what it accepts obeys the checks
+// (no field twice, XML-safe text, bounded depth) and renders as
+// well-formed XML.
+func FuzzParseXMLBody(f *testing.F) {
+	for _, s := range []string{
+		`<nic><name>nic1</name><vnic_profile id="p"/></nic>`,
+		`<vm><name>a</name><memory>1073741824</memory><os><kernel>/k</kernel></os></vm>`,
+		`<mac_pool><ranges><range><from>02:00:00:00:00:00</from><to>02:00:00:00:00:0f</to></range></ranges></mac_pool>`,
+		`<a><!--x-->b<![CDATA[c]]></a>`,
 	} {
-		f.Add(s.body, s.isJSON)
+		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, body string, isJSON bool) {
-		n, err := parseBody(strings.NewReader(body), isJSON)
-		if err != nil {
-			if vwire.ErrorCode(err) != vwire.EINVALID {
-				t.Fatalf("parseBody failed with %s: %v", vwire.ErrorCode(err), err)
-			}
-			return
+	f.Fuzz(func(t *testing.T, body string) { checkParsed(t, body, false) })
+}
+
+func FuzzParseJSONBody(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"nic1","vnic_profile":{"id":"p"},"linked":false}`,
+		`{"ranges":{"range":[{"from":"a","to":"b"}]}}`,
+		`{"name":"a","name":"b"}`,
+		`{"vlan":{"id":100},"mtu":"1500","description":"\u00e9"}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) { checkParsed(t, body, true) })
+}
+
+func checkParsed(t *testing.T, body string, isJSON bool) {
+	n, err := parseBody(strings.NewReader(body), isJSON)
+	if err != nil {
+		if vwire.ErrorCode(err) != vwire.EINVALID {
+			t.Fatalf("parseBody failed with %s: %v", vwire.ErrorCode(err), err)
 		}
-		var walk func(n *in, depth int)
-		walk = func(n *in, depth int) {
-			if depth > maxDepth+1 {
-				t.Fatalf("accepted a body deeper than %d", maxDepth)
-			}
-			if err := xmlText(n.name, n.text); err != nil {
-				t.Fatalf("accepted text XML cannot carry: %q", n.text)
-			}
-			out := el("x", str("v", n.text))
-			if err := writeXML(io.Discard, out); err != nil {
-				t.Fatal(err)
-			}
-			seen := map[string]bool{}
-			for _, k := range n.kids {
-				if seen[k.name] && !listItem(n.name, k.name) {
-					t.Fatalf("accepted %s twice in %s", k.name, n.name)
-				}
-				seen[k.name] = true
-				walk(k, depth+1)
-			}
+		return
+	}
+	var walk func(n *in, depth int)
+	walk = func(n *in, depth int) {
+		if depth > maxDepth+1 {
+			t.Fatalf("accepted a body deeper than %d", maxDepth)
 		}
-		walk(n, 0)
-	})
+		if err := xmlText(n.name, n.text); err != nil {
+			t.Fatalf("accepted text XML cannot carry: %q", n.text)
+		}
+		var buf bytes.Buffer
+		if err := writeXML(&buf, el("x", str("v", n.text))); err != nil {
+			t.Fatal(err)
+		}
+		var back struct {
+			V string `xml:"v"`
+		}
+		if err := xml.Unmarshal(buf.Bytes(), &back); err != nil {
+			t.Fatalf("accepted text renders as ill-formed XML: %v", err)
+		}
+		seen := map[string]bool{}
+		for _, k := range n.kids {
+			if seen[k.name] && !listItem(n.name, k.name) {
+				t.Fatalf("accepted %s twice in %s", k.name, n.name)
+			}
+			seen[k.name] = true
+			walk(k, depth+1)
+		}
+	}
+	walk(n, 0)
 }
