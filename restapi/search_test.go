@@ -29,6 +29,8 @@ func TestParseSearch(t *testing.T) {
 		{"lower case shorter", "name=\u212a\u212a\u212a\u212a", []term{{field: "name", value: "\u212a\u212a\u212a\u212a"}}, false},
 		{"lower case shorter with and", "name=\u212a\u212a\u212a and id=x", []term{{field: "name", value: "\u212a\u212a\u212a"}, {field: "id", value: "x"}}, false},
 		{"dotted I", "name=İİİİ and status=up", []term{{field: "name", value: "İİİİ"}, {field: "status", value: "up"}}, false},
+		{"bytes that are not UTF-8, page after (found by FuzzParseSearch)", "\xa5\xa5\xa5 pAge", nil, true},
+		{"bytes that are not UTF-8 in a value", "name=\xa5\xa5 and id=x", []term{{field: "name", value: "\xa5\xa5"}, {field: "id", value: "x"}}, false},
 		{"no operator", "ȺȺȺ", nil, true},
 		{"too long", "name=" + strings.Repeat("a", maxSearch), nil, true},
 	}
