@@ -85,6 +85,10 @@ func (e *Engine) UpdateDataCenter(ctx context.Context, id string, mutate func(*v
 		if !vwire.IsSupportedVersion(dc.Version) {
 			return unsupportedVersion(op, dc.Version)
 		}
+		// As on add: the pool must exist.
+		if _, err := tx.MacPool(dc.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST")
+		}
 		if err := tx.UpdateDataCenter(dc); err != nil {
 			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
 		}
@@ -431,7 +435,7 @@ func validateProfile(op vwire.Op, p *vwire.VnicProfile) error {
 		p.Notify = vwire.NotifyNone
 	}
 	if _, ok := vwire.ParseGuestNotify(string(p.Notify)); !ok || p.BounceHold < 0 || p.BounceHold > vwire.MaxBounceHold {
-		return vwire.Fail(op, "VNIC_PROFILE_BAD_GUEST_NOTIFICATION")
+		return vwire.Fail(op, "VNIC_PROFILE_BAD_GUEST_NOTIFICATION", "max", strconv.FormatInt(vwire.MaxBounceHold.Milliseconds(), 10))
 	}
 	return nil
 }
@@ -517,21 +521,7 @@ func validatePool(op vwire.Op, p *vwire.MacPool) error {
 	if err := vwire.ValidateName(op, p.Name, 40, true); err != nil {
 		return err
 	}
-	for _, r := range p.Ranges {
-		why := ""
-		switch {
-		case r.To < r.From:
-			why = "the end is before the start"
-		case r.From.Multicast() || r.To.Multicast():
-			why = "multicast addresses cannot be assigned"
-		case r.From>>40 != r.To>>40:
-			why = "a range must not cross the first octet"
-		}
-		if why != "" {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE", "from", r.From.String(), "to", r.To.String(), "why", why)
-		}
-	}
-	return nil
+	return vwire.ValidateMacRanges(op, p.Ranges)
 }
 
 // AddMacPool creates a MAC pool.

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -48,11 +47,11 @@ func (e *Engine) AddHost(ctx context.Context, s HostSpec) (*vwire.Host, error) {
 	if err := vwire.ValidateName(op, s.Name, 255, true); err != nil {
 		return nil, err
 	}
-	if s.Port <= 0 {
+	if s.Port == 0 {
 		s.Port = vwire.DefaultAgentPort
 	}
-	if s.Port > 65535 || strings.ContainsAny(s.Address, "/ ?#@") {
-		return nil, vwire.InvalidValue("Invalid value", fmt.Sprintf("Host address %q and port %d do not form a valid agent address", s.Address, s.Port))
+	if err := vwire.ValidateAgentAddress(s.Address, s.Port); err != nil {
+		return nil, err
 	}
 	h := &vwire.Host{ID: uuid.NewString(), Name: s.Name, ClusterID: s.ClusterID, Address: s.Address, Port: s.Port, Status: vwire.HostConnecting}
 	if err := e.createHost(ctx, op, h); err != nil {
@@ -124,6 +123,22 @@ func (e *Engine) UpdateHost(ctx context.Context, id string, p HostPatch) (*vwire
 		}
 		if p.Port != nil {
 			h.Port = *p.Port
+		}
+		// The same rules as on add: an address an agent can listen at,
+		// and not another host's.
+		if p.Address != nil || p.Port != nil {
+			if err := vwire.ValidateAgentAddress(h.Address, h.Port); err != nil {
+				return err
+			}
+			hosts, err := tx.Hosts()
+			if err != nil {
+				return err
+			}
+			for _, o := range hosts {
+				if o.ID != h.ID && o.Address == h.Address && o.Port == h.Port {
+					return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_ADDRESS_IN_USE", "address", h.Address, "port", strconv.Itoa(h.Port), "host", o.Name)
+				}
+			}
 		}
 		if err := tx.UpdateHost(h); err != nil {
 			if vwire.ErrorCode(err) == vwire.ECONFLICT {

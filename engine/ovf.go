@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -108,6 +109,11 @@ func importNICs(tx vwire.Tx, op vwire.Op, cl *vwire.Cluster, doc *ovf.VM, o Impo
 	if err != nil {
 		return nil, err
 	}
+	// A document may list any number of vNICs; a VM may not have more
+	// than its PCI bus holds.
+	if len(doc.NICs) > vwire.MaxVMNICs {
+		return nil, badOVF(op, errString("the OVF has "+strconv.Itoa(len(doc.NICs))+" vNICs; a VM may have at most "+strconv.Itoa(vwire.MaxVMNICs)))
+	}
 	var missing []string
 	var out []*vwire.NIC
 	names := map[string]bool{}
@@ -167,6 +173,20 @@ func importNICs(tx vwire.Tx, op vwire.Op, cl *vwire.Cluster, doc *ovf.VM, o Impo
 	return out, nil
 }
 
+// ovfMemory is the document's memory in bytes, 0 when it gives none. The
+// size is checked in MiB, before the shift that would wrap it, against the
+// bounds a VM added through the API has.
+func ovfMemory(op vwire.Op, doc *ovf.VM) (int64, error) {
+	if doc.MemoryMiB == 0 {
+		return 0, nil
+	}
+	if doc.MemoryMiB < 0 || doc.MemoryMiB > vwire.MaxMemory>>20 {
+		return 0, vwire.ValidateMemory(op, vwire.MaxMemory+1) // out of range: its message
+	}
+	bytes := doc.MemoryMiB << 20
+	return bytes, vwire.ValidateMemory(op, bytes)
+}
+
 type errString string
 
 func (e errString) Error() string { return string(e) }
@@ -187,8 +207,12 @@ func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*v
 	if err := validateVMName(op, doc.Name); err != nil {
 		return nil, err
 	}
+	memory, err := ovfMemory(op, doc)
+	if err != nil {
+		return nil, err
+	}
 	vm := &vwire.VM{ID: doc.ID, Name: doc.Name, Description: doc.Description, ClusterID: o.ClusterID, TemplateID: vwire.BlankTemplateID,
-		Status: vwire.VMDown, Memory: doc.MemoryMiB << 20, OSType: doc.OSType, CreatedAt: e.now()}
+		Status: vwire.VMDown, Memory: memory, OSType: doc.OSType, CreatedAt: e.now()}
 	if _, err := uuid.Parse(vm.ID); err != nil || o.RegenerateIDs {
 		vm.ID = uuid.NewString()
 	}
@@ -207,7 +231,7 @@ func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*v
 		if _, err := tx.Template(doc.TemplateID); err == nil {
 			vm.TemplateID = doc.TemplateID
 		}
-		if vm.Memory <= 0 {
+		if vm.Memory == 0 {
 			vm.Memory = 1 << 30
 		}
 		if vm.OSType == "" {
@@ -282,8 +306,12 @@ func (e *Engine) ImportTemplate(ctx context.Context, data []byte, o ImportOption
 	if err := vwire.ValidateName(op, doc.Name, 64, true); err != nil {
 		return nil, err
 	}
+	memory, err := ovfMemory(op, doc)
+	if err != nil {
+		return nil, err
+	}
 	tp := &vwire.Template{ID: doc.ID, Name: doc.Name, Description: doc.Description, ClusterID: o.ClusterID,
-		Memory: doc.MemoryMiB << 20, OSType: doc.OSType, CreatedAt: e.now()}
+		Memory: memory, OSType: doc.OSType, CreatedAt: e.now()}
 	if _, err := uuid.Parse(tp.ID); err != nil || o.RegenerateIDs || tp.ID == vwire.BlankTemplateID {
 		tp.ID = uuid.NewString()
 	}
@@ -297,7 +325,7 @@ func (e *Engine) ImportTemplate(ctx context.Context, data []byte, o ImportOption
 		if _, err := tx.Template(tp.ID); err == nil {
 			return vwire.Errorf(vwire.ECONFLICT, "[Cannot import Template. A template with id %s exists; import with regenerate_ids=true to make a copy.]", tp.ID)
 		}
-		if tp.Memory <= 0 {
+		if tp.Memory == 0 {
 			tp.Memory = 1 << 30
 		}
 		if tp.OSType == "" {

@@ -197,6 +197,11 @@ func (e *Engine) AddTemplateNIC(ctx context.Context, templateID string, s NICSpe
 		if err != nil {
 			return err
 		}
+		// A VM made from the template gets every vNIC: the template may
+		// hold no more than a VM may.
+		if len(others)+1 > vwire.MaxVMNICs {
+			return vwire.Fail(op, "ACTION_TYPE_FAILED_EXCEEDED_MAX_PCI_SLOTS")
+		}
 		if err := checkTemplateNIC(tx, op, tp, n, others); err != nil {
 			return err
 		}

@@ -74,8 +74,11 @@ func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 		} else if err != nil {
 			return err
 		}
-		if vm.Memory <= 0 {
+		if vm.Memory == 0 {
 			vm.Memory = tp.Memory
+		}
+		if err := vwire.ValidateMemory(op, vm.Memory); err != nil {
+			return err
 		}
 		if vm.OSType == "" {
 			vm.OSType = tp.OSType
@@ -146,6 +149,9 @@ func (e *Engine) UpdateVM(ctx context.Context, id string, p VMPatch) (*vwire.VM,
 		set(&vm.Initrd, p.Initrd)
 		set(&vm.Cmdline, p.Cmdline)
 		if p.Memory != nil {
+			if err := vwire.ValidateMemory(op, *p.Memory); err != nil {
+				return err
+			}
 			vm.Memory = *p.Memory
 		}
 		if p.ClusterID != nil && *p.ClusterID != vm.ClusterID {

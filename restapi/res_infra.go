@@ -23,11 +23,11 @@ func parseVersionIn(b *in) (vwire.Version, error) {
 	if v == nil {
 		return vwire.Version{}, nil
 	}
-	maj, err := v.intp("major")
+	maj, err := v.intp("major", 0, maxInt32)
 	if err != nil {
 		return vwire.Version{}, err
 	}
-	min, err := v.intp("minor")
+	min, err := v.intp("minor", 0, maxInt32)
 	if err != nil {
 		return vwire.Version{}, err
 	}

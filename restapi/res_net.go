@@ -79,7 +79,7 @@ func applyNetwork(b *in, n *vwire.Network) error {
 		if !ok || id == "" {
 			n.VLAN = nil
 		} else {
-			v, err := vl.intp("id")
+			v, err := vl.intp("id", minInt32, maxInt32)
 			if err != nil {
 				return err
 			}
@@ -87,7 +87,7 @@ func applyNetwork(b *in, n *vwire.Network) error {
 			n.VLAN = &i
 		}
 	}
-	mtu, err := b.intp("mtu")
+	mtu, err := b.intp("mtu", minInt32, maxInt32)
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,9 @@ func applyProfile(b *in, p *vwire.VnicProfile) error {
 		}
 		p.Notify = g
 	}
-	hold, err := b.intp("link_bounce_hold")
+	// Bounded by the engine's own maximum, so that the conversion to a
+	// Duration cannot wrap.
+	hold, err := b.intp("link_bounce_hold", 0, vwire.MaxBounceHold.Milliseconds())
 	if err != nil {
 		return err
 	}

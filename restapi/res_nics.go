@@ -78,8 +78,13 @@ func parseNic(b *in) (vwire.NICPatch, error) {
 		p.MAC = m.strp("address")
 	}
 	if vp := b.child("vnic_profile"); vp != nil {
-		// <vnic_profile/> without an id is the empty network.
-		id, _ := vp.str("id")
+		// <vnic_profile/> (or {}) is the empty network. A reference with
+		// fields but no id (by name, say) would read the same: refused,
+		// as the vNIC would otherwise leave its network silently.
+		id, ok := vp.str("id")
+		if !ok && (len(vp.kids) > 0 || len(vp.attrs) > 0) {
+			return p, vwire.InvalidValue("Invalid value", "vnic_profile must be given by id; an empty vnic_profile means no network.")
+		}
 		p.ProfileID = &id
 	}
 	return p, nil

@@ -67,7 +67,7 @@ func (s *Server) addHost(q *request) error {
 		return err
 	}
 	spec := engine.HostSpec{Name: b.strOr("name", ""), Address: b.strOr("address", "")}
-	port, err := b.intp("port")
+	port, err := b.intp("port", 0, 65535)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (s *Server) updateHost(q *request) error {
 		return err
 	}
 	p := engine.HostPatch{Name: b.strp("name"), Address: b.strp("address")}
-	port, err := b.intp("port")
+	port, err := b.intp("port", 0, 65535)
 	if err != nil {
 		return err
 	}
@@ -317,9 +317,21 @@ func (s *Server) addVM(q *request) error {
 		return err
 	}
 	spec.TemplateID = t.ID
-	if err := applyVMBase(b, &spec.Memory, &spec.Kernel, &spec.Initrd, &spec.Cmdline); err != nil {
+	base, err := readVMBase(b)
+	if err != nil {
 		return err
 	}
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	if base.memory != nil {
+		spec.Memory = *base.memory
+	}
+	set(&spec.Kernel, base.kernel)
+	set(&spec.Initrd, base.initrd)
+	set(&spec.Cmdline, base.cmdline)
 	if os := b.child("os"); os != nil {
 		spec.OSType = os.strOr("type", "")
 	}
@@ -338,26 +350,24 @@ func (s *Server) addVM(q *request) error {
 	return nil
 }
 
-// applyVMBase reads memory and os.kernel/initrd/cmdline into the given fields.
-func applyVMBase(b *in, memory *int64, kernel, initrd, cmdline *string) error {
-	m, err := b.intp("memory")
-	if err != nil {
-		return err
-	}
-	if m != nil {
-		if *m <= 0 {
-			return vwire.InvalidValue("Invalid value", "memory must be a positive number of bytes")
-		}
-		*memory = *m
+// vmBase is what VM add and update read alike: memory and os's boot files.
+type vmBase struct {
+	memory                  *int64
+	kernel, initrd, cmdline *string
+}
+
+// readVMBase reads the fields of vmBase that the body has. Memory is
+// checked against the bounds the engine enforces before anything uses it.
+func readVMBase(b *in) (vmBase, error) {
+	var v vmBase
+	var err error
+	if v.memory, err = b.intp("memory", vwire.MinMemory, vwire.MaxMemory); err != nil {
+		return v, err
 	}
 	if os := b.child("os"); os != nil {
-		for f, dst := range map[string]*string{"kernel": kernel, "initrd": initrd, "cmdline": cmdline} {
-			if v, ok := os.str(f); ok {
-				*dst = v
-			}
-		}
+		v.kernel, v.initrd, v.cmdline = os.strp("kernel"), os.strp("initrd"), os.strp("cmdline")
 	}
-	return nil
+	return v, nil
 }
 
 func (s *Server) updateVM(q *request) error {
@@ -370,11 +380,11 @@ func (s *Server) updateVM(q *request) error {
 		return err
 	}
 	p := engine.VMPatch{Name: b.strp("name"), Description: b.strp("description")}
-	mem, kernel, initrd, cmdline := v.Memory, v.Kernel, v.Initrd, v.Cmdline
-	if err := applyVMBase(b, &mem, &kernel, &initrd, &cmdline); err != nil {
+	base, err := readVMBase(b)
+	if err != nil {
 		return err
 	}
-	p.Memory, p.Kernel, p.Initrd, p.Cmdline = &mem, &kernel, &initrd, &cmdline
+	p.Memory, p.Kernel, p.Initrd, p.Cmdline = base.memory, base.kernel, base.initrd, base.cmdline
 	if b.has("cluster") {
 		cid, err := s.refCluster(q, b, true)
 		if err != nil {

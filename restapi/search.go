@@ -1,7 +1,6 @@
 package restapi
 
 import (
-	"path"
 	"strconv"
 	"strings"
 
@@ -14,23 +13,46 @@ type term struct {
 	not          bool
 }
 
+// maxSearch bounds a query: matching costs up to its length times a
+// field's, and oVirt's queries are short.
+const maxSearch = 4096
+
 // parseSearch understands the subset of oVirt's query language that scripts
 // and the Ansible collection send: field=value (optionally quoted, with *
 // wildcards) or field!=value, joined by "and"; "sortby … [asc|desc]" and
 // "page N" are accepted and ignored (lists are sorted by name).
+//
+// Keywords are ASCII and found in q itself, case folded byte by byte
+// outside quotes: an offset found in a lower-cased copy does not hold in
+// the original once some character changes length when lower-cased.
 func parseSearch(q string) ([]term, error) {
+	if len(q) > maxSearch {
+		return nil, vwire.InvalidValue("Invalid value", "The search query is longer than "+strconv.Itoa(maxSearch)+" bytes.")
+	}
 	q = strings.TrimSpace(q)
 	if q == "" {
 		return nil, nil
 	}
-	if i := indexWord(q, "sortby"); i >= 0 {
-		q = strings.TrimSpace(q[:i])
+	var parts []string
+	start, inQuote := 0, false
+scan:
+	for i := 0; i < len(q); i++ {
+		switch {
+		case q[i] == '"':
+			inQuote = !inQuote
+		case inQuote || (i > 0 && q[i-1] != ' '):
+		case wordAt(q, i, "sortby") || wordAt(q, i, "page"):
+			q = q[:i]
+			break scan
+		case i > 0 && wordAt(q, i, "and") && i+len("and") < len(q):
+			parts = append(parts, q[start:i-1])
+			start = i + len("and ")
+			i += len("and")
+		}
 	}
-	if i := indexWord(q, "page"); i >= 0 {
-		q = strings.TrimSpace(q[:i])
-	}
+	parts = append(parts, q[min(start, len(q)):])
 	var out []term
-	for _, part := range splitAnd(q) {
+	for _, part := range parts {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
@@ -51,38 +73,23 @@ func parseSearch(q string) ([]term, error) {
 	return out, nil
 }
 
-func indexWord(s, w string) int {
-	ls := strings.ToLower(s)
-	for i := 0; ; {
-		j := strings.Index(ls[i:], w)
-		if j < 0 {
-			return -1
-		}
-		j += i
-		if (j == 0 || ls[j-1] == ' ') && (j+len(w) == len(ls) || ls[j+len(w)] == ' ') {
-			return j
-		}
-		i = j + 1
+// wordAt tells whether the ASCII word w, in any case, is at q[i:] and ends
+// there (at the end of q or before a space).
+func wordAt(q string, i int, w string) bool {
+	if len(q)-i < len(w) {
+		return false
 	}
-}
-
-// splitAnd splits at " and " outside quotes.
-func splitAnd(q string) []string {
-	var parts []string
-	inQuote := false
-	start := 0
-	lq := strings.ToLower(q)
-	for i := 0; i < len(q); i++ {
-		if q[i] == '"' {
-			inQuote = !inQuote
+	for j := 0; j < len(w); j++ {
+		c := q[i+j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
-		if !inQuote && strings.HasPrefix(lq[i:], " and ") {
-			parts = append(parts, q[start:i])
-			start = i + 5
-			i += 4
+		if c != w[j] {
+			return false
 		}
 	}
-	return append(parts, q[start:])
+	end := i + len(w)
+	return end == len(q) || q[end] == ' '
 }
 
 // matches tells whether an entity with the given searchable fields passes
@@ -97,12 +104,38 @@ func matches(terms []term, fields map[string]string) (bool, error) {
 			}
 			return false, vwire.InvalidValue("Invalid value", "Cannot search by "+strconv.Quote(t.field)+"; this collection can be searched by: "+strings.Join(sorted(known), ", ")+".")
 		}
-		ok, _ = path.Match(strings.ToLower(t.value), strings.ToLower(v))
-		if ok == t.not {
+		if glob(strings.ToLower(t.value), strings.ToLower(v)) == t.not {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// glob matches s against pattern, whose only wildcard is * (oVirt's), rune
+// by rune. On a mismatch it resumes after the last star, so it never
+// backtracks further: at most len(pattern)×len(s) steps.
+func glob(pattern, s string) bool {
+	p, t := []rune(pattern), []rune(s)
+	pi, ti, star, mark := 0, 0, -1, 0
+	for ti < len(t) {
+		switch {
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, ti
+			pi++
+		case pi < len(p) && p[pi] == t[ti]:
+			pi++
+			ti++
+		case star >= 0:
+			mark++
+			pi, ti = star+1, mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }
 
 func sorted(s []string) []string {

@@ -3,14 +3,13 @@ package restapi
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"vwire.dev/vwire"
 )
@@ -19,20 +18,27 @@ import (
 // handler sees XML and JSON alike and can tell a field that is absent from
 // one that is empty (oVirt's merge semantics on PUT).
 
-// Limits on request bodies: anything larger or deeper is refused with a 400.
-const (
-	maxBody     = 1 << 20
-	maxDepth    = 32
-	maxElements = 20000
-)
-
 // in is a parsed request element.
 type in struct {
 	name  string
+	kind  kind
 	attrs map[string]string
 	text  string
 	kids  []*in
 }
+
+// kind is what a JSON value was; XML says nothing of types, so its
+// elements are all xmlElement. checkShapes compares kinds with the field's
+// shape once, after parsing, so that the accessors below can trust them.
+type kind uint8
+
+const (
+	xmlElement kind = iota
+	jsonObject
+	jsonString
+	jsonNumber
+	jsonBool
+)
 
 func (n *in) child(name string) *in {
 	if n == nil {
@@ -122,18 +128,30 @@ func parseBool(v string) (bool, error) {
 	return false, vwire.InvalidValue("Invalid value", fmt.Sprintf(`Value "%s" isn't a valid boolean, it should be "true" , "false", "0" or "1"`, v))
 }
 
-// intp parses an integer field.
-func (n *in) intp(name string) (*int64, error) {
+// intp parses an integer field that must lie in [lo, hi]. Callers choose
+// bounds under which their conversion (to int, to a Duration…) cannot
+// wrap; the range check comes before any conversion.
+func (n *in) intp(name string, lo, hi int64) (*int64, error) {
 	v, ok := n.str(name)
 	if !ok {
 		return nil, nil
 	}
 	i, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil {
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return nil, vwire.InvalidValue("Invalid value", fmt.Sprintf(`Value "%s" of %s isn't a valid integer`, v, name))
+	}
+	if err != nil || i < lo || i > hi {
+		return nil, vwire.InvalidValue("Invalid value", fmt.Sprintf(`Value "%s" of %s is out of range: it must be between %d and %d`, v, name, lo, hi))
 	}
 	return &i, nil
 }
+
+// Bounds of integer fields that the engine validates further: they keep an
+// int64 → int conversion lossless on every platform.
+const (
+	minInt32 = -1 << 31
+	maxInt32 = 1<<31 - 1
+)
 
 // refID returns the id of a reference element (<cluster id="…"/> or
 // {"cluster":{"id":"…"}}), its name when only a name is given, and whether it is present.
@@ -145,142 +163,6 @@ func (n *in) ref(name string) (id, byName string, present bool) {
 	id, _ = k.str("id")
 	byName, _ = k.str("name")
 	return id, byName, true
-}
-
-func malformed(format string, err error) error {
-	return vwire.InvalidValue("Bad Request", fmt.Sprintf("The request body is not valid %s: %s", format, err.Error()))
-}
-
-// parseBody reads a request body as XML or JSON into a tree.
-func parseBody(body io.Reader, isJSON bool) (*in, error) {
-	data, err := io.ReadAll(io.LimitReader(body, maxBody+1))
-	if err != nil {
-		return nil, vwire.InvalidValue("Bad Request", "The request body cannot be read: "+err.Error())
-	}
-	if len(data) > maxBody {
-		return nil, vwire.InvalidValue("Bad Request", fmt.Sprintf("The request body is larger than %d bytes.", maxBody))
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return &in{attrs: map[string]string{}}, nil
-	}
-	if isJSON {
-		return parseJSON(data)
-	}
-	return parseXML(data)
-}
-
-func parseXML(data []byte) (*in, error) {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	d.Strict = true
-	var stack []*in
-	var root *in
-	count := 0
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, malformed("XML", err)
-		}
-		switch t := tok.(type) {
-		case xml.Directive:
-			return nil, malformed("XML", errors.New("document type declarations are not accepted"))
-		case xml.StartElement:
-			count++
-			if count > maxElements || len(stack) >= maxDepth {
-				return nil, malformed("XML", fmt.Errorf("more than %d elements or deeper than %d levels", maxElements, maxDepth))
-			}
-			n := &in{name: t.Name.Local, attrs: map[string]string{}}
-			for _, a := range t.Attr {
-				n.attrs[a.Name.Local] = a.Value
-			}
-			if len(stack) == 0 {
-				if root != nil {
-					return nil, malformed("XML", errors.New("more than one root element"))
-				}
-				root = n
-			} else {
-				p := stack[len(stack)-1]
-				p.kids = append(p.kids, n)
-			}
-			stack = append(stack, n)
-		case xml.EndElement:
-			stack = stack[:len(stack)-1]
-		case xml.CharData:
-			if len(stack) > 0 {
-				stack[len(stack)-1].text += string(t)
-			}
-		}
-	}
-	if root == nil {
-		return nil, malformed("XML", errors.New("no root element"))
-	}
-	return root, nil
-}
-
-func parseJSON(data []byte) (*in, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, malformed("JSON", err)
-	}
-	if d.More() {
-		return nil, malformed("JSON", errors.New("trailing data after the object"))
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, malformed("JSON", errors.New("the body must be an object"))
-	}
-	count := 0
-	root := &in{attrs: map[string]string{}}
-	if err := fillJSON(root, obj, 1, &count); err != nil {
-		return nil, malformed("JSON", err)
-	}
-	return root, nil
-}
-
-func fillJSON(n *in, obj map[string]any, depth int, count *int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("deeper than %d levels", maxDepth)
-	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		vals, isList := obj[k].([]any)
-		if !isList {
-			vals = []any{obj[k]}
-		}
-		for _, v := range vals {
-			*count++
-			if *count > maxElements {
-				return fmt.Errorf("more than %d elements", maxElements)
-			}
-			kid := &in{name: k, attrs: map[string]string{}}
-			switch x := v.(type) {
-			case nil:
-				continue
-			case map[string]any:
-				if err := fillJSON(kid, x, depth+1, count); err != nil {
-					return err
-				}
-			case []any:
-				return fmt.Errorf("nested arrays under %q are not part of the API", k)
-			case bool:
-				kid.text = strconv.FormatBool(x)
-			case json.Number:
-				kid.text = x.String()
-			case string:
-				kid.text = x
-			}
-			n.kids = append(n.kids, kid)
-		}
-	}
-	return nil
 }
 
 // ---- output
@@ -369,6 +251,24 @@ var (
 	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "\n", "&#10;", "\r", "&#13;", "\t", "&#9;")
 )
 
+// xmlSafe replaces what XML 1.0 cannot carry (control characters, U+FFFE,
+// bytes that are not UTF-8) with U+FFFD. Input refuses such text, but
+// values also come from hosts, OVFs and older databases, and an answer
+// must stay well-formed whatever it shows.
+func xmlSafe(s string) string {
+	for i, r := range s {
+		if !isXMLChar(r) || (r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD")) {
+			return strings.Map(func(r rune) rune {
+				if !isXMLChar(r) {
+					return utf8.RuneError
+				}
+				return r
+			}, strings.ToValidUTF8(s, "\uFFFD"))
+		}
+	}
+	return s
+}
+
 func writeXML(w io.Writer, n *node) error {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\n")
@@ -382,12 +282,12 @@ func (n *node) writeXML(b *bytes.Buffer, depth int) {
 	b.WriteString(indent + "<" + n.name)
 	for _, a := range [][2]string{{"href", n.href}, {"id", n.id}, {"rel", n.rel}} {
 		if a[1] != "" {
-			b.WriteString(" " + a[0] + `="` + attrEscaper.Replace(a[1]) + `"`)
+			b.WriteString(" " + a[0] + `="` + attrEscaper.Replace(xmlSafe(a[1])) + `"`)
 		}
 	}
 	switch {
 	case n.isText:
-		b.WriteString(">" + textEscaper.Replace(n.text) + "</" + n.name + ">\n")
+		b.WriteString(">" + textEscaper.Replace(xmlSafe(n.text)) + "</" + n.name + ">\n")
 	case len(n.kids) == 0:
 		b.WriteString("/>\n")
 	default:
