@@ -93,6 +93,9 @@ type Cluster struct {
 	DataCenterID string
 	Version      Version
 	MacPoolID    string
+	// DriftPolicy says whether the poller only reports a running VM's
+	// devices that differ from the database, or also repairs them.
+	DriftPolicy DriftPolicy
 }
 
 // Network is a logical network of a data center. On a host it is a bridge of
@@ -246,6 +249,10 @@ type VM struct {
 	StopTime       time.Time
 	// Generation counts changes of the VM's devices (see Tx.BumpVMGeneration).
 	Generation int64
+	// ForeignNICs are the devices of the running domain that no vNIC of
+	// the VM accounts for, as already reported (opaque keys the engine
+	// makes; see Tx.SetForeignNICs), so that each is reported once.
+	ForeignNICs []string
 }
 
 // Template is a VM template. Blank is the only one a fresh install holds.

@@ -145,20 +145,10 @@ type NICObserved struct {
 }
 
 // ComputeSynced compares desired and observed state for a vNIC of a VM in the
-// given status. A VM that is not running has nothing to compare.
+// given status. A VM that is not running has nothing to compare. The
+// comparison itself is Drift's, so that synced and drift never disagree.
 func ComputeSynced(n *NIC, vmRunning bool) bool {
-	if !vmRunning {
-		return true
-	}
-	o := n.Observed
-	if o == nil {
-		return false
-	}
-	if !n.Plugged {
-		return !o.Present
-	}
-	return o.Present && o.Bridge == n.Bridge() && o.LinkUp == n.LinkUp() &&
-		strings.EqualFold(o.MAC, n.MAC) && o.Model == n.Interface.Model()
+	return len(Drift(n, vmRunning)) == 0
 }
 
 // NICPatch is an update of a vNIC; nil fields keep their value (oVirt's merge

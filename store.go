@@ -82,6 +82,9 @@ type Tx interface {
 	DeleteVM(id string) error
 	// BumpVMGeneration records that the VM's devices changed.
 	BumpVMGeneration(id string) error
+	// SetForeignNICs records the unknown devices already reported for a
+	// VM (VM.ForeignNICs); no other write changes them.
+	SetForeignNICs(vmID string, keys []string) error
 	// AcquireHostLease makes owner the poller of a host until the given time,
 	// unless another owner holds an unexpired lease; it tells who won.
 	AcquireHostLease(hostID, owner string, until, now time.Time) (bool, error)

@@ -148,6 +148,9 @@ func (e *Engine) AddCluster(ctx context.Context, c *vwire.Cluster) error {
 	if !vwire.IsSupportedVersion(c.Version) {
 		return unsupportedVersion(op, c.Version)
 	}
+	if err := checkDriftPolicy(c); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		dc, err := tx.DataCenter(c.DataCenterID)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
@@ -199,6 +202,9 @@ func (e *Engine) UpdateCluster(ctx context.Context, id string, mutate func(*vwir
 		}
 		if c.Version.Less(old.Version) {
 			return vwire.Fail(op, "CLUSTER_CANNOT_DECREASE_COMPATIBILITY_VERSION")
+		}
+		if err := checkDriftPolicy(c); err != nil {
+			return err
 		}
 		if _, err := tx.MacPool(c.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
 			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST")

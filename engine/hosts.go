@@ -369,6 +369,7 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 	}
 	if reached {
 		e.absorbHostStats(ctx, h, vms, nics, stats)
+		e.enforceDrift(ctx, h, vms, nics, stats)
 		e.repairStale(ctx, h)
 	}
 }
@@ -473,7 +474,7 @@ func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, vms []*vwir
 			continue
 		}
 		st, present := byID[vm.ID]
-		if present && vm.Status == vwire.VMUp && !e.statsDiffer(nicsOf[vm.ID], st) {
+		if present && vm.Status == vwire.VMUp && !e.statsDiffer(nicsOf[vm.ID], st) && !foreignChanged(vm, nicsOf[vm.ID], st) {
 			continue
 		}
 		e.absorbVM(ctx, h, vm, byID)
@@ -539,7 +540,11 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, by
 				return err
 			}
 		}
-		return e.absorbStats(tx, vm, nics, st)
+		before := observedOf(nics)
+		if err := e.absorbStats(tx, vm, nics, st); err != nil {
+			return err
+		}
+		return e.reportDrift(ctx, tx, h, vm, before, nics, st)
 	})
 	if err != nil {
 		e.log.Warn("cannot record VM stats", "vm", seen.ID, "err", err)

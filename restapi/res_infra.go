@@ -238,6 +238,8 @@ func (q *request) clusterNode(c *vwire.Cluster) *node {
 		el("cpu", str("architecture", "x86_64")),
 		str("switch_type", "legacy"),
 		versionNode(c.Version),
+		// vwire's own: oVirt's cluster has no drift policy.
+		optStr("drift_policy", string(c.DriftPolicy)),
 		ref("data_center", q.href("datacenters", c.DataCenterID), c.DataCenterID),
 		ref("mac_pool", q.href("macpools", c.MacPoolID), c.MacPoolID))
 }
@@ -277,6 +279,13 @@ func (s *Server) applyCluster(q *request, b *in, c *vwire.Cluster) error {
 		if c.Version, err = parseVersionIn(b); err != nil {
 			return err
 		}
+	}
+	if v, ok := b.str("drift_policy"); ok {
+		p, ok := vwire.ParseDriftPolicy(v)
+		if !ok {
+			return vwire.InvalidDriftPolicy(v)
+		}
+		c.DriftPolicy = p
 	}
 	pool, err := s.refMacPool(q, b)
 	if pool != "" {

@@ -10,6 +10,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -226,6 +227,16 @@ func checkNIC(n hypervisor.NIC) error {
 	return nil
 }
 
+// libvirtAlias is the alias libvirt gives a device attached without one.
+func libvirtAlias(d *domain) string {
+	for i := 0; ; i++ {
+		a := fmt.Sprintf("net%d", i)
+		if !slices.ContainsFunc(d.nics, func(x *hypervisor.NICState) bool { return x.Alias == a }) {
+			return a
+		}
+	}
+}
+
 func (s *Sim) newNIC(d *domain, n hypervisor.NIC) (*hypervisor.NICState, error) {
 	used := map[string]bool{}
 	for _, x := range d.nics {
@@ -308,7 +319,14 @@ func (s *Sim) AttachNIC(ctx context.Context, domainID string, n hypervisor.NIC) 
 	if !ok {
 		return hypervisor.NICState{}, noDomain(domainID)
 	}
-	if err := checkNIC(n); err != nil {
+	// Like libvirt, a device attached without an alias (virsh
+	// attach-interface) gets one of its own, netN, the lowest free; only
+	// an alias the caller gives must start with "ua-".
+	given := n
+	if n.Alias == "" {
+		given.Alias, n.Alias = "ua-", libvirtAlias(d)
+	}
+	if err := checkNIC(given); err != nil {
 		return hypervisor.NICState{}, err
 	}
 	for _, x := range d.nics {

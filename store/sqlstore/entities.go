@@ -82,12 +82,12 @@ func (t *Tx) DeleteDataCenter(id string) error {
 
 // ---- clusters
 
-const clusterCols = `id, name, description, data_center_id, version, mac_pool_id`
+const clusterCols = `id, name, description, data_center_id, version, mac_pool_id, drift_policy`
 
 func scanCluster(s interface{ Scan(...any) error }) (*vwire.Cluster, error) {
 	var c vwire.Cluster
 	var ver string
-	if err := s.Scan(&c.ID, &c.Name, &c.Description, &c.DataCenterID, &ver, &c.MacPoolID); err != nil {
+	if err := s.Scan(&c.ID, &c.Name, &c.Description, &c.DataCenterID, &ver, &c.MacPoolID, &c.DriftPolicy); err != nil {
 		return nil, err
 	}
 	c.Version, _ = vwire.ParseVersion(ver)
@@ -107,14 +107,23 @@ func (t *Tx) Clusters() ([]*vwire.Cluster, error) {
 }
 
 func (t *Tx) CreateCluster(c *vwire.Cluster) error {
-	_, err := t.exec(`INSERT INTO clusters (`+clusterCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, c.Description, c.DataCenterID, c.Version.String(), c.MacPoolID)
+	_, err := t.exec(`INSERT INTO clusters (`+clusterCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Name, c.Description, c.DataCenterID, c.Version.String(), c.MacPoolID, driftPolicy(c))
 	return err
 }
 
 func (t *Tx) UpdateCluster(c *vwire.Cluster) error {
-	return t.execOne("Cluster", c.ID, `UPDATE clusters SET name = ?, description = ?, version = ?, mac_pool_id = ? WHERE id = ?`,
-		c.Name, c.Description, c.Version.String(), c.MacPoolID, c.ID)
+	return t.execOne("Cluster", c.ID, `UPDATE clusters SET name = ?, description = ?, version = ?, mac_pool_id = ?, drift_policy = ? WHERE id = ?`,
+		c.Name, c.Description, c.Version.String(), c.MacPoolID, driftPolicy(c), c.ID)
+}
+
+// driftPolicy is what a cluster row stores: a cluster made without a
+// policy gets the default, as the column's own default gives old rows.
+func driftPolicy(c *vwire.Cluster) string {
+	if c.DriftPolicy == "" {
+		return string(vwire.DefaultDriftPolicy)
+	}
+	return string(c.DriftPolicy)
 }
 
 func (t *Tx) DeleteCluster(id string) error {

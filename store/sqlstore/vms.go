@@ -87,18 +87,20 @@ func (t *Tx) DeleteTemplateNIC(id string) error {
 const vmCols = `id, name, description, cluster_id, template_id, status, host_id, placement_hosts, memory, os_type,
 	kernel, initrd, cmdline, created_at, start_time, stop_time`
 
-// vmSelect reads the generation too, which only BumpVMGeneration writes.
-const vmSelect = `SELECT ` + vmCols + `, generation FROM vms`
+// vmSelect reads the generation and the foreign devices too, which only
+// BumpVMGeneration and SetForeignNICs write.
+const vmSelect = `SELECT ` + vmCols + `, generation, foreign_nics FROM vms`
 
 func scanVM(s interface{ Scan(...any) error }) (*vwire.VM, error) {
 	var v vwire.VM
 	var host sql.NullString
-	var placement string
+	var placement, foreign string
 	var created, started, stopped int64
 	if err := s.Scan(&v.ID, &v.Name, &v.Description, &v.ClusterID, &v.TemplateID, &v.Status, &host, &placement,
-		&v.Memory, &v.OSType, &v.Kernel, &v.Initrd, &v.Cmdline, &created, &started, &stopped, &v.Generation); err != nil {
+		&v.Memory, &v.OSType, &v.Kernel, &v.Initrd, &v.Cmdline, &created, &started, &stopped, &v.Generation, &foreign); err != nil {
 		return nil, err
 	}
+	v.ForeignNICs = splitList(foreign)
 	v.HostID = host.String
 	v.PlacementHosts = splitList(placement)
 	v.CreatedAt, v.StartTime, v.StopTime = fromMillis(created), fromMillis(started), fromMillis(stopped)
@@ -142,6 +144,15 @@ func (t *Tx) UpdateVM(v *vwire.VM) error {
 
 func (t *Tx) BumpVMGeneration(id string) error {
 	return t.execOne("VM", id, `UPDATE vms SET generation = generation + 1 WHERE id = ?`, id)
+}
+
+func (t *Tx) SetForeignNICs(vmID string, keys []string) error {
+	for _, k := range keys {
+		if strings.Contains(k, ",") {
+			return vwire.Errorf(vwire.EINTERNAL, "foreign device key %q has a comma", k)
+		}
+	}
+	return t.execOne("VM", vmID, `UPDATE vms SET foreign_nics = ? WHERE id = ?`, strings.Join(keys, ","), vmID)
 }
 
 func (t *Tx) AcquireHostLease(hostID, owner string, until, now time.Time) (bool, error) {

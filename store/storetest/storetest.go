@@ -35,6 +35,8 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"Rollback", testRollback},
 		{"Templates", testTemplates},
 		{"Pending", testPending},
+		{"DriftPolicy", testDriftPolicy},
+		{"ForeignNICs", testForeignNICs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -271,7 +273,8 @@ func newFixture(t *testing.T, s vwire.Store) *fixture {
 		pool: &vwire.MacPool{ID: uuid.NewString(), Name: "pool-" + uuid.NewString()[:8], Ranges: []vwire.MacRange{{From: mac("02:00:00:00:00:00"), To: mac("02:00:00:00:00:ff")}}},
 	}
 	f.dc = &vwire.DataCenter{ID: uuid.NewString(), Name: "dc-" + uuid.NewString()[:8], Version: vwire.Version{Major: 4, Minor: 8}, MacPoolID: f.pool.ID}
-	f.cluster = &vwire.Cluster{ID: uuid.NewString(), Name: "cl-" + uuid.NewString()[:8], DataCenterID: f.dc.ID, Version: vwire.Version{Major: 3, Minor: 1}, MacPoolID: f.pool.ID}
+	f.cluster = &vwire.Cluster{ID: uuid.NewString(), Name: "cl-" + uuid.NewString()[:8], DataCenterID: f.dc.ID, Version: vwire.Version{Major: 3, Minor: 1}, MacPoolID: f.pool.ID,
+		DriftPolicy: vwire.DriftEnforce}
 	f.net = &vwire.Network{ID: uuid.NewString(), Name: "red", DataCenterID: f.dc.ID, VLAN: &vlan, VMNetwork: true, MTU: 9000}
 	f.profile = &vwire.VnicProfile{ID: uuid.NewString(), Name: "red", NetworkID: f.net.ID, PortMirroring: true,
 		Notify: vwire.NotifyLinkBounce, BounceHold: 1500 * time.Millisecond}
