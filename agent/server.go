@@ -37,7 +37,7 @@ type Server struct {
 	streamLineTimeout time.Duration
 
 	mu      sync.Mutex
-	locks   map[string]*vmLock // only VMs with a call holding or waiting for the lock
+	locks   map[string]*vmLock  // only VMs with a call holding or waiting for the lock
 	streams map[net.Conn]func() // open JSON-RPC streams and their cancels
 	closed  bool
 }
