@@ -29,6 +29,7 @@ func main() {
 	stateDir := flag.String("state-dir", "/var/lib/vwire", "libvirt: directory for the agent's state (console/<vm id>.log)")
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	m.Limits.Flags(flag.CommandLine)
 	flag.Parse()
 
 	var lvl slog.Level
