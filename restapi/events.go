@@ -57,31 +57,46 @@ func (l StreamLimits) withDefaults() StreamLimits {
 // (or one rolled back, which never will).
 const gapWait = 10 * time.Second
 
+// minReadInterval spaces the reader's reads under load: a wake-up within
+// it of the last read waits for its end, so that a busy engine fans out
+// one batch every 25 ms, not one per commit, and each subscriber costs a
+// write per batch, not per event. An event waits at most that long.
+const minReadInterval = 25 * time.Millisecond
+
 // batch is the events one read found, in id order, shared by every
-// subscriber; each event's JSON is rendered once per href prefix.
+// subscriber; their server-sent-event frames are rendered once per href
+// prefix, for all subscribers.
 type batch struct {
 	events []*vwire.Event
 	late   []bool // filled a gap: committed after a higher id was sent
 
-	mu   sync.Mutex
-	data map[string][][]byte
+	mu     sync.Mutex
+	frames map[string]*rendered
 }
 
-func (b *batch) render(q *request) [][]byte {
+type rendered struct {
+	all    []byte // every frame, in order
+	frames [][]byte
+}
+
+func (b *batch) render(q *request) *rendered {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if d, ok := b.data[q.prefix]; ok {
-		return d
+	if r, ok := b.frames[q.prefix]; ok {
+		return r
 	}
-	d := make([][]byte, len(b.events))
+	r := &rendered{frames: make([][]byte, len(b.events))}
 	for i, e := range b.events {
-		d[i], _ = json.Marshal(q.eventNode(e).jsonValue())
+		data, _ := json.Marshal(q.eventNode(e).jsonValue())
+		start := len(r.all)
+		r.all = fmt.Appendf(r.all, "id: %d\nevent: event\ndata: %s\n\n", e.ID, data)
+		r.frames[i] = r.all[start:len(r.all):len(r.all)]
 	}
-	if b.data == nil {
-		b.data = map[string][][]byte{}
+	if b.frames == nil {
+		b.frames = map[string]*rendered{}
 	}
-	b.data[q.prefix] = d
-	return d
+	b.frames[q.prefix] = r
+	return r
 }
 
 type subscriber struct {
@@ -171,6 +186,7 @@ func (h *eventHub) leave(sub *subscriber) {
 // every 200 ms) it reads the events after its position once and fans them
 // out.
 func (h *eventHub) read(ctx context.Context, gen int, wake <-chan struct{}) {
+	var last time.Time
 	for {
 		h.mu.Lock()
 		low, waitGaps := h.pos, len(h.gaps) > 0
@@ -191,6 +207,14 @@ func (h *eventHub) read(ctx context.Context, gen int, wake <-chan struct{}) {
 		case <-t.C:
 		}
 		t.Stop()
+		if pause := minReadInterval - time.Since(last); pause > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+		}
+		last = time.Now()
 		var evs []*vwire.Event
 		if err := h.store.View(ctx, func(tx vwire.Tx) (err error) { evs, err = tx.Events(low, 0); return }); err != nil {
 			continue // the next wake-up reads again
@@ -310,8 +334,12 @@ func (s *Server) streamEvents(q *request, from int64) error {
 				return nil
 			}
 		case b := <-sub.ch:
-			data := b.render(q)
+			r := b.render(q)
 			ok := write(func() {
+				if len(sent) == 0 && b.events[0].ID > from {
+					q.w.Write(r.all) // the usual case: all of it, in one write
+					return
+				}
 				for i, e := range b.events {
 					if _, dup := sent[e.ID]; dup {
 						delete(sent, e.ID)
@@ -320,7 +348,7 @@ func (s *Server) streamEvents(q *request, from int64) error {
 					if e.ID <= from && !b.late[i] {
 						continue // the client has it
 					}
-					fmt.Fprintf(q.w, "id: %d\nevent: event\ndata: %s\n\n", e.ID, data[i])
+					q.w.Write(r.frames[i])
 				}
 			})
 			if !ok {
