@@ -33,8 +33,13 @@ type Server struct {
 
 	fences fences
 
+	// maxStreamCalls bounds the calls in flight on one JSON-RPC stream;
+	// streamLineTimeout bounds the wait for the rest of a begun line.
+	maxStreamCalls    int
+	streamLineTimeout time.Duration
+
 	mu      sync.Mutex
-	locks   map[string]*sync.Mutex
+	locks   map[string]*vmLock  // only VMs with a call holding or waiting for the lock
 	streams map[net.Conn]func() // open JSON-RPC streams and their cancels
 	closed  bool
 }
@@ -45,12 +50,20 @@ type Options struct {
 	Levels        []vwire.Version
 	CallTimeout   time.Duration
 	UnplugTimeout time.Duration
+	// MaxStreamCalls bounds the calls in flight on one JSON-RPC stream
+	// (default 64): the stream stops reading until one ends.
+	MaxStreamCalls int
+	// StreamLineTimeout bounds how long a stream waits for the rest of a
+	// request line once its first byte came (default 30 s). An idle
+	// stream, between lines, may stay open as long as the client likes.
+	StreamLineTimeout time.Duration
 }
 
 // NewServer returns an agent on hv.
 func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
 	s := &Server{hv: hv, log: o.Logger, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
-		locks: map[string]*sync.Mutex{}, streams: map[net.Conn]func(){}}
+		maxStreamCalls: o.MaxStreamCalls, streamLineTimeout: o.StreamLineTimeout,
+		locks: map[string]*vmLock{}, streams: map[net.Conn]func(){}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -63,7 +76,21 @@ func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
 	if s.unplugTimeout == 0 {
 		s.unplugTimeout = 10 * time.Second
 	}
+	if s.maxStreamCalls <= 0 {
+		s.maxStreamCalls = 64
+	}
+	if s.streamLineTimeout <= 0 {
+		s.streamLineTimeout = 30 * time.Second
+	}
 	return s
+}
+
+// vmLock is one VM's lock and the number of calls holding or waiting for
+// it: the last to leave removes it, so the map holds only busy VMs, not
+// every id ever seen.
+type vmLock struct {
+	sync.Mutex
+	refs int
 }
 
 // lockVM serialises the read-modify-write of one domain's devices.
@@ -71,12 +98,20 @@ func (s *Server) lockVM(id string) func() {
 	s.mu.Lock()
 	l, ok := s.locks[id]
 	if !ok {
-		l = &sync.Mutex{}
+		l = &vmLock{}
 		s.locks[id] = l
 	}
+	l.refs++
 	s.mu.Unlock()
 	l.Lock()
-	return l.Unlock
+	return func() {
+		l.Unlock()
+		s.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, id)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // ServeHTTP answers one JSON-RPC request (POST, any path), or upgrades the
@@ -167,6 +202,9 @@ func missing(name string) *RPCError {
 func (s *Server) call(ctx context.Context, method string, raw json.RawMessage) (any, *RPCError) {
 	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
 	defer cancel()
+	if e := validate(raw); e != nil { // before any hypervisor call (validate.go)
+		return nil, e
+	}
 	switch method {
 	case "Host.getCapabilities":
 		return s.capabilities(ctx)

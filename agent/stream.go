@@ -36,6 +36,10 @@ var errNoStream = errors.New("the agent does not offer JSON-RPC streams")
 
 // serveStream takes over an upgraded connection and answers its requests,
 // each in its own goroutine, until the client goes or the server closes.
+// At most maxStreamCalls run at once: then the stream stops reading, and
+// the client's writes wait in TCP's buffers (backpressure), so that a
+// client pipelining calls faster than the hypervisor answers cannot make
+// the agent hold them all in memory.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
@@ -46,6 +50,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	// The http.Server's read and write timeouts are for one request; the
+	// stream lives on, with its own deadlines set below.
+	conn.SetDeadline(time.Time{})
 	ctx, cancel := context.WithCancel(context.Background())
 	if !s.track(conn, cancel) {
 		conn.Close()
@@ -66,17 +73,25 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	buffered, _ := rw.Reader.Peek(rw.Reader.Buffered())
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(buffered), conn), maxRequest+1)
 	var wmu sync.Mutex
+	inFlight := make(chan struct{}, s.maxStreamCalls)
 	for {
-		line, err := br.ReadSlice('\n')
+		select {
+		case inFlight <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		line, err := s.readLine(conn, br)
 		if err != nil {
-			// EOF, a closed server, or a request over the limit (the
-			// connection cannot be resynchronised: it is dropped).
+			// EOF, a closed server, a line begun and not finished in
+			// time, or a request over the limit (the connection cannot
+			// be resynchronised: it is dropped).
 			return
 		}
 		body := bytes.Clone(line)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() { <-inFlight }()
 			out, _ := json.Marshal(s.handle(ctx, body))
 			wmu.Lock()
 			defer wmu.Unlock()
@@ -86,6 +101,17 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}()
 	}
+}
+
+// readLine waits as long as it takes for a line to begin (an idle stream
+// costs nothing), then allows streamLineTimeout for the rest of it.
+func (s *Server) readLine(conn net.Conn, br *bufio.Reader) ([]byte, error) {
+	if _, err := br.Peek(1); err != nil {
+		return nil, err
+	}
+	conn.SetReadDeadline(time.Now().Add(s.streamLineTimeout))
+	defer conn.SetReadDeadline(time.Time{})
+	return br.ReadSlice('\n')
 }
 
 func (s *Server) track(c net.Conn, cancel func()) bool {

@@ -20,6 +20,7 @@ import (
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/sim"
+	"vwire.dev/vwire/internal/serve"
 	"vwire.dev/vwire/restapi"
 	"vwire.dev/vwire/store/sqlstore"
 )
@@ -37,6 +38,12 @@ type EngineMain struct {
 	Logger        *slog.Logger
 	// Out receives the one-time generated admin password.
 	Out io.Writer
+	// Limits are the API server's timeouts and connection limit (and the
+	// embedded agent's); zero values take serve's defaults.
+	Limits serve.Limits
+	// Events bounds the event-stream subscribers and their keep-alive
+	// and dead-client timeouts; zero values take restapi's defaults.
+	Events restapi.StreamLimits
 
 	Engine *engine.Engine
 	// Sim is the embedded host's hypervisor, when there is one.
@@ -84,9 +91,12 @@ func (m *EngineMain) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", m.Listen, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", restapi.New(m.Engine, m.Logger))
+	api := restapi.New(m.Engine, m.Logger)
+	api.Stream = m.Events
+	mux.Handle("/", api)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.srv = serve.Server(mux, m.Limits)
+	m.ln = serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns)
 	pctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.wg.Add(2)
@@ -129,7 +139,8 @@ func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 		return fmt.Errorf("embedded host: %w", err)
 	}
 	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local")})
-	m.agentSrv = &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second}
+	m.agentSrv = serve.Server(as, m.Limits)
+	ln = serve.Listener(ln, m.Limits.WithDefaults().MaxConns)
 	m.agentSrv.RegisterOnShutdown(as.Close)
 	go m.agentSrv.Serve(ln)
 	addr := ln.Addr().(*net.TCPAddr)
@@ -180,6 +191,9 @@ type AgentMain struct {
 	Logger     *slog.Logger
 	// UnplugTimeout bounds the wait for a guest to release a device (default 10 s).
 	UnplugTimeout time.Duration
+	// Limits are the server's timeouts and connection limit; zero values
+	// take serve's defaults. A JSON-RPC stream is one connection.
+	Limits serve.Limits
 
 	ln  net.Listener
 	srv *http.Server
@@ -195,9 +209,9 @@ func (m *AgentMain) Start() error {
 		return fmt.Errorf("listen on %s: %w", m.Listen, err)
 	}
 	as := agent.NewServer(m.Hypervisor, agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout})
-	m.srv = &http.Server{Handler: as, ReadHeaderTimeout: 10 * time.Second}
+	m.srv = serve.Server(as, m.Limits)
 	m.srv.RegisterOnShutdown(as.Close) // the JSON-RPC streams too
-	go m.srv.Serve(m.ln)
+	go m.srv.Serve(serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns))
 	m.Logger.Info("vwire agent listening", "addr", m.ln.Addr().String())
 	return nil
 }

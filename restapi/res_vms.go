@@ -1,12 +1,9 @@
 package restapi
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/engine"
@@ -498,81 +495,4 @@ func (s *Server) getEvent(q *request) error {
 	}
 	q.write(http.StatusOK, q.eventNode(e))
 	return nil
-}
-
-// gapWait is how long the stream waits for a missing event id to appear.
-// Ids come from a sequence when the row is written, and transactions commit
-// in another order than that: a gap is usually an event about to commit
-// (or one rolled back, which never will).
-const gapWait = 10 * time.Second
-
-// streamEvents serves the events as server-sent events, oldest first: those
-// after from (or, without from, only new ones), then each new one as any
-// engine commits it. A comment line every 15 s keeps proxies from closing.
-func (s *Server) streamEvents(q *request, from int64) error {
-	fl, ok := q.w.(http.Flusher)
-	if !ok {
-		return vwire.Errorf(vwire.EINTERNAL, "[Streaming is not supported by this server.]")
-	}
-	ctx := q.ctx()
-	wake := s.eng.Store().SubscribeEvents(ctx)
-	if from < 0 {
-		var latest []*vwire.Event
-		if err := s.view(q, func(tx vwire.Tx) (err error) { latest, err = tx.Events(0, 1); return }); err != nil {
-			return err
-		}
-		from = 0
-		if len(latest) > 0 {
-			from = latest[0].ID
-		}
-	}
-	q.w.Header().Set("Content-Type", "text/event-stream")
-	q.w.Header().Set("Cache-Control", "no-cache")
-	q.w.WriteHeader(http.StatusOK)
-	fl.Flush()
-	keepalive := time.NewTicker(15 * time.Second)
-	defer keepalive.Stop()
-	gaps := map[int64]time.Time{} // ids not seen yet, since when
-	for {
-		low := from
-		for id := range gaps {
-			low = min(low, id-1)
-		}
-		var evs []*vwire.Event
-		if err := s.view(q, func(tx vwire.Tx) (err error) { evs, err = tx.Events(low, 0); return }); err != nil {
-			return nil // the client sees the stream end and reconnects with Last-Event-ID
-		}
-		now := time.Now()
-		for i := len(evs) - 1; i >= 0; i-- {
-			id := evs[i].ID
-			if _, late := gaps[id]; id <= from && !late {
-				continue // sent already
-			}
-			delete(gaps, id)
-			for missing := from + 1; missing < id; missing++ {
-				gaps[missing] = now
-			}
-			data, _ := json.Marshal(q.eventNode(evs[i]).jsonValue())
-			fmt.Fprintf(q.w, "id: %d\nevent: event\ndata: %s\n\n", id, data)
-			from = max(from, id)
-		}
-		for id, since := range gaps {
-			if now.Sub(since) > gapWait {
-				delete(gaps, id) // rolled back: it will never come
-			}
-		}
-		fl.Flush()
-		wait := time.After(time.Hour)
-		if len(gaps) > 0 {
-			wait = time.After(200 * time.Millisecond)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-wake:
-		case <-wait:
-		case <-keepalive.C:
-			fmt.Fprint(q.w, ": keepalive\n\n")
-		}
-	}
 }

@@ -40,6 +40,11 @@ type Server struct {
 	// scripts using Basic auth do not pay a password hash per request.
 	basicMu    sync.Mutex
 	basicCache map[[32]byte]basicEntry
+
+	// Stream bounds the event stream (events.go); set it before serving.
+	Stream  StreamLimits
+	hubOnce sync.Once
+	hub     *eventHub
 }
 
 type basicEntry struct {

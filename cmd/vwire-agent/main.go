@@ -30,6 +30,7 @@ func main() {
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
 	simLatency := flag.Duration("sim-latency", 0, "sim: how long every change of a domain takes (a slow host)")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	m.Limits.Flags(flag.CommandLine)
 	flag.Parse()
 
 	var lvl slog.Level

@@ -3,7 +3,7 @@
 // libvirt call on the same domain (interleaved, one run), and the
 // throughput of live vNIC updates over REST on the simulated hypervisor.
 //
-//	vwire-bench [-short] [-only latency,throughput,start,polling] [-db postgres://…]
+//	vwire-bench [-short] [-only latency,throughput,start,polling] [-db postgres://…] [-subscribers N]
 //
 // -short runs each part for seconds, as a smoke test (.ci/run uses it).
 // The latency part needs libvirt (root, qemu:///system) and is skipped
@@ -45,6 +45,7 @@ func main() {
 	only := flag.String("only", "latency,throughput,start,polling", "parts to run (also: scale, which takes long)")
 	db := flag.String("db", "", "PostgreSQL URL for the throughput part (default: SQLite)")
 	scaleVMs := flag.Int("scale-vms", 100000, "VMs (of 4 vNICs) the scale part populates")
+	subscribers := flag.Int("subscribers", 0, "throughput: event-stream (SSE) subscribers reading every event while the updates run")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (engine, agent and clients share this process) to the file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -68,7 +69,7 @@ func main() {
 		case "latency":
 			r, err = latency(*short)
 		case "throughput":
-			r, err = throughput(*short, *db)
+			r, err = throughput(*short, *db, *subscribers)
 		case "start":
 			r, err = startCost(*short)
 		case "polling":
@@ -286,8 +287,9 @@ func latency(short bool) ([]row, error) {
 }
 
 // throughput: live link updates over REST across running VMs on the
-// embedded simulated host, with 1, 8 and 64 concurrent clients.
-func throughput(short bool, db string) ([]row, error) {
+// embedded simulated host, with 1, 8 and 64 concurrent clients, while
+// subscribers event-stream clients read every event the updates write.
+func throughput(short bool, db string, subscribers int) ([]row, error) {
 	vms, dur := 1000, 10*time.Second
 	if short {
 		vms, dur = 100, 2*time.Second
@@ -324,6 +326,14 @@ func throughput(short bool, db string) ([]row, error) {
 		ts = append(ts, target{"/vms/" + id(vm) + "/nics/" + id(nic)})
 	}
 	setup := time.Since(t0)
+	events, stopSubs, err := subscribe(m.URL(), subscribers)
+	if err != nil {
+		return nil, err
+	}
+	defer stopSubs()
+	if subscribers > 0 {
+		store += fmt.Sprintf(", %d subscribers", subscribers)
+	}
 	var rows []row
 	for _, clients := range []int{1, 8, 64} {
 		var done, failed atomic.Int64
@@ -363,8 +373,61 @@ func throughput(short bool, db string) ([]row, error) {
 			return rows, fmt.Errorf("%d updates failed", failed.Load())
 		}
 	}
+	if subscribers > 0 {
+		rows = append(rows, row{name: "events received by the subscribers", rate: fmt.Sprint(events.Load())})
+	}
 	rows = append(rows, row{name: "setup: VM + vNIC + start over REST", rate: fmt.Sprintf("%.0f VMs/s", float64(vms)/setup.Seconds())})
 	return rows, nil
+}
+
+// subscribe opens n event streams (GET /events, text/event-stream) that
+// count the events they receive until stop is called.
+func subscribe(base string, n int) (*atomic.Int64, func(), error) {
+	var events atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	stop := func() { cancel(); wg.Wait() }
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	for i := 0; i < n; i++ {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
+		req.SetBasicAuth("admin@internal", "bench")
+		req.Header.Set("Accept", "text/event-stream")
+		res, err := hc.Do(req)
+		if err == nil && res.StatusCode != http.StatusOK {
+			res.Body.Close()
+			err = fmt.Errorf("event stream: HTTP %d", res.StatusCode)
+		}
+		if err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("subscriber %d: %w", i, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer res.Body.Close()
+			countEvents(res.Body, &events)
+		}()
+	}
+	return &events, stop, nil
+}
+
+// countEvents counts the frames of an event stream until it ends, cheaply
+// (a vectorised search per read, not a scan per line), so that the clients
+// share of the CPU stays small next to the engine's.
+func countEvents(r io.Reader, n *atomic.Int64) {
+	const sep = "\nid: "
+	buf := make([]byte, 64<<10)
+	keep := 0 // bytes of the last read kept, for a separator split across reads
+	for {
+		m, err := r.Read(buf[keep:])
+		chunk := buf[:keep+m]
+		n.Add(int64(bytes.Count(chunk, []byte(sep))))
+		keep = min(len(sep)-1, len(chunk))
+		copy(buf, chunk[len(chunk)-keep:])
+		if err != nil {
+			return
+		}
+	}
 }
 
 func mustURL(s string) *url.URL {

@@ -28,6 +28,9 @@ func main() {
 	flag.DurationVar(&m.PollInterval, "poll-interval", 3*time.Second, "how often hosts are polled")
 	flag.DurationVar(&m.HostTimeout, "host-timeout", 30*time.Second, "deadline of each host call")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	m.Limits.Flags(flag.CommandLine)
+	flag.IntVar(&m.Events.MaxSubscribers, "max-event-streams", 512, "most event-stream (server-sent events) subscribers at once; more get 503")
+	flag.DurationVar(&m.Events.DeadClient, "event-stream-write-timeout", 30*time.Second, "an event-stream subscriber that cannot take a write within this is dropped")
 	flag.Parse()
 
 	var lvl slog.Level

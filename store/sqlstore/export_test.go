@@ -4,3 +4,10 @@ import "context"
 
 // CheckpointForTest runs one background checkpoint now.
 func (db *DB) CheckpointForTest(ctx context.Context) (int, error) { return db.checkpoint(ctx) }
+
+// PragmaForTest reads a pragma on the writer's connection.
+func (db *DB) PragmaForTest(ctx context.Context, name string) (string, error) {
+	var v string
+	err := db.write.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	return v, err
+}

@@ -39,7 +39,8 @@ func (sqliteDialect) fkViolation(err error) bool {
 func (sqliteDialect) retryable(error) bool { return false }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, in WAL
-// mode with foreign keys on, and applies the embedded migrations.
+// mode with synchronous=FULL and foreign keys on, and applies the embedded
+// migrations.
 // path ":memory:" is not supported: tests use a file in a temporary directory,
 // which is what production runs too.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
@@ -51,7 +52,11 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(NORMAL)")
+		// FULL: the log is synced at every commit, so an acknowledged
+		// change survives a power loss, not only a crash of the process
+		// (NORMAL). Group commit (groupcommit.go) shares the sync among
+		// the transactions committed together; BENCHMARKS.md has its cost.
+		q.Add("_pragma", "synchronous(FULL)")
 		// Group commit runs each transaction under a savepoint, whose
 		// sub-journal of original pages would otherwise be a temporary file.
 		q.Add("_pragma", "temp_store(MEMORY)")

@@ -81,3 +81,20 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		t.Fatalf("log sizes after each round %v: the log grows instead of starting over", sizes)
 	}
 }
+
+// TestSQLiteDurable: a commit is on disk when it is acknowledged: WAL with
+// synchronous=FULL (2), which syncs the log at every commit; NORMAL (1)
+// survives a process crash but not a power loss.
+func TestSQLiteDurable(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "vwire.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2"} {
+		if got, err := db.PragmaForTest(ctx, pragma); err != nil || got != want {
+			t.Errorf("PRAGMA %s = %q, %v; want %q", pragma, got, err, want)
+		}
+	}
+}
