@@ -26,6 +26,7 @@ func main() {
 	hv := flag.String("hypervisor", "libvirt", "hypervisor backend: libvirt or sim")
 	uri := flag.String("libvirt", "qemu:///system", "libvirt: connection URI")
 	callTimeout := flag.Duration("libvirt-timeout", 20*time.Second, "libvirt: deadline of each call")
+	domainType := flag.String("domain-type", "auto", "libvirt: domain type, auto (kvm only when QEMU's user can open /dev/kvm and libvirt offers it), kvm or qemu (TCG)")
 	stateDir := flag.String("state-dir", "/var/lib/vwire", "libvirt: directory for the agent's state (console/<vm id>.log)")
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
 	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
@@ -37,6 +38,10 @@ func main() {
 		os.Exit(2)
 	}
 	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	if _, err := libvirt.ParseDomainType(*domainType); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-agent: bad -domain-type:", err)
+		os.Exit(2)
+	}
 	switch *hv {
 	case "sim":
 		var bs []string
@@ -48,7 +53,7 @@ func main() {
 		m.Hypervisor = sim.New(bs...)
 	case "libvirt":
 		h, err := libvirt.New(libvirt.Options{URI: *uri, CallTimeout: *callTimeout, Logger: m.Logger,
-			ConsoleDir: filepath.Join(*stateDir, "console")})
+			ConsoleDir: filepath.Join(*stateDir, "console"), DomainType: *domainType})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "vwire-agent:", err)
 			os.Exit(1)
