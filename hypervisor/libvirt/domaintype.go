@@ -133,7 +133,7 @@ func inGroups(gid uint32, groups []uint32) bool {
 func (f kvmFacts) describe() string {
 	dev := kvmDevice + " missing"
 	if f.Dev.Present {
-		dev = fmt.Sprintf("%s is %s uid %d gid %d", kvmDevice, f.Dev.Mode, f.Dev.UID, f.Dev.GID)
+		dev = fmt.Sprintf("%s has mode %04o, owner uid %d gid %d", kvmDevice, uint32(f.Dev.Mode.Perm()), f.Dev.UID, f.Dev.GID)
 	}
 	who := fmt.Sprintf("QEMU's user %s (uid %d, groups %v)", f.QEMU.User, f.QEMU.UID, f.QEMU.Groups)
 	if f.QEMU.Err != nil {
@@ -337,6 +337,6 @@ func (h *Hypervisor) kvmPreflight() error {
 		return nil
 	}
 	return hypervisor.Errorf(hypervisor.ErrOperationFailed,
-		"operation failed: domain type kvm, but QEMU cannot open %s (%s); QEMU would fail with 'Could not access KVM kernel module: Permission denied'",
+		"operation failed: domain type kvm, but QEMU cannot open %s (%s); its QEMU fails there with 'Could not access KVM kernel module: Permission denied'",
 		kvmDevice, f.describe())
 }
