@@ -30,6 +30,10 @@ const (
 
 func (h *Hypervisor) Capabilities(ctx context.Context) (hypervisor.Capabilities, error) {
 	caps := hypervisor.Capabilities{Hypervisor: h.domType, DomainType: h.domType, DomainTypeReason: h.domTypeWhy}
+	if h.domTypeWarn != "" {
+		// The operator sees on the host why its starts are slow.
+		caps.DomainTypeReason += "; warning: " + h.domTypeWarn
+	}
 	err := h.call(ctx, "version", func(l *golibvirt.Libvirt) error {
 		lib, err := l.ConnectGetLibVersion()
 		if err != nil {

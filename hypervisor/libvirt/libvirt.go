@@ -50,8 +50,9 @@ type Hypervisor struct {
 	log     *slog.Logger
 	console string
 	domType string
-	// domTypeWhy says why domType was chosen (logged, and in Capabilities).
-	domTypeWhy string
+	// domTypeWhy says why domType was chosen (logged, and in Capabilities);
+	// domTypeWarn, when set, what is wrong with the host's KVM set-up.
+	domTypeWhy, domTypeWarn string
 	// facts reads /dev/kvm and QEMU's identity (tests replace it).
 	facts func() kvmFacts
 
@@ -111,7 +112,7 @@ func (h *Hypervisor) chooseDomainType(ctx context.Context, choice string) {
 		}
 	}
 	c := chooseDomainType(choice, f)
-	h.domType, h.domTypeWhy = c.Type, c.Reason
+	h.domType, h.domTypeWhy, h.domTypeWarn = c.Type, c.Reason, c.Warning
 	h.log.Info("libvirt domain type chosen", "domain_type", c.Type, "why", c.Reason)
 	if c.Warning != "" {
 		h.log.Error("host misconfigured for KVM", "problem", c.Warning)
