@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (if needed) and starts libvirt + QEMU without systemd, as root.
-# Writes nothing outside the usual libvirt paths; .ci/libvirt-down.sh undoes it.
+# Writes nothing outside the usual libvirt paths but /dev/kvm's group and
+# mode (see below); .ci/libvirt-down.sh undoes the rest.
 set -euo pipefail
 if ! command -v libvirtd >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! command -v virsh >/dev/null; then
   apt-get update -qq
@@ -10,6 +11,19 @@ fi
 getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
 mkdir -p /var/log/libvirt
+# QEMU's user gets /dev/kvm as Debian's packages give it on a real host
+# (udev: group kvm, mode 0660; libvirt-daemon-system: libvirt-qemu in kvm).
+# There is no udevd here, so the rule's effect is applied by hand. Without
+# it libvirtd's capability probe (which keeps CAP_DAC_OVERRIDE) sees KVM,
+# QEMU's user cannot open it, and libvirtd re-probes QEMU on every call:
+# each start then takes ~35 s. KVM may still be nested and unable to boot a
+# guest kernel, so guest tests force TCG. libvirt-down.sh leaves this as is.
+if [ -c /dev/kvm ]; then
+  getent group kvm >/dev/null || groupadd -r kvm
+  id -nG libvirt-qemu | tr ' ' '\n' | grep -qx kvm || usermod -a -G kvm libvirt-qemu
+  chgrp kvm /dev/kvm
+  chmod 0660 /dev/kvm
+fi
 # Daemons this script starts are recorded, so that libvirt-down.sh stops
 # those and leaves alone a libvirtd that was already running.
 state=${VWIRE_CI_STATE:-/tmp/vwire-ci}

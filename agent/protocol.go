@@ -153,6 +153,9 @@ type Capabilities struct {
 	LibvirtVersion  string   `json:"libvirtVersion"`
 	QEMUVersion     string   `json:"qemuVersion"`
 	SoftwareVersion string   `json:"software_version"`
+	// DomainType is kvm or qemu (TCG) on libvirt, and why it was chosen.
+	DomainType       string `json:"domainType,omitempty"`
+	DomainTypeReason string `json:"domainTypeReason,omitempty"`
 }
 
 func statsOf(d hypervisor.DomainState) VMStats {

@@ -292,7 +292,8 @@ func (s *Server) capabilities(ctx context.Context) (any, *RPCError) {
 		bridges = []string{}
 	}
 	return Capabilities{Bridges: bridges, ClusterLevels: levels, Hypervisor: caps.Hypervisor,
-		LibvirtVersion: caps.LibvirtVersion, QEMUVersion: caps.QEMUVersion, SoftwareVersion: Version}, nil
+		LibvirtVersion: caps.LibvirtVersion, QEMUVersion: caps.QEMUVersion, SoftwareVersion: Version,
+		DomainType: caps.DomainType, DomainTypeReason: caps.DomainTypeReason}, nil
 }
 
 // Version is the agent's software version.

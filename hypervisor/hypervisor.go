@@ -60,10 +60,14 @@ func (d *DomainState) NICByAlias(alias string) (NICState, bool) {
 // Capabilities describe a host.
 type Capabilities struct {
 	// Bridges are the networks present; the dummy bridge is never listed.
-	Bridges        []string
-	Hypervisor     string // "sim", "qemu", "kvm"
-	LibvirtVersion string
-	QEMUVersion    string
+	Bridges    []string
+	Hypervisor string // "sim", "qemu", "kvm"
+	// DomainType is the libvirt domain type VMs start with (kvm or qemu)
+	// and DomainTypeReason why it was chosen; empty on the simulator.
+	DomainType       string
+	DomainTypeReason string
+	LibvirtVersion   string
+	QEMUVersion      string
 }
 
 // Hypervisor is what the agent drives. Every method honours ctx's deadline.

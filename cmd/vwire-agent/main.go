@@ -26,6 +26,7 @@ func main() {
 	hv := flag.String("hypervisor", "libvirt", "hypervisor backend: libvirt or sim")
 	uri := flag.String("libvirt", "qemu:///system", "libvirt: connection URI")
 	callTimeout := flag.Duration("libvirt-timeout", 20*time.Second, "libvirt: deadline of each call")
+	domainType := flag.String("domain-type", "auto", "libvirt: domain type, auto (kvm only when QEMU's user can open /dev/kvm and libvirt offers it), kvm or qemu (TCG)")
 	stateDir := flag.String("state-dir", "/var/lib/vwire", "libvirt: directory for the agent's state (console/<vm id>.log)")
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
 	simLatency := flag.Duration("sim-latency", 0, "sim: how long every change of a domain takes (a slow host)")
@@ -39,6 +40,10 @@ func main() {
 		os.Exit(2)
 	}
 	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	if _, err := libvirt.ParseDomainType(*domainType); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-agent: bad -domain-type:", err)
+		os.Exit(2)
+	}
 	switch *hv {
 	case "sim":
 		var bs []string
@@ -52,7 +57,7 @@ func main() {
 		m.Hypervisor = s
 	case "libvirt":
 		h, err := libvirt.New(libvirt.Options{URI: *uri, CallTimeout: *callTimeout, Logger: m.Logger,
-			ConsoleDir: filepath.Join(*stateDir, "console")})
+			ConsoleDir: filepath.Join(*stateDir, "console"), DomainType: *domainType})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "vwire-agent:", err)
 			os.Exit(1)

@@ -29,7 +29,11 @@ const (
 )
 
 func (h *Hypervisor) Capabilities(ctx context.Context) (hypervisor.Capabilities, error) {
-	caps := hypervisor.Capabilities{Hypervisor: h.domType}
+	caps := hypervisor.Capabilities{Hypervisor: h.domType, DomainType: h.domType, DomainTypeReason: h.domTypeWhy}
+	if h.domTypeWarn != "" {
+		// The operator sees on the host why its starts are slow.
+		caps.DomainTypeReason += "; warning: " + h.domTypeWarn
+	}
 	err := h.call(ctx, "version", func(l *golibvirt.Libvirt) error {
 		lib, err := l.ConnectGetLibVersion()
 		if err != nil {
@@ -127,6 +131,9 @@ func (h *Hypervisor) domainXML(d hypervisor.Domain) (string, error) {
 }
 
 func (h *Hypervisor) CreateDomain(ctx context.Context, d hypervisor.Domain) (hypervisor.DomainState, error) {
+	if err := h.kvmPreflight(); err != nil {
+		return hypervisor.DomainState{}, err
+	}
 	raw, err := h.domainXML(d)
 	if err != nil {
 		return hypervisor.DomainState{}, err

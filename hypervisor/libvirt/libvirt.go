@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +39,8 @@ type Options struct {
 	Logger      *slog.Logger
 	// ConsoleDir, when set, receives each domain's serial console log as <id>.log.
 	ConsoleDir string
+	// DomainType is auto (default), kvm or qemu; see domaintype.go.
+	DomainType string
 }
 
 // Hypervisor drives one libvirt daemon.
@@ -49,6 +50,11 @@ type Hypervisor struct {
 	log     *slog.Logger
 	console string
 	domType string
+	// domTypeWhy says why domType was chosen (logged, and in Capabilities);
+	// domTypeWarn, when set, what is wrong with the host's KVM set-up.
+	domTypeWhy, domTypeWarn string
+	// facts reads /dev/kvm and QEMU's identity (tests replace it).
+	facts func() kvmFacts
 
 	mu sync.Mutex
 	l  *golibvirt.Libvirt
@@ -74,21 +80,47 @@ func New(o Options) (*Hypervisor, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	h := &Hypervisor{uri: u, timeout: o.CallTimeout, log: o.Logger, console: o.ConsoleDir, domType: "qemu"}
-	// TCG works everywhere; KVM is used when the host offers it.
-	if _, err := os.Stat("/dev/kvm"); err == nil {
-		h.domType = "kvm"
+	choice, err := ParseDomainType(o.DomainType)
+	if err != nil {
+		return nil, err
 	}
+	h := &Hypervisor{uri: u, timeout: o.CallTimeout, log: o.Logger, console: o.ConsoleDir, facts: hostFacts}
 	ctx, cancel := context.WithTimeout(context.Background(), o.CallTimeout)
 	defer cancel()
 	if _, err := h.conn(ctx); err != nil {
 		return nil, err
 	}
+	h.chooseDomainType(ctx, choice)
 	if err := ensureBridge(ctx, vwire.DummyBridge); err != nil {
 		return nil, fmt.Errorf("create the dummy bridge: %w", err)
 	}
 	return h, nil
 }
+
+// chooseDomainType decides the domain type from the host's facts and
+// libvirt's own answer, and logs the choice and why.
+func (h *Hypervisor) chooseDomainType(ctx context.Context, choice string) {
+	f := h.facts()
+	// Without the device neither the choice nor the warning needs libvirt.
+	if f.Dev.Present {
+		err := h.call(ctx, "domain capabilities", func(l *golibvirt.Libvirt) error {
+			f.Libvirt = askLibvirtKVM(l)
+			return nil
+		})
+		if err != nil {
+			f.Libvirt = libvirtKVM{Reason: err.Error()}
+		}
+	}
+	c := chooseDomainType(choice, f)
+	h.domType, h.domTypeWhy, h.domTypeWarn = c.Type, c.Reason, c.Warning
+	h.log.Info("libvirt domain type chosen", "domain_type", c.Type, "why", c.Reason)
+	if c.Warning != "" {
+		h.log.Error("host misconfigured for KVM", "problem", c.Warning)
+	}
+}
+
+// DomainType returns the domain type in use and why it was chosen.
+func (h *Hypervisor) DomainType() (typ, why string) { return h.domType, h.domTypeWhy }
 
 // Close drops the connection.
 func (h *Hypervisor) Close() error {
