@@ -488,5 +488,5 @@ func TestFaultLibvirtdRestart(t *testing.T) {
 		if out, err := exec.Command("bash", script).CombinedOutput(); err != nil {
 			t.Fatalf("restart libvirtd: %v\n%s", err, out)
 		}
-	}, nil)
+	}, nil, 0, 503)
 }
