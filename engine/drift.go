@@ -156,14 +156,7 @@ func (e *Engine) reportDrift(ctx context.Context, tx vwire.Tx, h *vwire.Host, vm
 // enforce their desired state. vms and nics are what the database held
 // before the host answered; stats is the answer.
 func (e *Engine) enforceDrift(ctx context.Context, h *vwire.Host, vms []*vwire.VM, nics []*vwire.NIC, stats []agent.VMStats) {
-	byID := make(map[string]agent.VMStats, len(stats))
-	for _, s := range stats {
-		byID[s.VMID] = s
-	}
-	nicsOf := map[string][]*vwire.NIC{}
-	for _, n := range nics {
-		nicsOf[n.VMID] = append(nicsOf[n.VMID], n)
-	}
+	byID, nicsOf := byVM(stats, nics)
 	var policy map[string]vwire.DriftPolicy // read only when something drifted
 	for _, vm := range vms {
 		st, ok := byID[vm.ID]

@@ -455,10 +455,8 @@ func (e *Engine) refreshClusterHosts(ctx context.Context, clusterID string) {
 	}
 }
 
-// absorbHostStats stores the observed vNIC state of the VMs the database
-// believed run on the host when the poll began; a VM the host no longer has
-// is down. Only VMs whose report differs take the VM's lock and a write.
-func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, vms []*vwire.VM, nics []*vwire.NIC, stats []agent.VMStats) {
+// byVM indexes a host's report and the database's vNICs by VM.
+func byVM(stats []agent.VMStats, nics []*vwire.NIC) (map[string]agent.VMStats, map[string][]*vwire.NIC) {
 	byID := make(map[string]agent.VMStats, len(stats))
 	for _, s := range stats {
 		byID[s.VMID] = s
@@ -467,6 +465,14 @@ func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, vms []*vwir
 	for _, n := range nics {
 		nicsOf[n.VMID] = append(nicsOf[n.VMID], n)
 	}
+	return byID, nicsOf
+}
+
+// absorbHostStats stores the observed vNIC state of the VMs the database
+// believed run on the host when the poll began; a VM the host no longer has
+// is down. Only VMs whose report differs take the VM's lock and a write.
+func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, vms []*vwire.VM, nics []*vwire.NIC, stats []agent.VMStats) {
+	byID, nicsOf := byVM(stats, nics)
 	for _, vm := range vms {
 		// A VM left powering up by an engine that died mid-start is settled
 		// here too: up if the host has it, down if not.
