@@ -193,12 +193,16 @@ type track struct {
 // outcomes counts what the clients were answered, by status (0: no answer).
 type outcomes map[int]int
 
+// faultDetails keeps the first fault detail of each status the clients saw.
+type faultDetails map[int]string
+
 // workload runs one client per VM until ctx ends, changing its vNICs; hc
 // is the client's HTTP client (a short timeout makes it disconnect
 // mid-change).
-func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (map[string]*track, outcomes) {
+func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (map[string]*track, outcomes, faultDetails) {
 	tracks := map[string]*track{}
 	seen := outcomes{}
+	details := faultDetails{}
 	var mu sync.Mutex
 	for _, vm := range r.vms {
 		for _, x := range r.c.must(200, "GET", "/vms/"+vm+"/nics", nil)["nic"].([]any) {
@@ -248,6 +252,9 @@ func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (m
 				status, resp := call(hc(rnd), r.c.base, "PUT", "/vms/"+vm+"/nics/"+id, body)
 				mu.Lock()
 				seen[status]++
+				if _, ok := details[status]; !ok && status >= 400 {
+					details[status] = str(resp, "detail") + str(resp, "fault.detail")
+				}
 				tr.last = status
 				switch {
 				case status >= 200 && status < 300:
@@ -261,7 +268,7 @@ func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (m
 		}()
 	}
 	wg.Wait()
-	return tracks, seen
+	return tracks, seen, details
 }
 
 // settleWithin waits until no change is in flight, at most d.
@@ -384,7 +391,7 @@ func (r *rig) check(tracks map[string]*track) {
 
 // faultCase runs the workload, the fault in its middle, and the checks.
 // hit says which answers prove that the fault struck a change.
-func faultCase(t *testing.T, onLibvirt, pg bool, fault func(r *rig), hc func(*rand.Rand) *http.Client, hit ...int) {
+func faultCase(t *testing.T, onLibvirt, pg bool, fault func(r *rig), hc func(*rand.Rand) *http.Client, hit ...int) faultDetails {
 	r := newRig(t, onLibvirt, pg, 4)
 	if hc == nil {
 		c := &http.Client{Timeout: 20 * time.Second}
@@ -394,12 +401,13 @@ func faultCase(t *testing.T, onLibvirt, pg bool, fault func(r *rig), hc func(*ra
 	defer cancel()
 	var tracks map[string]*track
 	var seen outcomes
+	var details faultDetails
 	done := make(chan struct{})
-	go func() { tracks, seen = r.workload(ctx, hc); close(done) }()
+	go func() { tracks, seen, details = r.workload(ctx, hc); close(done) }()
 	time.Sleep(1500 * time.Millisecond)
 	fault(r)
 	<-done
-	t.Logf("answers by status (0: none): %v", seen)
+	t.Logf("answers by status (0: none): %v; first fault of each: %v", seen, details)
 	struck := len(hit) == 0
 	for _, h := range hit {
 		struck = struck || seen[h] > 0
@@ -419,6 +427,7 @@ func faultCase(t *testing.T, onLibvirt, pg bool, fault func(r *rig), hc func(*ra
 			}
 		}
 	}
+	return details
 }
 
 func tail(s string, n int) string {
@@ -454,8 +463,16 @@ func disconnecting(rnd *rand.Rand) *http.Client {
 	return &http.Client{Timeout: time.Duration(5+rnd.Intn(55)) * time.Millisecond}
 }
 
+// frozenSaysUnknown: the 503 of a frozen host says the outcome is not known
+// yet and will be settled, in oVirt's fault shape.
+func frozenSaysUnknown(t *testing.T, d faultDetails) {
+	if got := d[503]; !strings.Contains(got, "not known yet") || !strings.Contains(got, "settled") {
+		t.Errorf("503 detail %q, want it to say the outcome is not known yet and will be settled", got)
+	}
+}
+
 func TestFaultsOnSim(t *testing.T) {
-	t.Run("AgentFrozen", func(t *testing.T) { faultCase(t, false, false, freezeAgent, nil, 503) })
+	t.Run("AgentFrozen", func(t *testing.T) { frozenSaysUnknown(t, faultCase(t, false, false, freezeAgent, nil, 503)) })
 	t.Run("AgentKilled", func(t *testing.T) { faultCase(t, false, false, restartAgent, nil, 400, 503) })
 	t.Run("EngineKilledSQLite", func(t *testing.T) { faultCase(t, false, false, restartEngine, nil, 0) })
 	t.Run("EngineKilledPostgres", func(t *testing.T) { faultCase(t, false, true, restartEngine, nil, 0) })
@@ -464,7 +481,7 @@ func TestFaultsOnSim(t *testing.T) {
 
 func TestFaultsOnLibvirt(t *testing.T) {
 	testenv.NeedLibvirt(t)
-	t.Run("AgentFrozen", func(t *testing.T) { faultCase(t, true, false, freezeAgent, nil, 503) })
+	t.Run("AgentFrozen", func(t *testing.T) { frozenSaysUnknown(t, faultCase(t, true, false, freezeAgent, nil, 503)) })
 	t.Run("AgentKilled", func(t *testing.T) { faultCase(t, true, false, restartAgent, nil, 400, 503) })
 	t.Run("EngineKilledSQLite", func(t *testing.T) { faultCase(t, true, false, restartEngine, nil, 0) })
 	t.Run("EngineKilledPostgres", func(t *testing.T) { faultCase(t, true, true, restartEngine, nil, 0) })
