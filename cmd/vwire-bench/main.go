@@ -3,7 +3,7 @@
 // libvirt call on the same domain (interleaved, one run), and the
 // throughput of live vNIC updates over REST on the simulated hypervisor.
 //
-//	vwire-bench [-short] [-only latency,throughput,start,polling] [-db postgres://…] [-subscribers N]
+//	vwire-bench [-short] [-only latency,throughput,start,polling] [-db postgres://…] [-subscribers N] [-rate N]
 //
 // -short runs each part for seconds, as a smoke test (.ci/run uses it).
 // The latency part needs libvirt (root, qemu:///system) and is skipped
@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -46,6 +47,7 @@ func main() {
 	db := flag.String("db", "", "PostgreSQL URL for the throughput part (default: SQLite)")
 	scaleVMs := flag.Int("scale-vms", 100000, "VMs (of 4 vNICs) the scale part populates")
 	subscribers := flag.Int("subscribers", 0, "throughput: event-stream (SSE) subscribers reading every event while the updates run")
+	rate := flag.Int("rate", 0, "throughput: offered load, updates/s over all clients (0: as fast as they go)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (engine, agent and clients share this process) to the file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -69,7 +71,7 @@ func main() {
 		case "latency":
 			r, err = latency(*short)
 		case "throughput":
-			r, err = throughput(*short, *db, *subscribers)
+			r, err = throughput(*short, *db, *subscribers, *rate)
 		case "start":
 			r, err = startCost(*short)
 		case "polling":
@@ -288,8 +290,11 @@ func latency(short bool) ([]row, error) {
 
 // throughput: live link updates over REST across running VMs on the
 // embedded simulated host, with 1, 8 and 64 concurrent clients, while
-// subscribers event-stream clients read every event the updates write.
-func throughput(short bool, db string, subscribers int) ([]row, error) {
+// subscribers event-stream clients read every event the updates write. With
+// rate > 0 the clients together offer that many updates a second, so that
+// runs with and without subscribers compare at the same load (the rate
+// reached and the CPU time of the process per update).
+func throughput(short bool, db string, subscribers, rate int) ([]row, error) {
 	vms, dur := 1000, 10*time.Second
 	if short {
 		vms, dur = 100, 2*time.Second
@@ -334,20 +339,32 @@ func throughput(short bool, db string, subscribers int) ([]row, error) {
 	if subscribers > 0 {
 		store += fmt.Sprintf(", %d subscribers", subscribers)
 	}
+	if rate > 0 {
+		store += fmt.Sprintf(", offered %d/s", rate)
+	}
 	var rows []row
 	for _, clients := range []int{1, 8, 64} {
 		var done, failed atomic.Int64
+		cpu0 := cpuTime()
 		var mu sync.Mutex
 		var lat []time.Duration
 		ctx, cancel := context.WithTimeout(context.Background(), dur)
 		var wg sync.WaitGroup
 		start := time.Now()
+		tokens := pace(ctx, rate)
 		for c := 0; c < clients; c++ {
 			wg.Add(1)
 			go func(c int) {
 				defer wg.Done()
 				var local []time.Duration
 				for i := c; ctx.Err() == nil; i += clients {
+					if tokens != nil {
+						select {
+						case <-tokens:
+						case <-ctx.Done():
+							continue
+						}
+					}
 					t := ts[i%len(ts)]
 					t1 := time.Now()
 					if _, err := a.do("PUT", t.path, map[string]any{"linked": fmt.Sprint(i%2 == 0)}); err != nil {
@@ -367,8 +384,10 @@ func throughput(short bool, db string, subscribers int) ([]row, error) {
 		wg.Wait()
 		cancel()
 		el := time.Since(start)
+		cpu := cpuTime() - cpu0
 		rows = append(rows, row{fmt.Sprintf("updates/s, %d clients, %s", clients, store), ms(pct(lat, .5)), ms(pct(lat, .99)),
-			fmt.Sprintf("%.0f/s", float64(done.Load())/el.Seconds()), fmt.Sprintf("%d VMs, %d errors", len(ts), failed.Load())})
+			fmt.Sprintf("%.0f/s", float64(done.Load())/el.Seconds()),
+			fmt.Sprintf("%d VMs, %d errors, CPU %.0f µs/update", len(ts), failed.Load(), float64(cpu.Microseconds())/float64(max(done.Load(), 1)))})
 		if failed.Load() > 0 {
 			return rows, fmt.Errorf("%d updates failed", failed.Load())
 		}
@@ -378,6 +397,39 @@ func throughput(short bool, db string, subscribers int) ([]row, error) {
 	}
 	rows = append(rows, row{name: "setup: VM + vNIC + start over REST", rate: fmt.Sprintf("%.0f VMs/s", float64(vms)/setup.Seconds())})
 	return rows, nil
+}
+
+// pace hands out rate tokens a second until ctx ends; nil for no pacing.
+func pace(ctx context.Context, rate int) <-chan struct{} {
+	if rate <= 0 {
+		return nil
+	}
+	// Up to 50 ms of tokens wait for a busy client, so that a late update
+	// is made up for; beyond that they are lost.
+	ch := make(chan struct{}, max(1, rate/20))
+	go func() {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				select {
+				case ch <- struct{}{}:
+				default: // every client busy for 50 ms: the token is lost
+				}
+			}
+		}
+	}()
+	return ch
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // subscribe opens n event streams (GET /events, text/event-stream) that
