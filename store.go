@@ -132,9 +132,10 @@ type Tx interface {
 	// PendingOf returns the change in flight of a VM, nil if none.
 	PendingOf(vmID string) (*Pending, error)
 	// UnsettledPending lists the changes in flight on VMs of a host that
-	// nobody is carrying out: marked unknown, or left by an engine that has
-	// not beaten since the given time.
-	UnsettledPending(hostID string, since time.Time) ([]Pending, error)
+	// nobody is carrying out: marked unknown, left by an engine that has
+	// not beaten since the given time, or started before startedBefore
+	// (older than any operation may take).
+	UnsettledPending(hostID string, since, startedBefore time.Time) ([]Pending, error)
 	// Heartbeat records that an engine is alive.
 	Heartbeat(engineID string, now time.Time) error
 	// ReleaseStrayLeases frees the MACs leased to nicID other than keep

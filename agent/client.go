@@ -234,7 +234,7 @@ func (c *Client) HotplugNIC(ctx context.Context, vmID string, d Device) (NICStat
 		return NICStats{}, err
 	}
 	if len(out.VMList.Devices) == 0 {
-		return NICStats{}, &TransportError{fmt.Errorf("VM.hotplugNic answered without the device")}
+		return NICStats{}, &UnknownError{fmt.Errorf("VM.hotplugNic answered without the device")}
 	}
 	return out.VMList.Devices[0], nil
 }
@@ -254,8 +254,11 @@ func (c *Client) Settle(ctx context.Context, vmID, opID string) (st VMStats, fou
 	if errors.As(err, &re) && re.Code == CodeNoVM {
 		return VMStats{}, false, nil
 	}
-	if err != nil || len(out) == 0 {
+	if err != nil {
 		return VMStats{}, false, err
+	}
+	if len(out) == 0 {
+		return VMStats{}, false, &UnknownError{fmt.Errorf("VM.settle answered without the VM")}
 	}
 	return out[0], true, nil
 }

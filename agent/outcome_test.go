@@ -136,3 +136,48 @@ func TestBounceHoldHasItsOwnBudget(t *testing.T) {
 		t.Fatalf("bounce with a hold over the call timeout: %+v, %v", got, err)
 	}
 }
+
+// abandoningSim gives up on every device update at once, as libvirt's
+// backend does at a call's deadline, and carries it out a little later,
+// as libvirtd goes on with a job whose client left.
+type abandoningSim struct {
+	*sim.Sim
+	late time.Duration
+}
+
+func (s *abandoningSim) UpdateNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	go func() {
+		time.Sleep(s.late)
+		s.Sim.UpdateNIC(context.Background(), id, n)
+	}()
+	return hypervisor.NICState{}, hypervisor.Errorf(hypervisor.ErrAbandoned, "operation timed out: update (it may still be carried out)")
+}
+
+// TestAbandonedChangeIsUnknownUntilItCannotLand: a change the hypervisor
+// abandoned is answered "unknown", not "failed", even though reading the
+// device back shows it not applied yet; VM.settle refuses to call it
+// settled while it may still land, and afterwards reports it as it landed.
+func TestAbandonedChangeIsUnknownUntilItCannotLand(t *testing.T) {
+	s := &abandoningSim{Sim: sim.New("red", "blue"), late: 100 * time.Millisecond}
+	srv := httptest.NewServer(agent.NewServer(s, agent.Options{CallTimeout: 150 * time.Millisecond}))
+	defer srv.Close()
+	if _, err := s.CreateDomain(context.Background(), hypervisor.Domain{ID: "v1", Name: "vm1",
+		NICs: []hypervisor.NIC{{Alias: "ua-n1", MAC: "02:00:00:00:00:01", Model: "virtio", Bridge: "red", LinkUp: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	c := agent.NewClient(srv.URL, nil, 5*time.Second)
+	defer c.Close()
+	red, down := "red", false
+	_, err := c.UpdateNIC(ctxT(t), "v1", agent.UpdateDeviceParams{Alias: "ua-n1", MAC: "02:00:00:00:00:01", Model: "virtio", Network: &red, LinkActive: &down})
+	if !agent.IsUnknown(err) {
+		t.Fatalf("abandoned update: err = %v, want an unknown outcome", err)
+	}
+	if _, _, err := c.Settle(ctxT(t), "v1", "op"); !agent.IsUnknown(err) {
+		t.Fatalf("settle while the abandoned update may land: err = %v, want unknown", err)
+	}
+	time.Sleep(350 * time.Millisecond) // past twice the call timeout
+	st, found, err := c.Settle(ctxT(t), "v1", "op")
+	if err != nil || !found || st.NICs[0].LinkActive {
+		t.Fatalf("settle after: %+v, %v, %v; want the update landed (link down)", st, found, err)
+	}
+}

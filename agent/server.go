@@ -32,6 +32,8 @@ type Server struct {
 	unplugTimeout time.Duration
 
 	fences fences
+	// tainted: VMs on which an abandoned change may still land, until when.
+	tainted map[string]time.Time
 
 	// maxStreamCalls bounds the calls in flight on one JSON-RPC stream;
 	// streamLineTimeout bounds the wait for the rest of a begun line.
@@ -63,7 +65,7 @@ type Options struct {
 func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
 	s := &Server{hv: hv, log: o.Logger, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
 		maxStreamCalls: o.MaxStreamCalls, streamLineTimeout: o.StreamLineTimeout,
-		locks: map[string]*vmLock{}, streams: map[net.Conn]func(){}}
+		locks: map[string]*vmLock{}, streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -256,7 +258,7 @@ func (s *Server) call(ctx context.Context, method string, raw json.RawMessage) (
 			if isNoDomain(rerr) {
 				return map[string]string{"message": "Machine destroyed"}, nil
 			}
-			return nil, s.outcome(CodeUnexpected, err, rerr)
+			return nil, s.outcome(p.VMID, CodeUnexpected, err, rerr)
 		}
 		return map[string]string{"message": "Machine destroyed"}, nil
 	case "VM.hotplugNic":
@@ -382,7 +384,7 @@ func (s *Server) create(ctx context.Context, raw json.RawMessage) (any, *RPCErro
 		if isNoDomain(rerr) {
 			rerr = nil
 		}
-		return nil, s.outcome(CodeCreateErr, err, rerr)
+		return nil, s.outcome(vp.VMID, CodeCreateErr, err, rerr)
 	}
 	return map[string]any{"vmList": statsOf(st)}, nil
 }
@@ -418,7 +420,7 @@ func (s *Server) hotplug(ctx context.Context, raw json.RawMessage) (any, *RPCErr
 				return map[string]any{"vmList": map[string]any{"devices": []NICStats{nicStats(got)}}}, nil
 			}
 		}
-		return nil, s.outcome(CodeHotplugNic, err, rerr)
+		return nil, s.outcome(p.VMID, CodeHotplugNic, err, rerr)
 	}
 	return map[string]any{"vmList": map[string]any{"devices": []NICStats{nicStats(st)}}}, nil
 }
@@ -445,7 +447,7 @@ func (s *Server) hotunplug(ctx context.Context, raw json.RawMessage) (any, *RPCE
 				return map[string]any{"vmList": map[string]any{}}, nil
 			}
 		}
-		return nil, s.outcome(CodeHotunplugNic, err, rerr)
+		return nil, s.outcome(p.VMID, CodeHotunplugNic, err, rerr)
 	}
 	return map[string]any{"vmList": map[string]any{}}, nil
 }
@@ -523,7 +525,7 @@ func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *R
 					return map[string]any{"vmList": map[string]any{}, "device": nicStats(cur)}, nil
 				}
 			}
-			return nil, s.outcome(CodeUpdateDevice, err, rerr)
+			return nil, s.outcome(p.VMID, CodeUpdateDevice, err, rerr)
 		}
 		return map[string]any{"vmList": map[string]any{}, "device": nicStats(got)}, nil
 	}
@@ -552,7 +554,9 @@ func (s *Server) updateDevice(ctx context.Context, raw json.RawMessage) (any, *R
 		rctx, cancel := context.WithTimeout(context.Background(), s.callTimeout)
 		defer cancel()
 		if _, rerr := s.hv.UpdateNIC(rctx, p.VMID, orig.NIC); rerr != nil {
-			return nil, s.outcome(CodeUpdateDevice, fmt.Errorf("%w; restoring the original device also failed: %w", err, rerr), rerr)
+			// Neither the new state nor the old: only the host knows.
+			s.taint(p.VMID)
+			return nil, rpcError(CodeOutcomeUnknown, fmt.Errorf("%w; restoring the original device also failed: %w", err, rerr))
 		}
 		return nil, rpcError(CodeUpdateDevice, err)
 	}
@@ -606,6 +610,9 @@ func (s *Server) settle(ctx context.Context, raw json.RawMessage) (any, *RPCErro
 		s.fences.add(p.Op, time.Now())
 	}
 	defer s.lockVM(p.VMID)()
+	if until, ok := s.taintedUntil(p.VMID); ok {
+		return nil, rpcError(CodeOutcomeUnknown, fmt.Errorf("a change the hypervisor abandoned on this VM may still land until %s", until.UTC().Format(time.RFC3339)))
+	}
 	d, err := s.hv.Domain(ctx, p.VMID)
 	if err != nil {
 		return nil, vmError(CodeUnexpected, err)
@@ -620,21 +627,59 @@ func (s *Server) readBack(vmID string) (hypervisor.DomainState, error) {
 	return s.hv.Domain(ctx, vmID)
 }
 
-// outcome is the error of a change that failed. When the hypervisor's
-// failure leaves open whether the change happened (its connection broke, it
-// timed out) and the VM could not be read back to tell (readErr), the
-// outcome is unknown and the caller must settle it.
-func (s *Server) outcome(code int, err, readErr error) *RPCError {
+// outcome is the error of a change that failed and was not found applied
+// on reading the VM back (readErr: the read-back failed). A call the
+// hypervisor abandoned may still be carried out: its outcome is unknown,
+// and the VM is tainted for a while, during which VM.settle will not call
+// it settled either.
+func (s *Server) outcome(vmID string, code int, err, readErr error) *RPCError {
+	var he *hypervisor.Error
+	if errors.As(err, &he) && he.Code == hypervisor.ErrAbandoned {
+		s.taint(vmID)
+		if readErr != nil {
+			err = fmt.Errorf("%w; reading the VM back failed too: %w", err, readErr)
+		}
+		return rpcError(CodeOutcomeUnknown, err)
+	}
+	// A broken connection ends the hypervisor's job with it: what the VM
+	// reads back is the outcome, unless it could not be read.
 	if readErr != nil && uncertain(err) {
 		return rpcError(CodeOutcomeUnknown, fmt.Errorf("%w; reading the VM back failed too: %w", err, readErr))
 	}
 	return vmError(code, err)
 }
 
+// taint records that a change abandoned on a VM may still land, for twice
+// the call timeout (a hypervisor job outlives its client by at most its
+// own timeout).
+func (s *Server) taint(vmID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for id, until := range s.tainted {
+		if now.After(until) {
+			delete(s.tainted, id)
+		}
+	}
+	s.tainted[vmID] = now.Add(2 * s.callTimeout)
+}
+
+// taintedUntil tells until when a VM may still see an abandoned change land.
+func (s *Server) taintedUntil(vmID string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.tainted[vmID]
+	if ok && time.Now().After(until) {
+		delete(s.tainted, vmID)
+		return time.Time{}, false
+	}
+	return until, ok
+}
+
 func uncertain(err error) bool {
 	var he *hypervisor.Error
 	if errors.As(err, &he) {
-		return he.Code == hypervisor.ErrSystem || he.Code == hypervisor.ErrOperationTimeout
+		return he.Code == hypervisor.ErrSystem || he.Code == hypervisor.ErrAbandoned
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }

@@ -276,15 +276,30 @@ func (st *stream) call(ctx context.Context, id int64, body []byte) (envelope, er
 	st.mu.Unlock()
 	line := append(body, '\n')
 	st.wmu.Lock()
+	if err := ctx.Err(); err != nil {
+		// Expired while waiting for the others' writes: nothing was sent.
+		st.wmu.Unlock()
+		st.mu.Lock()
+		delete(st.pending, id)
+		st.mu.Unlock()
+		return envelope{}, &TransportError{err}
+	}
 	wdl := time.Now().Add(streamWriteTimeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(wdl) {
 		wdl = dl
 	}
 	st.conn.SetWriteDeadline(wdl)
 	n, err := st.conn.Write(line)
+	if err != nil && n > 0 {
+		// Half a line on the wire: the stream cannot go on (under the
+		// write lock, so that no other line follows it).
+		st.fail(err)
+	}
 	st.wmu.Unlock()
 	if err != nil {
-		st.fail(err)
+		st.mu.Lock()
+		delete(st.pending, id)
+		st.mu.Unlock()
 		if n < len(line) {
 			return envelope{}, &TransportError{err}
 		}

@@ -724,7 +724,7 @@ func testRepairAfterEngineDeath(t *testing.T) {
 		t.Error("the uncommitted vNIC is still plugged")
 	}
 	e.store.View(ctx(), func(tx vwire.Tx) error {
-		if p, _ := tx.UnsettledPending(e.host.ID, time.Now()); len(p) != 0 {
+		if p, _ := tx.UnsettledPending(e.host.ID, time.Now(), time.Now()); len(p) != 0 {
 			t.Errorf("change still pending: %v", p)
 		}
 		return nil

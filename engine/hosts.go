@@ -222,6 +222,20 @@ func (e *Engine) RegisterEmbeddedHost(ctx context.Context, address string, port 
 // on one database, a host is polled by the engine holding its lease; when
 // that engine dies its lease expires and another takes over.
 func (e *Engine) RunPoller(ctx context.Context) {
+	// The heartbeat has its own ticker: a poll cycle held up by a frozen
+	// host must not make this engine's changes in flight look abandoned.
+	go func() {
+		hb := time.NewTicker(e.leaseTTL() / 4)
+		defer hb.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hb.C:
+				e.beat(ctx)
+			}
+		}
+	}()
 	t := time.NewTicker(e.pollInterval)
 	defer t.Stop()
 	for {
@@ -304,6 +318,10 @@ func (e *Engine) PollAll(ctx context.Context) {
 
 // pollHost reads a host's capabilities and VM stats and stores what changed.
 func (e *Engine) pollHost(ctx context.Context, id string) {
+	// Never the client's context (a refresh, a host added): what the poll
+	// changes on the host (bridges, drift repair, settling) runs to its end.
+	ctx, cancel := e.detach(ctx)
+	defer cancel()
 	h, err := e.Host(ctx, id)
 	if err != nil {
 		return

@@ -28,6 +28,9 @@ type vmCtx struct {
 	nets map[string]*vwire.ClusterNetwork
 	// pending is a change in flight left by an operation that died.
 	pending *vwire.Pending
+	// dirty: a host change could not be reverted after the database
+	// refused to record it; the change stays in flight, to be settled.
+	dirty bool
 }
 
 // macPool is the MAC pool of the VM's cluster.
@@ -355,7 +358,9 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	var u undo
 	defer u.run()
 	u.add(func() {
-		e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, nil)
+		if !c.dirty {
+			e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, nil)
+		}
 	})
 	hctx, hcancel := e.hostCtx(ctx, f, 0)
 	st, err := e.client(c.host).HotplugNIC(hctx, vmID, device(n))
@@ -421,7 +426,7 @@ func (e *Engine) abort(vmID string, fn func(tx vwire.Tx) error, ev *event) {
 		return nil
 	})
 	if err != nil {
-		e.log.Error("cannot record the end of a failed change; the poller will repair it", "vm", vmID, "err", err)
+		e.log.Error("cannot record the end of a failed change; the poller settles it once it is older than any operation", "vm", vmID, "err", err)
 	}
 }
 
@@ -435,12 +440,28 @@ func (e *Engine) macPoolEvent(ctx context.Context, err error) error {
 }
 
 // revertHost undoes a host change after the database refused to record it.
+// A revert that fails leaves the host changed: the change then stays in
+// flight with its reservations (c.dirty), marked unknown, and is settled
+// from the host (recorded, since the host has it) instead of aborted.
 func (e *Engine) revertHost(c *vmCtx, what string, fn func(context.Context, HostClient) error) {
 	ctx, cancel := e.background()
 	defer cancel()
 	if err := fn(ctx, e.client(c.host)); err != nil {
-		e.log.Error("cannot revert host change; the next poll will show the vNIC out of sync",
+		e.log.Error("cannot revert a host change the database refused; it stays in flight to be settled",
 			"vm", c.vm.ID, "host", c.host.Name, "revert", what, "err", err)
+		c.dirty = true
+		e.markUnknown(c.vm.ID, err)
+	}
+}
+
+// markUnknown marks a VM's change in flight unknown, for the next operation
+// or the poller to settle. Failing that (the database is what failed), the
+// poller settles it once its record is older than any operation's budget.
+func (e *Engine) markUnknown(vmID string, cause error) {
+	ctx, cancel := e.background()
+	defer cancel()
+	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.MarkPendingUnknown(vmID) }); err != nil {
+		e.log.Error("cannot mark a change in flight unknown", "vm", vmID, "cause", cause, "err", err)
 	}
 }
 
@@ -599,7 +620,11 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		}
 		return nil
 	}
-	u.add(func() { e.abort(vmID, release, nil) })
+	u.add(func() {
+		if !c.dirty {
+			e.abort(vmID, release, nil)
+		}
+	})
 
 	h := e.client(c.host)
 	var failEvent auditType

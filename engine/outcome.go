@@ -138,8 +138,12 @@ func (e *Engine) hostCtx(ctx context.Context, f inFlight, extra time.Duration) (
 // detach gives a use case that holds a VM's lock a context the client
 // cannot cancel: once it acts, it finishes and records what it did.
 func (e *Engine) detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 3*e.hostTimeout+vwire.MaxBounceHold)
+	return context.WithTimeout(context.WithoutCancel(ctx), e.opBudget())
 }
+
+// opBudget bounds one use case once it acts: a host call, settling it, and
+// a revert, each with the longest hold.
+func (e *Engine) opBudget() time.Duration { return 3*e.hostTimeout + vwire.MaxBounceHold }
 
 // settleError: the host could not be asked, the change stays unsettled.
 type settleError struct{ err error }
@@ -161,13 +165,7 @@ func (e *Engine) unknownOutcome(ctx context.Context, f inFlight, h *vwire.Host, 
 		return false, &vwire.Error{Code: vwire.EHOST, Key: "HOST_FAILED",
 			Detail: "[" + generic + " Host " + h.Name + " did not apply the change before its call ended: " + cause.Error() + "]", Err: cause}
 	}
-	uctx, cancel := e.background()
-	defer cancel()
-	if err := e.store.Update(uctx, func(tx vwire.Tx) error { return tx.MarkPendingUnknown(f.p.VMID) }); err != nil {
-		// The record stays in flight under this engine's name; once the
-		// engine is gone the poller settles it all the same.
-		e.log.Error("cannot mark a change's outcome unknown", "vm", f.p.VMID, "err", err)
-	}
+	e.markUnknown(f.p.VMID, cause)
 	e.log.Warn("outcome of a host call unknown; it will be settled", "vm", f.p.VMID, "host", h.Name, "err", cause, "settle", serr)
 	return false, &vwire.Error{Code: vwire.EUNAVAILABLE, Key: "HOST_OUTCOME_UNKNOWN",
 		Detail: "[" + generic + " Host " + h.Name + " did not answer (" + cause.Error() +
@@ -232,9 +230,10 @@ func (e *Engine) settleLocked(ctx context.Context, p vwire.Pending) (applied boo
 		applied = found && nicApplied(in, st)
 	}
 	if !applied && found && in.Kind == kindNIC {
-		// Not applied: make the host match the database, should the device
-		// be in a third state.
-		if err := e.converge(ctx, c, vm.ID, nics, st); err != nil {
+		// Not applied: make the host match the database, should the
+		// change's device be in a third state (others are the drift
+		// policy's).
+		if err := e.converge(ctx, c, vm.ID, nics, st, p.NICID); err != nil {
 			return false, &settleError{err}
 		}
 	}

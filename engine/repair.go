@@ -37,7 +37,9 @@ func (e *Engine) beat(ctx context.Context) {
 func (e *Engine) repairStale(ctx context.Context, h *vwire.Host) {
 	var stale []vwire.Pending
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
-		stale, err = tx.UnsettledPending(h.ID, e.now().Add(-e.leaseTTL()))
+		// A change older than any operation's budget (detach) has ended,
+		// whatever its engine failed to record.
+		stale, err = tx.UnsettledPending(h.ID, e.now().Add(-e.leaseTTL()), e.now().Add(-e.opBudget()-e.leaseTTL()))
 		return err
 	}); err != nil || len(stale) == 0 {
 		return
@@ -69,6 +71,8 @@ func (e *Engine) repairVM(ctx context.Context, p vwire.Pending) error {
 // The caller holds the VM's lock, so no live operation on this VM can own
 // the record it finds.
 func (e *Engine) settle(ctx context.Context, vmID string) error {
+	ctx, cancel := e.detach(ctx)
+	defer cancel()
 	var p *vwire.Pending
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { p, err = tx.PendingOf(vmID); return }); err != nil || p == nil {
 		return err
@@ -116,7 +120,7 @@ func (e *Engine) repairLocked(ctx context.Context, p vwire.Pending) error {
 		}
 		for _, st := range stats {
 			if st.VMID == vm.ID && (vm.Status == vwire.VMUp || vm.Status == vwire.VMPoweringUp) {
-				if err := e.converge(ctx, c, vm.ID, nics, st); err != nil {
+				if err := e.converge(ctx, c, vm.ID, nics, st, ""); err != nil {
 					return err
 				}
 			}
@@ -144,13 +148,20 @@ func (e *Engine) repairLocked(ctx context.Context, p vwire.Pending) error {
 	})
 }
 
-// converge makes a running VM's devices on the host match the database.
-func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics []*vwire.NIC, st agent.VMStats) error {
+// converge makes a running VM's devices on the host match the database:
+// all of them, or with only set, the one vNIC of that id (or its device,
+// should the database not know it), leaving the rest to the drift policy.
+func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics []*vwire.NIC, st agent.VMStats, only string) error {
 	live := map[string]agent.NICStats{}
 	for _, d := range st.NICs {
-		live[d.Alias] = d
+		if only == "" || d.Alias == "ua-"+only {
+			live[d.Alias] = d
+		}
 	}
 	for _, n := range nics {
+		if only != "" && n.ID != only {
+			continue
+		}
 		d, present := live[n.Alias()]
 		delete(live, n.Alias())
 		switch {

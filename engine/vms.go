@@ -412,7 +412,12 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	if err != nil {
 		ctx2, cancel := e.background()
 		defer cancel()
-		e.client(host).DestroyVM(ctx2, c.vm.ID)
+		if derr := e.client(host).DestroyVM(ctx2, c.vm.ID); derr != nil {
+			// It may still run: leave the start in flight, to be settled
+			// from the host, rather than mark it down and free its MACs.
+			e.markUnknown(id, derr)
+			return nil, err
+		}
 		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", ": "+err.Error()))
 		return nil, err
 	}
@@ -532,6 +537,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return newEvent(ctx, evVMStop).vm(c.vm).host(host).write(tx)
 	})
 	if err != nil {
+		e.markUnknown(id, err) // the host has it; settling records it
 		return nil, err
 	}
 	return c.vm, nil

@@ -114,6 +114,10 @@ const (
 	ErrOperationTimeout     = 68
 	ErrOperationUnsupported = 84
 	ErrDeviceMissing        = 99
+	// ErrAbandoned is vwire's own: a call given up at its deadline that
+	// may still be carried out inside the hypervisor (libvirt goes on with
+	// a job whose client left).
+	ErrAbandoned = 1001
 )
 
 // Error is a hypervisor failure: libvirt's code and its own message.

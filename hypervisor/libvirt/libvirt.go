@@ -201,7 +201,7 @@ func (h *Hypervisor) call(ctx context.Context, what string, fn func(l *golibvirt
 		// The call may still be running inside libvirt; the connection is
 		// dropped so that a stuck daemon does not hold later calls.
 		h.drop(l)
-		return hypervisor.Errorf(hypervisor.ErrOperationTimeout, "operation timed out: %s: %v", what, ctx.Err())
+		return hypervisor.Errorf(hypervisor.ErrAbandoned, "operation timed out: %s: %v (it may still be carried out)", what, ctx.Err())
 	}
 }
 

@@ -297,11 +297,12 @@ func scanPending(r interface{ Scan(...any) error }) (vwire.Pending, error) {
 	return p, err
 }
 
-func (t *Tx) UnsettledPending(hostID string, since time.Time) ([]vwire.Pending, error) {
+func (t *Tx) UnsettledPending(hostID string, since, startedBefore time.Time) ([]vwire.Pending, error) {
 	return list(t, func(r *sql.Rows) (vwire.Pending, error) { return scanPending(r) },
 		`SELECT `+pendingColumns+` FROM pending_changes p JOIN vms v ON v.id = p.vm_id
 		LEFT JOIN engines e ON e.id = p.engine_id
-		WHERE v.host_id = ? AND (p.unknown OR COALESCE(e.heartbeat, 0) < ?) ORDER BY p.vm_id`, hostID, millis(since))
+		WHERE v.host_id = ? AND (p.unknown OR COALESCE(e.heartbeat, 0) < ? OR p.started < ?) ORDER BY p.vm_id`,
+		hostID, millis(since), millis(startedBefore))
 }
 
 func (t *Tx) Heartbeat(engineID string, now time.Time) error {

@@ -887,7 +887,10 @@ func testPending(t *testing.T, s vwire.Store) {
 		return tx.SetPending(p)
 	})
 	unsettled := func(since time.Time) (got []vwire.Pending) {
-		s.View(ctx(), func(tx vwire.Tx) (err error) { got, err = tx.UnsettledPending(f.host.ID, since); return })
+		s.View(ctx(), func(tx vwire.Tx) (err error) {
+			got, err = tx.UnsettledPending(f.host.ID, since, now.Add(-time.Hour))
+			return
+		})
 		return got
 	}
 	s.View(ctx(), func(tx vwire.Tx) error {
@@ -903,6 +906,14 @@ func testPending(t *testing.T, s vwire.Store) {
 	if got := unsettled(now.Add(time.Second)); len(got) != 1 || !got[0].Equal(p) {
 		t.Errorf("a change of a dead engine: %+v, want it", got)
 	}
+	// One older than any operation may take is listed, whoever owns it.
+	s.View(ctx(), func(tx vwire.Tx) error {
+		got, err := tx.UnsettledPending(f.host.ID, now.Add(-time.Second), now.Add(time.Second))
+		if err != nil || len(got) != 1 {
+			t.Errorf("a change older than any operation: %+v, %v; want it", got, err)
+		}
+		return nil
+	})
 	update(t, s, func(tx vwire.Tx) error { return tx.MarkPendingUnknown(f.vm.ID) })
 	p.Unknown = true
 	if got := unsettled(now.Add(-time.Second)); len(got) != 1 || !got[0].Equal(p) {
