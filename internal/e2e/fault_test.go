@@ -183,11 +183,42 @@ func stateOf(n obj) nicState {
 }
 
 // track is what one vNIC's client saw: the last acknowledged state and the
-// changes whose outcome it did not learn since.
+// changes whose outcome it did not learn since (each may or may not have
+// been applied, in the order sent).
 type track struct {
 	acked   nicState
-	unknown []nicState
+	unknown []patch
 	last    int // status of the last change
+}
+
+// patch is one change a client sent: what it sets.
+type patch struct {
+	field string // linked, plugged, profile
+	value any
+}
+
+func (p patch) apply(s nicState) nicState {
+	switch p.field {
+	case "linked":
+		s.linked = p.value.(bool)
+	case "plugged":
+		s.plugged = p.value.(bool)
+	case "profile":
+		s.profile = p.value.(string)
+	}
+	return s
+}
+
+// possible is every state the database may hold: the acknowledged one with
+// any of the unknown changes applied after it, in order.
+func (tr *track) possible() map[nicState]bool {
+	set := map[nicState]bool{tr.acked: true}
+	for _, p := range tr.unknown {
+		for s := range set {
+			set[p.apply(s)] = true
+		}
+	}
+	return set
 }
 
 // outcomes counts what the clients were answered, by status (0: no answer).
@@ -230,6 +261,7 @@ func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (m
 				tr := tracks[vm+"/"+id]
 				want := tr.acked
 				mu.Unlock()
+				var pt patch
 				body := obj{}
 				ops := 2
 				if !r.libvirt {
@@ -239,15 +271,18 @@ func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (m
 				case 0:
 					want.linked = !want.linked
 					body["linked"] = fmt.Sprint(want.linked)
+					pt = patch{"linked", want.linked}
 				case 1:
 					want.profile = r.profiles[rnd.Intn(len(r.profiles))]
 					body["vnic_profile"] = obj{}
 					if want.profile != "" {
 						body["vnic_profile"] = obj{"id": want.profile}
 					}
+					pt = patch{"profile", want.profile}
 				case 2:
 					want.plugged = !want.plugged
 					body["plugged"] = fmt.Sprint(want.plugged)
+					pt = patch{"plugged", want.plugged}
 				}
 				status, resp := call(hc(rnd), r.c.base, "PUT", "/vms/"+vm+"/nics/"+id, body)
 				mu.Lock()
@@ -260,7 +295,7 @@ func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (m
 				case status >= 200 && status < 300:
 					tr.acked, tr.unknown = stateOf(resp), nil
 				case status == 0 || status >= 500:
-					tr.unknown = append(tr.unknown, want)
+					tr.unknown = append(tr.unknown, pt)
 				}
 				mu.Unlock()
 				time.Sleep(time.Duration(rnd.Intn(20)) * time.Millisecond)
@@ -349,10 +384,7 @@ func (r *rig) check(tracks map[string]*track) {
 			macs[mac] = id
 			got := stateOf(n)
 			if tr := tracks[vm+"/"+id]; tr != nil {
-				ok := got == tr.acked
-				for _, u := range tr.unknown {
-					ok = ok || got == u
-				}
+				ok := tr.possible()[got]
 				if len(tr.unknown) == 0 {
 					acked++
 				} else {
