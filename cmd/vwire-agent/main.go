@@ -7,7 +7,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,16 +29,15 @@ func main() {
 	stateDir := flag.String("state-dir", "/var/lib/vwire", "libvirt: directory for the agent's state (console/<vm id>.log)")
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
 	simLatency := flag.Duration("sim-latency", 0, "sim: how long every change of a domain takes (a slow host)")
-	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	logger := app.LogFlag(flag.CommandLine)
 	m.Limits.Flags(flag.CommandLine)
 	flag.Parse()
 
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintln(os.Stderr, "vwire-agent: bad -log-level:", err)
+	var err error
+	if m.Logger, err = logger(); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-agent:", err)
 		os.Exit(2)
 	}
-	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	if _, err := libvirt.ParseDomainType(*domainType); err != nil {
 		fmt.Fprintln(os.Stderr, "vwire-agent: bad -domain-type:", err)
 		os.Exit(2)

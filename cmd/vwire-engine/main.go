@@ -7,7 +7,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,18 +26,17 @@ func main() {
 	flag.BoolVar(&m.EmbeddedHost, "embedded-host", true, "run an in-process host agent on the simulated hypervisor, registered as host \"local\"")
 	flag.DurationVar(&m.PollInterval, "poll-interval", 3*time.Second, "how often hosts are polled")
 	flag.DurationVar(&m.HostTimeout, "host-timeout", 30*time.Second, "deadline of each host call")
-	level := flag.String("log-level", "info", "log level: debug, info, warn, error")
+	logger := app.LogFlag(flag.CommandLine)
 	m.Limits.Flags(flag.CommandLine)
 	flag.IntVar(&m.Events.MaxSubscribers, "max-event-streams", 512, "most event-stream (server-sent events) subscribers at once; more get 503")
 	flag.DurationVar(&m.Events.DeadClient, "event-stream-write-timeout", 30*time.Second, "an event-stream subscriber that cannot take a write within this is dropped")
 	flag.Parse()
 
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintln(os.Stderr, "vwire-engine: bad -log-level:", err)
+	var err error
+	if m.Logger, err = logger(); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-engine:", err)
 		os.Exit(2)
 	}
-	m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	m.AdminPassword = os.Getenv("VWIRE_ADMIN_PASSWORD")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
