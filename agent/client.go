@@ -132,17 +132,6 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) error
 	return nil
 }
 
-// wireRequest is a JSON-RPC request as the client sends it. Deadline (Unix
-// milliseconds) and op are vwire's members next to JSON-RPC's.
-type wireRequest struct {
-	JSONRPC  string          `json:"jsonrpc"`
-	ID       int64           `json:"id"`
-	Method   string          `json:"method"`
-	Params   json.RawMessage `json:"params"`
-	Deadline int64           `json:"deadline,omitempty"`
-	Op       string          `json:"op,omitempty"`
-}
-
 // Capabilities calls Host.getCapabilities.
 func (c *Client) Capabilities(ctx context.Context) (Capabilities, error) {
 	var caps Capabilities

@@ -50,6 +50,22 @@ func verb[P, R any](f func(*Server, context.Context, P) (R, *RPCError)) handler 
 	}
 }
 
+// decode reads a verb's params; absent params are {}.
+func decode(raw json.RawMessage, v any) *RPCError {
+	if len(raw) == 0 {
+		raw = []byte("{}")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return &RPCError{Code: CodeInvalidParams, Message: "Invalid params: " + err.Error()}
+	}
+	return nil
+}
+
+// missing refuses a call without a parameter its verb needs.
+func missing(name string) *RPCError {
+	return &RPCError{Code: CodeMissParam, Message: codeText[CodeMissParam] + ": " + name}
+}
+
 // needsBridges refuses Host.setupNetworks on a hypervisor that does not
 // manage bridges, before its params are decoded: a host that cannot do it
 // says so whatever it was asked.
@@ -126,6 +142,19 @@ func (s *Server) setupNetworks(ctx context.Context, p SetupNetworksParams) (Mess
 		return MessageResult{}, rpcError(CodeSetupNetworks, err)
 	}
 	return MessageResult{Message: "Done"}, nil
+}
+
+// statsOf and nicStats put what the hypervisor reports in VDSM's terms.
+func statsOf(d hypervisor.DomainState) VMStats {
+	s := VMStats{VMID: d.ID, VMName: d.Name, Status: "Up", NICs: []NICStats{}}
+	for _, n := range d.NICs {
+		s.NICs = append(s.NICs, nicStats(n))
+	}
+	return s
+}
+
+func nicStats(n hypervisor.NICState) NICStats {
+	return NICStats{Alias: n.Alias, MAC: n.MAC, Model: n.Model, Network: n.Bridge, LinkActive: n.LinkUp, Address: n.PCIAddress, Name: n.Tap}
 }
 
 // nicOf turns VDSM's device into the hypervisor's, applying VDSM's rule:

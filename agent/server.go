@@ -154,20 +154,6 @@ func errText(e *RPCError) string {
 	return e.Error()
 }
 
-func decode(raw json.RawMessage, v any) *RPCError {
-	if len(raw) == 0 {
-		raw = []byte("{}")
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return &RPCError{Code: CodeInvalidParams, Message: "Invalid params: " + err.Error()}
-	}
-	return nil
-}
-
-func missing(name string) *RPCError {
-	return &RPCError{Code: CodeMissParam, Message: codeText[CodeMissParam] + ": " + name}
-}
-
 // call runs one verb: the form of every field first (validate.go), before
 // any hypervisor call, then the verb's handler (handlers.go), which decodes
 // its params.

@@ -183,12 +183,6 @@ type stream struct {
 	err     error // set once the stream broke
 }
 
-type envelope struct {
-	ID     int64           `json:"id"`
-	Result json.RawMessage `json:"result"`
-	Error  *RPCError       `json:"error"`
-}
-
 // dialStream connects to the agent at rawURL and upgrades the connection.
 func dialStream(ctx context.Context, rawURL string) (*stream, error) {
 	u, err := url.Parse(rawURL)

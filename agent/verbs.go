@@ -8,6 +8,61 @@ package agent
 // keys encoding/json sorts, and the golden test in wire_test.go holds the
 // bytes to it).
 
+// Device is a vNIC in VDSM's legacy device form.
+type Device struct {
+	Type       string `json:"type"`   // "interface"
+	Device     string `json:"device"` // "bridge"
+	DeviceID   string `json:"deviceId,omitempty"`
+	Alias      string `json:"alias"`
+	MAC        string `json:"macAddr"`
+	Model      string `json:"nicModel"`
+	Network    string `json:"network"` // bridge; "" = the dummy bridge, link down
+	LinkActive bool   `json:"linkActive"`
+}
+
+// VMParams is VM.create's vmParams.
+type VMParams struct {
+	VMID       string   `json:"vmId"`
+	VMName     string   `json:"vmName"`
+	MemSize    int64    `json:"memSize"` // MiB
+	Kernel     string   `json:"kernel,omitempty"`
+	Initrd     string   `json:"initrd,omitempty"`
+	KernelArgs string   `json:"kernelArgs,omitempty"`
+	Devices    []Device `json:"devices"`
+}
+
+// NICStats is one device of a running VM, read from the live domain.
+type NICStats struct {
+	Alias      string `json:"alias"`
+	MAC        string `json:"macAddr"`
+	Model      string `json:"nicModel"`
+	Network    string `json:"network"`
+	LinkActive bool   `json:"linkActive"`
+	Address    string `json:"address"`
+	Name       string `json:"name"`
+}
+
+// VMStats is one running VM as the host sees it.
+type VMStats struct {
+	VMID   string     `json:"vmId"`
+	VMName string     `json:"vmName"`
+	Status string     `json:"status"` // "Up"
+	NICs   []NICStats `json:"nics"`
+}
+
+// Capabilities is Host.getCapabilities' answer.
+type Capabilities struct {
+	Bridges         []string `json:"bridges"`
+	ClusterLevels   []string `json:"clusterLevels"`
+	Hypervisor      string   `json:"hypervisor"`
+	LibvirtVersion  string   `json:"libvirtVersion"`
+	QEMUVersion     string   `json:"qemuVersion"`
+	SoftwareVersion string   `json:"software_version"`
+	// DomainType is kvm or qemu (TCG) on libvirt, and why it was chosen.
+	DomainType       string `json:"domainType,omitempty"`
+	DomainTypeReason string `json:"domainTypeReason,omitempty"`
+}
+
 // The verbs.
 const (
 	verbCapabilities  = "Host.getCapabilities"
