@@ -72,11 +72,15 @@ func missing(name string) *RPCError {
 func needsBridges(h handler) handler {
 	return func(s *Server, ctx context.Context, raw json.RawMessage) (any, *RPCError) {
 		if _, ok := s.hv.(hypervisor.BridgeManager); !ok {
-			return nil, &RPCError{Code: CodeSetupNetworks, Message: codeText[CodeSetupNetworks],
-				Data: &ErrorData{Reason: "this agent does not manage host bridges; create them on the host"}}
+			return nil, noBridges()
 		}
 		return h(s, ctx, raw)
 	}
+}
+
+func noBridges() *RPCError {
+	return &RPCError{Code: CodeSetupNetworks, Message: codeText[CodeSetupNetworks],
+		Data: &ErrorData{Reason: "this agent does not manage host bridges; create them on the host"}}
 }
 
 func (s *Server) capabilities(ctx context.Context, _ NoParams) (Capabilities, *RPCError) {
@@ -120,10 +124,12 @@ func (s *Server) getStats(ctx context.Context, p VMIDParams) ([]VMStats, *RPCErr
 	return []VMStats{statsOf(d)}, nil
 }
 
-// setupNetworks answers Host.setupNetworks (needsBridges checked that the
-// hypervisor manages bridges).
+// setupNetworks answers Host.setupNetworks (behind needsBridges).
 func (s *Server) setupNetworks(ctx context.Context, p SetupNetworksParams) (MessageResult, *RPCError) {
-	bm := s.hv.(hypervisor.BridgeManager)
+	bm, ok := s.hv.(hypervisor.BridgeManager)
+	if !ok {
+		return MessageResult{}, noBridges()
+	}
 	var add, remove []string
 	for name, n := range p.Networks {
 		if name == "" || name == vwire.DummyBridge || len(name) > 15 {
