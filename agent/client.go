@@ -1,12 +1,10 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -134,103 +132,50 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) error
 	return nil
 }
 
-// wireRequest is a JSON-RPC request as the client sends it. Deadline (Unix
-// milliseconds) and op are vwire's members next to JSON-RPC's.
-type wireRequest struct {
-	JSONRPC  string          `json:"jsonrpc"`
-	ID       int64           `json:"id"`
-	Method   string          `json:"method"`
-	Params   json.RawMessage `json:"params"`
-	Deadline int64           `json:"deadline,omitempty"`
-	Op       string          `json:"op,omitempty"`
-}
-
-// post makes one call as an HTTP POST. Only a failed dial is known not to
-// have reached the agent.
-func (c *Client) post(ctx context.Context, body []byte) (envelope, error) {
-	var r envelope
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return r, &TransportError{err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if isDial(err) {
-			return r, &TransportError{err}
-		}
-		return r, &UnknownError{err}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return r, &UnknownError{err}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return r, &UnknownError{fmt.Errorf("HTTP %s", resp.Status)}
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return r, &UnknownError{fmt.Errorf("bad JSON-RPC answer: %w", err)}
-	}
-	return r, nil
-}
-
 // Capabilities calls Host.getCapabilities.
 func (c *Client) Capabilities(ctx context.Context) (Capabilities, error) {
 	var caps Capabilities
-	return caps, c.Call(ctx, "Host.getCapabilities", struct{}{}, &caps)
+	return caps, c.Call(ctx, verbCapabilities, NoParams{}, &caps)
 }
 
 // AllVMStats calls Host.getAllVmStats.
 func (c *Client) AllVMStats(ctx context.Context) ([]VMStats, error) {
 	var out []VMStats
-	return out, c.Call(ctx, "Host.getAllVmStats", struct{}{}, &out)
+	return out, c.Call(ctx, verbAllVMStats, NoParams{}, &out)
 }
 
 // SetupNetworks creates (and with remove, deletes) bridges.
 func (c *Client) SetupNetworks(ctx context.Context, add, remove []string) error {
-	p := SetupNetworksParams{Networks: map[string]struct {
-		Remove bool `json:"remove,omitempty"`
-	}{}}
+	p := SetupNetworksParams{Networks: map[string]NetworkAttrs{}}
 	for _, n := range add {
-		p.Networks[n] = struct {
-			Remove bool `json:"remove,omitempty"`
-		}{}
+		p.Networks[n] = NetworkAttrs{}
 	}
 	for _, n := range remove {
-		p.Networks[n] = struct {
-			Remove bool `json:"remove,omitempty"`
-		}{Remove: true}
+		p.Networks[n] = NetworkAttrs{Remove: true}
 	}
-	return c.Call(ctx, "Host.setupNetworks", p, nil)
+	return c.Call(ctx, verbSetupNetworks, p, nil)
 }
 
 // CreateVM calls VM.create.
 func (c *Client) CreateVM(ctx context.Context, vp VMParams) (VMStats, error) {
-	var out struct {
-		VMList VMStats `json:"vmList"`
-	}
-	err := c.Call(ctx, "VM.create", map[string]any{"vmID": vp.VMID, "vmParams": vp}, &out)
+	var out CreateResult
+	err := c.Call(ctx, verbCreate, CreateParams{VMID: vp.VMID, VMParams: vp}, &out)
 	return out.VMList, err
 }
 
 // DestroyVM calls VM.destroy.
 func (c *Client) DestroyVM(ctx context.Context, vmID string) error {
-	return c.Call(ctx, "VM.destroy", map[string]string{"vmID": vmID}, nil)
+	return c.Call(ctx, verbDestroy, VMIDParams{VMID: vmID}, nil)
 }
 
-func nicCall(vmID string, d Device) map[string]any {
-	return map[string]any{"vmID": vmID, "params": map[string]any{"vmId": vmID, "nic": d}}
+func nicParams(vmID string, d Device) NICParams {
+	return NICParams{VMID: vmID, Params: NICDevice{VMID: vmID, NIC: d}}
 }
 
 // HotplugNIC calls VM.hotplugNic and returns the device as the host has it.
 func (c *Client) HotplugNIC(ctx context.Context, vmID string, d Device) (NICStats, error) {
-	var out struct {
-		VMList struct {
-			Devices []NICStats `json:"devices"`
-		} `json:"vmList"`
-	}
-	if err := c.Call(ctx, "VM.hotplugNic", nicCall(vmID, d), &out); err != nil {
+	var out HotplugResult
+	if err := c.Call(ctx, verbHotplugNIC, nicParams(vmID, d), &out); err != nil {
 		return NICStats{}, err
 	}
 	if len(out.VMList.Devices) == 0 {
@@ -241,7 +186,7 @@ func (c *Client) HotplugNIC(ctx context.Context, vmID string, d Device) (NICStat
 
 // HotunplugNIC calls VM.hotunplugNic; it returns once the device is gone.
 func (c *Client) HotunplugNIC(ctx context.Context, vmID string, d Device) error {
-	return c.Call(ctx, "VM.hotunplugNic", nicCall(vmID, d), nil)
+	return c.Call(ctx, verbHotunplugNIC, nicParams(vmID, d), nil)
 }
 
 // Settle fences the operation opID (the agent will never start it) and
@@ -249,7 +194,7 @@ func (c *Client) HotunplugNIC(ctx context.Context, vmID string, d Device) error 
 // found is false when the VM does not run there.
 func (c *Client) Settle(ctx context.Context, vmID, opID string) (st VMStats, found bool, err error) {
 	var out []VMStats
-	err = c.Call(ctx, "VM.settle", map[string]string{"vmID": vmID, "op": opID}, &out)
+	err = c.Call(ctx, verbSettle, SettleParams{VMID: vmID, Op: opID}, &out)
 	var re *RPCError
 	if errors.As(err, &re) && re.Code == CodeNoVM {
 		return VMStats{}, false, nil
@@ -267,9 +212,7 @@ func (c *Client) Settle(ctx context.Context, vmID, opID string) (st VMStats, fou
 // read back from the host.
 func (c *Client) UpdateNIC(ctx context.Context, vmID string, p UpdateDeviceParams) (NICStats, error) {
 	p.DeviceType = "interface"
-	var out struct {
-		Device NICStats `json:"device"`
-	}
-	err := c.Call(ctx, "VM.updateDevice", map[string]any{"vmID": vmID, "params": p}, &out)
+	var out UpdateDeviceResult
+	err := c.Call(ctx, verbUpdateDevice, UpdateDeviceRequest{VMID: vmID, Params: p}, &out)
 	return out.Device, err
 }

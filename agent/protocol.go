@@ -1,8 +1,17 @@
 // Package agent is vwire's host agent: a JSON-RPC 2.0 server over HTTP with
 // VDSM's verbs (Host.getCapabilities, Host.getAllVmStats, VM.create,
 // VM.destroy, VM.hotplugNic, VM.hotunplugNic, VM.updateDevice, VM.getStats,
-// Host.setupNetworks) and VDSM's error codes, on top of a hypervisor.Hypervisor.
-// Client is the engine's side of the same protocol.
+// Host.setupNetworks, and vwire's VM.settle) and VDSM's error codes, on top
+// of a hypervisor.Hypervisor. Client is the engine's side of the same
+// protocol.
+//
+// The protocol is written once: verbs.go holds each verb's params and
+// result types, which the Client sends and reads and the Server's handlers
+// (handlers.go, dispatched through one table) take and return.
+// transport.go carries the calls (one HTTP POST each, or lines on a
+// JSON-RPC stream) and knows nothing of the verbs. A new verb is a pair of
+// types in verbs.go, a handler and its row in the table in handlers.go, a
+// Client method, and in validate.go the form of any new field.
 //
 // Unlike VDSM, an error carries the hypervisor's own reason (data.reason)
 // next to the generic text, so that the engine can show why a host refused.
@@ -85,6 +94,10 @@ func rpcError(code int, cause error) *RPCError {
 	return e
 }
 
+// The JSON-RPC envelope, as each side sees it: the server reads a request
+// whatever its id's type and writes any result; the client writes its
+// numeric ids and reads the result raw, for the verb's own type.
+
 type request struct {
 	JSONRPC string          `json:"jsonrpc"`
 	ID      json.RawMessage `json:"id"`
@@ -103,69 +116,21 @@ type response struct {
 	Error   *RPCError       `json:"error,omitempty"`
 }
 
-// Device is a vNIC in VDSM's legacy device form.
-type Device struct {
-	Type       string `json:"type"`   // "interface"
-	Device     string `json:"device"` // "bridge"
-	DeviceID   string `json:"deviceId,omitempty"`
-	Alias      string `json:"alias"`
-	MAC        string `json:"macAddr"`
-	Model      string `json:"nicModel"`
-	Network    string `json:"network"` // bridge; "" = the dummy bridge, link down
-	LinkActive bool   `json:"linkActive"`
+// wireRequest is a JSON-RPC request as the client sends it. Deadline (Unix
+// milliseconds) and op are vwire's members next to JSON-RPC's.
+type wireRequest struct {
+	JSONRPC  string          `json:"jsonrpc"`
+	ID       int64           `json:"id"`
+	Method   string          `json:"method"`
+	Params   json.RawMessage `json:"params"`
+	Deadline int64           `json:"deadline,omitempty"`
+	Op       string          `json:"op,omitempty"`
 }
 
-// VMParams is VM.create's vmParams.
-type VMParams struct {
-	VMID       string   `json:"vmId"`
-	VMName     string   `json:"vmName"`
-	MemSize    int64    `json:"memSize"` // MiB
-	Kernel     string   `json:"kernel,omitempty"`
-	Initrd     string   `json:"initrd,omitempty"`
-	KernelArgs string   `json:"kernelArgs,omitempty"`
-	Devices    []Device `json:"devices"`
-}
-
-// NICStats is one device of a running VM, read from the live domain.
-type NICStats struct {
-	Alias      string `json:"alias"`
-	MAC        string `json:"macAddr"`
-	Model      string `json:"nicModel"`
-	Network    string `json:"network"`
-	LinkActive bool   `json:"linkActive"`
-	Address    string `json:"address"`
-	Name       string `json:"name"`
-}
-
-// VMStats is one running VM as the host sees it.
-type VMStats struct {
-	VMID   string     `json:"vmId"`
-	VMName string     `json:"vmName"`
-	Status string     `json:"status"` // "Up"
-	NICs   []NICStats `json:"nics"`
-}
-
-// Capabilities is Host.getCapabilities' answer.
-type Capabilities struct {
-	Bridges         []string `json:"bridges"`
-	ClusterLevels   []string `json:"clusterLevels"`
-	Hypervisor      string   `json:"hypervisor"`
-	LibvirtVersion  string   `json:"libvirtVersion"`
-	QEMUVersion     string   `json:"qemuVersion"`
-	SoftwareVersion string   `json:"software_version"`
-	// DomainType is kvm or qemu (TCG) on libvirt, and why it was chosen.
-	DomainType       string `json:"domainType,omitempty"`
-	DomainTypeReason string `json:"domainTypeReason,omitempty"`
-}
-
-func statsOf(d hypervisor.DomainState) VMStats {
-	s := VMStats{VMID: d.ID, VMName: d.Name, Status: "Up", NICs: []NICStats{}}
-	for _, n := range d.NICs {
-		s.NICs = append(s.NICs, nicStats(n))
-	}
-	return s
-}
-
-func nicStats(n hypervisor.NICState) NICStats {
-	return NICStats{Alias: n.Alias, MAC: n.MAC, Model: n.Model, Network: n.Bridge, LinkActive: n.LinkUp, Address: n.PCIAddress, Name: n.Tap}
+// envelope is a JSON-RPC answer as the client reads it: the result is
+// left raw for the verb's result type.
+type envelope struct {
+	ID     int64           `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *RPCError       `json:"error"`
 }

@@ -11,9 +11,40 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
+
+// Framing: how requests reach the server's handle and answers return,
+// apart from what any verb means (handlers.go). A call is either one HTTP
+// POST, or one line on a JSON-RPC stream.
+
+// maxRequest bounds a JSON-RPC request body.
+const maxRequest = 1 << 20
+
+// ServeHTTP answers one JSON-RPC request (POST, any path), or upgrades the
+// connection to a JSON-RPC stream.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), streamProtocol) {
+		s.serveStream(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "JSON-RPC wants POST", http.StatusMethodNotAllowed)
+		return
+	}
+	var resp response
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequest+1))
+	if err != nil || len(body) > maxRequest {
+		resp = response{JSONRPC: "2.0", Error: &RPCError{Code: CodeInvalidRequest, Message: "request unreadable or larger than 1 MiB"}}
+	} else {
+		resp = s.handle(r.Context(), body)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(resp)
+}
 
 // A JSON-RPC stream is one long-lived connection carrying requests and
 // answers as lines of JSON, matched by id, several calls in flight at once:
@@ -150,12 +181,6 @@ type stream struct {
 	mu      sync.Mutex
 	pending map[int64]chan envelope
 	err     error // set once the stream broke
-}
-
-type envelope struct {
-	ID     int64           `json:"id"`
-	Result json.RawMessage `json:"result"`
-	Error  *RPCError       `json:"error"`
 }
 
 // dialStream connects to the agent at rawURL and upgrades the connection.
@@ -319,4 +344,34 @@ func (st *stream) call(ctx context.Context, id int64, body []byte) (envelope, er
 		st.mu.Unlock()
 		return envelope{}, &UnknownError{ctx.Err()}
 	}
+}
+
+// post makes one call as an HTTP POST. Only a failed dial is known not to
+// have reached the agent.
+func (c *Client) post(ctx context.Context, body []byte) (envelope, error) {
+	var r envelope
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return r, &TransportError{err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if isDial(err) {
+			return r, &TransportError{err}
+		}
+		return r, &UnknownError{err}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return r, &UnknownError{err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return r, &UnknownError{fmt.Errorf("HTTP %s", resp.Status)}
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, &UnknownError{fmt.Errorf("bad JSON-RPC answer: %w", err)}
+	}
+	return r, nil
 }

@@ -1,0 +1,188 @@
+package agent
+
+// The host protocol, one verb at a time: each VDSM verb has one params type
+// and one result type, which the Client marshals and decodes and the
+// Server's handlers decode and return, so the contract is written once. The
+// JSON names are VDSM's; the field order of each type is the order its
+// members go on the wire (the protocol was first written with maps, whose
+// keys encoding/json sorts, and the golden test in wire_test.go holds the
+// bytes to it).
+
+// Device is a vNIC in VDSM's legacy device form.
+type Device struct {
+	Type       string `json:"type"`   // "interface"
+	Device     string `json:"device"` // "bridge"
+	DeviceID   string `json:"deviceId,omitempty"`
+	Alias      string `json:"alias"`
+	MAC        string `json:"macAddr"`
+	Model      string `json:"nicModel"`
+	Network    string `json:"network"` // bridge; "" = the dummy bridge, link down
+	LinkActive bool   `json:"linkActive"`
+}
+
+// VMParams is VM.create's vmParams.
+type VMParams struct {
+	VMID       string   `json:"vmId"`
+	VMName     string   `json:"vmName"`
+	MemSize    int64    `json:"memSize"` // MiB
+	Kernel     string   `json:"kernel,omitempty"`
+	Initrd     string   `json:"initrd,omitempty"`
+	KernelArgs string   `json:"kernelArgs,omitempty"`
+	Devices    []Device `json:"devices"`
+}
+
+// NICStats is one device of a running VM, read from the live domain.
+type NICStats struct {
+	Alias      string `json:"alias"`
+	MAC        string `json:"macAddr"`
+	Model      string `json:"nicModel"`
+	Network    string `json:"network"`
+	LinkActive bool   `json:"linkActive"`
+	Address    string `json:"address"`
+	Name       string `json:"name"`
+}
+
+// VMStats is one running VM as the host sees it.
+type VMStats struct {
+	VMID   string     `json:"vmId"`
+	VMName string     `json:"vmName"`
+	Status string     `json:"status"` // "Up"
+	NICs   []NICStats `json:"nics"`
+}
+
+// Capabilities is Host.getCapabilities' answer.
+type Capabilities struct {
+	Bridges         []string `json:"bridges"`
+	ClusterLevels   []string `json:"clusterLevels"`
+	Hypervisor      string   `json:"hypervisor"`
+	LibvirtVersion  string   `json:"libvirtVersion"`
+	QEMUVersion     string   `json:"qemuVersion"`
+	SoftwareVersion string   `json:"software_version"`
+	// DomainType is kvm or qemu (TCG) on libvirt, and why it was chosen.
+	DomainType       string `json:"domainType,omitempty"`
+	DomainTypeReason string `json:"domainTypeReason,omitempty"`
+}
+
+// The verbs.
+const (
+	verbCapabilities  = "Host.getCapabilities"
+	verbAllVMStats    = "Host.getAllVmStats"
+	verbSetupNetworks = "Host.setupNetworks"
+	verbGetStats      = "VM.getStats"
+	verbSettle        = "VM.settle"
+	verbCreate        = "VM.create"
+	verbDestroy       = "VM.destroy"
+	verbHotplugNIC    = "VM.hotplugNic"
+	verbHotunplugNIC  = "VM.hotunplugNic"
+	verbUpdateDevice  = "VM.updateDevice"
+)
+
+// NoParams is the params of the verbs that take none (Host.getCapabilities,
+// Host.getAllVmStats): {}.
+type NoParams struct{}
+
+// SetupNetworksParams is VDSM's setupNetworks, reduced to bridges:
+// networks[name] = {} creates, {"remove": true} removes.
+type SetupNetworksParams struct {
+	Networks map[string]NetworkAttrs `json:"networks"`
+}
+
+// NetworkAttrs is one network of Host.setupNetworks. It is an alias of an
+// unnamed struct, not a named type, because a malformed member's error text
+// names the Go type that holds it, and that text is on the wire.
+type NetworkAttrs = struct {
+	Remove bool `json:"remove,omitempty"`
+}
+
+// MessageResult is the answer of the verbs that report only that they did
+// it (Host.setupNetworks, VM.destroy).
+type MessageResult struct {
+	Message string `json:"message"`
+}
+
+// VMIDParams names one VM (VM.destroy, VM.getStats).
+type VMIDParams struct {
+	VMID string `json:"vmID"`
+}
+
+// CreateParams is VM.create's params. vmParams.vmId, when empty, is vmID.
+type CreateParams struct {
+	VMID     string   `json:"vmID"`
+	VMParams VMParams `json:"vmParams"`
+}
+
+// CreateResult is VM.create's answer: the VM as it started.
+type CreateResult struct {
+	VMList VMStats `json:"vmList"`
+}
+
+// NICParams is the params of VM.hotplugNic and VM.hotunplugNic: VDSM names
+// the VM twice, at the top and next to the device.
+type NICParams struct {
+	Params NICDevice `json:"params"`
+	VMID   string    `json:"vmID"`
+}
+
+// NICDevice is NICParams' params member.
+type NICDevice struct {
+	NIC  Device `json:"nic"`
+	VMID string `json:"vmId"`
+}
+
+// HotplugResult is VM.hotplugNic's answer: the device as the host has it.
+type HotplugResult struct {
+	VMList HotplugVMList `json:"vmList"`
+}
+
+// HotplugVMList is HotplugResult's vmList.
+type HotplugVMList struct {
+	Devices []NICStats `json:"devices"`
+}
+
+// HotunplugResult is VM.hotunplugNic's answer, an empty vmList.
+type HotunplugResult struct {
+	VMList struct{} `json:"vmList"`
+}
+
+// UpdateDeviceRequest is VM.updateDevice's params.
+type UpdateDeviceRequest struct {
+	Params UpdateDeviceParams `json:"params"`
+	VMID   string             `json:"vmID"`
+}
+
+// UpdateDeviceParams is VM.updateDevice's params for an interface. Network
+// and LinkActive omitted keep the current values; Network "" is the dummy
+// bridge with link down (VDSM's rule).
+type UpdateDeviceParams struct {
+	DeviceType string  `json:"deviceType"`
+	Alias      string  `json:"alias"`
+	Network    *string `json:"network,omitempty"`
+	LinkActive *bool   `json:"linkActive,omitempty"`
+	// MAC and Model, when given with Network and LinkActive, describe the
+	// whole device, so the agent need not read it first; the hypervisor
+	// refuses them if they are not the device's.
+	MAC   string `json:"macAddr,omitempty"`
+	Model string `json:"nicModel,omitempty"`
+	// Notify tells the guest of a move to another network: "link_bounce"
+	// (link down, move, link up after BounceHoldMs) or "announce" (QEMU's
+	// announce-self for the device); empty or "none" does nothing.
+	Notify       string `json:"notify,omitempty"`
+	BounceHoldMs int64  `json:"bounceHoldMs,omitempty"`
+}
+
+// UpdateDeviceResult is VM.updateDevice's answer: the device as read back
+// from the host, and VDSM's empty vmList.
+type UpdateDeviceResult struct {
+	Device NICStats `json:"device"`
+	VMList struct{} `json:"vmList"`
+}
+
+// SettleParams is VM.settle's params: the VM, and the operation to fence.
+// An alias of an unnamed struct, as NetworkAttrs, to keep its decode
+// errors' text.
+type SettleParams = struct {
+	Op   string `json:"op"`
+	VMID string `json:"vmID"`
+}
+
+// Host.getAllVmStats, VM.getStats and VM.settle answer []VMStats.
