@@ -92,7 +92,7 @@ func TestVMLocksFreed(t *testing.T) {
 	}
 	as.handle(ctx, rpc("VM.destroy", map[string]any{"vmID": strings.Repeat("x", 1<<20)}))
 	as.mu.Lock()
-	n := len(as.locks)
+	n := as.locks.Len()
 	as.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d locks left after 151 calls ended, want 0", n)
@@ -109,7 +109,7 @@ func TestVMLocksFreed(t *testing.T) {
 	unlock()
 	<-got
 	as.mu.Lock()
-	n = len(as.locks)
+	n = as.locks.Len()
 	as.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d locks left, want 0", n)
@@ -235,7 +235,7 @@ func TestVMLocksUnderConcurrency(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	if len(as.locks) != 0 {
-		t.Fatalf("%d locks left", len(as.locks))
+	if as.locks.Len() != 0 {
+		t.Fatalf("%d locks left", as.locks.Len())
 	}
 }

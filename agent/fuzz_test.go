@@ -34,7 +34,7 @@ func FuzzHandle(f *testing.F) {
 		if err := json.Unmarshal(out, &back); err != nil || back["jsonrpc"] != "2.0" || (back["result"] == nil) == (back["error"] == nil) {
 			t.Fatalf("answer %s is not JSON-RPC 2.0 with one of result and error", out)
 		}
-		if n := len(s.locks); n != 0 {
+		if n := s.locks.Len(); n != 0 {
 			t.Fatalf("%d VM locks left after the call", n)
 		}
 		doms, err := hv.Domains(ctx)

@@ -12,6 +12,7 @@ import (
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/hypervisor"
+	"vwire.dev/vwire/internal/keyedmu"
 )
 
 // Server answers VDSM's verbs on a hypervisor.
@@ -35,7 +36,7 @@ type Server struct {
 	streamLineTimeout time.Duration
 
 	mu      sync.Mutex
-	locks   map[string]*vmLock  // only VMs with a call holding or waiting for the lock
+	locks   keyedmu.Mutex       // per VM, only VMs with a call holding or waiting for the lock
 	streams map[net.Conn]func() // open JSON-RPC streams and their cancels
 	closed  bool
 }
@@ -59,7 +60,7 @@ type Options struct {
 func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
 	s := &Server{hv: hv, log: o.Logger, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
 		maxStreamCalls: o.MaxStreamCalls, streamLineTimeout: o.StreamLineTimeout,
-		locks: map[string]*vmLock{}, streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}}
+		streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -81,34 +82,9 @@ func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
 	return s
 }
 
-// vmLock is one VM's lock and the number of calls holding or waiting for
-// it: the last to leave removes it, so the map holds only busy VMs, not
-// every id ever seen.
-type vmLock struct {
-	sync.Mutex
-	refs int
-}
-
-// lockVM serialises the read-modify-write of one domain's devices.
-func (s *Server) lockVM(id string) func() {
-	s.mu.Lock()
-	l, ok := s.locks[id]
-	if !ok {
-		l = &vmLock{}
-		s.locks[id] = l
-	}
-	l.refs++
-	s.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		s.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(s.locks, id)
-		}
-		s.mu.Unlock()
-	}
-}
+// lockVM serialises the read-modify-write of one domain's devices; the
+// lock's entry is freed once unused (keyedmu).
+func (s *Server) lockVM(id string) func() { return s.locks.Lock(id) }
 
 // handle answers one JSON-RPC request.
 func (s *Server) handle(ctx context.Context, body []byte) response {

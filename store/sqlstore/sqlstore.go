@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"vwire.dev/vwire"
+	"vwire.dev/vwire/internal/keyedmu"
 )
 
 //go:embed migrations
@@ -50,7 +51,7 @@ type DB struct {
 	// whose single engine locks in process.
 	lock   *sql.DB
 	txOpts *sql.TxOptions
-	vmLock keyedMutex
+	vmLock keyedmu.Mutex
 
 	// events wakes the subscribers of new audit events; on PostgreSQL a
 	// LISTEN connection on pgURL feeds it with every engine's events.
@@ -100,41 +101,6 @@ func (db *DB) LockVM(ctx context.Context, vmID string) (func(), error) {
 		return db.lockVMAdvisory(ctx, vmID)
 	}
 	return db.vmLock.Lock(vmID), nil
-}
-
-// keyedMutex is a mutex per key, freed when nobody holds or waits for it.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*refMutex
-}
-
-type refMutex struct {
-	sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) Lock(key string) func() {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*refMutex{}
-	}
-	l, ok := k.m[key]
-	if !ok {
-		l = &refMutex{}
-		k.m[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.m, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 // SchemaVersion is the highest migration applied.
