@@ -22,7 +22,6 @@ var (
 	evNicUpdate       = auditType{934, vwire.SevNormal, "Interface ${InterfaceName} (${InterfaceType}) was updated for VM ${VmName}. ${LinkState} (User: ${UserName})"}
 	evNicUpdateFailed = auditType{935, vwire.SevError, "Failed to update Interface ${InterfaceName} (${InterfaceType}) for VM ${VmName}. (User: ${UserName})"}
 	evNicRemove       = auditType{930, vwire.SevNormal, "Interface ${InterfaceName} (${InterfaceType}) was removed from VM ${VmName}. (User: ${UserName})"}
-	evNicRemoveFailed = auditType{931, vwire.SevError, "Failed to remove Interface ${InterfaceName} (${InterfaceType}) from VM ${VmName}. (User: ${UserName})"}
 	evNicPlug         = auditType{1012, vwire.SevNormal, "Network Interface ${InterfaceName} (${InterfaceType}) was plugged to VM ${VmName}. (User: ${UserName})"}
 	evNicPlugFailed   = auditType{1013, vwire.SevError, "Failed to plug Network Interface ${InterfaceName} (${InterfaceType}) to VM ${VmName}. (User: ${UserName})"}
 	evNicUnplug       = auditType{1014, vwire.SevNormal, "Network Interface ${InterfaceName} (${InterfaceType}) was unplugged from VM ${VmName}. (User: ${UserName})"}

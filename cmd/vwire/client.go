@@ -145,8 +145,6 @@ func (c *client) find(collection, tag, nameOrID string) (obj, error) {
 	return nil, fmt.Errorf("%d %ss are named %q; give an id", len(hits), tag, nameOrID)
 }
 
-func (c *client) vm(nameOrID string) (obj, error) { return c.find("vms", "vm", nameOrID) }
-
 func (c *client) nic(vmID, nameOrID string) (obj, error) {
 	return c.find("vms/"+url.PathEscape(vmID)+"/nics", "nic", nameOrID)
 }
