@@ -84,10 +84,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Wrap sets the cause of e and returns e.
+// Wrap returns a copy of e with the given cause (a copy, so that wrapping
+// a sentinel such as ErrPoolExhausted leaves it unchanged).
 func (e *Error) Wrap(cause error) *Error {
-	e.Err = cause
-	return e
+	c := *e
+	c.Err = cause
+	return &c
 }
 
 // ForNIC returns a copy of e that names the vNIC it is about.
