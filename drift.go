@@ -37,7 +37,7 @@ func ParseDriftPolicy(s string) (DriftPolicy, bool) {
 // InvalidDriftPolicy is the fault for an unknown policy, worded as oVirt
 // words a bad enum value.
 func InvalidDriftPolicy(s string) *Error {
-	return InvalidValue("Invalid Enum value",
+	return InvalidValue(MsgInvalidEnum,
 		fmt.Sprintf("Invalid value '%s' for field 'drift_policy'. Possible values: [report, enforce]", s))
 }
 

@@ -27,7 +27,7 @@ const (
 // ValidateMemory checks a VM's or template's memory size in bytes.
 func ValidateMemory(op Op, bytes int64) error {
 	if bytes < MinMemory || bytes > MaxMemory {
-		return Fail(op, "VM_MEMORY_OUT_OF_RANGE", "min", strconv.FormatInt(MinMemory>>20, 10), "max", strconv.FormatInt(MaxMemory>>20, 10))
+		return Fail(op, MsgVMMemoryOutOfRange, "min", strconv.FormatInt(MinMemory>>20, 10), "max", strconv.FormatInt(MaxMemory>>20, 10))
 	}
 	return nil
 }
@@ -50,7 +50,7 @@ func ValidateMacRanges(op Op, ranges []MacRange) error {
 			why = "a range must not cross the first octet"
 		}
 		if why != "" {
-			return Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE", "from", r.From.String(), "to", r.To.String(), "why", why)
+			return Fail(op, MsgMACPoolInvalidRange, "from", r.From.String(), "to", r.To.String(), "why", why)
 		}
 	}
 	sorted := slices.Clone(ranges)
@@ -62,7 +62,7 @@ func ValidateMacRanges(op Op, ranges []MacRange) error {
 	})
 	for i := 1; i < len(sorted); i++ {
 		if a, b := sorted[i-1], sorted[i]; b.From <= a.To {
-			return Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_RANGES_OVERLAP",
+			return Fail(op, MsgMACPoolRangesOverlap,
 				"first", a.From.String()+"-"+a.To.String(), "second", b.From.String()+"-"+b.To.String())
 		}
 	}
@@ -83,7 +83,7 @@ func cmpMAC(a, b MAC) int {
 // or a DNS name (RFC 1123 labels), and a TCP port.
 func ValidateAgentAddress(address string, port int) error {
 	if port < 1 || port > 65535 || !validHostAddress(address) {
-		return InvalidValue("Invalid value", "Host address "+strconv.Quote(address)+" and port "+strconv.Itoa(port)+
+		return InvalidValue(MsgInvalidValue, "Host address "+strconv.Quote(address)+" and port "+strconv.Itoa(port)+
 			" do not form a valid agent address: give an IP address or a DNS name, and a port between 1 and 65535.")
 	}
 	return nil

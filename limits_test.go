@@ -23,26 +23,26 @@ func TestValidateMacRanges(t *testing.T) {
 	cases := []struct {
 		name   string
 		ranges []vwire.MacRange
-		want   string // the key of the error, "" for none
+		want   vwire.MsgKey // the key of the error, "" for none
 	}{
 		{"one unicast range", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:ff:ff")}, ""},
 		{"two disjoint ranges, any order", []vwire.MacRange{r("02:00:00:00:01:00", "02:00:00:00:01:ff"), r("02:00:00:00:00:00", "02:00:00:00:00:ff")}, ""},
 		{"adjacent ranges", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:ff"), r("02:00:00:00:01:00", "02:00:00:00:01:ff")}, ""},
-		{"zero MAC alone", []vwire.MacRange{r("00:00:00:00:00:00", "00:00:00:00:00:00")}, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"},
-		{"range starting at the zero MAC", []vwire.MacRange{r("00:00:00:00:00:00", "00:00:00:00:00:0f")}, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"},
-		{"broadcast", []vwire.MacRange{r("ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")}, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"},
-		{"multicast", []vwire.MacRange{r("01:00:5e:00:00:00", "01:00:5e:00:00:ff")}, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"},
-		{"from after to", []vwire.MacRange{r("02:00:00:00:00:0f", "02:00:00:00:00:00")}, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"},
-		{"crossing the first octet", []vwire.MacRange{r("02:ff:ff:ff:ff:ff", "04:00:00:00:00:01")}, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"},
-		{"overlapping ranges", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:ff"), r("02:00:00:00:00:80", "02:00:00:00:01:ff")}, "ACTION_TYPE_FAILED_MAC_POOL_RANGES_OVERLAP"},
-		{"one range inside another", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:ff:ff"), r("02:00:00:00:00:10", "02:00:00:00:00:20")}, "ACTION_TYPE_FAILED_MAC_POOL_RANGES_OVERLAP"},
-		{"the same range twice", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f"), r("02:00:00:00:00:00", "02:00:00:00:00:0f")}, "ACTION_TYPE_FAILED_MAC_POOL_RANGES_OVERLAP"},
-		{"sharing one address", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:10"), r("02:00:00:00:00:10", "02:00:00:00:00:20")}, "ACTION_TYPE_FAILED_MAC_POOL_RANGES_OVERLAP"},
+		{"zero MAC alone", []vwire.MacRange{r("00:00:00:00:00:00", "00:00:00:00:00:00")}, vwire.MsgMACPoolInvalidRange},
+		{"range starting at the zero MAC", []vwire.MacRange{r("00:00:00:00:00:00", "00:00:00:00:00:0f")}, vwire.MsgMACPoolInvalidRange},
+		{"broadcast", []vwire.MacRange{r("ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")}, vwire.MsgMACPoolInvalidRange},
+		{"multicast", []vwire.MacRange{r("01:00:5e:00:00:00", "01:00:5e:00:00:ff")}, vwire.MsgMACPoolInvalidRange},
+		{"from after to", []vwire.MacRange{r("02:00:00:00:00:0f", "02:00:00:00:00:00")}, vwire.MsgMACPoolInvalidRange},
+		{"crossing the first octet", []vwire.MacRange{r("02:ff:ff:ff:ff:ff", "04:00:00:00:00:01")}, vwire.MsgMACPoolInvalidRange},
+		{"overlapping ranges", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:ff"), r("02:00:00:00:00:80", "02:00:00:00:01:ff")}, vwire.MsgMACPoolRangesOverlap},
+		{"one range inside another", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:ff:ff"), r("02:00:00:00:00:10", "02:00:00:00:00:20")}, vwire.MsgMACPoolRangesOverlap},
+		{"the same range twice", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f"), r("02:00:00:00:00:00", "02:00:00:00:00:0f")}, vwire.MsgMACPoolRangesOverlap},
+		{"sharing one address", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:10"), r("02:00:00:00:00:10", "02:00:00:00:00:20")}, vwire.MsgMACPoolRangesOverlap},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := vwire.ValidateMacRanges(vwire.OpAddMacPool, tc.ranges)
-			got := ""
+			var got vwire.MsgKey
 			if err != nil {
 				got = err.(*vwire.Error).Key
 			}

@@ -45,106 +45,286 @@ var (
 	OpRemoveMacPool = Op{"remove", "MAC Pool"}
 )
 
-type message struct {
-	code Code
-	text string
+// MsgKey names a message of the catalogue below: oVirt's AppErrors key for
+// the messages oVirt has, vwire's own key for the others. A key is a constant,
+// so a typo is a compile error; TestMessageKeys proves each one has a text.
+type MsgKey string
+
+// oVirt's message keys (AppErrors).
+const (
+	MsgValidationVMNetworkNameNotNull                       MsgKey = "VALIDATION_VM_NETWORK_NAME_NOT_NULL"
+	MsgValidationNameInvalidWithDot                         MsgKey = "VALIDATION_NAME_INVALID_WITH_DOT"
+	MsgValidationNameInvalid                                MsgKey = "VALIDATION_NAME_INVALID"
+	MsgValidationNameTooLong                                MsgKey = "VALIDATION_NAME_TOO_LONG"
+	MsgValidationVMNetworkMACAddressInvalid                 MsgKey = "VALIDATION_VM_NETWORK_MAC_ADDRESS_INVALID"
+	MsgValidationVMNetworkMACAddressMulticast               MsgKey = "VALIDATION_VM_NETWORK_MAC_ADDRESS_MULTICAST"
+	MsgValidationVMNetworkMACAddressNotNull                 MsgKey = "VALIDATION_VM_NETWORK_MAC_ADDRESS_NOT_NULL"
+	MsgNetworkVLANOutOfRange                                MsgKey = "NETWORK_VLAN_OUT_OF_RANGE"
+	MsgNetworkMTUOutOfRange                                 MsgKey = "NETWORK_MTU_OUT_OF_RANGE"
+	MsgNetworkNameTooLongForBridge                          MsgKey = "NETWORK_NAME_TOO_LONG_FOR_BRIDGE"
+	MsgNetworkNameReserved                                  MsgKey = "NETWORK_NAME_RESERVED"
+	MsgVMNotFound                                           MsgKey = "ACTION_TYPE_FAILED_VM_NOT_FOUND"
+	MsgNetworkCannotAddInterfaceWhenVMStatusNotUpDownLocked MsgKey = "NETWORK_CANNOT_ADD_INTERFACE_WHEN_VM_STATUS_NOT_UP_DOWN_LOCKED"
+	MsgNetworkInterfaceNameAlreadyInUse                     MsgKey = "NETWORK_INTERFACE_NAME_ALREADY_IN_USE"
+	MsgExceededMaxPCISlots                                  MsgKey = "ACTION_TYPE_FAILED_EXCEEDED_MAX_PCI_SLOTS"
+	MsgVMInterfaceTypeIsNotSupportedByOS                    MsgKey = "ACTION_TYPE_FAILED_VM_INTERFACE_TYPE_IS_NOT_SUPPORTED_BY_OS"
+	MsgVNICProfileNotExists                                 MsgKey = "ACTION_TYPE_FAILED_VNIC_PROFILE_NOT_EXISTS"
+	MsgNetworkNotExistsInCurrentCluster                     MsgKey = "NETWORK_NOT_EXISTS_IN_CURRENT_CLUSTER"
+	MsgNetworkMACAddressInUse                               MsgKey = "NETWORK_MAC_ADDRESS_IN_USE"
+	MsgMACPoolNotEnoughMACAddresses                         MsgKey = "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES"
+	MsgVMInterfaceNotExist                                  MsgKey = "VM_INTERFACE_NOT_EXIST"
+	MsgCannotPerformHotUpdate                               MsgKey = "CANNOT_PERFORM_HOT_UPDATE"
+	MsgCannotPerformHotUpdateWithPortMirroring              MsgKey = "CANNOT_PERFORM_HOT_UPDATE_WITH_PORT_MIRRORING"
+	MsgActivateDeactivateNetworkNotInVDS                    MsgKey = "ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS"
+	MsgCannotRemoveActiveDevice                             MsgKey = "ACTION_TYPE_FAILED_CANNOT_REMOVE_ACTIVE_DEVICE"
+	MsgVMStatusIllegal                                      MsgKey = "ACTION_TYPE_FAILED_VM_STATUS_ILLEGAL"
+	MsgHotVMInterfaceUpdateIsNotSupported                   MsgKey = "HOT_VM_INTERFACE_UPDATE_IS_NOT_SUPPORTED"
+	MsgUnlinkingIsNotSupported                              MsgKey = "UNLINKING_IS_NOT_SUPPORTED"
+	MsgNullNetworkIsNotSupported                            MsgKey = "NULL_NETWORK_IS_NOT_SUPPORTED"
+	MsgHotPlugIsNotSupported                                MsgKey = "HOT_PLUG_IS_NOT_SUPPORTED"
+	MsgPortMirroringRequiresNetwork                         MsgKey = "PORT_MIRRORING_REQUIRES_NETWORK"
+	MsgNotAVMNetwork                                        MsgKey = "ACTION_TYPE_FAILED_NOT_A_VM_NETWORK"
+	MsgNetworkNotInCluster                                  MsgKey = "ACTION_TYPE_FAILED_NETWORK_NOT_IN_CLUSTER"
+	MsgNetworkInterfaceVMCannotBeSet                        MsgKey = "NETWORK_INTERFACE_VM_CANNOT_BE_SET"
+	MsgVMIsRunning                                          MsgKey = "ACTION_TYPE_FAILED_VM_IS_RUNNING"
+	MsgVMIsNotRunning                                       MsgKey = "ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING"
+	MsgNameAlreadyUsed                                      MsgKey = "ACTION_TYPE_FAILED_NAME_ALREADY_USED"
+	MsgClusterCanNotBeEmpty                                 MsgKey = "ACTION_TYPE_FAILED_CLUSTER_CAN_NOT_BE_EMPTY"
+	MsgTemplateDoesNotExist                                 MsgKey = "ACTION_TYPE_FAILED_TEMPLATE_DOES_NOT_EXIST"
+	MsgSchedulingNoHosts                                    MsgKey = "SCHEDULING_NO_HOSTS"
+	MsgHostNotExist                                         MsgKey = "ACTION_TYPE_FAILED_HOST_NOT_EXIST"
+	MsgHostNotInVMCluster                                   MsgKey = "ACTION_TYPE_FAILED_HOST_NOT_IN_VM_CLUSTER"
+	MsgVMCannotChangeClusterUp                              MsgKey = "ACTION_TYPE_FAILED_VM_CANNOT_CHANGE_CLUSTER_UP"
+	MsgVMHasPluggedNicsInCluster                            MsgKey = "ACTION_TYPE_FAILED_VM_HAS_PLUGGED_NICS_IN_CLUSTER"
+	MsgNetworkNameInUse                                     MsgKey = "ACTION_TYPE_FAILED_NETWORK_NAME_IN_USE"
+	MsgVNICProfileNameInUse                                 MsgKey = "ACTION_TYPE_FAILED_VNIC_PROFILE_NAME_IN_USE"
+	MsgNetworkNotExists                                     MsgKey = "ACTION_TYPE_FAILED_NETWORK_NOT_EXISTS"
+	MsgNetworkNotInDataCenter                               MsgKey = "ACTION_TYPE_FAILED_NETWORK_NOT_IN_DATA_CENTER"
+	MsgNetworkAlreadyAttachedToCluster                      MsgKey = "NETWORK_ALREADY_ATTACHED_TO_CLUSTER"
+	MsgNetworkNotAttachedToCluster                          MsgKey = "NETWORK_NOT_ATTACHED_TO_CLUSTER"
+	MsgNetworkInUseByVMs                                    MsgKey = "ACTION_TYPE_FAILED_NETWORK_IN_USE_BY_VMS"
+	MsgVNICProfileInUse                                     MsgKey = "ACTION_TYPE_FAILED_VNIC_PROFILE_IN_USE"
+	MsgManagementNetworkCannotBeRemoved                     MsgKey = "ACTION_TYPE_FAILED_MANAGEMENT_NETWORK_CANNOT_BE_REMOVED"
+	MsgDataCenterNotExist                                   MsgKey = "ACTION_TYPE_FAILED_DATA_CENTER_NOT_EXIST"
+	MsgDataCenterNotEmpty                                   MsgKey = "ACTION_TYPE_FAILED_DATA_CENTER_NOT_EMPTY"
+	MsgClusterNotEmpty                                      MsgKey = "ACTION_TYPE_FAILED_CLUSTER_NOT_EMPTY"
+	MsgClusterNotExist                                      MsgKey = "ACTION_TYPE_FAILED_CLUSTER_NOT_EXIST"
+	MsgUnsupportedVersion                                   MsgKey = "ACTION_TYPE_FAILED_UNSUPPORTED_VERSION"
+	MsgClusterCannotDecreaseCompatibilityVersion            MsgKey = "CLUSTER_CANNOT_DECREASE_COMPATIBILITY_VERSION"
+	MsgHostHasRunningVMs                                    MsgKey = "ACTION_TYPE_FAILED_HOST_HAS_RUNNING_VMS"
+	MsgHostAddressInUse                                     MsgKey = "ACTION_TYPE_FAILED_HOST_ADDRESS_IN_USE"
+	MsgEmbeddedHost                                         MsgKey = "ACTION_TYPE_FAILED_EMBEDDED_HOST"
+	MsgMACPoolInvalidRange                                  MsgKey = "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"
+	MsgMACPoolRangesOverlap                                 MsgKey = "ACTION_TYPE_FAILED_MAC_POOL_RANGES_OVERLAP"
+	MsgMACPoolInUse                                         MsgKey = "ACTION_TYPE_FAILED_MAC_POOL_IN_USE"
+	MsgDefaultMACPoolCannotBeRemoved                        MsgKey = "ACTION_TYPE_FAILED_DEFAULT_MAC_POOL_CANNOT_BE_REMOVED"
+	MsgMACPoolNotExist                                      MsgKey = "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST"
+	MsgMACPoolHasDuplicates                                 MsgKey = "ACTION_TYPE_FAILED_MAC_POOL_HAS_DUPLICATES"
+	MsgVNICProfileBadGuestNotification                      MsgKey = "VNIC_PROFILE_BAD_GUEST_NOTIFICATION"
+	MsgVMMemoryOutOfRange                                   MsgKey = "VM_MEMORY_OUT_OF_RANGE"
+	MsgTemplateInUse                                        MsgKey = "ACTION_TYPE_FAILED_TEMPLATE_IN_USE"
+	MsgOVFNetworksMissing                                   MsgKey = "ACTION_TYPE_FAILED_OVF_NETWORKS_MISSING"
+	MsgBlankTemplate                                        MsgKey = "ACTION_TYPE_FAILED_BLANK_TEMPLATE"
+)
+
+// vwire's own message keys: parse and lookup errors of the API, hosts, the
+// store and the engine's own conditions.
+const (
+	MsgEntityNotFound        MsgKey = "ENTITY_NOT_FOUND"
+	MsgIncomplete            MsgKey = "INCOMPLETE_PARAMETERS"
+	MsgInvalidValue          MsgKey = "INVALID_VALUE"
+	MsgInvalidEnum           MsgKey = "INVALID_ENUM_VALUE"
+	MsgBadRequest            MsgKey = "BAD_REQUEST"
+	MsgReferenceNotFound     MsgKey = "REFERENCE_NOT_FOUND"
+	MsgNetworkNotFound       MsgKey = "NETWORK_NOT_FOUND"
+	MsgNetworkIDNameMismatch MsgKey = "NETWORK_ID_NAME_MISMATCH"
+	MsgOVFInvalid            MsgKey = "OVF_INVALID"
+	MsgOVFIDExists           MsgKey = "OVF_ID_EXISTS"
+	MsgBadCredentials        MsgKey = "BAD_CREDENTIALS"
+	MsgTokenUnknown          MsgKey = "TOKEN_UNKNOWN"
+	MsgAuthRequired          MsgKey = "AUTHENTICATION_REQUIRED"
+	MsgTooManyStreams        MsgKey = "TOO_MANY_EVENT_STREAMS"
+	MsgInternal              MsgKey = "INTERNAL_ERROR"
+	MsgInternalPanic         MsgKey = "INTERNAL_PANIC"
+	MsgNoRepairAction        MsgKey = "NO_REPAIR_ACTION"
+	MsgBadDeviceKey          MsgKey = "BAD_DEVICE_KEY"
+	MsgChangeNotRepaired     MsgKey = "CHANGE_NOT_REPAIRED"
+	MsgChangeUnsettled       MsgKey = "CHANGE_UNSETTLED"
+	MsgHostFailed            MsgKey = "HOST_FAILED"
+	MsgHostUnreachable       MsgKey = "HOST_UNREACHABLE"
+	MsgHostNotApplied        MsgKey = "HOST_NOT_APPLIED"
+	MsgHostOutcomeUnknown    MsgKey = "HOST_OUTCOME_UNKNOWN"
+	MsgRowNotFound           MsgKey = "ROW_NOT_FOUND"
+	MsgUniqueViolation       MsgKey = "UNIQUE_VIOLATION"
+	MsgForeignKeyViolation   MsgKey = "FOREIGN_KEY_VIOLATION"
+	MsgTxConflict            MsgKey = "TX_CONFLICT"
+	MsgDBTimeout             MsgKey = "DB_TIMEOUT"
+	MsgDBError               MsgKey = "DB_ERROR"
+	MsgDBClosed              MsgKey = "DB_CLOSED"
+	MsgPoolExhausted         MsgKey = "MAC_POOL_EXHAUSTED"
+)
+
+// Message is a catalogue entry: the code that decides the HTTP status, the
+// template, the fault's reason ("" is "Operation Failed", or "Not Found" for
+// a 404) and whether the detail is bare rather than bracketed as oVirt prints
+// its message list. restapi renders faults from it.
+type Message struct {
+	Code   Code
+	Text   string
+	Reason string
+	Bare   bool
 }
 
-// messages is oVirt's AppErrors subset that vwire uses, keyed by message key,
-// with the ErrorType that decides the HTTP status (reference §2.1–§2.4, §2.7).
-var messages = map[string]message{
+var messages = map[MsgKey]Message{
 	// bean validation
-	"VALIDATION_VM_NETWORK_NAME_NOT_NULL":         {EINVALID, "Interface name is required."},
-	"VALIDATION_NAME_INVALID_WITH_DOT":            {EINVALID, `Name must be formed of alphanumeric characters, numbers or "-_.".`},
-	"VALIDATION_NAME_INVALID":                     {EINVALID, `Name must be formed of alphanumeric characters, numbers or "-_".`},
-	"VALIDATION_NAME_TOO_LONG":                    {EINVALID, "Name must not exceed ${max} characters."},
-	"VALIDATION_VM_NETWORK_MAC_ADDRESS_INVALID":   {EINVALID, `MAC address must be in format "HH:HH:HH:HH:HH:HH" where H is a hexadecimal character (either a digit or A-F, case is insignificant).`},
-	"VALIDATION_VM_NETWORK_MAC_ADDRESS_MULTICAST": {EINVALID, "Multi-cast MAC address is not allowed."},
-	"VALIDATION_VM_NETWORK_MAC_ADDRESS_NOT_NULL":  {EINVALID, "MAC address is required."},
-	"NETWORK_VLAN_OUT_OF_RANGE":                   {EINVALID, "Cannot ${action} ${type}. VLAN ID must be a number between 0 and 4094."},
-	"NETWORK_MTU_OUT_OF_RANGE":                    {EINVALID, "Cannot ${action} ${type}. MTU must be 0 (default) or between 68 and 65535."},
-	"NETWORK_NAME_TOO_LONG_FOR_BRIDGE":            {EINVALID, "Cannot ${action} ${type}. Network name must not exceed 15 characters, the host bridge carries its name."},
-	"NETWORK_NAME_RESERVED":                       {EINVALID, "Cannot ${action} ${type}. The name ${NetworkName} is reserved."},
+	MsgValidationVMNetworkNameNotNull:         {Code: EINVALID, Text: "Interface name is required."},
+	MsgValidationNameInvalidWithDot:           {Code: EINVALID, Text: `Name must be formed of alphanumeric characters, numbers or "-_.".`},
+	MsgValidationNameInvalid:                  {Code: EINVALID, Text: `Name must be formed of alphanumeric characters, numbers or "-_".`},
+	MsgValidationNameTooLong:                  {Code: EINVALID, Text: "Name must not exceed ${max} characters."},
+	MsgValidationVMNetworkMACAddressInvalid:   {Code: EINVALID, Text: `MAC address must be in format "HH:HH:HH:HH:HH:HH" where H is a hexadecimal character (either a digit or A-F, case is insignificant).`},
+	MsgValidationVMNetworkMACAddressMulticast: {Code: EINVALID, Text: "Multi-cast MAC address is not allowed."},
+	MsgValidationVMNetworkMACAddressNotNull:   {Code: EINVALID, Text: "MAC address is required."},
+	MsgNetworkVLANOutOfRange:                  {Code: EINVALID, Text: "Cannot ${action} ${type}. VLAN ID must be a number between 0 and 4094."},
+	MsgNetworkMTUOutOfRange:                   {Code: EINVALID, Text: "Cannot ${action} ${type}. MTU must be 0 (default) or between 68 and 65535."},
+	MsgNetworkNameTooLongForBridge:            {Code: EINVALID, Text: "Cannot ${action} ${type}. Network name must not exceed 15 characters, the host bridge carries its name."},
+	MsgNetworkNameReserved:                    {Code: EINVALID, Text: "Cannot ${action} ${type}. The name ${NetworkName} is reserved."},
 
 	// vNIC flows
-	"ACTION_TYPE_FAILED_VM_NOT_FOUND":                                {EINVALID, "Cannot ${action} ${type}. VM is not found."},
-	"NETWORK_CANNOT_ADD_INTERFACE_WHEN_VM_STATUS_NOT_UP_DOWN_LOCKED": {ECONFLICT, "Cannot ${action} a Network Interface when VM is not Down, Up or Image-Locked."},
-	"NETWORK_INTERFACE_NAME_ALREADY_IN_USE":                          {ECONFLICT, "Network interface name is already in use"},
-	"ACTION_TYPE_FAILED_EXCEEDED_MAX_PCI_SLOTS":                      {ECONFLICT, "Cannot ${action} ${type}. Maximum PCI devices exceeded."},
-	"ACTION_TYPE_FAILED_VM_INTERFACE_TYPE_IS_NOT_SUPPORTED_BY_OS":    {EINVALID, "Cannot ${action} ${type}. The network interface type is not compatible with the selected operating system."},
-	"ACTION_TYPE_FAILED_VNIC_PROFILE_NOT_EXISTS":                     {EINVALID, "Cannot ${action} ${type}. The specified VM network interface profile doesn't exist."},
-	"NETWORK_NOT_EXISTS_IN_CURRENT_CLUSTER":                          {ECONFLICT, "The specified Logical Network doesn't exist in the current Cluster."},
-	"NETWORK_MAC_ADDRESS_IN_USE":                                     {ECONFLICT, "MAC Address ${MacAddress} is already in use by VM or snapshot: ${VmName}."},
-	"MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES":                              {ECONFLICT, "Cannot ${action} ${type}. Not enough MAC addresses left in MAC Address Pool."},
-	"VM_INTERFACE_NOT_EXIST":                                         {EINVALID, "Cannot ${action} ${type}. The VM Network Interface does not exist."},
-	"CANNOT_PERFORM_HOT_UPDATE":                                      {ECONFLICT, "Cannot ${action} ${type}. Updating some of the properties is not supported while the interface is plugged into a running virtual machine. Please un-plug the interface, update the properties, and then plug it back."},
-	"CANNOT_PERFORM_HOT_UPDATE_WITH_PORT_MIRRORING":                  {ECONFLICT, "Cannot ${action} ${type}. Update is not possible when 'Port Mirroring' is set on the interface of a running virtual machine."},
-	"ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS":                         {ECONFLICT, "The Network does not exist on the host the VM is running on.\n Either add the Network to the Host, migrate the VM to a Host that has this Network, or add the vNic as unplugged."},
-	"ACTION_TYPE_FAILED_CANNOT_REMOVE_ACTIVE_DEVICE":                 {ECONFLICT, "Cannot ${action} ${type}. The VM Network Interface is plugged to a running VM."},
-	"ACTION_TYPE_FAILED_VM_STATUS_ILLEGAL":                           {ECONFLICT, "Cannot ${action} ${type} because the VM is in ${vmStatus} status."},
-	"HOT_VM_INTERFACE_UPDATE_IS_NOT_SUPPORTED":                       {EINVALID, "Cannot ${action} ${type}. Updating the virtual machine interface while the virtual machine is running is not supported for clusters of version ${clusterVersion}."},
-	"UNLINKING_IS_NOT_SUPPORTED":                                     {EINVALID, "Cannot ${action} ${type}. Link state is set to 'Down' on the virtual machine's interface, this is not supported for clusters of version ${clusterVersion}."},
-	"NULL_NETWORK_IS_NOT_SUPPORTED":                                  {EINVALID, "Cannot ${action} ${type}. You must select a network for clusters of version ${clusterVersion}."},
-	"HOT_PLUG_IS_NOT_SUPPORTED":                                      {EINVALID, "Activate/Deactivate while VM is running, is only supported for Clusters of version 3.1 and above."},
-	"PORT_MIRRORING_REQUIRES_NETWORK":                                {EINVALID, "Cannot ${action} ${type}. 'Port Mirroring' setting requires a network."},
-	"ACTION_TYPE_FAILED_NOT_A_VM_NETWORK":                            {EINVALID, "Failed ${action} ${type}. The following networks (${networks}) are not defined as VM networks."},
-	"ACTION_TYPE_FAILED_NETWORK_NOT_IN_CLUSTER":                      {ECONFLICT, "Cannot ${action} ${type}. The following networks are not attached to the cluster: ${networks}."},
-	"NETWORK_INTERFACE_VM_CANNOT_BE_SET":                             {EINVALID, "Cannot ${action} ${type}. VM ID must be empty."},
+	MsgVMNotFound: {Code: EINVALID, Text: "Cannot ${action} ${type}. VM is not found."},
+	MsgNetworkCannotAddInterfaceWhenVMStatusNotUpDownLocked: {Code: ECONFLICT, Text: "Cannot ${action} a Network Interface when VM is not Down, Up or Image-Locked."},
+	MsgNetworkInterfaceNameAlreadyInUse:                     {Code: ECONFLICT, Text: "Network interface name is already in use"},
+	MsgExceededMaxPCISlots:                                  {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Maximum PCI devices exceeded."},
+	MsgVMInterfaceTypeIsNotSupportedByOS:                    {Code: EINVALID, Text: "Cannot ${action} ${type}. The network interface type is not compatible with the selected operating system."},
+	MsgVNICProfileNotExists:                                 {Code: EINVALID, Text: "Cannot ${action} ${type}. The specified VM network interface profile doesn't exist."},
+	MsgNetworkNotExistsInCurrentCluster:                     {Code: ECONFLICT, Text: "The specified Logical Network doesn't exist in the current Cluster."},
+	MsgNetworkMACAddressInUse:                               {Code: ECONFLICT, Text: "MAC Address ${MacAddress} is already in use by VM or snapshot: ${VmName}."},
+	MsgMACPoolNotEnoughMACAddresses:                         {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Not enough MAC addresses left in MAC Address Pool."},
+	MsgVMInterfaceNotExist:                                  {Code: EINVALID, Text: "Cannot ${action} ${type}. The VM Network Interface does not exist."},
+	MsgCannotPerformHotUpdate:                               {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Updating some of the properties is not supported while the interface is plugged into a running virtual machine. Please un-plug the interface, update the properties, and then plug it back."},
+	MsgCannotPerformHotUpdateWithPortMirroring:              {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Update is not possible when 'Port Mirroring' is set on the interface of a running virtual machine."},
+	MsgActivateDeactivateNetworkNotInVDS:                    {Code: ECONFLICT, Text: "The Network does not exist on the host the VM is running on.\n Either add the Network to the Host, migrate the VM to a Host that has this Network, or add the vNic as unplugged."},
+	MsgCannotRemoveActiveDevice:                             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The VM Network Interface is plugged to a running VM."},
+	MsgVMStatusIllegal:                                      {Code: ECONFLICT, Text: "Cannot ${action} ${type} because the VM is in ${vmStatus} status."},
+	MsgHotVMInterfaceUpdateIsNotSupported:                   {Code: EINVALID, Text: "Cannot ${action} ${type}. Updating the virtual machine interface while the virtual machine is running is not supported for clusters of version ${clusterVersion}."},
+	MsgUnlinkingIsNotSupported:                              {Code: EINVALID, Text: "Cannot ${action} ${type}. Link state is set to 'Down' on the virtual machine's interface, this is not supported for clusters of version ${clusterVersion}."},
+	MsgNullNetworkIsNotSupported:                            {Code: EINVALID, Text: "Cannot ${action} ${type}. You must select a network for clusters of version ${clusterVersion}."},
+	MsgHotPlugIsNotSupported:                                {Code: EINVALID, Text: "Activate/Deactivate while VM is running, is only supported for Clusters of version 3.1 and above."},
+	MsgPortMirroringRequiresNetwork:                         {Code: EINVALID, Text: "Cannot ${action} ${type}. 'Port Mirroring' setting requires a network."},
+	MsgNotAVMNetwork:                                        {Code: EINVALID, Text: "Failed ${action} ${type}. The following networks (${networks}) are not defined as VM networks."},
+	MsgNetworkNotInCluster:                                  {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The following networks are not attached to the cluster: ${networks}."},
+	MsgNetworkInterfaceVMCannotBeSet:                        {Code: EINVALID, Text: "Cannot ${action} ${type}. VM ID must be empty."},
 
 	// VM lifecycle
-	"ACTION_TYPE_FAILED_VM_IS_RUNNING":                  {ECONFLICT, "Cannot ${action} ${type}. VM is running."},
-	"ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING":              {ECONFLICT, "Cannot ${action} ${type}. VM is not running."},
-	"ACTION_TYPE_FAILED_NAME_ALREADY_USED":              {ECONFLICT, "Cannot ${action} ${type}. The ${type} name is already in use, please choose a unique name and try again."},
-	"ACTION_TYPE_FAILED_CLUSTER_CAN_NOT_BE_EMPTY":       {EINVALID, "Cannot ${action} ${type}. Cluster ID is not valid."},
-	"ACTION_TYPE_FAILED_TEMPLATE_DOES_NOT_EXIST":        {EINVALID, "Cannot ${action} ${type}. The relevant Template doesn't exist."},
-	"SCHEDULING_NO_HOSTS":                               {ECONFLICT, "Cannot ${action} ${type}. There is no host that satisfies current scheduling constraints. See below for details:, ${details}"},
-	"ACTION_TYPE_FAILED_HOST_NOT_EXIST":                 {EINVALID, "Cannot ${action} ${type}. Host does not exist."},
-	"ACTION_TYPE_FAILED_HOST_NOT_IN_VM_CLUSTER":         {EINVALID, "Cannot ${action} ${type}. The host ${host} is not in the cluster of the VM."},
-	"ACTION_TYPE_FAILED_VM_CANNOT_CHANGE_CLUSTER_UP":    {ECONFLICT, "Cannot ${action} ${type}. The VM must be down to change its cluster."},
-	"ACTION_TYPE_FAILED_VM_HAS_PLUGGED_NICS_IN_CLUSTER": {ECONFLICT, "Cannot ${action} ${type}. VM is running."},
+	MsgVMIsRunning:               {Code: ECONFLICT, Text: "Cannot ${action} ${type}. VM is running."},
+	MsgVMIsNotRunning:            {Code: ECONFLICT, Text: "Cannot ${action} ${type}. VM is not running."},
+	MsgNameAlreadyUsed:           {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The ${type} name is already in use, please choose a unique name and try again."},
+	MsgClusterCanNotBeEmpty:      {Code: EINVALID, Text: "Cannot ${action} ${type}. Cluster ID is not valid."},
+	MsgTemplateDoesNotExist:      {Code: EINVALID, Text: "Cannot ${action} ${type}. The relevant Template doesn't exist."},
+	MsgSchedulingNoHosts:         {Code: ECONFLICT, Text: "Cannot ${action} ${type}. There is no host that satisfies current scheduling constraints. See below for details:, ${details}"},
+	MsgHostNotExist:              {Code: EINVALID, Text: "Cannot ${action} ${type}. Host does not exist."},
+	MsgHostNotInVMCluster:        {Code: EINVALID, Text: "Cannot ${action} ${type}. The host ${host} is not in the cluster of the VM."},
+	MsgVMCannotChangeClusterUp:   {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The VM must be down to change its cluster."},
+	MsgVMHasPluggedNicsInCluster: {Code: ECONFLICT, Text: "Cannot ${action} ${type}. VM is running."},
 
 	// networks, profiles, clusters, data centers, hosts, pools
-	"ACTION_TYPE_FAILED_NETWORK_NAME_IN_USE":                  {ECONFLICT, "Cannot ${action} ${type}. The network name is already in use in the data center."},
-	"ACTION_TYPE_FAILED_VNIC_PROFILE_NAME_IN_USE":             {ECONFLICT, "Cannot ${action} ${type}. VM network interface profile name is already used by an existing profile for the same network.\n-Please choose a different name."},
-	"ACTION_TYPE_FAILED_NETWORK_NOT_EXISTS":                   {EINVALID, "Cannot ${action} ${type}. Network does not exist."},
-	"ACTION_TYPE_FAILED_NETWORK_NOT_IN_DATA_CENTER":           {EINVALID, "Cannot ${action} ${type}. The network does not belong to the data center of the cluster."},
-	"NETWORK_ALREADY_ATTACHED_TO_CLUSTER":                     {ECONFLICT, "Cannot ${action} ${type}. The Network is already attached to the Cluster."},
-	"NETWORK_NOT_ATTACHED_TO_CLUSTER":                         {EINVALID, "Cannot ${action} ${type}. The Network is not attached to the Cluster."},
-	"ACTION_TYPE_FAILED_NETWORK_IN_USE_BY_VMS":                {ECONFLICT, "Cannot ${action} ${type}. Several Virtual Machines (${count}) are using this network: ${names}."},
-	"ACTION_TYPE_FAILED_VNIC_PROFILE_IN_USE":                  {ECONFLICT, "Cannot ${action} ${type}. Several VMs (${count}) are using this profile: ${names}."},
-	"ACTION_TYPE_FAILED_MANAGEMENT_NETWORK_CANNOT_BE_REMOVED": {ECONFLICT, "Cannot ${action} ${type}. The management network ${NetworkName} cannot be removed."},
-	"ACTION_TYPE_FAILED_DATA_CENTER_NOT_EXIST":                {EINVALID, "Cannot ${action} ${type}. Data Center does not exist."},
-	"ACTION_TYPE_FAILED_DATA_CENTER_NOT_EMPTY":                {ECONFLICT, "Cannot ${action} ${type}. The Data Center still holds clusters or networks."},
-	"ACTION_TYPE_FAILED_CLUSTER_NOT_EMPTY":                    {ECONFLICT, "Cannot ${action} ${type}. The Cluster still holds hosts or VMs."},
-	"ACTION_TYPE_FAILED_CLUSTER_NOT_EXIST":                    {EINVALID, "Cannot ${action} ${type}. Cluster does not exist."},
-	"ACTION_TYPE_FAILED_UNSUPPORTED_VERSION":                  {EINVALID, "Cannot ${action} ${type}. Compatibility version ${version} is not supported; supported versions are ${supported}."},
-	"CLUSTER_CANNOT_DECREASE_COMPATIBILITY_VERSION":           {EINVALID, "Cannot ${action} ${type}. Decreasing the compatibility version is not allowed."},
-	"ACTION_TYPE_FAILED_HOST_HAS_RUNNING_VMS":                 {ECONFLICT, "Cannot ${action} ${type}. Host has running VMs: ${names}."},
-	"ACTION_TYPE_FAILED_HOST_ADDRESS_IN_USE":                  {ECONFLICT, "Cannot ${action} ${type}. The address ${address}:${port} is already used by host ${host}."},
-	"ACTION_TYPE_FAILED_EMBEDDED_HOST":                        {ECONFLICT, "Cannot ${action} ${type}. The embedded host is managed by the engine itself."},
-	"ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE":               {EINVALID, "Cannot ${action} ${type}. The MAC range ${from}-${to} is invalid: ${why}."},
-	"ACTION_TYPE_FAILED_MAC_POOL_RANGES_OVERLAP":              {EINVALID, "Cannot ${action} ${type}. The MAC ranges ${first} and ${second} overlap."},
-	"ACTION_TYPE_FAILED_MAC_POOL_IN_USE":                      {ECONFLICT, "Cannot ${action} ${type}. The MAC pool is used by clusters: ${names}."},
-	"ACTION_TYPE_FAILED_DEFAULT_MAC_POOL_CANNOT_BE_REMOVED":   {ECONFLICT, "Cannot ${action} ${type}. The default MAC pool cannot be removed."},
-	"ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST":                   {EINVALID, "Cannot ${action} ${type}. MAC Pool does not exist."},
-	"ACTION_TYPE_FAILED_MAC_POOL_HAS_DUPLICATES":              {ECONFLICT, "Cannot ${action} ${type}. Duplicate MAC addresses are in use in the pool: ${macs}."},
-	"VNIC_PROFILE_BAD_GUEST_NOTIFICATION":                     {EINVALID, "Cannot ${action} ${type}. guest_notification must be none, link_bounce or announce, and link_bounce_hold between 0 and ${max} milliseconds."},
-	"VM_MEMORY_OUT_OF_RANGE":                                  {EINVALID, "Cannot ${action} ${type}. Memory must be between ${min} MiB and ${max} MiB."},
-	"ACTION_TYPE_FAILED_TEMPLATE_IN_USE":                      {ECONFLICT, "Cannot ${action} ${type}. Template is being used by the following VMs: ${names}."},
-	"ACTION_TYPE_FAILED_OVF_NETWORKS_MISSING":                 {ECONFLICT, "Cannot ${action} ${type}. The following vNICs use networks the target cluster lacks: ${networks}. Attach them, or import with empty_missing_networks=true to put those vNICs on no network."},
-	"ACTION_TYPE_FAILED_BLANK_TEMPLATE":                       {ECONFLICT, "Cannot ${action} ${type}. The Blank template cannot be changed."},
+	MsgNetworkNameInUse:                          {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The network name is already in use in the data center."},
+	MsgVNICProfileNameInUse:                      {Code: ECONFLICT, Text: "Cannot ${action} ${type}. VM network interface profile name is already used by an existing profile for the same network.\n-Please choose a different name."},
+	MsgNetworkNotExists:                          {Code: EINVALID, Text: "Cannot ${action} ${type}. Network does not exist."},
+	MsgNetworkNotInDataCenter:                    {Code: EINVALID, Text: "Cannot ${action} ${type}. The network does not belong to the data center of the cluster."},
+	MsgNetworkAlreadyAttachedToCluster:           {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The Network is already attached to the Cluster."},
+	MsgNetworkNotAttachedToCluster:               {Code: EINVALID, Text: "Cannot ${action} ${type}. The Network is not attached to the Cluster."},
+	MsgNetworkInUseByVMs:                         {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Several Virtual Machines (${count}) are using this network: ${names}."},
+	MsgVNICProfileInUse:                          {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Several VMs (${count}) are using this profile: ${names}."},
+	MsgManagementNetworkCannotBeRemoved:          {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The management network ${NetworkName} cannot be removed."},
+	MsgDataCenterNotExist:                        {Code: EINVALID, Text: "Cannot ${action} ${type}. Data Center does not exist."},
+	MsgDataCenterNotEmpty:                        {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The Data Center still holds clusters or networks."},
+	MsgClusterNotEmpty:                           {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The Cluster still holds hosts or VMs."},
+	MsgClusterNotExist:                           {Code: EINVALID, Text: "Cannot ${action} ${type}. Cluster does not exist."},
+	MsgUnsupportedVersion:                        {Code: EINVALID, Text: "Cannot ${action} ${type}. Compatibility version ${version} is not supported; supported versions are ${supported}."},
+	MsgClusterCannotDecreaseCompatibilityVersion: {Code: EINVALID, Text: "Cannot ${action} ${type}. Decreasing the compatibility version is not allowed."},
+	MsgHostHasRunningVMs:                         {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Host has running VMs: ${names}."},
+	MsgHostAddressInUse:                          {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The address ${address}:${port} is already used by host ${host}."},
+	MsgEmbeddedHost:                              {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The embedded host is managed by the engine itself."},
+	MsgMACPoolInvalidRange:                       {Code: EINVALID, Text: "Cannot ${action} ${type}. The MAC range ${from}-${to} is invalid: ${why}."},
+	MsgMACPoolRangesOverlap:                      {Code: EINVALID, Text: "Cannot ${action} ${type}. The MAC ranges ${first} and ${second} overlap."},
+	MsgMACPoolInUse:                              {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The MAC pool is used by clusters: ${names}."},
+	MsgDefaultMACPoolCannotBeRemoved:             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The default MAC pool cannot be removed."},
+	MsgMACPoolNotExist:                           {Code: EINVALID, Text: "Cannot ${action} ${type}. MAC Pool does not exist."},
+	MsgMACPoolHasDuplicates:                      {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Duplicate MAC addresses are in use in the pool: ${macs}."},
+	MsgVNICProfileBadGuestNotification:           {Code: EINVALID, Text: "Cannot ${action} ${type}. guest_notification must be none, link_bounce or announce, and link_bounce_hold between 0 and ${max} milliseconds."},
+	MsgVMMemoryOutOfRange:                        {Code: EINVALID, Text: "Cannot ${action} ${type}. Memory must be between ${min} MiB and ${max} MiB."},
+	MsgTemplateInUse:                             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Template is being used by the following VMs: ${names}."},
+	MsgOVFNetworksMissing:                        {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The following vNICs use networks the target cluster lacks: ${networks}. Attach them, or import with empty_missing_networks=true to put those vNICs on no network."},
+	MsgBlankTemplate:                             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The Blank template cannot be changed."},
+
+	// vwire's own messages
+	MsgEntityNotFound:        {Code: ENOTFOUND, Text: "Entity not found: ${kind} ${id}", Bare: true},
+	MsgIncomplete:            {Code: EINCOMPLETE, Text: "${kind} [${fields}] required for ${method}", Reason: "Incomplete parameters", Bare: true},
+	MsgInvalidValue:          {Code: EINVALID, Text: "${detail}", Reason: "Invalid value", Bare: true},
+	MsgInvalidEnum:           {Code: EINVALID, Text: "${detail}", Reason: "Invalid Enum value", Bare: true},
+	MsgBadRequest:            {Code: EINVALID, Text: "${detail}", Reason: "Bad Request", Bare: true},
+	MsgReferenceNotFound:     {Code: EINVALID, Text: "Entity not found: ${kind}: ${ref}"},
+	MsgNetworkNotFound:       {Code: ENOTFOUND, Text: "Entity not found: Network: ${network}"},
+	MsgNetworkIDNameMismatch: {Code: EINVALID, Text: "Network id ${id} and name ${name} do not match."},
+	MsgOVFInvalid:            {Code: EINVALID, Text: "Cannot ${action} ${type}. ${why}."},
+	MsgOVFIDExists:           {Code: ECONFLICT, Text: "Cannot ${action} ${type}. A ${what} with id ${id} exists; import with regenerate_ids=true to make a copy."},
+	MsgBadCredentials:        {Code: EUNAUTHORIZED, Text: "Cannot authenticate user '${user}': The username or password is incorrect.", Bare: true},
+	MsgTokenUnknown:          {Code: EUNAUTHORIZED, Text: "The token is unknown or expired.", Bare: true},
+	MsgAuthRequired:          {Code: EUNAUTHORIZED, Text: "Authentication required: HTTP Basic (user@profile:password) or a bearer token from ${sso}/oauth/token.", Reason: "Unauthorized", Bare: true},
+	MsgTooManyStreams:        {Code: EUNAVAILABLE, Text: "Too many event streams are open (${max}); try again later.", Reason: "Service Unavailable"},
+	MsgInternal:              {Code: EINTERNAL, Text: "Internal error."},
+	MsgInternalPanic:         {Code: EINTERNAL, Text: "Internal error: ${cause}"},
+	MsgNoRepairAction:        {Code: EINTERNAL, Text: "no host action repairs the drift of vNIC ${nic}", Bare: true},
+	MsgBadDeviceKey:          {Code: EINTERNAL, Text: "foreign device key ${key} has a comma", Bare: true},
+	MsgChangeNotRepaired:     {Code: EUNAVAILABLE, Text: "A change left unfinished on this VM could not be repaired yet; try again."},
+	MsgChangeUnsettled:       {Code: EUNAVAILABLE, Text: "An earlier change on this VM has an outcome not known yet and its host cannot be asked now; it will be settled when the host answers. Try again then."},
+	MsgHostFailed:            {Code: EHOST, Text: "${generic} Host ${host}: ${reason}"},
+	MsgHostUnreachable:       {Code: EUNAVAILABLE, Text: "${generic} Host ${host} cannot be reached: ${cause}"},
+	MsgHostNotApplied:        {Code: EHOST, Text: "${generic} Host ${host} did not apply the change before its call ended: ${cause}"},
+	MsgHostOutcomeUnknown:    {Code: EUNAVAILABLE, Text: "${generic} Host ${host} did not answer (${cause}), so whether the change was applied is not known yet. It will be settled from the host's state when the host answers: by the VM's next operation or within a poll interval."},
+	MsgRowNotFound:           {Code: ENOTFOUND, Text: "not found", Bare: true},
+	MsgUniqueViolation:       {Code: ECONFLICT, Text: "Cannot save: an entity with the same unique value already exists."},
+	MsgForeignKeyViolation:   {Code: ECONFLICT, Text: "Cannot save: a referenced entity does not exist or is still in use."},
+	MsgTxConflict:            {Code: EUNAVAILABLE, Text: "The database refused a conflicting concurrent change; try again."},
+	MsgDBTimeout:             {Code: EUNAVAILABLE, Text: "The database did not answer in time."},
+	MsgDBError:               {Code: EINTERNAL, Text: "Database error."},
+	MsgDBClosed:              {Code: EUNAVAILABLE, Text: "The database is closed."},
+	MsgPoolExhausted:         {Code: ECONFLICT, Text: "no free MAC address in the pool", Bare: true},
 }
 
-// Fail builds the validation error for key, rendering ${action}, ${type} and
-// the given name/value pairs into oVirt's text. The detail is bracketed, as the
-// engine prints its message list (List.toString()).
-func Fail(op Op, key string, vars ...string) *Error {
+// MessageOf returns the catalogue entry of key.
+func MessageOf(key MsgKey) (Message, bool) {
 	m, ok := messages[key]
-	if !ok {
-		// A missing key is a programming error; keep it visible but not fatal.
-		return &Error{Code: EINTERNAL, Key: key, Detail: "[" + key + "]"}
+	return m, ok
+}
+
+// MessageKeys returns every key the catalogue has a text for.
+func MessageKeys() []MsgKey {
+	keys := make([]MsgKey, 0, len(messages))
+	for k := range messages {
+		keys = append(keys, k)
 	}
-	return &Error{Code: m.code, Key: key, Detail: "[" + Render(m.text, op, vars...) + "]"}
+	return keys
+}
+
+// Fail builds the error of op for key with the given name/value pairs, which
+// fill the key's ${name} variables when restapi renders it.
+func Fail(op Op, key MsgKey, vars ...string) *Error {
+	return &Error{Code: keyCode(key), Op: op, Key: key, Vars: vars}
+}
+
+// New builds the error for key, of no particular operation.
+func New(key MsgKey, vars ...string) *Error {
+	return &Error{Code: keyCode(key), Key: key, Vars: vars}
+}
+
+func keyCode(key MsgKey) Code {
+	if m, ok := messages[key]; ok {
+		return m.Code
+	}
+	// A key without a text is a programming error (TestMessageKeys): keep
+	// it visible but not fatal.
+	return EINTERNAL
 }
 
 // Render fills ${action}, ${type} and ${name} variables in a template.

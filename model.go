@@ -332,11 +332,11 @@ var (
 func ValidateName(op Op, name string, max int, withDot bool) error {
 	switch {
 	case withDot && !nameWithDotPattern.MatchString(name):
-		return Fail(op, "VALIDATION_NAME_INVALID_WITH_DOT")
+		return Fail(op, MsgValidationNameInvalidWithDot)
 	case !withDot && !namePattern.MatchString(name):
-		return Fail(op, "VALIDATION_NAME_INVALID")
+		return Fail(op, MsgValidationNameInvalid)
 	case len(name) > max:
-		return Fail(op, "VALIDATION_NAME_TOO_LONG", "max", strconv.Itoa(max))
+		return Fail(op, MsgValidationNameTooLong, "max", strconv.Itoa(max))
 	}
 	return nil
 }
@@ -348,16 +348,16 @@ func ValidateNetwork(op Op, n *Network) error {
 		return err
 	}
 	if len(n.Name) > 15 {
-		return Fail(op, "NETWORK_NAME_TOO_LONG_FOR_BRIDGE")
+		return Fail(op, MsgNetworkNameTooLongForBridge)
 	}
 	if n.Name == DummyBridge {
-		return Fail(op, "NETWORK_NAME_RESERVED", "NetworkName", n.Name)
+		return Fail(op, MsgNetworkNameReserved, "NetworkName", n.Name)
 	}
 	if n.VLAN != nil && (*n.VLAN < 0 || *n.VLAN > 4094) {
-		return Fail(op, "NETWORK_VLAN_OUT_OF_RANGE")
+		return Fail(op, MsgNetworkVLANOutOfRange)
 	}
 	if n.MTU != 0 && (n.MTU < 68 || n.MTU > 65535) {
-		return Fail(op, "NETWORK_MTU_OUT_OF_RANGE")
+		return Fail(op, MsgNetworkMTUOutOfRange)
 	}
 	return nil
 }

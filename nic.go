@@ -189,7 +189,7 @@ func (p *NICPatch) Apply(n NIC) NIC {
 // ValidateNICName checks a vNIC name (oVirt: 1–50 of [0-9a-zA-Z-_.]).
 func ValidateNICName(op Op, name string) error {
 	if name == "" {
-		return Fail(op, "VALIDATION_VM_NETWORK_NAME_NOT_NULL")
+		return Fail(op, MsgValidationVMNetworkNameNotNull)
 	}
 	return ValidateName(op, name, 50, true)
 }
@@ -201,14 +201,14 @@ func ValidateMAC(op Op, s string, allowEmpty bool) (string, error) {
 		if allowEmpty {
 			return "", nil
 		}
-		return "", Fail(op, "VALIDATION_VM_NETWORK_MAC_ADDRESS_NOT_NULL")
+		return "", Fail(op, MsgValidationVMNetworkMACAddressNotNull)
 	}
 	m, ok := ParseMAC(s)
 	if !ok || m == 0 {
-		return "", Fail(op, "VALIDATION_VM_NETWORK_MAC_ADDRESS_INVALID")
+		return "", Fail(op, MsgValidationVMNetworkMACAddressInvalid)
 	}
 	if m.Multicast() {
-		return "", Fail(op, "VALIDATION_VM_NETWORK_MAC_ADDRESS_MULTICAST")
+		return "", Fail(op, MsgValidationVMNetworkMACAddressMulticast)
 	}
 	return m.String(), nil
 }
@@ -216,7 +216,7 @@ func ValidateMAC(op Op, s string, allowEmpty bool) (string, error) {
 // ValidateNICInterface refuses types an x86 guest cannot have (oVirt's osinfo rule).
 func ValidateNICInterface(op Op, t NICInterface) error {
 	if d, ok := nicTypes[t]; !ok || !d.usable {
-		return Fail(op, "ACTION_TYPE_FAILED_VM_INTERFACE_TYPE_IS_NOT_SUPPORTED_BY_OS")
+		return Fail(op, MsgVMInterfaceTypeIsNotSupportedByOS)
 	}
 	return nil
 }
@@ -228,10 +228,10 @@ func ValidateLinking(op Op, n *NIC, level Version) error {
 		return nil
 	}
 	if !n.Linked {
-		return Fail(op, "UNLINKING_IS_NOT_SUPPORTED", "clusterVersion", level.String())
+		return Fail(op, MsgUnlinkingIsNotSupported, "clusterVersion", level.String())
 	}
 	if n.ProfileID == "" {
-		return Fail(op, "NULL_NETWORK_IS_NOT_SUPPORTED", "clusterVersion", level.String())
+		return Fail(op, MsgNullNetworkIsNotSupported, "clusterVersion", level.String())
 	}
 	return nil
 }
@@ -279,7 +279,7 @@ func RequiredAction(old, new *NIC, vmUp bool) HostAction {
 // in a running VM (oVirt's CANNOT_PERFORM_HOT_UPDATE, rule #9).
 func ValidateHotUpdate(op Op, old, new *NIC, vmUp bool) error {
 	if vmUp && old.Plugged && new.Plugged && (old.MAC != new.MAC || old.Interface != new.Interface) {
-		return Fail(op, "CANNOT_PERFORM_HOT_UPDATE")
+		return Fail(op, MsgCannotPerformHotUpdate)
 	}
 	return nil
 }

@@ -63,8 +63,8 @@ func TestValidateHotUpdate(t *testing.T) {
 			}
 			if err != nil {
 				want := "[Cannot edit Interface. Updating some of the properties is not supported while the interface is plugged into a running virtual machine. Please un-plug the interface, update the properties, and then plug it back.]"
-				if e := err.(*vwire.Error); e.Detail != want || e.Code != vwire.ECONFLICT {
-					t.Errorf("error = %q (%s), want %q (conflict)", e.Detail, e.Code, want)
+				if e := err.(*vwire.Error); "["+e.Text()+"]" != want || e.Code != vwire.ECONFLICT {
+					t.Errorf("error = %q (%s), want %q (conflict)", e.Text(), e.Code, want)
 				}
 			}
 		})
@@ -73,21 +73,22 @@ func TestValidateHotUpdate(t *testing.T) {
 
 func TestValidateMAC(t *testing.T) {
 	cases := []struct {
-		in, want, key string
-		allowEmpty    bool
+		in, want   string
+		key        vwire.MsgKey
+		allowEmpty bool
 	}{
 		{in: "00:1A:4A:16:01:99", want: "00:1a:4a:16:01:99"},
 		{in: "", allowEmpty: true},
-		{in: "", key: "VALIDATION_VM_NETWORK_MAC_ADDRESS_NOT_NULL"},
-		{in: "00:1a:4a:16:01", key: "VALIDATION_VM_NETWORK_MAC_ADDRESS_INVALID"},
-		{in: "00-1a-4a-16-01-99", key: "VALIDATION_VM_NETWORK_MAC_ADDRESS_INVALID"},
-		{in: "zz:1a:4a:16:01:99", key: "VALIDATION_VM_NETWORK_MAC_ADDRESS_INVALID"},
-		{in: "00:00:00:00:00:00", key: "VALIDATION_VM_NETWORK_MAC_ADDRESS_INVALID"},
-		{in: "01:00:5e:00:00:01", key: "VALIDATION_VM_NETWORK_MAC_ADDRESS_MULTICAST"},
-		{in: "ff:ff:ff:ff:ff:ff", key: "VALIDATION_VM_NETWORK_MAC_ADDRESS_MULTICAST"},
+		{in: "", key: vwire.MsgValidationVMNetworkMACAddressNotNull},
+		{in: "00:1a:4a:16:01", key: vwire.MsgValidationVMNetworkMACAddressInvalid},
+		{in: "00-1a-4a-16-01-99", key: vwire.MsgValidationVMNetworkMACAddressInvalid},
+		{in: "zz:1a:4a:16:01:99", key: vwire.MsgValidationVMNetworkMACAddressInvalid},
+		{in: "00:00:00:00:00:00", key: vwire.MsgValidationVMNetworkMACAddressInvalid},
+		{in: "01:00:5e:00:00:01", key: vwire.MsgValidationVMNetworkMACAddressMulticast},
+		{in: "ff:ff:ff:ff:ff:ff", key: vwire.MsgValidationVMNetworkMACAddressMulticast},
 	}
 	for _, tc := range cases {
-		t.Run(tc.in+"/"+tc.key, func(t *testing.T) {
+		t.Run(tc.in+"/"+string(tc.key), func(t *testing.T) {
 			got, err := vwire.ValidateMAC(vwire.OpAddNic, tc.in, tc.allowEmpty)
 			if tc.key == "" {
 				if err != nil || got != tc.want {
@@ -122,7 +123,7 @@ func TestValidateLinking(t *testing.T) {
 			err := vwire.ValidateLinking(vwire.OpAddNic, &tc.nic, tc.level)
 			got := ""
 			if err != nil {
-				got = err.(*vwire.Error).Detail
+				got = "[" + err.(*vwire.Error).Text() + "]"
 			}
 			if got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
@@ -132,15 +133,15 @@ func TestValidateLinking(t *testing.T) {
 }
 
 func TestValidateNICName(t *testing.T) {
-	for name, key := range map[string]string{
-		"":                      "VALIDATION_VM_NETWORK_NAME_NOT_NULL",
-		"eth 0":                 "VALIDATION_NAME_INVALID_WITH_DOT",
-		"eth0;rm":               "VALIDATION_NAME_INVALID_WITH_DOT",
-		strings.Repeat("n", 51): "VALIDATION_NAME_TOO_LONG",
+	for name, key := range map[string]vwire.MsgKey{
+		"":                      vwire.MsgValidationVMNetworkNameNotNull,
+		"eth 0":                 vwire.MsgValidationNameInvalidWithDot,
+		"eth0;rm":               vwire.MsgValidationNameInvalidWithDot,
+		strings.Repeat("n", 51): vwire.MsgValidationNameTooLong,
 		"nic1.2_a-b":            "",
 	} {
 		err := vwire.ValidateNICName(vwire.OpAddNic, name)
-		got := ""
+		var got vwire.MsgKey
 		if err != nil {
 			got = err.(*vwire.Error).Key
 		}

@@ -36,28 +36,46 @@ const (
 	EUNAVAILABLE Code = "unavailable"
 )
 
-// Error is the single error type of vwire. Reason and Detail are what a client
-// sees in an oVirt fault; Err keeps the cause for logs.
+// Error is the single error type of vwire: a code, the operation, a message
+// key with the values of its variables, the host's own code where a host
+// failed, and the wrapped cause. It holds no rendered text: restapi renders
+// it, once, as oVirt's fault.
 type Error struct {
 	Code Code
-	// Key is the oVirt message key when the error comes from a validation rule.
-	Key string
-	// Reason is the fault's <reason>; empty means "Operation Failed".
-	Reason string
-	// Detail is the fault's <detail>, already rendered.
-	Detail string
+	// Op fills ${action} and ${type} in the key's text.
+	Op Op
+	// Key names the message in the catalogue (messages.go).
+	Key MsgKey
+	// Vars are name/value pairs filling the text's ${name} variables; free
+	// text (a host's reason, a parse error) travels here too.
+	Vars []string
+	// NIC names the vNIC a rule failed for, when one request checks several.
+	NIC string
 	// HostCode is the VDSM error code when a host call failed (49, 50, 56…).
 	HostCode int
 	Err      error
 }
 
+// Text is the key's text with its variables filled, as logs and events
+// quote it; restapi renders the fault itself.
+func (e *Error) Text() string {
+	m, ok := messages[e.Key]
+	if !ok {
+		return string(e.Key)
+	}
+	return Render(m.Text, e.Op, e.Vars...)
+}
+
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Key != "" {
-		b.WriteString(e.Key)
+		b.WriteString(string(e.Key))
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Detail)
+	b.WriteString(e.Text())
+	if e.NIC != "" {
+		b.WriteString(" (vNIC " + e.NIC + ")")
+	}
 	if e.Err != nil {
 		fmt.Fprintf(&b, " (%s)", e.Err.Error())
 	}
@@ -65,6 +83,21 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Wrap returns a copy of e with the given cause (a copy, so that wrapping
+// a sentinel such as ErrPoolExhausted leaves it unchanged).
+func (e *Error) Wrap(cause error) *Error {
+	c := *e
+	c.Err = cause
+	return &c
+}
+
+// ForNIC returns a copy of e that names the vNIC it is about.
+func (e *Error) ForNIC(name string) *Error {
+	c := *e
+	c.NIC = name
+	return &c
+}
 
 // ErrorCode returns the code of err, EINTERNAL for foreign errors and "" for nil.
 func ErrorCode(err error) Code {
@@ -78,24 +111,31 @@ func ErrorCode(err error) Code {
 	return EINTERNAL
 }
 
-// Errorf builds an Error whose detail is a formatted text.
-func Errorf(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+// IsKey reports whether err is, or wraps as its outermost vwire error, an
+// Error with the given key.
+func IsKey(err error, key MsgKey) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Key == key
 }
+
+// ErrPoolExhausted is the store's answer when a MAC pool has no free address;
+// the engine turns it into oVirt's message for its operation.
+var ErrPoolExhausted = &Error{Code: ECONFLICT, Key: MsgPoolExhausted}
 
 // NotFound reports a missing entity of the given kind ("VM", "Nic"…).
 func NotFound(kind, id string) *Error {
-	return &Error{Code: ENOTFOUND, Key: "ENTITY_NOT_FOUND", Detail: fmt.Sprintf("Entity not found: %s %s", kind, id)}
+	return New(MsgEntityNotFound, "kind", kind, "id", id)
 }
 
 // Incomplete reports missing mandatory fields as oVirt does:
 // "Nic [name] required for add".
 func Incomplete(kind string, fields []string, method string) *Error {
-	return &Error{Code: EINCOMPLETE, Reason: "Incomplete parameters",
-		Detail: fmt.Sprintf("%s [%s] required for %s", kind, strings.Join(fields, ", "), method)}
+	return New(MsgIncomplete, "kind", kind, "fields", strings.Join(fields, ", "), "method", method)
 }
 
-// InvalidValue reports a value that could not be parsed (bad boolean, bad enum…).
-func InvalidValue(reason, detail string) *Error {
-	return &Error{Code: EINVALID, Reason: reason, Detail: detail}
+// InvalidValue reports a value that could not be parsed (bad boolean, bad
+// enum…); key is MsgInvalidValue, MsgInvalidEnum or MsgBadRequest, whose
+// fault reasons differ, and detail is the free text.
+func InvalidValue(key MsgKey, detail string) *Error {
+	return New(key, "detail", detail)
 }

@@ -151,7 +151,7 @@ func (e *Engine) Authenticate(ctx context.Context, login, password string) (*vwi
 		return err
 	})
 	if vwire.ErrorCode(err) == vwire.ENOTFOUND || (err == nil && !checkPassword(u.PasswordHash, password)) {
-		return nil, &vwire.Error{Code: vwire.EUNAUTHORIZED, Detail: fmt.Sprintf("Cannot authenticate user '%s': The username or password is incorrect.", login)}
+		return nil, vwire.New(vwire.MsgBadCredentials, "user", login)
 	}
 	return u, err
 }
@@ -182,7 +182,7 @@ func (e *Engine) TokenUser(ctx context.Context, token string) (*vwire.User, erro
 		return err
 	})
 	if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-		return nil, &vwire.Error{Code: vwire.EUNAUTHORIZED, Detail: "The token is unknown or expired."}
+		return nil, vwire.New(vwire.MsgTokenUnknown)
 	}
 	return u, err
 }

@@ -338,7 +338,7 @@ func (e *Engine) repairNIC(ctx context.Context, hc HostClient, c *vmCtx, n *vwir
 	}
 	unplug := func() error {
 		if !c.cluster.Version.SupportsHotPlug() {
-			return vwire.Fail(op, "HOT_PLUG_IS_NOT_SUPPORTED")
+			return vwire.Fail(op, vwire.MsgHotPlugIsNotSupported)
 		}
 		// The host knows the device by its own MAC, as an unplug of a
 		// user's change carries the old values.
@@ -364,13 +364,13 @@ func (e *Engine) repairNIC(ctx context.Context, hc HostClient, c *vmCtx, n *vwir
 		return &vwire.NICObserved{Present: false, At: e.now()}, nil
 	case vwire.ActionUpdate:
 		if !c.cluster.Version.SupportsNetworkLinking() {
-			return nil, vwire.Fail(op, "HOT_VM_INTERFACE_UPDATE_IS_NOT_SUPPORTED", "clusterVersion", c.cluster.Version.String())
+			return nil, vwire.Fail(op, vwire.MsgHotVMInterfaceUpdateIsNotSupported, "clusterVersion", c.cluster.Version.String())
 		}
 		if n.PortMirroring {
-			return nil, vwire.Fail(op, "CANNOT_PERFORM_HOT_UPDATE_WITH_PORT_MIRRORING")
+			return nil, vwire.Fail(op, vwire.MsgCannotPerformHotUpdateWithPortMirroring)
 		}
 		if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {
-			return nil, vwire.Fail(op, "ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS")
+			return nil, vwire.Fail(op, vwire.MsgActivateDeactivateNetworkNotInVDS)
 		}
 		p := updateParams(n)
 		// Moved back to its network: the guest learns of it as the
@@ -385,7 +385,7 @@ func (e *Engine) repairNIC(ctx context.Context, hc HostClient, c *vmCtx, n *vwir
 		}
 		return e.observed(st), nil
 	}
-	return nil, vwire.Errorf(vwire.EINTERNAL, "no host action repairs the drift of vNIC %s", n.Name)
+	return nil, vwire.New(vwire.MsgNoRepairAction, "nic", n.Name)
 }
 
 // repairText says what a repair changed: "link was down, now up".
@@ -405,8 +405,8 @@ func reason(err error) string {
 		return re.Reason()
 	}
 	var ve *vwire.Error
-	if errors.As(err, &ve) && ve.Detail != "" {
-		return ve.Detail
+	if errors.As(err, &ve) {
+		return quoted(ve)
 	}
 	return err.Error()
 }

@@ -203,9 +203,22 @@ func hostError(generic string, h *vwire.Host, err error) *vwire.Error {
 	case errors.As(err, &re):
 		reason, code = re.Reason(), re.Code
 	case errors.As(err, &te):
-		return &vwire.Error{Code: vwire.EUNAVAILABLE, Key: "HOST_UNREACHABLE",
-			Detail: "[" + generic + " Host " + h.Name + " cannot be reached: " + te.Err.Error() + "]", Err: err}
+		return vwire.New(vwire.MsgHostUnreachable, "generic", generic, "host", h.Name, "cause", te.Err.Error()).Wrap(err)
 	}
-	return &vwire.Error{Code: vwire.EHOST, Key: "HOST_FAILED", HostCode: code,
-		Detail: "[" + generic + " Host " + h.Name + ": " + reason + "]", Err: err}
+	ve := vwire.New(vwire.MsgHostFailed, "generic", generic, "host", h.Name, "reason", reason).Wrap(err)
+	ve.HostCode = code
+	return ve
+}
+
+// quoted is an error's text as an event quotes it: as a fault's detail
+// reads, bracketed unless its message is bare.
+func quoted(ve *vwire.Error) string {
+	t := ve.Text()
+	if ve.NIC != "" {
+		t += " (vNIC " + ve.NIC + ")"
+	}
+	if m, ok := vwire.MessageOf(ve.Key); ok && m.Bare {
+		return t
+	}
+	return "[" + t + "]"
 }

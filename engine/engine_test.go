@@ -211,7 +211,7 @@ func (e *env) lastEvent() *vwire.Event {
 
 func ptr[T any](v T) *T { return &v }
 
-func key(err error) string {
+func key(err error) vwire.MsgKey {
 	var ve *vwire.Error
 	if errors.As(err, &ve) {
 		return ve.Key
@@ -318,7 +318,7 @@ func testMACChangeNeedsUnplug(t *testing.T) {
 	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
 	e.start(vm.ID)
 	_, err := e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{MAC: ptr("00:1a:4a:16:01:99")})
-	if key(err) != "CANNOT_PERFORM_HOT_UPDATE" || vwire.ErrorCode(err) != vwire.ECONFLICT {
+	if key(err) != vwire.MsgCannotPerformHotUpdate || vwire.ErrorCode(err) != vwire.ECONFLICT {
 		t.Fatalf("MAC change on a plugged vNIC: %v", err)
 	}
 	// Unplug and change the MAC in one request: the unplug carries the old MAC.
@@ -373,7 +373,7 @@ func testHostFailureLeavesNoLie(t *testing.T) {
 	_, err := e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{ProfileID: &red, Linked: ptr(false)})
 	var ve *vwire.Error
 	if !errors.As(err, &ve) || ve.Code != vwire.EHOST || ve.HostCode != agent.CodeUpdateDevice ||
-		!strings.Contains(ve.Detail, "bridge red doesn't exist") {
+		!strings.Contains(ve.Text(), "bridge red doesn't exist") {
 		t.Fatalf("err = %v, want a host failure with code 56 and libvirt's reason", err)
 	}
 	after := e.stored(n.ID)
@@ -422,7 +422,7 @@ func testUnplugThatNeverCompletesKeepsVNICPlugged(t *testing.T) {
 	e.sim.HoldUnplug(vm.ID, true)
 	_, err := e.eng.DeactivateNIC(ctx(), vm.ID, n.ID)
 	var ve *vwire.Error
-	if !errors.As(err, &ve) || ve.HostCode != agent.CodeHotunplugNic || !strings.Contains(ve.Detail, "did not release") {
+	if !errors.As(err, &ve) || ve.HostCode != agent.CodeHotunplugNic || !strings.Contains(ve.Text(), "did not release") {
 		t.Fatalf("err = %v", err)
 	}
 	if st := e.stored(n.ID); !st.Plugged {
@@ -556,15 +556,15 @@ func testClusterLevelGates(t *testing.T) {
 	cases := []struct {
 		level string
 		spec  engine.NICSpec
-		key   string
+		key   vwire.MsgKey
 	}{
-		{"3.1", engine.NICSpec{Name: "n", ProfileID: "MGMT", Linked: ptr(false)}, "UNLINKING_IS_NOT_SUPPORTED"},
-		{"3.1", engine.NICSpec{Name: "n"}, "NULL_NETWORK_IS_NOT_SUPPORTED"},
+		{"3.1", engine.NICSpec{Name: "n", ProfileID: "MGMT", Linked: ptr(false)}, vwire.MsgUnlinkingIsNotSupported},
+		{"3.1", engine.NICSpec{Name: "n"}, vwire.MsgNullNetworkIsNotSupported},
 		{"3.0", engine.NICSpec{Name: "n", ProfileID: "MGMT"}, ""},
 		{"3.2", engine.NICSpec{Name: "n", Linked: ptr(false)}, ""},
 	}
 	for i, tc := range cases {
-		t.Run(tc.level+"/"+tc.key, func(t *testing.T) {
+		t.Run(tc.level+"/"+string(tc.key), func(t *testing.T) {
 			v, _ := vwire.ParseVersion(tc.level)
 			c := &vwire.Cluster{Name: "c" + strconv.Itoa(i), DataCenterID: e.dc.ID, Version: v}
 			if err := e.eng.AddCluster(ctx(), c); err != nil {
@@ -682,7 +682,7 @@ func testGuestNotification(t *testing.T) {
 		t.Errorf("link changes announced: %d, want 2", a)
 	}
 	_, err := e.eng.UpdateProfile(ctx(), bounce, func(p *vwire.VnicProfile) error { p.BounceHold = time.Hour; return nil })
-	if key(err) != "VNIC_PROFILE_BAD_GUEST_NOTIFICATION" {
+	if key(err) != vwire.MsgVNICProfileBadGuestNotification {
 		t.Errorf("an hour-long hold: %v", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // nameConflict turns a unique violation into oVirt's "name already used".
-func nameConflict(op vwire.Op, key string, err error) error {
+func nameConflict(op vwire.Op, key vwire.MsgKey, err error) error {
 	if vwire.ErrorCode(err) == vwire.ECONFLICT {
 		return vwire.Fail(op, key)
 	}
@@ -42,10 +42,10 @@ func (e *Engine) AddDataCenter(ctx context.Context, dc *vwire.DataCenter) error 
 	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		if _, err := tx.MacPool(dc.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST")
+			return vwire.Fail(op, vwire.MsgMACPoolNotExist)
 		}
 		if err := tx.CreateDataCenter(dc); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
 		mgmt := &vwire.Network{ID: uuid.NewString(), Name: vwire.ManagementNetwork, Description: "Management Network", DataCenterID: dc.ID, VMNetwork: true}
 		if err := tx.CreateNetwork(mgmt); err != nil {
@@ -64,7 +64,7 @@ func unsupportedVersion(op vwire.Op, v vwire.Version) error {
 	for _, x := range vwire.SupportedVersions {
 		s = append(s, x.String())
 	}
-	return vwire.Fail(op, "ACTION_TYPE_FAILED_UNSUPPORTED_VERSION", "version", v.String(), "supported", strings.Join(s, ", "))
+	return vwire.Fail(op, vwire.MsgUnsupportedVersion, "version", v.String(), "supported", strings.Join(s, ", "))
 }
 
 // UpdateDataCenter applies mutate to the stored data center and writes it,
@@ -87,10 +87,10 @@ func (e *Engine) UpdateDataCenter(ctx context.Context, id string, mutate func(*v
 		}
 		// As on add: the pool must exist.
 		if _, err := tx.MacPool(dc.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST")
+			return vwire.Fail(op, vwire.MsgMACPoolNotExist)
 		}
 		if err := tx.UpdateDataCenter(dc); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
 		return newEvent(ctx, evDCUpdate, dcVars(dc)...).write(tx)
 	})
@@ -112,7 +112,7 @@ func (e *Engine) RemoveDataCenter(ctx context.Context, id string) error {
 		}
 		for _, c := range clusters {
 			if c.DataCenterID == id {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_DATA_CENTER_NOT_EMPTY")
+				return vwire.Fail(op, vwire.MsgDataCenterNotEmpty)
 			}
 		}
 		nets, err := tx.Networks()
@@ -154,17 +154,17 @@ func (e *Engine) AddCluster(ctx context.Context, c *vwire.Cluster) error {
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		dc, err := tx.DataCenter(c.DataCenterID)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_DATA_CENTER_NOT_EXIST")
+			return vwire.Fail(op, vwire.MsgDataCenterNotExist)
 		} else if err != nil {
 			return err
 		}
 		if c.MacPoolID == "" {
 			c.MacPoolID = dc.MacPoolID
 		} else if _, err := tx.MacPool(c.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST")
+			return vwire.Fail(op, vwire.MsgMACPoolNotExist)
 		}
 		if err := tx.CreateCluster(c); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
 		nets, err := tx.Networks()
 		if err != nil {
@@ -201,16 +201,16 @@ func (e *Engine) UpdateCluster(ctx context.Context, id string, mutate func(*vwir
 			return unsupportedVersion(op, c.Version)
 		}
 		if c.Version.Less(old.Version) {
-			return vwire.Fail(op, "CLUSTER_CANNOT_DECREASE_COMPATIBILITY_VERSION")
+			return vwire.Fail(op, vwire.MsgClusterCannotDecreaseCompatibilityVersion)
 		}
 		if err := checkDriftPolicy(c); err != nil {
 			return err
 		}
 		if _, err := tx.MacPool(c.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST")
+			return vwire.Fail(op, vwire.MsgMACPoolNotExist)
 		}
 		if err := tx.UpdateCluster(c); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
 		return newEvent(ctx, evClusterUpdate, "ClusterName", c.Name).write(tx)
 	})
@@ -235,12 +235,12 @@ func (e *Engine) RemoveCluster(ctx context.Context, id string) error {
 		}
 		for _, h := range hosts {
 			if h.ClusterID == id {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_NOT_EMPTY")
+				return vwire.Fail(op, vwire.MsgClusterNotEmpty)
 			}
 		}
 		for _, v := range vms {
 			if v.ClusterID == id {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_NOT_EMPTY")
+				return vwire.Fail(op, vwire.MsgClusterNotEmpty)
 			}
 		}
 		if err := tx.DeleteCluster(id); err != nil {
@@ -264,10 +264,10 @@ func (e *Engine) AttachNetwork(ctx context.Context, clusterID, networkID string,
 			return err
 		}
 		if n.DataCenterID != c.DataCenterID {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_IN_DATA_CENTER")
+			return vwire.Fail(op, vwire.MsgNetworkNotInDataCenter)
 		}
 		if err := tx.AttachNetwork(clusterID, networkID, required); err != nil {
-			return nameConflict(op, "NETWORK_ALREADY_ATTACHED_TO_CLUSTER", err)
+			return nameConflict(op, vwire.MsgNetworkAlreadyAttachedToCluster, err)
 		}
 		return newEvent(ctx, evNetworkAttach, "NetworkName", n.Name, "ClusterName", c.Name).write(tx)
 	})
@@ -310,11 +310,11 @@ func (e *Engine) DetachNetwork(ctx context.Context, clusterID, networkID string)
 			}
 		}
 		if len(users) > 0 {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_IN_USE_BY_VMS", "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+			return vwire.Fail(op, vwire.MsgNetworkInUseByVMs, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
 		}
 		if err := tx.DetachNetwork(clusterID, networkID); err != nil {
 			if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-				return vwire.Fail(op, "NETWORK_NOT_ATTACHED_TO_CLUSTER")
+				return vwire.Fail(op, vwire.MsgNetworkNotAttachedToCluster)
 			}
 			return err
 		}
@@ -334,12 +334,12 @@ func (e *Engine) AddNetwork(ctx context.Context, n *vwire.Network) error {
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		dc, err := tx.DataCenter(n.DataCenterID)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_DATA_CENTER_NOT_EXIST")
+			return vwire.Fail(op, vwire.MsgDataCenterNotExist)
 		} else if err != nil {
 			return err
 		}
 		if err := tx.CreateNetwork(n); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NETWORK_NAME_IN_USE", err)
+			return nameConflict(op, vwire.MsgNetworkNameInUse, err)
 		}
 		if n.VMNetwork {
 			if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: n.Name, NetworkID: n.ID,
@@ -369,14 +369,14 @@ func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwir
 		}
 		if old.Name != n.Name {
 			if old.Name == vwire.ManagementNetwork {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_MANAGEMENT_NETWORK_CANNOT_BE_REMOVED", "NetworkName", old.Name)
+				return vwire.Fail(op, vwire.MsgManagementNetworkCannotBeRemoved, "NetworkName", old.Name)
 			}
 			users, err := tx.NetworkUsers(id)
 			if err != nil {
 				return err
 			}
 			if len(users) > 0 {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_IN_USE_BY_VMS", "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+				return vwire.Fail(op, vwire.MsgNetworkInUseByVMs, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
 			}
 		}
 		dc, err := tx.DataCenter(old.DataCenterID)
@@ -385,7 +385,7 @@ func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwir
 		}
 		n.ID, n.DataCenterID = old.ID, old.DataCenterID
 		if err := tx.UpdateNetwork(n); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NETWORK_NAME_IN_USE", err)
+			return nameConflict(op, vwire.MsgNetworkNameInUse, err)
 		}
 		return newEvent(ctx, evNetworkUpdate, append(dcVars(dc), "NetworkName", n.Name)...).write(tx)
 	})
@@ -401,14 +401,14 @@ func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
 			return err
 		}
 		if n.Name == vwire.ManagementNetwork {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_MANAGEMENT_NETWORK_CANNOT_BE_REMOVED", "NetworkName", n.Name)
+			return vwire.Fail(op, vwire.MsgManagementNetworkCannotBeRemoved, "NetworkName", n.Name)
 		}
 		users, err := tx.NetworkUsers(id)
 		if err != nil {
 			return err
 		}
 		if len(users) > 0 {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_IN_USE_BY_VMS", "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+			return vwire.Fail(op, vwire.MsgNetworkInUseByVMs, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
 		}
 		dc, err := tx.DataCenter(n.DataCenterID)
 		if err != nil {
@@ -441,7 +441,7 @@ func validateProfile(op vwire.Op, p *vwire.VnicProfile) error {
 		p.Notify = vwire.NotifyNone
 	}
 	if _, ok := vwire.ParseGuestNotify(string(p.Notify)); !ok || p.BounceHold < 0 || p.BounceHold > vwire.MaxBounceHold {
-		return vwire.Fail(op, "VNIC_PROFILE_BAD_GUEST_NOTIFICATION", "max", strconv.FormatInt(vwire.MaxBounceHold.Milliseconds(), 10))
+		return vwire.Fail(op, vwire.MsgVNICProfileBadGuestNotification, "max", strconv.FormatInt(vwire.MaxBounceHold.Milliseconds(), 10))
 	}
 	return nil
 }
@@ -456,12 +456,12 @@ func (e *Engine) AddProfile(ctx context.Context, p *vwire.VnicProfile) error {
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		vars, err := profileVars(tx, p)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_EXISTS")
+			return vwire.Fail(op, vwire.MsgNetworkNotExists)
 		} else if err != nil {
 			return err
 		}
 		if err := tx.CreateProfile(p); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_VNIC_PROFILE_NAME_IN_USE", err)
+			return nameConflict(op, vwire.MsgVNICProfileNameInUse, err)
 		}
 		return newEvent(ctx, evProfileAdd, vars...).write(tx)
 	})
@@ -488,7 +488,7 @@ func (e *Engine) UpdateProfile(ctx context.Context, id string, mutate func(*vwir
 			return err
 		}
 		if err := tx.UpdateProfile(p); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_VNIC_PROFILE_NAME_IN_USE", err)
+			return nameConflict(op, vwire.MsgVNICProfileNameInUse, err)
 		}
 		return newEvent(ctx, evProfileUpdate, vars...).write(tx)
 	})
@@ -508,7 +508,7 @@ func (e *Engine) RemoveProfile(ctx context.Context, id string) error {
 			return err
 		}
 		if len(users) > 0 {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_VNIC_PROFILE_IN_USE", "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+			return vwire.Fail(op, vwire.MsgVNICProfileInUse, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
 		}
 		vars, err := profileVars(tx, p)
 		if err != nil {
@@ -542,7 +542,7 @@ func (e *Engine) AddMacPool(ctx context.Context, p *vwire.MacPool) error {
 	p.ID, p.DefaultPool = uuid.NewString(), false
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		if err := tx.CreateMacPool(p); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
 		return newEvent(ctx, evMacPoolAdd, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
 	})
@@ -569,11 +569,11 @@ func (e *Engine) UpdateMacPool(ctx context.Context, id string, mutate func(*vwir
 			return err
 		}
 		if old.AllowDuplicates && !p.AllowDuplicates {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_HAS_DUPLICATES", "macs", "(disallowing duplicates again is not supported)")
+			return vwire.Fail(op, vwire.MsgMACPoolHasDuplicates, "macs", "(disallowing duplicates again is not supported)")
 		}
 		p.ID, p.DefaultPool = old.ID, old.DefaultPool
 		if err := tx.UpdateMacPool(p); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
 		return newEvent(ctx, evMacPoolUpdate, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
 	})
@@ -589,7 +589,7 @@ func (e *Engine) RemoveMacPool(ctx context.Context, id string) error {
 			return err
 		}
 		if p.DefaultPool {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_DEFAULT_MAC_POOL_CANNOT_BE_REMOVED")
+			return vwire.Fail(op, vwire.MsgDefaultMACPoolCannotBeRemoved)
 		}
 		clusters, err := tx.Clusters()
 		if err != nil {
@@ -602,7 +602,7 @@ func (e *Engine) RemoveMacPool(ctx context.Context, id string) error {
 			}
 		}
 		if len(users) > 0 {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_MAC_POOL_IN_USE", "names", strings.Join(users, ", "))
+			return vwire.Fail(op, vwire.MsgMACPoolInUse, "names", strings.Join(users, ", "))
 		}
 		if err := tx.DeleteMacPool(id); err != nil {
 			return err

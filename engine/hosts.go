@@ -64,7 +64,7 @@ func (e *Engine) AddHost(ctx context.Context, s HostSpec) (*vwire.Host, error) {
 func (e *Engine) createHost(ctx context.Context, op vwire.Op, h *vwire.Host) error {
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		if _, err := tx.Cluster(h.ClusterID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_NOT_EXIST")
+			return vwire.Fail(op, vwire.MsgClusterNotExist)
 		} else if err != nil {
 			return err
 		}
@@ -74,10 +74,10 @@ func (e *Engine) createHost(ctx context.Context, op vwire.Op, h *vwire.Host) err
 		}
 		for _, o := range hosts {
 			if o.Name == h.Name {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED")
+				return vwire.Fail(op, vwire.MsgNameAlreadyUsed)
 			}
 			if o.Address == h.Address && o.Port == h.Port {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_ADDRESS_IN_USE", "address", h.Address, "port", strconv.Itoa(h.Port), "host", o.Name)
+				return vwire.Fail(op, vwire.MsgHostAddressInUse, "address", h.Address, "port", strconv.Itoa(h.Port), "host", o.Name)
 			}
 		}
 		if err := tx.CreateHost(h); err != nil {
@@ -110,7 +110,7 @@ func (e *Engine) UpdateHost(ctx context.Context, id string, p HostPatch) (*vwire
 			return err
 		}
 		if h.Embedded && (p.Address != nil || p.Port != nil) {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_EMBEDDED_HOST")
+			return vwire.Fail(op, vwire.MsgEmbeddedHost)
 		}
 		if p.Name != nil {
 			if err := vwire.ValidateName(op, *p.Name, 255, true); err != nil {
@@ -136,13 +136,13 @@ func (e *Engine) UpdateHost(ctx context.Context, id string, p HostPatch) (*vwire
 			}
 			for _, o := range hosts {
 				if o.ID != h.ID && o.Address == h.Address && o.Port == h.Port {
-					return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_ADDRESS_IN_USE", "address", h.Address, "port", strconv.Itoa(h.Port), "host", o.Name)
+					return vwire.Fail(op, vwire.MsgHostAddressInUse, "address", h.Address, "port", strconv.Itoa(h.Port), "host", o.Name)
 				}
 			}
 		}
 		if err := tx.UpdateHost(h); err != nil {
 			if vwire.ErrorCode(err) == vwire.ECONFLICT {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED")
+				return vwire.Fail(op, vwire.MsgNameAlreadyUsed)
 			}
 			return err
 		}
@@ -160,7 +160,7 @@ func (e *Engine) RemoveHost(ctx context.Context, id string) error {
 			return err
 		}
 		if h.Embedded {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_EMBEDDED_HOST")
+			return vwire.Fail(op, vwire.MsgEmbeddedHost)
 		}
 		vms, err := tx.VMsOnHost(id)
 		if err != nil {
@@ -171,7 +171,7 @@ func (e *Engine) RemoveHost(ctx context.Context, id string) error {
 			for i, v := range vms {
 				names[i] = v.Name
 			}
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_HAS_RUNNING_VMS", "names", strings.Join(names, ", "))
+			return vwire.Fail(op, vwire.MsgHostHasRunningVMs, "names", strings.Join(names, ", "))
 		}
 		if err := tx.DeleteHost(id); err != nil {
 			return err

@@ -19,7 +19,7 @@ func codeKey(err error) string {
 		return ""
 	}
 	if k := key(err); k != "" {
-		return k
+		return string(k)
 	}
 	return string(vwire.ErrorCode(err))
 }
@@ -43,10 +43,10 @@ func testMacPoolInput(t *testing.T) {
 		ranges []vwire.MacRange
 		want   string
 	}{
-		{"zero MAC", []vwire.MacRange{r("00:00:00:00:00:00", "00:00:00:00:00:0f")}, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"},
-		{"broadcast", []vwire.MacRange{r("ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")}, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"},
-		{"from after to", []vwire.MacRange{r("02:00:00:00:00:0f", "02:00:00:00:00:00")}, "ACTION_TYPE_FAILED_MAC_POOL_INVALID_RANGE"},
-		{"overlapping ranges", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f"), r("02:00:00:00:00:08", "02:00:00:00:00:1f")}, "ACTION_TYPE_FAILED_MAC_POOL_RANGES_OVERLAP"},
+		{"zero MAC", []vwire.MacRange{r("00:00:00:00:00:00", "00:00:00:00:00:0f")}, string(vwire.MsgMACPoolInvalidRange)},
+		{"broadcast", []vwire.MacRange{r("ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")}, string(vwire.MsgMACPoolInvalidRange)},
+		{"from after to", []vwire.MacRange{r("02:00:00:00:00:0f", "02:00:00:00:00:00")}, string(vwire.MsgMACPoolInvalidRange)},
+		{"overlapping ranges", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f"), r("02:00:00:00:00:08", "02:00:00:00:00:1f")}, string(vwire.MsgMACPoolRangesOverlap)},
 	}
 	for _, tc := range cases {
 		t.Run("add "+tc.name, func(t *testing.T) {
@@ -119,55 +119,55 @@ func testUpdateChecksWhatAddChecks(t *testing.T) {
 		{"add host, negative port", func() error {
 			_, err := e.eng.AddHost(ctx(), engine.HostSpec{Name: "h2", Address: "192.0.2.9", Port: -5, ClusterID: e.cluster.ID})
 			return err
-		}, func() any { return nil }, string(vwire.EINVALID)},
+		}, func() any { return nil }, string(vwire.MsgInvalidValue)},
 		{"add host, address with spaces", func() error {
 			_, err := e.eng.AddHost(ctx(), engine.HostSpec{Name: "h2", Address: "192.0.2.9 x", ClusterID: e.cluster.ID})
 			return err
-		}, func() any { return nil }, string(vwire.EINVALID)},
+		}, func() any { return nil }, string(vwire.MsgInvalidValue)},
 		{"update host, negative port", func() error {
 			_, err := e.eng.UpdateHost(ctx(), e.host.ID, engine.HostPatch{Port: port(-5)})
 			return err
-		}, hostState, string(vwire.EINVALID)},
+		}, hostState, string(vwire.MsgInvalidValue)},
 		{"update host, port too large", func() error {
 			_, err := e.eng.UpdateHost(ctx(), e.host.ID, engine.HostPatch{Port: port(70000)})
 			return err
-		}, hostState, string(vwire.EINVALID)},
+		}, hostState, string(vwire.MsgInvalidValue)},
 		{"update host, address with spaces", func() error {
 			_, err := e.eng.UpdateHost(ctx(), e.host.ID, engine.HostPatch{Address: ptr("my host")})
 			return err
-		}, hostState, string(vwire.EINVALID)},
+		}, hostState, string(vwire.MsgInvalidValue)},
 		{"update host, empty address", func() error {
 			_, err := e.eng.UpdateHost(ctx(), e.host.ID, engine.HostPatch{Address: ptr("")})
 			return err
-		}, hostState, string(vwire.EINVALID)},
+		}, hostState, string(vwire.MsgInvalidValue)},
 		{"update host, another host's address", func() error {
 			_, err := e.eng.UpdateHost(ctx(), e.host.ID, engine.HostPatch{Address: ptr(other.Address), Port: port(other.Port)})
 			return err
-		}, hostState, "ACTION_TYPE_FAILED_HOST_ADDRESS_IN_USE"},
+		}, hostState, string(vwire.MsgHostAddressInUse)},
 		{"add VM, memory beyond the maximum", func() error {
 			_, err := e.eng.AddVM(ctx(), engine.VMSpec{Name: "big", ClusterID: e.cluster.ID, Memory: vwire.MaxMemory + 1})
 			return err
-		}, func() any { return nil }, "VM_MEMORY_OUT_OF_RANGE"},
+		}, func() any { return nil }, string(vwire.MsgVMMemoryOutOfRange)},
 		{"add VM, negative memory", func() error {
 			_, err := e.eng.AddVM(ctx(), engine.VMSpec{Name: "neg", ClusterID: e.cluster.ID, Memory: -1})
 			return err
-		}, func() any { return nil }, "VM_MEMORY_OUT_OF_RANGE"},
+		}, func() any { return nil }, string(vwire.MsgVMMemoryOutOfRange)},
 		{"update VM, memory beyond the maximum", func() error {
 			_, err := e.eng.UpdateVM(ctx(), vm.ID, engine.VMPatch{Memory: ptr(vwire.MaxMemory + 1)})
 			return err
-		}, vmState, "VM_MEMORY_OUT_OF_RANGE"},
+		}, vmState, string(vwire.MsgVMMemoryOutOfRange)},
 		{"update VM, zero memory", func() error {
 			_, err := e.eng.UpdateVM(ctx(), vm.ID, engine.VMPatch{Memory: ptr(int64(0))})
 			return err
-		}, vmState, "VM_MEMORY_OUT_OF_RANGE"},
+		}, vmState, string(vwire.MsgVMMemoryOutOfRange)},
 		{"update data center, unknown MAC pool", func() error {
 			_, err := e.eng.UpdateDataCenter(ctx(), e.dc.ID, func(dc *vwire.DataCenter) error { dc.MacPoolID = "nope"; return nil })
 			return err
-		}, dcState, "ACTION_TYPE_FAILED_MAC_POOL_NOT_EXIST"},
+		}, dcState, string(vwire.MsgMACPoolNotExist)},
 		{"template vNIC beyond what a VM may have", func() error {
 			_, err := e.eng.AddTemplateNIC(ctx(), tp.ID, engine.NICSpec{Name: "one-too-many"})
 			return err
-		}, tnics, "ACTION_TYPE_FAILED_EXCEEDED_MAX_PCI_SLOTS"},
+		}, tnics, string(vwire.MsgExceededMaxPCISlots)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,12 +226,12 @@ func testImportLimits(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"VM with 40 vNICs", importVM, doc("vm40", 40, 1024, false), string(vwire.EINVALID)},
-		{"VM with one vNIC too many", importVM, doc("vm25", vwire.MaxVMNICs+1, 1024, false), string(vwire.EINVALID)},
-		{"VM with 2^50 MiB", importVM, doc("vmhuge", 1, 1<<50, false), "VM_MEMORY_OUT_OF_RANGE"},
-		{"VM with memory just beyond the maximum", importVM, doc("vmbig", 1, vwire.MaxMemory>>20+1, false), "VM_MEMORY_OUT_OF_RANGE"},
-		{"template with 40 vNICs", importTemplate, doc("t40", 40, 1024, true), string(vwire.EINVALID)},
-		{"template with 2^50 MiB", importTemplate, doc("thuge", 0, 1<<50, true), "VM_MEMORY_OUT_OF_RANGE"},
+		{"VM with 40 vNICs", importVM, doc("vm40", 40, 1024, false), string(vwire.MsgOVFInvalid)},
+		{"VM with one vNIC too many", importVM, doc("vm25", vwire.MaxVMNICs+1, 1024, false), string(vwire.MsgOVFInvalid)},
+		{"VM with 2^50 MiB", importVM, doc("vmhuge", 1, 1<<50, false), string(vwire.MsgVMMemoryOutOfRange)},
+		{"VM with memory just beyond the maximum", importVM, doc("vmbig", 1, vwire.MaxMemory>>20+1, false), string(vwire.MsgVMMemoryOutOfRange)},
+		{"template with 40 vNICs", importTemplate, doc("t40", 40, 1024, true), string(vwire.MsgOVFInvalid)},
+		{"template with 2^50 MiB", importTemplate, doc("thuge", 0, 1<<50, true), string(vwire.MsgVMMemoryOutOfRange)},
 		{"VM with as many vNICs as a VM may have", importVM, doc("vmmax", vwire.MaxVMNICs, vwire.MaxMemory>>20, false), ""},
 	}
 	for _, tc := range cases {

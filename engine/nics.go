@@ -125,7 +125,7 @@ func (e *Engine) settled(ctx context.Context, c **vmCtx, fn func(tx vwire.Tx) er
 			return err
 		}
 		if attempt > 0 {
-			return vwire.Errorf(vwire.EUNAVAILABLE, "[A change left unfinished on this VM could not be repaired yet; try again.]")
+			return vwire.New(vwire.MsgChangeNotRepaired)
 		}
 		if _, err := e.settleLocked(ctx, *(*c).pending); err != nil {
 			return unsettledError(err)
@@ -147,7 +147,7 @@ func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 	}
 	p, err := tx.Profile(n.ProfileID)
 	if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-		return vwire.Fail(op, "ACTION_TYPE_FAILED_VNIC_PROFILE_NOT_EXISTS")
+		return vwire.Fail(op, vwire.MsgVNICProfileNotExists)
 	} else if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 		return err
 	}
 	if !ok {
-		return vwire.Fail(op, "NETWORK_NOT_EXISTS_IN_CURRENT_CLUSTER")
+		return vwire.Fail(op, vwire.MsgNetworkNotExistsInCurrentCluster)
 	}
 	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring = p.Name, cn.ID, cn.Name, p.PortMirroring
 	n.Notify, n.BounceHold = p.Notify, p.BounceHold
@@ -166,10 +166,10 @@ func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 // checkPlug applies the rules of plugging into a running VM (reference §2.4).
 func checkPlug(op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 	if !c.cluster.Version.SupportsHotPlug() {
-		return vwire.Fail(op, "HOT_PLUG_IS_NOT_SUPPORTED")
+		return vwire.Fail(op, vwire.MsgHotPlugIsNotSupported)
 	}
 	if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {
-		return vwire.Fail(op, "ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS")
+		return vwire.Fail(op, vwire.MsgActivateDeactivateNetworkNotInVDS)
 	}
 	return nil
 }
@@ -185,7 +185,7 @@ func checkMACFree(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac string) err
 		return err
 	}
 	if holder != "" {
-		return vwire.Fail(op, "NETWORK_MAC_ADDRESS_IN_USE", "MacAddress", mac, "VmName", holder)
+		return vwire.Fail(op, vwire.MsgNetworkMACAddressInUse, "MacAddress", mac, "VmName", holder)
 	}
 	return nil
 }
@@ -206,15 +206,15 @@ func leaseMAC(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac, nicID string) 
 	err := tx.LeaseMAC(pool, m, nicID)
 	if vwire.ErrorCode(err) == vwire.ECONFLICT {
 		// Lost a race with another request for the same MAC.
-		return "", vwire.Fail(op, "NETWORK_MAC_ADDRESS_IN_USE", "MacAddress", mac, "VmName", "another VM")
+		return "", vwire.Fail(op, vwire.MsgNetworkMACAddressInUse, "MacAddress", mac, "VmName", "another VM")
 	}
 	return mac, err
 }
 
 // poolExhausted gives the store's "no free MAC" oVirt's message for op.
 func poolExhausted(op vwire.Op, err error) error {
-	if ve, ok := err.(*vwire.Error); ok && ve.Key == "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES" {
-		return vwire.Fail(op, "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES")
+	if errors.Is(err, vwire.ErrPoolExhausted) {
+		return vwire.Fail(op, vwire.MsgMACPoolNotEnoughMACAddresses).Wrap(err)
 	}
 	return err
 }
@@ -296,15 +296,15 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 			return err
 		}
 		if !editable(c.vm.Status) {
-			return vwire.Fail(op, "NETWORK_CANNOT_ADD_INTERFACE_WHEN_VM_STATUS_NOT_UP_DOWN_LOCKED")
+			return vwire.Fail(op, vwire.MsgNetworkCannotAddInterfaceWhenVMStatusNotUpDownLocked)
 		}
 		for _, o := range c.nics {
 			if o.Name == n.Name {
-				return vwire.Fail(op, "NETWORK_INTERFACE_NAME_ALREADY_IN_USE")
+				return vwire.Fail(op, vwire.MsgNetworkInterfaceNameAlreadyInUse)
 			}
 		}
 		if len(c.nics)+1+2 > maxPCIDevices {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_EXCEEDED_MAX_PCI_SLOTS")
+			return vwire.Fail(op, vwire.MsgExceededMaxPCISlots)
 		}
 		if err := vwire.ValidateNICInterface(op, n.Interface); err != nil {
 			return err
@@ -433,7 +433,7 @@ func (e *Engine) abort(vmID string, fn func(tx vwire.Tx) error, ev *event) {
 // macPoolEvent writes oVirt's MAC_POOL_EMPTY warning when an allocation failed
 // for lack of addresses, and passes err on.
 func (e *Engine) macPoolEvent(ctx context.Context, err error) error {
-	if ve, ok := err.(*vwire.Error); ok && ve.Key == "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES" {
+	if errors.Is(err, vwire.ErrPoolExhausted) {
 		e.writeEvent(ctx, newEvent(ctx, evMacPoolEmpty))
 	}
 	return err
@@ -540,7 +540,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 			return err
 		}
 		if !editable(c.vm.Status) {
-			return vwire.Fail(op, "NETWORK_CANNOT_ADD_INTERFACE_WHEN_VM_STATUS_NOT_UP_DOWN_LOCKED")
+			return vwire.Fail(op, vwire.MsgNetworkCannotAddInterfaceWhenVMStatusNotUpDownLocked)
 		}
 		if old = c.nic(nicID); old == nil {
 			return vwire.NotFound("Nic", nicID)
@@ -549,7 +549,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		if n.Name != old.Name {
 			for _, o := range c.nics {
 				if o.Name == n.Name {
-					return vwire.Fail(op, "NETWORK_INTERFACE_NAME_ALREADY_IN_USE")
+					return vwire.Fail(op, vwire.MsgNetworkInterfaceNameAlreadyInUse)
 				}
 			}
 		}
@@ -564,7 +564,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		}
 		action = vwire.RequiredAction(old, &n, running)
 		if action == vwire.ActionUpdate && !c.cluster.Version.SupportsNetworkLinking() {
-			return vwire.Fail(op, "HOT_VM_INTERFACE_UPDATE_IS_NOT_SUPPORTED", "clusterVersion", c.cluster.Version.String())
+			return vwire.Fail(op, vwire.MsgHotVMInterfaceUpdateIsNotSupported, "clusterVersion", c.cluster.Version.String())
 		}
 		if n.ProfileID != old.ProfileID {
 			if err := resolveProfile(tx, op, c, &n); err != nil {
@@ -572,7 +572,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 			}
 		}
 		if action == vwire.ActionUpdate && (old.PortMirroring || n.PortMirroring) {
-			return vwire.Fail(op, "CANNOT_PERFORM_HOT_UPDATE_WITH_PORT_MIRRORING")
+			return vwire.Fail(op, vwire.MsgCannotPerformHotUpdateWithPortMirroring)
 		}
 		if err := vwire.ValidateLinking(op, &n, c.cluster.Version); err != nil {
 			return err
@@ -580,7 +580,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		switch action {
 		case vwire.ActionUpdate:
 			if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {
-				return vwire.Fail(op, "ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS")
+				return vwire.Fail(op, vwire.MsgActivateDeactivateNetworkNotInVDS)
 			}
 		case vwire.ActionPlug:
 			if err := checkPlug(op, c, &n); err != nil {
@@ -588,7 +588,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 			}
 		case vwire.ActionUnplug:
 			if !c.cluster.Version.SupportsHotPlug() {
-				return vwire.Fail(op, "HOT_PLUG_IS_NOT_SUPPORTED")
+				return vwire.Fail(op, vwire.MsgHotPlugIsNotSupported)
 			}
 		}
 		if macChanged = n.MAC != old.MAC; macChanged {
@@ -728,7 +728,7 @@ func (e *Engine) RemoveNIC(ctx context.Context, vmID, nicID string) error {
 			return vwire.NotFound("Nic", nicID)
 		}
 		if c.vm.Status != vwire.VMDown && c.vm.Status != vwire.VMImageLocked && n.Plugged {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_CANNOT_REMOVE_ACTIVE_DEVICE")
+			return vwire.Fail(op, vwire.MsgCannotRemoveActiveDevice)
 		}
 		if err := tx.DeleteNIC(n.ID); err != nil {
 			return err

@@ -162,15 +162,11 @@ func (e *Engine) unknownOutcome(ctx context.Context, f inFlight, h *vwire.Host, 
 		if applied {
 			return true, nil
 		}
-		return false, &vwire.Error{Code: vwire.EHOST, Key: "HOST_FAILED",
-			Detail: "[" + generic + " Host " + h.Name + " did not apply the change before its call ended: " + cause.Error() + "]", Err: cause}
+		return false, vwire.New(vwire.MsgHostNotApplied, "generic", generic, "host", h.Name, "cause", cause.Error()).Wrap(cause)
 	}
 	e.markUnknown(f.p.VMID, cause)
 	e.log.Warn("outcome of a host call unknown; it will be settled", "vm", f.p.VMID, "host", h.Name, "err", cause, "settle", serr)
-	return false, &vwire.Error{Code: vwire.EUNAVAILABLE, Key: "HOST_OUTCOME_UNKNOWN",
-		Detail: "[" + generic + " Host " + h.Name + " did not answer (" + cause.Error() +
-			"), so whether the change was applied is not known yet. It will be settled from the host's state when the host answers: by the VM's next operation or within a poll interval.]",
-		Err: cause}
+	return false, vwire.New(vwire.MsgHostOutcomeUnknown, "generic", generic, "host", h.Name, "cause", cause.Error()).Wrap(cause)
 }
 
 // settleLocked settles a VM's change in flight from what its host has; the

@@ -49,7 +49,7 @@ func slowEnv(t *testing.T, timeout time.Duration) (*env, *slowSim) {
 	return e, slow
 }
 
-func errKey(err error) (vwire.Code, string) {
+func errKey(err error) (vwire.Code, vwire.MsgKey) {
 	var ve *vwire.Error
 	if errors.As(err, &ve) {
 		return ve.Code, ve.Key
@@ -158,7 +158,7 @@ func testUnknownOutcomeNotApplied(t *testing.T) {
 
 	e.proxy.Freeze()
 	_, err := e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{ProfileID: &red})
-	if code, key := errKey(err); code != vwire.EUNAVAILABLE || key != "HOST_OUTCOME_UNKNOWN" {
+	if code, key := errKey(err); code != vwire.EUNAVAILABLE || key != vwire.MsgHostOutcomeUnknown {
 		t.Fatalf("move to a frozen host: err = %v, want unavailable HOST_OUTCOME_UNKNOWN", err)
 	}
 	_, err = e.eng.AddNIC(ctx(), vm.ID, engine.NICSpec{Name: "nic2", ProfileID: e.mgmt})
@@ -192,7 +192,7 @@ func testUnknownOutcomeNotApplied(t *testing.T) {
 		t.Fatalf("hot plug to a frozen host: err = %v, want unavailable", err)
 	}
 	vm2 := e.vm("vm2")
-	if _, err := e.eng.AddNIC(ctx(), vm2.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt, MAC: "00:1a:4a:16:01:77"}); key(err) != "NETWORK_MAC_ADDRESS_IN_USE" {
+	if _, err := e.eng.AddNIC(ctx(), vm2.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt, MAC: "00:1a:4a:16:01:77"}); key(err) != vwire.MsgNetworkMACAddressInUse {
 		t.Errorf("the unknown hot plug's MAC given to another vNIC: err = %v", err)
 	}
 	e.proxy.Thaw()
@@ -227,7 +227,7 @@ func TestUnknownOutcomeSettledByNextOperation(t *testing.T) {
 	e.proxy.Freeze()
 	go func() { time.Sleep(450 * time.Millisecond); e.proxy.Thaw() }()
 	_, err = e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{Linked: ptr(false)})
-	if code, key := errKey(err); code != vwire.EHOST || key != "HOST_FAILED" {
+	if code, key := errKey(err); code != vwire.EHOST || key != vwire.MsgHostNotApplied {
 		t.Fatalf("host woke while settling: err = %v, want a definite host failure (not applied)", err)
 	}
 	if _, up, _, _ := e.live(vm.ID, n); !up || e.pending(vm.ID) != nil || !e.stored(n.ID).Linked {

@@ -95,7 +95,7 @@ type ImportOptions struct {
 }
 
 func badOVF(op vwire.Op, err error) error {
-	return vwire.InvalidValue("Operation Failed", "[Cannot "+op.Action+" "+op.Type+". "+err.Error()+".]")
+	return vwire.Fail(op, vwire.MsgOVFInvalid, "why", err.Error())
 }
 
 // importNICs maps the OVF's vNICs onto the target cluster: network by name,
@@ -127,7 +127,7 @@ func importNICs(tx vwire.Tx, op vwire.Op, cl *vwire.Cluster, doc *ovf.VM, o Impo
 			return nil, namedNIC(err, n.Name)
 		}
 		if names[n.Name] {
-			return nil, namedNIC(vwire.Fail(op, "NETWORK_INTERFACE_NAME_ALREADY_IN_USE"), n.Name)
+			return nil, namedNIC(vwire.Fail(op, vwire.MsgNetworkInterfaceNameAlreadyInUse), n.Name)
 		}
 		names[n.Name] = true
 		if err := vwire.ValidateNICInterface(op, t); err != nil {
@@ -168,7 +168,7 @@ func importNICs(tx vwire.Tx, op vwire.Op, cl *vwire.Cluster, doc *ovf.VM, o Impo
 		out = append(out, n)
 	}
 	if len(missing) > 0 {
-		return nil, vwire.Fail(op, "ACTION_TYPE_FAILED_OVF_NETWORKS_MISSING", "networks", strings.Join(missing, ", "))
+		return nil, vwire.Fail(op, vwire.MsgOVFNetworksMissing, "networks", strings.Join(missing, ", "))
 	}
 	return out, nil
 }
@@ -221,12 +221,12 @@ func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*v
 		reassigned = nil
 		cl, err := tx.Cluster(o.ClusterID)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_CAN_NOT_BE_EMPTY")
+			return vwire.Fail(op, vwire.MsgClusterCanNotBeEmpty)
 		} else if err != nil {
 			return err
 		}
 		if _, err := tx.VM(vm.ID); err == nil {
-			return vwire.Errorf(vwire.ECONFLICT, "[Cannot import VM. A VM with id %s exists; import with regenerate_ids=true to make a copy.]", vm.ID)
+			return vwire.Fail(op, vwire.MsgOVFIDExists, "what", "VM", "id", vm.ID)
 		}
 		if _, err := tx.Template(doc.TemplateID); err == nil {
 			vm.TemplateID = doc.TemplateID
@@ -247,7 +247,7 @@ func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*v
 		}
 		if err := tx.CreateVM(vm); err != nil {
 			if vwire.ErrorCode(err) == vwire.ECONFLICT {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED")
+				return vwire.Fail(op, vwire.MsgNameAlreadyUsed)
 			}
 			return err
 		}
@@ -261,7 +261,7 @@ func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*v
 				return namedNIC(err, n.Name)
 			}
 			n.MAC, err = leaseMAC(tx, op, pool, mac, n.ID)
-			if key, _ := errKey(err); key == "NETWORK_MAC_ADDRESS_IN_USE" && o.ReassignBadMACs {
+			if vwire.IsKey(err, vwire.MsgNetworkMACAddressInUse) && o.ReassignBadMACs {
 				if n.MAC, err = leaseMAC(tx, op, pool, "", n.ID); err == nil {
 					reassigned = append(reassigned, [3]string{n.Name, mac, n.MAC})
 				}
@@ -284,13 +284,6 @@ func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*v
 		return nil, err
 	}
 	return vm, nil
-}
-
-func errKey(err error) (string, bool) {
-	if ve, ok := err.(*vwire.Error); ok {
-		return ve.Key, true
-	}
-	return "", false
 }
 
 // ImportTemplate creates a template from an OVF.
@@ -318,12 +311,12 @@ func (e *Engine) ImportTemplate(ctx context.Context, data []byte, o ImportOption
 	err = e.store.Update(ctx, func(tx vwire.Tx) error {
 		cl, err := tx.Cluster(o.ClusterID)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_CAN_NOT_BE_EMPTY")
+			return vwire.Fail(op, vwire.MsgClusterCanNotBeEmpty)
 		} else if err != nil {
 			return err
 		}
 		if _, err := tx.Template(tp.ID); err == nil {
-			return vwire.Errorf(vwire.ECONFLICT, "[Cannot import Template. A template with id %s exists; import with regenerate_ids=true to make a copy.]", tp.ID)
+			return vwire.Fail(op, vwire.MsgOVFIDExists, "what", "template", "id", tp.ID)
 		}
 		if tp.Memory == 0 {
 			tp.Memory = 1 << 30
@@ -336,7 +329,7 @@ func (e *Engine) ImportTemplate(ctx context.Context, data []byte, o ImportOption
 			return err
 		}
 		if err := tx.CreateTemplate(tp); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
 		for _, n := range nics {
 			if _, err := uuid.Parse(n.ID); err != nil || o.RegenerateIDs {

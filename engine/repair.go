@@ -85,8 +85,7 @@ func (e *Engine) settle(ctx context.Context, vmID string) error {
 func unsettledError(err error) error {
 	var se *settleError
 	if errors.As(err, &se) {
-		return &vwire.Error{Code: vwire.EUNAVAILABLE, Key: "HOST_OUTCOME_UNKNOWN",
-			Detail: "[An earlier change on this VM has an outcome not known yet and its host cannot be asked now; it will be settled when the host answers. Try again then.]", Err: err}
+		return vwire.New(vwire.MsgChangeUnsettled).Wrap(err)
 	}
 	return err
 }

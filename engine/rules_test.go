@@ -61,42 +61,42 @@ func testRules(t *testing.T) {
 	cases := []struct {
 		name string
 		do   func() error
-		key  string
+		key  vwire.MsgKey
 		code vwire.Code
 		text string
 	}{
-		{"add: no name", add(down.ID, engine.NICSpec{}), "VALIDATION_VM_NETWORK_NAME_NOT_NULL", vwire.EINVALID, "[Interface name is required.]"},
-		{"add: bad name", add(down.ID, engine.NICSpec{Name: "a b"}), "VALIDATION_NAME_INVALID_WITH_DOT", vwire.EINVALID, `[Name must be formed of alphanumeric characters, numbers or "-_.".]`},
-		{"add: bad MAC", add(down.ID, engine.NICSpec{Name: "x", MAC: "nope"}), "VALIDATION_VM_NETWORK_MAC_ADDRESS_INVALID", vwire.EINVALID, "MAC address must be in format"},
-		{"add: multicast MAC", add(down.ID, engine.NICSpec{Name: "x", MAC: "03:00:00:00:00:01"}), "VALIDATION_VM_NETWORK_MAC_ADDRESS_MULTICAST", vwire.EINVALID, "[Multi-cast MAC address is not allowed.]"},
-		{"add: name in use", add(down.ID, engine.NICSpec{Name: "nic1"}), "NETWORK_INTERFACE_NAME_ALREADY_IN_USE", vwire.ECONFLICT, "[Network interface name is already in use]"},
-		{"add: type not for the OS", add(down.ID, engine.NICSpec{Name: "x", Interface: vwire.IfacePCIPassthrough}), "ACTION_TYPE_FAILED_VM_INTERFACE_TYPE_IS_NOT_SUPPORTED_BY_OS", vwire.EINVALID, "[Cannot add Interface. The network interface type is not compatible with the selected operating system.]"},
-		{"add: unknown profile", add(down.ID, engine.NICSpec{Name: "x", ProfileID: "00000000-0000-0000-0000-00000000abcd"}), "ACTION_TYPE_FAILED_VNIC_PROFILE_NOT_EXISTS", vwire.EINVALID, "[Cannot add Interface. The specified VM network interface profile doesn't exist.]"},
-		{"add: network not in cluster", add(down.ID, engine.NICSpec{Name: "x", ProfileID: blueProfile}), "NETWORK_NOT_EXISTS_IN_CURRENT_CLUSTER", vwire.ECONFLICT, "[The specified Logical Network doesn't exist in the current Cluster.]"},
-		{"add: MAC in use names the VM", add(up.ID, engine.NICSpec{Name: "x", MAC: "02:00:00:00:AA:01"}), "NETWORK_MAC_ADDRESS_IN_USE", vwire.ECONFLICT, "[MAC Address 02:00:00:00:aa:01 is already in use by VM or snapshot: down.]"},
-		{"add: hot plug on a network the host lacks", add(up.ID, engine.NICSpec{Name: "x", ProfileID: green}), "ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS", vwire.ECONFLICT, "The Network does not exist on the host the VM is running on."},
-		{"update: MAC of plugged vNIC on running VM", upd(up.ID, upNic.ID, vwire.NICPatch{MAC: ptr("02:00:00:00:bb:01")}), "CANNOT_PERFORM_HOT_UPDATE", vwire.ECONFLICT, "[Cannot edit Interface. Updating some of the properties"},
-		{"update: type of plugged vNIC on running VM", upd(up.ID, upNic.ID, vwire.NICPatch{Interface: ptr(vwire.IfaceE1000)}), "CANNOT_PERFORM_HOT_UPDATE", vwire.ECONFLICT, "please"[0:0]},
-		{"update: empty MAC", upd(down.ID, downNic.ID, vwire.NICPatch{MAC: ptr("")}), "VALIDATION_VM_NETWORK_MAC_ADDRESS_NOT_NULL", vwire.EINVALID, "[MAC address is required.]"},
-		{"update: name in use", upd(up.ID, upNic.ID, vwire.NICPatch{Name: ptr("nic2")}), "NETWORK_INTERFACE_NAME_ALREADY_IN_USE", vwire.ECONFLICT, ""},
-		{"update: live change with port mirroring", upd(up.ID, mirNic.ID, vwire.NICPatch{Linked: ptr(false)}), "CANNOT_PERFORM_HOT_UPDATE_WITH_PORT_MIRRORING", vwire.ECONFLICT, "[Cannot edit Interface. Update is not possible when 'Port Mirroring' is set on the interface of a running virtual machine.]"},
-		{"update: live move to a mirrored profile", upd(up.ID, upNic.ID, vwire.NICPatch{ProfileID: &mirror.ID}), "CANNOT_PERFORM_HOT_UPDATE_WITH_PORT_MIRRORING", vwire.ECONFLICT, ""},
-		{"update: live move to a network the host lacks", upd(up.ID, upNic.ID, vwire.NICPatch{ProfileID: &green}), "ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS", vwire.ECONFLICT, "Either add the Network to the Host"},
-		{"update: plug on a network the host lacks", upd(up.ID, unplugged.ID, vwire.NICPatch{Plugged: ptr(true), ProfileID: &green}), "ACTIVATE_DEACTIVATE_NETWORK_NOT_IN_VDS", vwire.ECONFLICT, ""},
-		{"update: MAC in use", upd(up.ID, unplugged.ID, vwire.NICPatch{MAC: ptr("02:00:00:00:aa:01")}), "NETWORK_MAC_ADDRESS_IN_USE", vwire.ECONFLICT, "by VM or snapshot: down."},
+		{"add: no name", add(down.ID, engine.NICSpec{}), vwire.MsgValidationVMNetworkNameNotNull, vwire.EINVALID, "[Interface name is required.]"},
+		{"add: bad name", add(down.ID, engine.NICSpec{Name: "a b"}), vwire.MsgValidationNameInvalidWithDot, vwire.EINVALID, `[Name must be formed of alphanumeric characters, numbers or "-_.".]`},
+		{"add: bad MAC", add(down.ID, engine.NICSpec{Name: "x", MAC: "nope"}), vwire.MsgValidationVMNetworkMACAddressInvalid, vwire.EINVALID, "MAC address must be in format"},
+		{"add: multicast MAC", add(down.ID, engine.NICSpec{Name: "x", MAC: "03:00:00:00:00:01"}), vwire.MsgValidationVMNetworkMACAddressMulticast, vwire.EINVALID, "[Multi-cast MAC address is not allowed.]"},
+		{"add: name in use", add(down.ID, engine.NICSpec{Name: "nic1"}), vwire.MsgNetworkInterfaceNameAlreadyInUse, vwire.ECONFLICT, "[Network interface name is already in use]"},
+		{"add: type not for the OS", add(down.ID, engine.NICSpec{Name: "x", Interface: vwire.IfacePCIPassthrough}), vwire.MsgVMInterfaceTypeIsNotSupportedByOS, vwire.EINVALID, "[Cannot add Interface. The network interface type is not compatible with the selected operating system.]"},
+		{"add: unknown profile", add(down.ID, engine.NICSpec{Name: "x", ProfileID: "00000000-0000-0000-0000-00000000abcd"}), vwire.MsgVNICProfileNotExists, vwire.EINVALID, "[Cannot add Interface. The specified VM network interface profile doesn't exist.]"},
+		{"add: network not in cluster", add(down.ID, engine.NICSpec{Name: "x", ProfileID: blueProfile}), vwire.MsgNetworkNotExistsInCurrentCluster, vwire.ECONFLICT, "[The specified Logical Network doesn't exist in the current Cluster.]"},
+		{"add: MAC in use names the VM", add(up.ID, engine.NICSpec{Name: "x", MAC: "02:00:00:00:AA:01"}), vwire.MsgNetworkMACAddressInUse, vwire.ECONFLICT, "[MAC Address 02:00:00:00:aa:01 is already in use by VM or snapshot: down.]"},
+		{"add: hot plug on a network the host lacks", add(up.ID, engine.NICSpec{Name: "x", ProfileID: green}), vwire.MsgActivateDeactivateNetworkNotInVDS, vwire.ECONFLICT, "The Network does not exist on the host the VM is running on."},
+		{"update: MAC of plugged vNIC on running VM", upd(up.ID, upNic.ID, vwire.NICPatch{MAC: ptr("02:00:00:00:bb:01")}), vwire.MsgCannotPerformHotUpdate, vwire.ECONFLICT, "[Cannot edit Interface. Updating some of the properties"},
+		{"update: type of plugged vNIC on running VM", upd(up.ID, upNic.ID, vwire.NICPatch{Interface: ptr(vwire.IfaceE1000)}), vwire.MsgCannotPerformHotUpdate, vwire.ECONFLICT, "please"[0:0]},
+		{"update: empty MAC", upd(down.ID, downNic.ID, vwire.NICPatch{MAC: ptr("")}), vwire.MsgValidationVMNetworkMACAddressNotNull, vwire.EINVALID, "[MAC address is required.]"},
+		{"update: name in use", upd(up.ID, upNic.ID, vwire.NICPatch{Name: ptr("nic2")}), vwire.MsgNetworkInterfaceNameAlreadyInUse, vwire.ECONFLICT, ""},
+		{"update: live change with port mirroring", upd(up.ID, mirNic.ID, vwire.NICPatch{Linked: ptr(false)}), vwire.MsgCannotPerformHotUpdateWithPortMirroring, vwire.ECONFLICT, "[Cannot edit Interface. Update is not possible when 'Port Mirroring' is set on the interface of a running virtual machine.]"},
+		{"update: live move to a mirrored profile", upd(up.ID, upNic.ID, vwire.NICPatch{ProfileID: &mirror.ID}), vwire.MsgCannotPerformHotUpdateWithPortMirroring, vwire.ECONFLICT, ""},
+		{"update: live move to a network the host lacks", upd(up.ID, upNic.ID, vwire.NICPatch{ProfileID: &green}), vwire.MsgActivateDeactivateNetworkNotInVDS, vwire.ECONFLICT, "Either add the Network to the Host"},
+		{"update: plug on a network the host lacks", upd(up.ID, unplugged.ID, vwire.NICPatch{Plugged: ptr(true), ProfileID: &green}), vwire.MsgActivateDeactivateNetworkNotInVDS, vwire.ECONFLICT, ""},
+		{"update: MAC in use", upd(up.ID, unplugged.ID, vwire.NICPatch{MAC: ptr("02:00:00:00:aa:01")}), vwire.MsgNetworkMACAddressInUse, vwire.ECONFLICT, "by VM or snapshot: down."},
 		{"update: unknown vNIC", upd(up.ID, "00000000-0000-0000-0000-00000000abcd", vwire.NICPatch{}), "ENTITY_NOT_FOUND", vwire.ENOTFOUND, ""},
-		{"remove: plugged vNIC of a running VM", func() error { return e.eng.RemoveNIC(ctx(), up.ID, upNic.ID) }, "ACTION_TYPE_FAILED_CANNOT_REMOVE_ACTIVE_DEVICE", vwire.ECONFLICT, "[Cannot remove Interface. The VM Network Interface is plugged to a running VM.]"},
-		{"start: already running", func() error { _, err := e.eng.StartVM(ctx(), up.ID); return err }, "ACTION_TYPE_FAILED_VM_IS_RUNNING", vwire.ECONFLICT, "[Cannot run VM. VM is running.]"},
-		{"stop: not running", func() error { _, err := e.eng.StopVM(ctx(), down.ID); return err }, "ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING", vwire.ECONFLICT, ""},
-		{"remove VM: running", func() error { return e.eng.RemoveVM(ctx(), up.ID) }, "ACTION_TYPE_FAILED_VM_IS_RUNNING", vwire.ECONFLICT, ""},
+		{"remove: plugged vNIC of a running VM", func() error { return e.eng.RemoveNIC(ctx(), up.ID, upNic.ID) }, vwire.MsgCannotRemoveActiveDevice, vwire.ECONFLICT, "[Cannot remove Interface. The VM Network Interface is plugged to a running VM.]"},
+		{"start: already running", func() error { _, err := e.eng.StartVM(ctx(), up.ID); return err }, vwire.MsgVMIsRunning, vwire.ECONFLICT, "[Cannot run VM. VM is running.]"},
+		{"stop: not running", func() error { _, err := e.eng.StopVM(ctx(), down.ID); return err }, vwire.MsgVMIsNotRunning, vwire.ECONFLICT, ""},
+		{"remove VM: running", func() error { return e.eng.RemoveVM(ctx(), up.ID) }, vwire.MsgVMIsRunning, vwire.ECONFLICT, ""},
 		{"network: name too long for a bridge", func() error {
 			return e.eng.AddNetwork(ctx(), &vwire.Network{Name: "averyveryverylongname", DataCenterID: e.dc.ID})
-		}, "NETWORK_NAME_TOO_LONG_FOR_BRIDGE", vwire.EINVALID, ""},
+		}, vwire.MsgNetworkNameTooLongForBridge, vwire.EINVALID, ""},
 		{"network: in use cannot be removed", func() error {
 			var id string
 			e.store.View(ctx(), func(tx vwire.Tx) error { p, _ := tx.Profile(e.mgmt); id = p.NetworkID; return nil })
 			return e.eng.RemoveNetwork(ctx(), id)
-		}, "ACTION_TYPE_FAILED_MANAGEMENT_NETWORK_CANNOT_BE_REMOVED", vwire.ECONFLICT, ""},
+		}, vwire.MsgManagementNetworkCannotBeRemoved, vwire.ECONFLICT, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,8 +104,8 @@ func testRules(t *testing.T) {
 			if key(err) != tc.key || vwire.ErrorCode(err) != tc.code {
 				t.Fatalf("err = %v (key %q, code %s), want key %q code %s", err, key(err), vwire.ErrorCode(err), tc.key, tc.code)
 			}
-			if tc.text != "" && !strings.Contains(err.(*vwire.Error).Detail, tc.text) {
-				t.Fatalf("detail = %q, want it to contain %q", err.(*vwire.Error).Detail, tc.text)
+			if tc.text != "" && !strings.Contains("["+err.(*vwire.Error).Text()+"]", tc.text) {
+				t.Fatalf("detail = %q, want it to contain %q", err.(*vwire.Error).Text(), tc.text)
 			}
 		})
 	}
@@ -133,18 +133,18 @@ func testLevel31(t *testing.T) {
 	}
 	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
 	_, err = e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{Linked: ptr(false)})
-	if key(err) != "UNLINKING_IS_NOT_SUPPORTED" || !strings.Contains(err.Error(), "clusters of version 3.1") {
+	if key(err) != vwire.MsgUnlinkingIsNotSupported || !strings.Contains(err.Error(), "clusters of version 3.1") {
 		t.Fatalf("unlink on 3.1: %v", err)
 	}
 	_, err = e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{ProfileID: ptr("")})
-	if key(err) != "NULL_NETWORK_IS_NOT_SUPPORTED" {
+	if key(err) != vwire.MsgNullNetworkIsNotSupported {
 		t.Fatalf("empty network on 3.1: %v", err)
 	}
 	// Moving a VM with an unlinked vNIC to the 3.1 cluster is refused.
 	vm2 := e.vm("new")
 	e.nic(vm2.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt, Linked: ptr(false)})
 	_, err = e.eng.UpdateVM(ctx(), vm2.ID, engine.VMPatch{ClusterID: &c.ID})
-	if key(err) != "UNLINKING_IS_NOT_SUPPORTED" {
+	if key(err) != vwire.MsgUnlinkingIsNotSupported {
 		t.Fatalf("cluster change with an unlinked vNIC: %v", err)
 	}
 }
@@ -157,11 +157,11 @@ func testOldLevelsOnRunningVMs(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
 		level   vwire.Version
-		plugKey string
-		updKey  string
+		plugKey vwire.MsgKey
+		updKey  vwire.MsgKey
 	}{
-		{vwire.Version{Major: 3, Minor: 0}, "HOT_PLUG_IS_NOT_SUPPORTED", "HOT_VM_INTERFACE_UPDATE_IS_NOT_SUPPORTED"},
-		{vwire.Version{Major: 3, Minor: 1}, "", "HOT_VM_INTERFACE_UPDATE_IS_NOT_SUPPORTED"},
+		{vwire.Version{Major: 3, Minor: 0}, vwire.MsgHotPlugIsNotSupported, vwire.MsgHotVMInterfaceUpdateIsNotSupported},
+		{vwire.Version{Major: 3, Minor: 1}, "", vwire.MsgHotVMInterfaceUpdateIsNotSupported},
 	} {
 		t.Run(tc.level.String(), func(t *testing.T) {
 			c := &vwire.Cluster{Name: "c" + strings.ReplaceAll(tc.level.String(), ".", ""), DataCenterID: e.dc.ID, Version: tc.level}

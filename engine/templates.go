@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/google/uuid"
@@ -47,17 +48,17 @@ func (e *Engine) AddTemplate(ctx context.Context, s TemplateSpec) (*vwire.Templa
 	err = e.store.Update(ctx, func(tx vwire.Tx) error {
 		vm, err := tx.VM(s.VMID)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_VM_NOT_FOUND")
+			return vwire.Fail(op, vwire.MsgVMNotFound)
 		} else if err != nil {
 			return err
 		}
 		if vm.Status != vwire.VMDown {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_RUNNING")
+			return vwire.Fail(op, vwire.MsgVMIsRunning)
 		}
 		tp = &vwire.Template{ID: uuid.NewString(), Name: s.Name, Description: s.Description, ClusterID: vm.ClusterID,
 			Memory: vm.Memory, OSType: vm.OSType, CreatedAt: e.now()}
 		if err := tx.CreateTemplate(tp); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
 		nics, err := tx.NICs(vm.ID)
 		if err != nil {
@@ -89,7 +90,7 @@ func (e *Engine) UpdateTemplate(ctx context.Context, id string, mutate func(*vwi
 			return err
 		}
 		if id == vwire.BlankTemplateID {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_BLANK_TEMPLATE")
+			return vwire.Fail(op, vwire.MsgBlankTemplate)
 		}
 		if err := mutate(tp); err != nil {
 			return err
@@ -99,7 +100,7 @@ func (e *Engine) UpdateTemplate(ctx context.Context, id string, mutate func(*vwi
 			return err
 		}
 		if err := tx.UpdateTemplate(tp); err != nil {
-			return nameConflict(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED", err)
+			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
 		ev := newEvent(ctx, evTmplUpdate, tmplVars(tp)...)
 		ev.ev.TemplateID = tp.ID
@@ -117,7 +118,7 @@ func (e *Engine) RemoveTemplate(ctx context.Context, id string) error {
 			return err
 		}
 		if id == vwire.BlankTemplateID {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_BLANK_TEMPLATE")
+			return vwire.Fail(op, vwire.MsgBlankTemplate)
 		}
 		vms, err := tx.VMs()
 		if err != nil {
@@ -130,7 +131,7 @@ func (e *Engine) RemoveTemplate(ctx context.Context, id string) error {
 			}
 		}
 		if len(users) > 0 {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_TEMPLATE_IN_USE", "names", strings.Join(users, ", "))
+			return vwire.Fail(op, vwire.MsgTemplateInUse, "names", strings.Join(users, ", "))
 		}
 		if err := tx.DeleteTemplate(id); err != nil {
 			return err
@@ -157,14 +158,14 @@ func (e *Engine) TemplateNICs(ctx context.Context, templateID string) ([]*vwire.
 // type, profile in the template's cluster, the cluster level's gates.
 func checkTemplateNIC(tx vwire.Tx, op vwire.Op, tp *vwire.Template, n *vwire.NIC, others []*vwire.NIC) error {
 	if tp.ID == vwire.BlankTemplateID {
-		return vwire.Fail(op, "ACTION_TYPE_FAILED_BLANK_TEMPLATE")
+		return vwire.Fail(op, vwire.MsgBlankTemplate)
 	}
 	if err := vwire.ValidateNICName(op, n.Name); err != nil {
 		return err
 	}
 	for _, o := range others {
 		if o.ID != n.ID && o.Name == n.Name {
-			return vwire.Fail(op, "NETWORK_INTERFACE_NAME_ALREADY_IN_USE")
+			return vwire.Fail(op, vwire.MsgNetworkInterfaceNameAlreadyInUse)
 		}
 	}
 	if err := vwire.ValidateNICInterface(op, n.Interface); err != nil {
@@ -200,7 +201,7 @@ func (e *Engine) AddTemplateNIC(ctx context.Context, templateID string, s NICSpe
 		// A VM made from the template gets every vNIC: the template may
 		// hold no more than a VM may.
 		if len(others)+1 > vwire.MaxVMNICs {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_EXCEEDED_MAX_PCI_SLOTS")
+			return vwire.Fail(op, vwire.MsgExceededMaxPCISlots)
 		}
 		if err := checkTemplateNIC(tx, op, tp, n, others); err != nil {
 			return err
@@ -310,7 +311,7 @@ func copyTemplateNICs(tx vwire.Tx, op vwire.Op, vm *vwire.VM, cl *vwire.Cluster)
 		}
 	}
 	if len(missing) > 0 {
-		return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_IN_CLUSTER", "networks", strings.Join(missing, ", "))
+		return vwire.Fail(op, vwire.MsgNetworkNotInCluster, "networks", strings.Join(missing, ", "))
 	}
 	nics := make([]vwire.NIC, len(tnics))
 	ids := make([]string, len(tnics))
@@ -342,10 +343,9 @@ func copyTemplateNICs(tx vwire.Tx, op vwire.Op, vm *vwire.VM, cl *vwire.Cluster)
 // namedNIC adds the vNIC's name to a rule's message, so that a fault about
 // several vNICs says which one is at fault.
 func namedNIC(err error, name string) error {
-	if ve, ok := err.(*vwire.Error); ok {
-		c := *ve
-		c.Detail = strings.TrimSuffix(c.Detail, "]") + " (vNIC " + name + ")]"
-		return &c
+	var ve *vwire.Error
+	if errors.As(err, &ve) {
+		return ve.ForNIC(name)
 	}
 	return err
 }

@@ -38,12 +38,12 @@ func checkPlacement(tx vwire.Tx, op vwire.Op, clusterID string, hosts []string) 
 	for _, id := range hosts {
 		h, err := tx.Host(id)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_NOT_EXIST")
+			return vwire.Fail(op, vwire.MsgHostNotExist)
 		} else if err != nil {
 			return err
 		}
 		if h.ClusterID != clusterID {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_HOST_NOT_IN_VM_CLUSTER", "host", h.Name)
+			return vwire.Fail(op, vwire.MsgHostNotInVMCluster, "host", h.Name)
 		}
 	}
 	return nil
@@ -64,13 +64,13 @@ func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
 		cl, err := tx.Cluster(s.ClusterID)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_CAN_NOT_BE_EMPTY")
+			return vwire.Fail(op, vwire.MsgClusterCanNotBeEmpty)
 		} else if err != nil {
 			return err
 		}
 		tp, err := tx.Template(s.TemplateID)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_TEMPLATE_DOES_NOT_EXIST")
+			return vwire.Fail(op, vwire.MsgTemplateDoesNotExist)
 		} else if err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 		}
 		if err := tx.CreateVM(vm); err != nil {
 			if vwire.ErrorCode(err) == vwire.ECONFLICT {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED")
+				return vwire.Fail(op, vwire.MsgNameAlreadyUsed)
 			}
 			return err
 		}
@@ -167,7 +167,7 @@ func (e *Engine) UpdateVM(ctx context.Context, id string, p VMPatch) (*vwire.VM,
 		}
 		if err := tx.UpdateVM(vm); err != nil {
 			if vwire.ErrorCode(err) == vwire.ECONFLICT {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_NAME_ALREADY_USED")
+				return vwire.Fail(op, vwire.MsgNameAlreadyUsed)
 			}
 			return err
 		}
@@ -178,11 +178,11 @@ func (e *Engine) UpdateVM(ctx context.Context, id string, p VMPatch) (*vwire.VM,
 
 func (e *Engine) changeCluster(tx vwire.Tx, op vwire.Op, vm *vwire.VM, target string) error {
 	if vm.Status != vwire.VMDown {
-		return vwire.Fail(op, "ACTION_TYPE_FAILED_VM_CANNOT_CHANGE_CLUSTER_UP")
+		return vwire.Fail(op, vwire.MsgVMCannotChangeClusterUp)
 	}
 	cl, err := tx.Cluster(target)
 	if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-		return vwire.Fail(op, "ACTION_TYPE_FAILED_CLUSTER_CAN_NOT_BE_EMPTY")
+		return vwire.Fail(op, vwire.MsgClusterCanNotBeEmpty)
 	} else if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (e *Engine) changeCluster(tx vwire.Tx, op vwire.Op, vm *vwire.VM, target st
 		}
 	}
 	if len(missing) > 0 {
-		return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_IN_CLUSTER", "networks", strings.Join(missing, ", "))
+		return vwire.Fail(op, vwire.MsgNetworkNotInCluster, "networks", strings.Join(missing, ", "))
 	}
 	for _, n := range nics {
 		if err := vwire.ValidateLinking(op, n, cl.Version); err != nil {
@@ -254,7 +254,7 @@ func (e *Engine) RemoveVM(ctx context.Context, id string) error {
 			return err
 		}
 		if vm.Status != vwire.VMDown {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_RUNNING")
+			return vwire.Fail(op, vwire.MsgVMIsRunning)
 		}
 		if err := tx.DeleteVM(id); err != nil {
 			return err
@@ -324,7 +324,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 			return err
 		}
 		if c.vm.Status != vwire.VMDown {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_RUNNING")
+			return vwire.Fail(op, vwire.MsgVMIsRunning)
 		}
 		var notVM []string
 		for _, n := range c.nics {
@@ -336,14 +336,14 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 				return err
 			}
 			if !ok {
-				return vwire.Fail(op, "ACTION_TYPE_FAILED_NETWORK_NOT_IN_CLUSTER", "networks", n.NetworkName)
+				return vwire.Fail(op, vwire.MsgNetworkNotInCluster, "networks", n.NetworkName)
 			}
 			if !cn.VMNetwork {
 				notVM = append(notVM, cn.Name)
 			}
 		}
 		if len(notVM) > 0 {
-			return vwire.Fail(op, "ACTION_TYPE_FAILED_NOT_A_VM_NETWORK", "networks", strings.Join(notVM, ", "))
+			return vwire.Fail(op, vwire.MsgNotAVMNetwork, "networks", strings.Join(notVM, ", "))
 		}
 		hosts, err := tx.Hosts()
 		if err != nil {
@@ -351,7 +351,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		}
 		h, reasons := schedule(c, hosts)
 		if h == nil {
-			return vwire.Fail(op, "SCHEDULING_NO_HOSTS", "details", strings.Join(reasons, "; "))
+			return vwire.Fail(op, vwire.MsgSchedulingNoHosts, "details", strings.Join(reasons, "; "))
 		}
 		host = h
 		// Powering up marks the VM busy for other engines until the host answers.
@@ -390,7 +390,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	}
 	if err != nil {
 		herr := hostError("Failed to run VM.", host, err)
-		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", " due to a failed host call: "+herr.Detail))
+		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", " due to a failed host call: "+quoted(herr)))
 		return nil, herr
 	}
 	c.vm.Status, c.vm.StartTime = vwire.VMUp, e.now()
@@ -502,7 +502,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, err
 	}
 	if c.vm.Status == vwire.VMDown || c.host == nil {
-		return nil, vwire.Fail(op, "ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING")
+		return nil, vwire.Fail(op, vwire.MsgVMIsNotRunning)
 	}
 	if err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		f, err = e.markInFlight(tx, id, "", newIntent(ctx, kindStop, op))

@@ -36,21 +36,21 @@ const (
 )
 
 func malformed(format string, err error) error {
-	return vwire.InvalidValue("Bad Request", fmt.Sprintf("The request body is not valid %s: %s", format, err.Error()))
+	return vwire.InvalidValue(vwire.MsgBadRequest, fmt.Sprintf("The request body is not valid %s: %s", format, err.Error()))
 }
 
 func badField(format string, args ...any) error {
-	return vwire.InvalidValue("Invalid value", fmt.Sprintf(format, args...))
+	return vwire.InvalidValue(vwire.MsgInvalidValue, fmt.Sprintf(format, args...))
 }
 
 // parseBody reads a request body as XML or JSON into a checked tree.
 func parseBody(body io.Reader, isJSON bool) (*in, error) {
 	data, err := io.ReadAll(io.LimitReader(body, maxBody+1))
 	if err != nil {
-		return nil, vwire.InvalidValue("Bad Request", "The request body cannot be read: "+err.Error())
+		return nil, vwire.InvalidValue(vwire.MsgBadRequest, "The request body cannot be read: "+err.Error())
 	}
 	if len(data) > maxBody {
-		return nil, vwire.InvalidValue("Bad Request", fmt.Sprintf("The request body is larger than %d bytes.", maxBody))
+		return nil, vwire.InvalidValue(vwire.MsgBadRequest, fmt.Sprintf("The request body is larger than %d bytes.", maxBody))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return &in{attrs: map[string]string{}}, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -150,8 +151,7 @@ func (h *eventHub) tryJoin() (sub *subscriber, low int64, again bool, err error)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.subs) >= h.lim.MaxSubscribers {
-		return nil, 0, false, &vwire.Error{Code: vwire.EUNAVAILABLE, Reason: "Service Unavailable",
-			Detail: fmt.Sprintf("[Too many event streams are open (%d); try again later.]", h.lim.MaxSubscribers)}
+		return nil, 0, false, vwire.New(vwire.MsgTooManyStreams, "max", strconv.Itoa(h.lim.MaxSubscribers))
 	}
 	if h.stop == nil {
 		if running {

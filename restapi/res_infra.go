@@ -1,7 +1,6 @@
 package restapi
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -38,7 +37,7 @@ func parseVersionIn(b *in) (vwire.Version, error) {
 }
 
 func notFoundRef(kind, key string) error {
-	return vwire.Errorf(vwire.EINVALID, "[Entity not found: %s: %s]", kind, key)
+	return vwire.New(vwire.MsgReferenceNotFound, "kind", kind, "ref", key)
 }
 
 // resolve finds an entity referenced by id or name in a request body.
@@ -418,10 +417,10 @@ func (s *Server) attachClusterNetwork(q *request) error {
 		}
 	}
 	if found == nil {
-		return &vwire.Error{Code: vwire.ENOTFOUND, Detail: fmt.Sprintf("[Entity not found: Network: %s]", firstNonEmpty(id, name))}
+		return vwire.New(vwire.MsgNetworkNotFound, "network", firstNonEmpty(id, name))
 	}
 	if id != "" && name != "" && found.Name != name {
-		return vwire.Errorf(vwire.EINVALID, "[Network id %s and name %s do not match.]", id, name)
+		return vwire.New(vwire.MsgNetworkIDNameMismatch, "id", id, "name", name)
 	}
 	required := true
 	if r, err := b.boolp("required"); err != nil {
@@ -508,7 +507,7 @@ func applyMacPool(b *in, p *vwire.MacPool) error {
 			from, ok1 := vwire.ParseMAC(r.strOr("from", ""))
 			to, ok2 := vwire.ParseMAC(r.strOr("to", ""))
 			if !ok1 || !ok2 {
-				return vwire.InvalidValue("Invalid value", "MAC range "+strconv.Itoa(i+1)+" needs 'from' and 'to' in the form HH:HH:HH:HH:HH:HH.")
+				return vwire.InvalidValue(vwire.MsgInvalidValue, "MAC range "+strconv.Itoa(i+1)+" needs 'from' and 'to' in the form HH:HH:HH:HH:HH:HH.")
 			}
 			p.Ranges = append(p.Ranges, vwire.MacRange{From: from, To: to})
 		}

@@ -207,7 +207,7 @@ func applyProfile(b *in, p *vwire.VnicProfile) error {
 	if v, ok := b.str("guest_notification"); ok {
 		g, ok := vwire.ParseGuestNotify(v)
 		if !ok {
-			return vwire.InvalidValue("Invalid Enum value", fmt.Sprintf("Invalid value '%s' for field 'guest_notification'. Possible values: [none, link_bounce, announce]", v))
+			return vwire.InvalidValue(vwire.MsgInvalidEnum, fmt.Sprintf("Invalid value '%s' for field 'guest_notification'. Possible values: [none, link_bounce, announce]", v))
 		}
 		p.Notify = g
 	}

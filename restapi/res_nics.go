@@ -49,7 +49,7 @@ func parseNic(b *in) (vwire.NICPatch, error) {
 	if v, ok := b.str("interface"); ok {
 		t, ok := vwire.ParseNICInterface(v)
 		if !ok {
-			return p, vwire.InvalidValue("Invalid Enum value", fmt.Sprintf("Invalid value '%s' for field 'interface'. Possible values: [%s]", v, strings.Join(vwire.NICInterfaces(), ", ")))
+			return p, vwire.InvalidValue(vwire.MsgInvalidEnum, fmt.Sprintf("Invalid value '%s' for field 'interface'. Possible values: [%s]", v, strings.Join(vwire.NICInterfaces(), ", ")))
 		}
 		p.Interface = &t
 	}
@@ -64,10 +64,10 @@ func parseNic(b *in) (vwire.NICPatch, error) {
 			up = true
 		case "down":
 		default:
-			return p, vwire.InvalidValue("Invalid value", fmt.Sprintf(`Value "%s" of link_state isn't valid, it should be "up" or "down"`, v))
+			return p, vwire.InvalidValue(vwire.MsgInvalidValue, fmt.Sprintf(`Value "%s" of link_state isn't valid, it should be "up" or "down"`, v))
 		}
 		if p.Linked != nil && *p.Linked != up {
-			return p, vwire.InvalidValue("Invalid value", "linked and link_state disagree")
+			return p, vwire.InvalidValue(vwire.MsgInvalidValue, "linked and link_state disagree")
 		}
 		p.Linked = &up
 	}
@@ -83,7 +83,7 @@ func parseNic(b *in) (vwire.NICPatch, error) {
 		// as the vNIC would otherwise leave its network silently.
 		id, ok := vp.str("id")
 		if !ok && (len(vp.kids) > 0 || len(vp.attrs) > 0) {
-			return p, vwire.InvalidValue("Invalid value", "vnic_profile must be given by id; an empty vnic_profile means no network.")
+			return p, vwire.InvalidValue(vwire.MsgInvalidValue, "vnic_profile must be given by id; an empty vnic_profile means no network.")
 		}
 		p.ProfileID = &id
 	}

@@ -220,7 +220,7 @@ func configuration(data []byte) *node {
 func (s *Server) importParams(q *request, b *in) (data []byte, o engine.ImportOptions, err error) {
 	cfg := b.child("initialization").child("configuration")
 	if t := cfg.strOr("type", "ovf"); t != "ovf" {
-		return nil, o, vwire.InvalidValue("Invalid Enum value", "Invalid value '"+t+"' for field 'configuration.type'. Possible values: [ovf]")
+		return nil, o, vwire.InvalidValue(vwire.MsgInvalidEnum, "Invalid value '"+t+"' for field 'configuration.type'. Possible values: [ovf]")
 	}
 	d, ok := cfg.str("data")
 	if !ok || d == "" {
@@ -455,7 +455,7 @@ func (s *Server) listEvents(q *request) error {
 	}
 	if f != "" {
 		if from, err = strconv.ParseInt(f, 10, 64); err != nil || from < 0 {
-			return vwire.InvalidValue("Invalid value", `Value "`+f+`" of from isn't a valid event index`)
+			return vwire.InvalidValue(vwire.MsgInvalidValue, `Value "`+f+`" of from isn't a valid event index`)
 		}
 	}
 	if strings.Contains(q.r.Header.Get("Accept"), "text/event-stream") {

@@ -184,7 +184,8 @@ func (s *Server) ssoToken(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.eng.Authenticate(r.Context(), r.Form.Get("username"), r.Form.Get("password"))
 	if err != nil {
-		fail(http.StatusBadRequest, "access_denied", err.(*vwire.Error).Detail)
+		_, _, detail := faultOf(err)
+		fail(http.StatusBadRequest, "access_denied", detail)
 		return
 	}
 	token, exp, err := s.eng.IssueToken(r.Context(), u)

@@ -27,7 +27,7 @@ const maxSearch = 4096
 // the original once some character changes length when lower-cased.
 func parseSearch(q string) ([]term, error) {
 	if len(q) > maxSearch {
-		return nil, vwire.InvalidValue("Invalid value", "The search query is longer than "+strconv.Itoa(maxSearch)+" bytes.")
+		return nil, vwire.InvalidValue(vwire.MsgInvalidValue, "The search query is longer than "+strconv.Itoa(maxSearch)+" bytes.")
 	}
 	q = strings.TrimSpace(q)
 	if q == "" {
@@ -62,7 +62,7 @@ scan:
 		if ok {
 			not = true
 		} else if f, v, ok = strings.Cut(part, "="); !ok {
-			return nil, vwire.InvalidValue("Invalid value", "Cannot understand the search term "+strconv.Quote(part)+": use field=value joined by 'and'.")
+			return nil, vwire.InvalidValue(vwire.MsgInvalidValue, "Cannot understand the search term "+strconv.Quote(part)+": use field=value joined by 'and'.")
 		}
 		v = strings.TrimSpace(v)
 		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
@@ -102,7 +102,7 @@ func matches(terms []term, fields map[string]string) (bool, error) {
 			for k := range fields {
 				known = append(known, k)
 			}
-			return false, vwire.InvalidValue("Invalid value", "Cannot search by "+strconv.Quote(t.field)+"; this collection can be searched by: "+strings.Join(sorted(known), ", ")+".")
+			return false, vwire.InvalidValue(vwire.MsgInvalidValue, "Cannot search by "+strconv.Quote(t.field)+"; this collection can be searched by: "+strings.Join(sorted(known), ", ")+".")
 		}
 		if glob(strings.ToLower(t.value), strings.ToLower(v)) == t.not {
 			return false, nil
@@ -161,7 +161,7 @@ func (q *request) listParams() (listParams, error) {
 	}
 	if m := q.r.URL.Query().Get("max"); m != "" {
 		if p.max, err = strconv.Atoi(m); err != nil || p.max < 0 {
-			return p, vwire.InvalidValue("Invalid value", `Value "`+m+`" of max isn't a valid non-negative integer`)
+			return p, vwire.InvalidValue(vwire.MsgInvalidValue, `Value "`+m+`" of max isn't a valid non-negative integer`)
 		}
 	}
 	return p, nil

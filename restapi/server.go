@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -62,19 +61,6 @@ func New(eng *engine.Engine, log *slog.Logger) *Server {
 	return s
 }
 
-// status maps error codes to HTTP statuses: the one table.
-var status = map[vwire.Code]int{
-	vwire.EINVALID:      http.StatusBadRequest,
-	vwire.EINCOMPLETE:   http.StatusBadRequest,
-	vwire.ECONFLICT:     http.StatusConflict,
-	vwire.ENOTFOUND:     http.StatusNotFound,
-	vwire.EUNAUTHORIZED: http.StatusUnauthorized,
-	// oVirt answers a failed host call with 400; clients expect that.
-	vwire.EHOST:        http.StatusBadRequest,
-	vwire.EUNAVAILABLE: http.StatusServiceUnavailable,
-	vwire.EINTERNAL:    http.StatusInternalServerError,
-}
-
 // request carries what a handler needs about the call.
 type request struct {
 	w      http.ResponseWriter
@@ -121,28 +107,14 @@ func (q *request) write(code int, n *node) {
 
 // fault renders err as oVirt's fault, or, for an action, as a failed action.
 func (q *request) fault(err error, action bool) {
-	var ve *vwire.Error
-	if !errors.As(err, &ve) {
-		ve = &vwire.Error{Code: vwire.EINTERNAL, Detail: "[Internal error.]", Err: err}
-	}
-	code, ok := status[ve.Code]
-	if !ok {
-		code = http.StatusInternalServerError
-	}
+	code, reason, detail := faultOf(err)
 	if code >= 500 {
 		slog.Error("request failed", "method", q.r.Method, "path", q.r.URL.Path, "err", err)
 	}
 	if code == http.StatusUnauthorized {
 		q.w.Header().Set("WWW-Authenticate", `Basic realm="RESTAPI"`)
 	}
-	reason := ve.Reason
-	if reason == "" {
-		reason = "Operation Failed"
-		if code == http.StatusNotFound {
-			reason = "Not Found"
-		}
-	}
-	f := el("fault", str("reason", reason), str("detail", ve.Detail))
+	f := el("fault", str("reason", reason), str("detail", detail))
 	if action {
 		q.write(code, el("action", str("status", "failed"), f))
 		return
@@ -216,7 +188,7 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic in handler", "path", r.URL.Path, "panic", p)
-				q.fault(vwire.Errorf(vwire.EINTERNAL, "[Internal error.]"), isAction)
+				q.fault(vwire.New(vwire.MsgInternal), isAction)
 			}
 		}()
 		if err := h(q); err != nil {
@@ -262,5 +234,5 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 		s.basicMu.Unlock()
 		return name, nil
 	}
-	return "", &vwire.Error{Code: vwire.EUNAUTHORIZED, Reason: "Unauthorized", Detail: "Authentication required: HTTP Basic (user@profile:password) or a bearer token from " + ssoRoot + "/oauth/token."}
+	return "", vwire.New(vwire.MsgAuthRequired, "sso", ssoRoot)
 }

@@ -125,7 +125,7 @@ func parseBool(v string) (bool, error) {
 	case "false", "0":
 		return false, nil
 	}
-	return false, vwire.InvalidValue("Invalid value", fmt.Sprintf(`Value "%s" isn't a valid boolean, it should be "true" , "false", "0" or "1"`, v))
+	return false, vwire.InvalidValue(vwire.MsgInvalidValue, fmt.Sprintf(`Value "%s" isn't a valid boolean, it should be "true" , "false", "0" or "1"`, v))
 }
 
 // intp parses an integer field that must lie in [lo, hi]. Callers choose
@@ -138,10 +138,10 @@ func (n *in) intp(name string, lo, hi int64) (*int64, error) {
 	}
 	i, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return nil, vwire.InvalidValue("Invalid value", fmt.Sprintf(`Value "%s" of %s isn't a valid integer`, v, name))
+		return nil, vwire.InvalidValue(vwire.MsgInvalidValue, fmt.Sprintf(`Value "%s" of %s isn't a valid integer`, v, name))
 	}
 	if err != nil || i < lo || i > hi {
-		return nil, vwire.InvalidValue("Invalid value", fmt.Sprintf(`Value "%s" of %s is out of range: it must be between %d and %d`, v, name, lo, hi))
+		return nil, vwire.InvalidValue(vwire.MsgInvalidValue, fmt.Sprintf(`Value "%s" of %s is out of range: it must be between %d and %d`, v, name, lo, hi))
 	}
 	return &i, nil
 }

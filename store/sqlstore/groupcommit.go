@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 
 	"vwire.dev/vwire"
 )
@@ -36,7 +37,7 @@ func (db *DB) updateBatched(ctx context.Context, fn func(vwire.Tx) error) error 
 	case <-ctx.Done():
 		return db.translate(ctx.Err())
 	case <-db.closed:
-		return &vwire.Error{Code: vwire.EUNAVAILABLE, Detail: "[The database is closed.]"}
+		return vwire.New(vwire.MsgDBClosed)
 	}
 	<-r.done
 	return r.err
@@ -124,7 +125,7 @@ func failAll(reqs []*batchReq, err error) {
 func runFn(fn func(vwire.Tx) error, tx *Tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = vwire.Errorf(vwire.EINTERNAL, "[Internal error: %v]", p)
+			err = vwire.New(vwire.MsgInternalPanic, "cause", fmt.Sprint(p))
 		}
 	}()
 	return fn(tx)

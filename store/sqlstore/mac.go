@@ -102,9 +102,6 @@ func (t *Tx) MACHolder(poolID string, mac vwire.MAC) (string, error) {
 	return name, t.db.translate(err)
 }
 
-// errPoolExhausted is turned into oVirt's message by the engine.
-var errPoolExhausted = &vwire.Error{Code: vwire.ECONFLICT, Key: "MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES", Detail: "no free MAC address in the pool"}
-
 // AllocateMAC leases the first free MAC at or after the pool's cursor.
 func (t *Tx) AllocateMAC(p *vwire.MacPool, nicID string) (vwire.MAC, error) {
 	macs, err := t.AllocateMACs(p, []string{nicID})
@@ -136,7 +133,7 @@ func (t *Tx) AllocateMACs(p *vwire.MacPool, nicIDs []string) ([]vwire.MAC, error
 		macs = append(macs, free...)
 	}
 	if len(macs) < len(nicIDs) {
-		return nil, errPoolExhausted
+		return nil, vwire.ErrPoolExhausted
 	}
 	for i, m := range macs {
 		if err := t.LeaseMAC(p, m, nicIDs[i]); err != nil {

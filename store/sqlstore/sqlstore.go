@@ -240,21 +240,21 @@ func (db *DB) translate(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, sql.ErrNoRows):
-		return &vwire.Error{Code: vwire.ENOTFOUND, Detail: "not found", Err: err}
+		return vwire.New(vwire.MsgRowNotFound).Wrap(err)
 	case db.d.uniqueViolation(err):
-		return &vwire.Error{Code: vwire.ECONFLICT, Key: "UNIQUE_VIOLATION", Detail: "[Cannot save: an entity with the same unique value already exists.]", Err: err}
+		return vwire.New(vwire.MsgUniqueViolation).Wrap(err)
 	case db.d.fkViolation(err):
-		return &vwire.Error{Code: vwire.ECONFLICT, Key: "FOREIGN_KEY_VIOLATION", Detail: "[Cannot save: a referenced entity does not exist or is still in use.]", Err: err}
+		return vwire.New(vwire.MsgForeignKeyViolation).Wrap(err)
 	case db.d.retryable(err):
-		return &vwire.Error{Code: vwire.EUNAVAILABLE, Key: "TX_CONFLICT", Detail: "[The database refused a conflicting concurrent change; try again.]", Err: err}
+		return vwire.New(vwire.MsgTxConflict).Wrap(err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return &vwire.Error{Code: vwire.EUNAVAILABLE, Detail: "[The database did not answer in time.]", Err: err}
+		return vwire.New(vwire.MsgDBTimeout).Wrap(err)
 	}
 	var ve *vwire.Error
 	if errors.As(err, &ve) {
 		return err
 	}
-	return &vwire.Error{Code: vwire.EINTERNAL, Detail: "[Database error.]", Err: err}
+	return vwire.New(vwire.MsgDBError).Wrap(err)
 }
 
 // Tx implements vwire.Tx.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,7 +150,7 @@ func (t *Tx) BumpVMGeneration(id string) error {
 func (t *Tx) SetForeignNICs(vmID string, keys []string) error {
 	for _, k := range keys {
 		if strings.Contains(k, ",") {
-			return vwire.Errorf(vwire.EINTERNAL, "foreign device key %q has a comma", k)
+			return vwire.New(vwire.MsgBadDeviceKey, "key", strconv.Quote(k))
 		}
 	}
 	return t.execOne("VM", vmID, `UPDATE vms SET foreign_nics = ? WHERE id = ?`, strings.Join(keys, ","), vmID)
