@@ -19,6 +19,7 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"vwire.dev/vwire/hypervisor"
@@ -87,7 +88,8 @@ func rpcError(code int, cause error) *RPCError {
 	e := &RPCError{Code: code, Message: codeText[code]}
 	if cause != nil {
 		e.Data = &ErrorData{Reason: cause.Error()}
-		if he, ok := cause.(*hypervisor.Error); ok {
+		var he *hypervisor.Error
+		if errors.As(cause, &he) {
 			e.Data.LibvirtCode = he.Code
 		}
 	}
