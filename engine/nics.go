@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/agent"
 )
 
 // maxPCIDevices is oVirt's default osinfo limit; a VM also has one monitor
@@ -228,19 +227,19 @@ func releaseMAC(tx vwire.Tx, poolID, mac, nicID string) error {
 }
 
 // device is the vNIC as the host agent takes it.
-func device(n *vwire.NIC) agent.Device {
-	return agent.Device{Type: "interface", Device: "bridge", DeviceID: n.ID, Alias: n.Alias(), MAC: n.MAC,
+func device(n *vwire.NIC) HostDevice {
+	return HostDevice{ID: n.ID, Alias: n.Alias(), MAC: n.MAC,
 		Model: n.Interface.Model(), Network: n.NetworkName, LinkActive: n.Linked}
 }
 
 // updateParams asks the host to put a plugged vNIC's device in the state n
 // describes (the whole device, so the host need not read it first).
-func updateParams(n *vwire.NIC) agent.UpdateDeviceParams {
-	return agent.UpdateDeviceParams{Alias: n.Alias(), Network: &n.NetworkName, LinkActive: &n.Linked,
+func updateParams(n *vwire.NIC) DeviceUpdate {
+	return DeviceUpdate{Alias: n.Alias(), Network: n.NetworkName, LinkActive: n.Linked,
 		MAC: n.MAC, Model: n.Interface.Model()}
 }
 
-func (e *Engine) observed(s agent.NICStats) *vwire.NICObserved {
+func (e *Engine) observed(s HostNIC) *vwire.NICObserved {
 	return &vwire.NICObserved{Present: true, Alias: s.Alias, PCIAddress: s.Address, Bridge: s.Network, MAC: s.MAC,
 		Model: s.Model, LinkUp: s.LinkActive, At: e.now()}
 }
@@ -365,7 +364,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	hctx, hcancel := e.hostCtx(ctx, f, 0)
 	st, err := e.client(c.host).HotplugNIC(hctx, vmID, device(n))
 	hcancel()
-	if agent.IsUnknown(err) {
+	if isUnknown(err) {
 		u.success() // the reservation stays with the change until it is settled
 		if applied, err := e.unknownOutcome(ctx, f, c.host, "Failed to activate VM Network Interface.", err); !applied {
 			return nil, err
@@ -664,7 +663,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		p := updateParams(&n)
 		// The new profile says how the guest learns of a move to another network.
 		if n.NetworkID != old.NetworkID && n.NetworkName != "" && n.Linked {
-			p.Notify, p.BounceHoldMs = string(n.Notify), n.BounceHold.Milliseconds()
+			p.Notify, p.BounceHold = n.Notify, n.BounceHold
 			if n.Notify == vwire.NotifyLinkBounce {
 				hold = n.BounceHold
 			}
@@ -687,7 +686,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	hctx, hcancel := e.hostCtx(ctx, f, hold)
 	err = call(hctx)
 	hcancel()
-	if agent.IsUnknown(err) {
+	if isUnknown(err) {
 		u.success() // the reservation stays with the change until it is settled
 		if applied, err := e.unknownOutcome(ctx, f, c.host, generic, err); !applied {
 			return nil, err
