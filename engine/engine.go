@@ -167,9 +167,11 @@ func (u *undo) run() {
 }
 
 // background is a context for compensations: they must run even when the
-// request's context has ended.
-func (e *Engine) background() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), e.hostTimeout)
+// request's context has ended, and keep its values (who acts, the
+// correlation id), but not the operation id of a host call: a compensation
+// is not the change it compensates.
+func (e *Engine) background(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(withOp(context.WithoutCancel(ctx), ""), e.hostTimeout)
 }
 
 // hostError turns a failed host call into the client's error: the code says

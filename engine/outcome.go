@@ -163,7 +163,7 @@ func (e *Engine) unknownOutcome(ctx context.Context, f inFlight, h *vwire.Host, 
 		}
 		return false, vwire.New(vwire.MsgHostNotApplied, "generic", generic, "host", h.Name, "cause", cause.Error()).Wrap(cause)
 	}
-	e.markUnknown(f.p.VMID, cause)
+	e.markUnknown(ctx, f.p.VMID, cause)
 	e.log.Warn("outcome of a host call unknown; it will be settled", "vm", f.p.VMID, "host", h.Name, "err", cause, "settle", serr)
 	return false, vwire.New(vwire.MsgHostOutcomeUnknown, "generic", generic, "host", h.Name, "cause", cause.Error()).Wrap(cause)
 }

@@ -390,7 +390,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	}
 	if err != nil {
 		herr := hostError("Failed to run VM.", host, err)
-		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", " due to a failed host call: "+quoted(herr)))
+		e.restoreDown(ctx, c.vm, newEvent(ctx, evVMRunFailed, "DueToError", " due to a failed host call: "+quoted(herr)))
 		return nil, herr
 	}
 	c.vm.Status, c.vm.StartTime = vwire.VMUp, e.now()
@@ -410,23 +410,23 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return newEvent(ctx, evVMRun).vm(c.vm).host(host).write(tx)
 	})
 	if err != nil {
-		ctx2, cancel := e.background()
+		ctx2, cancel := e.background(ctx)
 		defer cancel()
 		if derr := e.client(host).DestroyVM(ctx2, c.vm.ID); derr != nil {
 			// It may still run: leave the start in flight, to be settled
 			// from the host, rather than mark it down and free its MACs.
-			e.markUnknown(id, derr)
+			e.markUnknown(ctx, id, derr)
 			return nil, err
 		}
-		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", ": "+err.Error()))
+		e.restoreDown(ctx, c.vm, newEvent(ctx, evVMRunFailed, "DueToError", ": "+err.Error()))
 		return nil, err
 	}
 	return c.vm, nil
 }
 
 // restoreDown puts a VM back to down after a failed start and logs why.
-func (e *Engine) restoreDown(vm *vwire.VM, ev *event) {
-	ctx, cancel := e.background()
+func (e *Engine) restoreDown(ctx context.Context, vm *vwire.VM, ev *event) {
+	ctx, cancel := e.background(ctx)
 	defer cancel()
 	vm.Status, vm.HostID = vwire.VMDown, ""
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
@@ -521,7 +521,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 	}
 	if err != nil && !errors.Is(err, ErrNoVM) {
 		herr := hostError("Failed to power off VM.", c.host, err)
-		e.abort(id, nil, newEvent(ctx, evVMStopFailed).vm(c.vm).host(c.host))
+		e.abort(ctx, id, nil, newEvent(ctx, evVMStopFailed).vm(c.vm).host(c.host))
 		return nil, herr
 	}
 	host := c.host
@@ -536,7 +536,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return newEvent(ctx, evVMStop).vm(c.vm).host(host).write(tx)
 	})
 	if err != nil {
-		e.markUnknown(id, err) // the host has it; settling records it
+		e.markUnknown(ctx, id, err) // the host has it; settling records it
 		return nil, err
 	}
 	return c.vm, nil
