@@ -171,7 +171,7 @@ func (u *undo) run() {
 // correlation id), but not the operation id of a host call: a compensation
 // is not the change it compensates.
 func (e *Engine) background(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(withOp(context.WithoutCancel(ctx), ""), e.hostTimeout)
+	return context.WithTimeout(WithOp(context.WithoutCancel(ctx), ""), e.hostTimeout)
 }
 
 // hostError turns a failed host call into the client's error: the code says

@@ -131,7 +131,7 @@ func (e *Engine) markInFlight(tx vwire.Tx, vmID, nicID string, in *intent) (inFl
 // operation and has its own deadline (the host timeout, plus the time the
 // operation's own steps take, such as a link bounce's hold).
 func (e *Engine) hostCtx(ctx context.Context, f inFlight, extra time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(withOp(context.WithoutCancel(ctx), f.p.OpID), e.hostTimeout+extra)
+	return context.WithTimeout(WithOp(context.WithoutCancel(ctx), f.p.OpID), e.hostTimeout+extra)
 }
 
 // detach gives a use case that holds a VM's lock a context the client

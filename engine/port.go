@@ -136,9 +136,9 @@ func isUnknown(err error) bool { return errors.Is(err, ErrOutcomeUnknown) }
 
 type opKey struct{}
 
-// withOp names the operation a host call carries out, so that Settle can
-// fence it.
-func withOp(ctx context.Context, opID string) context.Context {
+// WithOp names the operation a host call carries out, so that Settle can
+// fence it. The engine sets it on each call of a change in flight.
+func WithOp(ctx context.Context, opID string) context.Context {
 	return context.WithValue(ctx, opKey{}, opID)
 }
 
