@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/agent/engineport"
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/sim"
@@ -70,7 +71,8 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	if m.store, err = OpenStore(ctx, m.DB, m.DataDir); err != nil {
 		return err
 	}
-	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout})
+	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout,
+		Dial: engineport.Dial(m.HostTimeout)})
 	generated, err := m.Engine.Bootstrap(ctx, m.AdminPassword)
 	if err != nil {
 		m.Close()

@@ -117,7 +117,7 @@ func (e *event) write(tx vwire.Tx) error {
 // writeEvent stores an event in its own transaction; used for failures,
 // where the change itself was not committed. A failure to log is logged.
 func (e *Engine) writeEvent(ctx context.Context, ev *event) {
-	ctx, cancel := e.background()
+	ctx, cancel := e.background(ctx)
 	defer cancel()
 	if err := e.store.Update(ctx, ev.write); err != nil {
 		e.log.Error("cannot write audit event", "code", ev.t.code, "err", err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/agent"
 )
 
 // Drift is a running VM whose devices differ from the database without a
@@ -62,19 +61,19 @@ func observedOf(nics []*vwire.NIC) map[string]*vwire.NICObserved {
 
 // foreignKey names an unknown device within one run of the VM, so that a
 // device seen in an earlier run is reported again in a new one.
-func foreignKey(vm *vwire.VM, d agent.NICStats) string {
+func foreignKey(vm *vwire.VM, d HostNIC) string {
 	return fmt.Sprintf("%d %s %s", vm.StartTime.UnixMilli(), d.Alias, strings.ToLower(d.MAC))
 }
 
 // foreignDevices are the devices of a VM's report that no vNIC accounts for:
 // an alias that is not a vNIC's ("ua-<unknown id>", or libvirt's own "net1"
 // for a device attached without one).
-func foreignDevices(nics []*vwire.NIC, st agent.VMStats) []agent.NICStats {
+func foreignDevices(nics []*vwire.NIC, st HostVM) []HostNIC {
 	known := make(map[string]bool, len(nics))
 	for _, n := range nics {
 		known[n.Alias()] = true
 	}
-	var out []agent.NICStats
+	var out []HostNIC
 	for _, d := range st.NICs {
 		if !known[d.Alias] {
 			out = append(out, d)
@@ -83,7 +82,7 @@ func foreignDevices(nics []*vwire.NIC, st agent.VMStats) []agent.NICStats {
 	return out
 }
 
-func foreignKeys(vm *vwire.VM, devs []agent.NICStats) []string {
+func foreignKeys(vm *vwire.VM, devs []HostNIC) []string {
 	keys := make([]string, len(devs))
 	for i, d := range devs {
 		keys[i] = foreignKey(vm, d)
@@ -95,11 +94,11 @@ func foreignKeys(vm *vwire.VM, devs []agent.NICStats) []string {
 // foreignChanged tells whether a report's unknown devices differ from those
 // already reported, so that a poll notices a device that appeared even when
 // every vNIC is as before.
-func foreignChanged(vm *vwire.VM, nics []*vwire.NIC, st agent.VMStats) bool {
+func foreignChanged(vm *vwire.VM, nics []*vwire.NIC, st HostVM) bool {
 	return !slices.Equal(foreignKeys(vm, foreignDevices(nics, st)), sortedCopy(vm.ForeignNICs))
 }
 
-func deviceText(d agent.NICStats) string {
+func deviceText(d HostNIC) string {
 	alias := d.Alias
 	if alias == "" {
 		alias = "(no alias)"
@@ -113,7 +112,7 @@ func deviceText(d agent.NICStats) string {
 // reported before. before holds the vNICs' observed state until now. A VM
 // with a change in flight is left alone: the change explains the difference.
 func (e *Engine) reportDrift(ctx context.Context, tx vwire.Tx, h *vwire.Host, vm *vwire.VM,
-	before map[string]*vwire.NICObserved, nics []*vwire.NIC, st agent.VMStats) error {
+	before map[string]*vwire.NICObserved, nics []*vwire.NIC, st HostVM) error {
 	if vm.Status != vwire.VMUp {
 		return nil
 	}
@@ -155,7 +154,7 @@ func (e *Engine) reportDrift(ctx context.Context, tx vwire.Tx, h *vwire.Host, vm
 // enforceDrift repairs, on a host just polled, the VMs of clusters that
 // enforce their desired state. vms and nics are what the database held
 // before the host answered; stats is the answer.
-func (e *Engine) enforceDrift(ctx context.Context, h *vwire.Host, vms []*vwire.VM, nics []*vwire.NIC, stats []agent.VMStats) {
+func (e *Engine) enforceDrift(ctx context.Context, h *vwire.Host, vms []*vwire.VM, nics []*vwire.NIC, stats []HostVM) {
 	byID, nicsOf := byVM(stats, nics)
 	var policy map[string]vwire.DriftPolicy // read only when something drifted
 	for _, vm := range vms {
@@ -185,11 +184,11 @@ func (e *Engine) enforceDrift(ctx context.Context, h *vwire.Host, vms []*vwire.V
 
 // drifted tells whether a report differs from the desired state of a VM's
 // vNICs, or shows a device none of them accounts for.
-func (e *Engine) drifted(nics []*vwire.NIC, st agent.VMStats) bool {
+func (e *Engine) drifted(nics []*vwire.NIC, st HostVM) bool {
 	if len(foreignDevices(nics, st)) > 0 {
 		return true
 	}
-	live := make(map[string]agent.NICStats, len(st.NICs))
+	live := make(map[string]HostNIC, len(st.NICs))
 	for _, d := range st.NICs {
 		live[d.Alias] = d
 	}
@@ -202,7 +201,7 @@ func (e *Engine) drifted(nics []*vwire.NIC, st agent.VMStats) bool {
 }
 
 // withReport is a copy of n whose observed state is the host's report.
-func withReport(e *Engine, n *vwire.NIC, live map[string]agent.NICStats) *vwire.NIC {
+func withReport(e *Engine, n *vwire.NIC, live map[string]HostNIC) *vwire.NIC {
 	c := *n
 	c.Observed = &vwire.NICObserved{Present: false, At: e.now()}
 	if d, ok := live[n.Alias()]; ok {
@@ -221,7 +220,7 @@ type repaired struct {
 // repairDrift makes one VM's devices on the host match the database, under
 // the VM's lock, and records what the host reports after. before are the
 // VM's vNICs as the poll read them, before the host answered.
-func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM, before []*vwire.NIC, st agent.VMStats) error {
+func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM, before []*vwire.NIC, st HostVM) error {
 	unlock, err := e.store.LockVM(ctx, seen.ID)
 	if err != nil {
 		return err
@@ -239,7 +238,7 @@ func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM,
 		return nil
 	}
 	hc := e.client(c.host)
-	live := make(map[string]agent.NICStats, len(st.NICs))
+	live := make(map[string]HostNIC, len(st.NICs))
 	for _, d := range st.NICs {
 		live[d.Alias] = d
 	}
@@ -263,10 +262,10 @@ func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM,
 		}
 		fixed = append(fixed, repaired{n, ds, obs})
 	}
-	var unplugged []agent.NICStats
+	var unplugged []HostNIC
 	for _, d := range foreignDevices(c.nics, st) {
 		hctx, cancel := context.WithTimeout(ctx, e.hostTimeout)
-		err := hc.HotunplugNIC(hctx, c.vm.ID, agent.Device{Type: "interface", Device: "bridge", Alias: d.Alias, MAC: d.MAC})
+		err := hc.HotunplugNIC(hctx, c.vm.ID, HostDevice{Alias: d.Alias, MAC: d.MAC})
 		cancel()
 		if err != nil {
 			e.log.Warn("cannot unplug a device unknown to the engine", "vm", c.vm.Name, "device", d.Alias, "host", c.host.Name, "err", err)
@@ -317,7 +316,7 @@ func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM,
 // its observed state; d is the host's device, if present. The host action
 // is the one a user's change from the observed state to the desired one
 // takes, checked by the same rules; each call gets its own deadline.
-func (e *Engine) repairNIC(ctx context.Context, hc HostClient, c *vmCtx, n *vwire.NIC, d agent.NICStats) (*vwire.NICObserved, error) {
+func (e *Engine) repairNIC(ctx context.Context, hc HostClient, c *vmCtx, n *vwire.NIC, d HostNIC) (*vwire.NICObserved, error) {
 	op := vwire.OpEditNic
 	old := vwire.ObservedNIC(n)
 	call := func(extra int64, fn func(ctx context.Context) error) error {
@@ -329,7 +328,7 @@ func (e *Engine) repairNIC(ctx context.Context, hc HostClient, c *vmCtx, n *vwir
 		if err := checkPlug(op, c, n); err != nil {
 			return nil, err
 		}
-		var st agent.NICStats
+		var st HostNIC
 		err := call(0, func(ctx context.Context) (err error) { st, err = hc.HotplugNIC(ctx, c.vm.ID, device(n)); return })
 		if err != nil {
 			return nil, err
@@ -376,10 +375,10 @@ func (e *Engine) repairNIC(ctx context.Context, hc HostClient, c *vmCtx, n *vwir
 		// Moved back to its network: the guest learns of it as the
 		// profile says, as when a user moves it.
 		if d.Network != n.Bridge() && n.NetworkName != "" && n.Linked {
-			p.Notify, p.BounceHoldMs = string(n.Notify), n.BounceHold.Milliseconds()
+			p.Notify, p.BounceHold = n.Notify, n.BounceHold
 		}
-		var st agent.NICStats
-		err := call(p.BounceHoldMs, func(ctx context.Context) (err error) { st, err = hc.UpdateNIC(ctx, c.vm.ID, p); return })
+		var st HostNIC
+		err := call(p.BounceHold.Milliseconds(), func(ctx context.Context) (err error) { st, err = hc.UpdateNIC(ctx, c.vm.ID, p); return })
 		if err != nil {
 			return nil, err
 		}
@@ -400,9 +399,8 @@ func repairText(ds []vwire.Difference) string {
 // reason is a failure's text for an event: the host's own reason when it
 // gave one.
 func reason(err error) string {
-	var re *agent.RPCError
-	if asRPC(err, &re) {
-		return re.Reason()
+	if he, ok := hostAnswer(err); ok {
+		return he.Reason
 	}
 	var ve *vwire.Error
 	if errors.As(err, &ve) {

@@ -13,6 +13,7 @@ import (
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/agent/engineport"
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor"
 )
@@ -260,7 +261,7 @@ type raceClient struct {
 	during func()
 }
 
-func (c *raceClient) AllVMStats(ctx context.Context) ([]agent.VMStats, error) {
+func (c *raceClient) AllVMStats(ctx context.Context) ([]engine.HostVM, error) {
 	st, err := c.HostClient.AllVMStats(ctx)
 	c.once.Do(c.during)
 	return st, err
@@ -293,7 +294,7 @@ func testDriftRepairNeverFightsAUser(t *testing.T) {
 	// report (red, down) is older than the user's change.
 	var user error
 	eng := engine.New(e.store, engine.Options{HostTimeout: 5 * time.Second, Dial: func(h *vwire.Host) engine.HostClient {
-		c := agent.NewClient("http://"+net.JoinHostPort(h.Address, strconv.Itoa(h.Port))+"/", nil, 5*time.Second)
+		c := engineport.New(agent.NewClient("http://"+net.JoinHostPort(h.Address, strconv.Itoa(h.Port))+"/", nil, 5*time.Second))
 		return &raceClient{HostClient: c, during: func() {
 			_, user = e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{Linked: ptr(false)})
 		}}

@@ -24,26 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/agent"
 )
-
-// HostClient is what the engine needs of a host agent.
-type HostClient interface {
-	Capabilities(ctx context.Context) (agent.Capabilities, error)
-	AllVMStats(ctx context.Context) ([]agent.VMStats, error)
-	SetupNetworks(ctx context.Context, add, remove []string) error
-	CreateVM(ctx context.Context, vp agent.VMParams) (agent.VMStats, error)
-	DestroyVM(ctx context.Context, vmID string) error
-	HotplugNIC(ctx context.Context, vmID string, d agent.Device) (agent.NICStats, error)
-	HotunplugNIC(ctx context.Context, vmID string, d agent.Device) error
-	UpdateNIC(ctx context.Context, vmID string, p agent.UpdateDeviceParams) (agent.NICStats, error)
-	// Settle fences operation opID and reads the VM once no call on it is
-	// in progress; found is false when the host does not run it.
-	Settle(ctx context.Context, vmID, opID string) (st agent.VMStats, found bool, err error)
-}
-
-// Dialer returns the client for a host.
-type Dialer func(h *vwire.Host) HostClient
 
 // Engine runs the use cases.
 type Engine struct {
@@ -76,15 +57,19 @@ type cachedClient struct {
 // Options configure an Engine.
 type Options struct {
 	Logger *slog.Logger
-	// Dial connects to host agents; the default speaks JSON-RPC over HTTP.
+	// Dial connects to host agents (required): app wires the JSON-RPC
+	// adapter, agent/engineport.
 	Dial Dialer
-	// HostTimeout bounds each host call (default 30 s).
+	// HostTimeout bounds each host call (default DefaultHostTimeout).
 	HostTimeout time.Duration
 	// PollInterval is how often hosts are polled (default 3 s).
 	PollInterval time.Duration
 }
 
-// New returns an engine on store.
+// DefaultHostTimeout bounds each host call when Options.HostTimeout is zero.
+const DefaultHostTimeout = 30 * time.Second
+
+// New returns an engine on store. o.Dial must be set.
 func New(store vwire.Store, o Options) *Engine {
 	e := &Engine{store: store, dial: o.Dial, log: o.Logger, now: time.Now, hostTimeout: o.HostTimeout,
 		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, id: uuid.NewString(),
@@ -93,18 +78,13 @@ func New(store vwire.Store, o Options) *Engine {
 		e.log = slog.Default()
 	}
 	if e.hostTimeout == 0 {
-		e.hostTimeout = 30 * time.Second
+		e.hostTimeout = DefaultHostTimeout
 	}
 	if e.pollInterval == 0 {
 		e.pollInterval = 3 * time.Second
 	}
 	if e.dial == nil {
-		// The engine gives every call its deadline; the client's own bound
-		// only has to leave room for the longest (a link bounce's hold).
-		timeout := e.hostTimeout + vwire.MaxBounceHold
-		e.dial = func(h *vwire.Host) HostClient {
-			return agent.NewClient(hostURL(h), nil, timeout)
-		}
+		panic("engine.New: Options.Dial is nil")
 	}
 	return e
 }
@@ -187,9 +167,11 @@ func (u *undo) run() {
 }
 
 // background is a context for compensations: they must run even when the
-// request's context has ended.
-func (e *Engine) background() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), e.hostTimeout)
+// request's context has ended, and keep its values (who acts, the
+// correlation id), but not the operation id of a host call: a compensation
+// is not the change it compensates.
+func (e *Engine) background(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(WithOp(context.WithoutCancel(ctx), ""), e.hostTimeout)
 }
 
 // hostError turns a failed host call into the client's error: the code says
@@ -197,13 +179,12 @@ func (e *Engine) background() (context.Context, context.CancelFunc) {
 func hostError(generic string, h *vwire.Host, err error) *vwire.Error {
 	reason := err.Error()
 	code := 0
-	var re *agent.RPCError
-	var te *agent.TransportError
+	var he *HostError
 	switch {
-	case errors.As(err, &re):
-		reason, code = re.Reason(), re.Code
-	case errors.As(err, &te):
-		return vwire.New(vwire.MsgHostUnreachable, "generic", generic, "host", h.Name, "cause", te.Err.Error()).Wrap(err)
+	case errors.As(err, &he) && he.Answered:
+		reason, code = he.Reason, he.Code
+	case errors.As(err, &he) && he.Kind == ErrHostUnreached:
+		return vwire.New(vwire.MsgHostUnreachable, "generic", generic, "host", h.Name, "cause", he.Reason).Wrap(err)
 	}
 	ve := vwire.New(vwire.MsgHostFailed, "generic", generic, "host", h.Name, "reason", reason).Wrap(err)
 	ve.HostCode = code

@@ -15,6 +15,7 @@ import (
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/agent/engineport"
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/sim"
@@ -87,7 +88,7 @@ func newEnvOpts(t testing.TB, o envOpts) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &env{t: t, store: db, sim: sim.New()}
-	e.eng = engine.New(db, engine.Options{HostTimeout: o.hostTimeout})
+	e.eng = engine.New(db, engine.Options{HostTimeout: o.hostTimeout, Dial: engineport.Dial(o.hostTimeout)})
 	t.Cleanup(e.eng.Close)
 	if _, err := e.eng.Bootstrap(ctx(), "secret"); err != nil {
 		t.Fatal(err)
@@ -768,7 +769,7 @@ func TestUnchangedPollWritesNothing(t *testing.T) {
 		e.start(vm.ID)
 	}
 	cs := &countingStore{Store: e.store}
-	eng := engine.New(cs, engine.Options{HostTimeout: 5 * time.Second})
+	eng := engine.New(cs, engine.Options{HostTimeout: 5 * time.Second, Dial: engineport.Dial(5 * time.Second)})
 	eng.PollAll(ctx())
 	before := cs.updates.Load()
 	eng.PollAll(ctx())

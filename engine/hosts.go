@@ -13,14 +13,17 @@ import (
 	"github.com/google/uuid"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/agent"
 )
 
 func hostURL(h *vwire.Host) string {
 	return "http://" + net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) + "/"
 }
 
-func asRPC(err error, re **agent.RPCError) bool { return errors.As(err, re) }
+// hostAnswer is a failed host call's answer, if the host gave one.
+func hostAnswer(err error) (*HostError, bool) {
+	var he *HostError
+	return he, errors.As(err, &he) && he.Answered
+}
 
 // HostSpec is a host to register.
 type HostSpec struct {
@@ -347,7 +350,7 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 	if err == nil && h.Embedded {
 		caps, err = e.syncEmbeddedBridges(pctx, h, c, caps)
 	}
-	var stats []agent.VMStats
+	var stats []HostVM
 	if err == nil {
 		stats, err = c.AllVMStats(pctx)
 	}
@@ -412,7 +415,7 @@ func sortedCopy(s []string) []string {
 
 // applyCaps updates the host's view from its capabilities: networks, levels,
 // and whether it can serve its cluster.
-func (e *Engine) applyCaps(ctx context.Context, h *vwire.Host, caps agent.Capabilities) {
+func (e *Engine) applyCaps(ctx context.Context, h *vwire.Host, caps HostCaps) {
 	h.Networks = caps.Bridges
 	h.ClusterLevels = nil
 	for _, l := range caps.ClusterLevels {
@@ -430,7 +433,7 @@ func (e *Engine) applyCaps(ctx context.Context, h *vwire.Host, caps agent.Capabi
 
 // syncEmbeddedBridges makes the embedded host carry every network of its
 // cluster, as the embedded default promises.
-func (e *Engine) syncEmbeddedBridges(ctx context.Context, h *vwire.Host, c HostClient, caps agent.Capabilities) (agent.Capabilities, error) {
+func (e *Engine) syncEmbeddedBridges(ctx context.Context, h *vwire.Host, c HostClient, caps HostCaps) (HostCaps, error) {
 	var nets []*vwire.ClusterNetwork
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { nets, err = tx.ClusterNetworks(h.ClusterID); return }); err != nil {
 		return caps, err
@@ -474,8 +477,8 @@ func (e *Engine) refreshClusterHosts(ctx context.Context, clusterID string) {
 }
 
 // byVM indexes a host's report and the database's vNICs by VM.
-func byVM(stats []agent.VMStats, nics []*vwire.NIC) (map[string]agent.VMStats, map[string][]*vwire.NIC) {
-	byID := make(map[string]agent.VMStats, len(stats))
+func byVM(stats []HostVM, nics []*vwire.NIC) (map[string]HostVM, map[string][]*vwire.NIC) {
+	byID := make(map[string]HostVM, len(stats))
 	for _, s := range stats {
 		byID[s.VMID] = s
 	}
@@ -489,7 +492,7 @@ func byVM(stats []agent.VMStats, nics []*vwire.NIC) (map[string]agent.VMStats, m
 // absorbHostStats stores the observed vNIC state of the VMs the database
 // believed run on the host when the poll began; a VM the host no longer has
 // is down. Only VMs whose report differs take the VM's lock and a write.
-func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, vms []*vwire.VM, nics []*vwire.NIC, stats []agent.VMStats) {
+func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, vms []*vwire.VM, nics []*vwire.NIC, stats []HostVM) {
 	byID, nicsOf := byVM(stats, nics)
 	for _, vm := range vms {
 		// A VM left powering up by an engine that died mid-start is settled
@@ -506,8 +509,8 @@ func (e *Engine) absorbHostStats(ctx context.Context, h *vwire.Host, vms []*vwir
 }
 
 // statsDiffer tells whether a host report changes any vNIC's observed state.
-func (e *Engine) statsDiffer(nics []*vwire.NIC, st agent.VMStats) bool {
-	byAlias := make(map[string]agent.NICStats, len(st.NICs))
+func (e *Engine) statsDiffer(nics []*vwire.NIC, st HostVM) bool {
+	byAlias := make(map[string]HostNIC, len(st.NICs))
 	for _, s := range st.NICs {
 		byAlias[s.Alias] = s
 	}
@@ -523,7 +526,7 @@ func (e *Engine) statsDiffer(nics []*vwire.NIC, st agent.VMStats) bool {
 	return false
 }
 
-func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, byID map[string]agent.VMStats) {
+func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, byID map[string]HostVM) {
 	unlock, err := e.store.LockVM(ctx, seen.ID)
 	if err != nil {
 		return

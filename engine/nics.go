@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/agent"
 )
 
 // maxPCIDevices is oVirt's default osinfo limit; a VM also has one monitor
@@ -228,19 +227,19 @@ func releaseMAC(tx vwire.Tx, poolID, mac, nicID string) error {
 }
 
 // device is the vNIC as the host agent takes it.
-func device(n *vwire.NIC) agent.Device {
-	return agent.Device{Type: "interface", Device: "bridge", DeviceID: n.ID, Alias: n.Alias(), MAC: n.MAC,
+func device(n *vwire.NIC) HostDevice {
+	return HostDevice{ID: n.ID, Alias: n.Alias(), MAC: n.MAC,
 		Model: n.Interface.Model(), Network: n.NetworkName, LinkActive: n.Linked}
 }
 
 // updateParams asks the host to put a plugged vNIC's device in the state n
 // describes (the whole device, so the host need not read it first).
-func updateParams(n *vwire.NIC) agent.UpdateDeviceParams {
-	return agent.UpdateDeviceParams{Alias: n.Alias(), Network: &n.NetworkName, LinkActive: &n.Linked,
+func updateParams(n *vwire.NIC) DeviceUpdate {
+	return DeviceUpdate{Alias: n.Alias(), Network: n.NetworkName, LinkActive: n.Linked,
 		MAC: n.MAC, Model: n.Interface.Model()}
 }
 
-func (e *Engine) observed(s agent.NICStats) *vwire.NICObserved {
+func (e *Engine) observed(s HostNIC) *vwire.NICObserved {
 	return &vwire.NICObserved{Present: true, Alias: s.Alias, PCIAddress: s.Address, Bridge: s.Network, MAC: s.MAC,
 		Model: s.Model, LinkUp: s.LinkActive, At: e.now()}
 }
@@ -359,13 +358,13 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	defer u.run()
 	u.add(func() {
 		if !c.dirty {
-			e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, nil)
+			e.abort(ctx, vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, nil)
 		}
 	})
 	hctx, hcancel := e.hostCtx(ctx, f, 0)
 	st, err := e.client(c.host).HotplugNIC(hctx, vmID, device(n))
 	hcancel()
-	if agent.IsUnknown(err) {
+	if isUnknown(err) {
 		u.success() // the reservation stays with the change until it is settled
 		if applied, err := e.unknownOutcome(ctx, f, c.host, "Failed to activate VM Network Interface.", err); !applied {
 			return nil, err
@@ -374,11 +373,11 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	}
 	if err != nil {
 		u.success()
-		e.abort(vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
+		e.abort(ctx, vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
 		return nil, hostError("Failed to activate VM Network Interface.", c.host, err)
 	}
 	u.add(func() {
-		e.revertHost(c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(n)) })
+		e.revertHost(ctx, c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(n)) })
 	})
 	n.Observed = e.observed(st)
 	n.Synced = vwire.ComputeSynced(n, true)
@@ -408,8 +407,8 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 // transaction it undoes the reservations (fn), clears the change in flight
 // and writes the failure event (if any). Failing that, the poller's repair
 // of stale changes finishes the job.
-func (e *Engine) abort(vmID string, fn func(tx vwire.Tx) error, ev *event) {
-	ctx, cancel := e.background()
+func (e *Engine) abort(ctx context.Context, vmID string, fn func(tx vwire.Tx) error, ev *event) {
+	ctx, cancel := e.background(ctx)
 	defer cancel()
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
 		if fn != nil {
@@ -443,22 +442,22 @@ func (e *Engine) macPoolEvent(ctx context.Context, err error) error {
 // A revert that fails leaves the host changed: the change then stays in
 // flight with its reservations (c.dirty), marked unknown, and is settled
 // from the host (recorded, since the host has it) instead of aborted.
-func (e *Engine) revertHost(c *vmCtx, what string, fn func(context.Context, HostClient) error) {
-	ctx, cancel := e.background()
+func (e *Engine) revertHost(ctx context.Context, c *vmCtx, what string, fn func(context.Context, HostClient) error) {
+	ctx, cancel := e.background(ctx)
 	defer cancel()
 	if err := fn(ctx, e.client(c.host)); err != nil {
 		e.log.Error("cannot revert a host change the database refused; it stays in flight to be settled",
 			"vm", c.vm.ID, "host", c.host.Name, "revert", what, "err", err)
 		c.dirty = true
-		e.markUnknown(c.vm.ID, err)
+		e.markUnknown(ctx, c.vm.ID, err)
 	}
 }
 
 // markUnknown marks a VM's change in flight unknown, for the next operation
 // or the poller to settle. Failing that (the database is what failed), the
 // poller settles it once its record is older than any operation's budget.
-func (e *Engine) markUnknown(vmID string, cause error) {
-	ctx, cancel := e.background()
+func (e *Engine) markUnknown(ctx context.Context, vmID string, cause error) {
+	ctx, cancel := e.background(ctx)
 	defer cancel()
 	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.MarkPendingUnknown(vmID) }); err != nil {
 		e.log.Error("cannot mark a change in flight unknown", "vm", vmID, "cause", cause, "err", err)
@@ -622,7 +621,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	}
 	u.add(func() {
 		if !c.dirty {
-			e.abort(vmID, release, nil)
+			e.abort(ctx, vmID, release, nil)
 		}
 	})
 
@@ -630,15 +629,15 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	var failEvent auditType
 	var generic string
 	var hold time.Duration
-	var call func(ctx context.Context) error
+	var call func(hctx context.Context) error
 	switch action {
 	case vwire.ActionPlug:
-		call = func(ctx context.Context) error {
-			st, err := h.HotplugNIC(ctx, vmID, device(&n))
+		call = func(hctx context.Context) error {
+			st, err := h.HotplugNIC(hctx, vmID, device(&n))
 			if err == nil {
 				n.Observed = e.observed(st)
 				u.add(func() {
-					e.revertHost(c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(&n)) })
+					e.revertHost(ctx, c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(&n)) })
 				})
 			}
 			return err
@@ -646,12 +645,12 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		failEvent, generic = evNicPlugFailed, "Failed to activate VM Network Interface."
 	case vwire.ActionUnplug:
 		// Unplug carries the old values (bz#904840): the host knows the old MAC.
-		call = func(ctx context.Context) error {
-			err := h.HotunplugNIC(ctx, vmID, device(old))
+		call = func(hctx context.Context) error {
+			err := h.HotunplugNIC(hctx, vmID, device(old))
 			if err == nil {
 				n.Observed = &vwire.NICObserved{Present: false, At: e.now()}
 				u.add(func() {
-					e.revertHost(c, "plug", func(ctx context.Context, h HostClient) error {
+					e.revertHost(ctx, c, "plug", func(ctx context.Context, h HostClient) error {
 						_, err := h.HotplugNIC(ctx, vmID, device(old))
 						return err
 					})
@@ -664,17 +663,17 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		p := updateParams(&n)
 		// The new profile says how the guest learns of a move to another network.
 		if n.NetworkID != old.NetworkID && n.NetworkName != "" && n.Linked {
-			p.Notify, p.BounceHoldMs = string(n.Notify), n.BounceHold.Milliseconds()
+			p.Notify, p.BounceHold = n.Notify, n.BounceHold
 			if n.Notify == vwire.NotifyLinkBounce {
 				hold = n.BounceHold
 			}
 		}
-		call = func(ctx context.Context) error {
-			st, err := h.UpdateNIC(ctx, vmID, p)
+		call = func(hctx context.Context) error {
+			st, err := h.UpdateNIC(hctx, vmID, p)
 			if err == nil {
 				n.Observed = e.observed(st)
 				u.add(func() {
-					e.revertHost(c, "update", func(ctx context.Context, h HostClient) error {
+					e.revertHost(ctx, c, "update", func(ctx context.Context, h HostClient) error {
 						_, err := h.UpdateNIC(ctx, vmID, updateParams(old))
 						return err
 					})
@@ -687,7 +686,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	hctx, hcancel := e.hostCtx(ctx, f, hold)
 	err = call(hctx)
 	hcancel()
-	if agent.IsUnknown(err) {
+	if isUnknown(err) {
 		u.success() // the reservation stays with the change until it is settled
 		if applied, err := e.unknownOutcome(ctx, f, c.host, generic, err); !applied {
 			return nil, err
@@ -696,7 +695,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	}
 	if err != nil {
 		u.success()
-		e.abort(vmID, release, newEvent(ctx, failEvent).vm(c.vm).nic(old))
+		e.abort(ctx, vmID, release, newEvent(ctx, failEvent).vm(c.vm).nic(old))
 		return nil, hostError(generic, c.host, err)
 	}
 	n.Synced = vwire.ComputeSynced(&n, true)

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/agent"
 )
 
 // A host change whose call times out, is cancelled or loses its connection
@@ -132,7 +131,7 @@ func (e *Engine) markInFlight(tx vwire.Tx, vmID, nicID string, in *intent) (inFl
 // operation and has its own deadline (the host timeout, plus the time the
 // operation's own steps take, such as a link bounce's hold).
 func (e *Engine) hostCtx(ctx context.Context, f inFlight, extra time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(agent.WithOp(context.WithoutCancel(ctx), f.p.OpID), e.hostTimeout+extra)
+	return context.WithTimeout(WithOp(context.WithoutCancel(ctx), f.p.OpID), e.hostTimeout+extra)
 }
 
 // detach gives a use case that holds a VM's lock a context the client
@@ -164,7 +163,7 @@ func (e *Engine) unknownOutcome(ctx context.Context, f inFlight, h *vwire.Host, 
 		}
 		return false, vwire.New(vwire.MsgHostNotApplied, "generic", generic, "host", h.Name, "cause", cause.Error()).Wrap(cause)
 	}
-	e.markUnknown(f.p.VMID, cause)
+	e.markUnknown(ctx, f.p.VMID, cause)
 	e.log.Warn("outcome of a host call unknown; it will be settled", "vm", f.p.VMID, "host", h.Name, "err", cause, "settle", serr)
 	return false, vwire.New(vwire.MsgHostOutcomeUnknown, "generic", generic, "host", h.Name, "cause", cause.Error()).Wrap(cause)
 }
@@ -203,7 +202,7 @@ func (e *Engine) settleLocked(ctx context.Context, p vwire.Pending) (applied boo
 		return false, err
 	}
 	found := false
-	var st agent.VMStats
+	var st HostVM
 	c := (HostClient)(nil)
 	if h != nil {
 		c = e.client(h)
@@ -261,7 +260,7 @@ func (e *Engine) settleLocked(ctx context.Context, p vwire.Pending) (applied boo
 
 // nicApplied tells whether the host has a vNIC change: its device is as
 // the change wants it (the one comparison that decides synced).
-func nicApplied(in intent, st agent.VMStats) bool {
+func nicApplied(in intent, st HostVM) bool {
 	if in.New == nil {
 		return false
 	}
@@ -278,7 +277,7 @@ func nicApplied(in intent, st agent.VMStats) bool {
 // recordSettled writes a settled change: its result when applied, the
 // release of its reservations when not.
 func (e *Engine) recordSettled(ctx context.Context, tx vwire.Tx, in intent, p vwire.Pending, vm *vwire.VM, h *vwire.Host,
-	nics []*vwire.NIC, pool string, st agent.VMStats, applied bool) error {
+	nics []*vwire.NIC, pool string, st HostVM, applied bool) error {
 	switch in.Kind {
 	case kindStart:
 		if !applied {

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/agent"
 )
 
 // An engine that dies between a host call and the commit that records it
@@ -150,8 +149,8 @@ func (e *Engine) repairLocked(ctx context.Context, p vwire.Pending) error {
 // converge makes a running VM's devices on the host match the database:
 // all of them, or with only set, the one vNIC of that id (or its device,
 // should the database not know it), leaving the rest to the drift policy.
-func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics []*vwire.NIC, st agent.VMStats, only string) error {
-	live := map[string]agent.NICStats{}
+func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics []*vwire.NIC, st HostVM, only string) error {
+	live := map[string]HostNIC{}
 	for _, d := range st.NICs {
 		if only == "" || d.Alias == "ua-"+only {
 			live[d.Alias] = d
@@ -165,7 +164,7 @@ func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics [
 		delete(live, n.Alias())
 		switch {
 		case present && (!n.Plugged || !strings.EqualFold(d.MAC, n.MAC) || d.Model != n.Interface.Model()):
-			if err := c.HotunplugNIC(ctx, vmID, agent.Device{Alias: n.Alias(), MAC: d.MAC}); err != nil {
+			if err := c.HotunplugNIC(ctx, vmID, HostDevice{Alias: n.Alias(), MAC: d.MAC}); err != nil {
 				return err
 			}
 			if n.Plugged {
@@ -187,7 +186,7 @@ func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics [
 	// never committed.
 	for alias, d := range live {
 		if strings.HasPrefix(alias, "ua-") {
-			if err := c.HotunplugNIC(ctx, vmID, agent.Device{Alias: alias, MAC: d.MAC}); err != nil {
+			if err := c.HotunplugNIC(ctx, vmID, HostDevice{Alias: alias, MAC: d.MAC}); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -9,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/agent"
 )
 
 // VMSpec is a VM to create.
@@ -367,7 +367,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	vp := agent.VMParams{VMID: c.vm.ID, VMName: c.vm.Name, MemSize: c.vm.Memory >> 20, Kernel: c.vm.Kernel, Initrd: c.vm.Initrd, KernelArgs: c.vm.Cmdline}
+	vp := HostVMSpec{ID: c.vm.ID, Name: c.vm.Name, MemoryMiB: c.vm.Memory >> 20, Kernel: c.vm.Kernel, Initrd: c.vm.Initrd, Cmdline: c.vm.Cmdline}
 	plugged := make([]*vwire.NIC, 0, len(c.nics))
 	for _, n := range c.nics {
 		if n.Plugged {
@@ -382,7 +382,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	hctx, hcancel := e.hostCtx(ctx, f, 0)
 	st, err := e.client(host).CreateVM(hctx, vp)
 	hcancel()
-	if agent.IsUnknown(err) {
+	if isUnknown(err) {
 		if applied, err := e.unknownOutcome(ctx, f, host, "Failed to run VM.", err); !applied {
 			return nil, err
 		}
@@ -390,7 +390,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	}
 	if err != nil {
 		herr := hostError("Failed to run VM.", host, err)
-		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", " due to a failed host call: "+quoted(herr)))
+		e.restoreDown(ctx, c.vm, newEvent(ctx, evVMRunFailed, "DueToError", " due to a failed host call: "+quoted(herr)))
 		return nil, herr
 	}
 	c.vm.Status, c.vm.StartTime = vwire.VMUp, e.now()
@@ -410,23 +410,23 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return newEvent(ctx, evVMRun).vm(c.vm).host(host).write(tx)
 	})
 	if err != nil {
-		ctx2, cancel := e.background()
+		ctx2, cancel := e.background(ctx)
 		defer cancel()
 		if derr := e.client(host).DestroyVM(ctx2, c.vm.ID); derr != nil {
 			// It may still run: leave the start in flight, to be settled
 			// from the host, rather than mark it down and free its MACs.
-			e.markUnknown(id, derr)
+			e.markUnknown(ctx, id, derr)
 			return nil, err
 		}
-		e.restoreDown(c.vm, newEvent(ctx, evVMRunFailed, "DueToError", ": "+err.Error()))
+		e.restoreDown(ctx, c.vm, newEvent(ctx, evVMRunFailed, "DueToError", ": "+err.Error()))
 		return nil, err
 	}
 	return c.vm, nil
 }
 
 // restoreDown puts a VM back to down after a failed start and logs why.
-func (e *Engine) restoreDown(vm *vwire.VM, ev *event) {
-	ctx, cancel := e.background()
+func (e *Engine) restoreDown(ctx context.Context, vm *vwire.VM, ev *event) {
+	ctx, cancel := e.background(ctx)
 	defer cancel()
 	vm.Status, vm.HostID = vwire.VMDown, ""
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
@@ -445,8 +445,8 @@ func (e *Engine) restoreDown(vm *vwire.VM, ev *event) {
 
 // absorbStats stores what the host reports of a VM's vNICs and their synced
 // flag, writing only rows that changed.
-func (e *Engine) absorbStats(tx vwire.Tx, vm *vwire.VM, nics []*vwire.NIC, st agent.VMStats) error {
-	byAlias := make(map[string]agent.NICStats, len(st.NICs))
+func (e *Engine) absorbStats(tx vwire.Tx, vm *vwire.VM, nics []*vwire.NIC, st HostVM) error {
+	byAlias := make(map[string]HostNIC, len(st.NICs))
 	for _, s := range st.NICs {
 		byAlias[s.Alias] = s
 	}
@@ -513,16 +513,15 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 	hctx, hcancel := e.hostCtx(ctx, f, 0)
 	err = e.client(c.host).DestroyVM(hctx, id)
 	hcancel()
-	if agent.IsUnknown(err) {
+	if isUnknown(err) {
 		if applied, err := e.unknownOutcome(ctx, f, c.host, "Failed to power off VM.", err); !applied {
 			return nil, err
 		}
 		return e.VM(ctx, id)
 	}
-	var re *agent.RPCError
-	if err != nil && !(asRPC(err, &re) && re.Code == agent.CodeNoVM) {
+	if err != nil && !errors.Is(err, ErrNoVM) {
 		herr := hostError("Failed to power off VM.", c.host, err)
-		e.abort(id, nil, newEvent(ctx, evVMStopFailed).vm(c.vm).host(c.host))
+		e.abort(ctx, id, nil, newEvent(ctx, evVMStopFailed).vm(c.vm).host(c.host))
 		return nil, herr
 	}
 	host := c.host
@@ -537,7 +536,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return newEvent(ctx, evVMStop).vm(c.vm).host(host).write(tx)
 	})
 	if err != nil {
-		e.markUnknown(id, err) // the host has it; settling records it
+		e.markUnknown(ctx, id, err) // the host has it; settling records it
 		return nil, err
 	}
 	return c.vm, nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"vwire.dev/vwire"
+	"vwire.dev/vwire/agent/engineport"
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/store/sqlstore"
 )
@@ -48,7 +49,7 @@ func newStreamServer(t *testing.T, lim StreamLimits) (*Server, *countingStore, *
 		t.Fatal(err)
 	}
 	cs := &countingStore{Store: db}
-	eng := engine.New(cs, engine.Options{})
+	eng := engine.New(cs, engine.Options{Dial: engineport.Dial(0)})
 	if _, err := eng.Bootstrap(ctx, "secret"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,171 @@
+// Package engineport adapts the agent's JSON-RPC client to the engine's port
+// to a host (engine.HostClient): it maps the engine's device, update and VM
+// types to VDSM's wire types and back, sends the engine's operation id
+// (engine.OpID) with each call, and classifies the client's errors into the
+// engine's (engine.HostError). It imports engine and agent; the engine
+// imports neither, and the binary's wiring (app) injects Dial.
+package engineport
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"vwire.dev/vwire"
+	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/engine"
+)
+
+// Dial returns the engine's dialer for agents over JSON-RPC. hostTimeout is
+// the engine's (Options.HostTimeout, zero for the default): the engine gives
+// every call its deadline, so the client's own bound only has to leave room
+// for the longest (a link bounce's hold).
+func Dial(hostTimeout time.Duration) engine.Dialer {
+	if hostTimeout == 0 {
+		hostTimeout = engine.DefaultHostTimeout
+	}
+	timeout := hostTimeout + vwire.MaxBounceHold
+	return func(h *vwire.Host) engine.HostClient {
+		return New(agent.NewClient(URL(h), nil, timeout))
+	}
+}
+
+// URL is the address of a host's agent.
+func URL(h *vwire.Host) string {
+	return "http://" + net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) + "/"
+}
+
+// Client is an agent client seen through the engine's port.
+type Client struct{ c *agent.Client }
+
+var _ engine.HostClient = (*Client)(nil)
+
+// New adapts c.
+func New(c *agent.Client) *Client { return &Client{c} }
+
+// Close ends the client's connection.
+func (c *Client) Close() error { return c.c.Close() }
+
+// ctx passes the engine's operation id on to the agent client.
+func ctx(ctx context.Context) context.Context {
+	if op := engine.OpID(ctx); op != "" {
+		return agent.WithOp(ctx, op)
+	}
+	return ctx
+}
+
+// Capabilities calls Host.getCapabilities.
+func (c *Client) Capabilities(cx context.Context) (engine.HostCaps, error) {
+	caps, err := c.c.Capabilities(ctx(cx))
+	return engine.HostCaps{Bridges: caps.Bridges, ClusterLevels: caps.ClusterLevels, LibvirtVersion: caps.LibvirtVersion}, classify(err)
+}
+
+// AllVMStats calls Host.getAllVmStats.
+func (c *Client) AllVMStats(cx context.Context) ([]engine.HostVM, error) {
+	st, err := c.c.AllVMStats(ctx(cx))
+	var out []engine.HostVM
+	if st != nil {
+		out = make([]engine.HostVM, len(st))
+		for i, s := range st {
+			out[i] = vmOf(s)
+		}
+	}
+	return out, classify(err)
+}
+
+// SetupNetworks calls Host.setupNetworks.
+func (c *Client) SetupNetworks(cx context.Context, add, remove []string) error {
+	return classify(c.c.SetupNetworks(ctx(cx), add, remove))
+}
+
+// CreateVM calls VM.create.
+func (c *Client) CreateVM(cx context.Context, vm engine.HostVMSpec) (engine.HostVM, error) {
+	vp := agent.VMParams{VMID: vm.ID, VMName: vm.Name, MemSize: vm.MemoryMiB, Kernel: vm.Kernel, Initrd: vm.Initrd, KernelArgs: vm.Cmdline}
+	for _, d := range vm.Devices {
+		vp.Devices = append(vp.Devices, deviceOf(d))
+	}
+	st, err := c.c.CreateVM(ctx(cx), vp)
+	return vmOf(st), classify(err)
+}
+
+// DestroyVM calls VM.destroy.
+func (c *Client) DestroyVM(cx context.Context, vmID string) error {
+	return classify(c.c.DestroyVM(ctx(cx), vmID))
+}
+
+// HotplugNIC calls VM.hotplugNic.
+func (c *Client) HotplugNIC(cx context.Context, vmID string, d engine.HostDevice) (engine.HostNIC, error) {
+	st, err := c.c.HotplugNIC(ctx(cx), vmID, deviceOf(d))
+	return nicOf(st), classify(err)
+}
+
+// HotunplugNIC calls VM.hotunplugNic.
+func (c *Client) HotunplugNIC(cx context.Context, vmID string, d engine.HostDevice) error {
+	return classify(c.c.HotunplugNIC(ctx(cx), vmID, deviceOf(d)))
+}
+
+// UpdateNIC calls VM.updateDevice with the whole device.
+func (c *Client) UpdateNIC(cx context.Context, vmID string, u engine.DeviceUpdate) (engine.HostNIC, error) {
+	network, link := u.Network, u.LinkActive
+	p := agent.UpdateDeviceParams{Alias: u.Alias, Network: &network, LinkActive: &link, MAC: u.MAC, Model: u.Model,
+		Notify: string(u.Notify), BounceHoldMs: u.BounceHold.Milliseconds()}
+	st, err := c.c.UpdateNIC(ctx(cx), vmID, p)
+	return nicOf(st), classify(err)
+}
+
+// Settle calls VM.settle.
+func (c *Client) Settle(cx context.Context, vmID, opID string) (engine.HostVM, bool, error) {
+	st, found, err := c.c.Settle(ctx(cx), vmID, opID)
+	return vmOf(st), found, classify(err)
+}
+
+// deviceOf is a device in VDSM's legacy device form.
+func deviceOf(d engine.HostDevice) agent.Device {
+	return agent.Device{Type: "interface", Device: "bridge", DeviceID: d.ID, Alias: d.Alias, MAC: d.MAC,
+		Model: d.Model, Network: d.Network, LinkActive: d.LinkActive}
+}
+
+func nicOf(s agent.NICStats) engine.HostNIC {
+	return engine.HostNIC{Alias: s.Alias, MAC: s.MAC, Model: s.Model, Network: s.Network, LinkActive: s.LinkActive,
+		Address: s.Address, Name: s.Name}
+}
+
+func vmOf(s agent.VMStats) engine.HostVM {
+	vm := engine.HostVM{VMID: s.VMID, VMName: s.VMName, Status: s.Status}
+	if s.NICs != nil {
+		vm.NICs = make([]engine.HostNIC, len(s.NICs))
+		for i, n := range s.NICs {
+			vm.NICs[i] = nicOf(n)
+		}
+	}
+	return vm
+}
+
+// classify turns the client's errors into the engine's: an answer (with
+// VDSM's code and the host's reason), a call that never reached the host, or
+// one whose outcome is unknown. Other errors pass unchanged.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *agent.RPCError
+	var te *agent.TransportError
+	switch {
+	case errors.As(err, &re):
+		kind := engine.ErrHostRefused
+		switch re.Code {
+		case agent.CodeNoVM:
+			kind = engine.ErrNoVM
+		case agent.CodeOutcomeUnknown:
+			kind = engine.ErrOutcomeUnknown
+		}
+		return &engine.HostError{Kind: kind, Answered: true, Code: re.Code, Reason: re.Reason(), Err: err}
+	case agent.IsUnknown(err):
+		return &engine.HostError{Kind: engine.ErrOutcomeUnknown, Err: err}
+	case errors.As(err, &te):
+		return &engine.HostError{Kind: engine.ErrHostUnreached, Reason: te.Err.Error(), Err: err}
+	}
+	return err
+}

@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"vwire.dev/vwire"
+)
+
+// The engine's port to a host, in its own terms. The engine defines what it
+// needs of a host agent (HostClient) and the types it speaks to it; an
+// adapter (agent/engineport, over the JSON-RPC client) implements the port
+// and the binary's wiring (app) injects it through Options.Dial. The engine
+// knows neither the wire nor VDSM's device form.
+
+// HostClient is what the engine needs of a host agent.
+type HostClient interface {
+	Capabilities(ctx context.Context) (HostCaps, error)
+	AllVMStats(ctx context.Context) ([]HostVM, error)
+	// SetupNetworks creates the bridges add and removes those of remove.
+	SetupNetworks(ctx context.Context, add, remove []string) error
+	CreateVM(ctx context.Context, vm HostVMSpec) (HostVM, error)
+	DestroyVM(ctx context.Context, vmID string) error
+	// HotplugNIC plugs d and returns the device as the host has it.
+	HotplugNIC(ctx context.Context, vmID string, d HostDevice) (HostNIC, error)
+	// HotunplugNIC unplugs the device of d's alias; it returns once it is gone.
+	HotunplugNIC(ctx context.Context, vmID string, d HostDevice) error
+	// UpdateNIC puts a plugged device in the state u describes and returns
+	// it as read back from the host.
+	UpdateNIC(ctx context.Context, vmID string, u DeviceUpdate) (HostNIC, error)
+	// Settle fences operation opID and reads the VM once no call on it is
+	// in progress; found is false when the host does not run it.
+	Settle(ctx context.Context, vmID, opID string) (st HostVM, found bool, err error)
+}
+
+// Dialer returns the client for a host.
+type Dialer func(h *vwire.Host) HostClient
+
+// HostCaps is what a host reports of itself.
+type HostCaps struct {
+	Bridges        []string // the networks (bridges) present
+	ClusterLevels  []string // the cluster levels it supports ("4.7")
+	LibvirtVersion string
+}
+
+// HostDevice is a vNIC's device as the engine asks a host to have it.
+type HostDevice struct {
+	ID         string // the vNIC's id
+	Alias      string
+	MAC        string
+	Model      string
+	Network    string // the bridge; "" is the dummy bridge, link down
+	LinkActive bool
+}
+
+// DeviceUpdate is the state a plugged device is to take: the whole device
+// (so the host need not read it first), and how the guest learns of a move
+// to another network.
+type DeviceUpdate struct {
+	Alias      string
+	MAC        string
+	Model      string
+	Network    string // "" is the dummy bridge, link down
+	LinkActive bool
+	// Notify is how the guest learns of a move ("" or none: not at all);
+	// BounceHold is how long a link bounce keeps the link down.
+	Notify     vwire.GuestNotify
+	BounceHold time.Duration
+}
+
+// HostVMSpec is a VM to start on a host, with its plugged devices.
+type HostVMSpec struct {
+	ID        string
+	Name      string
+	MemoryMiB int64
+	Kernel    string
+	Initrd    string
+	Cmdline   string
+	Devices   []HostDevice
+}
+
+// HostNIC is one device of a running VM as the host reports it.
+type HostNIC struct {
+	Alias      string
+	MAC        string
+	Model      string
+	Network    string // the bridge it is on
+	LinkActive bool
+	Address    string // its PCI address
+	Name       string // the host's name of it (the tap device)
+}
+
+// HostVM is one running VM as the host reports it.
+type HostVM struct {
+	VMID   string
+	VMName string
+	Status string
+	NICs   []HostNIC
+}
+
+// How a host call failed, as the port classifies it (errors.Is).
+var (
+	// ErrHostRefused: the host answered with an error; nothing was done.
+	ErrHostRefused = errors.New("host refused")
+	// ErrNoVM: the host answered that it does not run the VM.
+	ErrNoVM = errors.New("VM not on host")
+	// ErrHostUnreached: the call never reached the host; nothing was done.
+	ErrHostUnreached = errors.New("host not reached")
+	// ErrOutcomeUnknown: the call may or may not have been carried out;
+	// settle it with Settle.
+	ErrOutcomeUnknown = errors.New("outcome unknown")
+)
+
+// HostError is a failed host call, classified by the port's adapter. Its
+// text is the adapter's error's.
+type HostError struct {
+	// Kind is ErrHostRefused, ErrNoVM, ErrHostUnreached or ErrOutcomeUnknown.
+	Kind error
+	// Answered: the host answered, and Code (VDSM's) and Reason (the
+	// host's own, or the generic text) are its.
+	Answered bool
+	Code     int
+	// Reason is the host's reason when it answered; when it was not
+	// reached, why not.
+	Reason string
+	Err    error
+}
+
+func (e *HostError) Error() string        { return e.Err.Error() }
+func (e *HostError) Unwrap() error        { return e.Err }
+func (e *HostError) Is(target error) bool { return target != nil && target == e.Kind }
+
+// isUnknown tells whether err leaves a host call's outcome unknown.
+func isUnknown(err error) bool { return errors.Is(err, ErrOutcomeUnknown) }
+
+type opKey struct{}
+
+// WithOp names the operation a host call carries out, so that Settle can
+// fence it. The engine sets it on each call of a change in flight.
+func WithOp(ctx context.Context, opID string) context.Context {
+	return context.WithValue(ctx, opKey{}, opID)
+}
+
+// OpID is the operation a host call carries out ("" if none): the port's
+// adapter sends it with the call.
+func OpID(ctx context.Context) string {
+	s, _ := ctx.Value(opKey{}).(string)
+	return s
+}
