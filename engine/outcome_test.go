@@ -101,12 +101,14 @@ func contains(codes []int, code int) bool {
 func TestUnknownOutcomeAppliedLate(t *testing.T) { forEachStore(t, testUnknownOutcomeAppliedLate) }
 
 func testUnknownOutcomeAppliedLate(t *testing.T) {
-	e, slow := slowEnv(t, 300*time.Millisecond)
+	// A call times out after 600 ms; the host finishes at 900 ms, well
+	// inside the 600 ms the engine then gives the settling.
+	e, slow := slowEnv(t, 600*time.Millisecond)
 	vm := e.vm("vm1")
 	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
 	e.start(vm.ID)
 	since := e.lastEventID()
-	slow.delay.Store(int64(450 * time.Millisecond))
+	slow.delay.Store(int64(900 * time.Millisecond))
 	got, err := e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{Linked: ptr(false)})
 	slow.delay.Store(0)
 	if err != nil {
@@ -130,7 +132,7 @@ func testUnknownOutcomeAppliedLate(t *testing.T) {
 	}
 
 	// A hot plug carried out late: the vNIC exists, with its MAC leased.
-	slow.delay.Store(int64(450 * time.Millisecond))
+	slow.delay.Store(int64(900 * time.Millisecond))
 	n2, err := e.eng.AddNIC(ctx(), vm.ID, engine.NICSpec{Name: "nic2", ProfileID: e.mgmt})
 	slow.delay.Store(0)
 	if err != nil {
@@ -210,7 +212,9 @@ func testUnknownOutcomeNotApplied(t *testing.T) {
 // an unknown change before it runs, and a host that wakes during the
 // engine's own settling gives the truth at once.
 func TestUnknownOutcomeSettledByNextOperation(t *testing.T) {
-	e := newEnvOpts(t, envOpts{embedded: true, hostTimeout: 300 * time.Millisecond, proxy: true})
+	// A call times out after 1 s and its settling after 1 s more: thawing
+	// at 1.5 s falls between, with room for a loaded machine.
+	e := newEnvOpts(t, envOpts{embedded: true, hostTimeout: time.Second, proxy: true})
 	vm := e.vm("vm1")
 	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
 	e.start(vm.ID)
@@ -225,7 +229,7 @@ func TestUnknownOutcomeSettledByNextOperation(t *testing.T) {
 	}
 	// Thawed while the engine settles: the answer is definite.
 	e.proxy.Freeze()
-	go func() { time.Sleep(450 * time.Millisecond); e.proxy.Thaw() }()
+	go func() { time.Sleep(1500 * time.Millisecond); e.proxy.Thaw() }()
 	_, err = e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{Linked: ptr(false)})
 	if code, key := errKey(err); code != vwire.EHOST || key != vwire.MsgHostNotApplied {
 		t.Fatalf("host woke while settling: err = %v, want a definite host failure (not applied)", err)
