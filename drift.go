@@ -44,7 +44,8 @@ func InvalidDriftPolicy(s string) *Error {
 // Difference is one way a vNIC's device on its host differs from the
 // vNIC's desired state, in words for audit messages.
 type Difference struct {
-	// Field is what differs: "device", "network", "link", "mac" or "model".
+	// Field is what differs: "device" (presence), or the Name of a row of
+	// NICFields ("network", "link", "MAC", "model").
 	Field    string
 	Observed string
 	Desired  string
@@ -77,17 +78,13 @@ func Drift(n *NIC, vmRunning bool) []Difference {
 		return []Difference{{"device", "unplugged", "plugged"}}
 	}
 	var ds []Difference
-	if o.Bridge != n.Bridge() {
-		ds = append(ds, Difference{"network", bridgeName(o.Bridge), bridgeName(n.Bridge())})
-	}
-	if o.LinkUp != n.LinkUp() {
-		ds = append(ds, Difference{"link", upDown(o.LinkUp), upDown(n.LinkUp())})
-	}
-	if !strings.EqualFold(o.MAC, n.MAC) {
-		ds = append(ds, Difference{"MAC", o.MAC, n.MAC})
-	}
-	if o.Model != n.Interface.Model() {
-		ds = append(ds, Difference{"model", o.Model, n.Interface.Model()})
+	for _, f := range NICFields {
+		if f.Observe == nil {
+			continue
+		}
+		if obs, want, differs := f.Observe(n, o); differs {
+			ds = append(ds, Difference{f.Name, obs, want})
+		}
 	}
 	return ds
 }
@@ -121,11 +118,11 @@ func upDown(up bool) string {
 
 // ObservedNIC is the vNIC as its host has it, in the desired state's terms:
 // a field the host agrees on keeps its desired value, one it does not gets
-// the observed value (or, for the network, a value no profile has). With
-// it, RequiredAction and ValidateHotUpdate decide how drift is repaired
+// a value standing for the observed one (each row's Adopt). With it,
+// RequiredAction and ValidateHotUpdate decide how drift is repaired
 // exactly as they decide a user's change from this state to the desired
-// one: a live update for network and link, a hot plug or unplug for
-// presence, and an unplug then plug where MAC or model differ.
+// one: a live update for a Live field, a hot plug or unplug for presence,
+// and an unplug then plug where a Replug field differs.
 func ObservedNIC(n *NIC) NIC {
 	old := *n
 	o := n.Observed
@@ -133,23 +130,13 @@ func ObservedNIC(n *NIC) NIC {
 		return old
 	}
 	old.Plugged = o.Present
-	if o.Bridge != n.Bridge() {
-		old.ProfileID, old.NetworkName = "observed:"+o.Bridge, o.Bridge
-		if o.Bridge == DummyBridge {
-			old.ProfileID, old.NetworkName = "", ""
+	for _, f := range NICFields {
+		if f.Observe == nil {
+			continue
 		}
-	}
-	// The link differs: the opposite of the desired value, whatever the
-	// host shows (an empty network's link is down even when Linked), so
-	// that a live update is chosen.
-	if o.LinkUp != n.LinkUp() {
-		old.Linked = !n.Linked
-	}
-	if !strings.EqualFold(o.MAC, n.MAC) {
-		old.MAC = strings.ToLower(o.MAC)
-	}
-	if o.Model != n.Interface.Model() {
-		old.Interface = ModelInterface(o.Model)
+		if _, _, differs := f.Observe(n, o); differs {
+			f.Adopt(&old, o)
+		}
 	}
 	return old
 }

@@ -255,30 +255,22 @@ func (a HostAction) String() string {
 }
 
 // RequiredAction is the decision table of DESIGN.md: exactly one host action
-// per update. vmUp says whether the VM runs; a VM that does not run needs no
-// host action. A plugged→plugged change of MAC or type is refused by
+// per update, from DiffNIC and the kinds NICFields declares. vmUp says
+// whether the VM runs; a VM that does not run needs no host action. A
+// plugged→plugged change of a Replug field (MAC, type) is refused by
 // ValidateHotUpdate before this matters.
 func RequiredAction(old, new *NIC, vmUp bool) HostAction {
 	if !vmUp {
 		return ActionNone
 	}
-	switch {
-	case !old.Plugged && new.Plugged:
-		return ActionPlug
-	case old.Plugged && !new.Plugged:
-		return ActionUnplug
-	case old.Plugged && new.Plugged && (old.ProfileID != new.ProfileID || old.Linked != new.Linked):
-		return ActionUpdate
-	}
-	// Unlike oVirt's REST path (the filter-parameter quirk, reference §2.2),
-	// a rename of a plugged vNIC does not touch the host.
-	return ActionNone
+	return DiffNIC(old, new).Action()
 }
 
-// ValidateHotUpdate refuses a MAC or type change on a vNIC that stays plugged
-// in a running VM (oVirt's CANNOT_PERFORM_HOT_UPDATE, rule #9).
+// ValidateHotUpdate refuses a change of a Replug field (MAC, type) on a
+// vNIC that stays plugged in a running VM (oVirt's CANNOT_PERFORM_HOT_UPDATE,
+// rule #9).
 func ValidateHotUpdate(op Op, old, new *NIC, vmUp bool) error {
-	if vmUp && old.Plugged && new.Plugged && (old.MAC != new.MAC || old.Interface != new.Interface) {
+	if vmUp && DiffNIC(old, new).Replug() {
 		return Fail(op, MsgCannotPerformHotUpdate)
 	}
 	return nil

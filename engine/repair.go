@@ -160,10 +160,14 @@ func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics [
 		if only != "" && n.ID != only {
 			continue
 		}
-		d, present := live[n.Alias()]
+		// The host's device, compared with n field by field as drift is
+		// (vwire.NICFields): what a user's change from it to n would do.
+		host := vwire.ObservedNIC(withReport(e, n, live))
+		diff := vwire.DiffNIC(&host, n)
+		d := live[n.Alias()]
 		delete(live, n.Alias())
 		switch {
-		case present && (!n.Plugged || !strings.EqualFold(d.MAC, n.MAC) || d.Model != n.Interface.Model()):
+		case diff.Replug() || diff.Action() == vwire.ActionUnplug:
 			if err := c.HotunplugNIC(ctx, vmID, HostDevice{Alias: n.Alias(), MAC: d.MAC}); err != nil {
 				return err
 			}
@@ -172,11 +176,11 @@ func (e *Engine) converge(ctx context.Context, c HostClient, vmID string, nics [
 					return err
 				}
 			}
-		case !present && n.Plugged:
+		case diff.Action() == vwire.ActionPlug:
 			if _, err := c.HotplugNIC(ctx, vmID, device(n)); err != nil {
 				return err
 			}
-		case present && (d.Network != n.Bridge() || d.LinkActive != n.LinkUp()):
+		case diff.Action() == vwire.ActionUpdate:
 			if _, err := c.UpdateNIC(ctx, vmID, updateParams(n)); err != nil {
 				return err
 			}
