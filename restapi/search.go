@@ -45,6 +45,10 @@ scan:
 			q = q[:i]
 			break scan
 		case i > 0 && wordAt(q, i, "and") && i+len("and") < len(q):
+			if start > i-1 {
+				// "a=1 and and b=2": nothing between two joins.
+				return nil, vwire.InvalidValue(vwire.MsgInvalidValue, "Cannot understand the search query "+strconv.Quote(q)+": a term is missing between two 'and'.")
+			}
 			parts = append(parts, q[start:i-1])
 			start = i + len("and ")
 			i += len("and")

@@ -25,6 +25,8 @@ func TestParseSearch(t *testing.T) {
 		{"sortby and page ignored", `name=a* sortby name desc page 2`, []term{{field: "name", value: "a*"}}, false},
 		{"keywords inside quotes are text", `name="a and b page 1"`, []term{{field: "name", value: "a and b page 1"}}, false},
 		{"lower case longer, page after", "name=ȺȺȺȺȺȺ page", []term{{field: "name", value: "ȺȺȺȺȺȺ"}}, false},
+		{"and twice (fuzz)", "0 And And 0", nil, true},
+		{"and twice between terms", "name=a and and name=b", nil, true},
 		{"lower case longer, sortby after", "name=ȺȺȺȺȺȺȺȺ sortby name", []term{{field: "name", value: "ȺȺȺȺȺȺȺȺ"}}, false},
 		{"lower case shorter", "name=\u212a\u212a\u212a\u212a", []term{{field: "name", value: "\u212a\u212a\u212a\u212a"}}, false},
 		{"lower case shorter with and", "name=\u212a\u212a\u212a and id=x", []term{{field: "name", value: "\u212a\u212a\u212a"}, {field: "id", value: "x"}}, false},
