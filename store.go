@@ -74,6 +74,8 @@ type Tx interface {
 
 	VM(id string) (*VM, error)
 	VMs() ([]*VM, error)
+	// CountVMs counts the VMs in a status ("": every VM).
+	CountVMs(status VMStatus) (int, error)
 	// VMsOnHost lists the VMs the database believes run on the host.
 	VMsOnHost(hostID string) ([]*VM, error)
 	CreateVM(*VM) error

@@ -10,6 +10,11 @@
 // was, except the failure event, and the reservation is undone. If the
 // commit itself fails after the host succeeded, the host change is reverted
 // (the undo stack), so the database never claims what the host does not have.
+//
+// Every read the REST API serves is an engine query too (queries.go:
+// DataCenters, Clusters, VMs, Events, WatchEvents...), with typed filters;
+// nothing outside the engine reads the store. Those query methods are where
+// permission checks (issue 13) and the Filter header will apply.
 package engine
 
 import (
@@ -88,9 +93,6 @@ func New(store vwire.Store, o Options) *Engine {
 	}
 	return e
 }
-
-// Store exposes the engine's store for reads by the REST layer.
-func (e *Engine) Store() vwire.Store { return e.store }
 
 // client returns the (cached) client of a host.
 func (e *Engine) client(h *vwire.Host) HostClient {

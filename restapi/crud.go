@@ -3,20 +3,18 @@ package restapi
 import (
 	"context"
 	"net/http"
-
-	"vwire.dev/vwire"
 )
 
 // The get, update and remove handlers of the plain entities (data centers,
 // clusters, networks, profiles, MAC pools) differ only in what they load,
 // apply, save and render; these build them.
 
-type loader[T any] func(tx vwire.Tx, id string) (T, error)
+type loader[T any] func(ctx context.Context, id string) (T, error)
 
 func getOne[T any](s *Server, load loader[T], render func(*request, T) *node) handler {
 	return func(q *request) error {
-		var v T
-		if err := s.view(q, func(tx vwire.Tx) (err error) { v, err = load(tx, q.r.PathValue("id")); return }); err != nil {
+		v, err := load(q.ctx(), q.r.PathValue("id"))
+		if err != nil {
 			return err
 		}
 		q.write(http.StatusOK, render(q, v))

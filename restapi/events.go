@@ -105,9 +105,17 @@ type subscriber struct {
 	gone chan struct{} // closed when the hub dropped it as too slow
 }
 
+// eventSource is what the hub reads: the engine's event queries.
+type eventSource interface {
+	// Events lists newest first, ids above from (0: all), at most max (0: all).
+	Events(ctx context.Context, from int64, max int) ([]*vwire.Event, error)
+	// WatchEvents wakes the receiver when events were committed, until ctx ends.
+	WatchEvents(ctx context.Context) <-chan struct{}
+}
+
 type eventHub struct {
-	store vwire.Store
-	lim   StreamLimits
+	src eventSource
+	lim StreamLimits
 
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
@@ -137,13 +145,10 @@ func (h *eventHub) tryJoin() (sub *subscriber, low int64, again bool, err error)
 	if !running {
 		// The reader starts at the latest event; read before taking the
 		// lock, which fan-outs hold.
-		err := h.store.View(context.Background(), func(tx vwire.Tx) error {
-			evs, err := tx.Events(0, 1)
-			if len(evs) > 0 {
-				latest = evs[0].ID
-			}
-			return err
-		})
+		evs, err := h.src.Events(context.Background(), 0, 1)
+		if len(evs) > 0 {
+			latest = evs[0].ID
+		}
 		if err != nil {
 			return nil, 0, false, err
 		}
@@ -160,7 +165,7 @@ func (h *eventHub) tryJoin() (sub *subscriber, low int64, again bool, err error)
 		ctx, cancel := context.WithCancel(context.Background())
 		h.gen++
 		h.stop, h.pos, h.gaps = cancel, latest, map[int64]time.Time{}
-		go h.read(ctx, h.gen, h.store.SubscribeEvents(ctx))
+		go h.read(ctx, h.gen, h.src.WatchEvents(ctx))
 	}
 	sub = &subscriber{ch: make(chan *batch, h.lim.Backlog), gone: make(chan struct{})}
 	h.subs[sub] = struct{}{}
@@ -215,8 +220,8 @@ func (h *eventHub) read(ctx context.Context, gen int, wake <-chan struct{}) {
 			}
 		}
 		last = time.Now()
-		var evs []*vwire.Event
-		if err := h.store.View(ctx, func(tx vwire.Tx) (err error) { evs, err = tx.Events(low, 0); return }); err != nil {
+		evs, err := h.src.Events(ctx, low, 0)
+		if err != nil {
 			continue // the next wake-up reads again
 		}
 		h.fanOut(gen, evs)
@@ -268,7 +273,7 @@ func (h *eventHub) fanOut(gen int, evs []*vwire.Event) {
 
 func (s *Server) eventHub() *eventHub {
 	s.hubOnce.Do(func() {
-		s.hub = &eventHub{store: s.eng.Store(), lim: s.Stream.withDefaults(), subs: map[*subscriber]struct{}{}}
+		s.hub = &eventHub{src: s.eng, lim: s.Stream.withDefaults(), subs: map[*subscriber]struct{}{}}
 	})
 	return s.hub
 }
@@ -295,7 +300,7 @@ func (s *Server) streamEvents(q *request, from int64) error {
 	if from < 0 {
 		from = low
 	} else if from < low {
-		if err := s.view(q, func(tx vwire.Tx) (err error) { catchUp, err = tx.Events(from, 0); return }); err != nil {
+		if catchUp, err = s.eng.Events(q.ctx(), from, 0); err != nil {
 			return err
 		}
 	}

@@ -5,12 +5,8 @@ import (
 	"strconv"
 
 	"vwire.dev/vwire"
+	"vwire.dev/vwire/engine"
 )
-
-// view runs fn in a read transaction.
-func (s *Server) view(q *request, fn func(tx vwire.Tx) error) error {
-	return s.eng.Store().View(q.ctx(), fn)
-}
 
 func versionNode(v vwire.Version) *node {
 	return el("version", integer("major", int64(v.Major)), integer("minor", int64(v.Minor)))
@@ -62,8 +58,8 @@ func (s *Server) refDataCenter(q *request, b *in, required bool) (string, error)
 		}
 		return "", nil
 	}
-	var dcs []*vwire.DataCenter
-	if err := s.view(q, func(tx vwire.Tx) (err error) { dcs, err = tx.DataCenters(); return }); err != nil {
+	dcs, err := s.eng.DataCenters(q.ctx())
+	if err != nil {
 		return "", err
 	}
 	dc, err := resolve("DataCenter", id, name, dcs, func(d *vwire.DataCenter) string { return d.ID }, func(d *vwire.DataCenter) string { return d.Name })
@@ -81,8 +77,8 @@ func (s *Server) refCluster(q *request, b *in, required bool) (string, error) {
 		}
 		return "", nil
 	}
-	var cls []*vwire.Cluster
-	if err := s.view(q, func(tx vwire.Tx) (err error) { cls, err = tx.Clusters(); return }); err != nil {
+	cls, err := s.eng.Clusters(q.ctx(), engine.ClusterFilter{})
+	if err != nil {
 		return "", err
 	}
 	c, err := resolve("Cluster", id, name, cls, func(c *vwire.Cluster) string { return c.ID }, func(c *vwire.Cluster) string { return c.Name })
@@ -97,8 +93,8 @@ func (s *Server) refMacPool(q *request, b *in) (string, error) {
 	if !ok || (id == "" && name == "") {
 		return "", nil
 	}
-	var ps []*vwire.MacPool
-	if err := s.view(q, func(tx vwire.Tx) (err error) { ps, err = tx.MacPools(); return }); err != nil {
+	ps, err := s.eng.MacPools(q.ctx())
+	if err != nil {
 		return "", err
 	}
 	p, err := resolve("MacPool", id, name, ps, func(p *vwire.MacPool) string { return p.ID }, func(p *vwire.MacPool) string { return p.Name })
@@ -126,8 +122,8 @@ func (s *Server) listDataCenters(q *request) error {
 	if err != nil {
 		return err
 	}
-	var dcs []*vwire.DataCenter
-	if err := s.view(q, func(tx vwire.Tx) (err error) { dcs, err = tx.DataCenters(); return }); err != nil {
+	dcs, err := s.eng.DataCenters(q.ctx())
+	if err != nil {
 		return err
 	}
 	n, err := collect(p, "data_centers", dcs, func(d *vwire.DataCenter) map[string]string {
@@ -186,20 +182,7 @@ func (s *Server) addDataCenter(q *request) error {
 }
 
 func (s *Server) listDataCenterClusters(q *request) error {
-	id := q.r.PathValue("id")
-	var cls []*vwire.Cluster
-	err := s.view(q, func(tx vwire.Tx) error {
-		if _, err := tx.DataCenter(id); err != nil {
-			return err
-		}
-		all, err := tx.Clusters()
-		for _, c := range all {
-			if c.DataCenterID == id {
-				cls = append(cls, c)
-			}
-		}
-		return err
-	})
+	cls, err := s.eng.Clusters(q.ctx(), engine.ClusterFilter{DataCenterID: q.r.PathValue("id")})
 	if err != nil {
 		return err
 	}
@@ -207,20 +190,7 @@ func (s *Server) listDataCenterClusters(q *request) error {
 }
 
 func (s *Server) listDataCenterNetworks(q *request) error {
-	id := q.r.PathValue("id")
-	var nets []*vwire.Network
-	err := s.view(q, func(tx vwire.Tx) error {
-		if _, err := tx.DataCenter(id); err != nil {
-			return err
-		}
-		all, err := tx.Networks()
-		for _, n := range all {
-			if n.DataCenterID == id {
-				nets = append(nets, n)
-			}
-		}
-		return err
-	})
+	nets, err := s.eng.Networks(q.ctx(), engine.NetworkFilter{DataCenterID: q.r.PathValue("id")})
 	if err != nil {
 		return err
 	}
@@ -259,8 +229,8 @@ func (s *Server) writeClusters(q *request, cls []*vwire.Cluster) error {
 }
 
 func (s *Server) listClusters(q *request) error {
-	var cls []*vwire.Cluster
-	if err := s.view(q, func(tx vwire.Tx) (err error) { cls, err = tx.Clusters(); return }); err != nil {
+	cls, err := s.eng.Clusters(q.ctx(), engine.ClusterFilter{})
+	if err != nil {
 		return err
 	}
 	return s.writeClusters(q, cls)
@@ -335,14 +305,7 @@ func (s *Server) listClusterNetworks(q *request) error {
 	if err != nil {
 		return err
 	}
-	var nets []*vwire.ClusterNetwork
-	err = s.view(q, func(tx vwire.Tx) error {
-		if _, err := tx.Cluster(id); err != nil {
-			return err
-		}
-		nets, err = tx.ClusterNetworks(id)
-		return err
-	})
+	nets, err := s.eng.ClusterNetworks(q.ctx(), id)
 	if err != nil {
 		return err
 	}
@@ -357,24 +320,7 @@ func (s *Server) listClusterNetworks(q *request) error {
 }
 
 func (s *Server) findClusterNetwork(q *request, clusterID, networkID string) (*vwire.ClusterNetwork, error) {
-	var nets []*vwire.ClusterNetwork
-	err := s.view(q, func(tx vwire.Tx) error {
-		if _, err := tx.Cluster(clusterID); err != nil {
-			return err
-		}
-		var err error
-		nets, err = tx.ClusterNetworks(clusterID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, cn := range nets {
-		if cn.ID == networkID {
-			return cn, nil
-		}
-	}
-	return nil, vwire.NotFound("Network", networkID)
+	return s.eng.ClusterNetwork(q.ctx(), clusterID, networkID)
 }
 
 func (s *Server) getClusterNetwork(q *request) error {
@@ -398,29 +344,9 @@ func (s *Server) attachClusterNetwork(q *request) error {
 	if id == "" && name == "" {
 		return vwire.Incomplete("Network", []string{"id|name"}, "add")
 	}
-	var c *vwire.Cluster
-	var nets []*vwire.Network
-	err = s.view(q, func(tx vwire.Tx) (err error) {
-		if c, err = tx.Cluster(clusterID); err != nil {
-			return err
-		}
-		nets, err = tx.Networks()
-		return err
-	})
+	found, err := s.eng.NetworkToAttach(q.ctx(), clusterID, id, name)
 	if err != nil {
 		return err
-	}
-	var found *vwire.Network
-	for _, n := range nets {
-		if (id != "" && n.ID == id) || (id == "" && n.Name == name && n.DataCenterID == c.DataCenterID) {
-			found = n
-		}
-	}
-	if found == nil {
-		return vwire.New(vwire.MsgNetworkNotFound, "network", firstNonEmpty(id, name))
-	}
-	if id != "" && name != "" && found.Name != name {
-		return vwire.New(vwire.MsgNetworkIDNameMismatch, "id", id, "name", name)
 	}
 	required := true
 	if r, err := b.boolp("required"); err != nil {
@@ -433,15 +359,6 @@ func (s *Server) attachClusterNetwork(q *request) error {
 	}
 	q.created(q.clusterNetworkNode(&vwire.ClusterNetwork{Network: *found, ClusterID: clusterID, Required: required}))
 	return nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 func (s *Server) detachClusterNetwork(q *request) error {
@@ -473,8 +390,8 @@ func (s *Server) listMacPools(q *request) error {
 	if err != nil {
 		return err
 	}
-	var ps []*vwire.MacPool
-	if err := s.view(q, func(tx vwire.Tx) (err error) { ps, err = tx.MacPools(); return }); err != nil {
+	ps, err := s.eng.MacPools(q.ctx())
+	if err != nil {
 		return err
 	}
 	n, err := collect(p, "mac_pools", ps, func(m *vwire.MacPool) map[string]string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"vwire.dev/vwire"
+	"vwire.dev/vwire/engine"
 )
 
 // ---- networks
@@ -38,14 +39,7 @@ func (s *Server) writeNetworks(q *request, nets []*vwire.Network) error {
 	}
 	dcNames := map[string]string{}
 	if len(p.terms) > 0 {
-		err := s.view(q, func(tx vwire.Tx) error {
-			dcs, err := tx.DataCenters()
-			for _, d := range dcs {
-				dcNames[d.ID] = d.Name
-			}
-			return err
-		})
-		if err != nil {
+		if dcNames, err = s.eng.DataCenterNames(q.ctx()); err != nil {
 			return err
 		}
 	}
@@ -60,8 +54,8 @@ func (s *Server) writeNetworks(q *request, nets []*vwire.Network) error {
 }
 
 func (s *Server) listNetworks(q *request) error {
-	var nets []*vwire.Network
-	if err := s.view(q, func(tx vwire.Tx) (err error) { nets, err = tx.Networks(); return }); err != nil {
+	nets, err := s.eng.Networks(q.ctx(), engine.NetworkFilter{})
+	if err != nil {
 		return err
 	}
 	return s.writeNetworks(q, nets)
@@ -162,28 +156,15 @@ func (s *Server) writeProfiles(q *request, ps []*vwire.VnicProfile) error {
 }
 
 func (s *Server) listProfiles(q *request) error {
-	var ps []*vwire.VnicProfile
-	if err := s.view(q, func(tx vwire.Tx) (err error) { ps, err = tx.Profiles(); return }); err != nil {
+	ps, err := s.eng.Profiles(q.ctx(), engine.ProfileFilter{})
+	if err != nil {
 		return err
 	}
 	return s.writeProfiles(q, ps)
 }
 
 func (s *Server) listNetworkProfiles(q *request) error {
-	id := q.r.PathValue("id")
-	var ps []*vwire.VnicProfile
-	err := s.view(q, func(tx vwire.Tx) error {
-		if _, err := tx.Network(id); err != nil {
-			return err
-		}
-		all, err := tx.Profiles()
-		for _, p := range all {
-			if p.NetworkID == id {
-				ps = append(ps, p)
-			}
-		}
-		return err
-	})
+	ps, err := s.eng.Profiles(q.ctx(), engine.ProfileFilter{NetworkID: q.r.PathValue("id")})
 	if err != nil {
 		return err
 	}
@@ -252,7 +233,7 @@ func (s *Server) addProfile(q *request) error {
 
 func (s *Server) addNetworkProfile(q *request) error {
 	id := q.r.PathValue("id")
-	if err := s.view(q, func(tx vwire.Tx) error { _, err := tx.Network(id); return err }); err != nil {
+	if _, err := s.eng.Network(q.ctx(), id); err != nil {
 		return err
 	}
 	b, err := q.body()

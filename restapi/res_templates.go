@@ -34,8 +34,8 @@ func (s *Server) listTemplates(q *request) error {
 	if err != nil {
 		return err
 	}
-	var ts []*vwire.Template
-	if err := s.view(q, func(tx vwire.Tx) (err error) { ts, err = tx.Templates(); return }); err != nil {
+	ts, err := s.eng.Templates(q.ctx())
+	if err != nil {
 		return err
 	}
 	n, err := collect(p, "templates", ts, func(t *vwire.Template) map[string]string {
@@ -49,8 +49,8 @@ func (s *Server) listTemplates(q *request) error {
 }
 
 func (s *Server) getTemplate(q *request) error {
-	var t *vwire.Template
-	if err := s.view(q, func(tx vwire.Tx) (err error) { t, err = tx.Template(q.r.PathValue("id")); return }); err != nil {
+	t, err := s.eng.Template(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	n := q.templateNode(t)
@@ -95,8 +95,8 @@ func (s *Server) addTemplate(q *request) error {
 		return vwire.Incomplete("Template", missing, "add")
 	}
 	if vmID == "" {
-		var vms []*vwire.VM
-		if err := s.view(q, func(tx vwire.Tx) (err error) { vms, err = tx.VMs(); return }); err != nil {
+		vms, err := s.eng.VMs(q.ctx(), engine.VMFilter{Name: vmName})
+		if err != nil {
 			return err
 		}
 		vm, err := resolve("VM", "", vmName, vms, func(v *vwire.VM) string { return v.ID }, func(v *vwire.VM) string { return v.Name })
@@ -165,7 +165,7 @@ func (s *Server) getTemplateNic(q *request) error {
 }
 
 func (s *Server) addTemplateNic(q *request) error {
-	if err := s.view(q, func(tx vwire.Tx) error { _, err := tx.Template(q.r.PathValue("id")); return err }); err != nil {
+	if _, err := s.eng.Template(q.ctx(), q.r.PathValue("id")); err != nil {
 		return err
 	}
 	b, err := q.body()

@@ -35,8 +35,8 @@ func (s *Server) listHosts(q *request) error {
 	if err != nil {
 		return err
 	}
-	var hosts []*vwire.Host
-	if err := s.view(q, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+	hosts, err := s.eng.Hosts(q.ctx())
+	if err != nil {
 		return err
 	}
 	n, err := collect(p, "hosts", hosts, func(h *vwire.Host) map[string]string {
@@ -153,23 +153,12 @@ func (s *Server) listVMs(q *request) error {
 	if err != nil {
 		return err
 	}
-	var vms []*vwire.VM
-	clusters := map[string]string{}
-	err = s.view(q, func(tx vwire.Tx) (err error) {
-		if vms, err = tx.VMs(); err != nil {
-			return err
-		}
-		cls, err := tx.Clusters()
-		for _, c := range cls {
-			clusters[c.ID] = c.Name
-		}
-		return err
-	})
+	l, err := s.eng.VMList(q.ctx())
 	if err != nil {
 		return err
 	}
-	n, err := collect(p, "vms", vms, func(v *vwire.VM) map[string]string {
-		return map[string]string{"name": v.Name, "id": v.ID, "status": string(v.Status), "cluster": clusters[v.ClusterID]}
+	n, err := collect(p, "vms", l.VMs, func(v *vwire.VM) map[string]string {
+		return map[string]string{"name": v.Name, "id": v.ID, "status": string(v.Status), "cluster": l.ClusterNames[v.ClusterID]}
 	}, q.vmNode)
 	if err != nil {
 		return err
@@ -179,9 +168,7 @@ func (s *Server) listVMs(q *request) error {
 }
 
 func (s *Server) getVMByID(q *request) (*vwire.VM, error) {
-	var v *vwire.VM
-	err := s.view(q, func(tx vwire.Tx) (err error) { v, err = tx.VM(q.r.PathValue("id")); return })
-	return v, err
+	return s.eng.VM(q.ctx(), q.r.PathValue("id"))
 }
 
 func (s *Server) getVM(q *request) error {
@@ -253,8 +240,8 @@ func (s *Server) placement(q *request, b *in) (*[]string, error) {
 	if pp == nil || pp.child("hosts") == nil {
 		return nil, nil
 	}
-	var hosts []*vwire.Host
-	if err := s.view(q, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+	hosts, err := s.eng.Hosts(q.ctx())
+	if err != nil {
 		return nil, err
 	}
 	ids := []string{}
@@ -305,8 +292,8 @@ func (s *Server) addVM(q *request) error {
 		return err
 	}
 	tid, tname, _ := b.ref("template")
-	var ts []*vwire.Template
-	if err := s.view(q, func(tx vwire.Tx) (err error) { ts, err = tx.Templates(); return }); err != nil {
+	ts, err := s.eng.Templates(q.ctx())
+	if err != nil {
 		return err
 	}
 	t, err := resolve("Template", tid, tname, ts, func(t *vwire.Template) string { return t.ID }, func(t *vwire.Template) string { return t.Name })
@@ -469,8 +456,8 @@ func (s *Server) listEvents(q *request) error {
 	if len(p.terms) > 0 {
 		dbMax = 0
 	}
-	var evs []*vwire.Event
-	if err := s.view(q, func(tx vwire.Tx) (err error) { evs, err = tx.Events(from, dbMax); return }); err != nil {
+	evs, err := s.eng.Events(q.ctx(), from, dbMax)
+	if err != nil {
 		return err
 	}
 	n, err := collect(p, "events", evs, func(e *vwire.Event) map[string]string {
@@ -489,8 +476,8 @@ func (s *Server) getEvent(q *request) error {
 	if err != nil {
 		return vwire.NotFound("Event", q.r.PathValue("id"))
 	}
-	var e *vwire.Event
-	if err := s.view(q, func(tx vwire.Tx) (err error) { e, err = tx.Event(id); return }); err != nil {
+	e, err := s.eng.Event(q.ctx(), id)
+	if err != nil {
 		return err
 	}
 	q.write(http.StatusOK, q.eventNode(e))

@@ -20,7 +20,7 @@ func (s *Server) routes() {
 
 	s.api("GET /datacenters", s.listDataCenters, false)
 	s.api("POST /datacenters", s.addDataCenter, false)
-	s.api("GET /datacenters/{id}", getOne(s, vwire.Tx.DataCenter, (*request).dcNode), false)
+	s.api("GET /datacenters/{id}", getOne(s, s.eng.DataCenter, (*request).dcNode), false)
 	s.api("PUT /datacenters/{id}", updateOne(s.applyDataCenter, s.eng.UpdateDataCenter, (*request).dcNode), false)
 	s.api("DELETE /datacenters/{id}", removeOne(s.eng.RemoveDataCenter), true)
 	s.api("GET /datacenters/{id}/clusters", s.listDataCenterClusters, false)
@@ -28,7 +28,7 @@ func (s *Server) routes() {
 
 	s.api("GET /clusters", s.listClusters, false)
 	s.api("POST /clusters", s.addCluster, false)
-	s.api("GET /clusters/{id}", getOne(s, vwire.Tx.Cluster, (*request).clusterNode), false)
+	s.api("GET /clusters/{id}", getOne(s, s.eng.Cluster, (*request).clusterNode), false)
 	s.api("PUT /clusters/{id}", updateOne(s.applyCluster, s.eng.UpdateCluster, (*request).clusterNode), false)
 	s.api("DELETE /clusters/{id}", removeOne(s.eng.RemoveCluster), true)
 	s.api("GET /clusters/{id}/networks", s.listClusterNetworks, false)
@@ -38,7 +38,7 @@ func (s *Server) routes() {
 
 	s.api("GET /networks", s.listNetworks, false)
 	s.api("POST /networks", s.addNetwork, false)
-	s.api("GET /networks/{id}", getOne(s, vwire.Tx.Network, (*request).networkNode), false)
+	s.api("GET /networks/{id}", getOne(s, s.eng.Network, (*request).networkNode), false)
 	s.api("PUT /networks/{id}", updateOne(withoutRequest(applyNetwork), s.eng.UpdateNetwork, (*request).networkNode), false)
 	s.api("DELETE /networks/{id}", removeOne(s.eng.RemoveNetwork), true)
 	s.api("GET /networks/{id}/vnicprofiles", s.listNetworkProfiles, false)
@@ -46,13 +46,13 @@ func (s *Server) routes() {
 
 	s.api("GET /vnicprofiles", s.listProfiles, false)
 	s.api("POST /vnicprofiles", s.addProfile, false)
-	s.api("GET /vnicprofiles/{id}", getOne(s, vwire.Tx.Profile, (*request).profileNode), false)
+	s.api("GET /vnicprofiles/{id}", getOne(s, s.eng.Profile, (*request).profileNode), false)
 	s.api("PUT /vnicprofiles/{id}", updateOne(withoutRequest(applyProfile), s.eng.UpdateProfile, (*request).profileNode), false)
 	s.api("DELETE /vnicprofiles/{id}", removeOne(s.eng.RemoveProfile), true)
 
 	s.api("GET /macpools", s.listMacPools, false)
 	s.api("POST /macpools", s.addMacPool, false)
-	s.api("GET /macpools/{id}", getOne(s, vwire.Tx.MacPool, (*request).macPoolNode), false)
+	s.api("GET /macpools/{id}", getOne(s, s.eng.MacPool, (*request).macPoolNode), false)
 	s.api("PUT /macpools/{id}", updateOne(withoutRequest(applyMacPool), s.eng.UpdateMacPool, (*request).macPoolNode), false)
 	s.api("DELETE /macpools/{id}", removeOne(s.eng.RemoveMacPool), true)
 
@@ -106,19 +106,7 @@ const (
 )
 
 func (s *Server) root(q *request) error {
-	var instance string
-	var vms []*vwire.VM
-	var hosts []*vwire.Host
-	err := s.eng.Store().View(q.ctx(), func(tx vwire.Tx) (err error) {
-		if instance, err = tx.Meta("instance_id"); err != nil {
-			return err
-		}
-		if vms, err = tx.VMs(); err != nil {
-			return err
-		}
-		hosts, err = tx.Hosts()
-		return err
-	})
+	sum, err := s.eng.Summary(q.ctx())
 	if err != nil {
 		return err
 	}
@@ -129,27 +117,16 @@ func (s *Server) root(q *request) error {
 			n.add(link(c+"/search", q.href(c)+"?search={query}"))
 		}
 	}
-	activeVMs, upHosts := 0, 0
-	for _, v := range vms {
-		if v.Status == vwire.VMUp {
-			activeVMs++
-		}
-	}
-	for _, h := range hosts {
-		if h.Status == vwire.HostUp {
-			upHosts++
-		}
-	}
 	n.add(el("product_info",
-		str("instance_id", instance), str("name", "vwire"), str("vendor", "vwire"),
+		str("instance_id", sum.InstanceID), str("name", "vwire"), str("vendor", "vwire"),
 		el("version", integer("build", 0), str("full_version", strconv.Itoa(productMajor)+"."+strconv.Itoa(productMinor)+".0-vwire"),
 			integer("major", productMajor), integer("minor", productMinor), integer("revision", 0))),
 		el("special_objects",
 			ref("blank_template", q.href("templates", vwire.BlankTemplateID), vwire.BlankTemplateID),
 			ref("root_tag", q.href("tags", vwire.BlankTemplateID), vwire.BlankTemplateID)),
 		el("summary",
-			el("hosts", integer("active", int64(upHosts)), integer("total", int64(len(hosts)))),
-			el("vms", integer("active", int64(activeVMs)), integer("total", int64(len(vms))))),
+			el("hosts", integer("active", int64(sum.ActiveHosts)), integer("total", int64(sum.Hosts))),
+			el("vms", integer("active", int64(sum.ActiveVMs)), integer("total", int64(sum.VMs)))),
 		date("time", time.Now()))
 	q.write(http.StatusOK, n)
 	return nil

@@ -126,6 +126,12 @@ func (t *Tx) VMs() ([]*vwire.VM, error) {
 		vmSelect+` ORDER BY name`)
 }
 
+func (t *Tx) CountVMs(status vwire.VMStatus) (int, error) {
+	var n int
+	err := t.row(`SELECT COUNT(*) FROM vms WHERE ? = '' OR status = ?`, string(status), string(status)).Scan(&n)
+	return n, t.db.translate(err)
+}
+
 func (t *Tx) VMsOnHost(hostID string) ([]*vwire.VM, error) {
 	return list(t, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) },
 		vmSelect+` WHERE host_id = ? ORDER BY name`, hostID)

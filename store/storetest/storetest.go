@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"Pending", testPending},
 		{"DriftPolicy", testDriftPolicy},
 		{"ForeignNICs", testForeignNICs},
+		{"CountVMs", testCountVMs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -934,4 +935,41 @@ func testPending(t *testing.T, s vwire.Store) {
 		}
 		return nil
 	})
+}
+
+// testCountVMs counts by status in SQL, relative to what the store held.
+func testCountVMs(t *testing.T, s vwire.Store) {
+	count := func() (all, up, down int) {
+		t.Helper()
+		err := s.View(ctx(), func(tx vwire.Tx) (err error) {
+			if all, err = tx.CountVMs(""); err != nil {
+				return err
+			}
+			if up, err = tx.CountVMs(vwire.VMUp); err != nil {
+				return err
+			}
+			down, err = tx.CountVMs(vwire.VMDown)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	all0, up0, down0 := count()
+	f := newFixture(t, s) // one VM up
+	for i := 0; i < 2; i++ {
+		v := &vwire.VM{ID: uuid.NewString(), Name: "down-" + uuid.NewString()[:8], ClusterID: f.cluster.ID, TemplateID: vwire.BlankTemplateID,
+			Status: vwire.VMDown, Memory: 1 << 30, OSType: "other", CreatedAt: time.UnixMilli(1700000000000)}
+		update(t, s, func(tx vwire.Tx) error { return tx.CreateVM(v) })
+	}
+	all, up, down := count()
+	if all-all0 != 3 || up-up0 != 1 || down-down0 != 2 {
+		t.Errorf("CountVMs: all +%d, up +%d, down +%d; want +3, +1, +2", all-all0, up-up0, down-down0)
+	}
+	var vms []*vwire.VM
+	s.View(ctx(), func(tx vwire.Tx) (err error) { vms, err = tx.VMs(); return })
+	if len(vms) != all {
+		t.Errorf("CountVMs(\"\") = %d, VMs() lists %d", all, len(vms))
+	}
 }
