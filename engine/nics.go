@@ -462,59 +462,15 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 			return vwire.NotFound("Nic", nicID)
 		}
 		n = p.Apply(*old)
-		if n.Name != old.Name {
-			for _, o := range c.nics {
-				if o.Name == n.Name {
-					return vwire.Fail(op, vwire.MsgNetworkInterfaceNameAlreadyInUse)
-				}
-			}
-		}
-		running := c.running()
-		if err := vwire.ValidateHotUpdate(op, old, &n, running); err != nil {
+		if err := checkUpdate(tx, op, c, old, &n); err != nil {
 			return err
-		}
-		if n.Interface != old.Interface {
-			if err := vwire.ValidateNICInterface(op, n.Interface); err != nil {
-				return err
-			}
-		}
-		// The rules ask the action before the profile is resolved; it is
-		// the plan's (planNIC), which the profile does not change.
-		action := vwire.RequiredAction(old, &n, running)
-		if action == vwire.ActionUpdate && !c.cluster.Version.SupportsNetworkLinking() {
-			return vwire.Fail(op, vwire.MsgHotVMInterfaceUpdateIsNotSupported, "clusterVersion", c.cluster.Version.String())
-		}
-		if n.ProfileID != old.ProfileID {
-			if err := resolveProfile(tx, op, c, &n); err != nil {
-				return err
-			}
-		}
-		if action == vwire.ActionUpdate && (old.PortMirroring || n.PortMirroring) {
-			return vwire.Fail(op, vwire.MsgCannotPerformHotUpdateWithPortMirroring)
-		}
-		if err := vwire.ValidateLinking(op, &n, c.cluster.Version); err != nil {
-			return err
-		}
-		switch action {
-		case vwire.ActionUpdate:
-			if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {
-				return vwire.Fail(op, vwire.MsgActivateDeactivateNetworkNotInVDS)
-			}
-		case vwire.ActionPlug:
-			if err := checkPlug(op, c, &n); err != nil {
-				return err
-			}
-		case vwire.ActionUnplug:
-			if !c.cluster.Version.SupportsHotPlug() {
-				return vwire.Fail(op, vwire.MsgHotPlugIsNotSupported)
-			}
 		}
 		if macChanged = n.MAC != old.MAC; macChanged {
 			if _, err := c.leaseMAC(tx, op, n.MAC, n.ID); err != nil {
 				return err
 			}
 		}
-		if pl = planNIC(old, &n, running); pl.action == vwire.ActionNone {
+		if pl = planNIC(old, &n, c.running()); pl.action == vwire.ActionNone {
 			n.Synced = vwire.ComputeSynced(&n, c.running())
 			return record(tx, successEvent())
 		}
@@ -536,6 +492,59 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		return nil
 	}
 	return e.applyNIC(ctx, c, f, pl, &n, release, func(tx vwire.Tx) error { return record(tx, successEvent()) })
+}
+
+// checkUpdate applies the rules of changing vNIC old into n, in oVirt's
+// order, and resolves n's profile when it changed.
+func checkUpdate(tx vwire.Tx, op vwire.Op, c *vmCtx, old, n *vwire.NIC) error {
+	if n.Name != old.Name {
+		for _, o := range c.nics {
+			if o.Name == n.Name {
+				return vwire.Fail(op, vwire.MsgNetworkInterfaceNameAlreadyInUse)
+			}
+		}
+	}
+	running := c.running()
+	if err := vwire.ValidateHotUpdate(op, old, n, running); err != nil {
+		return err
+	}
+	if n.Interface != old.Interface {
+		if err := vwire.ValidateNICInterface(op, n.Interface); err != nil {
+			return err
+		}
+	}
+	// The rules ask the action before the profile is resolved; it is
+	// the plan's (planNIC), which the profile does not change.
+	action := vwire.RequiredAction(old, n, running)
+	if action == vwire.ActionUpdate && !c.cluster.Version.SupportsNetworkLinking() {
+		return vwire.Fail(op, vwire.MsgHotVMInterfaceUpdateIsNotSupported, "clusterVersion", c.cluster.Version.String())
+	}
+	if n.ProfileID != old.ProfileID {
+		if err := resolveProfile(tx, op, c, n); err != nil {
+			return err
+		}
+	}
+	if action == vwire.ActionUpdate && (old.PortMirroring || n.PortMirroring) {
+		return vwire.Fail(op, vwire.MsgCannotPerformHotUpdateWithPortMirroring)
+	}
+	if err := vwire.ValidateLinking(op, n, c.cluster.Version); err != nil {
+		return err
+	}
+	switch action {
+	case vwire.ActionUpdate:
+		if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {
+			return vwire.Fail(op, vwire.MsgActivateDeactivateNetworkNotInVDS)
+		}
+	case vwire.ActionPlug:
+		if err := checkPlug(op, c, n); err != nil {
+			return err
+		}
+	case vwire.ActionUnplug:
+		if !c.cluster.Version.SupportsHotPlug() {
+			return vwire.Fail(op, vwire.MsgHotPlugIsNotSupported)
+		}
+	}
+	return nil
 }
 
 // RemoveNIC removes a vNIC; a plugged vNIC of a running VM must be unplugged first.
