@@ -46,6 +46,8 @@ type envOpts struct {
 	hv func(*sim.Sim) hypervisor.Hypervisor
 	// proxy puts a FreezeProxy between engine and agent.
 	proxy bool
+	// store wraps the store the engine uses (the test reads the real one).
+	store func(vwire.Store) vwire.Store
 }
 
 // forEachStore runs a test on SQLite and on PostgreSQL.
@@ -88,7 +90,11 @@ func newEnvOpts(t testing.TB, o envOpts) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &env{t: t, store: db, sim: sim.New()}
-	e.eng = engine.New(db, engine.Options{HostTimeout: o.hostTimeout, Dial: engineport.Dial(o.hostTimeout)})
+	var st vwire.Store = db
+	if o.store != nil {
+		st = o.store(db)
+	}
+	e.eng = engine.New(st, engine.Options{HostTimeout: o.hostTimeout, Dial: engineport.Dial(o.hostTimeout)})
 	t.Cleanup(e.eng.Close)
 	if _, err := e.eng.Bootstrap(ctx(), "secret"); err != nil {
 		t.Fatal(err)

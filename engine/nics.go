@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -289,7 +288,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	// do on a host) or reserves its MAC and marks the hot plug in flight.
 	var c *vmCtx
 	var f inFlight
-	plug := false
+	var pl hostPlan
 	err = e.settled(ctx, &c, func(tx vwire.Tx) (err error) {
 		if c, err = loadVM(tx, vmID); err != nil || c.pending != nil {
 			return err
@@ -322,7 +321,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 				return err
 			}
 		}
-		if plug = c.running() && n.Plugged; plug {
+		if c.running() && n.Plugged {
 			if err := checkPlug(op, c, n); err != nil {
 				return err
 			}
@@ -332,7 +331,8 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 				return err
 			}
 		}
-		if plug {
+		// The vNIC is complete: plan what its host must do.
+		if pl = planNIC(nil, n, c.running()); pl.action == vwire.ActionPlug {
 			in := newIntent(ctx, kindNIC, op)
 			in.Action, in.Add, in.New = vwire.ActionPlug, true, n
 			f, err = e.markInFlight(tx, vmID, n.ID, in)
@@ -349,39 +349,13 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	if err != nil {
 		return nil, e.macPoolEvent(ctx, err)
 	}
-	if !plug {
+	if pl.action == vwire.ActionNone {
 		return n, nil
 	}
 
 	// Hot plug, then record.
-	var u undo
-	defer u.run()
-	u.add(func() {
-		if !c.dirty {
-			e.abort(ctx, vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, nil)
-		}
-	})
-	hctx, hcancel := e.hostCtx(ctx, f, 0)
-	st, err := e.client(c.host).HotplugNIC(hctx, vmID, device(n))
-	hcancel()
-	if isUnknown(err) {
-		u.success() // the reservation stays with the change until it is settled
-		if applied, err := e.unknownOutcome(ctx, f, c.host, "Failed to activate VM Network Interface.", err); !applied {
-			return nil, err
-		}
-		return e.NIC(ctx, vmID, n.ID)
-	}
-	if err != nil {
-		u.success()
-		e.abort(ctx, vmID, func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }, newEvent(ctx, evNicAddFailed).vm(c.vm).nic(n))
-		return nil, hostError("Failed to activate VM Network Interface.", c.host, err)
-	}
-	u.add(func() {
-		e.revertHost(ctx, c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(n)) })
-	})
-	n.Observed = e.observed(st)
-	n.Synced = vwire.ComputeSynced(n, true)
-	err = e.store.Update(ctx, func(tx vwire.Tx) error {
+	release := func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }
+	return e.applyNIC(ctx, c, f, pl, n, release, func(tx vwire.Tx) error {
 		if err := tx.CreateNIC(n); err != nil {
 			return err
 		}
@@ -396,37 +370,6 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		}
 		return newEvent(ctx, evNicAdd).vm(c.vm).nic(n).write(tx)
 	})
-	if err != nil {
-		return nil, err
-	}
-	u.success()
-	return n, nil
-}
-
-// abort ends a change whose host call failed or was reverted: in one
-// transaction it undoes the reservations (fn), clears the change in flight
-// and writes the failure event (if any). Failing that, the poller's repair
-// of stale changes finishes the job.
-func (e *Engine) abort(ctx context.Context, vmID string, fn func(tx vwire.Tx) error, ev *event) {
-	ctx, cancel := e.background(ctx)
-	defer cancel()
-	err := e.store.Update(ctx, func(tx vwire.Tx) error {
-		if fn != nil {
-			if err := fn(tx); err != nil {
-				return err
-			}
-		}
-		if err := tx.ClearPending(vmID); err != nil {
-			return err
-		}
-		if ev != nil {
-			return ev.write(tx)
-		}
-		return nil
-	})
-	if err != nil {
-		e.log.Error("cannot record the end of a failed change; the poller settles it once it is older than any operation", "vm", vmID, "err", err)
-	}
 }
 
 // macPoolEvent writes oVirt's MAC_POOL_EMPTY warning when an allocation failed
@@ -436,32 +379,6 @@ func (e *Engine) macPoolEvent(ctx context.Context, err error) error {
 		e.writeEvent(ctx, newEvent(ctx, evMacPoolEmpty))
 	}
 	return err
-}
-
-// revertHost undoes a host change after the database refused to record it.
-// A revert that fails leaves the host changed: the change then stays in
-// flight with its reservations (c.dirty), marked unknown, and is settled
-// from the host (recorded, since the host has it) instead of aborted.
-func (e *Engine) revertHost(ctx context.Context, c *vmCtx, what string, fn func(context.Context, HostClient) error) {
-	ctx, cancel := e.background(ctx)
-	defer cancel()
-	if err := fn(ctx, e.client(c.host)); err != nil {
-		e.log.Error("cannot revert a host change the database refused; it stays in flight to be settled",
-			"vm", c.vm.ID, "host", c.host.Name, "revert", what, "err", err)
-		c.dirty = true
-		e.markUnknown(ctx, c.vm.ID, err)
-	}
-}
-
-// markUnknown marks a VM's change in flight unknown, for the next operation
-// or the poller to settle. Failing that (the database is what failed), the
-// poller settles it once its record is older than any operation's budget.
-func (e *Engine) markUnknown(ctx context.Context, vmID string, cause error) {
-	ctx, cancel := e.background(ctx)
-	defer cancel()
-	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.MarkPendingUnknown(vmID) }); err != nil {
-		e.log.Error("cannot mark a change in flight unknown", "vm", vmID, "cause", cause, "err", err)
-	}
 }
 
 // UpdateNIC changes a vNIC: the decision table picks one host action.
@@ -506,7 +423,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	var f inFlight
 	var old *vwire.NIC
 	var n vwire.NIC
-	var action vwire.HostAction
+	var pl hostPlan
 	var macChanged bool
 
 	// record writes the new desired state (with what the host reported, or,
@@ -529,7 +446,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		}
 		return ev.write(tx)
 	}
-	successEvent := func() *event { return nicSuccessEvent(ctx, action, c.vm, old, &n) }
+	successEvent := func() *event { return nicSuccessEvent(ctx, pl.action, c.vm, old, &n) }
 
 	// One transaction checks the rules and either records the change
 	// (nothing to do on a host) or swaps the MAC lease and marks the host
@@ -545,165 +462,89 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 			return vwire.NotFound("Nic", nicID)
 		}
 		n = p.Apply(*old)
-		if n.Name != old.Name {
-			for _, o := range c.nics {
-				if o.Name == n.Name {
-					return vwire.Fail(op, vwire.MsgNetworkInterfaceNameAlreadyInUse)
-				}
-			}
-		}
-		running := c.running()
-		if err := vwire.ValidateHotUpdate(op, old, &n, running); err != nil {
+		if err := checkUpdate(tx, op, c, old, &n); err != nil {
 			return err
-		}
-		if n.Interface != old.Interface {
-			if err := vwire.ValidateNICInterface(op, n.Interface); err != nil {
-				return err
-			}
-		}
-		action = vwire.RequiredAction(old, &n, running)
-		if action == vwire.ActionUpdate && !c.cluster.Version.SupportsNetworkLinking() {
-			return vwire.Fail(op, vwire.MsgHotVMInterfaceUpdateIsNotSupported, "clusterVersion", c.cluster.Version.String())
-		}
-		if n.ProfileID != old.ProfileID {
-			if err := resolveProfile(tx, op, c, &n); err != nil {
-				return err
-			}
-		}
-		if action == vwire.ActionUpdate && (old.PortMirroring || n.PortMirroring) {
-			return vwire.Fail(op, vwire.MsgCannotPerformHotUpdateWithPortMirroring)
-		}
-		if err := vwire.ValidateLinking(op, &n, c.cluster.Version); err != nil {
-			return err
-		}
-		switch action {
-		case vwire.ActionUpdate:
-			if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {
-				return vwire.Fail(op, vwire.MsgActivateDeactivateNetworkNotInVDS)
-			}
-		case vwire.ActionPlug:
-			if err := checkPlug(op, c, &n); err != nil {
-				return err
-			}
-		case vwire.ActionUnplug:
-			if !c.cluster.Version.SupportsHotPlug() {
-				return vwire.Fail(op, vwire.MsgHotPlugIsNotSupported)
-			}
 		}
 		if macChanged = n.MAC != old.MAC; macChanged {
 			if _, err := c.leaseMAC(tx, op, n.MAC, n.ID); err != nil {
 				return err
 			}
 		}
-		if action == vwire.ActionNone {
+		if pl = planNIC(old, &n, c.running()); pl.action == vwire.ActionNone {
 			n.Synced = vwire.ComputeSynced(&n, c.running())
 			return record(tx, successEvent())
 		}
 		in := newIntent(ctx, kindNIC, op)
-		in.Action, in.Old, in.New = action, old, &n
+		in.Action, in.Old, in.New = pl.action, old, &n
 		f, err = e.markInFlight(tx, vmID, n.ID, in)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if action == vwire.ActionNone {
+	if pl.action == vwire.ActionNone {
 		return &n, nil
 	}
-
-	var u undo
-	defer u.run()
 	release := func(tx vwire.Tx) error {
 		if macChanged {
 			return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID)
 		}
 		return nil
 	}
-	u.add(func() {
-		if !c.dirty {
-			e.abort(ctx, vmID, release, nil)
-		}
-	})
+	return e.applyNIC(ctx, c, f, pl, &n, release, func(tx vwire.Tx) error { return record(tx, successEvent()) })
+}
 
-	h := e.client(c.host)
-	var failEvent auditType
-	var generic string
-	var hold time.Duration
-	var call func(hctx context.Context) error
+// checkUpdate applies the rules of changing vNIC old into n, in oVirt's
+// order, and resolves n's profile when it changed.
+func checkUpdate(tx vwire.Tx, op vwire.Op, c *vmCtx, old, n *vwire.NIC) error {
+	if n.Name != old.Name {
+		for _, o := range c.nics {
+			if o.Name == n.Name {
+				return vwire.Fail(op, vwire.MsgNetworkInterfaceNameAlreadyInUse)
+			}
+		}
+	}
+	running := c.running()
+	if err := vwire.ValidateHotUpdate(op, old, n, running); err != nil {
+		return err
+	}
+	if n.Interface != old.Interface {
+		if err := vwire.ValidateNICInterface(op, n.Interface); err != nil {
+			return err
+		}
+	}
+	// The rules ask the action before the profile is resolved; it is
+	// the plan's (planNIC), which the profile does not change.
+	action := vwire.RequiredAction(old, n, running)
+	if action == vwire.ActionUpdate && !c.cluster.Version.SupportsNetworkLinking() {
+		return vwire.Fail(op, vwire.MsgHotVMInterfaceUpdateIsNotSupported, "clusterVersion", c.cluster.Version.String())
+	}
+	if n.ProfileID != old.ProfileID {
+		if err := resolveProfile(tx, op, c, n); err != nil {
+			return err
+		}
+	}
+	if action == vwire.ActionUpdate && (old.PortMirroring || n.PortMirroring) {
+		return vwire.Fail(op, vwire.MsgCannotPerformHotUpdateWithPortMirroring)
+	}
+	if err := vwire.ValidateLinking(op, n, c.cluster.Version); err != nil {
+		return err
+	}
 	switch action {
-	case vwire.ActionPlug:
-		call = func(hctx context.Context) error {
-			st, err := h.HotplugNIC(hctx, vmID, device(&n))
-			if err == nil {
-				n.Observed = e.observed(st)
-				u.add(func() {
-					e.revertHost(ctx, c, "unplug", func(ctx context.Context, h HostClient) error { return h.HotunplugNIC(ctx, vmID, device(&n)) })
-				})
-			}
-			return err
-		}
-		failEvent, generic = evNicPlugFailed, "Failed to activate VM Network Interface."
-	case vwire.ActionUnplug:
-		// Unplug carries the old values (bz#904840): the host knows the old MAC.
-		call = func(hctx context.Context) error {
-			err := h.HotunplugNIC(hctx, vmID, device(old))
-			if err == nil {
-				n.Observed = &vwire.NICObserved{Present: false, At: e.now()}
-				u.add(func() {
-					e.revertHost(ctx, c, "plug", func(ctx context.Context, h HostClient) error {
-						_, err := h.HotplugNIC(ctx, vmID, device(old))
-						return err
-					})
-				})
-			}
-			return err
-		}
-		failEvent, generic = evNicUnplugFailed, "Failed to deactivate VM Network Interface."
 	case vwire.ActionUpdate:
-		p := updateParams(&n)
-		// The new profile says how the guest learns of a move to another network.
-		if n.NetworkID != old.NetworkID && n.NetworkName != "" && n.Linked {
-			p.Notify, p.BounceHold = n.Notify, n.BounceHold
-			if n.Notify == vwire.NotifyLinkBounce {
-				hold = n.BounceHold
-			}
+		if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {
+			return vwire.Fail(op, vwire.MsgActivateDeactivateNetworkNotInVDS)
 		}
-		call = func(hctx context.Context) error {
-			st, err := h.UpdateNIC(hctx, vmID, p)
-			if err == nil {
-				n.Observed = e.observed(st)
-				u.add(func() {
-					e.revertHost(ctx, c, "update", func(ctx context.Context, h HostClient) error {
-						_, err := h.UpdateNIC(ctx, vmID, updateParams(old))
-						return err
-					})
-				})
-			}
+	case vwire.ActionPlug:
+		if err := checkPlug(op, c, n); err != nil {
 			return err
 		}
-		failEvent, generic = evNicUpdateFailed, "Failed to update VM Network Interface."
-	}
-	hctx, hcancel := e.hostCtx(ctx, f, hold)
-	err = call(hctx)
-	hcancel()
-	if isUnknown(err) {
-		u.success() // the reservation stays with the change until it is settled
-		if applied, err := e.unknownOutcome(ctx, f, c.host, generic, err); !applied {
-			return nil, err
+	case vwire.ActionUnplug:
+		if !c.cluster.Version.SupportsHotPlug() {
+			return vwire.Fail(op, vwire.MsgHotPlugIsNotSupported)
 		}
-		return e.NIC(ctx, vmID, n.ID)
 	}
-	if err != nil {
-		u.success()
-		e.abort(ctx, vmID, release, newEvent(ctx, failEvent).vm(c.vm).nic(old))
-		return nil, hostError(generic, c.host, err)
-	}
-	n.Synced = vwire.ComputeSynced(&n, true)
-	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return record(tx, successEvent()) }); err != nil {
-		return nil, err
-	}
-	u.success()
-	return &n, nil
+	return nil
 }
 
 // RemoveNIC removes a vNIC; a plugged vNIC of a running VM must be unplugged first.

@@ -353,7 +353,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if h == nil {
 			return vwire.Fail(op, vwire.MsgSchedulingNoHosts, "details", strings.Join(reasons, "; "))
 		}
-		host = h
+		host, c.host = h, h
 		// Powering up marks the VM busy for other engines until the host answers.
 		c.vm.Status, c.vm.HostID = vwire.VMPoweringUp, h.ID
 		if err := tx.BumpVMGeneration(id); err != nil {
@@ -379,10 +379,22 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	for _, n := range plugged {
 		vp.Devices = append(vp.Devices, device(n))
 	}
+	// A start that fails puts the VM back down, saying why (cause), unless
+	// the host may still run it (c.dirty): then the start stays in flight,
+	// marked unknown, to be settled from the host.
+	var u undo
+	defer u.run()
+	var cause string
+	u.add(func() {
+		if !c.dirty {
+			e.restoreDown(ctx, c.vm, newEvent(ctx, evVMRunFailed, "DueToError", cause))
+		}
+	})
 	hctx, hcancel := e.hostCtx(ctx, f, 0)
 	st, err := e.client(host).CreateVM(hctx, vp)
 	hcancel()
 	if isUnknown(err) {
+		u.success() // the start stays in flight until it is settled
 		if applied, err := e.unknownOutcome(ctx, f, host, "Failed to run VM.", err); !applied {
 			return nil, err
 		}
@@ -390,9 +402,12 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	}
 	if err != nil {
 		herr := hostError("Failed to run VM.", host, err)
-		e.restoreDown(ctx, c.vm, newEvent(ctx, evVMRunFailed, "DueToError", " due to a failed host call: "+quoted(herr)))
+		cause = " due to a failed host call: " + quoted(herr)
 		return nil, herr
 	}
+	u.add(func() {
+		e.revertHost(ctx, c, "destroy", func(ctx context.Context, h HostClient) error { return h.DestroyVM(ctx, c.vm.ID) })
+	})
 	c.vm.Status, c.vm.StartTime = vwire.VMUp, e.now()
 	err = e.store.Update(ctx, func(tx vwire.Tx) error {
 		if err := tx.UpdateVM(c.vm); err != nil {
@@ -410,17 +425,10 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return newEvent(ctx, evVMRun).vm(c.vm).host(host).write(tx)
 	})
 	if err != nil {
-		ctx2, cancel := e.background(ctx)
-		defer cancel()
-		if derr := e.client(host).DestroyVM(ctx2, c.vm.ID); derr != nil {
-			// It may still run: leave the start in flight, to be settled
-			// from the host, rather than mark it down and free its MACs.
-			e.markUnknown(ctx, id, derr)
-			return nil, err
-		}
-		e.restoreDown(ctx, c.vm, newEvent(ctx, evVMRunFailed, "DueToError", ": "+err.Error()))
+		cause = ": " + err.Error()
 		return nil, err
 	}
+	u.success()
 	return c.vm, nil
 }
 
