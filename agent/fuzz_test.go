@@ -18,8 +18,10 @@ import (
 func FuzzHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		hv := sim.New("red", "blue")
-		// Short budgets: a fuzzed bounce hold or unplug must not stall the run.
-		s := NewServer(hv, Options{CallTimeout: 50 * time.Millisecond, UnplugTimeout: 10 * time.Millisecond})
+		// A short unplug wait: a fuzzed unplug must not stall the run. The
+		// call budget leaves room for a machine busy with fuzz workers (a
+		// call whose budget ends before it starts is refused, not run).
+		s := NewServer(hv, Options{CallTimeout: time.Second, UnplugTimeout: 10 * time.Millisecond})
 		ctx := context.Background()
 		if r := s.handle(ctx, rpc("VM.create", map[string]any{"vmID": "v1", "vmParams": map[string]any{"vmId": "v1", "vmName": "vm1", "memSize": 64,
 			"devices": []any{map[string]any{"type": "interface", "alias": "ua-n1", "macAddr": "02:00:00:00:00:01", "nicModel": "virtio", "network": "red", "linkActive": true}}}})); r.Error != nil {

@@ -171,7 +171,7 @@ func (s *Server) begin(ctx context.Context, vmID string, extra time.Duration) (c
 	case !m.deadline.IsZero() && time.Now().After(m.deadline):
 		why = "the request's deadline passed while it waited for the VM"
 	case ctx.Err() != nil:
-		why = "its caller went away before it could start"
+		why = "its caller went away, or its time ran out, before it could start"
 	}
 	if why != "" {
 		unlock()
