@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,7 +108,8 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) error
 	}
 	id := c.nextID.Add(1)
 	dl, _ := ctx.Deadline()
-	body, _ := json.Marshal(wireRequest{JSONRPC: "2.0", ID: id, Method: method, Params: p, Deadline: dl.UnixMilli(), Op: opOf(ctx)})
+	body, _ := json.Marshal(request{JSONRPC: "2.0", ID: json.RawMessage(strconv.FormatInt(id, 10)), Method: method, Params: p,
+		Deadline: dl.UnixMilli(), Op: opOf(ctx)})
 	st, err := c.stream(ctx)
 	if err != nil {
 		return &TransportError{err}

@@ -96,9 +96,9 @@ func rpcError(code int, cause error) *RPCError {
 	return e
 }
 
-// The JSON-RPC envelope, as each side sees it: the server reads a request
-// whatever its id's type and writes any result; the client writes its
-// numeric ids and reads the result raw, for the verb's own type.
+// The JSON-RPC envelope: both sides use request (the client with numeric
+// ids); the server writes response with any result, the client reads it as
+// an envelope with the result raw, for the verb's own type.
 
 type request struct {
 	JSONRPC string          `json:"jsonrpc"`
@@ -116,17 +116,6 @@ type response struct {
 	ID      json.RawMessage `json:"id"`
 	Result  any             `json:"result,omitempty"`
 	Error   *RPCError       `json:"error,omitempty"`
-}
-
-// wireRequest is a JSON-RPC request as the client sends it. Deadline (Unix
-// milliseconds) and op are vwire's members next to JSON-RPC's.
-type wireRequest struct {
-	JSONRPC  string          `json:"jsonrpc"`
-	ID       int64           `json:"id"`
-	Method   string          `json:"method"`
-	Params   json.RawMessage `json:"params"`
-	Deadline int64           `json:"deadline,omitempty"`
-	Op       string          `json:"op,omitempty"`
 }
 
 // envelope is a JSON-RPC answer as the client reads it: the result is
