@@ -36,7 +36,7 @@ func ValidateMemory(op Op, bytes int64) error {
 // within one first octet, hold only unicast addresses and not the zero MAC
 // (which no NIC may carry), and no two may overlap, or the allocator would
 // hand one MAC out twice.
-func ValidateMacRanges(op Op, ranges []MacRange) error {
+func ValidateMACRanges(op Op, ranges []MACRange) error {
 	for _, r := range ranges {
 		why := ""
 		switch {
@@ -54,7 +54,7 @@ func ValidateMacRanges(op Op, ranges []MacRange) error {
 		}
 	}
 	sorted := slices.Clone(ranges)
-	slices.SortFunc(sorted, func(a, b MacRange) int {
+	slices.SortFunc(sorted, func(a, b MACRange) int {
 		if a.From != b.From {
 			return cmpMAC(a.From, b.From)
 		}

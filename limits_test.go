@@ -18,30 +18,30 @@ func mac(t *testing.T, s string) vwire.MAC {
 // TestValidateMacRanges: a pool never holds the zero MAC, a multicast or the
 // broadcast address, a reversed range or two ranges that overlap (the
 // allocator would hand one MAC out twice).
-func TestValidateMacRanges(t *testing.T) {
-	r := func(from, to string) vwire.MacRange { return vwire.MacRange{From: mac(t, from), To: mac(t, to)} }
+func TestValidateMACRanges(t *testing.T) {
+	r := func(from, to string) vwire.MACRange { return vwire.MACRange{From: mac(t, from), To: mac(t, to)} }
 	cases := []struct {
 		name   string
-		ranges []vwire.MacRange
+		ranges []vwire.MACRange
 		want   vwire.MsgKey // the key of the error, "" for none
 	}{
-		{"one unicast range", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:ff:ff")}, ""},
-		{"two disjoint ranges, any order", []vwire.MacRange{r("02:00:00:00:01:00", "02:00:00:00:01:ff"), r("02:00:00:00:00:00", "02:00:00:00:00:ff")}, ""},
-		{"adjacent ranges", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:ff"), r("02:00:00:00:01:00", "02:00:00:00:01:ff")}, ""},
-		{"zero MAC alone", []vwire.MacRange{r("00:00:00:00:00:00", "00:00:00:00:00:00")}, vwire.MsgMACPoolInvalidRange},
-		{"range starting at the zero MAC", []vwire.MacRange{r("00:00:00:00:00:00", "00:00:00:00:00:0f")}, vwire.MsgMACPoolInvalidRange},
-		{"broadcast", []vwire.MacRange{r("ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")}, vwire.MsgMACPoolInvalidRange},
-		{"multicast", []vwire.MacRange{r("01:00:5e:00:00:00", "01:00:5e:00:00:ff")}, vwire.MsgMACPoolInvalidRange},
-		{"from after to", []vwire.MacRange{r("02:00:00:00:00:0f", "02:00:00:00:00:00")}, vwire.MsgMACPoolInvalidRange},
-		{"crossing the first octet", []vwire.MacRange{r("02:ff:ff:ff:ff:ff", "04:00:00:00:00:01")}, vwire.MsgMACPoolInvalidRange},
-		{"overlapping ranges", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:ff"), r("02:00:00:00:00:80", "02:00:00:00:01:ff")}, vwire.MsgMACPoolRangesOverlap},
-		{"one range inside another", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:ff:ff"), r("02:00:00:00:00:10", "02:00:00:00:00:20")}, vwire.MsgMACPoolRangesOverlap},
-		{"the same range twice", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f"), r("02:00:00:00:00:00", "02:00:00:00:00:0f")}, vwire.MsgMACPoolRangesOverlap},
-		{"sharing one address", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:10"), r("02:00:00:00:00:10", "02:00:00:00:00:20")}, vwire.MsgMACPoolRangesOverlap},
+		{"one unicast range", []vwire.MACRange{r("02:00:00:00:00:00", "02:00:00:00:ff:ff")}, ""},
+		{"two disjoint ranges, any order", []vwire.MACRange{r("02:00:00:00:01:00", "02:00:00:00:01:ff"), r("02:00:00:00:00:00", "02:00:00:00:00:ff")}, ""},
+		{"adjacent ranges", []vwire.MACRange{r("02:00:00:00:00:00", "02:00:00:00:00:ff"), r("02:00:00:00:01:00", "02:00:00:00:01:ff")}, ""},
+		{"zero MAC alone", []vwire.MACRange{r("00:00:00:00:00:00", "00:00:00:00:00:00")}, vwire.MsgMACPoolInvalidRange},
+		{"range starting at the zero MAC", []vwire.MACRange{r("00:00:00:00:00:00", "00:00:00:00:00:0f")}, vwire.MsgMACPoolInvalidRange},
+		{"broadcast", []vwire.MACRange{r("ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")}, vwire.MsgMACPoolInvalidRange},
+		{"multicast", []vwire.MACRange{r("01:00:5e:00:00:00", "01:00:5e:00:00:ff")}, vwire.MsgMACPoolInvalidRange},
+		{"from after to", []vwire.MACRange{r("02:00:00:00:00:0f", "02:00:00:00:00:00")}, vwire.MsgMACPoolInvalidRange},
+		{"crossing the first octet", []vwire.MACRange{r("02:ff:ff:ff:ff:ff", "04:00:00:00:00:01")}, vwire.MsgMACPoolInvalidRange},
+		{"overlapping ranges", []vwire.MACRange{r("02:00:00:00:00:00", "02:00:00:00:00:ff"), r("02:00:00:00:00:80", "02:00:00:00:01:ff")}, vwire.MsgMACPoolRangesOverlap},
+		{"one range inside another", []vwire.MACRange{r("02:00:00:00:00:00", "02:00:00:00:ff:ff"), r("02:00:00:00:00:10", "02:00:00:00:00:20")}, vwire.MsgMACPoolRangesOverlap},
+		{"the same range twice", []vwire.MACRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f"), r("02:00:00:00:00:00", "02:00:00:00:00:0f")}, vwire.MsgMACPoolRangesOverlap},
+		{"sharing one address", []vwire.MACRange{r("02:00:00:00:00:00", "02:00:00:00:00:10"), r("02:00:00:00:00:10", "02:00:00:00:00:20")}, vwire.MsgMACPoolRangesOverlap},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := vwire.ValidateMacRanges(vwire.OpAddMacPool, tc.ranges)
+			err := vwire.ValidateMACRanges(vwire.OpAddMACPool, tc.ranges)
 			var got vwire.MsgKey
 			if err != nil {
 				got = err.(*vwire.Error).Key

@@ -40,9 +40,9 @@ var (
 	OpAddHost       = Op{"add", "Host"}
 	OpEditHost      = Op{"edit", "Host"}
 	OpRemoveHost    = Op{"remove", "Host"}
-	OpAddMacPool    = Op{"add", "MAC Pool"}
-	OpEditMacPool   = Op{"edit", "MAC Pool"}
-	OpRemoveMacPool = Op{"remove", "MAC Pool"}
+	OpAddMACPool    = Op{"add", "MAC Pool"}
+	OpEditMACPool   = Op{"edit", "MAC Pool"}
+	OpRemoveMACPool = Op{"remove", "MAC Pool"}
 )
 
 // MsgKey names a message of the catalogue below: oVirt's AppErrors key for

@@ -11,7 +11,7 @@ import (
 // Well-known ids, as oVirt seeds them, so that scripts that hard-code them work.
 const (
 	BlankTemplateID  = "00000000-0000-0000-0000-000000000000"
-	DefaultMacPoolID = "58ca604b-017d-0374-0220-00000000014e"
+	DefaultMACPoolID = "58ca604b-017d-0374-0220-00000000014e"
 	// DummyBridge is the isolated bridge a vNIC with an empty network sits on,
 	// link forced down. VDSM's name, kept so that hosts look familiar.
 	DummyBridge = ";vdsmdummy;"
@@ -82,7 +82,7 @@ type DataCenter struct {
 	Description string
 	Local       bool
 	Version     Version
-	MacPoolID   string
+	MACPoolID   string
 }
 
 // Cluster is a set of hosts with one compatibility level and attached networks.
@@ -92,7 +92,7 @@ type Cluster struct {
 	Description  string
 	DataCenterID string
 	Version      Version
-	MacPoolID    string
+	MACPoolID    string
 	// DriftPolicy says whether the poller only reports a running VM's
 	// devices that differ from the database, or also repairs them.
 	DriftPolicy DriftPolicy
@@ -117,8 +117,8 @@ type ClusterNetwork struct {
 	Required  bool
 }
 
-// VnicProfile binds a vNIC to a network with properties.
-type VnicProfile struct {
+// VNICProfile binds a vNIC to a network with properties.
+type VNICProfile struct {
 	ID            string
 	Name          string
 	Description   string
@@ -266,21 +266,21 @@ type Template struct {
 	CreatedAt   time.Time
 }
 
-// MacRange is an inclusive range of MAC addresses.
-type MacRange struct{ From, To MAC }
+// MACRange is an inclusive range of MAC addresses.
+type MACRange struct{ From, To MAC }
 
-// MacPool allocates MACs to vNICs of the clusters that use it.
-type MacPool struct {
+// MACPool allocates MACs to vNICs of the clusters that use it.
+type MACPool struct {
 	ID              string
 	Name            string
 	Description     string
 	AllowDuplicates bool
 	DefaultPool     bool
-	Ranges          []MacRange
+	Ranges          []MACRange
 }
 
 // Size is the number of addresses in the pool's ranges.
-func (p *MacPool) Size() uint64 {
+func (p *MACPool) Size() uint64 {
 	var n uint64
 	for _, r := range p.Ranges {
 		n += uint64(r.To-r.From) + 1

@@ -48,10 +48,10 @@ type Tx interface {
 	UpdateNetwork(*Network) error
 	DeleteNetwork(id string) error
 
-	Profile(id string) (*VnicProfile, error)
-	Profiles() ([]*VnicProfile, error)
-	CreateProfile(*VnicProfile) error
-	UpdateProfile(*VnicProfile) error
+	Profile(id string) (*VNICProfile, error)
+	Profiles() ([]*VNICProfile, error)
+	CreateProfile(*VNICProfile) error
+	UpdateProfile(*VNICProfile) error
 	DeleteProfile(id string) error
 
 	Host(id string) (*Host, error)
@@ -106,19 +106,19 @@ type Tx interface {
 	ProfileUsers(profileID string) ([]string, error)
 	NetworkUsers(networkID string) ([]string, error)
 
-	MacPool(id string) (*MacPool, error)
-	MacPools() ([]*MacPool, error)
-	CreateMacPool(*MacPool) error
-	UpdateMacPool(*MacPool) error
-	DeleteMacPool(id string) error
+	MACPool(id string) (*MACPool, error)
+	MACPools() ([]*MACPool, error)
+	CreateMACPool(*MACPool) error
+	UpdateMACPool(*MACPool) error
+	DeleteMACPool(id string) error
 	// LeaseMAC records that nicID holds mac in the pool. Without duplicates
 	// a second holder is refused with ECONFLICT (the database enforces it).
-	LeaseMAC(pool *MacPool, mac MAC, nicID string) error
+	LeaseMAC(pool *MACPool, mac MAC, nicID string) error
 	// AllocateMAC leases the next free MAC of the pool's ranges to nicID.
-	AllocateMAC(pool *MacPool, nicID string) (MAC, error)
+	AllocateMAC(pool *MACPool, nicID string) (MAC, error)
 	// AllocateMACs leases the next free MACs, one to each vNIC in order;
 	// all or none.
-	AllocateMACs(pool *MacPool, nicIDs []string) ([]MAC, error)
+	AllocateMACs(pool *MACPool, nicIDs []string) ([]MAC, error)
 	ReleaseMAC(poolID string, mac MAC, nicID string) error
 	// MACHolder names the VM holding mac in the pool, "" if none.
 	MACHolder(poolID string, mac MAC) (string, error)

@@ -26,7 +26,7 @@ var (
 	evNicPlugFailed   = auditType{1013, vwire.SevError, "Failed to plug Network Interface ${InterfaceName} (${InterfaceType}) to VM ${VmName}. (User: ${UserName})"}
 	evNicUnplug       = auditType{1014, vwire.SevNormal, "Network Interface ${InterfaceName} (${InterfaceType}) was unplugged from VM ${VmName}. (User: ${UserName})"}
 	evNicUnplugFailed = auditType{1015, vwire.SevError, "Failed to unplug Network Interface ${InterfaceName} (${InterfaceType}) from VM ${VmName}. (User: ${UserName})"}
-	evMacPoolEmpty    = auditType{816, vwire.SevWarning, "No MAC addresses left in the MAC Address Pool."}
+	evMACPoolEmpty    = auditType{816, vwire.SevWarning, "No MAC addresses left in the MAC Address Pool."}
 	evVMRun           = auditType{32, vwire.SevNormal, "VM ${VmName} started on Host ${VdsName}"}
 	evVMRunFailed     = auditType{54, vwire.SevError, "Failed to run VM ${VmName}${DueToError} (User: ${UserName})."}
 	evVMStop          = auditType{33, vwire.SevNormal, "VM ${VmName} powered off by ${UserName} (Host: ${VdsName})."}
@@ -64,9 +64,9 @@ var (
 	evDCAdd           = auditType{950, vwire.SevNormal, "Data Center ${StoragePoolName}, Compatibility Version ${CompatibilityVersion} and Quota Type DISABLED was added by ${UserName}"}
 	evDCUpdate        = auditType{952, vwire.SevNormal, "Data Center ${StoragePoolName} was updated by ${UserName}"}
 	evDCRemove        = auditType{954, vwire.SevNormal, "Data Center ${StoragePoolName} was removed by ${UserName}"}
-	evMacPoolAdd      = auditType{10700, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was created by ${UserName}."}
-	evMacPoolUpdate   = auditType{10702, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was updated by ${UserName}."}
-	evMacPoolRemove   = auditType{10704, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was removed by ${UserName}."}
+	evMACPoolAdd      = auditType{10700, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was created by ${UserName}."}
+	evMACPoolUpdate   = auditType{10702, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was updated by ${UserName}."}
+	evMACPoolRemove   = auditType{10704, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was removed by ${UserName}."}
 	evLinkUp          = "Link State is UP."
 	evLinkDown        = "Link State is DOWN."
 )

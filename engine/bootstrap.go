@@ -44,18 +44,18 @@ func (e *Engine) Bootstrap(ctx context.Context, adminPassword string) (generated
 			u.PasswordHash = hashPassword(adminPassword)
 			return tx.UpdateUser(u)
 		}
-		pool := &vwire.MacPool{ID: vwire.DefaultMacPoolID, Name: "Default", Description: "Default MAC pool", DefaultPool: true,
-			Ranges: []vwire.MacRange{defaultMacRange()}}
-		if err := tx.CreateMacPool(pool); err != nil {
+		pool := &vwire.MACPool{ID: vwire.DefaultMACPoolID, Name: "Default", Description: "Default MAC pool", DefaultPool: true,
+			Ranges: []vwire.MACRange{defaultMACRange()}}
+		if err := tx.CreateMACPool(pool); err != nil {
 			return err
 		}
 		dc := &vwire.DataCenter{ID: uuid.NewString(), Name: "Default", Description: "The default Data Center",
-			Version: vwire.NewestVersion, MacPoolID: pool.ID}
+			Version: vwire.NewestVersion, MACPoolID: pool.ID}
 		if err := tx.CreateDataCenter(dc); err != nil {
 			return err
 		}
 		cl := &vwire.Cluster{ID: uuid.NewString(), Name: "Default", Description: "The default server cluster",
-			DataCenterID: dc.ID, Version: vwire.NewestVersion, MacPoolID: pool.ID}
+			DataCenterID: dc.ID, Version: vwire.NewestVersion, MACPoolID: pool.ID}
 		if err := tx.CreateCluster(cl); err != nil {
 			return err
 		}
@@ -64,7 +64,7 @@ func (e *Engine) Bootstrap(ctx context.Context, adminPassword string) (generated
 		if err := tx.CreateNetwork(mgmt); err != nil {
 			return err
 		}
-		if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID,
+		if err := tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID,
 			Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}); err != nil {
 			return err
 		}
@@ -94,11 +94,11 @@ func (e *Engine) Bootstrap(ctx context.Context, adminPassword string) (generated
 // defaultMacRange is 64Ki locally administered unicast addresses, 56:6f:xx:xx:00:00
 // to …:ff:ff as oVirt's default pool, with the middle octets random per
 // installation so that two installations rarely collide.
-func defaultMacRange() vwire.MacRange {
+func defaultMACRange() vwire.MACRange {
 	var b [2]byte
 	rand.Read(b[:])
 	base := vwire.MAC(0x566f)<<32 | vwire.MAC(b[0])<<24 | vwire.MAC(b[1])<<16
-	return vwire.MacRange{From: base, To: base | 0xffff}
+	return vwire.MACRange{From: base, To: base | 0xffff}
 }
 
 func randomPassword() string {

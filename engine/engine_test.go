@@ -245,7 +245,7 @@ func testBootstrapDefaults(t *testing.T) {
 		if tp, err := tx.Template(vwire.BlankTemplateID); err != nil || tp.Name != "Blank" {
 			t.Errorf("Blank: %v %v", tp, err)
 		}
-		if pool, err := tx.MacPool(vwire.DefaultMacPoolID); err != nil || pool.Size() != 65536 {
+		if pool, err := tx.MACPool(vwire.DefaultMACPoolID); err != nil || pool.Size() != 65536 {
 			t.Errorf("default pool: %v %v", pool, err)
 		}
 		return nil
@@ -345,11 +345,11 @@ func testMACChangeNeedsUnplug(t *testing.T) {
 	// The old MAC is free again, the new one is held.
 	e.store.View(ctx(), func(tx vwire.Tx) error {
 		old, _ := vwire.ParseMAC(n.MAC)
-		if h, _ := tx.MACHolder(vwire.DefaultMacPoolID, old); h != "" {
+		if h, _ := tx.MACHolder(vwire.DefaultMACPoolID, old); h != "" {
 			t.Errorf("old MAC still held by %s", h)
 		}
 		nm, _ := vwire.ParseMAC("00:1a:4a:16:01:99")
-		if h, _ := tx.MACHolder(vwire.DefaultMacPoolID, nm); h != "vm1" {
+		if h, _ := tx.MACHolder(vwire.DefaultMACPoolID, nm); h != "vm1" {
 			t.Errorf("new MAC holder = %q", h)
 		}
 		return nil
@@ -407,7 +407,7 @@ func testHostFailureLeavesNoLie(t *testing.T) {
 	}
 	e.store.View(ctx(), func(tx vwire.Tx) error {
 		next, _ = vwire.ParseMAC("02:11:22:33:44:55")
-		if h, _ := tx.MACHolder(vwire.DefaultMacPoolID, next); h != "" {
+		if h, _ := tx.MACHolder(vwire.DefaultMACPoolID, next); h != "" {
 			t.Errorf("MAC of the failed add still held by %q", h)
 		}
 		return nil
@@ -650,7 +650,7 @@ func testGuestNotification(t *testing.T) {
 	bounce := e.network("bounce")
 	ann := e.network("ann")
 	for id, mode := range map[string]vwire.GuestNotify{bounce: vwire.NotifyLinkBounce, ann: vwire.NotifyAnnounce} {
-		if _, err := e.eng.UpdateProfile(ctx(), id, func(p *vwire.VnicProfile) error {
+		if _, err := e.eng.UpdateProfile(ctx(), id, func(p *vwire.VNICProfile) error {
 			p.Notify, p.BounceHold = mode, 20*time.Millisecond
 			return nil
 		}); err != nil {
@@ -688,7 +688,7 @@ func testGuestNotification(t *testing.T) {
 	if a := e.sim.Announcements(vm.ID, n.Alias()); a != 2 {
 		t.Errorf("link changes announced: %d, want 2", a)
 	}
-	_, err := e.eng.UpdateProfile(ctx(), bounce, func(p *vwire.VnicProfile) error { p.BounceHold = time.Hour; return nil })
+	_, err := e.eng.UpdateProfile(ctx(), bounce, func(p *vwire.VNICProfile) error { p.BounceHold = time.Hour; return nil })
 	if key(err) != vwire.MsgVNICProfileBadGuestNotification {
 		t.Errorf("an hour-long hold: %v", err)
 	}
@@ -713,7 +713,7 @@ func testRepairAfterEngineDeath(t *testing.T) {
 	}
 	long := time.Now().Add(-time.Hour)
 	e.store.Update(ctx(), func(tx vwire.Tx) error {
-		pool, _ := tx.MacPool(vwire.DefaultMacPoolID)
+		pool, _ := tx.MACPool(vwire.DefaultMACPoolID)
 		if err := tx.LeaseMAC(pool, 0x020000006666, "ghost"); err != nil {
 			return err
 		}
@@ -737,7 +737,7 @@ func testRepairAfterEngineDeath(t *testing.T) {
 		return nil
 	})
 	if err := e.store.Update(ctx(), func(tx vwire.Tx) error {
-		pool, _ := tx.MacPool(vwire.DefaultMacPoolID)
+		pool, _ := tx.MACPool(vwire.DefaultMACPoolID)
 		return tx.LeaseMAC(pool, 0x020000006666, "other")
 	}); err != nil {
 		t.Errorf("the uncommitted vNIC's MAC is still leased: %v", err)

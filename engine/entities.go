@@ -37,11 +37,11 @@ func (e *Engine) AddDataCenter(ctx context.Context, dc *vwire.DataCenter) error 
 	if !vwire.IsSupportedVersion(dc.Version) {
 		return unsupportedVersion(op, dc.Version)
 	}
-	if dc.MacPoolID == "" {
-		dc.MacPoolID = vwire.DefaultMacPoolID
+	if dc.MACPoolID == "" {
+		dc.MACPoolID = vwire.DefaultMACPoolID
 	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
-		if _, err := tx.MacPool(dc.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		if _, err := tx.MACPool(dc.MACPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
 			return vwire.Fail(op, vwire.MsgMACPoolNotExist)
 		}
 		if err := tx.CreateDataCenter(dc); err != nil {
@@ -51,7 +51,7 @@ func (e *Engine) AddDataCenter(ctx context.Context, dc *vwire.DataCenter) error 
 		if err := tx.CreateNetwork(mgmt); err != nil {
 			return err
 		}
-		if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID,
+		if err := tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID,
 			Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}); err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ func (e *Engine) UpdateDataCenter(ctx context.Context, id string, mutate func(*v
 			return unsupportedVersion(op, dc.Version)
 		}
 		// As on add: the pool must exist.
-		if _, err := tx.MacPool(dc.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		if _, err := tx.MACPool(dc.MACPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
 			return vwire.Fail(op, vwire.MsgMACPoolNotExist)
 		}
 		if err := tx.UpdateDataCenter(dc); err != nil {
@@ -158,9 +158,9 @@ func (e *Engine) AddCluster(ctx context.Context, c *vwire.Cluster) error {
 		} else if err != nil {
 			return err
 		}
-		if c.MacPoolID == "" {
-			c.MacPoolID = dc.MacPoolID
-		} else if _, err := tx.MacPool(c.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		if c.MACPoolID == "" {
+			c.MACPoolID = dc.MACPoolID
+		} else if _, err := tx.MACPool(c.MACPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
 			return vwire.Fail(op, vwire.MsgMACPoolNotExist)
 		}
 		if err := tx.CreateCluster(c); err != nil {
@@ -206,7 +206,7 @@ func (e *Engine) UpdateCluster(ctx context.Context, id string, mutate func(*vwir
 		if err := checkDriftPolicy(c); err != nil {
 			return err
 		}
-		if _, err := tx.MacPool(c.MacPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		if _, err := tx.MACPool(c.MACPoolID); vwire.ErrorCode(err) == vwire.ENOTFOUND {
 			return vwire.Fail(op, vwire.MsgMACPoolNotExist)
 		}
 		if err := tx.UpdateCluster(c); err != nil {
@@ -342,7 +342,7 @@ func (e *Engine) AddNetwork(ctx context.Context, n *vwire.Network) error {
 			return nameConflict(op, vwire.MsgNetworkNameInUse, err)
 		}
 		if n.VMNetwork {
-			if err := tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: n.Name, NetworkID: n.ID,
+			if err := tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: n.Name, NetworkID: n.ID,
 				Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}); err != nil {
 				return err
 			}
@@ -421,7 +421,7 @@ func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
 	})
 }
 
-func profileVars(tx vwire.Tx, p *vwire.VnicProfile) ([]string, error) {
+func profileVars(tx vwire.Tx, p *vwire.VNICProfile) ([]string, error) {
 	n, err := tx.Network(p.NetworkID)
 	if err != nil {
 		return nil, err
@@ -433,7 +433,7 @@ func profileVars(tx vwire.Tx, p *vwire.VnicProfile) ([]string, error) {
 	return []string{"VnicProfileName", p.Name, "NetworkName", n.Name, "DataCenterName", dc.Name}, nil
 }
 
-func validateProfile(op vwire.Op, p *vwire.VnicProfile) error {
+func validateProfile(op vwire.Op, p *vwire.VNICProfile) error {
 	if err := vwire.ValidateName(op, p.Name, 50, true); err != nil {
 		return err
 	}
@@ -447,7 +447,7 @@ func validateProfile(op vwire.Op, p *vwire.VnicProfile) error {
 }
 
 // AddProfile creates a vNIC profile on a network.
-func (e *Engine) AddProfile(ctx context.Context, p *vwire.VnicProfile) error {
+func (e *Engine) AddProfile(ctx context.Context, p *vwire.VNICProfile) error {
 	op := vwire.OpAddProfile
 	if err := validateProfile(op, p); err != nil {
 		return err
@@ -468,9 +468,9 @@ func (e *Engine) AddProfile(ctx context.Context, p *vwire.VnicProfile) error {
 }
 
 // UpdateProfile applies mutate to the stored profile and writes it.
-func (e *Engine) UpdateProfile(ctx context.Context, id string, mutate func(*vwire.VnicProfile) error) (*vwire.VnicProfile, error) {
+func (e *Engine) UpdateProfile(ctx context.Context, id string, mutate func(*vwire.VNICProfile) error) (*vwire.VNICProfile, error) {
 	op := vwire.OpEditProfile
-	var p *vwire.VnicProfile
+	var p *vwire.VNICProfile
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if p, err = tx.Profile(id); err != nil {
 			return err
@@ -523,16 +523,16 @@ func (e *Engine) RemoveProfile(ctx context.Context, id string) error {
 
 // ---- MAC pools
 
-func validatePool(op vwire.Op, p *vwire.MacPool) error {
+func validatePool(op vwire.Op, p *vwire.MACPool) error {
 	if err := vwire.ValidateName(op, p.Name, 40, true); err != nil {
 		return err
 	}
-	return vwire.ValidateMacRanges(op, p.Ranges)
+	return vwire.ValidateMACRanges(op, p.Ranges)
 }
 
-// AddMacPool creates a MAC pool.
-func (e *Engine) AddMacPool(ctx context.Context, p *vwire.MacPool) error {
-	op := vwire.OpAddMacPool
+// AddMACPool creates a MAC pool.
+func (e *Engine) AddMACPool(ctx context.Context, p *vwire.MACPool) error {
+	op := vwire.OpAddMACPool
 	if len(p.Ranges) == 0 {
 		return vwire.Incomplete("MacPool", []string{"ranges"}, "add")
 	}
@@ -541,21 +541,21 @@ func (e *Engine) AddMacPool(ctx context.Context, p *vwire.MacPool) error {
 	}
 	p.ID, p.DefaultPool = uuid.NewString(), false
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
-		if err := tx.CreateMacPool(p); err != nil {
+		if err := tx.CreateMACPool(p); err != nil {
 			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
-		return newEvent(ctx, evMacPoolAdd, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
+		return newEvent(ctx, evMACPoolAdd, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
 	})
 }
 
-// UpdateMacPool applies mutate to the stored pool and writes it. Forbidding
+// UpdateMACPool applies mutate to the stored pool and writes it. Forbidding
 // duplicates again is refused: leases of a pool with duplicates cannot be
 // proven unique.
-func (e *Engine) UpdateMacPool(ctx context.Context, id string, mutate func(*vwire.MacPool) error) (*vwire.MacPool, error) {
-	op := vwire.OpEditMacPool
-	var p *vwire.MacPool
+func (e *Engine) UpdateMACPool(ctx context.Context, id string, mutate func(*vwire.MACPool) error) (*vwire.MACPool, error) {
+	op := vwire.OpEditMACPool
+	var p *vwire.MACPool
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
-		if p, err = tx.MacPool(id); err != nil {
+		if p, err = tx.MACPool(id); err != nil {
 			return err
 		}
 		old := *p
@@ -572,19 +572,19 @@ func (e *Engine) UpdateMacPool(ctx context.Context, id string, mutate func(*vwir
 			return vwire.Fail(op, vwire.MsgMACPoolHasDuplicates, "macs", "(disallowing duplicates again is not supported)")
 		}
 		p.ID, p.DefaultPool = old.ID, old.DefaultPool
-		if err := tx.UpdateMacPool(p); err != nil {
+		if err := tx.UpdateMACPool(p); err != nil {
 			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
-		return newEvent(ctx, evMacPoolUpdate, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
+		return newEvent(ctx, evMACPoolUpdate, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
 	})
 	return p, err
 }
 
-// RemoveMacPool deletes a pool no cluster or data center uses.
-func (e *Engine) RemoveMacPool(ctx context.Context, id string) error {
-	op := vwire.OpRemoveMacPool
+// RemoveMACPool deletes a pool no cluster or data center uses.
+func (e *Engine) RemoveMACPool(ctx context.Context, id string) error {
+	op := vwire.OpRemoveMACPool
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
-		p, err := tx.MacPool(id)
+		p, err := tx.MACPool(id)
 		if err != nil {
 			return err
 		}
@@ -597,16 +597,16 @@ func (e *Engine) RemoveMacPool(ctx context.Context, id string) error {
 		}
 		var users []string
 		for _, c := range clusters {
-			if c.MacPoolID == id {
+			if c.MACPoolID == id {
 				users = append(users, c.Name)
 			}
 		}
 		if len(users) > 0 {
 			return vwire.Fail(op, vwire.MsgMACPoolInUse, "names", strings.Join(users, ", "))
 		}
-		if err := tx.DeleteMacPool(id); err != nil {
+		if err := tx.DeleteMACPool(id); err != nil {
 			return err
 		}
-		return newEvent(ctx, evMacPoolRemove, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
+		return newEvent(ctx, evMACPoolRemove, "MacPoolName", p.Name, "MacPoolId", p.ID).write(tx)
 	})
 }

@@ -24,38 +24,38 @@ func codeKey(err error) string {
 	return string(vwire.ErrorCode(err))
 }
 
-func TestMacPoolInput(t *testing.T) { forEachStore(t, testMacPoolInput) }
+func TestMACPoolInput(t *testing.T) { forEachStore(t, testMACPoolInput) }
 
-func testMacPoolInput(t *testing.T) {
+func testMACPoolInput(t *testing.T) {
 	e := newEnv(t)
-	r := func(from, to string) vwire.MacRange {
+	r := func(from, to string) vwire.MACRange {
 		a, _ := vwire.ParseMAC(from)
 		b, _ := vwire.ParseMAC(to)
-		return vwire.MacRange{From: a, To: b}
+		return vwire.MACRange{From: a, To: b}
 	}
-	good := []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f")}
-	pool := &vwire.MacPool{Name: "p1", Ranges: good}
-	if err := e.eng.AddMacPool(ctx(), pool); err != nil {
+	good := []vwire.MACRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f")}
+	pool := &vwire.MACPool{Name: "p1", Ranges: good}
+	if err := e.eng.AddMACPool(ctx(), pool); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
 		name   string
-		ranges []vwire.MacRange
+		ranges []vwire.MACRange
 		want   string
 	}{
-		{"zero MAC", []vwire.MacRange{r("00:00:00:00:00:00", "00:00:00:00:00:0f")}, string(vwire.MsgMACPoolInvalidRange)},
-		{"broadcast", []vwire.MacRange{r("ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")}, string(vwire.MsgMACPoolInvalidRange)},
-		{"from after to", []vwire.MacRange{r("02:00:00:00:00:0f", "02:00:00:00:00:00")}, string(vwire.MsgMACPoolInvalidRange)},
-		{"overlapping ranges", []vwire.MacRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f"), r("02:00:00:00:00:08", "02:00:00:00:00:1f")}, string(vwire.MsgMACPoolRangesOverlap)},
+		{"zero MAC", []vwire.MACRange{r("00:00:00:00:00:00", "00:00:00:00:00:0f")}, string(vwire.MsgMACPoolInvalidRange)},
+		{"broadcast", []vwire.MACRange{r("ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")}, string(vwire.MsgMACPoolInvalidRange)},
+		{"from after to", []vwire.MACRange{r("02:00:00:00:00:0f", "02:00:00:00:00:00")}, string(vwire.MsgMACPoolInvalidRange)},
+		{"overlapping ranges", []vwire.MACRange{r("02:00:00:00:00:00", "02:00:00:00:00:0f"), r("02:00:00:00:00:08", "02:00:00:00:00:1f")}, string(vwire.MsgMACPoolRangesOverlap)},
 	}
 	for _, tc := range cases {
 		t.Run("add "+tc.name, func(t *testing.T) {
-			err := e.eng.AddMacPool(ctx(), &vwire.MacPool{Name: "bad", Ranges: tc.ranges})
+			err := e.eng.AddMACPool(ctx(), &vwire.MACPool{Name: "bad", Ranges: tc.ranges})
 			if got := codeKey(err); got != tc.want {
 				t.Fatalf("AddMacPool = %v, want %s", err, tc.want)
 			}
 			e.store.View(ctx(), func(tx vwire.Tx) error {
-				ps, _ := tx.MacPools()
+				ps, _ := tx.MACPools()
 				for _, p := range ps {
 					if p.Name == "bad" {
 						t.Errorf("a refused pool was stored: %+v", p)
@@ -65,12 +65,12 @@ func testMacPoolInput(t *testing.T) {
 			})
 		})
 		t.Run("update "+tc.name, func(t *testing.T) {
-			_, err := e.eng.UpdateMacPool(ctx(), pool.ID, func(p *vwire.MacPool) error { p.Ranges = tc.ranges; return nil })
+			_, err := e.eng.UpdateMACPool(ctx(), pool.ID, func(p *vwire.MACPool) error { p.Ranges = tc.ranges; return nil })
 			if got := codeKey(err); got != tc.want {
 				t.Fatalf("UpdateMacPool = %v, want %s", err, tc.want)
 			}
-			var stored *vwire.MacPool
-			e.store.View(ctx(), func(tx vwire.Tx) (err error) { stored, err = tx.MacPool(pool.ID); return })
+			var stored *vwire.MACPool
+			e.store.View(ctx(), func(tx vwire.Tx) (err error) { stored, err = tx.MACPool(pool.ID); return })
 			if diff := cmp.Diff(good, stored.Ranges); diff != "" {
 				t.Errorf("a refused update changed the ranges (-want +got):\n%s", diff)
 			}
@@ -107,7 +107,7 @@ func testUpdateChecksWhatAddChecks(t *testing.T) {
 		e.store.View(ctx(), func(tx vwire.Tx) (err error) { v, err = tx.VM(vm.ID); return })
 		return [2]any{v.Name, v.Memory}
 	}
-	dcState := func() any { dc, _ := dcOf(e); return dc.MacPoolID }
+	dcState := func() any { dc, _ := dcOf(e); return dc.MACPoolID }
 	tnics := func() any { n, _ := e.eng.TemplateNICs(ctx(), tp.ID); return len(n) }
 	port := func(p int) *int { return &p }
 	cases := []struct {
@@ -161,7 +161,7 @@ func testUpdateChecksWhatAddChecks(t *testing.T) {
 			return err
 		}, vmState, string(vwire.MsgVMMemoryOutOfRange)},
 		{"update data center, unknown MAC pool", func() error {
-			_, err := e.eng.UpdateDataCenter(ctx(), e.dc.ID, func(dc *vwire.DataCenter) error { dc.MacPoolID = "nope"; return nil })
+			_, err := e.eng.UpdateDataCenter(ctx(), e.dc.ID, func(dc *vwire.DataCenter) error { dc.MACPoolID = "nope"; return nil })
 			return err
 		}, dcState, string(vwire.MsgMACPoolNotExist)},
 		{"template vNIC beyond what a VM may have", func() error {

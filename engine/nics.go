@@ -22,7 +22,7 @@ type vmCtx struct {
 	host *vwire.Host
 	// pool and nets are read on first use (see macPool, clusterNetwork): a
 	// link change needs neither.
-	pool *vwire.MacPool
+	pool *vwire.MACPool
 	nets map[string]*vwire.ClusterNetwork
 	// pending is a change in flight left by an operation that died.
 	pending *vwire.Pending
@@ -32,9 +32,9 @@ type vmCtx struct {
 }
 
 // macPool is the MAC pool of the VM's cluster.
-func (c *vmCtx) macPool(tx vwire.Tx) (*vwire.MacPool, error) {
+func (c *vmCtx) macPool(tx vwire.Tx) (*vwire.MACPool, error) {
 	if c.pool == nil {
-		p, err := tx.MacPool(c.cluster.MacPoolID)
+		p, err := tx.MACPool(c.cluster.MACPoolID)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +173,7 @@ func checkPlug(op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 }
 
 // checkMACFree refuses a MAC another vNIC holds, naming its VM.
-func checkMACFree(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac string) error {
+func checkMACFree(tx vwire.Tx, op vwire.Op, pool *vwire.MACPool, mac string) error {
 	if pool.AllowDuplicates || mac == "" {
 		return nil
 	}
@@ -189,7 +189,7 @@ func checkMACFree(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac string) err
 }
 
 // leaseMAC leases mac (or, when empty, the pool's next free MAC) to the vNIC.
-func leaseMAC(tx vwire.Tx, op vwire.Op, pool *vwire.MacPool, mac, nicID string) (string, error) {
+func leaseMAC(tx vwire.Tx, op vwire.Op, pool *vwire.MACPool, mac, nicID string) (string, error) {
 	if mac == "" {
 		m, err := tx.AllocateMAC(pool, nicID)
 		if err != nil {
@@ -354,7 +354,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 	}
 
 	// Hot plug, then record.
-	release := func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID) }
+	release := func(tx vwire.Tx) error { return releaseMAC(tx, c.cluster.MACPoolID, n.MAC, n.ID) }
 	return e.applyNIC(ctx, c, f, pl, n, release, func(tx vwire.Tx) error {
 		if err := tx.CreateNIC(n); err != nil {
 			return err
@@ -376,7 +376,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 // for lack of addresses, and passes err on.
 func (e *Engine) macPoolEvent(ctx context.Context, err error) error {
 	if errors.Is(err, vwire.ErrPoolExhausted) {
-		e.writeEvent(ctx, newEvent(ctx, evMacPoolEmpty))
+		e.writeEvent(ctx, newEvent(ctx, evMACPoolEmpty))
 	}
 	return err
 }
@@ -431,7 +431,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	// transaction), swaps the MAC lease and logs.
 	record := func(tx vwire.Tx, ev *event) error {
 		if macChanged {
-			if err := releaseMAC(tx, c.cluster.MacPoolID, old.MAC, old.ID); err != nil {
+			if err := releaseMAC(tx, c.cluster.MACPoolID, old.MAC, old.ID); err != nil {
 				return err
 			}
 		}
@@ -487,7 +487,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 	}
 	release := func(tx vwire.Tx) error {
 		if macChanged {
-			return releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID)
+			return releaseMAC(tx, c.cluster.MACPoolID, n.MAC, n.ID)
 		}
 		return nil
 	}
@@ -576,7 +576,7 @@ func (e *Engine) RemoveNIC(ctx context.Context, vmID, nicID string) error {
 		if err := tx.BumpVMGeneration(vmID); err != nil {
 			return err
 		}
-		if err := releaseMAC(tx, c.cluster.MacPoolID, n.MAC, n.ID); err != nil {
+		if err := releaseMAC(tx, c.cluster.MACPoolID, n.MAC, n.ID); err != nil {
 			return err
 		}
 		return newEvent(ctx, evNicRemove).vm(c.vm).nic(n).write(tx)

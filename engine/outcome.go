@@ -194,7 +194,7 @@ func (e *Engine) settleLocked(ctx context.Context, p vwire.Pending) (applied boo
 		if err != nil {
 			return err
 		}
-		pool = cl.MacPoolID
+		pool = cl.MACPoolID
 		nics, err = tx.NICs(vm.ID)
 		return err
 	})

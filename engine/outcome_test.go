@@ -265,7 +265,7 @@ func TestClientGoneDoesNotCutChange(t *testing.T) {
 func TestBounceHoldLongerThanCallTimeout(t *testing.T) {
 	e := newEnvOpts(t, envOpts{embedded: true, hostTimeout: 300 * time.Millisecond})
 	red := e.network("red")
-	if _, err := e.eng.UpdateProfile(ctx(), red, func(p *vwire.VnicProfile) error {
+	if _, err := e.eng.UpdateProfile(ctx(), red, func(p *vwire.VNICProfile) error {
 		p.Notify, p.BounceHold = vwire.NotifyLinkBounce, 700*time.Millisecond
 		return nil
 	}); err != nil {

@@ -241,7 +241,7 @@ func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*v
 		if err != nil {
 			return err
 		}
-		pool, err := tx.MacPool(cl.MacPoolID)
+		pool, err := tx.MACPool(cl.MACPoolID)
 		if err != nil {
 			return err
 		}

@@ -233,13 +233,13 @@ type ProfileFilter struct {
 }
 
 // Profile reads one vNIC profile.
-func (e *Engine) Profile(ctx context.Context, id string) (*vwire.VnicProfile, error) {
+func (e *Engine) Profile(ctx context.Context, id string) (*vwire.VNICProfile, error) {
 	return get(ctx, e, vwire.Tx.Profile, id)
 }
 
 // Profiles lists the vNIC profiles the filter selects.
-func (e *Engine) Profiles(ctx context.Context, f ProfileFilter) ([]*vwire.VnicProfile, error) {
-	var ps []*vwire.VnicProfile
+func (e *Engine) Profiles(ctx context.Context, f ProfileFilter) ([]*vwire.VNICProfile, error) {
+	var ps []*vwire.VNICProfile
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
 		if f.NetworkID != "" {
 			if _, err := tx.Network(f.NetworkID); err != nil {
@@ -248,21 +248,21 @@ func (e *Engine) Profiles(ctx context.Context, f ProfileFilter) ([]*vwire.VnicPr
 		}
 		ps, err = tx.Profiles()
 		if f.NetworkID != "" {
-			ps = keep(ps, func(p *vwire.VnicProfile) bool { return p.NetworkID == f.NetworkID })
+			ps = keep(ps, func(p *vwire.VNICProfile) bool { return p.NetworkID == f.NetworkID })
 		}
 		return err
 	})
 	return ps, err
 }
 
-// MacPool reads one MAC pool.
-func (e *Engine) MacPool(ctx context.Context, id string) (*vwire.MacPool, error) {
-	return get(ctx, e, vwire.Tx.MacPool, id)
+// MACPool reads one MAC pool.
+func (e *Engine) MACPool(ctx context.Context, id string) (*vwire.MACPool, error) {
+	return get(ctx, e, vwire.Tx.MACPool, id)
 }
 
-// MacPools lists the MAC pools.
-func (e *Engine) MacPools(ctx context.Context) ([]*vwire.MacPool, error) {
-	return all(ctx, e, vwire.Tx.MacPools)
+// MACPools lists the MAC pools.
+func (e *Engine) MACPools(ctx context.Context) ([]*vwire.MACPool, error) {
+	return all(ctx, e, vwire.Tx.MACPools)
 }
 
 // ---- hosts, VMs, templates

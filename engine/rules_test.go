@@ -28,7 +28,7 @@ func testRules(t *testing.T) {
 	green := e.network("green")
 	e.sim.RemoveBridges(ctx(), []string{"green"})
 	e.eng.RefreshHost(ctx(), e.host.ID)
-	mirror := &vwire.VnicProfile{Name: "mirrored", NetworkID: "", PortMirroring: true}
+	mirror := &vwire.VNICProfile{Name: "mirrored", NetworkID: "", PortMirroring: true}
 	e.store.View(ctx(), func(tx vwire.Tx) error {
 		ps, _ := tx.Profiles()
 		for _, p := range ps {

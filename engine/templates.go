@@ -292,7 +292,7 @@ func copyTemplateNICs(tx vwire.Tx, op vwire.Op, vm *vwire.VM, cl *vwire.Cluster)
 	if err != nil || len(tnics) == 0 {
 		return err
 	}
-	pool, err := tx.MacPool(cl.MacPoolID)
+	pool, err := tx.MACPool(cl.MACPoolID)
 	if err != nil {
 		return err
 	}

@@ -213,18 +213,18 @@ func (e *Engine) changeCluster(tx vwire.Tx, op vwire.Op, vm *vwire.VM, target st
 		}
 	}
 	// The MACs follow the VM into the target cluster's pool.
-	if cl.MacPoolID != "" {
+	if cl.MACPoolID != "" {
 		oldC, err := tx.Cluster(vm.ClusterID)
 		if err != nil {
 			return err
 		}
-		if oldC.MacPoolID != cl.MacPoolID {
-			newPool, err := tx.MacPool(cl.MacPoolID)
+		if oldC.MACPoolID != cl.MACPoolID {
+			newPool, err := tx.MACPool(cl.MACPoolID)
 			if err != nil {
 				return err
 			}
 			for _, n := range nics {
-				if err := releaseMAC(tx, oldC.MacPoolID, n.MAC, n.ID); err != nil {
+				if err := releaseMAC(tx, oldC.MACPoolID, n.MAC, n.ID); err != nil {
 					return err
 				}
 				if _, err := leaseMAC(tx, op, newPool, n.MAC, n.ID); err != nil {

@@ -88,16 +88,16 @@ func (s *Server) refCluster(q *request, b *in, required bool) (string, error) {
 	return c.ID, nil
 }
 
-func (s *Server) refMacPool(q *request, b *in) (string, error) {
+func (s *Server) refMACPool(q *request, b *in) (string, error) {
 	id, name, ok := b.ref("mac_pool")
 	if !ok || (id == "" && name == "") {
 		return "", nil
 	}
-	ps, err := s.eng.MacPools(q.ctx())
+	ps, err := s.eng.MACPools(q.ctx())
 	if err != nil {
 		return "", err
 	}
-	p, err := resolve("MacPool", id, name, ps, func(p *vwire.MacPool) string { return p.ID }, func(p *vwire.MacPool) string { return p.Name })
+	p, err := resolve("MacPool", id, name, ps, func(p *vwire.MACPool) string { return p.ID }, func(p *vwire.MACPool) string { return p.Name })
 	if err != nil {
 		return "", err
 	}
@@ -114,7 +114,7 @@ func (q *request) dcNode(dc *vwire.DataCenter) *node {
 		boolean("local", dc.Local), str("quota_mode", "disabled"), str("status", "up"), str("storage_format", "v5"),
 		el("supported_versions", item(versionNode(vwire.NewestVersion))),
 		versionNode(dc.Version),
-		ref("mac_pool", q.href("macpools", dc.MacPoolID), dc.MacPoolID))
+		ref("mac_pool", q.href("macpools", dc.MACPoolID), dc.MACPoolID))
 }
 
 func (s *Server) listDataCenters(q *request) error {
@@ -155,9 +155,9 @@ func (s *Server) applyDataCenter(q *request, b *in, dc *vwire.DataCenter) error 
 			return err
 		}
 	}
-	pool, err := s.refMacPool(q, b)
+	pool, err := s.refMACPool(q, b)
 	if pool != "" {
-		dc.MacPoolID = pool
+		dc.MACPoolID = pool
 	}
 	return err
 }
@@ -210,7 +210,7 @@ func (q *request) clusterNode(c *vwire.Cluster) *node {
 		// vwire's own: oVirt's cluster has no drift policy.
 		optStr("drift_policy", string(c.DriftPolicy)),
 		ref("data_center", q.href("datacenters", c.DataCenterID), c.DataCenterID),
-		ref("mac_pool", q.href("macpools", c.MacPoolID), c.MacPoolID))
+		ref("mac_pool", q.href("macpools", c.MACPoolID), c.MACPoolID))
 }
 
 func (s *Server) writeClusters(q *request, cls []*vwire.Cluster) error {
@@ -256,9 +256,9 @@ func (s *Server) applyCluster(q *request, b *in, c *vwire.Cluster) error {
 		}
 		c.DriftPolicy = p
 	}
-	pool, err := s.refMacPool(q, b)
+	pool, err := s.refMACPool(q, b)
 	if pool != "" {
-		c.MacPoolID = pool
+		c.MACPoolID = pool
 	}
 	return err
 }
@@ -375,7 +375,7 @@ func (s *Server) detachClusterNetwork(q *request) error {
 
 // ---- MAC pools
 
-func (q *request) macPoolNode(p *vwire.MacPool) *node {
+func (q *request) macPoolNode(p *vwire.MACPool) *node {
 	rs := el("ranges")
 	for _, r := range p.Ranges {
 		rs.add(item(el("range", str("from", r.From.String()), str("to", r.To.String()))))
@@ -385,16 +385,16 @@ func (q *request) macPoolNode(p *vwire.MacPool) *node {
 		boolean("allow_duplicates", p.AllowDuplicates), boolean("default_pool", p.DefaultPool), rs)
 }
 
-func (s *Server) listMacPools(q *request) error {
+func (s *Server) listMACPools(q *request) error {
 	p, err := q.listParams()
 	if err != nil {
 		return err
 	}
-	ps, err := s.eng.MacPools(q.ctx())
+	ps, err := s.eng.MACPools(q.ctx())
 	if err != nil {
 		return err
 	}
-	n, err := collect(p, "mac_pools", ps, func(m *vwire.MacPool) map[string]string {
+	n, err := collect(p, "mac_pools", ps, func(m *vwire.MACPool) map[string]string {
 		return map[string]string{"name": m.Name, "id": m.ID}
 	}, q.macPoolNode)
 	if err != nil {
@@ -404,7 +404,7 @@ func (s *Server) listMacPools(q *request) error {
 	return nil
 }
 
-func applyMacPool(b *in, p *vwire.MacPool) error {
+func applyMACPool(b *in, p *vwire.MACPool) error {
 	if v := b.strp("name"); v != nil {
 		p.Name = *v
 	}
@@ -426,13 +426,13 @@ func applyMacPool(b *in, p *vwire.MacPool) error {
 			if !ok1 || !ok2 {
 				return vwire.InvalidValue(vwire.MsgInvalidValue, "MAC range "+strconv.Itoa(i+1)+" needs 'from' and 'to' in the form HH:HH:HH:HH:HH:HH.")
 			}
-			p.Ranges = append(p.Ranges, vwire.MacRange{From: from, To: to})
+			p.Ranges = append(p.Ranges, vwire.MACRange{From: from, To: to})
 		}
 	}
 	return nil
 }
 
-func (s *Server) addMacPool(q *request) error {
+func (s *Server) addMACPool(q *request) error {
 	b, err := q.body()
 	if err != nil {
 		return err
@@ -440,11 +440,11 @@ func (s *Server) addMacPool(q *request) error {
 	if _, ok := b.str("name"); !ok {
 		return vwire.Incomplete("MacPool", []string{"name"}, "add")
 	}
-	p := &vwire.MacPool{}
-	if err := applyMacPool(b, p); err != nil {
+	p := &vwire.MACPool{}
+	if err := applyMACPool(b, p); err != nil {
 		return err
 	}
-	if err := s.eng.AddMacPool(q.ctx(), p); err != nil {
+	if err := s.eng.AddMACPool(q.ctx(), p); err != nil {
 		return err
 	}
 	q.created(q.macPoolNode(p))

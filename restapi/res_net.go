@@ -130,7 +130,7 @@ func (s *Server) addNetwork(q *request) error {
 
 // ---- vNIC profiles
 
-func (q *request) profileNode(p *vwire.VnicProfile) *node {
+func (q *request) profileNode(p *vwire.VNICProfile) *node {
 	n := &node{name: "vnic_profile", href: q.href("vnicprofiles", p.ID), id: p.ID}
 	return n.add(str("name", p.Name), optStr("description", p.Description),
 		el("pass_through", str("mode", "disabled")),
@@ -140,12 +140,12 @@ func (q *request) profileNode(p *vwire.VnicProfile) *node {
 		ref("network", q.href("networks", p.NetworkID), p.NetworkID))
 }
 
-func (s *Server) writeProfiles(q *request, ps []*vwire.VnicProfile) error {
+func (s *Server) writeProfiles(q *request, ps []*vwire.VNICProfile) error {
 	p, err := q.listParams()
 	if err != nil {
 		return err
 	}
-	n, err := collect(p, "vnic_profiles", ps, func(v *vwire.VnicProfile) map[string]string {
+	n, err := collect(p, "vnic_profiles", ps, func(v *vwire.VNICProfile) map[string]string {
 		return map[string]string{"name": v.Name, "id": v.ID}
 	}, q.profileNode)
 	if err != nil {
@@ -171,7 +171,7 @@ func (s *Server) listNetworkProfiles(q *request) error {
 	return s.writeProfiles(q, ps)
 }
 
-func applyProfile(b *in, p *vwire.VnicProfile) error {
+func applyProfile(b *in, p *vwire.VNICProfile) error {
 	if v := b.strp("name"); v != nil {
 		p.Name = *v
 	}
@@ -208,7 +208,7 @@ func (s *Server) addProfileOn(q *request, b *in, networkID string) error {
 	if _, ok := b.str("name"); !ok {
 		return vwire.Incomplete("VnicProfile", []string{"name"}, "add")
 	}
-	p := &vwire.VnicProfile{NetworkID: networkID, Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}
+	p := &vwire.VNICProfile{NetworkID: networkID, Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}
 	if err := applyProfile(b, p); err != nil {
 		return err
 	}

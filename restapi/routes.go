@@ -50,11 +50,11 @@ func (s *Server) routes() {
 	s.api("PUT /vnicprofiles/{id}", updateOne(withoutRequest(applyProfile), s.eng.UpdateProfile, (*request).profileNode), false)
 	s.api("DELETE /vnicprofiles/{id}", removeOne(s.eng.RemoveProfile), true)
 
-	s.api("GET /macpools", s.listMacPools, false)
-	s.api("POST /macpools", s.addMacPool, false)
-	s.api("GET /macpools/{id}", getOne(s, s.eng.MacPool, (*request).macPoolNode), false)
-	s.api("PUT /macpools/{id}", updateOne(withoutRequest(applyMacPool), s.eng.UpdateMacPool, (*request).macPoolNode), false)
-	s.api("DELETE /macpools/{id}", removeOne(s.eng.RemoveMacPool), true)
+	s.api("GET /macpools", s.listMACPools, false)
+	s.api("POST /macpools", s.addMACPool, false)
+	s.api("GET /macpools/{id}", getOne(s, s.eng.MACPool, (*request).macPoolNode), false)
+	s.api("PUT /macpools/{id}", updateOne(withoutRequest(applyMACPool), s.eng.UpdateMACPool, (*request).macPoolNode), false)
+	s.api("DELETE /macpools/{id}", removeOne(s.eng.RemoveMACPool), true)
 
 	s.api("GET /hosts", s.listHosts, false)
 	s.api("POST /hosts", s.addHost, false)

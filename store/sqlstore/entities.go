@@ -46,7 +46,7 @@ const dcCols = `id, name, description, local, version, mac_pool_id`
 func scanDC(s interface{ Scan(...any) error }) (*vwire.DataCenter, error) {
 	var d vwire.DataCenter
 	var ver string
-	if err := s.Scan(&d.ID, &d.Name, &d.Description, &d.Local, &ver, &d.MacPoolID); err != nil {
+	if err := s.Scan(&d.ID, &d.Name, &d.Description, &d.Local, &ver, &d.MACPoolID); err != nil {
 		return nil, err
 	}
 	d.Version, _ = vwire.ParseVersion(ver)
@@ -67,13 +67,13 @@ func (t *Tx) DataCenters() ([]*vwire.DataCenter, error) {
 
 func (t *Tx) CreateDataCenter(d *vwire.DataCenter) error {
 	_, err := t.exec(`INSERT INTO data_centers (`+dcCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		d.ID, d.Name, d.Description, d.Local, d.Version.String(), d.MacPoolID)
+		d.ID, d.Name, d.Description, d.Local, d.Version.String(), d.MACPoolID)
 	return err
 }
 
 func (t *Tx) UpdateDataCenter(d *vwire.DataCenter) error {
 	return t.execOne("DataCenter", d.ID, `UPDATE data_centers SET name = ?, description = ?, local = ?, version = ?, mac_pool_id = ? WHERE id = ?`,
-		d.Name, d.Description, d.Local, d.Version.String(), d.MacPoolID, d.ID)
+		d.Name, d.Description, d.Local, d.Version.String(), d.MACPoolID, d.ID)
 }
 
 func (t *Tx) DeleteDataCenter(id string) error {
@@ -87,7 +87,7 @@ const clusterCols = `id, name, description, data_center_id, version, mac_pool_id
 func scanCluster(s interface{ Scan(...any) error }) (*vwire.Cluster, error) {
 	var c vwire.Cluster
 	var ver string
-	if err := s.Scan(&c.ID, &c.Name, &c.Description, &c.DataCenterID, &ver, &c.MacPoolID, &c.DriftPolicy); err != nil {
+	if err := s.Scan(&c.ID, &c.Name, &c.Description, &c.DataCenterID, &ver, &c.MACPoolID, &c.DriftPolicy); err != nil {
 		return nil, err
 	}
 	c.Version, _ = vwire.ParseVersion(ver)
@@ -108,13 +108,13 @@ func (t *Tx) Clusters() ([]*vwire.Cluster, error) {
 
 func (t *Tx) CreateCluster(c *vwire.Cluster) error {
 	_, err := t.exec(`INSERT INTO clusters (`+clusterCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, c.Description, c.DataCenterID, c.Version.String(), c.MacPoolID, driftPolicy(c))
+		c.ID, c.Name, c.Description, c.DataCenterID, c.Version.String(), c.MACPoolID, driftPolicy(c))
 	return err
 }
 
 func (t *Tx) UpdateCluster(c *vwire.Cluster) error {
 	return t.execOne("Cluster", c.ID, `UPDATE clusters SET name = ?, description = ?, version = ?, mac_pool_id = ?, drift_policy = ? WHERE id = ?`,
-		c.Name, c.Description, c.Version.String(), c.MacPoolID, driftPolicy(c), c.ID)
+		c.Name, c.Description, c.Version.String(), c.MACPoolID, driftPolicy(c), c.ID)
 }
 
 // driftPolicy is what a cluster row stores: a cluster made without a
@@ -226,41 +226,41 @@ func (t *Tx) DeleteNetwork(id string) error {
 
 const profileCols = `id, name, description, network_id, port_mirroring, guest_notification, link_bounce_hold_ms`
 
-func scanProfile(s interface{ Scan(...any) error }) (*vwire.VnicProfile, error) {
-	var p vwire.VnicProfile
+func scanProfile(s interface{ Scan(...any) error }) (*vwire.VNICProfile, error) {
+	var p vwire.VNICProfile
 	var hold int64
 	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.NetworkID, &p.PortMirroring, &p.Notify, &hold)
 	p.BounceHold = time.Duration(hold) * time.Millisecond
 	return &p, err
 }
 
-func (t *Tx) Profile(id string) (*vwire.VnicProfile, error) {
-	var p *vwire.VnicProfile
+func (t *Tx) Profile(id string) (*vwire.VNICProfile, error) {
+	var p *vwire.VNICProfile
 	err := t.one("VnicProfile", id, func(r *sql.Row) (err error) { p, err = scanProfile(r); return },
 		`SELECT `+profileCols+` FROM vnic_profiles WHERE id = ?`, id)
 	return p, err
 }
 
-func (t *Tx) Profiles() ([]*vwire.VnicProfile, error) {
-	return list(t, func(r *sql.Rows) (*vwire.VnicProfile, error) { return scanProfile(r) },
+func (t *Tx) Profiles() ([]*vwire.VNICProfile, error) {
+	return list(t, func(r *sql.Rows) (*vwire.VNICProfile, error) { return scanProfile(r) },
 		`SELECT `+profileCols+` FROM vnic_profiles ORDER BY name, id`)
 }
 
-func (t *Tx) CreateProfile(p *vwire.VnicProfile) error {
+func (t *Tx) CreateProfile(p *vwire.VNICProfile) error {
 	_, err := t.exec(`INSERT INTO vnic_profiles (`+profileCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.Name, p.Description, p.NetworkID, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds())
 	return err
 }
 
 // notifyOf stores an unset mode as none.
-func notifyOf(p *vwire.VnicProfile) string {
+func notifyOf(p *vwire.VNICProfile) string {
 	if p.Notify == "" {
 		return string(vwire.NotifyNone)
 	}
 	return string(p.Notify)
 }
 
-func (t *Tx) UpdateProfile(p *vwire.VnicProfile) error {
+func (t *Tx) UpdateProfile(p *vwire.VNICProfile) error {
 	return t.execOne("VnicProfile", p.ID, `UPDATE vnic_profiles SET name = ?, description = ?, port_mirroring = ?,
 		guest_notification = ?, link_bounce_hold_ms = ? WHERE id = ?`,
 		p.Name, p.Description, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds(), p.ID)

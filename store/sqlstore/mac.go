@@ -11,7 +11,7 @@ import (
 
 const poolCols = `id, name, description, allow_duplicates, default_pool, ranges`
 
-func formatRanges(rs []vwire.MacRange) string {
+func formatRanges(rs []vwire.MACRange) string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
 		parts[i] = r.From.String() + "-" + r.To.String()
@@ -19,8 +19,8 @@ func formatRanges(rs []vwire.MacRange) string {
 	return strings.Join(parts, ",")
 }
 
-func parseRanges(s string) ([]vwire.MacRange, error) {
-	var out []vwire.MacRange
+func parseRanges(s string) ([]vwire.MACRange, error) {
+	var out []vwire.MACRange
 	for _, p := range splitList(s) {
 		a, b, _ := strings.Cut(p, "-")
 		from, ok1 := vwire.ParseMAC(a)
@@ -28,13 +28,13 @@ func parseRanges(s string) ([]vwire.MacRange, error) {
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("corrupt MAC range %q", p)
 		}
-		out = append(out, vwire.MacRange{From: from, To: to})
+		out = append(out, vwire.MACRange{From: from, To: to})
 	}
 	return out, nil
 }
 
-func scanPool(s interface{ Scan(...any) error }) (*vwire.MacPool, error) {
-	var p vwire.MacPool
+func scanPool(s interface{ Scan(...any) error }) (*vwire.MACPool, error) {
+	var p vwire.MACPool
 	var ranges string
 	if err := s.Scan(&p.ID, &p.Name, &p.Description, &p.AllowDuplicates, &p.DefaultPool, &ranges); err != nil {
 		return nil, err
@@ -44,34 +44,34 @@ func scanPool(s interface{ Scan(...any) error }) (*vwire.MacPool, error) {
 	return &p, err
 }
 
-func (t *Tx) MacPool(id string) (*vwire.MacPool, error) {
-	var p *vwire.MacPool
+func (t *Tx) MACPool(id string) (*vwire.MACPool, error) {
+	var p *vwire.MACPool
 	err := t.one("MacPool", id, func(r *sql.Row) (err error) { p, err = scanPool(r); return },
 		`SELECT `+poolCols+` FROM mac_pools WHERE id = ?`, id)
 	return p, err
 }
 
-func (t *Tx) MacPools() ([]*vwire.MacPool, error) {
-	return list(t, func(r *sql.Rows) (*vwire.MacPool, error) { return scanPool(r) },
+func (t *Tx) MACPools() ([]*vwire.MACPool, error) {
+	return list(t, func(r *sql.Rows) (*vwire.MACPool, error) { return scanPool(r) },
 		`SELECT `+poolCols+` FROM mac_pools ORDER BY name`)
 }
 
-func (t *Tx) CreateMacPool(p *vwire.MacPool) error {
+func (t *Tx) CreateMACPool(p *vwire.MACPool) error {
 	_, err := t.exec(`INSERT INTO mac_pools (`+poolCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		p.ID, p.Name, p.Description, p.AllowDuplicates, p.DefaultPool, formatRanges(p.Ranges))
 	return err
 }
 
-func (t *Tx) UpdateMacPool(p *vwire.MacPool) error {
+func (t *Tx) UpdateMACPool(p *vwire.MACPool) error {
 	return t.execOne("MacPool", p.ID, `UPDATE mac_pools SET name = ?, description = ?, allow_duplicates = ?, ranges = ? WHERE id = ?`,
 		p.Name, p.Description, p.AllowDuplicates, formatRanges(p.Ranges), p.ID)
 }
 
-func (t *Tx) DeleteMacPool(id string) error {
+func (t *Tx) DeleteMACPool(id string) error {
 	return t.execOne("MacPool", id, `DELETE FROM mac_pools WHERE id = ?`, id)
 }
 
-func dupKey(p *vwire.MacPool, nicID string) string {
+func dupKey(p *vwire.MACPool, nicID string) string {
 	if p.AllowDuplicates {
 		return nicID
 	}
@@ -80,7 +80,7 @@ func dupKey(p *vwire.MacPool, nicID string) string {
 
 // LeaseMAC records that nicID holds mac. The primary key refuses a second
 // holder in a pool without duplicates; that violation is the conflict.
-func (t *Tx) LeaseMAC(p *vwire.MacPool, mac vwire.MAC, nicID string) error {
+func (t *Tx) LeaseMAC(p *vwire.MACPool, mac vwire.MAC, nicID string) error {
 	_, err := t.exec(`INSERT INTO mac_leases (pool_id, mac, dup_key, nic_id) VALUES (?, ?, ?, ?)`,
 		p.ID, int64(mac), dupKey(p, nicID), nicID)
 	return err
@@ -103,7 +103,7 @@ func (t *Tx) MACHolder(poolID string, mac vwire.MAC) (string, error) {
 }
 
 // AllocateMAC leases the first free MAC at or after the pool's cursor.
-func (t *Tx) AllocateMAC(p *vwire.MacPool, nicID string) (vwire.MAC, error) {
+func (t *Tx) AllocateMAC(p *vwire.MACPool, nicID string) (vwire.MAC, error) {
 	macs, err := t.AllocateMACs(p, []string{nicID})
 	if err != nil {
 		return 0, err
@@ -116,7 +116,7 @@ func (t *Tx) AllocateMAC(p *vwire.MacPool, nicID string) (vwire.MAC, error) {
 // moves the cursor past the last. It reads used MACs in ordered batches, so
 // a dense pool costs a few queries, not one per address, and several vNICs
 // cost one search.
-func (t *Tx) AllocateMACs(p *vwire.MacPool, nicIDs []string) ([]vwire.MAC, error) {
+func (t *Tx) AllocateMACs(p *vwire.MACPool, nicIDs []string) ([]vwire.MAC, error) {
 	var cursor int64
 	if err := t.row((`SELECT next_mac FROM mac_pools WHERE id = ?`), p.ID).Scan(&cursor); err != nil {
 		return nil, t.db.translate(err)
@@ -147,7 +147,7 @@ func (t *Tx) AllocateMACs(p *vwire.MacPool, nicIDs []string) ([]vwire.MAC, error
 }
 
 // segments orders the ranges so that the search starts at cursor and wraps.
-func segments(rs []vwire.MacRange, cursor vwire.MAC) []vwire.MacRange {
+func segments(rs []vwire.MACRange, cursor vwire.MAC) []vwire.MACRange {
 	start := -1
 	for i, r := range rs {
 		if cursor >= r.From && cursor <= r.To {
@@ -158,12 +158,12 @@ func segments(rs []vwire.MacRange, cursor vwire.MAC) []vwire.MacRange {
 	if start < 0 {
 		return rs
 	}
-	out := []vwire.MacRange{{From: cursor, To: rs[start].To}}
+	out := []vwire.MACRange{{From: cursor, To: rs[start].To}}
 	for i := 1; i < len(rs); i++ {
 		out = append(out, rs[(start+i)%len(rs)])
 	}
 	if cursor > rs[start].From {
-		out = append(out, vwire.MacRange{From: rs[start].From, To: cursor - 1})
+		out = append(out, vwire.MACRange{From: rs[start].From, To: cursor - 1})
 	}
 	return out
 }

@@ -14,7 +14,7 @@ import (
 func testDriftPolicy(t *testing.T, s vwire.Store) {
 	f := newFixture(t, s)
 	plain := &vwire.Cluster{ID: uuid.NewString(), Name: "cl-" + uuid.NewString()[:8], DataCenterID: f.dc.ID,
-		Version: vwire.NewestVersion, MacPoolID: f.pool.ID}
+		Version: vwire.NewestVersion, MACPoolID: f.pool.ID}
 	update(t, s, func(tx vwire.Tx) error { return tx.CreateCluster(plain) })
 	read := func(id string) vwire.DriftPolicy {
 		t.Helper()

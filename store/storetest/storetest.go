@@ -253,11 +253,11 @@ func code(err error) vwire.Code { return vwire.ErrorCode(err) }
 
 // fixture is a pool, data center, cluster, network, profile, host and VM.
 type fixture struct {
-	pool    *vwire.MacPool
+	pool    *vwire.MACPool
 	dc      *vwire.DataCenter
 	cluster *vwire.Cluster
 	net     *vwire.Network
-	profile *vwire.VnicProfile
+	profile *vwire.VNICProfile
 	host    *vwire.Host
 	vm      *vwire.VM
 }
@@ -271,13 +271,13 @@ func newFixture(t *testing.T, s vwire.Store) *fixture {
 	t.Helper()
 	vlan := 100
 	f := &fixture{
-		pool: &vwire.MacPool{ID: uuid.NewString(), Name: "pool-" + uuid.NewString()[:8], Ranges: []vwire.MacRange{{From: mac("02:00:00:00:00:00"), To: mac("02:00:00:00:00:ff")}}},
+		pool: &vwire.MACPool{ID: uuid.NewString(), Name: "pool-" + uuid.NewString()[:8], Ranges: []vwire.MACRange{{From: mac("02:00:00:00:00:00"), To: mac("02:00:00:00:00:ff")}}},
 	}
-	f.dc = &vwire.DataCenter{ID: uuid.NewString(), Name: "dc-" + uuid.NewString()[:8], Version: vwire.Version{Major: 4, Minor: 8}, MacPoolID: f.pool.ID}
-	f.cluster = &vwire.Cluster{ID: uuid.NewString(), Name: "cl-" + uuid.NewString()[:8], DataCenterID: f.dc.ID, Version: vwire.Version{Major: 3, Minor: 1}, MacPoolID: f.pool.ID,
+	f.dc = &vwire.DataCenter{ID: uuid.NewString(), Name: "dc-" + uuid.NewString()[:8], Version: vwire.Version{Major: 4, Minor: 8}, MACPoolID: f.pool.ID}
+	f.cluster = &vwire.Cluster{ID: uuid.NewString(), Name: "cl-" + uuid.NewString()[:8], DataCenterID: f.dc.ID, Version: vwire.Version{Major: 3, Minor: 1}, MACPoolID: f.pool.ID,
 		DriftPolicy: vwire.DriftEnforce}
 	f.net = &vwire.Network{ID: uuid.NewString(), Name: "red", DataCenterID: f.dc.ID, VLAN: &vlan, VMNetwork: true, MTU: 9000}
-	f.profile = &vwire.VnicProfile{ID: uuid.NewString(), Name: "red", NetworkID: f.net.ID, PortMirroring: true,
+	f.profile = &vwire.VNICProfile{ID: uuid.NewString(), Name: "red", NetworkID: f.net.ID, PortMirroring: true,
 		Notify: vwire.NotifyLinkBounce, BounceHold: 1500 * time.Millisecond}
 	f.host = &vwire.Host{ID: uuid.NewString(), Name: "h-" + uuid.NewString()[:8], ClusterID: f.cluster.ID, Address: "192.0.2.1", Port: 54321,
 		Status: vwire.HostUp, Networks: []string{"blue", "red"}, ClusterLevels: []vwire.Version{{Major: 3, Minor: 1}, {Major: 4, Minor: 8}},
@@ -287,7 +287,7 @@ func newFixture(t *testing.T, s vwire.Store) *fixture {
 		Kernel: "/k", Initrd: "/i", Cmdline: "console=ttyS0", CreatedAt: time.UnixMilli(1700000000123), StartTime: time.UnixMilli(1700000001000)}
 	update(t, s, func(tx vwire.Tx) error {
 		for _, fn := range []func() error{
-			func() error { return tx.CreateMacPool(f.pool) },
+			func() error { return tx.CreateMACPool(f.pool) },
 			func() error { return tx.CreateDataCenter(f.dc) },
 			func() error { return tx.CreateCluster(f.cluster) },
 			func() error { return tx.CreateNetwork(f.net) },
@@ -328,7 +328,7 @@ func testEntities(t *testing.T, s vwire.Store) {
 				}{name, got, want, err})
 			}
 		}
-		add("pool", f.pool)(tx.MacPool(f.pool.ID))
+		add("pool", f.pool)(tx.MACPool(f.pool.ID))
 		add("dc", f.dc)(tx.DataCenter(f.dc.ID))
 		add("cluster", f.cluster)(tx.Cluster(f.cluster.ID))
 		add("network", f.net)(tx.Network(f.net.ID))
@@ -414,7 +414,7 @@ func testUniqueAndMissing(t *testing.T, s vwire.Store) {
 			return tx.CreateNetwork(&vwire.Network{ID: uuid.NewString(), Name: f.net.Name, DataCenterID: f.dc.ID})
 		}, vwire.ECONFLICT},
 		{"duplicate profile name on a network", func(tx vwire.Tx) error {
-			return tx.CreateProfile(&vwire.VnicProfile{ID: uuid.NewString(), Name: f.profile.Name, NetworkID: f.net.ID})
+			return tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: f.profile.Name, NetworkID: f.net.ID})
 		}, vwire.ECONFLICT},
 		{"duplicate host address", func(tx vwire.Tx) error {
 			h := *f.host
@@ -422,7 +422,7 @@ func testUniqueAndMissing(t *testing.T, s vwire.Store) {
 			return tx.CreateHost(&h)
 		}, vwire.ECONFLICT},
 		{"cluster of a missing data center", func(tx vwire.Tx) error {
-			return tx.CreateCluster(&vwire.Cluster{ID: uuid.NewString(), Name: "x", DataCenterID: uuid.NewString(), Version: vwire.NewestVersion, MacPoolID: f.pool.ID})
+			return tx.CreateCluster(&vwire.Cluster{ID: uuid.NewString(), Name: "x", DataCenterID: uuid.NewString(), Version: vwire.NewestVersion, MACPoolID: f.pool.ID})
 		}, vwire.ECONFLICT},
 		{"attach twice", func(tx vwire.Tx) error { return tx.AttachNetwork(f.cluster.ID, f.net.ID, true) }, vwire.ECONFLICT},
 		{"missing VM", func(tx vwire.Tx) error { _, err := tx.VM(uuid.NewString()); return err }, vwire.ENOTFOUND},
@@ -553,7 +553,7 @@ func testMACLeases(t *testing.T, s vwire.Store) {
 	// A pool that allows duplicates takes a second holder.
 	f.pool.AllowDuplicates = true
 	update(t, s, func(tx vwire.Tx) error {
-		if err := tx.UpdateMacPool(f.pool); err != nil {
+		if err := tx.UpdateMACPool(f.pool); err != nil {
 			return err
 		}
 		return tx.LeaseMAC(f.pool, mac(a.MAC), uuid.NewString())
@@ -564,9 +564,9 @@ func testMACLeases(t *testing.T, s vwire.Store) {
 func testMACAllocation(t *testing.T, s vwire.Store) {
 	f := newFixture(t, s)
 	// A small pool over two ranges: 4 + 2 addresses.
-	f.pool.Ranges = []vwire.MacRange{{From: mac("02:00:00:00:01:00"), To: mac("02:00:00:00:01:03")}, {From: mac("02:00:00:00:02:00"), To: mac("02:00:00:00:02:01")}}
+	f.pool.Ranges = []vwire.MACRange{{From: mac("02:00:00:00:01:00"), To: mac("02:00:00:00:01:03")}, {From: mac("02:00:00:00:02:00"), To: mac("02:00:00:00:02:01")}}
 	update(t, s, func(tx vwire.Tx) error {
-		if err := tx.UpdateMacPool(f.pool); err != nil {
+		if err := tx.UpdateMACPool(f.pool); err != nil {
 			return err
 		}
 		// A custom MAC inside the range is skipped by allocation.
@@ -603,9 +603,9 @@ func testMACBatchAllocation(t *testing.T, s vwire.Store) {
 	f := newFixture(t, s)
 	// 5 addresses over two ranges, two of them taken; the cursor starts in
 	// the middle of the first range.
-	f.pool.Ranges = []vwire.MacRange{{From: mac("02:00:00:00:03:00"), To: mac("02:00:00:00:03:02")}, {From: mac("02:00:00:00:04:00"), To: mac("02:00:00:00:04:01")}}
+	f.pool.Ranges = []vwire.MACRange{{From: mac("02:00:00:00:03:00"), To: mac("02:00:00:00:03:02")}, {From: mac("02:00:00:00:04:00"), To: mac("02:00:00:00:04:01")}}
 	update(t, s, func(tx vwire.Tx) error {
-		if err := tx.UpdateMacPool(f.pool); err != nil {
+		if err := tx.UpdateMACPool(f.pool); err != nil {
 			return err
 		}
 		if err := tx.LeaseMAC(f.pool, mac("02:00:00:00:03:01"), "custom"); err != nil {
