@@ -19,12 +19,68 @@ type Store interface {
 	Close() error
 }
 
-// Tx is one transaction. Getters return an ENOTFOUND *Error for a missing
-// id; a unique violation comes back as ECONFLICT, found by driver code.
+// Tx is one transaction: every aggregate's part of the store. Getters
+// return an ENOTFOUND *Error for a missing id; a unique violation comes
+// back as ECONFLICT, found by driver code. Code that needs one aggregate
+// takes that part alone (an audit write takes an EventTx, a MAC release a
+// MACPoolTx), so that what it may touch is in its signature.
 type Tx interface {
+	MetaTx
+	DataCenterTx
+	NetworkTx
+	HostTx
+	TemplateTx
+	VMTx
+	MACPoolTx
+	EventTx
+	UserTx
+}
+
+// Filters select rows in SQL: a zero field does not filter; Max bounds the
+// rows returned (0: all), in the list's order.
+type (
+	// ClusterFilter selects clusters, by name.
+	ClusterFilter struct {
+		DataCenterID, MACPoolID, Name string
+		Max                           int
+	}
+	// NetworkFilter selects networks, by name.
+	NetworkFilter struct {
+		DataCenterID, Name string
+		Max                int
+	}
+	// ProfileFilter selects vNIC profiles, by name.
+	ProfileFilter struct {
+		NetworkID string
+		Max       int
+	}
+	// HostFilter selects hosts, by name.
+	HostFilter struct {
+		ClusterID, Name string
+		Status          HostStatus
+		Max             int
+	}
+	// VMFilter selects VMs, by name. HostID: the VMs the database believes
+	// run on that host.
+	VMFilter struct {
+		ClusterID, HostID, TemplateID, Name string
+		Status                              VMStatus
+		Max                                 int
+	}
+)
+
+// MetaTx holds the engine's own records: the instance's settings and the
+// engines' heartbeats.
+type MetaTx interface {
 	Meta(key string) (string, error)
 	SetMeta(key, value string) error
+	// Heartbeat records that an engine is alive.
+	Heartbeat(engineID string, now time.Time) error
+}
 
+// DataCenterTx holds data centers, clusters and the networks attached to
+// clusters.
+type DataCenterTx interface {
 	DataCenter(id string) (*DataCenter, error)
 	DataCenters() ([]*DataCenter, error)
 	CreateDataCenter(*DataCenter) error
@@ -32,7 +88,7 @@ type Tx interface {
 	DeleteDataCenter(id string) error
 
 	Cluster(id string) (*Cluster, error)
-	Clusters() ([]*Cluster, error)
+	Clusters(ClusterFilter) ([]*Cluster, error)
 	CreateCluster(*Cluster) error
 	UpdateCluster(*Cluster) error
 	DeleteCluster(id string) error
@@ -41,25 +97,43 @@ type Tx interface {
 	DetachNetwork(clusterID, networkID string) error
 	// NetworkClusters lists the clusters a network is attached to.
 	NetworkClusters(networkID string) ([]string, error)
+}
 
+// NetworkTx holds logical networks and their vNIC profiles.
+type NetworkTx interface {
 	Network(id string) (*Network, error)
-	Networks() ([]*Network, error)
+	Networks(NetworkFilter) ([]*Network, error)
 	CreateNetwork(*Network) error
 	UpdateNetwork(*Network) error
 	DeleteNetwork(id string) error
 
 	Profile(id string) (*VNICProfile, error)
-	Profiles() ([]*VNICProfile, error)
+	Profiles(ProfileFilter) ([]*VNICProfile, error)
 	CreateProfile(*VNICProfile) error
 	UpdateProfile(*VNICProfile) error
 	DeleteProfile(id string) error
+	// ProfileUsers and NetworkUsers name the VMs whose vNICs use a
+	// profile, or any profile of a network.
+	ProfileUsers(profileID string) ([]string, error)
+	NetworkUsers(networkID string) ([]string, error)
+}
 
+// HostTx holds hypervisor hosts and who polls them.
+type HostTx interface {
 	Host(id string) (*Host, error)
-	Hosts() ([]*Host, error)
+	Hosts(HostFilter) ([]*Host, error)
+	// CountHosts counts the hosts in a status ("": every host).
+	CountHosts(status HostStatus) (int, error)
 	CreateHost(*Host) error
 	UpdateHost(*Host) error
 	DeleteHost(id string) error
+	// AcquireHostLease makes owner the poller of a host until the given time,
+	// unless another owner holds an unexpired lease; it tells who won.
+	AcquireHostLease(hostID, owner string, until, now time.Time) (bool, error)
+}
 
+// TemplateTx holds templates and their vNICs.
+type TemplateTx interface {
 	Template(id string) (*Template, error)
 	Templates() ([]*Template, error)
 	CreateTemplate(*Template) error
@@ -71,13 +145,14 @@ type Tx interface {
 	CreateTemplateNIC(*NIC) error
 	UpdateTemplateNIC(*NIC) error
 	DeleteTemplateNIC(id string) error
+}
 
+// VMTx holds VMs, their vNICs and the host changes in flight on them.
+type VMTx interface {
 	VM(id string) (*VM, error)
-	VMs() ([]*VM, error)
+	VMs(VMFilter) ([]*VM, error)
 	// CountVMs counts the VMs in a status ("": every VM).
 	CountVMs(status VMStatus) (int, error)
-	// VMsOnHost lists the VMs the database believes run on the host.
-	VMsOnHost(hostID string) ([]*VM, error)
 	CreateVM(*VM) error
 	// UpdateVM writes a VM; its Generation is left alone.
 	UpdateVM(*VM) error
@@ -87,9 +162,6 @@ type Tx interface {
 	// SetForeignNICs records the unknown devices already reported for a
 	// VM (VM.ForeignNICs); no other write changes them.
 	SetForeignNICs(vmID string, keys []string) error
-	// AcquireHostLease makes owner the poller of a host until the given time,
-	// unless another owner holds an unexpired lease; it tells who won.
-	AcquireHostLease(hostID, owner string, until, now time.Time) (bool, error)
 
 	NIC(id string) (*NIC, error)
 	NICs(vmID string) ([]*NIC, error)
@@ -102,26 +174,6 @@ type Tx interface {
 	DeleteNIC(id string) error
 	// SetNICObserved writes what the host reported and the synced flag.
 	SetNICObserved(id string, o *NICObserved, synced bool) error
-	// NICUsers names the VMs whose vNICs use a profile, or any profile of a network.
-	ProfileUsers(profileID string) ([]string, error)
-	NetworkUsers(networkID string) ([]string, error)
-
-	MACPool(id string) (*MACPool, error)
-	MACPools() ([]*MACPool, error)
-	CreateMACPool(*MACPool) error
-	UpdateMACPool(*MACPool) error
-	DeleteMACPool(id string) error
-	// LeaseMAC records that nicID holds mac in the pool. Without duplicates
-	// a second holder is refused with ECONFLICT (the database enforces it).
-	LeaseMAC(pool *MACPool, mac MAC, nicID string) error
-	// AllocateMAC leases the next free MAC of the pool's ranges to nicID.
-	AllocateMAC(pool *MACPool, nicID string) (MAC, error)
-	// AllocateMACs leases the next free MACs, one to each vNIC in order;
-	// all or none.
-	AllocateMACs(pool *MACPool, nicIDs []string) ([]MAC, error)
-	ReleaseMAC(poolID string, mac MAC, nicID string) error
-	// MACHolder names the VM holding mac in the pool, "" if none.
-	MACHolder(poolID string, mac MAC) (string, error)
 
 	// SetPending records a host change in flight for a VM (replacing any);
 	// ClearPending removes it.
@@ -138,17 +190,41 @@ type Tx interface {
 	// not beaten since the given time, or started before startedBefore
 	// (older than any operation may take).
 	UnsettledPending(hostID string, since, startedBefore time.Time) ([]Pending, error)
-	// Heartbeat records that an engine is alive.
-	Heartbeat(engineID string, now time.Time) error
+}
+
+// MACPoolTx holds MAC pools and the addresses leased from them.
+type MACPoolTx interface {
+	MACPool(id string) (*MACPool, error)
+	MACPools() ([]*MACPool, error)
+	CreateMACPool(*MACPool) error
+	UpdateMACPool(*MACPool) error
+	DeleteMACPool(id string) error
+	// LeaseMAC records that nicID holds mac in the pool. Without duplicates
+	// a second holder is refused with ECONFLICT (the database enforces it).
+	LeaseMAC(pool *MACPool, mac MAC, nicID string) error
+	// AllocateMAC leases the next free MAC of the pool's ranges to nicID.
+	AllocateMAC(pool *MACPool, nicID string) (MAC, error)
+	// AllocateMACs leases the next free MACs, one to each vNIC in order;
+	// all or none.
+	AllocateMACs(pool *MACPool, nicIDs []string) ([]MAC, error)
+	ReleaseMAC(poolID string, mac MAC, nicID string) error
+	// MACHolder names the VM holding mac in the pool, "" if none.
+	MACHolder(poolID string, mac MAC) (string, error)
 	// ReleaseStrayLeases frees the MACs leased to nicID other than keep
 	// ("" frees them all): leftovers of an interrupted change.
 	ReleaseStrayLeases(nicID, keep string) error
+}
 
+// EventTx holds the audit log.
+type EventTx interface {
 	AddEvent(*Event) error
 	// Events lists newest first, ids greater than from (0: all), at most max (0: all).
 	Events(from int64, max int) ([]*Event, error)
 	Event(id int64) (*Event, error)
+}
 
+// UserTx holds users and their session tokens.
+type UserTx interface {
 	UserByName(name, domain string) (*User, error)
 	CreateUser(*User) error
 	UpdateUser(*User) error

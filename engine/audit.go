@@ -104,7 +104,7 @@ func (e *event) nic(n *vwire.NIC) *event {
 }
 
 // write renders and stores the event in tx.
-func (e *event) write(tx vwire.Tx) error {
+func (e *event) write(tx vwire.EventTx) error {
 	pairs := []string{"${UserName}", e.ev.UserName}
 	for i := 0; i+1 < len(e.vars); i += 2 {
 		pairs = append(pairs, "${"+e.vars[i]+"}", e.vars[i+1])
@@ -119,7 +119,7 @@ func (e *event) write(tx vwire.Tx) error {
 func (e *Engine) writeEvent(ctx context.Context, ev *event) {
 	ctx, cancel := e.background(ctx)
 	defer cancel()
-	if err := e.store.Update(ctx, ev.write); err != nil {
+	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return ev.write(tx) }); err != nil {
 		e.log.Error("cannot write audit event", "code", ev.t.code, "err", err)
 	}
 }

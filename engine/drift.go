@@ -165,7 +165,7 @@ func (e *Engine) enforceDrift(ctx context.Context, h *vwire.Host, vms []*vwire.V
 		if policy == nil {
 			policy = map[string]vwire.DriftPolicy{}
 			var cls []*vwire.Cluster
-			if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cls, err = tx.Clusters(); return }); err != nil {
+			if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cls, err = tx.Clusters(vwire.ClusterFilter{}); return }); err != nil {
 				e.log.Warn("cannot read the clusters' drift policies", "err", err)
 				return
 			}

@@ -117,7 +117,7 @@ func newEnvOpts(t testing.TB, o envOpts) *env {
 		e.host, err = e.eng.RegisterEmbeddedHost(ctx(), "127.0.0.1", p)
 	} else {
 		var clusterID string
-		db.View(ctx(), func(tx vwire.Tx) error { cls, _ := tx.Clusters(); clusterID = cls[0].ID; return nil })
+		db.View(ctx(), func(tx vwire.Tx) error { cls, _ := tx.Clusters(vwire.ClusterFilter{}); clusterID = cls[0].ID; return nil })
 		e.host, err = e.eng.AddHost(ctx(), engine.HostSpec{Name: "host1", Address: "127.0.0.1", Port: p, ClusterID: clusterID})
 	}
 	if err != nil {
@@ -127,10 +127,10 @@ func newEnvOpts(t testing.TB, o envOpts) *env {
 		t.Fatalf("embedded host status = %s (%s)", e.host.Status, e.host.StatusDetail)
 	}
 	db.View(ctx(), func(tx vwire.Tx) error {
-		cls, _ := tx.Clusters()
+		cls, _ := tx.Clusters(vwire.ClusterFilter{})
 		e.cluster = cls[0]
 		e.dc, _ = tx.DataCenter(e.cluster.DataCenterID)
-		ps, _ := tx.Profiles()
+		ps, _ := tx.Profiles(vwire.ProfileFilter{})
 		e.mgmt = ps[0].ID
 		return nil
 	})
@@ -153,7 +153,7 @@ func (e *env) network(name string) string {
 	}
 	var id string
 	e.store.View(ctx(), func(tx vwire.Tx) error {
-		ps, _ := tx.Profiles()
+		ps, _ := tx.Profiles(vwire.ProfileFilter{})
 		for _, p := range ps {
 			if p.NetworkID == n.ID {
 				id = p.ID
@@ -784,7 +784,7 @@ func TestUnchangedPollWritesNothing(t *testing.T) {
 	}
 	// A change behind the engine's back is written.
 	var vm *vwire.VM
-	e.store.View(ctx(), func(tx vwire.Tx) error { all, _ := tx.VMs(); vm = all[0]; return nil })
+	e.store.View(ctx(), func(tx vwire.Tx) error { all, _ := tx.VMs(vwire.VMFilter{}); vm = all[0]; return nil })
 	nics, _ := e.eng.NICs(ctx(), vm.ID)
 	e.sim.SetLink(vm.ID, nics[0].Alias(), false)
 	before = cs.updates.Load()

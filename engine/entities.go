@@ -106,24 +106,20 @@ func (e *Engine) RemoveDataCenter(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		clusters, err := tx.Clusters()
+		clusters, err := tx.Clusters(vwire.ClusterFilter{DataCenterID: id, Max: 1})
 		if err != nil {
 			return err
 		}
-		for _, c := range clusters {
-			if c.DataCenterID == id {
-				return vwire.Fail(op, vwire.MsgDataCenterNotEmpty)
-			}
+		if len(clusters) > 0 {
+			return vwire.Fail(op, vwire.MsgDataCenterNotEmpty)
 		}
-		nets, err := tx.Networks()
+		nets, err := tx.Networks(vwire.NetworkFilter{DataCenterID: id})
 		if err != nil {
 			return err
 		}
 		for _, n := range nets {
-			if n.DataCenterID == id {
-				if err := tx.DeleteNetwork(n.ID); err != nil {
-					return err
-				}
+			if err := tx.DeleteNetwork(n.ID); err != nil {
+				return err
 			}
 		}
 		if err := tx.DeleteDataCenter(id); err != nil {
@@ -166,15 +162,13 @@ func (e *Engine) AddCluster(ctx context.Context, c *vwire.Cluster) error {
 		if err := tx.CreateCluster(c); err != nil {
 			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
-		nets, err := tx.Networks()
+		nets, err := tx.Networks(vwire.NetworkFilter{DataCenterID: dc.ID, Name: vwire.ManagementNetwork})
 		if err != nil {
 			return err
 		}
 		for _, n := range nets {
-			if n.DataCenterID == dc.ID && n.Name == vwire.ManagementNetwork {
-				if err := tx.AttachNetwork(c.ID, n.ID, true); err != nil {
-					return err
-				}
+			if err := tx.AttachNetwork(c.ID, n.ID, true); err != nil {
+				return err
 			}
 		}
 		return newEvent(ctx, evClusterAdd, "ClusterName", c.Name).write(tx)
@@ -225,23 +219,16 @@ func (e *Engine) RemoveCluster(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		hosts, err := tx.Hosts()
+		hosts, err := tx.Hosts(vwire.HostFilter{ClusterID: id, Max: 1})
 		if err != nil {
 			return err
 		}
-		vms, err := tx.VMs()
+		vms, err := tx.VMs(vwire.VMFilter{ClusterID: id, Max: 1})
 		if err != nil {
 			return err
 		}
-		for _, h := range hosts {
-			if h.ClusterID == id {
-				return vwire.Fail(op, vwire.MsgClusterNotEmpty)
-			}
-		}
-		for _, v := range vms {
-			if v.ClusterID == id {
-				return vwire.Fail(op, vwire.MsgClusterNotEmpty)
-			}
+		if len(hosts) > 0 || len(vms) > 0 {
+			return vwire.Fail(op, vwire.MsgClusterNotEmpty)
 		}
 		if err := tx.DeleteCluster(id); err != nil {
 			return err
@@ -289,15 +276,12 @@ func (e *Engine) DetachNetwork(ctx context.Context, clusterID, networkID string)
 		if err != nil {
 			return err
 		}
-		vms, err := tx.VMs()
+		vms, err := tx.VMs(vwire.VMFilter{ClusterID: clusterID})
 		if err != nil {
 			return err
 		}
 		var users []string
 		for _, v := range vms {
-			if v.ClusterID != clusterID {
-				continue
-			}
 			nics, err := tx.NICs(v.ID)
 			if err != nil {
 				return err
@@ -591,15 +575,13 @@ func (e *Engine) RemoveMACPool(ctx context.Context, id string) error {
 		if p.DefaultPool {
 			return vwire.Fail(op, vwire.MsgDefaultMACPoolCannotBeRemoved)
 		}
-		clusters, err := tx.Clusters()
+		clusters, err := tx.Clusters(vwire.ClusterFilter{MACPoolID: id})
 		if err != nil {
 			return err
 		}
 		var users []string
 		for _, c := range clusters {
-			if c.MACPoolID == id {
-				users = append(users, c.Name)
-			}
+			users = append(users, c.Name)
 		}
 		if len(users) > 0 {
 			return vwire.Fail(op, vwire.MsgMACPoolInUse, "names", strings.Join(users, ", "))

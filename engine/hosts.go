@@ -71,7 +71,7 @@ func (e *Engine) createHost(ctx context.Context, op vwire.Op, h *vwire.Host) err
 		} else if err != nil {
 			return err
 		}
-		hosts, err := tx.Hosts()
+		hosts, err := tx.Hosts(vwire.HostFilter{})
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (e *Engine) UpdateHost(ctx context.Context, id string, p HostPatch) (*vwire
 			if err := vwire.ValidateAgentAddress(h.Address, h.Port); err != nil {
 				return err
 			}
-			hosts, err := tx.Hosts()
+			hosts, err := tx.Hosts(vwire.HostFilter{})
 			if err != nil {
 				return err
 			}
@@ -165,7 +165,7 @@ func (e *Engine) RemoveHost(ctx context.Context, id string) error {
 		if h.Embedded {
 			return vwire.Fail(op, vwire.MsgEmbeddedHost)
 		}
-		vms, err := tx.VMsOnHost(id)
+		vms, err := tx.VMs(vwire.VMFilter{HostID: id})
 		if err != nil {
 			return err
 		}
@@ -188,7 +188,7 @@ func (e *Engine) RemoveHost(ctx context.Context, id string) error {
 func (e *Engine) RegisterEmbeddedHost(ctx context.Context, address string, port int) (*vwire.Host, error) {
 	var h *vwire.Host
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
-		hosts, err := tx.Hosts()
+		hosts, err := tx.Hosts(vwire.HostFilter{})
 		if err != nil {
 			return err
 		}
@@ -199,15 +199,14 @@ func (e *Engine) RegisterEmbeddedHost(ctx context.Context, address string, port 
 				return tx.UpdateHost(h)
 			}
 		}
-		clusters, err := tx.Clusters()
+		clusters, err := tx.Clusters(vwire.ClusterFilter{Name: "Default", Max: 1})
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(clusters, func(c *vwire.Cluster) bool { return c.Name == "Default" })
-		if i < 0 {
+		if len(clusters) == 0 {
 			return errors.New("no cluster named Default for the embedded host")
 		}
-		h = &vwire.Host{ID: uuid.NewString(), Name: vwire.EmbeddedHostName, ClusterID: clusters[i].ID, Address: address, Port: port,
+		h = &vwire.Host{ID: uuid.NewString(), Name: vwire.EmbeddedHostName, ClusterID: clusters[0].ID, Address: address, Port: port,
 			Status: vwire.HostConnecting, Embedded: true}
 		if err := tx.CreateHost(h); err != nil {
 			return err
@@ -257,7 +256,7 @@ func (e *Engine) leaseTTL() time.Duration { return 3 * e.pollInterval }
 
 func (e *Engine) pollLeased(ctx context.Context) {
 	var hosts []*vwire.Host
-	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(vwire.HostFilter{}); return }); err != nil {
 		e.log.Warn("cannot list hosts to poll", "err", err)
 		return
 	}
@@ -304,7 +303,7 @@ func (e *Engine) holdLease(ctx context.Context, hostID string) bool {
 // PollAll polls every host once, concurrently, whoever holds the leases.
 func (e *Engine) PollAll(ctx context.Context) {
 	var hosts []*vwire.Host
-	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(vwire.HostFilter{}); return }); err != nil {
 		e.log.Warn("cannot list hosts to poll", "err", err)
 		return
 	}
@@ -334,7 +333,7 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 	var vms []*vwire.VM
 	var nics []*vwire.NIC
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
-		if vms, err = tx.VMsOnHost(id); err != nil {
+		if vms, err = tx.VMs(vwire.VMFilter{HostID: id}); err != nil {
 			return err
 		}
 		nics, err = tx.NICsOnHost(id)
@@ -466,11 +465,14 @@ func (e *Engine) RefreshHost(ctx context.Context, id string) (*vwire.Host, error
 // networks changed, so that they carry the new ones at once.
 func (e *Engine) refreshClusterHosts(ctx context.Context, clusterID string) {
 	var hosts []*vwire.Host
-	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(); return }); err != nil {
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+		hosts, err = tx.Hosts(vwire.HostFilter{ClusterID: clusterID})
+		return
+	}); err != nil {
 		return
 	}
 	for _, h := range hosts {
-		if h.ClusterID == clusterID && h.Embedded {
+		if h.Embedded {
 			e.pollHost(ctx, h.ID)
 		}
 	}

@@ -195,7 +195,7 @@ func dcOf(e *env) (*vwire.DataCenter, error) {
 
 func allHosts(e *env) ([]*vwire.Host, error) {
 	var hs []*vwire.Host
-	err := e.store.View(ctx(), func(tx vwire.Tx) (err error) { hs, err = tx.Hosts(); return })
+	err := e.store.View(ctx(), func(tx vwire.Tx) (err error) { hs, err = tx.Hosts(vwire.HostFilter{}); return })
 	return hs, err
 }
 
@@ -238,7 +238,7 @@ func testImportLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var before int
 			e.store.View(ctx(), func(tx vwire.Tx) error {
-				vs, _ := tx.VMs()
+				vs, _ := tx.VMs(vwire.VMFilter{})
 				ts, _ := tx.Templates()
 				before = len(vs) + len(ts)
 				return nil
@@ -249,7 +249,7 @@ func testImportLimits(t *testing.T) {
 			}
 			var after int
 			e.store.View(ctx(), func(tx vwire.Tx) error {
-				vs, _ := tx.VMs()
+				vs, _ := tx.VMs(vwire.VMFilter{})
 				ts, _ := tx.Templates()
 				after = len(vs) + len(ts)
 				return nil

@@ -173,7 +173,7 @@ func checkPlug(op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 }
 
 // checkMACFree refuses a MAC another vNIC holds, naming its VM.
-func checkMACFree(tx vwire.Tx, op vwire.Op, pool *vwire.MACPool, mac string) error {
+func checkMACFree(tx vwire.MACPoolTx, op vwire.Op, pool *vwire.MACPool, mac string) error {
 	if pool.AllowDuplicates || mac == "" {
 		return nil
 	}
@@ -189,7 +189,7 @@ func checkMACFree(tx vwire.Tx, op vwire.Op, pool *vwire.MACPool, mac string) err
 }
 
 // leaseMAC leases mac (or, when empty, the pool's next free MAC) to the vNIC.
-func leaseMAC(tx vwire.Tx, op vwire.Op, pool *vwire.MACPool, mac, nicID string) (string, error) {
+func leaseMAC(tx vwire.MACPoolTx, op vwire.Op, pool *vwire.MACPool, mac, nicID string) (string, error) {
 	if mac == "" {
 		m, err := tx.AllocateMAC(pool, nicID)
 		if err != nil {
@@ -217,7 +217,7 @@ func poolExhausted(op vwire.Op, err error) error {
 	return err
 }
 
-func releaseMAC(tx vwire.Tx, poolID, mac, nicID string) error {
+func releaseMAC(tx vwire.MACPoolTx, poolID, mac, nicID string) error {
 	m, ok := vwire.ParseMAC(mac)
 	if !ok {
 		return nil

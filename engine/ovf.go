@@ -105,7 +105,7 @@ func importNICs(tx vwire.Tx, op vwire.Op, cl *vwire.Cluster, doc *ovf.VM, o Impo
 	if err != nil {
 		return nil, err
 	}
-	profiles, err := tx.Profiles()
+	profiles, err := tx.Profiles(vwire.ProfileFilter{})
 	if err != nil {
 		return nil, err
 	}

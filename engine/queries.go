@@ -35,17 +35,6 @@ func all[T any](ctx context.Context, e *Engine, load func(vwire.Tx) ([]T, error)
 	return vs, err
 }
 
-// keep returns the elements of vs that ok accepts, in order.
-func keep[T any](vs []T, ok func(T) bool) []T {
-	var out []T
-	for _, v := range vs {
-		if ok(v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // Summary is what the API root reports.
 type Summary struct {
 	InstanceID         string
@@ -53,7 +42,7 @@ type Summary struct {
 	Hosts, ActiveHosts int
 }
 
-// Summary counts VMs (in SQL) and hosts, with the instance id.
+// Summary counts VMs and hosts (in SQL), with the instance id.
 func (e *Engine) Summary(ctx context.Context) (*Summary, error) {
 	var s Summary
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
@@ -66,13 +55,10 @@ func (e *Engine) Summary(ctx context.Context) (*Summary, error) {
 		if s.ActiveVMs, err = tx.CountVMs(vwire.VMUp); err != nil {
 			return err
 		}
-		hosts, err := tx.Hosts()
-		s.Hosts = len(hosts)
-		for _, h := range hosts {
-			if h.Status == vwire.HostUp {
-				s.ActiveHosts++
-			}
+		if s.Hosts, err = tx.CountHosts(""); err != nil {
+			return err
 		}
+		s.ActiveHosts, err = tx.CountHosts(vwire.HostUp)
 		return err
 	})
 	if err != nil {
@@ -103,19 +89,14 @@ func (e *Engine) DataCenterNames(ctx context.Context) (map[string]string, error)
 	return names, err
 }
 
-// ClusterFilter selects clusters.
-type ClusterFilter struct {
-	// DataCenterID: the clusters of this data center (which must exist).
-	DataCenterID string
-}
-
 // Cluster reads one cluster.
 func (e *Engine) Cluster(ctx context.Context, id string) (*vwire.Cluster, error) {
 	return get(ctx, e, vwire.Tx.Cluster, id)
 }
 
-// Clusters lists the clusters the filter selects, by name.
-func (e *Engine) Clusters(ctx context.Context, f ClusterFilter) ([]*vwire.Cluster, error) {
+// Clusters lists the clusters the filter selects, by name; a data center
+// it names must exist.
+func (e *Engine) Clusters(ctx context.Context, f vwire.ClusterFilter) ([]*vwire.Cluster, error) {
 	var cls []*vwire.Cluster
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
 		if f.DataCenterID != "" {
@@ -123,10 +104,7 @@ func (e *Engine) Clusters(ctx context.Context, f ClusterFilter) ([]*vwire.Cluste
 				return err
 			}
 		}
-		cls, err = tx.Clusters()
-		if f.DataCenterID != "" {
-			cls = keep(cls, func(c *vwire.Cluster) bool { return c.DataCenterID == f.DataCenterID })
-		}
+		cls, err = tx.Clusters(f)
 		return err
 	})
 	return cls, err
@@ -164,23 +142,27 @@ func (e *Engine) ClusterNetwork(ctx context.Context, clusterID, networkID string
 // (which must exist): by id, or by name within the cluster's data center;
 // given both, they must agree.
 func (e *Engine) NetworkToAttach(ctx context.Context, clusterID, id, name string) (*vwire.Network, error) {
-	var c *vwire.Cluster
-	var nets []*vwire.Network
-	err := e.view(ctx, func(tx vwire.Tx) (err error) {
-		if c, err = tx.Cluster(clusterID); err != nil {
+	var found *vwire.Network
+	err := e.view(ctx, func(tx vwire.Tx) error {
+		c, err := tx.Cluster(clusterID)
+		if err != nil {
 			return err
 		}
-		nets, err = tx.Networks()
+		if id != "" {
+			found, err = tx.Network(id)
+			if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+				found, err = nil, nil
+			}
+			return err
+		}
+		nets, err := tx.Networks(vwire.NetworkFilter{DataCenterID: c.DataCenterID, Name: name, Max: 1})
+		if len(nets) > 0 {
+			found = nets[0]
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	var found *vwire.Network
-	for _, n := range nets {
-		if (id != "" && n.ID == id) || (id == "" && n.Name == name && n.DataCenterID == c.DataCenterID) {
-			found = n
-		}
 	}
 	if found == nil {
 		key := id
@@ -197,19 +179,14 @@ func (e *Engine) NetworkToAttach(ctx context.Context, clusterID, id, name string
 
 // ---- networks, profiles, MAC pools
 
-// NetworkFilter selects networks.
-type NetworkFilter struct {
-	// DataCenterID: the networks of this data center (which must exist).
-	DataCenterID string
-}
-
 // Network reads one network.
 func (e *Engine) Network(ctx context.Context, id string) (*vwire.Network, error) {
 	return get(ctx, e, vwire.Tx.Network, id)
 }
 
-// Networks lists the networks the filter selects, by name.
-func (e *Engine) Networks(ctx context.Context, f NetworkFilter) ([]*vwire.Network, error) {
+// Networks lists the networks the filter selects, by name; a data center
+// it names must exist.
+func (e *Engine) Networks(ctx context.Context, f vwire.NetworkFilter) ([]*vwire.Network, error) {
 	var nets []*vwire.Network
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
 		if f.DataCenterID != "" {
@@ -217,19 +194,10 @@ func (e *Engine) Networks(ctx context.Context, f NetworkFilter) ([]*vwire.Networ
 				return err
 			}
 		}
-		nets, err = tx.Networks()
-		if f.DataCenterID != "" {
-			nets = keep(nets, func(n *vwire.Network) bool { return n.DataCenterID == f.DataCenterID })
-		}
+		nets, err = tx.Networks(f)
 		return err
 	})
 	return nets, err
-}
-
-// ProfileFilter selects vNIC profiles.
-type ProfileFilter struct {
-	// NetworkID: the profiles of this network (which must exist).
-	NetworkID string
 }
 
 // Profile reads one vNIC profile.
@@ -237,8 +205,9 @@ func (e *Engine) Profile(ctx context.Context, id string) (*vwire.VNICProfile, er
 	return get(ctx, e, vwire.Tx.Profile, id)
 }
 
-// Profiles lists the vNIC profiles the filter selects.
-func (e *Engine) Profiles(ctx context.Context, f ProfileFilter) ([]*vwire.VNICProfile, error) {
+// Profiles lists the vNIC profiles the filter selects; a network it names
+// must exist.
+func (e *Engine) Profiles(ctx context.Context, f vwire.ProfileFilter) ([]*vwire.VNICProfile, error) {
 	var ps []*vwire.VNICProfile
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
 		if f.NetworkID != "" {
@@ -246,10 +215,7 @@ func (e *Engine) Profiles(ctx context.Context, f ProfileFilter) ([]*vwire.VNICPr
 				return err
 			}
 		}
-		ps, err = tx.Profiles()
-		if f.NetworkID != "" {
-			ps = keep(ps, func(p *vwire.VNICProfile) bool { return p.NetworkID == f.NetworkID })
-		}
+		ps, err = tx.Profiles(f)
 		return err
 	})
 	return ps, err
@@ -267,23 +233,17 @@ func (e *Engine) MACPools(ctx context.Context) ([]*vwire.MACPool, error) {
 
 // ---- hosts, VMs, templates
 
-// Hosts lists the hosts.
-func (e *Engine) Hosts(ctx context.Context) ([]*vwire.Host, error) {
-	return all(ctx, e, vwire.Tx.Hosts)
-}
-
-// VMFilter selects VMs.
-type VMFilter struct {
-	// Name: the VMs of this name.
-	Name string
+// Hosts lists the hosts the filter selects, by name.
+func (e *Engine) Hosts(ctx context.Context, f vwire.HostFilter) ([]*vwire.Host, error) {
+	var hs []*vwire.Host
+	err := e.view(ctx, func(tx vwire.Tx) (err error) { hs, err = tx.Hosts(f); return })
+	return hs, err
 }
 
 // VMs lists the VMs the filter selects, by name.
-func (e *Engine) VMs(ctx context.Context, f VMFilter) ([]*vwire.VM, error) {
-	vms, err := all(ctx, e, vwire.Tx.VMs)
-	if f.Name != "" {
-		vms = keep(vms, func(v *vwire.VM) bool { return v.Name == f.Name })
-	}
+func (e *Engine) VMs(ctx context.Context, f vwire.VMFilter) ([]*vwire.VM, error) {
+	var vms []*vwire.VM
+	err := e.view(ctx, func(tx vwire.Tx) (err error) { vms, err = tx.VMs(f); return })
 	return vms, err
 }
 
@@ -294,14 +254,14 @@ type VMList struct {
 	ClusterNames map[string]string
 }
 
-// VMList lists every VM with the names of the clusters.
-func (e *Engine) VMList(ctx context.Context) (*VMList, error) {
+// VMList lists the VMs the filter selects with the names of the clusters.
+func (e *Engine) VMList(ctx context.Context, f vwire.VMFilter) (*VMList, error) {
 	l := &VMList{ClusterNames: map[string]string{}}
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
-		if l.VMs, err = tx.VMs(); err != nil {
+		if l.VMs, err = tx.VMs(f); err != nil {
 			return err
 		}
-		cls, err := tx.Clusters()
+		cls, err := tx.Clusters(vwire.ClusterFilter{})
 		for _, c := range cls {
 			l.ClusterNames[c.ID] = c.Name
 		}

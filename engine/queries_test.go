@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/engine"
 )
 
 // TestQueryFilters pins what the typed filters of the engine's queries
@@ -21,26 +20,26 @@ func TestQueryFilters(t *testing.T) {
 			t.Errorf("%s: err = %v, want ENOTFOUND", what, err)
 		}
 	}
-	cls, err := e.eng.Clusters(ctx(), engine.ClusterFilter{DataCenterID: e.dc.ID})
+	cls, err := e.eng.Clusters(ctx(), vwire.ClusterFilter{DataCenterID: e.dc.ID})
 	if err != nil || len(cls) != 1 || cls[0].ID != e.cluster.ID {
 		t.Errorf("clusters of the data center = %v, %v", cls, err)
 	}
-	_, err = e.eng.Clusters(ctx(), engine.ClusterFilter{DataCenterID: "missing"})
+	_, err = e.eng.Clusters(ctx(), vwire.ClusterFilter{DataCenterID: "missing"})
 	notFound("clusters of a missing data center", err)
 
-	nets, err := e.eng.Networks(ctx(), engine.NetworkFilter{DataCenterID: e.dc.ID})
+	nets, err := e.eng.Networks(ctx(), vwire.NetworkFilter{DataCenterID: e.dc.ID})
 	if err != nil || len(nets) != 2 {
 		t.Errorf("networks of the data center = %v, %v", nets, err)
 	}
-	_, err = e.eng.Networks(ctx(), engine.NetworkFilter{DataCenterID: "missing"})
+	_, err = e.eng.Networks(ctx(), vwire.NetworkFilter{DataCenterID: "missing"})
 	notFound("networks of a missing data center", err)
 
 	p, _ := e.eng.Profile(ctx(), red)
-	ps, err := e.eng.Profiles(ctx(), engine.ProfileFilter{NetworkID: p.NetworkID})
+	ps, err := e.eng.Profiles(ctx(), vwire.ProfileFilter{NetworkID: p.NetworkID})
 	if err != nil || len(ps) != 1 || ps[0].ID != red {
 		t.Errorf("profiles of red = %v, %v", ps, err)
 	}
-	_, err = e.eng.Profiles(ctx(), engine.ProfileFilter{NetworkID: "missing"})
+	_, err = e.eng.Profiles(ctx(), vwire.ProfileFilter{NetworkID: "missing"})
 	notFound("profiles of a missing network", err)
 
 	n, err := e.eng.NetworkToAttach(ctx(), e.cluster.ID, "", "red")
@@ -51,7 +50,7 @@ func TestQueryFilters(t *testing.T) {
 		t.Errorf("id and name disagreeing: %v", err)
 	}
 
-	vms, err := e.eng.VMs(ctx(), engine.VMFilter{Name: "b"})
+	vms, err := e.eng.VMs(ctx(), vwire.VMFilter{Name: "b"})
 	if err != nil || len(vms) != 1 || vms[0].Name != "b" {
 		t.Errorf("VMs named b = %v, %v", vms, err)
 	}

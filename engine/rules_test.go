@@ -30,7 +30,7 @@ func testRules(t *testing.T) {
 	e.eng.RefreshHost(ctx(), e.host.ID)
 	mirror := &vwire.VNICProfile{Name: "mirrored", NetworkID: "", PortMirroring: true}
 	e.store.View(ctx(), func(tx vwire.Tx) error {
-		ps, _ := tx.Profiles()
+		ps, _ := tx.Profiles(vwire.ProfileFilter{})
 		for _, p := range ps {
 			if p.NetworkID == blue.ID {
 				blueProfile = p.ID

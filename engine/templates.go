@@ -120,15 +120,13 @@ func (e *Engine) RemoveTemplate(ctx context.Context, id string) error {
 		if id == vwire.BlankTemplateID {
 			return vwire.Fail(op, vwire.MsgBlankTemplate)
 		}
-		vms, err := tx.VMs()
+		vms, err := tx.VMs(vwire.VMFilter{TemplateID: id})
 		if err != nil {
 			return err
 		}
 		var users []string
 		for _, v := range vms {
-			if v.TemplateID == id {
-				users = append(users, v.Name)
-			}
+			users = append(users, v.Name)
 		}
 		if len(users) > 0 {
 			return vwire.Fail(op, vwire.MsgTemplateInUse, "names", strings.Join(users, ", "))

@@ -34,7 +34,7 @@ func validateVMName(op vwire.Op, name string) error {
 }
 
 // checkPlacement verifies that pinned hosts exist and are in the cluster.
-func checkPlacement(tx vwire.Tx, op vwire.Op, clusterID string, hosts []string) error {
+func checkPlacement(tx vwire.HostTx, op vwire.Op, clusterID string, hosts []string) error {
 	for _, id := range hosts {
 		h, err := tx.Host(id)
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
@@ -345,7 +345,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if len(notVM) > 0 {
 			return vwire.Fail(op, vwire.MsgNotAVMNetwork, "networks", strings.Join(notVM, ", "))
 		}
-		hosts, err := tx.Hosts()
+		hosts, err := tx.Hosts(vwire.HostFilter{ClusterID: c.vm.ClusterID})
 		if err != nil {
 			return err
 		}

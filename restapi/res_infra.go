@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/engine"
 )
 
 func versionNode(v vwire.Version) *node {
@@ -77,7 +76,7 @@ func (s *Server) refCluster(q *request, b *in, required bool) (string, error) {
 		}
 		return "", nil
 	}
-	cls, err := s.eng.Clusters(q.ctx(), engine.ClusterFilter{})
+	cls, err := s.eng.Clusters(q.ctx(), vwire.ClusterFilter{})
 	if err != nil {
 		return "", err
 	}
@@ -182,7 +181,7 @@ func (s *Server) addDataCenter(q *request) error {
 }
 
 func (s *Server) listDataCenterClusters(q *request) error {
-	cls, err := s.eng.Clusters(q.ctx(), engine.ClusterFilter{DataCenterID: q.r.PathValue("id")})
+	cls, err := s.eng.Clusters(q.ctx(), vwire.ClusterFilter{DataCenterID: q.r.PathValue("id")})
 	if err != nil {
 		return err
 	}
@@ -190,7 +189,7 @@ func (s *Server) listDataCenterClusters(q *request) error {
 }
 
 func (s *Server) listDataCenterNetworks(q *request) error {
-	nets, err := s.eng.Networks(q.ctx(), engine.NetworkFilter{DataCenterID: q.r.PathValue("id")})
+	nets, err := s.eng.Networks(q.ctx(), vwire.NetworkFilter{DataCenterID: q.r.PathValue("id")})
 	if err != nil {
 		return err
 	}
@@ -229,7 +228,7 @@ func (s *Server) writeClusters(q *request, cls []*vwire.Cluster) error {
 }
 
 func (s *Server) listClusters(q *request) error {
-	cls, err := s.eng.Clusters(q.ctx(), engine.ClusterFilter{})
+	cls, err := s.eng.Clusters(q.ctx(), vwire.ClusterFilter{})
 	if err != nil {
 		return err
 	}

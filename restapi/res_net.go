@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"vwire.dev/vwire"
-	"vwire.dev/vwire/engine"
 )
 
 // ---- networks
@@ -54,7 +53,7 @@ func (s *Server) writeNetworks(q *request, nets []*vwire.Network) error {
 }
 
 func (s *Server) listNetworks(q *request) error {
-	nets, err := s.eng.Networks(q.ctx(), engine.NetworkFilter{})
+	nets, err := s.eng.Networks(q.ctx(), vwire.NetworkFilter{})
 	if err != nil {
 		return err
 	}
@@ -156,7 +155,7 @@ func (s *Server) writeProfiles(q *request, ps []*vwire.VNICProfile) error {
 }
 
 func (s *Server) listProfiles(q *request) error {
-	ps, err := s.eng.Profiles(q.ctx(), engine.ProfileFilter{})
+	ps, err := s.eng.Profiles(q.ctx(), vwire.ProfileFilter{})
 	if err != nil {
 		return err
 	}
@@ -164,7 +163,7 @@ func (s *Server) listProfiles(q *request) error {
 }
 
 func (s *Server) listNetworkProfiles(q *request) error {
-	ps, err := s.eng.Profiles(q.ctx(), engine.ProfileFilter{NetworkID: q.r.PathValue("id")})
+	ps, err := s.eng.Profiles(q.ctx(), vwire.ProfileFilter{NetworkID: q.r.PathValue("id")})
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func (s *Server) addTemplate(q *request) error {
 		return vwire.Incomplete("Template", missing, "add")
 	}
 	if vmID == "" {
-		vms, err := s.eng.VMs(q.ctx(), engine.VMFilter{Name: vmName})
+		vms, err := s.eng.VMs(q.ctx(), vwire.VMFilter{Name: vmName})
 		if err != nil {
 			return err
 		}

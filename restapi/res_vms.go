@@ -35,7 +35,11 @@ func (s *Server) listHosts(q *request) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := s.eng.Hosts(q.ctx())
+	status, max, err := p.pushDown("status", "name", "id", "status", "address")
+	if err != nil {
+		return err
+	}
+	hosts, err := s.eng.Hosts(q.ctx(), vwire.HostFilter{Status: vwire.HostStatus(status), Max: max})
 	if err != nil {
 		return err
 	}
@@ -153,7 +157,11 @@ func (s *Server) listVMs(q *request) error {
 	if err != nil {
 		return err
 	}
-	l, err := s.eng.VMList(q.ctx())
+	status, max, err := p.pushDown("status", "name", "id", "status", "cluster")
+	if err != nil {
+		return err
+	}
+	l, err := s.eng.VMList(q.ctx(), vwire.VMFilter{Status: vwire.VMStatus(status), Max: max})
 	if err != nil {
 		return err
 	}
@@ -240,7 +248,7 @@ func (s *Server) placement(q *request, b *in) (*[]string, error) {
 	if pp == nil || pp.child("hosts") == nil {
 		return nil, nil
 	}
-	hosts, err := s.eng.Hosts(q.ctx())
+	hosts, err := s.eng.Hosts(q.ctx(), vwire.HostFilter{})
 	if err != nil {
 		return nil, err
 	}

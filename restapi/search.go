@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -106,13 +107,17 @@ func matches(terms []term, fields map[string]string) (bool, error) {
 			for k := range fields {
 				known = append(known, k)
 			}
-			return false, vwire.InvalidValue(vwire.MsgInvalidValue, "Cannot search by "+strconv.Quote(t.field)+"; this collection can be searched by: "+strings.Join(sorted(known), ", ")+".")
+			return false, unknownField(t.field, known)
 		}
 		if glob(strings.ToLower(t.value), strings.ToLower(v)) == t.not {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+func unknownField(field string, known []string) error {
+	return vwire.InvalidValue(vwire.MsgInvalidValue, "Cannot search by "+strconv.Quote(field)+"; this collection can be searched by: "+strings.Join(sorted(known), ", ")+".")
 }
 
 // glob matches s against pattern, whose only wildcard is * (oVirt's), rune
@@ -169,6 +174,32 @@ func (q *request) listParams() (listParams, error) {
 		}
 	}
 	return p, nil
+}
+
+// pushDown reads, for the database's filter, the value of a search on a
+// field whose stored values are canonical lower case (a status): a
+// positive term without wildcard is then exactly SQL equality with the
+// lowered value, the same test glob makes. It returns the value ("" when
+// no term qualifies) and the max the database may apply: the request's
+// when that term is the whole search, else 0 (the other terms still run
+// in collect, after the database). Every term's field is checked first,
+// so an unknown one is refused whatever the database returns.
+func (p listParams) pushDown(field string, known ...string) (value string, max int, err error) {
+	for _, t := range p.terms {
+		if !slices.Contains(known, t.field) {
+			return "", 0, unknownField(t.field, known)
+		}
+	}
+	for _, t := range p.terms {
+		if t.field == field && !t.not && !strings.Contains(t.value, "*") {
+			value = strings.ToLower(t.value)
+			break
+		}
+	}
+	if len(p.terms) == 0 || (len(p.terms) == 1 && value != "") {
+		max = p.max
+	}
+	return value, max, nil
 }
 
 // collect builds a collection of items that pass the search, up to max.

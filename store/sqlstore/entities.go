@@ -101,9 +101,10 @@ func (t *Tx) Cluster(id string) (*vwire.Cluster, error) {
 	return c, err
 }
 
-func (t *Tx) Clusters() ([]*vwire.Cluster, error) {
+func (t *Tx) Clusters(f vwire.ClusterFilter) ([]*vwire.Cluster, error) {
+	w := new(where).eq("data_center_id", f.DataCenterID).eq("mac_pool_id", f.MACPoolID).eq("name", f.Name)
 	return list(t, func(r *sql.Rows) (*vwire.Cluster, error) { return scanCluster(r) },
-		`SELECT `+clusterCols+` FROM clusters ORDER BY name`)
+		`SELECT `+clusterCols+` FROM clusters`+w.sql("name", f.Max), w.args...)
 }
 
 func (t *Tx) CreateCluster(c *vwire.Cluster) error {
@@ -202,9 +203,10 @@ func (t *Tx) Network(id string) (*vwire.Network, error) {
 	return n, err
 }
 
-func (t *Tx) Networks() ([]*vwire.Network, error) {
+func (t *Tx) Networks(f vwire.NetworkFilter) ([]*vwire.Network, error) {
+	w := new(where).eq("data_center_id", f.DataCenterID).eq("name", f.Name)
 	return list(t, func(r *sql.Rows) (*vwire.Network, error) { return scanNetwork(r) },
-		`SELECT `+netCols+` FROM networks ORDER BY name, data_center_id`)
+		`SELECT `+netCols+` FROM networks`+w.sql("name, data_center_id", f.Max), w.args...)
 }
 
 func (t *Tx) CreateNetwork(n *vwire.Network) error {
@@ -241,9 +243,10 @@ func (t *Tx) Profile(id string) (*vwire.VNICProfile, error) {
 	return p, err
 }
 
-func (t *Tx) Profiles() ([]*vwire.VNICProfile, error) {
+func (t *Tx) Profiles(f vwire.ProfileFilter) ([]*vwire.VNICProfile, error) {
+	w := new(where).eq("network_id", f.NetworkID)
 	return list(t, func(r *sql.Rows) (*vwire.VNICProfile, error) { return scanProfile(r) },
-		`SELECT `+profileCols+` FROM vnic_profiles ORDER BY name, id`)
+		`SELECT `+profileCols+` FROM vnic_profiles`+w.sql("name, id", f.Max), w.args...)
 }
 
 func (t *Tx) CreateProfile(p *vwire.VNICProfile) error {
@@ -310,9 +313,16 @@ func (t *Tx) Host(id string) (*vwire.Host, error) {
 	return h, err
 }
 
-func (t *Tx) Hosts() ([]*vwire.Host, error) {
+func (t *Tx) Hosts(f vwire.HostFilter) ([]*vwire.Host, error) {
+	w := new(where).eq("cluster_id", f.ClusterID).eq("name", f.Name).eq("status", string(f.Status))
 	return list(t, func(r *sql.Rows) (*vwire.Host, error) { return scanHost(r) },
-		`SELECT `+hostCols+` FROM hosts ORDER BY name`)
+		`SELECT `+hostCols+` FROM hosts`+w.sql("name", f.Max), w.args...)
+}
+
+func (t *Tx) CountHosts(status vwire.HostStatus) (int, error) {
+	var n int
+	err := t.row(`SELECT COUNT(*) FROM hosts WHERE ? = '' OR status = ?`, string(status), string(status)).Scan(&n)
+	return n, t.db.translate(err)
 }
 
 func (t *Tx) CreateHost(h *vwire.Host) error {

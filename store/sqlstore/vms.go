@@ -121,20 +121,16 @@ func (t *Tx) VM(id string) (*vwire.VM, error) {
 	return v, err
 }
 
-func (t *Tx) VMs() ([]*vwire.VM, error) {
-	return list(t, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) },
-		vmSelect+` ORDER BY name`)
+func (t *Tx) VMs(f vwire.VMFilter) ([]*vwire.VM, error) {
+	w := new(where).eq("cluster_id", f.ClusterID).eq("host_id", f.HostID).eq("template_id", f.TemplateID).
+		eq("name", f.Name).eq("status", string(f.Status))
+	return list(t, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) }, vmSelect+w.sql("name", f.Max), w.args...)
 }
 
 func (t *Tx) CountVMs(status vwire.VMStatus) (int, error) {
 	var n int
 	err := t.row(`SELECT COUNT(*) FROM vms WHERE ? = '' OR status = ?`, string(status), string(status)).Scan(&n)
 	return n, t.db.translate(err)
-}
-
-func (t *Tx) VMsOnHost(hostID string) ([]*vwire.VM, error) {
-	return list(t, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) },
-		vmSelect+` WHERE host_id = ? ORDER BY name`, hostID)
 }
 
 func (t *Tx) CreateVM(v *vwire.VM) error {

@@ -53,7 +53,7 @@ func testForeignNICs(t *testing.T, s vwire.Store) {
 			if diff := cmp.Diff(want, vm.ForeignNICs); diff != "" {
 				t.Errorf("%s: VM (-want +got):\n%s", what, diff)
 			}
-			on, err := tx.VMsOnHost(f.host.ID)
+			on, err := tx.VMs(vwire.VMFilter{HostID: f.host.ID})
 			if err != nil || len(on) != 1 {
 				t.Fatalf("VMsOnHost = %v, %v", on, err)
 			}

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"DriftPolicy", testDriftPolicy},
 		{"ForeignNICs", testForeignNICs},
 		{"CountVMs", testCountVMs},
+		{"Filters", testFilters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -337,7 +338,7 @@ func testEntities(t *testing.T, s vwire.Store) {
 		add("vm", f.vm)(tx.VM(f.vm.ID))
 		cns, err := tx.ClusterNetworks(f.cluster.ID)
 		add("cluster networks", []*vwire.ClusterNetwork{{Network: *f.net, ClusterID: f.cluster.ID, Required: true}})(cns, err)
-		onHost, err := tx.VMsOnHost(f.host.ID)
+		onHost, err := tx.VMs(vwire.VMFilter{HostID: f.host.ID})
 		add("vms on host", []*vwire.VM{f.vm})(onHost, err)
 		for _, c := range checks {
 			if c.err != nil {
@@ -859,7 +860,7 @@ func testConcurrentWriters(t *testing.T, s vwire.Store) {
 	}
 	wg.Wait()
 	s.View(ctx(), func(tx vwire.Tx) error {
-		nets, _ := tx.Networks()
+		nets, _ := tx.Networks(vwire.NetworkFilter{})
 		got := map[string]bool{}
 		for _, n := range nets {
 			got[n.Name] = true
@@ -968,7 +969,7 @@ func testCountVMs(t *testing.T, s vwire.Store) {
 		t.Errorf("CountVMs: all +%d, up +%d, down +%d; want +3, +1, +2", all-all0, up-up0, down-down0)
 	}
 	var vms []*vwire.VM
-	s.View(ctx(), func(tx vwire.Tx) (err error) { vms, err = tx.VMs(); return })
+	s.View(ctx(), func(tx vwire.Tx) (err error) { vms, err = tx.VMs(vwire.VMFilter{}); return })
 	if len(vms) != all {
 		t.Errorf("CountVMs(\"\") = %d, VMs() lists %d", all, len(vms))
 	}
