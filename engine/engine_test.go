@@ -117,7 +117,11 @@ func newEnvOpts(t testing.TB, o envOpts) *env {
 		e.host, err = e.eng.RegisterEmbeddedHost(ctx(), "127.0.0.1", p)
 	} else {
 		var clusterID string
-		db.View(ctx(), func(tx vwire.Tx) error { cls, _ := tx.Clusters(vwire.ClusterFilter{}); clusterID = cls[0].ID; return nil })
+		db.View(ctx(), func(tx vwire.Tx) error {
+			cls, _ := tx.Clusters(vwire.ClusterFilter{})
+			clusterID = cls[0].ID
+			return nil
+		})
 		e.host, err = e.eng.AddHost(ctx(), engine.HostSpec{Name: "host1", Address: "127.0.0.1", Port: p, ClusterID: clusterID})
 	}
 	if err != nil {
