@@ -11,3 +11,10 @@ func (db *DB) PragmaForTest(ctx context.Context, name string) (string, error) {
 	err := db.write.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
 	return v, err
 }
+
+// ExecForTest runs a raw statement on the write pool; tests use it to
+// simulate states the API cannot produce (a newer schema).
+func (db *DB) ExecForTest(ctx context.Context, query string) error {
+	_, err := db.write.ExecContext(ctx, query)
+	return err
+}

@@ -387,10 +387,3 @@ func (t *Tx) SetMeta(key, value string) error {
 	_, err := t.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
 }
-
-// ExecForTest runs a raw statement on the write pool; tests use it to
-// simulate states the API cannot produce (a newer schema).
-func (db *DB) ExecForTest(ctx context.Context, query string) error {
-	_, err := db.write.ExecContext(ctx, query)
-	return err
-}
