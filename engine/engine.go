@@ -131,9 +131,33 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	correlationKey
+	principalKey
 )
 
-// WithUser records who acts, for audit events ("admin@internal-authz").
+// Principal is the authenticated user a request acts for. The engine's
+// use cases and queries read it from the context (PrincipalOf) to decide
+// what the caller may do and see, and audit events name it.
+type Principal struct {
+	UserID, Name, Domain string
+}
+
+// AuditName is how oVirt's events name a user: "admin@internal-authz".
+func (p Principal) AuditName() string { return p.Name + "@" + p.Domain + "-authz" }
+
+// WithPrincipal records who acts: for permission checks and audit events.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(WithUser(ctx, p.AuditName()), principalKey, p)
+}
+
+// PrincipalOf returns the user a request acts for; false for the engine's
+// own work (polling, repair), which acts as SYSTEM.
+func PrincipalOf(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey).(Principal)
+	return p, ok
+}
+
+// WithUser records the name audit events give the actor, without a
+// principal: a change settled later in the name of the user who asked.
 func WithUser(ctx context.Context, user string) context.Context {
 	return context.WithValue(ctx, userKey, user)
 }

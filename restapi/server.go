@@ -47,7 +47,7 @@ type Server struct {
 }
 
 type basicEntry struct {
-	user    string
+	user    *vwire.User
 	expires time.Time
 }
 
@@ -184,7 +184,7 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 			q.fault(err, false)
 			return
 		}
-		q.r = r.WithContext(engine.WithUser(r.Context(), user))
+		q.r = r.WithContext(engine.WithPrincipal(r.Context(), engine.Principal{UserID: user.ID, Name: user.Name, Domain: user.Domain}))
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic in handler", "path", r.URL.Path, "panic", p)
@@ -198,16 +198,12 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 }
 
 // authenticate accepts a bearer token from the SSO endpoint or HTTP Basic.
-func (s *Server) authenticate(r *http.Request) (string, error) {
+func (s *Server) authenticate(r *http.Request) (*vwire.User, error) {
 	auth := r.Header.Get("Authorization")
 	scheme, cred, _ := strings.Cut(auth, " ")
 	switch strings.ToLower(scheme) {
 	case "bearer":
-		u, err := s.eng.TokenUser(r.Context(), strings.TrimSpace(cred))
-		if err != nil {
-			return "", err
-		}
-		return u.Name + "@" + u.Domain + "-authz", nil
+		return s.eng.TokenUser(r.Context(), strings.TrimSpace(cred))
 	case "basic":
 		key := sha256.Sum256([]byte(cred))
 		s.basicMu.Lock()
@@ -223,16 +219,15 @@ func (s *Server) authenticate(r *http.Request) (string, error) {
 		login, pw, _ := strings.Cut(string(raw), ":")
 		u, err := s.eng.Authenticate(r.Context(), login, pw)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		name := u.Name + "@" + u.Domain + "-authz"
 		s.basicMu.Lock()
 		if len(s.basicCache) > 1024 {
 			clear(s.basicCache)
 		}
-		s.basicCache[key] = basicEntry{name, time.Now().Add(time.Minute)}
+		s.basicCache[key] = basicEntry{u, time.Now().Add(time.Minute)}
 		s.basicMu.Unlock()
-		return name, nil
+		return u, nil
 	}
-	return "", vwire.New(vwire.MsgAuthRequired, "sso", ssoRoot)
+	return nil, vwire.New(vwire.MsgAuthRequired, "sso", ssoRoot)
 }
