@@ -232,6 +232,9 @@ type UserTx interface {
 	// TokenUser returns the user of a valid token, ENOTFOUND otherwise.
 	TokenUser(hash string, now time.Time) (*User, error)
 	DeleteToken(hash string) error
+	// DeleteUserTokens revokes every token of a user (a password change, a
+	// removal).
+	DeleteUserTokens(userID string) error
 }
 
 // Pending is a host change in flight.

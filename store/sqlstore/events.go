@@ -100,3 +100,8 @@ func (t *Tx) DeleteToken(hash string) error {
 	_, err := t.exec(`DELETE FROM sso_tokens WHERE token_hash = ?`, hash)
 	return err
 }
+
+func (t *Tx) DeleteUserTokens(userID string) error {
+	_, err := t.exec(`DELETE FROM sso_tokens WHERE user_id = ?`, userID)
+	return err
+}

@@ -711,6 +711,29 @@ func testTokens(t *testing.T, s vwire.Store) {
 		}
 		return nil
 	})
+	other := &vwire.User{ID: uuid.NewString(), Name: "o" + uuid.NewString()[:6], Domain: "internal", PasswordHash: "h"}
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateUser(other); err != nil {
+			return err
+		}
+		for _, tok := range []struct{ hash, user string }{{"u1", u.ID}, {"u2", u.ID}, {"o1", other.ID}} {
+			if err := tx.CreateToken(tok.hash, tok.user, now.Add(time.Hour)); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteUserTokens(u.ID)
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		for _, h := range []string{"u1", "u2"} {
+			if _, err := tx.TokenUser(h, now); code(err) != vwire.ENOTFOUND {
+				t.Errorf("token %s of a user whose tokens were revoked: err = %v", h, err)
+			}
+		}
+		if got, err := tx.TokenUser("o1", now); err != nil || got.ID != other.ID {
+			t.Errorf("another user's token: %v, %v", got, err)
+		}
+		return nil
+	})
 }
 
 func testRollback(t *testing.T, s vwire.Store) {
