@@ -223,14 +223,43 @@ type EventTx interface {
 	Event(id int64) (*Event, error)
 }
 
+// Token is a session: an SSO bearer token or a persistent-auth session
+// cookie, stored by the hash of its secret. It ends at Expires, or when unused
+// for its idle time.
+type Token struct {
+	Hash     string
+	UserID   string
+	Kind     TokenKind
+	Created  time.Time
+	LastUsed time.Time
+	// Idle is this token's idle time (a client's Session-TTL); 0 means the
+	// engine's default.
+	Idle    time.Duration
+	Expires time.Time
+}
+
+// TokenKind says how a token travels.
+type TokenKind string
+
+const (
+	TokenSSO     TokenKind = "sso"     // Authorization: Bearer, from /sso/oauth/token
+	TokenSession TokenKind = "session" // the JSESSIONID cookie of Prefer: persistent-auth
+)
+
 // UserTx holds users and their session tokens.
 type UserTx interface {
 	UserByName(name, domain string) (*User, error)
 	CreateUser(*User) error
 	UpdateUser(*User) error
-	CreateToken(hash, userID string, expires time.Time) error
-	// TokenUser returns the user of a valid token, ENOTFOUND otherwise.
-	TokenUser(hash string, now time.Time) (*User, error)
+	CreateToken(*Token) error
+	// Token returns a token and its user, ENOTFOUND when there is none. It
+	// does not judge expiry: the engine does, with its clock and idle time.
+	Token(hash string) (*Token, *User, error)
+	// TouchToken records a use of a token (its idle time restarts).
+	TouchToken(hash string, used time.Time) error
+	// DeleteExpiredTokens sweeps tokens past their absolute end or idle
+	// longer than their idle time (defaultIdle for those without their own).
+	DeleteExpiredTokens(now time.Time, defaultIdle time.Duration) error
 	DeleteToken(hash string) error
 	// DeleteUserTokens revokes every token of a user (a password change, a
 	// removal).

@@ -77,31 +77,3 @@ func (t *Tx) CreateUser(u *vwire.User) error {
 func (t *Tx) UpdateUser(u *vwire.User) error {
 	return t.execOne("User", u.ID, `UPDATE users SET password_hash = ? WHERE id = ?`, u.PasswordHash, u.ID)
 }
-
-func (t *Tx) CreateToken(hash, userID string, expires time.Time) error {
-	// Expired tokens are swept whenever a new one is issued.
-	if _, err := t.exec(`DELETE FROM sso_tokens WHERE expires < ?`, nowMillis()); err != nil {
-		return err
-	}
-	_, err := t.exec(`INSERT INTO sso_tokens (token_hash, user_id, expires) VALUES (?, ?, ?)`, hash, userID, millis(expires))
-	return err
-}
-
-func (t *Tx) TokenUser(hash string, now time.Time) (*vwire.User, error) {
-	var u vwire.User
-	err := t.one("Token", "", func(r *sql.Row) error {
-		return r.Scan(&u.ID, &u.Name, &u.Domain, &u.PasswordHash)
-	}, `SELECT u.id, u.name, u.domain, u.password_hash FROM sso_tokens s JOIN users u ON u.id = s.user_id
-		WHERE s.token_hash = ? AND s.expires > ?`, hash, millis(now))
-	return &u, err
-}
-
-func (t *Tx) DeleteToken(hash string) error {
-	_, err := t.exec(`DELETE FROM sso_tokens WHERE token_hash = ?`, hash)
-	return err
-}
-
-func (t *Tx) DeleteUserTokens(userID string) error {
-	_, err := t.exec(`DELETE FROM sso_tokens WHERE user_id = ?`, userID)
-	return err
-}

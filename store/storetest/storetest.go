@@ -680,62 +680,6 @@ func testEvents(t *testing.T, s vwire.Store) {
 	})
 }
 
-func testTokens(t *testing.T, s vwire.Store) {
-	u := &vwire.User{ID: uuid.NewString(), Name: "u" + uuid.NewString()[:6], Domain: "internal", PasswordHash: "h"}
-	now := time.Now()
-	update(t, s, func(tx vwire.Tx) error {
-		if err := tx.CreateUser(u); err != nil {
-			return err
-		}
-		if err := tx.CreateToken("live", u.ID, now.Add(time.Hour)); err != nil {
-			return err
-		}
-		return tx.CreateToken("old", u.ID, now.Add(-time.Hour))
-	})
-	s.View(ctx(), func(tx vwire.Tx) error {
-		if got, err := tx.TokenUser("live", now); err != nil || got.ID != u.ID {
-			t.Errorf("live token: %v, %v", got, err)
-		}
-		if _, err := tx.TokenUser("old", now); code(err) != vwire.ENOTFOUND {
-			t.Errorf("expired token: err = %v, want not found", err)
-		}
-		if got, err := tx.UserByName(u.Name, "internal"); err != nil || got.PasswordHash != "h" {
-			t.Errorf("user by name: %v, %v", got, err)
-		}
-		return nil
-	})
-	update(t, s, func(tx vwire.Tx) error { return tx.DeleteToken("live") })
-	s.View(ctx(), func(tx vwire.Tx) error {
-		if _, err := tx.TokenUser("live", now); code(err) != vwire.ENOTFOUND {
-			t.Errorf("deleted token: err = %v", err)
-		}
-		return nil
-	})
-	other := &vwire.User{ID: uuid.NewString(), Name: "o" + uuid.NewString()[:6], Domain: "internal", PasswordHash: "h"}
-	update(t, s, func(tx vwire.Tx) error {
-		if err := tx.CreateUser(other); err != nil {
-			return err
-		}
-		for _, tok := range []struct{ hash, user string }{{"u1", u.ID}, {"u2", u.ID}, {"o1", other.ID}} {
-			if err := tx.CreateToken(tok.hash, tok.user, now.Add(time.Hour)); err != nil {
-				return err
-			}
-		}
-		return tx.DeleteUserTokens(u.ID)
-	})
-	s.View(ctx(), func(tx vwire.Tx) error {
-		for _, h := range []string{"u1", "u2"} {
-			if _, err := tx.TokenUser(h, now); code(err) != vwire.ENOTFOUND {
-				t.Errorf("token %s of a user whose tokens were revoked: err = %v", h, err)
-			}
-		}
-		if got, err := tx.TokenUser("o1", now); err != nil || got.ID != other.ID {
-			t.Errorf("another user's token: %v, %v", got, err)
-		}
-		return nil
-	})
-}
-
 func testRollback(t *testing.T, s vwire.Store) {
 	f := newFixture(t, s)
 	boom := errors.New("boom")
