@@ -143,6 +143,9 @@ const (
 	MsgBadCredentials        MsgKey = "BAD_CREDENTIALS"
 	MsgTokenUnknown          MsgKey = "TOKEN_UNKNOWN"
 	MsgAuthRequired          MsgKey = "AUTHENTICATION_REQUIRED"
+	MsgLoginThrottled        MsgKey = "LOGIN_THROTTLED"
+	MsgBadAuthorization      MsgKey = "BAD_AUTHORIZATION"
+	MsgCredentialsTooLarge   MsgKey = "CREDENTIALS_TOO_LARGE"
 	MsgTooManyStreams        MsgKey = "TOO_MANY_EVENT_STREAMS"
 	MsgInternal              MsgKey = "INTERNAL_ERROR"
 	MsgInternalPanic         MsgKey = "INTERNAL_PANIC"
@@ -271,6 +274,9 @@ var messages = map[MsgKey]Message{
 	MsgBadCredentials:        {Code: EUNAUTHORIZED, Text: "Cannot authenticate user '${user}': The username or password is incorrect.", Bare: true},
 	MsgTokenUnknown:          {Code: EUNAUTHORIZED, Text: "The token is unknown or expired.", Bare: true},
 	MsgAuthRequired:          {Code: EUNAUTHORIZED, Text: "Authentication required: HTTP Basic (user@profile:password) or a bearer token from ${sso}/oauth/token.", Reason: "Unauthorized", Bare: true},
+	MsgLoginThrottled:        {Code: EUNAUTHORIZED, Text: "Cannot authenticate user '${user}': too many failed logins; the next attempt is checked in ${seconds} seconds.", Reason: "Unauthorized", Bare: true},
+	MsgBadAuthorization:      {Code: EUNAUTHORIZED, Text: "Malformed Authorization header: ${why}.", Reason: "Unauthorized", Bare: true},
+	MsgCredentialsTooLarge:   {Code: EINVALID, Text: "The ${what} is too large: at most ${max} bytes.", Reason: "Bad Request", Bare: true},
 	MsgTooManyStreams:        {Code: EUNAVAILABLE, Text: "Too many event streams are open (${max}); try again later.", Reason: "Service Unavailable"},
 	MsgInternal:              {Code: EINTERNAL, Text: "Internal error."},
 	MsgInternalPanic:         {Code: EINTERNAL, Text: "Internal error: ${cause}"},

@@ -67,6 +67,7 @@ var (
 	evMACPoolAdd      = auditType{10700, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was created by ${UserName}."}
 	evMACPoolUpdate   = auditType{10702, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was updated by ${UserName}."}
 	evMACPoolRemove   = auditType{10704, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was removed by ${UserName}."}
+	evLoginLocked     = auditType{10950, vwire.SevWarning, "User ${UserName} connected from '${SourceIP}' is locked out for ${Delay} after ${Failures} failed logins."}
 	evLinkUp          = "Link State is UP."
 	evLinkDown        = "Link State is DOWN."
 )

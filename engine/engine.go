@@ -52,6 +52,8 @@ type Engine struct {
 
 	clientsMu sync.Mutex
 	clients   map[string]cachedClient
+
+	auth *auth
 }
 
 type cachedClient struct {
@@ -69,6 +71,8 @@ type Options struct {
 	HostTimeout time.Duration
 	// PollInterval is how often hosts are polled (default 3 s).
 	PollInterval time.Duration
+	// Sessions configure tokens, sessions and login throttling (auth.go).
+	Sessions SessionOptions
 }
 
 // DefaultHostTimeout bounds each host call when Options.HostTimeout is zero.
@@ -78,7 +82,7 @@ const DefaultHostTimeout = 30 * time.Second
 func New(store vwire.Store, o Options) *Engine {
 	e := &Engine{store: store, dial: o.Dial, log: o.Logger, now: time.Now, hostTimeout: o.HostTimeout,
 		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, id: uuid.NewString(),
-		leases: map[string]time.Time{}}
+		leases: map[string]time.Time{}, auth: newAuth(o.Sessions)}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
