@@ -443,21 +443,25 @@ func (e *Engine) RevokeToken(ctx context.Context, token string) error {
 	return e.store.Update(ctx, func(tx vwire.Tx) error { return tx.DeleteToken(tokenHash(token)) })
 }
 
-// RevokeAllTokens deletes every token of the user a token belongs to
-// (oVirt's revoke with scope ovirt-ext=revoke:revoke-all). An unknown
-// token revokes nothing.
-func (e *Engine) RevokeAllTokens(ctx context.Context, token string) error {
-	if len(token) > 256 {
+// RevokeUserToken is oVirt's /sso/oauth/revoke for an authenticated
+// client u: it deletes token if it is u's, and with all every token of u
+// (scope ovirt-ext=revoke:revoke-all). Another user's or an unknown token
+// revokes nothing and is no error, so the answer tells nothing about it.
+func (e *Engine) RevokeUserToken(ctx context.Context, u *vwire.User, token string, all bool) error {
+	if token == "" || len(token) > 256 {
 		return nil
 	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
-		_, u, err := tx.Token(tokenHash(token))
-		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		k, _, err := tx.Token(tokenHash(token))
+		if vwire.ErrorCode(err) == vwire.ENOTFOUND || (err == nil && k.UserID != u.ID) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		return tx.DeleteUserTokens(u.ID)
+		if all {
+			return tx.DeleteUserTokens(u.ID)
+		}
+		return tx.DeleteToken(k.Hash)
 	})
 }

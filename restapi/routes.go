@@ -1,7 +1,6 @@
 package restapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -97,6 +96,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST "+ssoRoot+"/oauth/token", s.ssoToken)
 	s.mux.HandleFunc("GET "+ssoRoot+"/oauth/token", s.ssoToken)
 	s.mux.HandleFunc("POST /ovirt-engine/services/sso-logout", s.ssoLogout)
+	s.mux.HandleFunc("POST "+ssoRoot+"/oauth/revoke", s.ssoRevoke)
 }
 
 // Product version reported at the API root; clients read major/minor.
@@ -130,60 +130,6 @@ func (s *Server) root(q *request) error {
 		date("time", time.Now()))
 	q.write(http.StatusOK, n)
 	return nil
-}
-
-// ssoToken is oVirt's password grant: form parameters in, JSON out.
-func (s *Server) ssoToken(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	fail := func(code int, kind, msg string) {
-		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(map[string]string{"error_code": kind, "error": msg, "error_description": msg})
-	}
-	if err := r.ParseForm(); err != nil {
-		fail(http.StatusBadRequest, "invalid_request", "Cannot read the form: "+err.Error())
-		return
-	}
-	grant := r.Form.Get("grant_type")
-	switch {
-	case grant == "":
-		fail(http.StatusBadRequest, "invalid_request", "Missing parameter: 'grant_type'")
-		return
-	case grant != "password":
-		fail(http.StatusBadRequest, "unsupported_grant_type", "The grant type '"+grant+"' is not supported; use 'password'.")
-		return
-	case r.Form.Get("username") == "":
-		fail(http.StatusBadRequest, "invalid_request", "Missing parameter: 'username'")
-		return
-	}
-	scope := r.Form.Get("scope")
-	if scope == "" {
-		scope = "ovirt-app-api"
-	}
-	u, err := s.eng.Authenticate(r.Context(), r.Form.Get("username"), r.Form.Get("password"))
-	if err != nil {
-		_, _, detail := faultOf(err)
-		fail(http.StatusBadRequest, "access_denied", detail)
-		return
-	}
-	token, exp, err := s.eng.IssueToken(r.Context(), u)
-	if err != nil {
-		fail(http.StatusInternalServerError, "server_error", "Cannot issue a token.")
-		return
-	}
-	json.NewEncoder(w).Encode(map[string]string{
-		"access_token": token,
-		"scope":        scope + " ovirt-ext=token-info:authz-search ovirt-ext=token-info:public-authz-search ovirt-ext=token-info:validate ovirt-ext=token:password-access",
-		"exp":          strconv.FormatInt(exp.UnixMilli(), 10),
-		"token_type":   "bearer",
-	})
-}
-
-func (s *Server) ssoLogout(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	if err := r.ParseForm(); err == nil && r.Form.Get("token") != "" {
-		s.eng.RevokeToken(r.Context(), r.Form.Get("token"))
-	}
-	w.Write([]byte("{}\n"))
 }
 
 // done answers a successful remove or action: <action><status>complete</status></action>.

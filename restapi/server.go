@@ -8,15 +8,12 @@ package restapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"log/slog"
 	"mime"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -35,20 +32,10 @@ type Server struct {
 	log *slog.Logger
 	mux *http.ServeMux
 
-	// basicCache remembers verified Basic credentials for a minute, so that
-	// scripts using Basic auth do not pay a password hash per request.
-	basicMu    sync.Mutex
-	basicCache map[[32]byte]basicEntry
-
 	// Stream bounds the event stream (events.go); set it before serving.
 	Stream  StreamLimits
 	hubOnce sync.Once
 	hub     *eventHub
-}
-
-type basicEntry struct {
-	user    *vwire.User
-	expires time.Time
 }
 
 // New returns the REST API of an engine.
@@ -56,7 +43,7 @@ func New(eng *engine.Engine, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{eng: eng, log: log, mux: http.NewServeMux(), basicCache: map[[32]byte]basicEntry{}}
+	s := &Server{eng: eng, log: log, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
@@ -179,7 +166,7 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 		if p, ok := r.Context().Value(prefixKey{}).(string); ok {
 			q.prefix = p
 		}
-		user, err := s.authenticate(r)
+		user, err := s.authenticate(w, r)
 		if err != nil {
 			q.fault(err, false)
 			return
@@ -195,39 +182,4 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 			q.fault(err, isAction)
 		}
 	})
-}
-
-// authenticate accepts a bearer token from the SSO endpoint or HTTP Basic.
-func (s *Server) authenticate(r *http.Request) (*vwire.User, error) {
-	auth := r.Header.Get("Authorization")
-	scheme, cred, _ := strings.Cut(auth, " ")
-	switch strings.ToLower(scheme) {
-	case "bearer":
-		return s.eng.TokenUser(r.Context(), strings.TrimSpace(cred))
-	case "basic":
-		key := sha256.Sum256([]byte(cred))
-		s.basicMu.Lock()
-		e, ok := s.basicCache[key]
-		s.basicMu.Unlock()
-		if ok && time.Now().Before(e.expires) {
-			return e.user, nil
-		}
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
-		if err != nil {
-			break
-		}
-		login, pw, _ := strings.Cut(string(raw), ":")
-		u, err := s.eng.Authenticate(r.Context(), login, pw)
-		if err != nil {
-			return nil, err
-		}
-		s.basicMu.Lock()
-		if len(s.basicCache) > 1024 {
-			clear(s.basicCache)
-		}
-		s.basicCache[key] = basicEntry{u, time.Now().Add(time.Minute)}
-		s.basicMu.Unlock()
-		return u, nil
-	}
-	return nil, vwire.New(vwire.MsgAuthRequired, "sso", ssoRoot)
 }
