@@ -45,6 +45,9 @@ type EngineMain struct {
 	// Events bounds the event-stream subscribers and their keep-alive
 	// and dead-client timeouts; zero values take restapi's defaults.
 	Events restapi.StreamLimits
+	// Sessions configure tokens' idle and absolute lifetimes and login
+	// throttling; zero values take the engine's defaults.
+	Sessions engine.SessionOptions
 
 	Engine *engine.Engine
 	// Sim is the embedded host's hypervisor, when there is one.
@@ -72,7 +75,7 @@ func (m *EngineMain) Start(ctx context.Context) error {
 		return err
 	}
 	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout,
-		Dial: engineport.Dial(m.HostTimeout)})
+		Dial: engineport.Dial(m.HostTimeout), Sessions: m.Sessions})
 	generated, err := m.Engine.Bootstrap(ctx, m.AdminPassword)
 	if err != nil {
 		m.Close()
