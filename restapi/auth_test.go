@@ -401,7 +401,7 @@ func BenchmarkBasicAuth(b *testing.B) {
 	req.SetBasicAuth("admin@internal", "secret")
 	req.Header.Set("Prefer", "persistent-auth")
 	h.ServeHTTP(w, req)
-	b.Run("Cookie", func(b *testing.B) { run(b, "Cookie", w.Result().Cookies()[0].String()) })
+	b.Run("Cookie", func(b *testing.B) { run(b, "Cookie", "JSESSIONID="+w.Result().Cookies()[0].Value) })
 	u, _ := m.Engine.Authenticate(context.Background(), "admin@internal", "secret")
 	tok, _, _ := m.Engine.IssueToken(context.Background(), u)
 	b.Run("Bearer", func(b *testing.B) { run(b, "Authorization", "Bearer "+tok) })
