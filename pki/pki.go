@@ -329,3 +329,6 @@ func ListenNames(listen string, public []string) []string {
 	}
 	return names
 }
+
+// CACertificate is the CA's certificate as PEM (engine.HostSigner).
+func (ca *CA) CACertificate() []byte { return ca.PEM }
