@@ -265,3 +265,15 @@ func (c *Client) UpdateNIC(ctx context.Context, vmID string, p UpdateDeviceParam
 	err := c.Call(ctx, verbUpdateDevice, UpdateDeviceRequest{VMID: vmID, Params: p}, &out)
 	return out.Device, err
 }
+
+// CertificateRequest calls Host.certificateRequest.
+func (c *Client) CertificateRequest(ctx context.Context) ([]byte, error) {
+	var out CertRequestResult
+	err := c.Call(ctx, verbCertRequest, NoParams{}, &out)
+	return []byte(out.CSR), err
+}
+
+// InstallCertificate calls Host.installCertificate.
+func (c *Client) InstallCertificate(ctx context.Context, certPEM []byte) error {
+	return c.Call(ctx, verbCertInstall, InstallCertParams{Certificate: string(certPEM)}, nil)
+}
