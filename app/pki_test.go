@@ -255,14 +255,17 @@ func TestEnrolmentAndMutualTLS(t *testing.T) {
 
 	t.Run("TokenSingleUse", func(t *testing.T) {
 		_, err := pki.Enroll(context.Background(), t.TempDir(), m.BaseURL(), token, caPool)
-		if err == nil || !strings.Contains(err.Error(), "400") {
+		var ee *pki.EnrollError
+		if !errors.As(err, &ee) || ee.Status != http.StatusBadRequest {
 			t.Errorf("second use of a token: %v, want refused", err)
 		}
 	})
 	t.Run("ForgedToken", func(t *testing.T) {
 		forged, _, _ := pki.NewToken()
-		if _, err := pki.Enroll(context.Background(), t.TempDir(), m.BaseURL(), forged, caPool); err == nil {
-			t.Error("forged token accepted")
+		_, err := pki.Enroll(context.Background(), t.TempDir(), m.BaseURL(), forged, caPool)
+		var ee *pki.EnrollError
+		if !errors.As(err, &ee) || ee.Status != http.StatusBadRequest {
+			t.Errorf("forged token: %v, want refused", err)
 		}
 	})
 	t.Run("EnrolVerifiesEngine", func(t *testing.T) {

@@ -42,6 +42,17 @@ type EnrollAnswer struct {
 	CA          string `json:"ca"`
 }
 
+// EnrollError is the engine's refusal of an enrolment (an unknown, used
+// or expired token, a malformed request): its HTTP status and answer.
+type EnrollError struct {
+	Status int
+	Answer string
+}
+
+func (e *EnrollError) Error() string {
+	return fmt.Sprintf("enrol: the engine refused (HTTP %d): %s", e.Status, e.Answer)
+}
+
 // AgentIdentity is an enrolled agent's key, certificate and the engine's
 // CA, kept in its state directory. Its certificate can be swapped while the
 // agent serves (renewal).
@@ -112,7 +123,7 @@ func Enroll(ctx context.Context, stateDir, enrollURL, token string, engineCA *x5
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("enrol: engine answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
+		return nil, &EnrollError{Status: resp.StatusCode, Answer: strings.TrimSpace(string(data))}
 	}
 	var a EnrollAnswer
 	if err := json.Unmarshal(data, &a); err != nil {

@@ -3,7 +3,6 @@ package pki
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -84,7 +83,8 @@ func ServerConfig(cert tls.Certificate) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 }
 
-// NewToken makes an enrolment token and the hash to store.
+// NewToken makes a random token of an enrolment token's form and its
+// SHA-256 (the engine makes its own the same way, engine.EnrolmentToken).
 func NewToken() (token string, hash []byte, err error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -99,6 +99,3 @@ func HashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
 }
-
-// SameHash compares two hashes in constant time.
-func SameHash(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
