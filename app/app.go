@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -286,6 +287,10 @@ type AgentMain struct {
 	// EnrollURL, EnrollToken and EngineCA (a PEM file) enrol an agent that
 	// has no identity yet (package pki describes the flow).
 	EnrollURL, EnrollToken, EngineCA string
+	// EngineCAFingerprint, instead of EngineCA, is the SHA-256 of the
+	// engine's CA: it is fetched from the engine's pki-resource and taken
+	// only if it matches.
+	EngineCAFingerprint string
 	// Insecure allows plain HTTP on a non-loopback address to an agent
 	// without an identity; without it Start refuses.
 	Insecure bool
@@ -313,10 +318,15 @@ func (m *AgentMain) identity(ctx context.Context) (*pki.AgentIdentity, error) {
 		return nil, err
 	case m.EnrollToken == "":
 		return nil, nil
-	case m.EngineCA == "" || m.EnrollURL == "":
-		return nil, errors.New("enrolment needs the engine's URL and its CA certificate (--enroll-url, --engine-ca)")
+	case (m.EngineCA == "" && m.EngineCAFingerprint == "") || m.EnrollURL == "":
+		return nil, errors.New("enrolment needs the engine's URL and its CA certificate or the CA's fingerprint (--enroll-url, --engine-ca or --engine-ca-fingerprint)")
 	}
-	pool, err := pki.LoadPool(m.EngineCA)
+	var pool *x509.CertPool
+	if m.EngineCA != "" {
+		pool, err = pki.LoadPool(m.EngineCA)
+	} else {
+		pool, err = pki.FetchCA(ctx, m.EnrollURL, m.EngineCAFingerprint)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -275,6 +275,27 @@ func TestEnrolmentAndMutualTLS(t *testing.T) {
 			t.Error("enrolled with an engine the given CA does not vouch for")
 		}
 	})
+	t.Run("TrustOnFirstUseByFingerprint", func(t *testing.T) {
+		if _, err := pki.FetchCA(context.Background(), m.URL(), m.PKIFiles.CA.Fingerprint()); err != nil {
+			t.Errorf("the engine's own fingerprint: %v", err)
+		}
+		other, _ := pki.NewCA("other")
+		if _, err := pki.FetchCA(context.Background(), m.BaseURL(), other.Fingerprint()); !errors.Is(err, pki.ErrFingerprint) {
+			t.Errorf("another CA's fingerprint: %v, want ErrFingerprint", err)
+		}
+		h := a.expect(201, "POST", "/hosts", `<host><name>tofu</name><address>127.0.0.1</address><port>3</port></host>`)
+		hid := field(t, h, `<host href="[^"]*" id="([^"]+)"`)
+		tok := field(t, a.expect(200, "POST", "/hosts/"+hid+"/enrolmenttoken", `<action/>`), `<value>([^<]+)</value>`)
+		ag := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: sim.New(), StateDir: t.TempDir(),
+			EnrollURL: m.BaseURL(), EnrollToken: tok, EngineCAFingerprint: strings.ToLower(m.PKIFiles.CA.Fingerprint())}
+		if err := ag.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer ag.Close()
+		if ag.Identity == nil || ag.Identity.HostID() != hid {
+			t.Error("agent not enrolled by fingerprint")
+		}
+	})
 	t.Run("EmbeddedHostNeedsNoToken", func(t *testing.T) {
 		local := field(t, a.expect(200, "GET", "/hosts?search=name%3Dlocal", ""), `<host href="[^"]*" id="([^"]+)"`)
 		a.expect(409, "POST", "/hosts/"+local+"/enrolmenttoken", `<action/>`)

@@ -31,6 +31,7 @@ func main() {
 	flag.StringVar(&m.EnrollURL, "enroll-url", "", "enrol with the engine at this https:// URL (with --enroll-token and --engine-ca), once: the identity is kept in --state-dir")
 	flag.StringVar(&m.EnrollToken, "enroll-token", os.Getenv("VWIRE_ENROLL_TOKEN"), "one-time enrolment token (POST /hosts/{id}/enrolmenttoken); also $VWIRE_ENROLL_TOKEN")
 	flag.StringVar(&m.EngineCA, "engine-ca", "", "the engine's CA certificate (PEM), to verify the engine while enrolling")
+	flag.StringVar(&m.EngineCAFingerprint, "engine-ca-fingerprint", "", "instead of --engine-ca: the SHA-256 fingerprint of the engine's CA (as the engine prints it); the CA is fetched from the engine and taken only if it matches")
 	flag.BoolVar(&m.Insecure, "insecure", false, "serve plain HTTP without client certificates on a non-loopback address when not enrolled (anyone reaching the port can drive the host)")
 	stateDir := &m.StateDir
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
