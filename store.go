@@ -130,6 +130,13 @@ type HostTx interface {
 	// AcquireHostLease makes owner the poller of a host until the given time,
 	// unless another owner holds an unexpired lease; it tells who won.
 	AcquireHostLease(hostID, owner string, until, now time.Time) (bool, error)
+	// SetEnrolmentToken gives a host its one-time enrolment token (its
+	// hash), replacing any earlier one.
+	SetEnrolmentToken(hostID, hash string, expires time.Time) error
+	// TakeEnrolmentToken uses a token up: it returns the host of a valid
+	// token and deletes the token; an unknown, used or expired token is
+	// ENOTFOUND.
+	TakeEnrolmentToken(hash string, now time.Time) (hostID string, err error)
 }
 
 // TemplateTx holds templates and their vNICs.

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -18,6 +20,8 @@ import (
 type Client struct {
 	url     string
 	http    *http.Client
+	tls     *tls.Config
+	dial    DialFunc
 	timeout time.Duration
 	nextID  atomic.Int64
 
@@ -44,6 +48,49 @@ func NewClient(url string, hc *http.Client, timeout time.Duration) *Client {
 	if c.timeout == 0 {
 		c.timeout = 30 * time.Second
 	}
+	return c
+}
+
+// DialFunc opens a connection to addr (net.Dialer.DialContext's form).
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// ClientOptions set how a client reaches its agent.
+type ClientOptions struct {
+	// TLS, when set, is the client's mutual TLS (the URL is https://);
+	// the stream and the POST fallback both use it.
+	TLS *tls.Config
+	// Dial replaces the network dial (the embedded host's in-memory pipe).
+	Dial DialFunc
+	// Timeout bounds each call unless the context's deadline is sooner.
+	Timeout time.Duration
+}
+
+// NewClientWith returns a client for the agent at url with options o.
+func NewClientWith(url string, o ClientOptions) *Client {
+	c := NewClient(url, nil, o.Timeout)
+	c.tls, c.dial = o.TLS, o.Dial
+	if c.dial == nil {
+		var d net.Dialer
+		c.dial = d.DialContext
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, DialContext: c.dial}
+	if o.TLS != nil {
+		tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := c.dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			tc := tls.Client(conn, o.TLS)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+				// Refused at the handshake: no request was sent, as for a
+				// failed dial (isDial).
+				return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+			}
+			return tc, nil
+		}
+	}
+	c.http = &http.Client{Transport: tr}
 	return c
 }
 
@@ -81,7 +128,7 @@ func (c *Client) stream(ctx context.Context) (*stream, error) {
 	if c.dialErr != nil && time.Since(c.dialedAt) < redialAfter {
 		return nil, c.dialErr
 	}
-	st, err := dialStream(ctx, c.url)
+	st, err := dialStream(ctx, c.url, c.dial, c.tls)
 	if errors.Is(err, errNoStream) {
 		c.noStream = true
 		return nil, nil
@@ -217,4 +264,16 @@ func (c *Client) UpdateNIC(ctx context.Context, vmID string, p UpdateDeviceParam
 	var out UpdateDeviceResult
 	err := c.Call(ctx, verbUpdateDevice, UpdateDeviceRequest{VMID: vmID, Params: p}, &out)
 	return out.Device, err
+}
+
+// CertificateRequest calls Host.certificateRequest.
+func (c *Client) CertificateRequest(ctx context.Context) ([]byte, error) {
+	var out CertRequestResult
+	err := c.Call(ctx, verbCertRequest, NoParams{}, &out)
+	return []byte(out.CSR), err
+}
+
+// InstallCertificate calls Host.installCertificate.
+func (c *Client) InstallCertificate(ctx context.Context, certPEM []byte) error {
+	return c.Call(ctx, verbCertInstall, InstallCertParams{Certificate: string(certPEM)}, nil)
 }

@@ -31,6 +31,34 @@ var handlers = map[string]handler{
 	verbHotplugNIC:    verb((*Server).hotplug),
 	verbHotunplugNIC:  verb((*Server).hotunplug),
 	verbUpdateDevice:  verb((*Server).updateDevice),
+	verbCertRequest:   verb((*Server).certRequest),
+	verbCertInstall:   verb((*Server).certInstall),
+}
+
+// certRequest makes a new key and answers its certificate request; only an
+// enrolled agent (serving mutual TLS) has an identity to renew.
+func (s *Server) certRequest(_ context.Context, _ NoParams) (CertRequestResult, *RPCError) {
+	if s.identity == nil {
+		return CertRequestResult{}, &RPCError{Code: CodeUnexpected, Message: "this agent is not enrolled"}
+	}
+	csr, err := s.identity.Request()
+	if err != nil {
+		return CertRequestResult{}, rpcError(CodeUnexpected, err)
+	}
+	return CertRequestResult{CSR: string(csr)}, nil
+}
+
+// certInstall serves the new certificate to the next connections; the open
+// ones (this one too) keep theirs.
+func (s *Server) certInstall(_ context.Context, p InstallCertParams) (MessageResult, *RPCError) {
+	if s.identity == nil {
+		return MessageResult{}, &RPCError{Code: CodeUnexpected, Message: "this agent is not enrolled"}
+	}
+	if err := s.identity.Install([]byte(p.Certificate)); err != nil {
+		return MessageResult{}, rpcError(CodeUnexpected, err)
+	}
+	s.log.Info("certificate renewed")
+	return MessageResult{Message: "Done"}, nil
 }
 
 // verb makes a handler of a typed one: it decodes the params into P, and

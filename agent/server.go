@@ -19,6 +19,9 @@ import (
 type Server struct {
 	hv  hypervisor.Hypervisor
 	log *slog.Logger
+	// identity is an enrolled agent's certificate, for renewal (nil: not
+	// enrolled).
+	identity Identity
 	// Levels are the cluster levels this agent supports.
 	levels []vwire.Version
 	// CallTimeout bounds each hypervisor call; UnplugTimeout bounds the wait
@@ -41,9 +44,18 @@ type Server struct {
 	closed  bool
 }
 
+// Identity is an enrolled agent's certificate as renewal needs it
+// (pki.AgentIdentity): a new key's request, then the signed certificate.
+type Identity interface {
+	Request() (csrPEM []byte, err error)
+	Install(certPEM []byte) error
+}
+
 // Options tune a Server; zero values take defaults.
 type Options struct {
-	Logger        *slog.Logger
+	Logger *slog.Logger
+	// Identity, for an enrolled agent, answers the renewal verbs.
+	Identity      Identity
 	Levels        []vwire.Version
 	CallTimeout   time.Duration
 	UnplugTimeout time.Duration
@@ -58,7 +70,7 @@ type Options struct {
 
 // NewServer returns an agent on hv.
 func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
-	s := &Server{hv: hv, log: o.Logger, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
+	s := &Server{hv: hv, log: o.Logger, identity: o.Identity, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
 		maxStreamCalls: o.MaxStreamCalls, streamLineTimeout: o.StreamLineTimeout,
 		streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}}
 	if s.log == nil {

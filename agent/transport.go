@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -183,22 +184,37 @@ type stream struct {
 	err     error // set once the stream broke
 }
 
-// dialStream connects to the agent at rawURL and upgrades the connection.
-func dialStream(ctx context.Context, rawURL string) (*stream, error) {
+// dialStream connects to the agent at rawURL (with dial, or the network's
+// when nil; over tlsConf's mutual TLS for https) and upgrades the
+// connection.
+func dialStream(ctx context.Context, rawURL string, dial DialFunc, tlsConf *tls.Config) (*stream, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme != "http" {
+	if u.Scheme != "http" && !(u.Scheme == "https" && tlsConf != nil) {
 		return nil, errNoStream
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	conn, err := dial(ctx, "tcp", u.Host)
 	if err != nil {
 		return nil, err
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
+	}
+	if u.Scheme == "https" {
+		// A refused handshake (the agent does not take our certificate,
+		// or its own is not the host's) reaches nothing: a transport error.
+		tc := tls.Client(conn, tlsConf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		conn = tc
 	}
 	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
 	req.Header.Set("Connection", "Upgrade")

@@ -75,7 +75,22 @@ const (
 	verbHotplugNIC    = "VM.hotplugNic"
 	verbHotunplugNIC  = "VM.hotunplugNic"
 	verbUpdateDevice  = "VM.updateDevice"
+	// vwire's own: certificate renewal of an enrolled agent (package pki).
+	verbCertRequest = "Host.certificateRequest"
+	verbCertInstall = "Host.installCertificate"
 )
+
+// CertRequestResult is Host.certificateRequest's answer: the request (PEM)
+// for a key the agent just made and keeps.
+type CertRequestResult struct {
+	CSR string `json:"csr"`
+}
+
+// InstallCertParams is Host.installCertificate's params: the certificate
+// (PEM) the engine signed for the last request.
+type InstallCertParams struct {
+	Certificate string `json:"certificate"`
+}
 
 // NoParams is the params of the verbs that take none (Host.getCapabilities,
 // Host.getAllVmStats): {}.

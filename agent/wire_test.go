@@ -101,6 +101,9 @@ func TestWireGolden(t *testing.T) {
 		func() { c.Call(ctx, "VM.destroy", map[string]any{"vmID": ""}, nil) },
 		func() { c.Call(ctx, "VM.create", map[string]any{"vmParams": map[string]any{"vmId": "v9"}}, nil) },
 		func() { c.Call(ctx, "VM.getStats", map[string]any{"vmID": "v9"}, nil) },
+		// Renewal verbs on an agent that is not enrolled (plain HTTP).
+		func() { c.CertificateRequest(ctx) },
+		func() { c.InstallCertificate(ctx, []byte("-----BEGIN CERTIFICATE-----\n")) },
 	}
 	for _, step := range steps {
 		step()

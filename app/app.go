@@ -5,6 +5,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/sim"
 	"vwire.dev/vwire/internal/serve"
+	"vwire.dev/vwire/pki"
 	"vwire.dev/vwire/restapi"
 	"vwire.dev/vwire/store/sqlstore"
 )
@@ -49,14 +52,36 @@ type EngineMain struct {
 	// throttling; zero values take the engine's defaults.
 	Sessions engine.SessionOptions
 
+	// PKI turns on the engine's CA (DataDir/pki, created on first start):
+	// the API, SSO and event stream over HTTPS (TLS 1.2+) unless
+	// InsecureHTTP, hosts enrolled and reached over mutual TLS only.
+	// vwire-engine always sets it. Unset (unit tests), the engine has no
+	// CA: its API is plain HTTP and its hosts are reached in plain HTTP.
+	PKI bool
+	// InsecureHTTP serves the API in plain HTTP (hosts keep mutual TLS).
+	InsecureHTTP bool
+	// ForceInsecureHTTP allows a plain-HTTP API on a non-loopback address;
+	// without it Start refuses.
+	ForceInsecureHTTP bool
+	// TLSCert and TLSKey are a given HTTPS certificate and key (PEM
+	// files); empty: one the engine's CA issues for Listen and PublicNames.
+	TLSCert, TLSKey string
+	// PublicNames are the names clients reach the engine by (DNS names or
+	// addresses), put in the certificate the CA issues.
+	PublicNames []string
+	// PKIFiles are the CA and the engine's certificates (set by Start when PKI).
+	PKIFiles *pki.EngineFiles
+
 	Engine *engine.Engine
 	// Sim is the embedded host's hypervisor, when there is one.
 	Sim *sim.Sim
 
 	store    *sqlstore.DB
 	ln       net.Listener
+	https    bool
 	srv      *http.Server
 	agentSrv *http.Server
+	pipe     *pipeListener
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -70,12 +95,35 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	if m.Out == nil {
 		m.Out = os.Stdout
 	}
+	m.https = m.PKI && !m.InsecureHTTP
+	if !m.https && !m.ForceInsecureHTTP && !IsLoopback(m.Listen) {
+		return fmt.Errorf("%w: refusing plain HTTP on %s (serve HTTPS, listen on loopback, or force it)", ErrInsecureListen, m.Listen)
+	}
+	dial := engineport.Options{HostTimeout: m.HostTimeout}
+	var signer engine.HostSigner
+	if m.PKI {
+		files, err := pki.LoadOrCreateEngine(filepath.Join(m.DataDir, "pki"), pki.ListenNames(m.Listen, m.PublicNames))
+		if err != nil {
+			return fmt.Errorf("engine PKI: %w", err)
+		}
+		if m.TLSCert != "" || m.TLSKey != "" {
+			if files.Server, err = pki.LoadPair(m.TLSCert, m.TLSKey); err != nil {
+				return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+			}
+		}
+		m.PKIFiles, signer = files, files.CA
+		dial.CA, dial.Client = files.CA.Pool(), files.Client
+	}
+	if m.EmbeddedHost {
+		m.pipe = newPipeListener()
+		dial.Embedded = m.pipe.Dial
+	}
 	var err error
 	if m.store, err = OpenStore(ctx, m.DB, m.DataDir); err != nil {
 		return err
 	}
 	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout,
-		Dial: engineport.Dial(m.HostTimeout), Sessions: m.Sessions})
+		Dial: engineport.DialWith(dial), Signer: signer, Sessions: m.Sessions})
 	generated, err := m.Engine.Bootstrap(ctx, m.AdminPassword)
 	if err != nil {
 		m.Close()
@@ -102,6 +150,9 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	m.srv = serve.Server(mux, m.Limits)
 	m.ln = serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns)
+	if m.https {
+		m.ln = tls.NewListener(m.ln, pki.ServerConfig(m.PKIFiles.Server))
+	}
 	pctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.wg.Add(2)
@@ -135,21 +186,17 @@ func OpenStore(ctx context.Context, url, dataDir string) (*sqlstore.DB, error) {
 	return db, nil
 }
 
-// startEmbeddedHost runs an agent on the simulated hypervisor on loopback,
-// reached over the same JSON-RPC as any host, and registers it as "local".
+// startEmbeddedHost runs an agent on the simulated hypervisor, reached over
+// the same JSON-RPC as any host but on in-memory connections (pipe.go): no
+// network, so no port to protect. It is registered as "local", at
+// 127.0.0.1 port 0 (no port: nothing listens).
 func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 	m.Sim = sim.New()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("embedded host: %w", err)
-	}
 	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local")})
 	m.agentSrv = serve.Server(as, m.Limits)
-	ln = serve.Listener(ln, m.Limits.WithDefaults().MaxConns)
 	m.agentSrv.RegisterOnShutdown(as.Close)
-	go m.agentSrv.Serve(ln)
-	addr := ln.Addr().(*net.TCPAddr)
-	if _, err := m.Engine.RegisterEmbeddedHost(ctx, "127.0.0.1", addr.Port); err != nil {
+	go m.agentSrv.Serve(serve.Listener(m.pipe, m.Limits.WithDefaults().MaxConns))
+	if _, err := m.Engine.RegisterEmbeddedHost(ctx, "127.0.0.1", 0); err != nil {
 		return fmt.Errorf("register embedded host: %w", err)
 	}
 	return nil
@@ -164,7 +211,41 @@ func (m *EngineMain) Addr() string {
 }
 
 // URL is the API's base URL.
-func (m *EngineMain) URL() string { return "http://" + m.Addr() + "/ovirt-engine/api" }
+func (m *EngineMain) URL() string { return m.BaseURL() + "/ovirt-engine/api" }
+
+// BaseURL is the engine's scheme and address (https://127.0.0.1:8443).
+func (m *EngineMain) BaseURL() string {
+	if m.https {
+		return "https://" + m.Addr()
+	}
+	return "http://" + m.Addr()
+}
+
+// CAFile is the engine's CA certificate file ("" without PKI).
+func (m *EngineMain) CAFile() string {
+	if !m.PKI {
+		return ""
+	}
+	return filepath.Join(m.DataDir, "pki", pki.CAFile)
+}
+
+// ErrInsecureListen: plain HTTP asked for on a non-loopback address
+// without being forced.
+var ErrInsecureListen = errors.New("insecure listen address")
+
+// IsLoopback tells whether a listen address is on loopback only (a name
+// other than localhost, or an empty host, is not).
+func IsLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		host = listen
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // Close stops everything Start started.
 func (m *EngineMain) Close() error {
@@ -183,6 +264,9 @@ func (m *EngineMain) Close() error {
 	if m.agentSrv != nil {
 		m.agentSrv.Shutdown(ctx)
 	}
+	if m.pipe != nil {
+		m.pipe.Close()
+	}
 	if m.store != nil {
 		return m.store.Close()
 	}
@@ -200,8 +284,61 @@ type AgentMain struct {
 	// take serve's defaults. A JSON-RPC stream is one connection.
 	Limits serve.Limits
 
+	// StateDir keeps the agent's identity (StateDir/pki: key, certificate,
+	// engine CA); empty: none is kept (a test agent in plain HTTP).
+	StateDir string
+	// EnrollURL, EnrollToken and EngineCA (a PEM file) enrol an agent that
+	// has no identity yet (package pki describes the flow).
+	EnrollURL, EnrollToken, EngineCA string
+	// EngineCAFingerprint, instead of EngineCA, is the SHA-256 of the
+	// engine's CA: it is fetched from the engine's pki-resource and taken
+	// only if it matches.
+	EngineCAFingerprint string
+	// Insecure allows plain HTTP on a non-loopback address to an agent
+	// without an identity; without it Start refuses.
+	Insecure bool
+
+	// Identity is the agent's, once enrolled (nil: plain HTTP).
+	Identity *pki.AgentIdentity
+
 	ln  net.Listener
 	srv *http.Server
+}
+
+// identity loads the agent's identity, or enrols it when asked to.
+func (m *AgentMain) identity(ctx context.Context) (*pki.AgentIdentity, error) {
+	if m.StateDir == "" {
+		if m.EnrollToken != "" {
+			return nil, errors.New("enrolment needs a state directory to keep the agent's key in")
+		}
+		return nil, nil
+	}
+	id, err := pki.LoadAgent(m.StateDir)
+	switch {
+	case err == nil:
+		return id, nil
+	case !errors.Is(err, pki.ErrNotEnrolled):
+		return nil, err
+	case m.EnrollToken == "":
+		return nil, nil
+	case (m.EngineCA == "" && m.EngineCAFingerprint == "") || m.EnrollURL == "":
+		return nil, errors.New("enrolment needs the engine's URL and its CA certificate or the CA's fingerprint (--enroll-url, --engine-ca or --engine-ca-fingerprint)")
+	}
+	var pool *x509.CertPool
+	if m.EngineCA != "" {
+		pool, err = pki.LoadPool(m.EngineCA)
+	} else {
+		pool, err = pki.FetchCA(ctx, m.EnrollURL, m.EngineCAFingerprint)
+	}
+	if err != nil {
+		return nil, err
+	}
+	id, err = pki.Enroll(ctx, m.StateDir, m.EnrollURL, m.EnrollToken, pool)
+	if err != nil {
+		return nil, err
+	}
+	m.Logger.Info("enrolled with the engine", "host_id", id.HostID())
+	return id, nil
 }
 
 // Start listens and serves the agent.
@@ -210,14 +347,28 @@ func (m *AgentMain) Start() error {
 		m.Logger = slog.Default()
 	}
 	var err error
+	if m.Identity == nil {
+		if m.Identity, err = m.identity(context.Background()); err != nil {
+			return fmt.Errorf("agent identity: %w", err)
+		}
+	}
+	if m.Identity == nil && !m.Insecure && !IsLoopback(m.Listen) {
+		return fmt.Errorf("%w: an agent without a certificate serves only loopback; enrol it (--enroll-url, --enroll-token, --engine-ca) or pass --insecure", ErrInsecureListen)
+	}
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", m.Listen, err)
 	}
-	as := agent.NewServer(m.Hypervisor, agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout})
+	o := agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout}
+	ln := serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns)
+	if m.Identity != nil {
+		o.Identity = m.Identity
+		ln = tls.NewListener(ln, m.Identity.ServerConfig())
+	}
+	as := agent.NewServer(m.Hypervisor, o)
 	m.srv = serve.Server(as, m.Limits)
 	m.srv.RegisterOnShutdown(as.Close) // the JSON-RPC streams too
-	go m.srv.Serve(serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns))
-	m.Logger.Info("vwire agent listening", "addr", m.ln.Addr().String())
+	go m.srv.Serve(ln)
+	m.Logger.Info("vwire agent listening", "addr", m.ln.Addr().String(), "mutual_tls", m.Identity != nil)
 	return nil
 }
 

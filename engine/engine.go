@@ -35,8 +35,10 @@ import (
 type Engine struct {
 	store vwire.Store
 	dial  Dialer
-	log   *slog.Logger
-	now   func() time.Time
+	// signer signs hosts' certificates (enroll.go); nil: no enrolment.
+	signer HostSigner
+	log    *slog.Logger
+	now    func() time.Time
 
 	hostTimeout  time.Duration
 	pollInterval time.Duration
@@ -73,6 +75,9 @@ type Options struct {
 	PollInterval time.Duration
 	// Sessions configure tokens, sessions and login throttling (auth.go).
 	Sessions SessionOptions
+	// Signer signs enrolled hosts' certificates (app injects the engine's
+	// CA); nil: hosts cannot be enrolled.
+	Signer HostSigner
 }
 
 // DefaultHostTimeout bounds each host call when Options.HostTimeout is zero.
@@ -80,7 +85,7 @@ const DefaultHostTimeout = 30 * time.Second
 
 // New returns an engine on store. o.Dial must be set.
 func New(store vwire.Store, o Options) *Engine {
-	e := &Engine{store: store, dial: o.Dial, log: o.Logger, now: time.Now, hostTimeout: o.HostTimeout,
+	e := &Engine{store: store, dial: o.Dial, signer: o.Signer, log: o.Logger, now: time.Now, hostTimeout: o.HostTimeout,
 		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, id: uuid.NewString(),
 		leases: map[string]time.Time{}, auth: newAuth(o.Sessions)}
 	if e.log == nil {

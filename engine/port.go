@@ -34,6 +34,24 @@ type HostClient interface {
 	Settle(ctx context.Context, vmID, opID string) (st HostVM, found bool, err error)
 }
 
+// HostCertRenewer is what a host client offers when its host is enrolled:
+// a new certificate without downtime. The host makes a new key and returns
+// its certificate request (PEM); the engine signs it; the host installs the
+// certificate for its next connections.
+type HostCertRenewer interface {
+	CertificateRequest(ctx context.Context) (csrPEM []byte, err error)
+	InstallCertificate(ctx context.Context, certPEM []byte) error
+}
+
+// HostSigner signs a host's certificate request (PEM) for its id and
+// returns the certificate (PEM); whatever names the request asks for, the
+// certificate names only the host id.
+type HostSigner interface {
+	SignHost(csrPEM []byte, hostID string) (certPEM []byte, err error)
+	// CACertificate is the CA's certificate (PEM).
+	CACertificate() []byte
+}
+
 // Dialer returns the client for a host.
 type Dialer func(h *vwire.Host) HostClient
 

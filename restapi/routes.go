@@ -61,6 +61,8 @@ func (s *Server) routes() {
 	s.api("PUT /hosts/{id}", s.updateHost, false)
 	s.api("DELETE /hosts/{id}", removeOne(s.eng.RemoveHost), true)
 	s.api("POST /hosts/{id}/refresh", s.refreshHost, true)
+	s.api("POST /hosts/{id}/enrollcertificate", s.enrollCertificate, true)
+	s.api("POST /hosts/{id}/enrolmenttoken", s.enrolmentToken, true)
 
 	s.api("GET /templates", s.listTemplates, false)
 	s.api("POST /templates", s.addTemplate, false)
@@ -97,6 +99,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET "+ssoRoot+"/oauth/token", s.ssoToken)
 	s.mux.HandleFunc("POST /ovirt-engine/services/sso-logout", s.ssoLogout)
 	s.mux.HandleFunc("POST "+ssoRoot+"/oauth/revoke", s.ssoRevoke)
+	s.mux.HandleFunc("GET "+pkiResource, s.pkiResource)
+	s.mux.HandleFunc("POST "+hostEnroll, s.hostEnroll)
 }
 
 // Product version reported at the API root; clients read major/minor.

@@ -8,6 +8,8 @@ package engineport
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/engine"
+	"vwire.dev/vwire/pki"
 )
 
 // Dial returns the engine's dialer for agents over JSON-RPC. hostTimeout is
@@ -23,24 +26,53 @@ import (
 // every call its deadline, so the client's own bound only has to leave room
 // for the longest (a link bounce's hold).
 func Dial(hostTimeout time.Duration) engine.Dialer {
-	if hostTimeout == 0 {
-		hostTimeout = engine.DefaultHostTimeout
+	return DialWith(Options{HostTimeout: hostTimeout})
+}
+
+// Options say how the engine reaches its hosts.
+type Options struct {
+	// HostTimeout is the engine's (zero: the default).
+	HostTimeout time.Duration
+	// CA and Client, when CA is set, are the engine's CA and its client
+	// certificate: hosts are reached over mutual TLS only, and a host must
+	// present a certificate of that CA naming its own id.
+	CA     *x509.CertPool
+	Client tls.Certificate
+	// Embedded, when set, reaches the embedded host (the in-process agent,
+	// over an in-memory connection: no network, no TLS needed).
+	Embedded agent.DialFunc
+}
+
+// DialWith returns the engine's dialer for agents as o says.
+func DialWith(o Options) engine.Dialer {
+	if o.HostTimeout == 0 {
+		o.HostTimeout = engine.DefaultHostTimeout
 	}
-	timeout := hostTimeout + vwire.MaxBounceHold
+	timeout := o.HostTimeout + vwire.MaxBounceHold
 	return func(h *vwire.Host) engine.HostClient {
+		switch {
+		case h.Embedded && o.Embedded != nil:
+			return New(agent.NewClientWith("http://embedded/", agent.ClientOptions{Dial: o.Embedded, Timeout: timeout}))
+		case o.CA != nil:
+			return New(agent.NewClientWith("https://"+hostPort(h)+"/",
+				agent.ClientOptions{TLS: pki.EngineClientConfig(o.CA, o.Client, h.ID), Timeout: timeout}))
+		}
 		return New(agent.NewClient(URL(h), nil, timeout))
 	}
 }
 
-// URL is the address of a host's agent.
-func URL(h *vwire.Host) string {
-	return "http://" + net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) + "/"
-}
+func hostPort(h *vwire.Host) string { return net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) }
+
+// URL is the plain-HTTP address of a host's agent.
+func URL(h *vwire.Host) string { return "http://" + hostPort(h) + "/" }
 
 // Client is an agent client seen through the engine's port.
 type Client struct{ c *agent.Client }
 
-var _ engine.HostClient = (*Client)(nil)
+var (
+	_ engine.HostClient      = (*Client)(nil)
+	_ engine.HostCertRenewer = (*Client)(nil)
+)
 
 // New adapts c.
 func New(c *agent.Client) *Client { return &Client{c} }
@@ -168,4 +200,15 @@ func classify(err error) error {
 		return &engine.HostError{Kind: engine.ErrHostUnreached, Reason: te.Err.Error(), Err: err}
 	}
 	return err
+}
+
+// CertificateRequest calls Host.certificateRequest.
+func (c *Client) CertificateRequest(cx context.Context) ([]byte, error) {
+	csr, err := c.c.CertificateRequest(ctx(cx))
+	return csr, classify(err)
+}
+
+// InstallCertificate calls Host.installCertificate.
+func (c *Client) InstallCertificate(cx context.Context, certPEM []byte) error {
+	return classify(c.c.InstallCertificate(ctx(cx), certPEM))
 }

@@ -1,6 +1,7 @@
 // Command vwire-agent runs a vwire host agent: VDSM's JSON-RPC verbs over
-// HTTP on a hypervisor, by default the host's libvirt (qemu:///system), or
-// the simulated hypervisor with --hypervisor sim.
+// mutual TLS (once enrolled with the engine; see package pki) on a
+// hypervisor, by default the host's libvirt (qemu:///system), or the
+// simulated hypervisor with --hypervisor sim.
 package main
 
 import (
@@ -26,7 +27,13 @@ func main() {
 	uri := flag.String("libvirt", "qemu:///system", "libvirt: connection URI")
 	callTimeout := flag.Duration("libvirt-timeout", 20*time.Second, "libvirt: deadline of each call")
 	domainType := flag.String("domain-type", "auto", "libvirt: domain type, auto (kvm only when QEMU's user can open /dev/kvm and libvirt offers it), kvm or qemu (TCG)")
-	stateDir := flag.String("state-dir", "/var/lib/vwire", "libvirt: directory for the agent's state (console/<vm id>.log)")
+	flag.StringVar(&m.StateDir, "state-dir", "/var/lib/vwire", "directory for the agent's state: its key, certificate and the engine's CA (pki/), libvirt's console/<vm id>.log")
+	flag.StringVar(&m.EnrollURL, "enroll-url", "", "enrol with the engine at this https:// URL (with --enroll-token and --engine-ca), once: the identity is kept in --state-dir")
+	flag.StringVar(&m.EnrollToken, "enroll-token", os.Getenv("VWIRE_ENROLL_TOKEN"), "one-time enrolment token (POST /hosts/{id}/enrolmenttoken); also $VWIRE_ENROLL_TOKEN")
+	flag.StringVar(&m.EngineCA, "engine-ca", "", "the engine's CA certificate (PEM), to verify the engine while enrolling")
+	flag.StringVar(&m.EngineCAFingerprint, "engine-ca-fingerprint", "", "instead of --engine-ca: the SHA-256 fingerprint of the engine's CA (as the engine prints it); the CA is fetched from the engine and taken only if it matches")
+	flag.BoolVar(&m.Insecure, "insecure", false, "serve plain HTTP without client certificates on a non-loopback address when not enrolled (anyone reaching the port can drive the host)")
+	stateDir := &m.StateDir
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
 	simLatency := flag.Duration("sim-latency", 0, "sim: how long every change of a domain takes (a slow host)")
 	logger := app.LogFlag(flag.CommandLine)

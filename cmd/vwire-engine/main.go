@@ -19,9 +19,17 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "migrate" {
 		os.Exit(migrate(os.Args[2:]))
 	}
-	m := &app.EngineMain{}
-	flag.StringVar(&m.Listen, "listen", "127.0.0.1:8080", "address of the REST API")
-	flag.StringVar(&m.DataDir, "data", "./vwire-data", "directory of the embedded SQLite database")
+	m := &app.EngineMain{PKI: true}
+	flag.StringVar(&m.Listen, "listen", "127.0.0.1:8080", "address of the REST API (HTTPS unless --insecure-http)")
+	flag.BoolVar(&m.InsecureHTTP, "insecure-http", false, "serve the REST API, SSO and event stream in plain HTTP (refused on a non-loopback --listen unless --force-insecure-http); hosts keep mutual TLS")
+	flag.BoolVar(&m.ForceInsecureHTTP, "force-insecure-http", false, "allow --insecure-http on a non-loopback address")
+	flag.StringVar(&m.TLSCert, "tls-cert", "", "HTTPS certificate (PEM); default: one issued by the engine's CA in --data/pki")
+	flag.StringVar(&m.TLSKey, "tls-key", "", "key of --tls-cert (PEM)")
+	flag.Func("public-name", "a name or address clients reach the engine by, put in its certificate (repeatable, or comma-separated)", func(v string) error {
+		m.PublicNames = append(m.PublicNames, v)
+		return nil
+	})
+	flag.StringVar(&m.DataDir, "data", "./vwire-data", "directory of the embedded SQLite database and of the engine's CA (pki/)")
 	flag.StringVar(&m.DB, "db", os.Getenv("VWIRE_DB"), "PostgreSQL URL (postgres://…); empty: embedded SQLite in --data")
 	flag.BoolVar(&m.EmbeddedHost, "embedded-host", true, "run an in-process host agent on the simulated hypervisor, registered as host \"local\"")
 	flag.DurationVar(&m.PollInterval, "poll-interval", 3*time.Second, "how often hosts are polled")
@@ -47,6 +55,8 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stdout, "vwire: API at %s (user admin@internal)\n", m.URL())
+	fmt.Fprintf(os.Stdout, "vwire: engine CA %s (SHA-256 %s), also at %s/ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA\n",
+		m.CAFile(), m.PKIFiles.CA.Fingerprint(), m.BaseURL())
 	<-ctx.Done()
 	m.Logger.Info("shutting down")
 	if err := m.Close(); err != nil {

@@ -88,11 +88,12 @@ func deploy(t *testing.T, poll time.Duration) *deployment {
 	t.Helper()
 	testenv.NeedLibvirt(t)
 	eng := &app.EngineMain{Listen: "127.0.0.1:0", DataDir: t.TempDir(), EmbeddedHost: false, AdminPassword: "secret",
-		PollInterval: poll, Out: io.Discard}
+		PollInterval: poll, Out: io.Discard, PKI: true}
 	if err := eng.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
+	trustCA(t, eng.CAFile())
 	// QEMU runs as libvirt-qemu: the console directory must be reachable by it.
 	consoleDir, err := os.MkdirTemp("", "vwire-console-")
 	if err != nil {
@@ -107,16 +108,23 @@ func deploy(t *testing.T, poll time.Duration) *deployment {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hv.Close() })
-	ag := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: hv, UnplugTimeout: 3 * time.Second}
+	d := &deployment{client: &client{t: t, base: eng.URL()}, eng: eng, hv: hv, consoleDir: consoleDir, networks: map[string]string{}}
+	// The host is added, then enrolled: its agent starts with a one-time
+	// token, makes its key, gets its certificate, serves mutual TLS only;
+	// the host's port is set once the agent listens.
+	h := d.must(201, "POST", "/hosts", obj{"name": "h1", "address": "127.0.0.1", "port": "1", "cluster": obj{"name": "Default"}})
+	ag := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: hv, UnplugTimeout: 3 * time.Second, StateDir: t.TempDir(),
+		EnrollURL: eng.BaseURL(), EnrollToken: enrolmentToken(d.client, str(h, "id")), EngineCA: eng.CAFile()}
 	if err := ag.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ag.Close() })
-	d := &deployment{client: &client{t: t, base: eng.URL()}, eng: eng, hv: hv, consoleDir: consoleDir, networks: map[string]string{}}
-	h := d.must(201, "POST", "/hosts", obj{"name": "h1", "address": "127.0.0.1", "port": fmt.Sprint(ag.Port()), "cluster": obj{"name": "Default"}})
-	if str(h, "status") != "up" {
-		t.Fatalf("host: %v", h)
+	if ag.Identity == nil {
+		t.Fatal("the agent did not enrol")
 	}
+	d.must(200, "PUT", "/hosts/"+str(h, "id"), obj{"port": fmt.Sprint(ag.Port())})
+	h = waitUp(d.client, str(h, "id"))
+	checkAgentRefusesStrangers(t, ag.Port())
 	d.hostID, d.cluster = str(h, "id"), str(h, "cluster.id")
 	d.dc = str(d.must(200, "GET", "/clusters/"+d.cluster, nil), "data_center.id")
 	return d

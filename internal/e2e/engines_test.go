@@ -23,6 +23,7 @@ import (
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/internal/testenv"
+	"vwire.dev/vwire/pki"
 )
 
 var (
@@ -109,20 +110,25 @@ func TestEnginesUnderLoad(t *testing.T) {
 	engineBin, agentBin := build(t, dir, "cmd/vwire-engine"), build(t, dir, "cmd/vwire-agent")
 
 	agentPort := freePort(t)
-	start(t, agentBin, filepath.Join(dir, "agent.log"), nil, "--hypervisor", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", agentPort), "--bridges", "ovirtmgmt,red,blue")
+	// The engines share one CA (one --data directory for its files): the
+	// first makes it, the others start once it is there.
+	data := filepath.Join(dir, "data")
 	var engines []*proc
 	for i := 0; i < 3; i++ {
 		port := freePort(t)
 		p := start(t, engineBin, filepath.Join(dir, fmt.Sprintf("engine%d.log", i)), []string{"VWIRE_ADMIN_PASSWORD=secret"},
-			"--db", pg, "--embedded-host=false", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--poll-interval", "1s", "--log-level", "warn")
-		p.url = fmt.Sprintf("http://127.0.0.1:%d/ovirt-engine/api", port)
+			"--db", pg, "--data", data, "--embedded-host=false", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--poll-interval", "1s", "--log-level", "warn")
+		p.url = fmt.Sprintf("https://127.0.0.1:%d/ovirt-engine/api", port)
 		engines = append(engines, p)
-	}
-	for _, e := range engines {
-		waitHTTP(t, strings.TrimSuffix(e.url, "/ovirt-engine/api")+"/healthz")
+		waitCA(t, data)
+		waitHTTP(t, strings.TrimSuffix(p.url, "/ovirt-engine/api")+"/healthz")
 	}
 	c := &client{t: t, base: engines[0].url}
 	h := c.must(201, "POST", "/hosts", obj{"name": "h1", "address": "127.0.0.1", "port": fmt.Sprint(agentPort), "cluster": obj{"name": "Default"}})
+	start(t, agentBin, filepath.Join(dir, "agent.log"), nil, "--hypervisor", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", agentPort), "--bridges", "ovirtmgmt,red,blue",
+		"--state-dir", filepath.Join(dir, "agent-state"), "--enroll-url", strings.TrimSuffix(engines[0].url, "/ovirt-engine/api"),
+		"--enroll-token", enrolmentToken(c, str(h, "id")), "--engine-ca", filepath.Join(data, "pki", pki.CAFile))
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", agentPort))
 	cluster := str(h, "cluster.id")
 	dc := str(c.must(200, "GET", "/clusters/"+cluster, nil), "data_center.id")
 	profiles := []string{""}
@@ -132,7 +138,9 @@ func TestEnginesUnderLoad(t *testing.T) {
 		ps := c.must(200, "GET", "/networks/"+str(n, "id")+"/vnicprofiles", nil)
 		profiles = append(profiles, str(ps["vnic_profile"].([]any)[0].(obj), "id"))
 	}
-	c.must(200, "POST", "/hosts/"+str(h, "id")+"/refresh", obj{})
+	// The host was added before its agent enrolled: refreshed until up
+	// (a failed dial stands for a moment).
+	waitUp(c, str(h, "id"))
 	const nVMs = 12
 	var vms []string
 	for i := 0; i < nVMs; i++ {
@@ -240,7 +248,7 @@ func TestEnginesUnderLoad(t *testing.T) {
 
 	// Let the surviving engines repair what the dead one left and poll.
 	time.Sleep(5 * time.Second)
-	checkConverged(t, c, vms, agentPort, profiles)
+	checkConverged(t, c, vms, engineAgentClient(t, data, str(h, "id"), agentPort), profiles)
 
 	// One audit event per acknowledged change; the unanswered requests may
 	// or may not have been done, and changes that failed on the host would
@@ -335,9 +343,9 @@ func count(l *load, status int, what string, resp obj, change bool) {
 
 // checkConverged compares every vNIC's desired state, as the API gives it,
 // with what the host agent reports, and checks that no MAC is used twice.
-func checkConverged(t *testing.T, c *client, vms []string, agentPort int, profiles []string) {
+func checkConverged(t *testing.T, c *client, vms []string, ac *agent.Client, profiles []string) {
 	t.Helper()
-	ac := agent.NewClient(fmt.Sprintf("http://127.0.0.1:%d/", agentPort), nil, 10*time.Second)
+	defer ac.Close()
 	stats, err := ac.AllVMStats(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/app"
 	"vwire.dev/vwire/internal/testenv"
+	"vwire.dev/vwire/pki"
 )
 
 // The fault suite (issue 11): an engine process and an agent process (on
@@ -48,6 +49,7 @@ type rig struct {
 	enginePort          int
 	engine              *proc
 	pg                  string
+	hostID              string
 	c                   *client
 	vms                 []string
 	profiles            []string // [0] is the empty network
@@ -99,24 +101,30 @@ func newRig(t *testing.T, onLibvirt, pg bool, vms int) *rig {
 		r.agentArgs = []string{"--hypervisor", "libvirt", "--state-dir", filepath.Join(r.dir, "state")}
 	} else {
 		bridges = []string{"fred", "fblue"}
-		r.agentArgs = []string{"--hypervisor", "sim", "--bridges", "ovirtmgmt," + strings.Join(bridges, ","), "--sim-latency", "20ms"}
+		r.agentArgs = []string{"--hypervisor", "sim", "--bridges", "ovirtmgmt," + strings.Join(bridges, ","), "--sim-latency", "20ms",
+			"--state-dir", filepath.Join(r.dir, "state")}
 	}
 	r.agentPort = freePort(t)
 	r.agentArgs = append(r.agentArgs, "--listen", fmt.Sprintf("127.0.0.1:%d", r.agentPort), "--log-level", "warn")
-	r.startAgent()
 	r.enginePort = freePort(t)
 	r.engineArgs = []string{"--embedded-host=false", "--listen", fmt.Sprintf("127.0.0.1:%d", r.enginePort),
 		"--poll-interval", faultPoll.String(), "--host-timeout", faultTimeout.String(), "--log-level", "warn"}
 	if pg {
 		r.pg = testenv.Postgres(t)
 		r.engineArgs = append(r.engineArgs, "--db", r.pg)
-	} else {
-		r.engineArgs = append(r.engineArgs, "--data", filepath.Join(r.dir, "data"))
 	}
+	// The engine's CA lives in --data, with PostgreSQL too.
+	r.engineArgs = append(r.engineArgs, "--data", filepath.Join(r.dir, "data"))
 	r.startEngine()
-	r.c = &client{t: t, base: fmt.Sprintf("http://127.0.0.1:%d/ovirt-engine/api", r.enginePort)}
+	r.c = &client{t: t, base: fmt.Sprintf("https://127.0.0.1:%d/ovirt-engine/api", r.enginePort)}
 
+	// The host is added, then its agent enrolled (secure set-up): the
+	// identity it keeps in its state directory serves its restarts.
 	h := r.c.must(201, "POST", "/hosts", obj{"name": "h1", "address": "127.0.0.1", "port": fmt.Sprint(r.agentPort), "cluster": obj{"name": "Default"}})
+	r.hostID = str(h, "id")
+	r.agentArgs = append(r.agentArgs, "--enroll-url", fmt.Sprintf("https://127.0.0.1:%d", r.enginePort),
+		"--enroll-token", enrolmentToken(r.c, r.hostID), "--engine-ca", filepath.Join(r.dir, "data", "pki", pki.CAFile))
+	r.startAgent()
 	cluster := str(h, "cluster.id")
 	dc := str(r.c.must(200, "GET", "/clusters/"+cluster, nil), "data_center.id")
 	r.profiles = []string{""}
@@ -164,7 +172,8 @@ func (r *rig) startAgent() {
 func (r *rig) startEngine() {
 	r.engine = start(r.t, r.engineBin, filepath.Join(r.dir, fmt.Sprintf("engine-%d.log", time.Now().UnixNano())),
 		[]string{"VWIRE_ADMIN_PASSWORD=secret"}, r.engineArgs...)
-	waitHTTP(r.t, fmt.Sprintf("http://127.0.0.1:%d/healthz", r.enginePort))
+	waitCA(r.t, filepath.Join(r.dir, "data"))
+	waitHTTP(r.t, fmt.Sprintf("https://127.0.0.1:%d/healthz", r.enginePort))
 }
 
 func (r *rig) kill(p *proc) {
@@ -344,7 +353,7 @@ func (r *rig) check(tracks map[string]*track) {
 	t.Helper()
 	// The poller records what the host has; give it a poll.
 	time.Sleep(faultPoll + 500*time.Millisecond)
-	ac := agent.NewClient(fmt.Sprintf("http://127.0.0.1:%d/", r.agentPort), nil, 10*time.Second)
+	ac := engineAgentClient(t, filepath.Join(r.dir, "data"), r.hostID, r.agentPort)
 	defer ac.Close()
 	stats, err := ac.AllVMStats(context.Background())
 	if err != nil {
