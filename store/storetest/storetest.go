@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"ForeignNICs", testForeignNICs},
 		{"CountVMs", testCountVMs},
 		{"Filters", testFilters},
+		{"Authz", testAuthz},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
