@@ -300,8 +300,55 @@ func (s *scope) seesEvent(ev *vwire.Event, self string) (bool, error) {
 	return ev.UserName == self, nil
 }
 
-// removeObject removes the permissions on an object being removed, in the
-// removal's transaction.
-func removeObject(tx vwire.Tx, t vwire.ObjectType, id string) error {
-	return tx.DeleteObjectPermissions(vwire.ObjectRef{Type: t, ID: id})
+// deleteWith removes an object and the permissions on it, in the
+// removal's transaction (permissions have no foreign key: they are on
+// objects of every type).
+func deleteWith(tx vwire.Tx, t vwire.ObjectType, id string, del func(string) error) error {
+	if err := tx.DeleteObjectPermissions(vwire.ObjectRef{Type: t, ID: id}); err != nil {
+		return err
+	}
+	return del(id)
+}
+
+// nicNeeds is oVirt's double check of a vNIC change: the owner's network
+// permit (CONFIGURE_VM_NETWORK on a VM, CONFIGURE_TEMPLATE_NETWORK on a
+// template) and CONFIGURE_VM_NETWORK on the vNIC profile it will use
+// (VnicProfileUser carries it), when that profile is set or changes.
+func nicNeeds(owner vwire.ObjectType, ownerID, nicID string, profile *string) func(vwire.Tx) ([]need, error) {
+	return func(tx vwire.Tx) ([]need, error) {
+		ownerPermit := vwire.PermitConfigureVMNetwork
+		if owner == vwire.ObjTemplate {
+			ownerPermit = vwire.PermitConfigureTemplateNetwork
+		}
+		needs := []need{on(ownerPermit, owner, ownerID)}
+		if profile == nil || *profile == "" {
+			return needs, nil
+		}
+		if nicID != "" {
+			var cur *vwire.NIC
+			var err error
+			if owner == vwire.ObjVM {
+				cur, err = tx.NIC(nicID)
+			} else {
+				cur, err = templateNIC(tx, ownerID, nicID)
+			}
+			if err == nil && cur.ProfileID == *profile {
+				return needs, nil // unchanged: oVirt checks the profile only when it changes
+			}
+		}
+		return append(needs, on(vwire.PermitConfigureVMNetwork, vwire.ObjProfile, *profile)), nil
+	}
+}
+
+func templateNIC(tx vwire.Tx, templateID, nicID string) (*vwire.NIC, error) {
+	nics, err := tx.TemplateNICs(templateID)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nics {
+		if n.ID == nicID {
+			return n, nil
+		}
+	}
+	return nil, vwire.NotFound("Nic", nicID)
 }
