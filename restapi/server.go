@@ -185,6 +185,7 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 			return
 		}
 		q.r = r.WithContext(engine.WithPrincipal(r.Context(), engine.Principal{UserID: user.ID, Name: user.Name, Domain: user.Domain}))
+		q.r = withFilter(q.r)
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic in handler", "path", r.URL.Path, "panic", p)
@@ -230,4 +231,15 @@ func (s *Server) authenticate(r *http.Request) (*vwire.User, error) {
 		return u, nil
 	}
 	return nil, vwire.New(vwire.MsgAuthRequired, "sso", ssoRoot)
+}
+
+// withFilter carries oVirt's "Filter: true" (header or ?filter=true) into
+// the engine's context: the user-level view, only objects the caller has
+// permissions on. Without it a user who is no administrator on the system
+// gets that view anyway (the engine decides; see engine/authz.go).
+func withFilter(r *http.Request) *http.Request {
+	if strings.EqualFold(r.Header.Get("Filter"), "true") || strings.EqualFold(r.URL.Query().Get("filter"), "true") {
+		return r.WithContext(engine.WithFilter(r.Context()))
+	}
+	return r
 }
