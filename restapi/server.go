@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,9 @@ type Server struct {
 	Stream  StreamLimits
 	hubOnce sync.Once
 	hub     *eventHub
+
+	// patterns are the API's routes as registered, for Routes.
+	patterns []string
 }
 
 type basicEntry struct {
@@ -171,9 +175,15 @@ func sanitizeCorrelation(s string) string {
 	return s
 }
 
+// Routes lists the authenticated API's routes ("GET /vms/{id}"), under
+// /ovirt-engine/api: a test walks them all, so that a new route cannot
+// escape the permission checks unnoticed.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
+
 // api registers an authenticated API handler.
 func (s *Server) api(pattern string, h handler, isAction bool) {
 	method, path, _ := strings.Cut(pattern, " ")
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(method+" "+apiRoot+path, func(w http.ResponseWriter, r *http.Request) {
 		q := &request{w: w, r: r, json: wantsJSON(r), prefix: apiRoot}
 		if p, ok := r.Context().Value(prefixKey{}).(string); ok {
