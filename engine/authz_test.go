@@ -268,3 +268,60 @@ func testUsersAndPermissionsAdmin(t *testing.T) {
 		t.Errorf("removing an unused custom role: %v", err)
 	}
 }
+
+// TestChangeEventsNameTheUser (issue 13, point 5): every event a user's
+// change writes carries that user, whatever the use case.
+func TestChangeEventsNameTheUser(t *testing.T) {
+	e := newEnv(t)
+	carol, cu := e.user("carol")
+	e.grant(cu, vwire.RoleSuperUser, vwire.ObjSystem, vwire.SystemID)
+	start := e.lastEvent().ID
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	dc := &vwire.DataCenter{Name: "dc2", Version: vwire.NewestVersion}
+	must("add dc", e.eng.AddDataCenter(carol, dc))
+	_, err := e.eng.UpdateDataCenter(carol, dc.ID, func(d *vwire.DataCenter) error { d.Description = "x"; return nil })
+	must("update dc", err)
+	net := &vwire.Network{Name: "green", DataCenterID: e.dc.ID, VMNetwork: true}
+	must("add network", e.eng.AddNetwork(carol, net))
+	must("attach", e.eng.AttachNetwork(carol, e.cluster.ID, net.ID, false))
+	p := &vwire.VNICProfile{Name: "green2", NetworkID: net.ID}
+	must("add profile", e.eng.AddProfile(carol, p))
+	_, err = e.eng.UpdateProfile(carol, p.ID, func(p *vwire.VNICProfile) error { p.Description = "y"; return nil })
+	must("update profile", err)
+	vm, err := e.eng.AddVM(carol, engine.VMSpec{Name: "cv", ClusterID: e.cluster.ID})
+	must("add vm", err)
+	n, err := e.eng.AddNIC(carol, vm.ID, engine.NICSpec{Name: "nic1", ProfileID: e.mgmt})
+	must("add nic", err)
+	_, err = e.eng.StartVM(carol, vm.ID)
+	must("start", err)
+	_, err = e.eng.UpdateNIC(carol, vm.ID, n.ID, vwire.NICPatch{Linked: ptr(false)})
+	must("update nic", err)
+	_, err = e.eng.DeactivateNIC(carol, vm.ID, n.ID)
+	must("unplug", err)
+	_, err = e.eng.StopVM(carol, vm.ID)
+	must("stop", err)
+	must("remove nic", e.eng.RemoveNIC(carol, vm.ID, n.ID))
+	_, err = e.eng.UpdateVM(carol, vm.ID, engine.VMPatch{Description: ptr("z")})
+	must("update vm", err)
+	must("remove vm", e.eng.RemoveVM(carol, vm.ID))
+	must("remove profile", e.eng.RemoveProfile(carol, p.ID))
+	must("detach", e.eng.DetachNetwork(carol, e.cluster.ID, net.ID))
+	must("remove network", e.eng.RemoveNetwork(carol, net.ID))
+	must("remove dc", e.eng.RemoveDataCenter(carol, dc.ID))
+
+	evs, err := e.eng.Events(ctx(), start, 0)
+	must("events", err)
+	if len(evs) < 18 {
+		t.Errorf("only %d events", len(evs))
+	}
+	for _, ev := range evs {
+		if ev.UserName != "carol@internal-authz" {
+			t.Errorf("event %d (%s) names %q", ev.Code, ev.Description, ev.UserName)
+		}
+	}
+}
