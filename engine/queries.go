@@ -440,6 +440,30 @@ func (e *Engine) Events(ctx context.Context, from int64, max int) ([]*vwire.Even
 	return evs, err
 }
 
+// VisibleEvents tells which of evs the caller may see: nil when it sees
+// them all (the engine, an administrator), else the ids it may. The event
+// stream reads once for every subscriber and filters per subscriber here.
+func (e *Engine) VisibleEvents(ctx context.Context, evs []*vwire.Event) (map[int64]bool, error) {
+	var keep map[int64]bool
+	err := e.view(ctx, func(tx vwire.Tx) error {
+		s, err := scopeOf(ctx, tx)
+		if err != nil || s.admin() {
+			return err
+		}
+		keep = map[int64]bool{}
+		self := userOf(ctx)
+		for _, ev := range evs {
+			ok, err := s.seesEvent(ev, self)
+			if err != nil {
+				return err
+			}
+			keep[ev.ID] = ok
+		}
+		return nil
+	})
+	return keep, err
+}
+
 // Event reads one event.
 func (e *Engine) Event(ctx context.Context, id int64) (*vwire.Event, error) {
 	var ev *vwire.Event

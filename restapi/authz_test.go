@@ -1,9 +1,11 @@
 package restapi_test
 
 import (
+	"bufio"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"vwire.dev/vwire/app"
 	"vwire.dev/vwire/restapi"
@@ -363,4 +365,47 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestEventStreamFiltered: the event stream, read once for every
+// subscriber, shows a user only the events of what it may see.
+func TestEventStreamFiltered(t *testing.T) {
+	w := newWorld(t)
+	bobID, _ := w.addUser(t, "bob")
+	w.admin.expect(201, "POST", "/vms/"+w.vm1+"/permissions", `<permission><role><name>UserVmManager</name></role><user id="`+bobID+`"/></permission>`)
+	req, _ := http.NewRequest("GET", w.m.URL()+"/events", nil)
+	req.SetBasicAuth("bob@internal", "pw-bob")
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	w.admin.expect(200, "PUT", "/vms/"+w.vm2, `<vm><description>two</description></vm>`)
+	w.admin.expect(200, "PUT", "/vms/"+w.vm1, `<vm><description>one</description></vm>`)
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			if strings.Contains(l, w.vm2) || strings.Contains(l, "VM vm2") {
+				t.Fatalf("bob's stream shows vm2: %s", l)
+			}
+			if strings.Contains(l, "VM vm1 configuration was updated") {
+				return
+			}
+		case <-timeout:
+			t.Fatal("no event of vm1 on bob's stream")
+		}
+	}
 }
