@@ -123,7 +123,12 @@ type VMPatch struct {
 // level supports.
 func (e *Engine) UpdateVM(ctx context.Context, id string, p VMPatch) (*vwire.VM, error) {
 	op := vwire.OpEditVM
-	if err := e.authorize(ctx, op, on(vwire.PermitEditVMProperties, vwire.ObjVM, id)); err != nil {
+	needs := []need{on(vwire.PermitEditVMProperties, vwire.ObjVM, id)}
+	if p.ClusterID != nil {
+		// Moving a VM creates it in the target cluster, as oVirt checks.
+		needs = append(needs, on(vwire.PermitCreateVM, vwire.ObjCluster, *p.ClusterID))
+	}
+	if err := e.authorize(ctx, op, needs...); err != nil {
 		return nil, err
 	}
 	if p.Name != nil {
