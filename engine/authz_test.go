@@ -40,7 +40,9 @@ func refusedText(t *testing.T, err error) string {
 // TestVNICNeedsVMAndProfilePermission is oVirt's double check: a vNIC may
 // move to a profile only with CONFIGURE_VM_NETWORK on the VM and on the
 // profile; a refusal changes nothing, names what is missing and is audited.
-func TestVNICNeedsVMAndProfilePermission(t *testing.T) { forEachStore(t, testVNICNeedsVMAndProfilePermission) }
+func TestVNICNeedsVMAndProfilePermission(t *testing.T) {
+	forEachStore(t, testVNICNeedsVMAndProfilePermission)
+}
 
 func testVNICNeedsVMAndProfilePermission(t *testing.T) {
 	e := newEnv(t)
