@@ -2,11 +2,13 @@ package restapi_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"vwire.dev/vwire"
 	"vwire.dev/vwire/app"
 	"vwire.dev/vwire/restapi"
 )
@@ -78,6 +80,33 @@ func TestAuthzDoneWhen(t *testing.T) {
 	bobID, bob := w.addUser(t, "bob")
 	a.expect(201, "POST", "/vms/"+w.vm1+"/permissions", `<permission><role><name>UserVmManager</name></role><user id="`+bobID+`"/></permission>`)
 	a.expect(201, "POST", "/vnicprofiles/"+w.red+"/permissions", `<permission><role><name>VnicProfileUser</name></role><user id="`+bobID+`"/></permission>`)
+
+	// oVirt's JSON shape: {"permission":[{"role":{…},"user":{…},"vm":{…},"href":…,"id":…}]}.
+	js := &api{t: t, base: a.base, json: true, auth: a.auth}
+	var perms struct {
+		Permission []struct {
+			ID, Href string
+			Role     struct{ ID string }
+			User     struct{ ID string }
+			VM       struct{ ID string } `json:"vm"`
+		}
+	}
+	if err := json.Unmarshal([]byte(js.expect(200, "GET", "/vms/"+w.vm1+"/permissions", "")), &perms); err != nil ||
+		len(perms.Permission) != 1 || perms.Permission[0].Role.ID != vwire.RoleUserVmManager || perms.Permission[0].User.ID != bobID ||
+		perms.Permission[0].VM.ID != w.vm1 || !strings.HasSuffix(perms.Permission[0].Href, "/vms/"+w.vm1+"/permissions/"+perms.Permission[0].ID) {
+		t.Errorf("vm1's permissions in JSON: %+v %v", perms, err)
+	}
+	var role struct {
+		Name, Administrative, Mutable string
+	}
+	if err := json.Unmarshal([]byte(js.expect(200, "GET", "/roles/"+vwire.RoleVnicProfileUser, "")), &role); err != nil ||
+		role.Name != "VnicProfileUser" || role.Administrative != "false" || role.Mutable != "false" {
+		t.Errorf("VnicProfileUser in JSON: %+v %v", role, err)
+	}
+	if body := a.expect(200, "GET", "/roles/"+vwire.RoleVnicProfileUser+"/permits", ""); !strings.Contains(body, `<permit href="/ovirt-engine/api/roles/`+vwire.RoleVnicProfileUser+`/permits/9" id="9">`) ||
+		!strings.Contains(body, "<name>configure_vm_network</name>") {
+		t.Errorf("VnicProfileUser's permits:\n%s", body)
+	}
 
 	nicPath := "/vms/" + w.vm1 + "/nics/" + w.nic1
 	f := parseX(t, bob.expect(403, "PUT", nicPath, `<nic><vnic_profile id="`+w.blue+`"/></nic>`))
