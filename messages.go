@@ -126,6 +126,7 @@ const (
 	MsgOVFNetworksMissing                                   MsgKey = "ACTION_TYPE_FAILED_OVF_NETWORKS_MISSING"
 	MsgBlankTemplate                                        MsgKey = "ACTION_TYPE_FAILED_BLANK_TEMPLATE"
 	MsgUserNotAuthorized                                    MsgKey = "USER_NOT_AUTHORIZED_TO_PERFORM_ACTION"
+	MsgOnlySuperUserGivesAdminRoles                         MsgKey = "PERMISSION_ADD_FAILED_ONLY_SYSTEM_SUPER_USER_CAN_GIVE_ADMIN_ROLES"
 )
 
 // vwire's own message keys: parse and lookup errors of the API, hosts, the
@@ -264,7 +265,8 @@ var messages = map[MsgKey]Message{
 	MsgBlankTemplate:                             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The Blank template cannot be changed."},
 
 	// permissions: oVirt's sentence, then what is missing
-	MsgUserNotAuthorized: {Code: EFORBIDDEN, Text: "User is not authorized to perform this action. Cannot ${action} ${type}: ${permit} is needed on ${object}."},
+	MsgUserNotAuthorized:            {Code: EFORBIDDEN, Text: "User is not authorized to perform this action. Cannot ${action} ${type}: ${permit} is needed on ${object}."},
+	MsgOnlySuperUserGivesAdminRoles: {Code: EFORBIDDEN, Text: "Cannot ${action} ${type}. Only a SuperUser on the system can give the administrative role ${role}."},
 
 	// vwire's own messages
 	MsgEntityNotFound:        {Code: ENOTFOUND, Text: "Entity not found: ${kind} ${id}", Bare: true},

@@ -396,6 +396,9 @@ func (e *Engine) AddPermission(ctx context.Context, p *vwire.Permission) error {
 	if err != nil {
 		return err
 	}
+	if err := e.adminRoleGiver(ctx, op, p.RoleID); err != nil {
+		return err
+	}
 	p.ID = uuid.NewString()
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		u, err := tx.User(p.UserID)
@@ -455,5 +458,26 @@ func (e *Engine) RemovePermission(ctx context.Context, id string) error {
 		}
 		return newEvent(ctx, evPermissionRemove, "SubjectName", u.Name+"@"+u.Domain, "RoleName", r.Name,
 			"Object", objectName(tx, p.Object)).write(tx)
+	})
+}
+
+// adminRoleGiver is oVirt's rule that only a SuperUser on the system gives
+// administrative roles: an administrator of one cluster cannot make others
+// administrators there.
+func (e *Engine) adminRoleGiver(ctx context.Context, op vwire.Op, roleID string) error {
+	me, ok := PrincipalOf(ctx)
+	if !ok {
+		return nil
+	}
+	return e.view(ctx, func(tx vwire.Tx) error {
+		r, err := tx.Role(roleID)
+		if err != nil || !r.Administrative {
+			return nil // a missing role is reported by the add itself
+		}
+		ps, err := tx.Permissions(vwire.PermissionFilter{UserID: me.UserID, Object: vwire.System})
+		if err != nil || slices.ContainsFunc(ps, func(p *vwire.Permission) bool { return p.RoleID == vwire.RoleSuperUser }) {
+			return err
+		}
+		return vwire.Fail(op, vwire.MsgOnlySuperUserGivesAdminRoles, "role", r.Name)
 	})
 }

@@ -156,10 +156,19 @@ func testPermissionInheritance(t *testing.T) {
 	if _, err := e.eng.VM(erin, vm.ID); err != nil {
 		t.Errorf("DataCenterAdmin reads a VM: %v", err)
 	}
-	// Granting needs the permits granted: carol cannot give SuperUser on her cluster.
+	// Granting needs the permits granted: carol cannot give SuperUser on her
+	// cluster; and only a SuperUser on the system gives administrative roles.
 	if err := e.eng.AddPermission(carol, &vwire.Permission{UserID: du.ID, RoleID: vwire.RoleSuperUser,
 		Object: vwire.ObjectRef{Type: vwire.ObjCluster, ID: e.cluster.ID}}); err == nil {
 		t.Error("ClusterAdmin granted SuperUser")
+	}
+	if err := e.eng.AddPermission(carol, &vwire.Permission{UserID: du.ID, RoleID: vwire.RoleClusterAdmin,
+		Object: vwire.ObjectRef{Type: vwire.ObjCluster, ID: e.cluster.ID}}); !vwire.IsKey(err, vwire.MsgOnlySuperUserGivesAdminRoles) {
+		t.Errorf("ClusterAdmin granted ClusterAdmin: %v", err)
+	}
+	if err := e.eng.AddPermission(carol, &vwire.Permission{UserID: du.ID, RoleID: vwire.RoleUserVmManager,
+		Object: vwire.ObjectRef{Type: vwire.ObjVM, ID: vm.ID}}); err != nil {
+		t.Errorf("ClusterAdmin grants UserVmManager on a VM of its cluster: %v", err)
 	}
 }
 
