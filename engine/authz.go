@@ -307,6 +307,19 @@ func deleteWith(tx vwire.Tx, t vwire.ObjectType, id string, del func(string) err
 	if err := tx.DeleteObjectPermissions(vwire.ObjectRef{Type: t, ID: id}); err != nil {
 		return err
 	}
+	if t == vwire.ObjNetwork {
+		// The network's profiles go with it (ON DELETE CASCADE), and so
+		// must the permissions on them.
+		ps, err := tx.Profiles(vwire.ProfileFilter{NetworkID: id})
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := tx.DeleteObjectPermissions(vwire.ObjectRef{Type: vwire.ObjProfile, ID: p.ID}); err != nil {
+				return err
+			}
+		}
+	}
 	return del(id)
 }
 

@@ -336,3 +336,30 @@ func TestChangeEventsNameTheUser(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedObjectTakesItsPermissions: permissions have no foreign key
+// (they are on objects of every type); a removal takes them, the
+// network's also those on its profiles.
+func TestRemovedObjectTakesItsPermissions(t *testing.T) {
+	e := newEnv(t)
+	_, u := e.user("bob")
+	vm := e.vm("gone")
+	red := e.network("red")
+	var redNet string
+	e.store.View(ctx(), func(tx vwire.Tx) error { p, _ := tx.Profile(red); redNet = p.NetworkID; return nil })
+	e.grant(u, vwire.RoleUserVmManager, vwire.ObjVM, vm.ID)
+	e.grant(u, vwire.RoleVnicProfileUser, vwire.ObjProfile, red)
+	e.grant(u, vwire.RoleVnicProfileUser, vwire.ObjNetwork, redNet)
+	if err := e.eng.RemoveVM(ctx(), vm.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.DetachNetwork(ctx(), e.cluster.ID, redNet); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.eng.RemoveNetwork(ctx(), redNet); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := e.eng.Permissions(ctx(), vwire.PermissionFilter{UserID: u.ID}); err != nil || len(ps) != 0 {
+		t.Errorf("permissions left: %v, %v", ps, err)
+	}
+}
