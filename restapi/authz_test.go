@@ -438,3 +438,28 @@ func TestEventStreamFiltered(t *testing.T) {
 		}
 	}
 }
+
+// TestRolesAndPermits: a custom role from permits, its permits changed,
+// removed once unused; predefined roles cannot change.
+func TestRolesAndPermits(t *testing.T) {
+	w := newWorld(t)
+	a := w.admin
+	r := parseX(t, a.expect(201, "POST", "/roles", `<role><name>NicEditor</name><administrative>false</administrative><permits><permit id="9"/><permit><name>login</name></permit></permits></role>`))
+	base := "/roles/" + r.ID + "/permits"
+	if ps := parseXList(t, a.expect(200, "GET", base, "")); len(ps) != 2 || ps[0].ID != "9" || ps[1].ID != "1300" {
+		t.Errorf("permits: %+v", ps)
+	}
+	a.expect(201, "POST", base, `<permit id="22"/>`)
+	a.expect(200, "GET", base+"/22", "")
+	a.expect(200, "DELETE", base+"/22", "")
+	a.expect(404, "DELETE", base+"/22", "")
+	a.expect(400, "POST", base, `<permit id="424242"/>`)
+	a.expect(409, "POST", "/roles/00000000-0000-0000-0000-000000000001/permits", `<permit id="22"/>`)
+	a.expect(409, "DELETE", "/roles/00000000-0000-0000-0000-000000000001", "")
+	bobID, _ := w.addUser(t, "bob")
+	a.expect(201, "POST", "/users/"+bobID+"/permissions", `<permission><role id="`+r.ID+`"/><vm id="`+w.vm1+`"/></permission>`)
+	a.expect(409, "DELETE", "/roles/"+r.ID, "")
+	a.expect(200, "DELETE", "/users/"+bobID, "")
+	a.expect(200, "DELETE", "/roles/"+r.ID, "")
+	a.expect(404, "GET", "/roles/"+r.ID, "")
+}

@@ -144,19 +144,28 @@ func (s *Server) listPermits(q *request) error {
 	return nil
 }
 
-func (s *Server) getPermit(q *request) error {
+// rolePermit finds the permit the path names among its role's.
+func (s *Server) rolePermit(q *request) (*vwire.Role, vwire.Permit, error) {
 	r, err := s.eng.Role(q.ctx(), q.r.PathValue("id"))
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	pid := q.r.PathValue("pid")
 	for _, p := range r.Permits {
 		if strconv.Itoa(int(p)) == pid {
-			q.write(http.StatusOK, q.permitNode(r.ID, p))
-			return nil
+			return r, p, nil
 		}
 	}
-	return vwire.NotFound("Permit", pid)
+	return nil, 0, vwire.NotFound("Permit", pid)
+}
+
+func (s *Server) getPermit(q *request) error {
+	r, p, err := s.rolePermit(q)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, q.permitNode(r.ID, p))
+	return nil
 }
 
 func (s *Server) addPermit(q *request) error {
@@ -177,11 +186,11 @@ func (s *Server) addPermit(q *request) error {
 }
 
 func (s *Server) removePermit(q *request) error {
-	pid, err := strconv.Atoi(q.r.PathValue("pid"))
+	r, p, err := s.rolePermit(q)
 	if err != nil {
-		return vwire.NotFound("Permit", q.r.PathValue("pid"))
+		return err
 	}
-	if _, err := s.eng.SetRolePermits(q.ctx(), q.r.PathValue("id"), nil, []vwire.Permit{vwire.Permit(pid)}); err != nil {
+	if _, err := s.eng.SetRolePermits(q.ctx(), r.ID, nil, []vwire.Permit{p}); err != nil {
 		return err
 	}
 	q.done()
