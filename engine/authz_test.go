@@ -156,6 +156,9 @@ func testPermissionInheritance(t *testing.T) {
 	if _, err := e.eng.VM(erin, vm.ID); err != nil {
 		t.Errorf("DataCenterAdmin reads a VM: %v", err)
 	}
+	if ps, _ := e.eng.MACPools(erin); len(ps) == 0 {
+		t.Error("DataCenterAdmin does not see the MAC pools")
+	}
 	// Granting needs the permits granted: carol cannot give SuperUser on her
 	// cluster; and only a SuperUser on the system gives administrative roles.
 	if err := e.eng.AddPermission(carol, &vwire.Permission{UserID: du.ID, RoleID: vwire.RoleSuperUser,

@@ -315,15 +315,42 @@ func (e *Engine) Profiles(ctx context.Context, f vwire.ProfileFilter) ([]*vwire.
 	return ps, err
 }
 
-// MACPool reads one MAC pool. MAC pools are the system's: only the
-// administrator's view shows them.
+// seesMACPools: MAC pools are the system's, shown to administrators of
+// anything (a data center or cluster administrator picks one for a new
+// cluster), never to a user-level view.
+func seesMACPools(ctx context.Context, tx vwire.Tx) (bool, error) {
+	s, err := scopeOf(ctx, tx)
+	if err != nil || s.admin() {
+		return s != nil && s.admin(), err
+	}
+	if filterOf(ctx) {
+		return false, nil
+	}
+	p, _ := PrincipalOf(ctx)
+	perms, err := tx.Permissions(vwire.PermissionFilter{UserID: p.UserID})
+	if err != nil {
+		return false, err
+	}
+	for _, pm := range perms {
+		r, err := tx.Role(pm.RoleID)
+		if err != nil {
+			return false, err
+		}
+		if r.Administrative {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// MACPool reads one MAC pool (see seesMACPools).
 func (e *Engine) MACPool(ctx context.Context, id string) (*vwire.MACPool, error) {
 	var p *vwire.MACPool
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
 		if p, err = tx.MACPool(id); err != nil {
 			return err
 		}
-		if s, err := scopeOf(ctx, tx); err != nil || !s.admin() {
+		if ok, err := seesMACPools(ctx, tx); err != nil || !ok {
 			return firstErr(err, vwire.NotFound("MacPool", id))
 		}
 		return nil
@@ -331,11 +358,11 @@ func (e *Engine) MACPool(ctx context.Context, id string) (*vwire.MACPool, error)
 	return p, err
 }
 
-// MACPools lists the MAC pools (none outside the administrator's view).
+// MACPools lists the MAC pools (see seesMACPools).
 func (e *Engine) MACPools(ctx context.Context) ([]*vwire.MACPool, error) {
 	var ps []*vwire.MACPool
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
-		if s, err := scopeOf(ctx, tx); err != nil || !s.admin() {
+		if ok, err := seesMACPools(ctx, tx); err != nil || !ok {
 			return err
 		}
 		ps, err = tx.MACPools()
