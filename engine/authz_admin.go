@@ -249,6 +249,36 @@ func (e *Engine) SetRolePermits(ctx context.Context, id string, add, remove []vw
 	return r, err
 }
 
+// UpdateRole edits a custom role's name, description or kind.
+func (e *Engine) UpdateRole(ctx context.Context, id string, mutate func(*vwire.Role) error) (*vwire.Role, error) {
+	if err := e.authorize(ctx, opEditRole, onSystem(vwire.PermitManipulateRoles)); err != nil {
+		return nil, err
+	}
+	var r *vwire.Role
+	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if r, err = tx.Role(id); err != nil {
+			return err
+		}
+		if !r.Mutable {
+			return vwire.Fail(opEditRole, vwire.MsgRoleReadOnly, "role", r.Name)
+		}
+		if err := mutate(r); err != nil {
+			return err
+		}
+		if err := vwire.ValidateName(opEditRole, r.Name, 126, true); err != nil {
+			return err
+		}
+		if other, err := tx.RoleByName(r.Name); err == nil && other.ID != r.ID {
+			return vwire.Fail(opEditRole, vwire.MsgNameAlreadyUsed)
+		}
+		if err := tx.PutRole(r); err != nil {
+			return err
+		}
+		return newEvent(ctx, evRoleUpdate, "RoleName", r.Name).write(tx)
+	})
+	return r, err
+}
+
 // RemoveRole removes a custom role no permission gives.
 func (e *Engine) RemoveRole(ctx context.Context, id string) error {
 	if err := e.authorize(ctx, opRemoveRole, onSystem(vwire.PermitManipulateRoles)); err != nil {

@@ -246,6 +246,7 @@ var noRights = map[string]expectation{
 	"GET /roles":                                  allowed,
 	"POST /roles":                                 refused,
 	"GET /roles/{id}":                             allowed,
+	"PUT /roles/{id}":                             refused,
 	"DELETE /roles/{id}":                          refused,
 	"GET /roles/{id}/permits":                     allowed,
 	"POST /roles/{id}/permits":                    refused,
@@ -449,6 +450,10 @@ func TestRolesAndPermits(t *testing.T) {
 	if ps := parseXList(t, a.expect(200, "GET", base, "")); len(ps) != 2 || ps[0].ID != "9" || ps[1].ID != "1300" {
 		t.Errorf("permits: %+v", ps)
 	}
+	if u := parseX(t, a.expect(200, "PUT", "/roles/"+r.ID, `<role><name>NicEditor2</name></role>`)); u.Name != "NicEditor2" {
+		t.Errorf("renamed role: %+v", u)
+	}
+	a.expect(409, "PUT", "/roles/00000000-0000-0000-0000-000000000001", `<role><name>x</name></role>`)
 	a.expect(201, "POST", base, `<permit id="22"/>`)
 	a.expect(200, "GET", base+"/22", "")
 	a.expect(200, "DELETE", base+"/22", "")

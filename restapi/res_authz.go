@@ -121,6 +121,20 @@ func (s *Server) addRole(q *request) error {
 	return nil
 }
 
+func applyRole(b *in, r *vwire.Role) error {
+	if v := b.strp("name"); v != nil {
+		r.Name = *v
+	}
+	if v := b.strp("description"); v != nil {
+		r.Description = *v
+	}
+	a, err := b.boolp("administrative")
+	if a != nil {
+		r.Administrative = *a
+	}
+	return err
+}
+
 func (s *Server) removeRole(q *request) error {
 	if err := s.eng.RemoveRole(q.ctx(), q.r.PathValue("id")); err != nil {
 		return err

@@ -112,6 +112,7 @@ func (s *Server) routes() {
 	s.api("GET /roles", s.listRoles, false)
 	s.api("POST /roles", s.addRole, false)
 	s.api("GET /roles/{id}", s.getRole, false)
+	s.api("PUT /roles/{id}", updateOne(withoutRequest(applyRole), s.eng.UpdateRole, (*request).roleNode), false)
 	s.api("DELETE /roles/{id}", s.removeRole, true)
 	s.api("GET /roles/{id}/permits", s.listPermits, false)
 	s.api("POST /roles/{id}/permits", s.addPermit, false)
