@@ -125,6 +125,8 @@ const (
 	MsgTemplateInUse                                        MsgKey = "ACTION_TYPE_FAILED_TEMPLATE_IN_USE"
 	MsgOVFNetworksMissing                                   MsgKey = "ACTION_TYPE_FAILED_OVF_NETWORKS_MISSING"
 	MsgBlankTemplate                                        MsgKey = "ACTION_TYPE_FAILED_BLANK_TEMPLATE"
+	MsgUserNotAuthorized                                    MsgKey = "USER_NOT_AUTHORIZED_TO_PERFORM_ACTION"
+	MsgOnlySuperUserGivesAdminRoles                         MsgKey = "PERMISSION_ADD_FAILED_ONLY_SYSTEM_SUPER_USER_CAN_GIVE_ADMIN_ROLES"
 )
 
 // vwire's own message keys: parse and lookup errors of the API, hosts, the
@@ -165,6 +167,11 @@ const (
 	MsgDBError               MsgKey = "DB_ERROR"
 	MsgDBClosed              MsgKey = "DB_CLOSED"
 	MsgPoolExhausted         MsgKey = "MAC_POOL_EXHAUSTED"
+	MsgRoleReadOnly          MsgKey = "ROLE_READ_ONLY"
+	MsgRoleInUse             MsgKey = "ROLE_IN_USE"
+	MsgPermitUnknown         MsgKey = "PERMIT_UNKNOWN"
+	MsgBuiltinAdmin          MsgKey = "BUILTIN_ADMIN"
+	MsgPermitNotHeld         MsgKey = "PERMIT_NOT_HELD"
 )
 
 // Message is a catalogue entry: the code that decides the HTTP status, the
@@ -260,6 +267,10 @@ var messages = map[MsgKey]Message{
 	MsgOVFNetworksMissing:                        {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The following vNICs use networks the target cluster lacks: ${networks}. Attach them, or import with empty_missing_networks=true to put those vNICs on no network."},
 	MsgBlankTemplate:                             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The Blank template cannot be changed."},
 
+	// permissions: oVirt's sentence, then what is missing
+	MsgUserNotAuthorized:            {Code: EFORBIDDEN, Text: "User is not authorized to perform this action. Cannot ${action} ${type}: ${permit} is needed on ${object}."},
+	MsgOnlySuperUserGivesAdminRoles: {Code: EFORBIDDEN, Text: "Cannot ${action} ${type}. Only a SuperUser on the system can give the administrative role ${role}."},
+
 	// vwire's own messages
 	MsgEntityNotFound:        {Code: ENOTFOUND, Text: "Entity not found: ${kind} ${id}", Bare: true},
 	MsgIncomplete:            {Code: EINCOMPLETE, Text: "${kind} [${fields}] required for ${method}", Reason: "Incomplete parameters", Bare: true},
@@ -296,6 +307,11 @@ var messages = map[MsgKey]Message{
 	MsgDBError:               {Code: EINTERNAL, Text: "Database error."},
 	MsgDBClosed:              {Code: EUNAVAILABLE, Text: "The database is closed."},
 	MsgPoolExhausted:         {Code: ECONFLICT, Text: "no free MAC address in the pool", Bare: true},
+	MsgRoleReadOnly:          {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The role ${role} is predefined and cannot be changed."},
+	MsgRoleInUse:             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The role ${role} is still given by permissions."},
+	MsgPermitUnknown:         {Code: EINVALID, Text: "Cannot ${action} ${type}. Unknown permit: ${permit}."},
+	MsgBuiltinAdmin:          {Code: ECONFLICT, Text: "Cannot ${action} ${type}. admin@internal keeps its user and its SuperUser permission on the system."},
+	MsgPermitNotHeld:         {Code: EFORBIDDEN, Text: "User is not authorized to perform this action. Cannot ${action} ${type}: granting role ${role} needs its permit ${permit} on ${object}."},
 }
 
 // MessageOf returns the catalogue entry of key.

@@ -34,6 +34,7 @@ type Tx interface {
 	MACPoolTx
 	EventTx
 	UserTx
+	AuthzTx
 }
 
 // Filters select rows in SQL: a zero field does not filter; Max bounds the
@@ -271,6 +272,51 @@ type UserTx interface {
 	// DeleteUserTokens revokes every token of a user (a password change, a
 	// removal).
 	DeleteUserTokens(userID string) error
+}
+
+// PermissionFilter selects permissions: of a user, on an object (a zero
+// field does not filter).
+type PermissionFilter struct {
+	UserID string
+	Object ObjectRef
+}
+
+// AuthzTx holds the users as the API manages them, roles with their
+// permits, and permissions; and answers the two questions every check
+// asks, in SQL: may this user do this on one of these objects, and which
+// objects of a type may this user see.
+type AuthzTx interface {
+	User(id string) (*User, error)
+	Users() ([]*User, error)
+	// DeleteUser removes a user with their tokens and permissions.
+	DeleteUser(id string) error
+
+	Role(id string) (*Role, error)
+	RoleByName(name string) (*Role, error)
+	Roles() ([]*Role, error)
+	CreateRole(*Role) error
+	// PutRole writes a role and replaces its permits, creating it if missing
+	// (the predefined roles, kept as this binary defines them).
+	PutRole(*Role) error
+	// DeleteRole removes a role; one still used by a permission is ECONFLICT.
+	DeleteRole(id string) error
+
+	Permission(id string) (*Permission, error)
+	Permissions(PermissionFilter) ([]*Permission, error)
+	CreatePermission(*Permission) error
+	DeletePermission(id string) error
+	// DeleteObjectPermissions removes the permissions on an object (it is
+	// being removed).
+	DeleteObjectPermissions(obj ObjectRef) error
+	// HasPermit tells whether the user holds the permit through a
+	// permission on any of objs (an object and its ancestors).
+	HasPermit(userID string, p Permit, objs []ObjectRef) (bool, error)
+	// AdminOnSystem tells whether the user has an administrative role on
+	// the system: the unfiltered, administrator's view.
+	AdminOnSystem(userID string) (bool, error)
+	// VisibleIDs lists the objects of type t the user has a permission on,
+	// directly or inherited from an ancestor.
+	VisibleIDs(userID string, t ObjectType) ([]string, error)
 }
 
 // Pending is a host change in flight.

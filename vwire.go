@@ -28,6 +28,8 @@ const (
 	ENOTFOUND Code = "not_found"
 	// EUNAUTHORIZED: missing or wrong credentials (401).
 	EUNAUTHORIZED Code = "unauthorized"
+	// EFORBIDDEN: the caller lacks a permission (oVirt's NO_PERMISSION: 403).
+	EFORBIDDEN Code = "forbidden"
 	// EHOST: a host refused or failed an operation; the message carries its reason.
 	EHOST Code = "host_failed"
 	// EINTERNAL: a fault of vwire itself (500). Never used for a client's mistake.

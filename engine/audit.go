@@ -68,8 +68,19 @@ var (
 	evMACPoolUpdate   = auditType{10702, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was updated by ${UserName}."}
 	evMACPoolRemove   = auditType{10704, vwire.SevNormal, "MAC Pool '${MacPoolName}' (id=${MacPoolId}) was removed by ${UserName}."}
 	evLoginLocked     = auditType{10950, vwire.SevWarning, "User ${UserName} connected from '${SourceIP}' is locked out for ${Delay} after ${Failures} failed logins."}
-	evLinkUp          = "Link State is UP."
-	evLinkDown        = "Link State is DOWN."
+	// vwire's own (oVirt's codes for these could not be confirmed): a
+	// refused authorization, and the changes of users, roles and permissions.
+	evAuthzRefused     = auditType{10920, vwire.SevWarning, "User ${UserName} is not authorized to ${Action}: ${Permit} is needed on ${Object}."}
+	evUserAdd          = auditType{10921, vwire.SevNormal, "User ${SubjectName} was added by ${UserName}."}
+	evUserRemove       = auditType{10922, vwire.SevNormal, "User ${SubjectName} was removed by ${UserName}."}
+	evUserPassword     = auditType{10923, vwire.SevNormal, "The password of user ${SubjectName} was changed by ${UserName}; their sessions were ended."}
+	evPermissionAdd    = auditType{10924, vwire.SevNormal, "User ${SubjectName} was granted Role ${RoleName} on ${Object} by ${UserName}."}
+	evPermissionRemove = auditType{10925, vwire.SevNormal, "User ${SubjectName} lost Role ${RoleName} on ${Object}, removed by ${UserName}."}
+	evRoleAdd          = auditType{10926, vwire.SevNormal, "Role ${RoleName} was added by ${UserName}."}
+	evRoleRemove       = auditType{10927, vwire.SevNormal, "Role ${RoleName} was removed by ${UserName}."}
+	evRoleUpdate       = auditType{10928, vwire.SevNormal, "The permits of Role ${RoleName} were changed by ${UserName}."}
+	evLinkUp           = "Link State is UP."
+	evLinkDown         = "Link State is DOWN."
 )
 
 // event builds an audit row. vars are name/value pairs for the template;

@@ -86,6 +86,9 @@ func (e *Engine) Bootstrap(ctx context.Context, adminPassword string) (generated
 		}
 		return tx.SetMeta("bootstrapped", e.now().UTC().Format(time.RFC3339))
 	})
+	if err == nil {
+		err = e.seedAuthz(ctx) // engine/authz_admin.go: predefined roles, admin's SuperUser
+	}
 	return generated, err
 }
 

@@ -13,8 +13,8 @@
 //
 // Every read the REST API serves is an engine query too (queries.go:
 // DataCenters, Clusters, VMs, Events, WatchEvents...), with typed filters;
-// nothing outside the engine reads the store. Those query methods are where
-// permission checks (issue 13) and the Filter header will apply.
+// nothing outside the engine reads the store. Each use case checks its
+// permits first and each query keeps what the caller may see (authz.go).
 package engine
 
 import (

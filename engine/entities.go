@@ -27,6 +27,9 @@ func dcVars(dc *vwire.DataCenter) []string {
 // AddDataCenter creates a data center with its management network.
 func (e *Engine) AddDataCenter(ctx context.Context, dc *vwire.DataCenter) error {
 	op := vwire.OpAddDC
+	if err := e.authorize(ctx, op, onSystem(vwire.PermitCreateStoragePool)); err != nil {
+		return err
+	}
 	if err := vwire.ValidateName(op, dc.Name, 40, false); err != nil {
 		return err
 	}
@@ -71,6 +74,9 @@ func unsupportedVersion(op vwire.Op, v vwire.Version) error {
 // in one transaction, so that concurrent edits are never lost.
 func (e *Engine) UpdateDataCenter(ctx context.Context, id string, mutate func(*vwire.DataCenter) error) (*vwire.DataCenter, error) {
 	op := vwire.OpEditDC
+	if err := e.authorize(ctx, op, on(vwire.PermitEditStoragePoolConfig, vwire.ObjDataCenter, id)); err != nil {
+		return nil, err
+	}
 	var dc *vwire.DataCenter
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if dc, err = tx.DataCenter(id); err != nil {
@@ -101,6 +107,9 @@ func (e *Engine) UpdateDataCenter(ctx context.Context, id string, mutate func(*v
 // when no cluster uses them).
 func (e *Engine) RemoveDataCenter(ctx context.Context, id string) error {
 	op := vwire.OpRemoveDC
+	if err := e.authorize(ctx, op, on(vwire.PermitDeleteStoragePool, vwire.ObjDataCenter, id)); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		dc, err := tx.DataCenter(id)
 		if err != nil {
@@ -118,11 +127,11 @@ func (e *Engine) RemoveDataCenter(ctx context.Context, id string) error {
 			return err
 		}
 		for _, n := range nets {
-			if err := tx.DeleteNetwork(n.ID); err != nil {
+			if err := deleteWith(tx, vwire.ObjNetwork, n.ID, tx.DeleteNetwork); err != nil {
 				return err
 			}
 		}
-		if err := tx.DeleteDataCenter(id); err != nil {
+		if err := deleteWith(tx, vwire.ObjDataCenter, id, tx.DeleteDataCenter); err != nil {
 			return err
 		}
 		return newEvent(ctx, evDCRemove, dcVars(dc)...).write(tx)
@@ -134,6 +143,9 @@ func (e *Engine) RemoveDataCenter(ctx context.Context, id string) error {
 // AddCluster creates a cluster and attaches its data center's management network.
 func (e *Engine) AddCluster(ctx context.Context, c *vwire.Cluster) error {
 	op := vwire.OpAddCluster
+	if err := e.authorize(ctx, op, on(vwire.PermitCreateCluster, vwire.ObjDataCenter, c.DataCenterID)); err != nil {
+		return err
+	}
 	if err := vwire.ValidateName(op, c.Name, 40, false); err != nil {
 		return err
 	}
@@ -179,6 +191,9 @@ func (e *Engine) AddCluster(ctx context.Context, c *vwire.Cluster) error {
 // level may only rise.
 func (e *Engine) UpdateCluster(ctx context.Context, id string, mutate func(*vwire.Cluster) error) (*vwire.Cluster, error) {
 	op := vwire.OpEditCluster
+	if err := e.authorize(ctx, op, on(vwire.PermitEditClusterConfiguration, vwire.ObjCluster, id)); err != nil {
+		return nil, err
+	}
 	var c *vwire.Cluster
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if c, err = tx.Cluster(id); err != nil {
@@ -214,6 +229,9 @@ func (e *Engine) UpdateCluster(ctx context.Context, id string, mutate func(*vwir
 // RemoveCluster deletes a cluster without hosts or VMs.
 func (e *Engine) RemoveCluster(ctx context.Context, id string) error {
 	op := vwire.OpRemoveCluster
+	if err := e.authorize(ctx, op, on(vwire.PermitDeleteCluster, vwire.ObjCluster, id)); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		c, err := tx.Cluster(id)
 		if err != nil {
@@ -230,7 +248,7 @@ func (e *Engine) RemoveCluster(ctx context.Context, id string) error {
 		if len(hosts) > 0 || len(vms) > 0 {
 			return vwire.Fail(op, vwire.MsgClusterNotEmpty)
 		}
-		if err := tx.DeleteCluster(id); err != nil {
+		if err := deleteWith(tx, vwire.ObjCluster, id, tx.DeleteCluster); err != nil {
 			return err
 		}
 		return newEvent(ctx, evClusterRemove, "ClusterName", c.Name).write(tx)
@@ -241,6 +259,9 @@ func (e *Engine) RemoveCluster(ctx context.Context, id string) error {
 // of the cluster get its bridge at once.
 func (e *Engine) AttachNetwork(ctx context.Context, clusterID, networkID string, required bool) error {
 	op := vwire.OpAttachNetwork
+	if err := e.authorize(ctx, op, on(vwire.PermitAssignClusterNetwork, vwire.ObjCluster, clusterID)); err != nil {
+		return err
+	}
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
 		c, err := tx.Cluster(clusterID)
 		if err != nil {
@@ -267,6 +288,9 @@ func (e *Engine) AttachNetwork(ctx context.Context, clusterID, networkID string,
 // DetachNetwork detaches a network from a cluster unless a VM of the cluster uses it.
 func (e *Engine) DetachNetwork(ctx context.Context, clusterID, networkID string) error {
 	op := vwire.OpDetachNetwork
+	if err := e.authorize(ctx, op, on(vwire.PermitAssignClusterNetwork, vwire.ObjCluster, clusterID)); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		c, err := tx.Cluster(clusterID)
 		if err != nil {
@@ -311,6 +335,9 @@ func (e *Engine) DetachNetwork(ctx context.Context, clusterID, networkID string)
 // AddNetwork creates a network and its same-named vNIC profile, as oVirt does.
 func (e *Engine) AddNetwork(ctx context.Context, n *vwire.Network) error {
 	op := vwire.OpAddNetwork
+	if err := e.authorize(ctx, op, on(vwire.PermitCreateStoragePoolNetwork, vwire.ObjDataCenter, n.DataCenterID)); err != nil {
+		return err
+	}
 	if err := vwire.ValidateNetwork(op, n); err != nil {
 		return err
 	}
@@ -339,6 +366,9 @@ func (e *Engine) AddNetwork(ctx context.Context, n *vwire.Network) error {
 // network in use keeps its name, which is the bridge its vNICs sit on.
 func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwire.Network) error) (*vwire.Network, error) {
 	op := vwire.OpEditNetwork
+	if err := e.authorize(ctx, op, on(vwire.PermitConfigureStoragePoolNetwork, vwire.ObjNetwork, id)); err != nil {
+		return nil, err
+	}
 	var n *vwire.Network
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if n, err = tx.Network(id); err != nil {
@@ -379,6 +409,9 @@ func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwir
 // RemoveNetwork deletes a network no vNIC uses (its profiles go with it).
 func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
 	op := vwire.OpRemoveNetwork
+	if err := e.authorize(ctx, op, on(vwire.PermitDeleteStoragePoolNetwork, vwire.ObjNetwork, id)); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		n, err := tx.Network(id)
 		if err != nil {
@@ -398,7 +431,7 @@ func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteNetwork(id); err != nil {
+		if err := deleteWith(tx, vwire.ObjNetwork, id, tx.DeleteNetwork); err != nil {
 			return err
 		}
 		return newEvent(ctx, evNetworkRemove, append(dcVars(dc), "NetworkName", n.Name)...).write(tx)
@@ -433,6 +466,9 @@ func validateProfile(op vwire.Op, p *vwire.VNICProfile) error {
 // AddProfile creates a vNIC profile on a network.
 func (e *Engine) AddProfile(ctx context.Context, p *vwire.VNICProfile) error {
 	op := vwire.OpAddProfile
+	if err := e.authorize(ctx, op, on(vwire.PermitCreateVNICProfile, vwire.ObjNetwork, p.NetworkID)); err != nil {
+		return err
+	}
 	if err := validateProfile(op, p); err != nil {
 		return err
 	}
@@ -454,6 +490,9 @@ func (e *Engine) AddProfile(ctx context.Context, p *vwire.VNICProfile) error {
 // UpdateProfile applies mutate to the stored profile and writes it.
 func (e *Engine) UpdateProfile(ctx context.Context, id string, mutate func(*vwire.VNICProfile) error) (*vwire.VNICProfile, error) {
 	op := vwire.OpEditProfile
+	if err := e.authorize(ctx, op, on(vwire.PermitConfigureVNICProfile, vwire.ObjProfile, id)); err != nil {
+		return nil, err
+	}
 	var p *vwire.VNICProfile
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if p, err = tx.Profile(id); err != nil {
@@ -482,6 +521,9 @@ func (e *Engine) UpdateProfile(ctx context.Context, id string, mutate func(*vwir
 // RemoveProfile deletes a profile no vNIC uses.
 func (e *Engine) RemoveProfile(ctx context.Context, id string) error {
 	op := vwire.OpRemoveProfile
+	if err := e.authorize(ctx, op, on(vwire.PermitDeleteVNICProfile, vwire.ObjProfile, id)); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		p, err := tx.Profile(id)
 		if err != nil {
@@ -498,7 +540,7 @@ func (e *Engine) RemoveProfile(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteProfile(id); err != nil {
+		if err := deleteWith(tx, vwire.ObjProfile, id, tx.DeleteProfile); err != nil {
 			return err
 		}
 		return newEvent(ctx, evProfileRemove, vars...).write(tx)
@@ -517,6 +559,9 @@ func validatePool(op vwire.Op, p *vwire.MACPool) error {
 // AddMACPool creates a MAC pool.
 func (e *Engine) AddMACPool(ctx context.Context, p *vwire.MACPool) error {
 	op := vwire.OpAddMACPool
+	if err := e.authorize(ctx, op, onSystem(vwire.PermitCreateMACPool)); err != nil {
+		return err
+	}
 	if len(p.Ranges) == 0 {
 		return vwire.Incomplete("MacPool", []string{"ranges"}, "add")
 	}
@@ -537,6 +582,9 @@ func (e *Engine) AddMACPool(ctx context.Context, p *vwire.MACPool) error {
 // proven unique.
 func (e *Engine) UpdateMACPool(ctx context.Context, id string, mutate func(*vwire.MACPool) error) (*vwire.MACPool, error) {
 	op := vwire.OpEditMACPool
+	if err := e.authorize(ctx, op, onSystem(vwire.PermitEditMACPool)); err != nil {
+		return nil, err
+	}
 	var p *vwire.MACPool
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if p, err = tx.MACPool(id); err != nil {
@@ -567,6 +615,9 @@ func (e *Engine) UpdateMACPool(ctx context.Context, id string, mutate func(*vwir
 // RemoveMACPool deletes a pool no cluster or data center uses.
 func (e *Engine) RemoveMACPool(ctx context.Context, id string) error {
 	op := vwire.OpRemoveMACPool
+	if err := e.authorize(ctx, op, onSystem(vwire.PermitDeleteMACPool)); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		p, err := tx.MACPool(id)
 		if err != nil {

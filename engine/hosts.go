@@ -37,6 +37,9 @@ type HostSpec struct {
 // already says whether it is up.
 func (e *Engine) AddHost(ctx context.Context, s HostSpec) (*vwire.Host, error) {
 	op := vwire.OpAddHost
+	if err := e.authorize(ctx, op, on(vwire.PermitCreateHost, vwire.ObjCluster, s.ClusterID)); err != nil {
+		return nil, err
+	}
 	var missing []string
 	if s.Name == "" {
 		missing = append(missing, "name")
@@ -92,9 +95,7 @@ func (e *Engine) createHost(ctx context.Context, op vwire.Op, h *vwire.Host) err
 
 // Host reads a host.
 func (e *Engine) Host(ctx context.Context, id string) (*vwire.Host, error) {
-	var h *vwire.Host
-	err := e.store.View(ctx, func(tx vwire.Tx) (err error) { h, err = tx.Host(id); return })
-	return h, err
+	return get(ctx, e, vwire.ObjHost, "Host", vwire.Tx.Host, id)
 }
 
 // HostPatch edits a host; nil fields keep their value.
@@ -106,6 +107,9 @@ type HostPatch struct {
 
 // UpdateHost edits a host's name or agent address.
 func (e *Engine) UpdateHost(ctx context.Context, id string, p HostPatch) (*vwire.Host, error) {
+	if err := e.authorize(ctx, vwire.OpEditHost, on(vwire.PermitEditHostConfiguration, vwire.ObjHost, id)); err != nil {
+		return nil, err
+	}
 	op := vwire.OpEditHost
 	var h *vwire.Host
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
@@ -156,6 +160,9 @@ func (e *Engine) UpdateHost(ctx context.Context, id string, p HostPatch) (*vwire
 
 // RemoveHost deletes a host that runs no VM.
 func (e *Engine) RemoveHost(ctx context.Context, id string) error {
+	if err := e.authorize(ctx, vwire.OpRemoveHost, on(vwire.PermitDeleteHost, vwire.ObjHost, id)); err != nil {
+		return err
+	}
 	op := vwire.OpRemoveHost
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		h, err := tx.Host(id)
@@ -176,7 +183,7 @@ func (e *Engine) RemoveHost(ctx context.Context, id string) error {
 			}
 			return vwire.Fail(op, vwire.MsgHostHasRunningVMs, "names", strings.Join(names, ", "))
 		}
-		if err := tx.DeleteHost(id); err != nil {
+		if err := deleteWith(tx, vwire.ObjHost, id, tx.DeleteHost); err != nil {
 			return err
 		}
 		return newEvent(ctx, evHostRemove).host(h).write(tx)
@@ -454,6 +461,9 @@ func (e *Engine) syncEmbeddedBridges(ctx context.Context, h *vwire.Host, c HostC
 
 // RefreshHost polls one host now (oVirt's refresh action).
 func (e *Engine) RefreshHost(ctx context.Context, id string) (*vwire.Host, error) {
+	if err := e.authorize(ctx, vwire.Op{Action: "refresh", Type: "Host"}, on(vwire.PermitManipulateHost, vwire.ObjHost, id)); err != nil {
+		return nil, err
+	}
 	if _, err := e.Host(ctx, id); err != nil {
 		return nil, err
 	}

@@ -264,6 +264,9 @@ func boolOr(p *bool, def bool) bool {
 // AddNIC adds a vNIC to a VM; a plugged vNIC of a running VM is hot-plugged.
 func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC, error) {
 	op := vwire.OpAddNic
+	if err := e.authorizeWith(ctx, op, nicNeeds(vwire.ObjVM, vmID, "", &s.ProfileID)); err != nil {
+		return nil, err
+	}
 	if err := vwire.ValidateNICName(op, s.Name); err != nil {
 		return nil, err
 	}
@@ -399,6 +402,9 @@ func (e *Engine) DeactivateNIC(ctx context.Context, vmID, nicID string) (*vwire.
 }
 
 func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string, p vwire.NICPatch) (*vwire.NIC, error) {
+	if err := e.authorizeWith(ctx, op, nicNeeds(vwire.ObjVM, vmID, nicID, p.ProfileID)); err != nil {
+		return nil, err
+	}
 	if p.Name != nil {
 		if err := vwire.ValidateNICName(op, *p.Name); err != nil {
 			return nil, err
@@ -550,6 +556,9 @@ func checkUpdate(tx vwire.Tx, op vwire.Op, c *vmCtx, old, n *vwire.NIC) error {
 // RemoveNIC removes a vNIC; a plugged vNIC of a running VM must be unplugged first.
 func (e *Engine) RemoveNIC(ctx context.Context, vmID, nicID string) error {
 	op := vwire.OpRemoveNic
+	if err := e.authorize(ctx, op, on(vwire.PermitConfigureVMNetwork, vwire.ObjVM, vmID)); err != nil {
+		return err
+	}
 	unlock, err := e.store.LockVM(ctx, vmID)
 	if err != nil {
 		return err
@@ -590,6 +599,9 @@ func (e *Engine) NICs(ctx context.Context, vmID string) ([]*vwire.NIC, error) {
 		if _, err := tx.VM(vmID); err != nil {
 			return err
 		}
+		if err := seeParent(ctx, tx, vwire.ObjVM, "VM", vmID); err != nil {
+			return err
+		}
 		var err error
 		out, err = tx.NICs(vmID)
 		return err
@@ -605,7 +617,7 @@ func (e *Engine) NIC(ctx context.Context, vmID, nicID string) (*vwire.NIC, error
 		if err == nil && n.VMID != vmID {
 			err = vwire.NotFound("Nic", nicID)
 		}
-		return err
+		return firstErr(err, seeParent(ctx, tx, vwire.ObjVM, "VM", vmID))
 	})
 	return n, err
 }

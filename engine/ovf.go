@@ -26,6 +26,9 @@ func ovfNIC(n *vwire.NIC) ovf.NIC {
 
 // ExportVM renders a VM and its vNICs as OVF.
 func (e *Engine) ExportVM(ctx context.Context, id string) ([]byte, error) {
+	if err := e.authorize(ctx, vwire.Op{Action: "export", Type: "VM"}, on(vwire.PermitImportExportVM, vwire.ObjVM, id)); err != nil {
+		return nil, err
+	}
 	var doc *ovf.VM
 	err := e.store.View(ctx, func(tx vwire.Tx) error {
 		vm, err := tx.VM(id)
@@ -55,6 +58,9 @@ func (e *Engine) ExportVM(ctx context.Context, id string) ([]byte, error) {
 
 // ExportTemplate renders a template and its vNICs as OVF.
 func (e *Engine) ExportTemplate(ctx context.Context, id string) ([]byte, error) {
+	if err := e.authorize(ctx, vwire.Op{Action: "export", Type: "Template"}, on(vwire.PermitEditTemplateProperties, vwire.ObjTemplate, id)); err != nil {
+		return nil, err
+	}
 	var doc *ovf.VM
 	err := e.store.View(ctx, func(tx vwire.Tx) error {
 		tp, err := tx.Template(id)
@@ -194,6 +200,9 @@ func (e errString) Error() string { return string(e) }
 // ImportVM creates a VM from an OVF, keeping each vNIC's MAC when it is free.
 func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*vwire.VM, error) {
 	op := opImportVM
+	if err := e.authorize(ctx, op, on(vwire.PermitImportExportVM, vwire.ObjCluster, o.ClusterID)); err != nil {
+		return nil, err
+	}
 	doc, err := ovf.Read(data)
 	if err != nil {
 		return nil, badOVF(op, err)
@@ -289,6 +298,9 @@ func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*v
 // ImportTemplate creates a template from an OVF.
 func (e *Engine) ImportTemplate(ctx context.Context, data []byte, o ImportOptions) (*vwire.Template, error) {
 	op := opImportTemplate
+	if err := e.authorize(ctx, op, on(vwire.PermitCreateTemplate, vwire.ObjCluster, o.ClusterID)); err != nil {
+		return nil, err
+	}
 	doc, err := ovf.Read(data)
 	if err != nil {
 		return nil, badOVF(op, err)

@@ -2,15 +2,17 @@ package engine
 
 import (
 	"context"
+	"strconv"
 
 	"vwire.dev/vwire"
 )
 
 // The engine's queries: every read the REST API serves, in domain terms,
 // each in one read transaction (a handler that renders several entities
-// gets them from one consistent view). These are the one place where reads
-// will be checked against the caller's permissions (issue 13) and where the
-// Filter header will apply; nothing outside the engine reads the store.
+// gets them from one consistent view). Each keeps only what the caller may
+// see (engine/authz.go scope: the administrator's view, or the objects the
+// user has a permission on, always so with Filter: true); an entity it may
+// not see is missing. Nothing outside the engine reads the store.
 //
 // Filters are typed; a zero field does not filter. A filter naming a parent
 // (a data center, a network) reports ENOTFOUND when that parent is missing,
@@ -21,11 +23,42 @@ func (e *Engine) view(ctx context.Context, fn func(vwire.Tx) error) error {
 	return e.store.View(ctx, fn)
 }
 
-// get reads one entity by id.
-func get[T any](ctx context.Context, e *Engine, load func(vwire.Tx, string) (T, error), id string) (T, error) {
+// get reads one entity by id, if the caller may see it (scope): an
+// entity it may not see is missing, as oVirt answers.
+func get[T any](ctx context.Context, e *Engine, t vwire.ObjectType, kind string, load func(vwire.Tx, string) (T, error), id string) (T, error) {
 	var v T
-	err := e.view(ctx, func(tx vwire.Tx) (err error) { v, err = load(tx, id); return })
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		if v, err = load(tx, id); err != nil {
+			return err
+		}
+		s, err := scopeOf(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return s.mustSee(t, kind, id)
+	})
 	return v, err
+}
+
+// seen keeps, in the same transaction, the listed entities the caller may see.
+func seen[T any](ctx context.Context, tx vwire.Tx, t vwire.ObjectType, items []T, err error, id func(T) string) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	s, err := scopeOf(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return visible(s, t, items, id)
+}
+
+// seeParent is a sub-collection's check: its parent must be visible.
+func seeParent(ctx context.Context, tx vwire.Tx, t vwire.ObjectType, kind, id string) error {
+	s, err := scopeOf(ctx, tx)
+	if err != nil {
+		return err
+	}
+	return s.mustSee(t, kind, id)
 }
 
 // all reads a whole collection.
@@ -42,12 +75,20 @@ type Summary struct {
 	Hosts, ActiveHosts int
 }
 
-// Summary counts VMs and hosts (in SQL), with the instance id.
+// Summary counts VMs and hosts (in SQL), with the instance id; a user
+// without the administrator's view counts what it sees.
 func (e *Engine) Summary(ctx context.Context) (*Summary, error) {
 	var s Summary
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
 		if s.InstanceID, err = tx.Meta("instance_id"); err != nil {
 			return err
+		}
+		sc, err := scopeOf(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if !sc.admin() {
+			return userSummary(ctx, tx, &s)
 		}
 		if s.VMs, err = tx.CountVMs(""); err != nil {
 			return err
@@ -67,16 +108,54 @@ func (e *Engine) Summary(ctx context.Context) (*Summary, error) {
 	return &s, nil
 }
 
+func userSummary(ctx context.Context, tx vwire.Tx, s *Summary) error {
+	vms, err := tx.VMs(vwire.VMFilter{})
+	if vms, err = seen(ctx, tx, vwire.ObjVM, vms, err, vmID); err != nil {
+		return err
+	}
+	hosts, err := tx.Hosts(vwire.HostFilter{})
+	if hosts, err = seen(ctx, tx, vwire.ObjHost, hosts, err, hostID); err != nil {
+		return err
+	}
+	s.VMs, s.Hosts = len(vms), len(hosts)
+	for _, v := range vms {
+		if v.Status == vwire.VMUp {
+			s.ActiveVMs++
+		}
+	}
+	for _, h := range hosts {
+		if h.Status == vwire.HostUp {
+			s.ActiveHosts++
+		}
+	}
+	return nil
+}
+
+func vmID(v *vwire.VM) string                     { return v.ID }
+func hostID(h *vwire.Host) string                 { return h.ID }
+func dcID(d *vwire.DataCenter) string             { return d.ID }
+func clusterID(c *vwire.Cluster) string           { return c.ID }
+func networkID(n *vwire.Network) string           { return n.ID }
+func profileID(p *vwire.VNICProfile) string       { return p.ID }
+func templateID(t *vwire.Template) string         { return t.ID }
+func clusterNetID(n *vwire.ClusterNetwork) string { return n.ID }
+
 // ---- data centers, clusters
 
 // DataCenter reads one data center.
 func (e *Engine) DataCenter(ctx context.Context, id string) (*vwire.DataCenter, error) {
-	return get(ctx, e, vwire.Tx.DataCenter, id)
+	return get(ctx, e, vwire.ObjDataCenter, "DataCenter", vwire.Tx.DataCenter, id)
 }
 
 // DataCenters lists the data centers by name.
 func (e *Engine) DataCenters(ctx context.Context) ([]*vwire.DataCenter, error) {
-	return all(ctx, e, vwire.Tx.DataCenters)
+	var out []*vwire.DataCenter
+	err := e.view(ctx, func(tx vwire.Tx) error {
+		dcs, err := tx.DataCenters()
+		out, err = seen(ctx, tx, vwire.ObjDataCenter, dcs, err, dcID)
+		return err
+	})
+	return out, err
 }
 
 // DataCenterNames maps each data center's id to its name.
@@ -91,7 +170,7 @@ func (e *Engine) DataCenterNames(ctx context.Context) (map[string]string, error)
 
 // Cluster reads one cluster.
 func (e *Engine) Cluster(ctx context.Context, id string) (*vwire.Cluster, error) {
-	return get(ctx, e, vwire.Tx.Cluster, id)
+	return get(ctx, e, vwire.ObjCluster, "Cluster", vwire.Tx.Cluster, id)
 }
 
 // Clusters lists the clusters the filter selects, by name; a data center
@@ -103,8 +182,12 @@ func (e *Engine) Clusters(ctx context.Context, f vwire.ClusterFilter) ([]*vwire.
 			if _, err := tx.DataCenter(f.DataCenterID); err != nil {
 				return err
 			}
+			if err := seeParent(ctx, tx, vwire.ObjDataCenter, "DataCenter", f.DataCenterID); err != nil {
+				return err
+			}
 		}
 		cls, err = tx.Clusters(f)
+		cls, err = seen(ctx, tx, vwire.ObjCluster, cls, err, clusterID)
 		return err
 	})
 	return cls, err
@@ -115,6 +198,9 @@ func (e *Engine) ClusterNetworks(ctx context.Context, clusterID string) ([]*vwir
 	var nets []*vwire.ClusterNetwork
 	err := e.view(ctx, func(tx vwire.Tx) error {
 		if _, err := tx.Cluster(clusterID); err != nil {
+			return err
+		}
+		if err := seeParent(ctx, tx, vwire.ObjCluster, "Cluster", clusterID); err != nil {
 			return err
 		}
 		var err error
@@ -181,7 +267,7 @@ func (e *Engine) NetworkToAttach(ctx context.Context, clusterID, id, name string
 
 // Network reads one network.
 func (e *Engine) Network(ctx context.Context, id string) (*vwire.Network, error) {
-	return get(ctx, e, vwire.Tx.Network, id)
+	return get(ctx, e, vwire.ObjNetwork, "Network", vwire.Tx.Network, id)
 }
 
 // Networks lists the networks the filter selects, by name; a data center
@@ -193,8 +279,12 @@ func (e *Engine) Networks(ctx context.Context, f vwire.NetworkFilter) ([]*vwire.
 			if _, err := tx.DataCenter(f.DataCenterID); err != nil {
 				return err
 			}
+			if err := seeParent(ctx, tx, vwire.ObjDataCenter, "DataCenter", f.DataCenterID); err != nil {
+				return err
+			}
 		}
 		nets, err = tx.Networks(f)
+		nets, err = seen(ctx, tx, vwire.ObjNetwork, nets, err, networkID)
 		return err
 	})
 	return nets, err
@@ -202,7 +292,7 @@ func (e *Engine) Networks(ctx context.Context, f vwire.NetworkFilter) ([]*vwire.
 
 // Profile reads one vNIC profile.
 func (e *Engine) Profile(ctx context.Context, id string) (*vwire.VNICProfile, error) {
-	return get(ctx, e, vwire.Tx.Profile, id)
+	return get(ctx, e, vwire.ObjProfile, "VnicProfile", vwire.Tx.Profile, id)
 }
 
 // Profiles lists the vNIC profiles the filter selects; a network it names
@@ -214,21 +304,71 @@ func (e *Engine) Profiles(ctx context.Context, f vwire.ProfileFilter) ([]*vwire.
 			if _, err := tx.Network(f.NetworkID); err != nil {
 				return err
 			}
+			if err := seeParent(ctx, tx, vwire.ObjNetwork, "Network", f.NetworkID); err != nil {
+				return err
+			}
 		}
 		ps, err = tx.Profiles(f)
+		ps, err = seen(ctx, tx, vwire.ObjProfile, ps, err, profileID)
 		return err
 	})
 	return ps, err
 }
 
-// MACPool reads one MAC pool.
-func (e *Engine) MACPool(ctx context.Context, id string) (*vwire.MACPool, error) {
-	return get(ctx, e, vwire.Tx.MACPool, id)
+// seesMACPools: MAC pools are the system's, shown to administrators of
+// anything (a data center or cluster administrator picks one for a new
+// cluster), never to a user-level view.
+func seesMACPools(ctx context.Context, tx vwire.Tx) (bool, error) {
+	s, err := scopeOf(ctx, tx)
+	if err != nil || s.admin() {
+		return s != nil && s.admin(), err
+	}
+	if filterOf(ctx) {
+		return false, nil
+	}
+	p, _ := PrincipalOf(ctx)
+	perms, err := tx.Permissions(vwire.PermissionFilter{UserID: p.UserID})
+	if err != nil {
+		return false, err
+	}
+	for _, pm := range perms {
+		r, err := tx.Role(pm.RoleID)
+		if err != nil {
+			return false, err
+		}
+		if r.Administrative {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
-// MACPools lists the MAC pools.
+// MACPool reads one MAC pool (see seesMACPools).
+func (e *Engine) MACPool(ctx context.Context, id string) (*vwire.MACPool, error) {
+	var p *vwire.MACPool
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		if p, err = tx.MACPool(id); err != nil {
+			return err
+		}
+		if ok, err := seesMACPools(ctx, tx); err != nil || !ok {
+			return firstErr(err, vwire.NotFound("MacPool", id))
+		}
+		return nil
+	})
+	return p, err
+}
+
+// MACPools lists the MAC pools (see seesMACPools).
 func (e *Engine) MACPools(ctx context.Context) ([]*vwire.MACPool, error) {
-	return all(ctx, e, vwire.Tx.MACPools)
+	var ps []*vwire.MACPool
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		if ok, err := seesMACPools(ctx, tx); err != nil || !ok {
+			return err
+		}
+		ps, err = tx.MACPools()
+		return err
+	})
+	return ps, err
 }
 
 // ---- hosts, VMs, templates
@@ -236,14 +376,22 @@ func (e *Engine) MACPools(ctx context.Context) ([]*vwire.MACPool, error) {
 // Hosts lists the hosts the filter selects, by name.
 func (e *Engine) Hosts(ctx context.Context, f vwire.HostFilter) ([]*vwire.Host, error) {
 	var hs []*vwire.Host
-	err := e.view(ctx, func(tx vwire.Tx) (err error) { hs, err = tx.Hosts(f); return })
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		hs, err = tx.Hosts(f)
+		hs, err = seen(ctx, tx, vwire.ObjHost, hs, err, hostID)
+		return err
+	})
 	return hs, err
 }
 
 // VMs lists the VMs the filter selects, by name.
 func (e *Engine) VMs(ctx context.Context, f vwire.VMFilter) ([]*vwire.VM, error) {
 	var vms []*vwire.VM
-	err := e.view(ctx, func(tx vwire.Tx) (err error) { vms, err = tx.VMs(f); return })
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		vms, err = tx.VMs(f)
+		vms, err = seen(ctx, tx, vwire.ObjVM, vms, err, vmID)
+		return err
+	})
 	return vms, err
 }
 
@@ -258,7 +406,8 @@ type VMList struct {
 func (e *Engine) VMList(ctx context.Context, f vwire.VMFilter) (*VMList, error) {
 	l := &VMList{ClusterNames: map[string]string{}}
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
-		if l.VMs, err = tx.VMs(f); err != nil {
+		vms, err := tx.VMs(f)
+		if l.VMs, err = seen(ctx, tx, vwire.ObjVM, vms, err, vmID); err != nil {
 			return err
 		}
 		cls, err := tx.Clusters(vwire.ClusterFilter{})
@@ -275,12 +424,18 @@ func (e *Engine) VMList(ctx context.Context, f vwire.VMFilter) (*VMList, error) 
 
 // Template reads one template.
 func (e *Engine) Template(ctx context.Context, id string) (*vwire.Template, error) {
-	return get(ctx, e, vwire.Tx.Template, id)
+	return get(ctx, e, vwire.ObjTemplate, "Template", vwire.Tx.Template, id)
 }
 
 // Templates lists the templates.
 func (e *Engine) Templates(ctx context.Context) ([]*vwire.Template, error) {
-	return all(ctx, e, vwire.Tx.Templates)
+	var out []*vwire.Template
+	err := e.view(ctx, func(tx vwire.Tx) error {
+		ts, err := tx.Templates()
+		out, err = seen(ctx, tx, vwire.ObjTemplate, ts, err, templateID)
+		return err
+	})
+	return out, err
 }
 
 // ---- events
@@ -289,14 +444,69 @@ func (e *Engine) Templates(ctx context.Context) ([]*vwire.Template, error) {
 // most max (0: all).
 func (e *Engine) Events(ctx context.Context, from int64, max int) ([]*vwire.Event, error) {
 	var evs []*vwire.Event
-	err := e.view(ctx, func(tx vwire.Tx) (err error) { evs, err = tx.Events(from, max); return })
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		if evs, err = tx.Events(from, max); err != nil {
+			return err
+		}
+		s, err := scopeOf(ctx, tx)
+		if err != nil || s.admin() {
+			return err
+		}
+		self := userOf(ctx)
+		out := evs[:0:0]
+		for _, ev := range evs {
+			if ok, err := s.seesEvent(ev, self); err != nil {
+				return err
+			} else if ok {
+				out = append(out, ev)
+			}
+		}
+		evs = out
+		return nil
+	})
 	return evs, err
+}
+
+// VisibleEvents tells which of evs the caller may see: nil when it sees
+// them all (the engine, an administrator), else the ids it may. The event
+// stream reads once for every subscriber and filters per subscriber here.
+func (e *Engine) VisibleEvents(ctx context.Context, evs []*vwire.Event) (map[int64]bool, error) {
+	var keep map[int64]bool
+	err := e.view(ctx, func(tx vwire.Tx) error {
+		s, err := scopeOf(ctx, tx)
+		if err != nil || s.admin() {
+			return err
+		}
+		keep = map[int64]bool{}
+		self := userOf(ctx)
+		for _, ev := range evs {
+			ok, err := s.seesEvent(ev, self)
+			if err != nil {
+				return err
+			}
+			keep[ev.ID] = ok
+		}
+		return nil
+	})
+	return keep, err
 }
 
 // Event reads one event.
 func (e *Engine) Event(ctx context.Context, id int64) (*vwire.Event, error) {
 	var ev *vwire.Event
-	err := e.view(ctx, func(tx vwire.Tx) (err error) { ev, err = tx.Event(id); return })
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		if ev, err = tx.Event(id); err != nil {
+			return err
+		}
+		s, err := scopeOf(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if ok, err := s.seesEvent(ev, userOf(ctx)); err != nil || !ok {
+			return firstErr(err, vwire.NotFound("Event", strconv.FormatInt(id, 10)))
+		}
+		return nil
+	})
 	return ev, err
 }
 

@@ -33,6 +33,9 @@ func tmplVars(t *vwire.Template) []string { return []string{"VmTemplateName", t.
 // link state, plug state, profile and type.
 func (e *Engine) AddTemplate(ctx context.Context, s TemplateSpec) (*vwire.Template, error) {
 	op := opAddTemplate
+	if err := e.authorize(ctx, op, on(vwire.PermitCreateTemplate, vwire.ObjVM, s.VMID)); err != nil {
+		return nil, err
+	}
 	if s.Name == "" {
 		return nil, vwire.Incomplete("Template", []string{"name"}, "add")
 	}
@@ -84,6 +87,9 @@ func (e *Engine) AddTemplate(ctx context.Context, s TemplateSpec) (*vwire.Templa
 // UpdateTemplate applies mutate to a template (its name, description).
 func (e *Engine) UpdateTemplate(ctx context.Context, id string, mutate func(*vwire.Template) error) (*vwire.Template, error) {
 	op := opEditTemplate
+	if err := e.authorize(ctx, op, on(vwire.PermitEditTemplateProperties, vwire.ObjTemplate, id)); err != nil {
+		return nil, err
+	}
 	var tp *vwire.Template
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if tp, err = tx.Template(id); err != nil {
@@ -112,6 +118,9 @@ func (e *Engine) UpdateTemplate(ctx context.Context, id string, mutate func(*vwi
 // RemoveTemplate deletes a template no VM was made from.
 func (e *Engine) RemoveTemplate(ctx context.Context, id string) error {
 	op := opRemoveTemplate
+	if err := e.authorize(ctx, op, on(vwire.PermitDeleteTemplate, vwire.ObjTemplate, id)); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		tp, err := tx.Template(id)
 		if err != nil {
@@ -131,7 +140,7 @@ func (e *Engine) RemoveTemplate(ctx context.Context, id string) error {
 		if len(users) > 0 {
 			return vwire.Fail(op, vwire.MsgTemplateInUse, "names", strings.Join(users, ", "))
 		}
-		if err := tx.DeleteTemplate(id); err != nil {
+		if err := deleteWith(tx, vwire.ObjTemplate, id, tx.DeleteTemplate); err != nil {
 			return err
 		}
 		return newEvent(ctx, evTmplRemove, tmplVars(tp)...).write(tx)
@@ -143,6 +152,9 @@ func (e *Engine) TemplateNICs(ctx context.Context, templateID string) ([]*vwire.
 	var out []*vwire.NIC
 	err := e.store.View(ctx, func(tx vwire.Tx) error {
 		if _, err := tx.Template(templateID); err != nil {
+			return err
+		}
+		if err := seeParent(ctx, tx, vwire.ObjTemplate, "Template", templateID); err != nil {
 			return err
 		}
 		var err error
@@ -182,6 +194,9 @@ func checkTemplateNIC(tx vwire.Tx, op vwire.Op, tp *vwire.Template, n *vwire.NIC
 // AddTemplateNIC adds a vNIC to a template.
 func (e *Engine) AddTemplateNIC(ctx context.Context, templateID string, s NICSpec) (*vwire.NIC, error) {
 	op := vwire.OpAddNic
+	if err := e.authorizeWith(ctx, op, nicNeeds(vwire.ObjTemplate, templateID, "", &s.ProfileID)); err != nil {
+		return nil, err
+	}
 	if s.Interface == "" {
 		s.Interface = vwire.IfaceVirtio
 	}
@@ -221,6 +236,9 @@ func (e *Engine) templateNICEvent(ctx context.Context, tx vwire.Tx, t auditType,
 // UpdateTemplateNIC changes a template vNIC; a MAC does not apply.
 func (e *Engine) UpdateTemplateNIC(ctx context.Context, templateID, nicID string, p vwire.NICPatch) (*vwire.NIC, error) {
 	op := vwire.OpEditNic
+	if err := e.authorizeWith(ctx, op, nicNeeds(vwire.ObjTemplate, templateID, nicID, p.ProfileID)); err != nil {
+		return nil, err
+	}
 	var n vwire.NIC
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
 		tp, err := tx.Template(templateID)
@@ -262,6 +280,9 @@ func (e *Engine) UpdateTemplateNIC(ctx context.Context, templateID, nicID string
 
 // RemoveTemplateNIC removes a template vNIC.
 func (e *Engine) RemoveTemplateNIC(ctx context.Context, templateID, nicID string) error {
+	if err := e.authorize(ctx, vwire.OpRemoveNic, on(vwire.PermitConfigureTemplateNetwork, vwire.ObjTemplate, templateID)); err != nil {
+		return err
+	}
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		tp, err := tx.Template(templateID)
 		if err != nil {

@@ -52,6 +52,9 @@ func checkPlacement(tx vwire.HostTx, op vwire.Op, clusterID string, hosts []stri
 // AddVM creates a VM from a template (Blank by default).
 func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 	op := vwire.OpAddVM
+	if err := e.authorize(ctx, op, on(vwire.PermitCreateVM, vwire.ObjCluster, s.ClusterID)); err != nil {
+		return nil, err
+	}
 	if err := validateVMName(op, s.Name); err != nil {
 		return nil, err
 	}
@@ -120,6 +123,14 @@ type VMPatch struct {
 // level supports.
 func (e *Engine) UpdateVM(ctx context.Context, id string, p VMPatch) (*vwire.VM, error) {
 	op := vwire.OpEditVM
+	needs := []need{on(vwire.PermitEditVMProperties, vwire.ObjVM, id)}
+	if p.ClusterID != nil {
+		// Moving a VM creates it in the target cluster, as oVirt checks.
+		needs = append(needs, on(vwire.PermitCreateVM, vwire.ObjCluster, *p.ClusterID))
+	}
+	if err := e.authorize(ctx, op, needs...); err != nil {
+		return nil, err
+	}
 	if p.Name != nil {
 		if err := validateVMName(op, *p.Name); err != nil {
 			return nil, err
@@ -240,6 +251,9 @@ func (e *Engine) changeCluster(tx vwire.Tx, op vwire.Op, vm *vwire.VM, target st
 // RemoveVM deletes a down VM with its vNICs and frees their MACs.
 func (e *Engine) RemoveVM(ctx context.Context, id string) error {
 	op := vwire.OpRemoveVM
+	if err := e.authorize(ctx, op, on(vwire.PermitDeleteVM, vwire.ObjVM, id)); err != nil {
+		return err
+	}
 	unlock, err := e.store.LockVM(ctx, id)
 	if err != nil {
 		return err
@@ -256,7 +270,7 @@ func (e *Engine) RemoveVM(ctx context.Context, id string) error {
 		if vm.Status != vwire.VMDown {
 			return vwire.Fail(op, vwire.MsgVMIsRunning)
 		}
-		if err := tx.DeleteVM(id); err != nil {
+		if err := deleteWith(tx, vwire.ObjVM, id, tx.DeleteVM); err != nil {
 			return err
 		}
 		return newEvent(ctx, evVMRemove).vm(vm).write(tx)
@@ -306,6 +320,9 @@ func schedule(c *vmCtx, hosts []*vwire.Host) (*vwire.Host, []string) {
 // vNIC and its link state; an empty network sits on the dummy bridge, link down.
 func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	op := vwire.OpRunVM
+	if err := e.authorize(ctx, op, on(vwire.PermitRunVM, vwire.ObjVM, id)); err != nil {
+		return nil, err
+	}
 	unlock, err := e.store.LockVM(ctx, id)
 	if err != nil {
 		return nil, err
@@ -490,6 +507,9 @@ func sameObserved(a, b *vwire.NICObserved) bool {
 // StopVM powers a running VM off (oVirt's stop).
 func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 	op := vwire.OpStopVM
+	if err := e.authorize(ctx, op, on(vwire.PermitStopVM, vwire.ObjVM, id)); err != nil {
+		return nil, err
+	}
 	unlock, err := e.store.LockVM(ctx, id)
 	if err != nil {
 		return nil, err
@@ -572,7 +592,6 @@ func (e *Engine) markDown(tx vwire.Tx, vm *vwire.VM, nics []*vwire.NIC) error {
 
 // VM reads a VM.
 func (e *Engine) VM(ctx context.Context, id string) (*vwire.VM, error) {
-	var vm *vwire.VM
-	err := e.store.View(ctx, func(tx vwire.Tx) (err error) { vm, err = tx.VM(id); return })
+	vm, err := get(ctx, e, vwire.ObjVM, "VM", vwire.Tx.VM, id)
 	return vm, err
 }

@@ -339,13 +339,21 @@ func (s *Server) streamEvents(q *request, from int64) error {
 				return nil
 			}
 		case b := <-sub.ch:
+			// The hub reads for every subscriber; each sees only its events.
+			keep, err := s.eng.VisibleEvents(ctx, b.events)
+			if err != nil {
+				return nil
+			}
 			r := b.render(q)
 			ok := write(func() {
-				if len(sent) == 0 && b.events[0].ID > from {
+				if keep == nil && len(sent) == 0 && b.events[0].ID > from {
 					q.w.Write(r.all) // the usual case: all of it, in one write
 					return
 				}
 				for i, e := range b.events {
+					if keep != nil && !keep[e.ID] {
+						continue
+					}
 					if _, dup := sent[e.ID]; dup {
 						delete(sent, e.ID)
 						continue

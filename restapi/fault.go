@@ -14,6 +14,7 @@ var status = map[vwire.Code]int{
 	vwire.ECONFLICT:     http.StatusConflict,
 	vwire.ENOTFOUND:     http.StatusNotFound,
 	vwire.EUNAUTHORIZED: http.StatusUnauthorized,
+	vwire.EFORBIDDEN:    http.StatusForbidden,
 	// oVirt answers a failed host call with 400; clients expect that.
 	vwire.EHOST:        http.StatusBadRequest,
 	vwire.EUNAVAILABLE: http.StatusServiceUnavailable,

@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -95,12 +96,50 @@ func (s *Server) routes() {
 	s.api("GET /events", s.listEvents, false)
 	s.api("GET /events/{id}", s.getEvent, false)
 
+	s.api("GET /users", s.listUsers, false)
+	s.api("POST /users", s.addUser, false)
+	s.api("GET /users/{id}", s.getUser, false)
+	s.api("PUT /users/{id}", s.updateUser, false)
+	s.api("DELETE /users/{id}", removeOne(s.eng.RemoveUser), true)
+	s.api("GET /users/{id}/permissions", s.listUserPermissions, false)
+	s.api("POST /users/{id}/permissions", s.addUserPermission, false)
+	s.api("GET /users/{id}/permissions/{pid}", s.getUserPermission, false)
+	s.api("DELETE /users/{id}/permissions/{pid}", s.removeUserPermission, true)
+	s.api("GET /domains", s.listDomains, false)
+	s.api("GET /domains/{id}", s.getDomain, false)
+	s.api("GET /domains/{id}/users", s.listDomainUsers, false)
+	s.api("GET /domains/{id}/users/{uid}", s.getDomainUser, false)
+
+	s.api("GET /roles", s.listRoles, false)
+	s.api("POST /roles", s.addRole, false)
+	s.api("GET /roles/{id}", s.getRole, false)
+	s.api("PUT /roles/{id}", updateOne(withoutRequest(applyRole), s.eng.UpdateRole, (*request).roleNode), false)
+	s.api("DELETE /roles/{id}", s.removeRole, true)
+	s.api("GET /roles/{id}/permits", s.listPermits, false)
+	s.api("POST /roles/{id}/permits", s.addPermit, false)
+	s.api("GET /roles/{id}/permits/{pid}", s.getPermit, false)
+	s.api("DELETE /roles/{id}/permits/{pid}", s.removePermit, true)
+
+	// Permissions: on the system, and on each kind of object.
+	s.permissionRoutes("/permissions", vwire.ObjSystem)
+	for _, o := range permissionObjects {
+		s.permissionRoutes("/"+o.collection+"/{id}/permissions", o.typ)
+	}
+
 	s.mux.HandleFunc("POST "+ssoRoot+"/oauth/token", s.ssoToken)
 	s.mux.HandleFunc("GET "+ssoRoot+"/oauth/token", s.ssoToken)
 	s.mux.HandleFunc("POST /ovirt-engine/services/sso-logout", s.ssoLogout)
 	s.mux.HandleFunc("POST "+ssoRoot+"/oauth/revoke", s.ssoRevoke)
 	s.mux.HandleFunc("GET "+pkiResource, s.pkiResource)
 	s.mux.HandleFunc("POST "+hostEnroll, s.hostEnroll)
+}
+
+func (s *Server) permissionRoutes(base string, t vwire.ObjectType) {
+	list, add, get, remove := s.objectPermissions(t)
+	s.api("GET "+base, list, false)
+	s.api("POST "+base, add, false)
+	s.api("GET "+base+"/{pid}", get, false)
+	s.api("DELETE "+base+"/{pid}", remove, true)
 }
 
 // Product version reported at the API root; clients read major/minor.
@@ -115,9 +154,10 @@ func (s *Server) root(q *request) error {
 		return err
 	}
 	n := el("api")
-	for _, c := range []string{"clusters", "datacenters", "events", "hosts", "macpools", "networks", "templates", "vms", "vnicprofiles"} {
+	for _, c := range []string{"clusters", "datacenters", "domains", "events", "hosts", "macpools", "networks", "permissions",
+		"roles", "templates", "users", "vms", "vnicprofiles"} {
 		n.add(link(c, q.href(c)))
-		if c != "macpools" && c != "vnicprofiles" {
+		if !slices.Contains([]string{"domains", "macpools", "permissions", "roles", "vnicprofiles"}, c) {
 			n.add(link(c+"/search", q.href(c)+"?search={query}"))
 		}
 	}

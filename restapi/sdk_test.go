@@ -126,3 +126,48 @@ func TestOVirtGoSDK(t *testing.T) {
 		t.Fatalf("get removed nic: %T %v", err, err)
 	}
 }
+
+// TestOVirtGoSDKPermissions is the done-when through oVirt's Go SDK: the
+// administrator grants with the SDK's builders; the user moves vm1's vNIC
+// to red, is refused blue (naming it), and lists only vm1 with filter=true.
+func TestOVirtGoSDKPermissions(t *testing.T) {
+	w := newWorld(t)
+	bobID, _ := w.addUser(t, "bob")
+	connect := func(user, pw string) *ovirtsdk4.Connection {
+		conn, err := ovirtsdk4.NewConnectionBuilder().URL(w.m.URL()).Username(user).Password(pw).
+			Insecure(true).Timeout(30 * time.Second).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	sys := connect("admin@internal", "secret").SystemService()
+	grant := func(perms *ovirtsdk4.AssignedPermissionsService, role string) {
+		if _, err := perms.Add().Permission(ovirtsdk4.NewPermissionBuilder().
+			Role(ovirtsdk4.NewRoleBuilder().Name(role).MustBuild()).
+			User(ovirtsdk4.NewUserBuilder().Id(bobID).MustBuild()).MustBuild()).Send(); err != nil {
+			t.Fatalf("grant %s: %v", role, err)
+		}
+	}
+	grant(sys.VmsService().VmService(w.vm1).PermissionsService(), "UserVmManager")
+	grant(sys.VnicProfilesService().ProfileService(w.red).PermissionsService(), "VnicProfileUser")
+
+	bob := connect("bob@internal", "pw-bob").SystemService()
+	nic := bob.VmsService().VmService(w.vm1).NicsService().NicService(w.nic1)
+	_, err := nic.Update().Nic(ovirtsdk4.NewNicBuilder().VnicProfile(ovirtsdk4.NewVnicProfileBuilder().Id(w.blue).MustBuild()).MustBuild()).Send()
+	if err == nil || !strings.Contains(err.Error(), "blue") {
+		t.Errorf("move to blue: %v", err)
+	}
+	upd, err := nic.Update().Nic(ovirtsdk4.NewNicBuilder().VnicProfile(ovirtsdk4.NewVnicProfileBuilder().Id(w.red).MustBuild()).MustBuild()).Send()
+	if err != nil || upd.MustNic().MustVnicProfile().MustId() != w.red {
+		t.Fatalf("move to red: %v", err)
+	}
+	vms, err := bob.VmsService().List().Filter(true).Send()
+	if err != nil || len(vms.MustVms().Slice()) != 1 || vms.MustVms().Slice()[0].MustId() != w.vm1 {
+		t.Errorf("bob's VMs with filter: %v", err)
+	}
+	if _, err := bob.VmsService().VmService(w.vm2).Get().Send(); err == nil {
+		t.Error("bob reads vm2")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -36,6 +37,9 @@ type Server struct {
 	Stream  StreamLimits
 	hubOnce sync.Once
 	hub     *eventHub
+
+	// patterns are the API's routes as registered, for Routes.
+	patterns []string
 }
 
 // New returns the REST API of an engine.
@@ -158,9 +162,15 @@ func sanitizeCorrelation(s string) string {
 	return s
 }
 
+// Routes lists the authenticated API's routes ("GET /vms/{id}"), under
+// /ovirt-engine/api: a test walks them all, so that a new route cannot
+// escape the permission checks unnoticed.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
+
 // api registers an authenticated API handler.
 func (s *Server) api(pattern string, h handler, isAction bool) {
 	method, path, _ := strings.Cut(pattern, " ")
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(method+" "+apiRoot+path, func(w http.ResponseWriter, r *http.Request) {
 		q := &request{w: w, r: r, json: wantsJSON(r), prefix: apiRoot}
 		if p, ok := r.Context().Value(prefixKey{}).(string); ok {
@@ -172,6 +182,7 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 			return
 		}
 		q.r = r.WithContext(engine.WithPrincipal(r.Context(), engine.Principal{UserID: user.ID, Name: user.Name, Domain: user.Domain}))
+		q.r = withFilter(q.r)
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic in handler", "path", r.URL.Path, "panic", p)
@@ -182,4 +193,15 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 			q.fault(err, isAction)
 		}
 	})
+}
+
+// withFilter carries oVirt's "Filter: true" (header or ?filter=true) into
+// the engine's context: the user-level view, only objects the caller has
+// permissions on. Without it a user who is no administrator on the system
+// gets that view anyway (the engine decides; see engine/authz.go).
+func withFilter(r *http.Request) *http.Request {
+	if strings.EqualFold(r.Header.Get("Filter"), "true") || strings.EqualFold(r.URL.Query().Get("filter"), "true") {
+		return r.WithContext(engine.WithFilter(r.Context()))
+	}
+	return r
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"CountVMs", testCountVMs},
 		{"Filters", testFilters},
 		{"EnrolmentTokens", testEnrolmentTokens},
+		{"Authz", testAuthz},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
