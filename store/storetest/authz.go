@@ -27,7 +27,9 @@ func testAuthz(t *testing.T, s vwire.Store) {
 			func() error { return tx.CreateRole(admin) },
 			func() error { return tx.CreatePermission(onVM) },
 			func() error { return tx.CreatePermission(onProfile) },
-			func() error { return tx.CreateToken(&vwire.Token{Hash: "tok-" + u.ID, UserID: u.ID, Kind: vwire.TokenSSO, Created: f.vm.CreatedAt, LastUsed: f.vm.CreatedAt, Expires: f.vm.CreatedAt.AddDate(100, 0, 0)}) },
+			func() error {
+				return tx.CreateToken(&vwire.Token{Hash: "tok-" + u.ID, UserID: u.ID, Kind: vwire.TokenSSO, Created: f.vm.CreatedAt, LastUsed: f.vm.CreatedAt, Expires: f.vm.CreatedAt.AddDate(100, 0, 0)})
+			},
 		} {
 			if err := fn(); err != nil {
 				return err
