@@ -138,7 +138,6 @@ func run(args []string, out io.Writer) error {
 	return fmt.Errorf("unknown command %q; see vwire help", cmd)
 }
 
-
 func (k *cli) print(v any, table func(w *tabwriter.Writer)) error {
 	if k.asJSON {
 		enc := json.NewEncoder(k.out)
