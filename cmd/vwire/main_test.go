@@ -56,9 +56,17 @@ func TestCLI(t *testing.T) {
 			t.Errorf("nics table lacks %q:\n%s", want, out)
 		}
 	}
-	var nics []map[string]any
-	if err := json.Unmarshal([]byte(must("--output", "json", "nics", "vm1")), &nics); err != nil || len(nics) != 2 {
-		t.Fatalf("json output: %v %v", err, nics)
+	// --output json keeps the engine's JSON names and spelling.
+	var nics []struct {
+		Name          string `json:"name"`
+		Linked        string `json:"linked"`
+		ReportedState struct {
+			Bridge string `json:"bridge"`
+		} `json:"reported_state"`
+	}
+	if err := json.Unmarshal([]byte(must("--output", "json", "nics", "vm1")), &nics); err != nil || len(nics) != 2 ||
+		nics[0].Name != "nic1" || nics[0].Linked != "false" || nics[0].ReportedState.Bridge != ";vdsmdummy;" {
+		t.Fatalf("json output: %v %+v", err, nics)
 	}
 	// A refusal exits non-zero with the engine's message.
 	_, err = vw("nic", "update", "vm1", "nic1", "--mac", "02:00:00:00:00:12")

@@ -6,7 +6,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,65 +15,133 @@ import (
 	"testing"
 	"time"
 
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
 	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/client"
 	"vwire.dev/vwire/hypervisor/libvirt"
 	"vwire.dev/vwire/internal/testenv"
 )
 
-type obj = map[string]any
-
-// client speaks JSON to the engine's REST API.
-type client struct {
-	t    *testing.T
-	base string
+// api is the engine's typed client (vwire.dev/vwire/client) in a test: a
+// refusal or no answer fails the test, unless the caller asks for the error.
+type api struct {
+	*client.Client
+	t *testing.T
 }
 
-func (c *client) do(method, path string, body any) (int, obj) {
-	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = strings.NewReader(string(b))
-	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.SetBasicAuth("admin@internal", "secret")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+var ctx0 = context.Background()
+
+func newAPI(t *testing.T, base string, hc *http.Client) *api {
+	t.Helper()
+	c, err := client.New(client.Options{URL: base, User: "admin@internal", Password: "secret", Timeout: time.Minute, HTTPClient: hc})
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	var o obj
-	json.NewDecoder(res.Body).Decode(&o)
-	return res.StatusCode, o
+	return &api{Client: c, t: t}
 }
 
-func (c *client) must(status int, method, path string, body any) obj {
-	c.t.Helper()
-	got, o := c.do(method, path, body)
-	if got != status {
-		c.t.Fatalf("%s %s: %d, want %d: %v", method, path, got, status, o)
-	}
-	return o
+// result is a call's value and error; must(c.VM(ctx0, id)).in(t) is the
+// VM, or t fails.
+type result[T any] struct {
+	v   T
+	err error
 }
 
-func str(o obj, path string) string {
-	var cur any = o
-	for _, p := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return ""
-		}
-		cur = m[p]
+func must[T any](v T, err error) result[T] { return result[T]{v, err} }
+
+// in returns the value, failing t on the error.
+func (r result[T]) in(t testing.TB) T {
+	t.Helper()
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
-	s, _ := cur.(string)
-	return s
+	return r.v
+}
+
+// nicOn is a new vNIC on a profile ("": no network).
+func nicOn(name, profile string) *ovirtsdk4.NicBuilder {
+	return ovirtsdk4.NewNicBuilder().Name(name).VnicProfile(client.ProfileRef(profile))
+}
+
+func (a *api) addNIC(vm string, b *ovirtsdk4.NicBuilder) *client.NIC {
+	a.t.Helper()
+	return must(a.AddNIC(ctx0, vm, b.MustBuild())).in(a.t)
+}
+
+func (a *api) update(vm, nic string, b *ovirtsdk4.NicBuilder) *client.NIC {
+	a.t.Helper()
+	return must(a.UpdateNIC(ctx0, vm, nic, b.MustBuild())).in(a.t)
+}
+
+func (a *api) nic(vm, nic string) *client.NIC {
+	a.t.Helper()
+	return must(a.NIC(ctx0, vm, nic)).in(a.t)
+}
+
+func (a *api) start(vm string) {
+	a.t.Helper()
+	must(a.StartVM(ctx0, vm)).in(a.t)
+}
+
+func (a *api) refresh(host string) {
+	a.t.Helper()
+	if err := a.RefreshHost(ctx0, host); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// addHost registers the agent on port in Default and returns the host,
+// its cluster and data center ids.
+func (a *api) addHost(port int) (host, cluster, dc string) {
+	a.t.Helper()
+	h := must(a.AddHost(ctx0, ovirtsdk4.NewHostBuilder().Name("h1").Address("127.0.0.1").Port(int64(port)).
+		Cluster(ovirtsdk4.NewClusterBuilder().Name("Default").MustBuild()).MustBuild())).in(a.t)
+	cluster = h.MustCluster().MustId()
+	dc = must(a.Cluster(ctx0, cluster)).in(a.t).MustDataCenter().MustId()
+	return h.MustId(), cluster, dc
+}
+
+// addNetwork creates a network in dc, attached to cluster, and returns its
+// id and its default profile's.
+func (a *api) addNetwork(dc, cluster, name string) (network, profile string) {
+	a.t.Helper()
+	n := must(a.AddNetwork(ctx0, ovirtsdk4.NewNetworkBuilder().Name(name).
+		DataCenter(ovirtsdk4.NewDataCenterBuilder().Id(dc).MustBuild()).MustBuild())).in(a.t)
+	if err := a.AttachNetwork(ctx0, cluster, n.MustId()); err != nil {
+		a.t.Fatal(err)
+	}
+	return n.MustId(), must(a.NetworkProfiles(ctx0, n.MustId())).in(a.t)[0].MustId()
+}
+
+// pinnedVM is a 64 MiB VM placed on host.
+func pinnedVM(name, cluster, host string) *ovirtsdk4.Vm {
+	return ovirtsdk4.NewVmBuilder().Name(name).Memory(64 << 20).Cluster(ovirtsdk4.NewClusterBuilder().Id(cluster).MustBuild()).
+		Template(ovirtsdk4.NewTemplateBuilder().Name("Blank").MustBuild()).
+		PlacementPolicy(ovirtsdk4.NewVmPlacementPolicyBuilder().HostsOfAny(ovirtsdk4.NewHostBuilder().Id(host).MustBuild()).MustBuild()).MustBuild()
+}
+
+// profileOf is a vNIC's profile id ("": no network).
+func profileOf(n *client.NIC) string {
+	if p, ok := n.VnicProfile(); ok {
+		id, _ := p.Id()
+		return id
+	}
+	return ""
+}
+
+// reported is what the host last reported of a vNIC (zero if nothing).
+func reported(n *client.NIC) client.ReportedState {
+	if n.Reported == nil {
+		return client.ReportedState{}
+	}
+	return *n.Reported
 }
 
 // deployment is an engine and one libvirt host registered through POST /hosts.
 type deployment struct {
-	*client
+	*api
+	t       *testing.T
 	eng     *app.EngineMain
 	hv      *libvirt.Hypervisor
 	hostID  string
@@ -112,13 +180,11 @@ func deploy(t *testing.T, poll time.Duration) *deployment {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ag.Close() })
-	d := &deployment{client: &client{t: t, base: eng.URL()}, eng: eng, hv: hv, consoleDir: consoleDir, networks: map[string]string{}}
-	h := d.must(201, "POST", "/hosts", obj{"name": "h1", "address": "127.0.0.1", "port": fmt.Sprint(ag.Port()), "cluster": obj{"name": "Default"}})
-	if str(h, "status") != "up" {
-		t.Fatalf("host: %v", h)
+	d := &deployment{api: newAPI(t, eng.URL(), nil), t: t, eng: eng, hv: hv, consoleDir: consoleDir, networks: map[string]string{}}
+	d.hostID, d.cluster, d.dc = d.addHost(ag.Port())
+	if st := must(d.Host(ctx0, d.hostID)).in(t).MustStatus(); st != ovirtsdk4.HOSTSTATUS_UP {
+		t.Fatalf("host: %s", st)
 	}
-	d.hostID, d.cluster = str(h, "id"), str(h, "cluster.id")
-	d.dc = str(d.must(200, "GET", "/clusters/"+d.cluster, nil), "data_center.id")
 	return d
 }
 
@@ -131,12 +197,8 @@ func (d *deployment) network(withBridge bool) (name, profile string) {
 	} else {
 		name = "vwx" + fmt.Sprint(time.Now().UnixNano()%1e9)
 	}
-	n := d.must(201, "POST", "/networks", obj{"name": name, "data_center": obj{"id": d.dc}})
-	d.networks[name] = str(n, "id")
-	d.must(201, "POST", "/clusters/"+d.cluster+"/networks", obj{"id": str(n, "id")})
-	ps := d.must(200, "GET", "/networks/"+str(n, "id")+"/vnicprofiles", nil)
-	profile = str(ps["vnic_profile"].([]any)[0].(obj), "id")
-	d.must(200, "POST", "/hosts/"+d.hostID+"/refresh", obj{})
+	d.networks[name], profile = d.addNetwork(d.dc, d.cluster, name)
+	d.refresh(d.hostID)
 	return name, profile
 }
 
@@ -145,10 +207,8 @@ func (d *deployment) networkID(name string) string { return d.networks[name] }
 // vm creates a VM pinned to the host, destroyed at the end of the test.
 func (d *deployment) vm(name string) string {
 	d.t.Helper()
-	v := d.must(201, "POST", "/vms", obj{"name": name, "memory": "67108864", "cluster": obj{"id": d.cluster},
-		"template": obj{"name": "Blank"}, "placement_policy": obj{"hosts": obj{"host": []any{obj{"id": d.hostID}}}}})
-	id := str(v, "id")
-	d.t.Cleanup(func() { d.do("POST", "/vms/"+id+"/stop", obj{}) })
+	id := must(d.AddVM(ctx0, pinnedVM(name, d.cluster, d.hostID))).in(d.t).MustId()
+	d.t.Cleanup(func() { d.StopVM(ctx0, id) })
 	return id
 }
 
@@ -176,4 +236,13 @@ func getlink(t *testing.T, vmID, tap string) string {
 func fmtSscan(pci string, slot *int) (int, error) {
 	var dom, bus, fn int
 	return fmt.Sscanf(pci, "%x:%x:%x.%x", &dom, &bus, slot, &fn)
+}
+
+// faultOf is the status and detail of err's fault (0 and "" if the engine
+// did not answer, or err is nil).
+func faultOf(err error) (int, string) {
+	if f, ok := errors.AsType[*client.Fault](err); ok {
+		return f.Status, f.Detail
+	}
+	return 0, ""
 }

@@ -1,18 +1,16 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,8 +18,11 @@ import (
 	"testing"
 	"time"
 
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/client"
 	"vwire.dev/vwire/internal/testenv"
 )
 
@@ -121,41 +122,39 @@ func TestEnginesUnderLoad(t *testing.T) {
 	for _, e := range engines {
 		waitHTTP(t, strings.TrimSuffix(e.url, "/ovirt-engine/api")+"/healthz")
 	}
-	c := &client{t: t, base: engines[0].url}
-	h := c.must(201, "POST", "/hosts", obj{"name": "h1", "address": "127.0.0.1", "port": fmt.Sprint(agentPort), "cluster": obj{"name": "Default"}})
-	cluster := str(h, "cluster.id")
-	dc := str(c.must(200, "GET", "/clusters/"+cluster, nil), "data_center.id")
+	c := newAPI(t, engines[0].url, nil)
+	host, cluster, dc := c.addHost(agentPort)
 	profiles := []string{""}
 	for _, name := range []string{"red", "blue"} {
-		n := c.must(201, "POST", "/networks", obj{"name": name, "data_center": obj{"id": dc}})
-		c.must(201, "POST", "/clusters/"+cluster+"/networks", obj{"id": str(n, "id")})
-		ps := c.must(200, "GET", "/networks/"+str(n, "id")+"/vnicprofiles", nil)
-		profiles = append(profiles, str(ps["vnic_profile"].([]any)[0].(obj), "id"))
+		_, p := c.addNetwork(dc, cluster, name)
+		profiles = append(profiles, p)
 	}
-	c.must(200, "POST", "/hosts/"+str(h, "id")+"/refresh", obj{})
+	c.refresh(host)
 	const nVMs = 12
 	var vms []string
 	for i := 0; i < nVMs; i++ {
-		v := c.must(201, "POST", "/vms", obj{"name": fmt.Sprintf("load%02d", i), "cluster": obj{"id": cluster}, "template": obj{"name": "Blank"}})
+		v := must(c.AddVM(ctx0, ovirtsdk4.NewVmBuilder().Name(fmt.Sprintf("load%02d", i)).
+			Cluster(ovirtsdk4.NewClusterBuilder().Id(cluster).MustBuild()).
+			Template(ovirtsdk4.NewTemplateBuilder().Name("Blank").MustBuild()).MustBuild())).in(t).MustId()
 		for j := 0; j < 2; j++ {
-			c.must(201, "POST", "/vms/"+str(v, "id")+"/nics", obj{"name": fmt.Sprintf("nic%d", j), "vnic_profile": obj{"id": profiles[1+j%2]}})
+			c.addNIC(v, nicOn(fmt.Sprintf("nic%d", j), profiles[1+j%2]))
 		}
-		c.must(200, "POST", "/vms/"+str(v, "id")+"/start", obj{})
-		vms = append(vms, str(v, "id"))
+		c.start(v)
+		vms = append(vms, v)
 	}
-	var before []any
-	if evs := c.must(200, "GET", "/events?max=1", nil); evs["event"] != nil {
-		before = evs["event"].([]any)
+	before := must(c.Events(ctx0, 0, 1)).in(t)
+	if len(before) == 0 {
+		t.Fatal("no event before the load")
 	}
-	firstEvent := str(before[0].(obj), "id")
+	firstEvent, _ := strconv.ParseInt(before[0].MustId(), 10, 64)
 
 	// A live stream of events from the second engine: it must carry every
 	// engine's events.
-	streamed := map[string]bool{}
+	streamed := map[int64]bool{}
 	var streamMu sync.Mutex
 	sctx, stopStream := context.WithCancel(context.Background())
 	defer stopStream()
-	go streamEvents(sctx, engines[1].url, firstEvent, func(id string) {
+	go streamEvents(sctx, newAPI(t, engines[1].url, nil), firstEvent, func(id int64) {
 		streamMu.Lock()
 		streamed[id] = true
 		streamMu.Unlock()
@@ -168,6 +167,10 @@ func TestEnginesUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), *loadDuration)
 	defer cancel()
 	httpc := &http.Client{Timeout: 30 * time.Second}
+	var apis []*api
+	for _, e := range engines {
+		apis = append(apis, newAPI(t, e.url, httpc))
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < *loadClients; i++ {
 		wg.Add(1)
@@ -176,51 +179,49 @@ func TestEnginesUnderLoad(t *testing.T) {
 			r := rand.New(rand.NewSource(int64(id)))
 			seq := 0
 			for ctx.Err() == nil {
-				base := engines[r.Intn(int(alive.Load()))].url
+				a := apis[r.Intn(int(alive.Load()))]
 				// Half the clients share four VMs; the others spread over all.
 				vm := vms[r.Intn(4)]
 				if id%2 == 1 {
 					vm = vms[r.Intn(len(vms))]
 				}
-				status, nics := call(httpc, base, "GET", "/vms/"+vm+"/nics", nil)
-				if status != 200 {
-					count(&l, status, "list", nil, false)
+				list, err := a.NICs(ctx0, vm)
+				if err != nil {
+					count(&l, "list", err, false)
 					continue
 				}
-				list, _ := nics["nic"].([]any)
-				var nic obj
+				var nic string
 				if len(list) > 0 {
-					nic = list[r.Intn(len(list))].(obj)
+					nic = list[r.Intn(len(list))].MustId()
 				}
 				op := r.Intn(5)
-				if nic == nil {
+				if nic == "" {
 					op = 3
 				}
-				var method, path string
-				var body obj
+				var what string
 				switch op {
 				case 0:
-					method, path, body = "PUT", "/vms/"+vm+"/nics/"+str(nic, "id"), obj{"linked": fmt.Sprint(r.Intn(2) == 0)}
+					what = "link " + nic
+					_, err = a.LinkNIC(ctx0, vm, nic, r.Intn(2) == 0)
 				case 1:
-					p := obj{}
-					if id := profiles[r.Intn(len(profiles))]; id != "" {
-						p = obj{"id": id}
-					}
-					method, path, body = "PUT", "/vms/"+vm+"/nics/"+str(nic, "id"), obj{"vnic_profile": p}
+					what = "move " + nic
+					_, err = a.MoveNIC(ctx0, vm, nic, profiles[r.Intn(len(profiles))])
 				case 2:
-					method, path, body = "PUT", "/vms/"+vm+"/nics/"+str(nic, "id"), obj{"plugged": fmt.Sprint(r.Intn(2) == 0)}
+					what = "plug " + nic
+					_, err = a.PlugNIC(ctx0, vm, nic, r.Intn(2) == 0)
 				case 3:
 					if len(list) >= 6 {
 						continue
 					}
 					seq++
-					method, path, body = "POST", "/vms/"+vm+"/nics", obj{"name": fmt.Sprintf("c%d-%d", id, seq), "linked": fmt.Sprint(r.Intn(2) == 0),
-						"plugged": fmt.Sprint(r.Intn(2) == 0), "vnic_profile": obj{"id": profiles[1+r.Intn(2)]}}
+					what = "add to " + vm
+					_, err = a.AddNIC(ctx0, vm, nicOn(fmt.Sprintf("c%d-%d", id, seq), profiles[1+r.Intn(2)]).
+						Linked(r.Intn(2) == 0).Plugged(r.Intn(2) == 0).MustBuild())
 				case 4:
-					method, path = "DELETE", "/vms/"+vm+"/nics/"+str(nic, "id")
+					what = "remove " + nic
+					err = a.RemoveNIC(ctx0, vm, nic)
 				}
-				status, resp := call(httpc, base, method, path, body)
-				count(&l, status, method+" "+path, resp, true)
+				count(&l, what, err, true)
 			}
 		}(i)
 	}
@@ -245,16 +246,15 @@ func TestEnginesUnderLoad(t *testing.T) {
 	// One audit event per acknowledged change; the unanswered requests may
 	// or may not have been done, and changes that failed on the host would
 	// show as failure events (there must be none).
-	evs := c.must(200, "GET", "/events?from="+firstEvent, nil)
+	list := must(c.Events(ctx0, firstEvent, 0)).in(t)
 	changes, failures := 0, 0
-	list, _ := evs["event"].([]any)
 	for _, e := range list {
-		switch str(e.(obj), "code") {
-		case "932", "934", "930", "1012", "1014":
+		switch e.MustCode() {
+		case 932, 934, 930, 1012, 1014:
 			changes++
-		case "933", "935", "931", "1013", "1015":
+		case 933, 935, 931, 1013, 1015:
 			failures++
-			t.Errorf("failure event: %s", str(e.(obj), "description"))
+			t.Errorf("failure event: %s", e.MustDescription())
 		}
 	}
 	if int64(changes) < l.acked.Load() || int64(changes) > l.acked.Load()+l.lost.Load() {
@@ -263,8 +263,7 @@ func TestEnginesUnderLoad(t *testing.T) {
 	t.Logf("events: %d changes, %d failures", changes, failures)
 
 	// Every engine answers the same list, and the stream saw all of it.
-	other := (&client{t: t, base: engines[1].url}).must(200, "GET", "/events?from="+firstEvent, nil)
-	otherList, _ := other["event"].([]any)
+	otherList := must(newAPI(t, engines[1].url, nil).Events(ctx0, firstEvent, 0)).in(t)
 	if len(otherList) != len(list) {
 		t.Errorf("engine 0 lists %d events, engine 1 %d", len(list), len(otherList))
 	}
@@ -272,7 +271,7 @@ func TestEnginesUnderLoad(t *testing.T) {
 	defer streamMu.Unlock()
 	missing := 0
 	for _, e := range list {
-		if !streamed[str(e.(obj), "id")] {
+		if id, _ := strconv.ParseInt(e.MustId(), 10, 64); !streamed[id] {
 			missing++
 		}
 	}
@@ -281,51 +280,35 @@ func TestEnginesUnderLoad(t *testing.T) {
 	}
 }
 
-// streamEvents reads server-sent events after from and reports their ids.
-func streamEvents(ctx context.Context, base, from string, seen func(id string)) {
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events?from="+from, nil)
-	req.SetBasicAuth("admin@internal", "secret")
-	req.Header.Set("Accept", "text/event-stream")
-	res, err := http.DefaultClient.Do(req)
+// streamEvents reads the event stream after from and reports the ids.
+func streamEvents(ctx context.Context, a *api, from int64, seen func(id int64)) {
+	st, err := a.StreamEvents(ctx, from)
 	if err != nil {
 		return
 	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
-			seen(id)
+	defer st.Close()
+	for {
+		e, err := st.Next()
+		if err != nil {
+			return
 		}
+		seen(e.ID)
 	}
 }
 
-func call(hc *http.Client, base, method, path string, body obj) (int, obj) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = strings.NewReader(string(b))
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	req.SetBasicAuth("admin@internal", "secret")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := hc.Do(req)
+// count records the outcome of one request: err nil (a 2xx), a fault, or
+// no answer.
+func count(l *load, what string, err error, change bool) {
+	status := 200
 	if err != nil {
-		return 0, nil
+		status = client.Status(err)
 	}
-	defer res.Body.Close()
-	var o obj
-	json.NewDecoder(bufio.NewReader(res.Body)).Decode(&o)
-	return res.StatusCode, o
-}
-
-func count(l *load, status int, what string, resp obj, change bool) {
 	switch {
 	case status == 0:
 		l.lost.Add(1)
 	case status >= 500:
 		l.server.Add(1)
-		l.serverErrs.Store(what, fmt.Sprintf("%d %v", status, resp))
+		l.serverErrs.Store(what, err.Error())
 	case status >= 400:
 		l.refused.Add(1)
 	case change:
@@ -335,7 +318,7 @@ func count(l *load, status int, what string, resp obj, change bool) {
 
 // checkConverged compares every vNIC's desired state, as the API gives it,
 // with what the host agent reports, and checks that no MAC is used twice.
-func checkConverged(t *testing.T, c *client, vms []string, agentPort int, profiles []string) {
+func checkConverged(t *testing.T, c *api, vms []string, agentPort int, profiles []string) {
 	t.Helper()
 	ac := agent.NewClient(fmt.Sprintf("http://127.0.0.1:%d/", agentPort), nil, 10*time.Second)
 	stats, err := ac.AllVMStats(context.Background())
@@ -350,39 +333,36 @@ func checkConverged(t *testing.T, c *client, vms []string, agentPort int, profil
 	}
 	bridges := map[string]string{}
 	for _, p := range profiles[1:] {
-		pr := c.must(200, "GET", "/vnicprofiles/"+p, nil)
-		bridges[p] = str(c.must(200, "GET", "/networks/"+str(pr, "network.id"), nil), "name")
+		pr := must(c.Profile(ctx0, p)).in(t)
+		bridges[p] = must(c.Network(ctx0, pr.MustNetwork().MustId())).in(t).MustName()
 	}
 	macs := map[string]string{}
 	total := 0
 	for _, vm := range vms {
-		nics := c.must(200, "GET", "/vms/"+vm+"/nics", nil)
-		list, _ := nics["nic"].([]any)
-		for _, x := range list {
-			n := x.(obj)
+		for _, n := range must(c.NICs(ctx0, vm)).in(t) {
 			total++
-			id := str(n, "id")
-			if other, dup := macs[str(n, "mac.address")]; dup {
-				t.Errorf("MAC %s on %s and %s", str(n, "mac.address"), other, id)
+			id, mac := n.MustId(), n.MustMac().MustAddress()
+			if other, dup := macs[mac]; dup {
+				t.Errorf("MAC %s on %s and %s", mac, other, id)
 			}
-			macs[str(n, "mac.address")] = id
+			macs[mac] = id
 			d, present := live[vm+"/ua-"+id]
 			delete(live, vm+"/ua-"+id)
-			plugged := str(n, "plugged") == "true"
-			bridge := bridges[str(n, "vnic_profile.id")]
+			plugged := n.MustPlugged()
+			bridge := bridges[profileOf(n)]
 			if bridge == "" {
 				bridge = vwire.DummyBridge
 			}
-			wantUp := str(n, "linked") == "true" && bridge != vwire.DummyBridge
+			wantUp := n.MustLinked() && bridge != vwire.DummyBridge
 			switch {
 			case plugged != present:
 				t.Errorf("nic %s: plugged %v, on the host %v", id, plugged, present)
-			case present && (d.Network != bridge || d.LinkActive != wantUp || d.MAC != str(n, "mac.address")):
-				t.Errorf("nic %s: desired bridge %s link %v mac %s; host has %s %v %s", id, bridge, wantUp, str(n, "mac.address"), d.Network, d.LinkActive, d.MAC)
-			case str(n, "synced") != "true":
+			case present && (d.Network != bridge || d.LinkActive != wantUp || d.MAC != mac):
+				t.Errorf("nic %s: desired bridge %s link %v mac %s; host has %s %v %s", id, bridge, wantUp, mac, d.Network, d.LinkActive, d.MAC)
+			case !n.MustSynced():
 				// The surviving engines poll the host (one took over the dead
 				// engine's lease if it held it) and see that it matches.
-				t.Errorf("nic %s matches the host but is not synced: %v", id, n["reported_state"])
+				t.Errorf("nic %s matches the host but is not synced: %+v", id, n.Reported)
 			}
 		}
 	}
