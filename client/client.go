@@ -242,12 +242,15 @@ func parseFault(method, path string, status int, data []byte) *Fault {
 		return f
 	}
 	var fault *ovirtsdk4.Fault
-	if bytes.Contains(trimmed[:min(len(trimmed), 64)], []byte("<action")) {
+	switch rootElement(trimmed) {
+	case "action":
 		if a, err := ovirtsdk4.XMLActionReadOne(ovirtsdk4.NewXMLReader(trimmed), nil, ""); err == nil {
 			fault, _ = a.Fault()
 		}
-	} else if x, err := ovirtsdk4.XMLFaultReadOne(ovirtsdk4.NewXMLReader(trimmed), nil, ""); err == nil {
-		fault = x
+	case "fault":
+		if x, err := ovirtsdk4.XMLFaultReadOne(ovirtsdk4.NewXMLReader(trimmed), nil, ""); err == nil {
+			fault = x
+		}
 	}
 	if fault == nil {
 		f.Detail = string(trimmed)
@@ -256,6 +259,20 @@ func parseFault(method, path string, status int, data []byte) *Fault {
 	f.Reason, _ = fault.Reason()
 	f.Detail, _ = fault.Detail()
 	return f
+}
+
+// rootElement is the name of an XML document's root element ("" if none).
+func rootElement(data []byte) string {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			return se.Name.Local
+		}
+	}
 }
 
 // encode writes v as XML with one of the SDK's writers.

@@ -150,6 +150,15 @@ func TestFaults(t *testing.T) {
 	if _, err := c.VMs(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
+	// A refused action: the fault inside <action>.
+	if _, err := c.StartVM(ctx, vm); !errors.As(err, &fault) || fault.Status < 400 || fault.Detail == "" {
+		t.Fatalf("starting a running VM: %T %v", err, err)
+	}
+	// A path the API does not have: a 404 whatever its body.
+	lost, _ := client.New(client.Options{URL: c.URL() + "/nowhere", User: "admin@internal", Password: "pw"})
+	if _, err := lost.VMs(ctx, ""); !client.IsNotFound(err) {
+		t.Fatalf("unknown path: %T %v", err, err)
+	}
 	// A wrong password: the SDK's auth error.
 	bad, _ := client.New(client.Options{URL: c.URL(), User: "admin@internal", Password: "wrong"})
 	var auth *ovirtsdk4.AuthError

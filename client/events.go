@@ -42,7 +42,11 @@ func (t *text) UnmarshalJSON(b []byte) error {
 		*t = text(s)
 		return nil
 	}
-	*t = text(bytes.Trim(b, `"`))
+	if string(b) == "null" {
+		*t = ""
+		return nil
+	}
+	*t = text(b) // a number or a boolean, as written
 	return nil
 }
 

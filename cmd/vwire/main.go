@@ -206,6 +206,8 @@ func (k *cli) vmAction(action, ref string) error {
 	if v.Name == "" {
 		v.Name, _ = vm.Name()
 	}
+	// The action's answer as the engine wrote it, reduced to what the CLI
+	// reads: a 2xx action is oVirt's "complete".
 	res := struct {
 		Status string `json:"status"`
 		VM     vmJSON `json:"vm"`
