@@ -11,14 +11,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"runtime/pprof"
@@ -32,9 +29,11 @@ import (
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 	"github.com/google/uuid"
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
 	"libvirt.org/go/libvirtxml"
 
 	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/client"
 )
 
 type row struct {
@@ -110,46 +109,39 @@ func pct(d []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 
-// api is a minimal JSON client of the engine.
-type api struct {
-	base string
-	hc   *http.Client
+// Helpers building the SDK objects the parts send.
+
+func clusterRef(id string) *ovirtsdk4.Cluster {
+	return ovirtsdk4.NewClusterBuilder().Id(id).MustBuild()
 }
 
-func (a *api) do(method, path string, body any) (map[string]any, error) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, a.base+path, rd)
-	req.SetBasicAuth("admin@internal", "bench")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := a.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	var o map[string]any
-	json.NewDecoder(res.Body).Decode(&o)
-	if res.StatusCode >= 300 {
-		return o, fmt.Errorf("%s %s: HTTP %d %v", method, path, res.StatusCode, o)
-	}
-	return o, nil
+func blankVM(name string, cluster *ovirtsdk4.Cluster, template string) *ovirtsdk4.VmBuilder {
+	return ovirtsdk4.NewVmBuilder().Name(name).Cluster(cluster).Template(ovirtsdk4.NewTemplateBuilder().Name(template).MustBuild())
 }
 
-func id(o map[string]any) string { s, _ := o["id"].(string); return s }
+// pinnedVM is a 64 MiB VM placed on one host.
+func pinnedVM(name, cluster, host string) *ovirtsdk4.Vm {
+	return blankVM(name, clusterRef(cluster), "Blank").Memory(64 << 20).
+		PlacementPolicy(ovirtsdk4.NewVmPlacementPolicyBuilder().HostsOfAny(ovirtsdk4.NewHostBuilder().Id(host).MustBuild()).MustBuild()).MustBuild()
+}
 
-func startEngine(embedded bool, db string) (*app.EngineMain, *api, error) {
+func nicOn(name, profile string) *ovirtsdk4.Nic {
+	return ovirtsdk4.NewNicBuilder().Name(name).VnicProfile(client.ProfileRef(profile)).MustBuild()
+}
+
+func startEngine(embedded bool, db string) (*app.EngineMain, *client.Client, error) {
 	dir, _ := os.MkdirTemp("", "vwire-bench-")
 	m := &app.EngineMain{Listen: "127.0.0.1:0", DataDir: dir, DB: db, EmbeddedHost: embedded, AdminPassword: "bench",
 		PollInterval: time.Hour, Out: io.Discard}
 	if err := m.Start(context.Background()); err != nil {
 		return nil, nil, err
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 256}
-	return m, &api{base: m.URL(), hc: &http.Client{Transport: tr, Timeout: time.Minute}}, nil
+	c, err := client.New(client.Options{URL: m.URL(), User: "admin@internal", Password: "bench", Timeout: time.Minute, MaxConns: 256})
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return m, c, nil
 }
 
 // latency: a REST PUT of linked (and of the network) on a running VM's vNIC
@@ -170,36 +162,37 @@ func latency(short bool) ([]row, error) {
 	}
 	defer lh.close()
 	a, cl, h, profiles := lh.api, lh.cluster, lh.host, lh.profiles
-	vm, err := a.do("POST", "/vms", map[string]any{"name": "vwt-bench", "memory": "67108864", "cluster": map[string]any{"id": cl},
-		"template": map[string]any{"name": "Blank"}, "placement_policy": map[string]any{"hosts": map[string]any{"host": []any{map[string]any{"id": h}}}}})
+	ctx := context.Background()
+	vmObj, err := a.AddVM(ctx, pinnedVM("vwt-bench", cl, h))
 	if err != nil {
 		return nil, err
 	}
-	nic, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": "nic1", "vnic_profile": map[string]any{"id": profiles[brA]}})
+	vm := vmObj.MustId()
+	nic, err := a.AddNIC(ctx, vm, nicOn("nic1", profiles[brA]))
 	if err != nil {
 		return nil, err
 	}
 	// A second vNIC that only the raw calls touch, so both sides update a
 	// device of the same domain without stepping on each other.
-	raw, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": "raw", "vnic_profile": map[string]any{"id": profiles[brA]}})
+	raw, err := a.AddNIC(ctx, vm, nicOn("raw", profiles[brA]))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.do("POST", "/vms/"+id(vm)+"/start", map[string]any{}); err != nil {
+	if _, err := a.StartVM(ctx, vm); err != nil {
 		return nil, err
 	}
-	defer a.do("POST", "/vms/"+id(vm)+"/stop", map[string]any{})
+	defer a.StopVM(ctx, vm)
 	l, err := golibvirt.ConnectToURI(mustURL("qemu:///system"))
 	if err != nil {
 		return nil, err
 	}
 	defer l.Disconnect()
-	u, _ := uuid.Parse(id(vm))
+	u, _ := uuid.Parse(vm)
 	dom, err := l.DomainLookupByUUID(golibvirt.UUID(u))
 	if err != nil {
 		return nil, err
 	}
-	rawMAC := raw["mac"].(map[string]any)["address"].(string)
+	rawMAC := raw.MustMac().MustAddress()
 	rawIface := func(bridge string, up bool) string {
 		state := "down"
 		if up {
@@ -208,7 +201,7 @@ func latency(short bool) ([]row, error) {
 		x := libvirtxml.DomainInterface{MAC: &libvirtxml.DomainInterfaceMAC{Address: rawMAC},
 			Source: &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: bridge}},
 			Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"}, Link: &libvirtxml.DomainInterfaceLink{State: state},
-			Alias: &libvirtxml.DomainAlias{Name: "ua-" + id(raw)}, ROM: &libvirtxml.DomainROM{Enabled: "no"}}
+			Alias: &libvirtxml.DomainAlias{Name: "ua-" + raw.MustId()}, ROM: &libvirtxml.DomainROM{Enabled: "no"}}
 		s, _ := x.Marshal()
 		return s
 	}
@@ -217,7 +210,7 @@ func latency(short bool) ([]row, error) {
 	// call right after a bridge move pays for libvirtd and the kernel still
 	// settling the moved tap (about 1 ms here), and a fixed order would
 	// charge that to one side only.
-	path := "/vms/" + id(vm) + "/nics/" + id(nic)
+	nicID := nic.MustId()
 	pair := func(restFirst bool, rest func() error, raw func() error, restT, rawT *[]time.Duration) error {
 		timed := func(fn func() error, into *[]time.Duration) error {
 			t0 := time.Now()
@@ -244,7 +237,7 @@ func latency(short bool) ([]row, error) {
 		// every two pairs, so that each state is reached in both orders.
 		up := i%2 == 1
 		err := pair(i/2%2 == 0, func() error {
-			_, err := a.do("PUT", path, map[string]any{"linked": fmt.Sprint(up)})
+			_, err := a.LinkNIC(ctx, vm, nicID, up)
 			return err
 		}, func() error {
 			return l.DomainUpdateDeviceFlags(dom, rawIface(brA, up), golibvirt.DomainDeviceModifyLive)
@@ -259,7 +252,7 @@ func latency(short bool) ([]row, error) {
 			target = brB
 		}
 		err := pair(i/2%2 == 0, func() error {
-			_, err := a.do("PUT", path, map[string]any{"vnic_profile": map[string]any{"id": profiles[target]}})
+			_, err := a.MoveNIC(ctx, vm, nicID, profiles[target])
 			return err
 		}, func() error {
 			return l.DomainUpdateDeviceFlags(dom, rawIface(target, true), golibvirt.DomainDeviceModifyLive)
@@ -308,30 +301,32 @@ func throughput(short bool, db string, subscribers, rate int) ([]row, error) {
 	if db != "" {
 		store = "PostgreSQL"
 	}
-	mgmt, err := a.do("GET", "/vnicprofiles", nil)
+	bg := context.Background()
+	mgmt, err := a.Profiles(bg)
 	if err != nil {
 		return nil, err
 	}
-	profile := id(mgmt["vnic_profile"].([]any)[0].(map[string]any))
-	type target struct{ path string }
+	profile := mgmt[0].MustId()
+	type target struct{ vm, nic string }
 	var ts []target
 	t0 := time.Now()
+	defaultCluster := ovirtsdk4.NewClusterBuilder().Name("Default").MustBuild()
 	for i := 0; i < vms; i++ {
-		vm, err := a.do("POST", "/vms", map[string]any{"name": fmt.Sprintf("tp%04d", i), "cluster": map[string]any{"name": "Default"}, "template": map[string]any{"name": "Blank"}})
+		vm, err := a.AddVM(bg, blankVM(fmt.Sprintf("tp%04d", i), defaultCluster, "Blank").MustBuild())
 		if err != nil {
 			return nil, err
 		}
-		nic, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": "nic1", "vnic_profile": map[string]any{"id": profile}})
+		nic, err := a.AddNIC(bg, vm.MustId(), nicOn("nic1", profile))
 		if err != nil {
 			return nil, err
 		}
-		if _, err := a.do("POST", "/vms/"+id(vm)+"/start", map[string]any{}); err != nil {
+		if _, err := a.StartVM(bg, vm.MustId()); err != nil {
 			return nil, err
 		}
-		ts = append(ts, target{"/vms/" + id(vm) + "/nics/" + id(nic)})
+		ts = append(ts, target{vm.MustId(), nic.MustId()})
 	}
 	setup := time.Since(t0)
-	events, stopSubs, err := subscribe(m.URL(), subscribers)
+	events, stopSubs, err := subscribe(a, subscribers)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +362,7 @@ func throughput(short bool, db string, subscribers, rate int) ([]row, error) {
 					}
 					t := ts[i%len(ts)]
 					t1 := time.Now()
-					if _, err := a.do("PUT", t.path, map[string]any{"linked": fmt.Sprint(i%2 == 0)}); err != nil {
+					if _, err := a.LinkNIC(bg, t.vm, t.nic, i%2 == 0); err != nil {
 						if failed.Add(1) == 1 {
 							fmt.Fprintf(os.Stderr, "vwire-bench: throughput, %d clients: first error: %v\n", clients, err)
 						}
@@ -434,21 +429,13 @@ func cpuTime() time.Duration {
 
 // subscribe opens n event streams (GET /events, text/event-stream) that
 // count the events they receive until stop is called.
-func subscribe(base string, n int) (*atomic.Int64, func(), error) {
+func subscribe(a *client.Client, n int) (*atomic.Int64, func(), error) {
 	var events atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	stop := func() { cancel(); wg.Wait() }
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	for i := 0; i < n; i++ {
-		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events", nil)
-		req.SetBasicAuth("admin@internal", "bench")
-		req.Header.Set("Accept", "text/event-stream")
-		res, err := hc.Do(req)
-		if err == nil && res.StatusCode != http.StatusOK {
-			res.Body.Close()
-			err = fmt.Errorf("event stream: HTTP %d", res.StatusCode)
-		}
+		s, err := a.StreamEvents(ctx, -1)
 		if err != nil {
 			stop()
 			return nil, nil, fmt.Errorf("subscriber %d: %w", i, err)
@@ -456,30 +443,11 @@ func subscribe(base string, n int) (*atomic.Int64, func(), error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer res.Body.Close()
-			countEvents(res.Body, &events)
+			defer s.Close()
+			s.Count(&events)
 		}()
 	}
 	return &events, stop, nil
-}
-
-// countEvents counts the frames of an event stream until it ends, cheaply
-// (a vectorised search per read, not a scan per line), so that the clients
-// share of the CPU stays small next to the engine's.
-func countEvents(r io.Reader, n *atomic.Int64) {
-	const sep = "\nid: "
-	buf := make([]byte, 64<<10)
-	keep := 0 // bytes of the last read kept, for a separator split across reads
-	for {
-		m, err := r.Read(buf[keep:])
-		chunk := buf[:keep+m]
-		n.Add(int64(bytes.Count(chunk, []byte(sep))))
-		keep = min(len(sep)-1, len(chunk))
-		copy(buf, chunk[len(chunk)-keep:])
-		if err != nil {
-			return
-		}
-	}
 }
 
 func mustURL(s string) *url.URL {

@@ -12,8 +12,11 @@ import (
 	"syscall"
 	"time"
 
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/client"
 	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/libvirt"
 	"vwire.dev/vwire/hypervisor/sim"
@@ -41,17 +44,17 @@ func startCost(short bool) ([]row, error) {
 		return nil, err
 	}
 	defer l.Disconnect()
+	ctx := context.Background()
 	median, raw := map[int]time.Duration{}, map[int]time.Duration{}
 	var rows []row
 	for _, nics := range []int{1, 8, 16} {
-		vm, err := a.do("POST", "/vms", map[string]any{"name": fmt.Sprintf("vwt-start%d", nics), "memory": "67108864",
-			"cluster": map[string]any{"id": cl}, "template": map[string]any{"name": "Blank"},
-			"placement_policy": map[string]any{"hosts": map[string]any{"host": []any{map[string]any{"id": h}}}}})
+		vmObj, err := a.AddVM(ctx, pinnedVM(fmt.Sprintf("vwt-start%d", nics), cl, h))
 		if err != nil {
 			return nil, err
 		}
+		vm := vmObj.MustId()
 		for i := 0; i < nics; i++ {
-			if _, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": fmt.Sprintf("nic%d", i), "vnic_profile": map[string]any{"id": profile}}); err != nil {
+			if _, err := a.AddNIC(ctx, vm, nicOn(fmt.Sprintf("nic%d", i), profile)); err != nil {
 				return nil, err
 			}
 		}
@@ -62,12 +65,12 @@ func startCost(short bool) ([]row, error) {
 		var domXML string
 		for r := 0; r < rounds; r++ {
 			t0 := time.Now()
-			if _, err := a.do("POST", "/vms/"+id(vm)+"/start", map[string]any{}); err != nil {
+			if _, err := a.StartVM(ctx, vm); err != nil {
 				return nil, err
 			}
 			ts = append(ts, time.Since(t0))
 			if domXML == "" {
-				u, _ := uuid.Parse(id(vm))
+				u, _ := uuid.Parse(vm)
 				dom, err := l.DomainLookupByUUID(golibvirt.UUID(u))
 				if err == nil {
 					domXML, err = l.DomainGetXMLDesc(dom, golibvirt.DomainXMLMigratable)
@@ -76,7 +79,7 @@ func startCost(short bool) ([]row, error) {
 					return nil, err
 				}
 			}
-			if _, err := a.do("POST", "/vms/"+id(vm)+"/stop", map[string]any{}); err != nil {
+			if _, err := a.StopVM(ctx, vm); err != nil {
 				return nil, err
 			}
 			t0 = time.Now()
@@ -152,7 +155,7 @@ func polling(short bool) ([]row, error) {
 // libvirtHost is an engine with one vwire-agent on the host's libvirt,
 // registered through the API, and a network (bridge) per name given.
 type libvirtHost struct {
-	api      *api
+	api      *client.Client
 	cluster  string
 	host     string
 	profiles map[string]string // bridge → its network's vNIC profile
@@ -188,30 +191,33 @@ func newLibvirtHost(bridges ...string) (*libvirtHost, error) {
 		return fail(err)
 	}
 	undo = append(undo, func() { ag.Close() })
-	h, err := a.do("POST", "/hosts", map[string]any{"name": "bench", "address": "127.0.0.1", "port": fmt.Sprint(ag.Port()), "cluster": map[string]any{"name": "Default"}})
+	ctx := context.Background()
+	h, err := a.AddHost(ctx, ovirtsdk4.NewHostBuilder().Name("bench").Address("127.0.0.1").Port(int64(ag.Port())).
+		Cluster(ovirtsdk4.NewClusterBuilder().Name("Default").MustBuild()).MustBuild())
 	if err != nil {
 		return fail(err)
 	}
-	lh.api, lh.host, lh.cluster = a, id(h), h["cluster"].(map[string]any)["id"].(string)
-	dc, err := a.do("GET", "/clusters/"+lh.cluster, nil)
+	lh.api, lh.host, lh.cluster = a, h.MustId(), h.MustCluster().MustId()
+	cl, err := a.Cluster(ctx, lh.cluster)
 	if err != nil {
 		return fail(err)
 	}
 	for _, b := range bridges {
-		net, err := a.do("POST", "/networks", map[string]any{"name": b, "data_center": dc["data_center"]})
+		net, err := a.AddNetwork(ctx, ovirtsdk4.NewNetworkBuilder().Name(b).
+			DataCenter(ovirtsdk4.NewDataCenterBuilder().Id(cl.MustDataCenter().MustId()).MustBuild()).MustBuild())
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := a.do("POST", "/clusters/"+lh.cluster+"/networks", map[string]any{"id": id(net)}); err != nil {
+		if err := a.AttachNetwork(ctx, lh.cluster, net.MustId()); err != nil {
 			return fail(err)
 		}
-		ps, err := a.do("GET", "/networks/"+id(net)+"/vnicprofiles", nil)
+		ps, err := a.NetworkProfiles(ctx, net.MustId())
 		if err != nil {
 			return fail(err)
 		}
-		lh.profiles[b] = id(ps["vnic_profile"].([]any)[0].(map[string]any))
+		lh.profiles[b] = ps[0].MustId()
 	}
-	if _, err := a.do("POST", "/hosts/"+lh.host+"/refresh", map[string]any{}); err != nil {
+	if err := a.RefreshHost(ctx, lh.host); err != nil {
 		return fail(err)
 	}
 	return lh, nil

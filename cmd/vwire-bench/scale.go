@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
 )
 
 // scale populates VMs with 4 vNICs each over REST (64 clients; the first
@@ -26,28 +29,33 @@ func scale(short bool, total int) ([]row, error) {
 	}
 	defer m.Close()
 	// The default pool holds 65,536 MACs; 100,000 VMs of 4 vNICs need more.
-	pools, err := a.do("GET", "/macpools", nil)
+	ctx := context.Background()
+	pools, err := a.MACPools(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pool := pools["mac_pool"].([]any)[0].(map[string]any)
-	ranges := pool["ranges"].(map[string]any)["range"].([]any)
-	ranges = append(ranges, map[string]any{"from": "02:00:00:00:00:00", "to": "02:00:00:3f:ff:ff"})
-	if _, err := a.do("PUT", "/macpools/"+id(pool), map[string]any{"ranges": map[string]any{"range": ranges}}); err != nil {
+	pool := pools[0]
+	ranges := append(pool.MustRanges().Slice(), ovirtsdk4.NewRangeBuilder().From("02:00:00:00:00:00").To("02:00:00:3f:ff:ff").MustBuild())
+	if _, err := a.UpdateMACPool(ctx, pool.MustId(), ovirtsdk4.NewMacPoolBuilder().RangesOfAny(ranges...).MustBuild()); err != nil {
 		return nil, err
 	}
+	defaultCluster := ovirtsdk4.NewClusterBuilder().Name("Default").MustBuild()
+	// newNIC is vNIC j of a VM: no network, every other one unlinked.
+	newNIC := func(j int) *ovirtsdk4.Nic {
+		return ovirtsdk4.NewNicBuilder().Name(fmt.Sprintf("nic%d", j)).Linked(j%2 == 0).MustBuild()
+	}
 	// The template the bulk of the VMs come from: 4 vNICs, two of them unlinked.
-	base, err := a.do("POST", "/vms", map[string]any{"name": "s-base", "cluster": map[string]any{"name": "Default"},
-		"template": map[string]any{"name": "Blank"}})
+	base, err := a.AddVM(ctx, blankVM("s-base", defaultCluster, "Blank").MustBuild())
 	if err != nil {
 		return nil, err
 	}
 	for j := 0; j < 4; j++ {
-		if _, err := a.do("POST", "/vms/"+id(base)+"/nics", map[string]any{"name": fmt.Sprintf("nic%d", j), "linked": fmt.Sprint(j%2 == 0)}); err != nil {
+		if _, err := a.AddNIC(ctx, base.MustId(), newNIC(j)); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := a.do("POST", "/templates", map[string]any{"name": "s-tmpl", "vm": map[string]any{"id": id(base)}}); err != nil {
+	if _, err := a.AddTemplate(ctx, ovirtsdk4.NewTemplateBuilder().Name("s-tmpl").
+		Vm(ovirtsdk4.NewVmBuilder().Id(base.MustId()).MustBuild()).MustBuild()); err != nil {
 		return nil, err
 	}
 	var vms []string
@@ -76,20 +84,19 @@ func scale(short bool, total int) ([]row, error) {
 					if fromTemplate {
 						tmpl = "s-tmpl"
 					}
-					vm, err := a.do("POST", "/vms", map[string]any{"name": fmt.Sprintf("s%06d", i), "cluster": map[string]any{"name": "Default"},
-						"template": map[string]any{"name": tmpl}})
+					vm, err := a.AddVM(ctx, blankVM(fmt.Sprintf("s%06d", i), defaultCluster, tmpl).MustBuild())
 					if err != nil {
 						failed.Store(err)
 						return
 					}
 					for j := 0; j < 4 && !fromTemplate; j++ {
-						if _, err := a.do("POST", "/vms/"+id(vm)+"/nics", map[string]any{"name": fmt.Sprintf("nic%d", j), "linked": fmt.Sprint(j%2 == 0)}); err != nil {
+						if _, err := a.AddNIC(ctx, vm.MustId(), newNIC(j)); err != nil {
 							failed.Store(err)
 							return
 						}
 					}
 					mu.Lock()
-					vms = append(vms, id(vm))
+					vms = append(vms, vm.MustId())
 					mu.Unlock()
 				}
 			}()
@@ -114,15 +121,14 @@ func scale(short bool, total int) ([]row, error) {
 		for i := 0; i < 500; i++ {
 			vm := vms[r.Intn(len(vms))]
 			t0 := time.Now()
-			nics, err := a.do("GET", "/vms/"+vm+"/nics", nil)
+			nics, err := a.NICs(ctx, vm)
 			if err != nil {
 				return err
 			}
 			list = append(list, time.Since(t0))
-			items, _ := nics["nic"].([]any)
-			nic := id(items[r.Intn(len(items))].(map[string]any))
+			nic := nics[r.Intn(len(nics))].MustId()
 			t0 = time.Now()
-			if _, err := a.do("PUT", "/vms/"+vm+"/nics/"+nic, map[string]any{"linked": fmt.Sprint(i%2 == 0)}); err != nil {
+			if _, err := a.LinkNIC(ctx, vm, nic, i%2 == 0); err != nil {
 				return err
 			}
 			upd = append(upd, time.Since(t0))

@@ -6,17 +6,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
+	"vwire.dev/vwire/client"
 )
 
 const usage = `vwire — manage vNICs through a vwire (or oVirt) engine
@@ -41,14 +45,17 @@ VM and NIC are names or ids; PROFILE is a vNIC profile name (a network's
 default profile has the network's name) or id.
 
 Global flags (or environment):
-  --url URL        engine API (VWIRE_URL, default http://127.0.0.1:8080/ovirt-engine/api)
+  --url URL        engine API (VWIRE_URL, default https://127.0.0.1:8080/ovirt-engine/api)
+  --ca-file FILE   the engine's CA certificate (VWIRE_CA_FILE; the engine writes it to
+                   <data>/pki/ca.pem and serves it at /ovirt-engine/services/pki-resource)
   --user USER      (VWIRE_USER, default admin@internal)
   --password PW    (VWIRE_PASSWORD)
   --output FORMAT  table (default) or json
 `
 
 type cli struct {
-	c      *client
+	c      *client.Client
+	ctx    context.Context
 	out    io.Writer
 	asJSON bool
 }
@@ -70,7 +77,8 @@ func env(key, def string) string {
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("vwire", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	base := fs.String("url", env("VWIRE_URL", "http://127.0.0.1:8080/ovirt-engine/api"), "")
+	base := fs.String("url", env("VWIRE_URL", "https://127.0.0.1:8080/ovirt-engine/api"), "")
+	caFile := fs.String("ca-file", os.Getenv("VWIRE_CA_FILE"), "")
 	user := fs.String("user", env("VWIRE_USER", "admin@internal"), "")
 	pw := fs.String("password", os.Getenv("VWIRE_PASSWORD"), "")
 	output := fs.String("output", "table", "")
@@ -85,7 +93,11 @@ func run(args []string, out io.Writer) error {
 	if *output != "table" && *output != "json" {
 		return fmt.Errorf("--output must be table or json, not %q", *output)
 	}
-	k := &cli{c: newClient(*base, *user, *pw, 2*time.Minute), out: out, asJSON: *output == "json"}
+	c, err := client.New(client.Options{URL: *base, User: *user, Password: *pw, Timeout: 2 * time.Minute, CAFile: *caFile})
+	if err != nil {
+		return err
+	}
+	k := &cli{c: c, ctx: context.Background(), out: out, asJSON: *output == "json"}
 	cmd, a := rest[0], rest[1:]
 	switch cmd {
 	case "vms":
@@ -109,49 +121,24 @@ func run(args []string, out io.Writer) error {
 		if len(a) != 3 || (a[0] != "up" && a[0] != "down") {
 			return errors.New("usage: vwire link up|down VM NIC")
 		}
-		return k.update(a[1], a[2], obj{"linked": strconv.FormatBool(a[0] == "up")})
+		return k.update(a[1], a[2], ovirtsdk4.NewNicBuilder().Linked(a[0] == "up"))
 	case "network":
 		if len(a) != 3 {
 			return errors.New("usage: vwire network VM NIC PROFILE|--none")
 		}
-		body := obj{"vnic_profile": obj{}}
+		profile := ""
 		if a[2] != "--none" {
-			p, err := k.profile(a[2])
+			p, err := k.c.FindProfile(k.ctx, a[2])
 			if err != nil {
 				return err
 			}
-			body["vnic_profile"] = obj{"id": p}
+			profile = p.MustId()
 		}
-		return k.update(a[0], a[1], body)
+		return k.update(a[0], a[1], ovirtsdk4.NewNicBuilder().VnicProfile(client.ProfileRef(profile)))
 	case "events":
 		return k.events(a)
 	}
 	return fmt.Errorf("unknown command %q; see vwire help", cmd)
-}
-
-// vmByName resolves a VM by id or by an exact-name search.
-func (k *cli) vmByName(ref string) (obj, error) {
-	if v, err := k.c.get("/vms/" + url.PathEscape(ref)); err == nil {
-		return v, nil
-	}
-	res, err := k.c.get("/vms?search=" + url.QueryEscape(`name="`+ref+`"`))
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range res.list("vm") {
-		if v.str("name") == ref {
-			return v, nil
-		}
-	}
-	return nil, fmt.Errorf("no VM named %q", ref)
-}
-
-func (k *cli) profile(ref string) (string, error) {
-	p, err := k.c.find("vnicprofiles", "vnic_profile", ref)
-	if err != nil {
-		return "", err
-	}
-	return p.str("id"), nil
 }
 
 func (k *cli) print(v any, table func(w *tabwriter.Writer)) error {
@@ -166,21 +153,28 @@ func (k *cli) print(v any, table func(w *tabwriter.Writer)) error {
 }
 
 func (k *cli) vms() error {
-	res, err := k.c.get("/vms")
+	vms, err := k.c.VMs(k.ctx, "")
 	if err != nil {
 		return err
 	}
 	hosts := map[string]string{}
-	if hs, err := k.c.get("/hosts"); err == nil {
-		for _, h := range hs.list("host") {
-			hosts[h.str("id")] = h.str("name")
+	if hs, err := k.c.Hosts(k.ctx); err == nil {
+		for _, h := range hs {
+			hosts[h.MustId()], _ = h.Name()
 		}
 	}
-	vms := res.list("vm")
-	return k.print(vms, func(w *tabwriter.Writer) {
+	views := make([]vmJSON, 0, len(vms))
+	for _, v := range vms {
+		views = append(views, vmView(v))
+	}
+	return k.print(views, func(w *tabwriter.Writer) {
 		fmt.Fprintln(w, "NAME\tSTATUS\tHOST\tID")
-		for _, v := range vms {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", v.str("name"), v.str("status"), dash(hosts[v.str("host.id")]), v.str("id"))
+		for _, v := range views {
+			host := ""
+			if v.Host != nil {
+				host = hosts[v.Host.ID]
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", v.Name, v.Status, dash(host), v.ID)
 		}
 	})
 }
@@ -193,60 +187,83 @@ func dash(s string) string {
 }
 
 func (k *cli) vmAction(action, ref string) error {
-	vm, err := k.vmByName(ref)
+	vm, err := k.c.FindVM(k.ctx, ref)
 	if err != nil {
 		return err
 	}
-	res, err := k.c.post("/vms/"+vm.str("id")+"/"+action, obj{})
+	var got *ovirtsdk4.Vm
+	if action == "start" {
+		got, err = k.c.StartVM(k.ctx, vm.MustId())
+	} else {
+		got, err = k.c.StopVM(k.ctx, vm.MustId())
+	}
 	if err != nil {
 		return err
 	}
-	v := obj(nil)
-	if m, ok := res["vm"].(map[string]any); ok {
-		v = m
+	if got == nil { // an answer without the VM: read it
+		if got, err = k.c.VM(k.ctx, vm.MustId()); err != nil {
+			return err
+		}
 	}
+	v := vmView(got)
+	if v.Name == "" {
+		v.Name, _ = vm.Name()
+	}
+	// The action's answer as the engine wrote it, reduced to what the CLI
+	// reads: a 2xx action is oVirt's "complete".
+	res := struct {
+		Status string `json:"status"`
+		VM     vmJSON `json:"vm"`
+	}{"complete", v}
 	return k.print(res, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "VM %s is %s\n", v.str("name"), v.str("status"))
+		fmt.Fprintf(w, "VM %s is %s\n", v.Name, v.Status)
 	})
 }
 
 func (k *cli) nics(ref string) error {
-	vm, err := k.vmByName(ref)
+	vm, err := k.c.FindVM(k.ctx, ref)
 	if err != nil {
 		return err
 	}
-	res, err := k.c.get("/vms/" + vm.str("id") + "/nics")
+	nics, err := k.c.NICs(k.ctx, vm.MustId())
 	if err != nil {
 		return err
 	}
 	profiles := map[string]string{}
-	if ps, err := k.c.get("/vnicprofiles"); err == nil {
-		for _, p := range ps.list("vnic_profile") {
-			profiles[p.str("id")] = p.str("name")
+	if ps, err := k.c.Profiles(k.ctx); err == nil {
+		for _, p := range ps {
+			profiles[p.MustId()], _ = p.Name()
 		}
 	}
-	nics := res.list("nic")
-	return k.print(nics, func(w *tabwriter.Writer) {
+	views := make([]nicJSON, 0, len(nics))
+	for _, n := range nics {
+		views = append(views, nicView(n))
+	}
+	return k.print(views, func(w *tabwriter.Writer) {
 		fmt.Fprintln(w, "NAME\tMAC\tTYPE\tPROFILE\tLINKED\tPLUGGED\tSYNCED\tHOST: PRESENT\tLINK\tBRIDGE\tPCI")
-		for _, n := range nics {
+		for _, n := range views {
 			prof := "<empty network>"
-			if id := n.str("vnic_profile.id"); id != "" {
-				prof = dash(profiles[id])
+			if n.VnicProfile != nil {
+				prof = dash(profiles[n.VnicProfile.ID])
+			}
+			mac := ""
+			if n.MAC != nil {
+				mac = n.MAC.Address
 			}
 			present, link, bridge, pci := "-", "-", "-", "-"
-			if rs, ok := n["reported_state"].(map[string]any); ok {
-				r := obj(rs)
-				present = r.str("present")
-				link, bridge, pci = dash(r.str("link_state")), dash(r.str("bridge")), dash(r.str("pci_address"))
+			if r := n.ReportedState; r != nil {
+				present = strconv.FormatBool(r.Present)
+				link, bridge, pci = dash(r.LinkState), dash(r.Bridge), dash(r.PCIAddress)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.str("name"), n.str("mac.address"), n.str("interface"), prof,
-				n.str("linked"), n.str("plugged"), n.str("synced"), present, link, bridge, pci)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, mac, n.Interface, prof,
+				n.Linked, n.Plugged, n.Synced, present, link, bridge, pci)
 		}
 	})
 }
 
-// nicFlags parses the flags shared by nic add and nic update into a body.
-func (k *cli) nicFlags(args []string, add bool) (obj, []string, error) {
+// nicFlags parses the flags shared by nic add and nic update into a vNIC
+// of the fields to set.
+func (k *cli) nicFlags(args []string, add bool) (*ovirtsdk4.NicBuilder, []string, error) {
 	fs := flag.NewFlagSet("nic", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	name := fs.String("name", "", "")
@@ -267,77 +284,83 @@ func (k *cli) nicFlags(args []string, add bool) (obj, []string, error) {
 		return nil, nil, err
 	}
 	pos = append(pos, fs.Args()...)
-	body := obj{}
+	b := ovirtsdk4.NewNicBuilder()
 	if *name != "" {
-		body["name"] = *name
+		b.Name(*name)
 	}
 	if *mac != "" {
-		body["mac"] = obj{"address": *mac}
+		b.Mac(ovirtsdk4.NewMacBuilder().Address(*mac).MustBuild())
 	}
 	if *iface != "" {
-		body["interface"] = *iface
+		b.Interface(ovirtsdk4.NicInterface(*iface))
 	}
 	switch {
 	case *profile != "" && *noNet:
 		return nil, nil, errors.New("--profile and --no-network exclude each other")
 	case *profile != "":
-		id, err := k.profile(*profile)
+		p, err := k.c.FindProfile(k.ctx, *profile)
 		if err != nil {
 			return nil, nil, err
 		}
-		body["vnic_profile"] = obj{"id": id}
+		b.VnicProfile(client.ProfileRef(p.MustId()))
 	case *noNet:
-		body["vnic_profile"] = obj{}
+		b.VnicProfile(client.ProfileRef(""))
 	}
-	for flagName, v := range map[string]string{"linked": *linked, "plugged": *plugged} {
-		if v == "" {
+	for _, f := range []struct {
+		name, v string
+		set     func(bool) *ovirtsdk4.NicBuilder
+	}{{"linked", *linked, b.Linked}, {"plugged", *plugged, b.Plugged}} {
+		if f.v == "" {
 			continue
 		}
-		if v != "true" && v != "false" {
-			return nil, nil, fmt.Errorf("--%s must be true or false", flagName)
+		if f.v != "true" && f.v != "false" {
+			return nil, nil, fmt.Errorf("--%s must be true or false", f.name)
 		}
-		body[flagName] = v
+		f.set(f.v == "true")
 	}
 	if add {
 		if *unlinked {
-			body["linked"] = "false"
+			b.Linked(false)
 		}
 		if *unplugged {
-			body["plugged"] = "false"
+			b.Plugged(false)
 		}
 	}
-	return body, pos, nil
+	return b, pos, nil
 }
 
 func (k *cli) nic(sub string, args []string) error {
 	switch sub {
 	case "add":
-		body, pos, err := k.nicFlags(args, true)
+		b, pos, err := k.nicFlags(args, true)
 		if err != nil {
 			return err
 		}
 		if len(pos) != 2 {
 			return errors.New("usage: vwire nic add VM NAME [flags]")
 		}
-		vm, err := k.vmByName(pos[0])
+		vm, err := k.c.FindVM(k.ctx, pos[0])
 		if err != nil {
 			return err
 		}
-		body["name"] = pos[1]
-		n, err := k.c.post("/vms/"+vm.str("id")+"/nics", body)
+		nic, err := b.Name(pos[1]).Build()
+		if err != nil {
+			return err
+		}
+		n, err := k.c.AddNIC(k.ctx, vm.MustId(), nic)
 		if err != nil {
 			return err
 		}
 		return k.printNic(n, "added")
 	case "update":
-		body, pos, err := k.nicFlags(args, false)
+		b, pos, err := k.nicFlags(args, false)
 		if err != nil {
 			return err
 		}
 		if len(pos) != 2 {
 			return errors.New("usage: vwire nic update VM NIC [flags]")
 		}
-		return k.update(pos[0], pos[1], body)
+		return k.update(pos[0], pos[1], b)
 	case "remove":
 		if len(args) != 2 {
 			return errors.New("usage: vwire nic remove VM NIC")
@@ -346,52 +369,61 @@ func (k *cli) nic(sub string, args []string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := k.c.delete("/vms/" + vm + "/nics/" + n.str("id")); err != nil {
+		if err := k.c.RemoveNIC(k.ctx, vm, n.MustId()); err != nil {
 			return err
 		}
-		fmt.Fprintf(k.out, "vNIC %s removed\n", n.str("name"))
+		name, _ := n.Name()
+		fmt.Fprintf(k.out, "vNIC %s removed\n", name)
 		return nil
 	case "plug", "unplug":
 		if len(args) != 2 {
 			return fmt.Errorf("usage: vwire nic %s VM NIC", sub)
 		}
-		return k.update(args[0], args[1], obj{"plugged": strconv.FormatBool(sub == "plug")})
+		return k.update(args[0], args[1], ovirtsdk4.NewNicBuilder().Plugged(sub == "plug"))
 	}
 	return fmt.Errorf("unknown nic command %q", sub)
 }
 
-func (k *cli) resolveNic(vmRef, nicRef string) (string, obj, error) {
-	vm, err := k.vmByName(vmRef)
+func (k *cli) resolveNic(vmRef, nicRef string) (string, *client.NIC, error) {
+	vm, err := k.c.FindVM(k.ctx, vmRef)
 	if err != nil {
 		return "", nil, err
 	}
-	n, err := k.c.nic(vm.str("id"), nicRef)
+	n, err := k.c.FindNIC(k.ctx, vm.MustId(), nicRef)
 	if err != nil {
 		return "", nil, err
 	}
-	return vm.str("id"), n, nil
+	return vm.MustId(), n, nil
 }
 
-func (k *cli) update(vmRef, nicRef string, body obj) error {
+func (k *cli) update(vmRef, nicRef string, b *ovirtsdk4.NicBuilder) error {
 	vm, n, err := k.resolveNic(vmRef, nicRef)
 	if err != nil {
 		return err
 	}
-	res, err := k.c.put("/vms/"+vm+"/nics/"+n.str("id"), body)
+	patch, err := b.Build()
+	if err != nil {
+		return err
+	}
+	res, err := k.c.UpdateNIC(k.ctx, vm, n.MustId(), patch)
 	if err != nil {
 		return err
 	}
 	return k.printNic(res, "updated")
 }
 
-func (k *cli) printNic(n obj, what string) error {
+func (k *cli) printNic(nic *client.NIC, what string) error {
+	n := nicView(nic)
 	return k.print(n, func(w *tabwriter.Writer) {
-		net := "<empty network>"
-		if n.str("vnic_profile.id") != "" {
-			net = "profile " + n.str("vnic_profile.id")
+		net, mac := "<empty network>", ""
+		if n.VnicProfile != nil {
+			net = "profile " + n.VnicProfile.ID
 		}
-		fmt.Fprintf(w, "vNIC %s %s: mac %s, %s, linked %s, plugged %s, synced %s\n", n.str("name"), what,
-			n.str("mac.address"), net, n.str("linked"), n.str("plugged"), n.str("synced"))
+		if n.MAC != nil {
+			mac = n.MAC.Address
+		}
+		fmt.Fprintf(w, "vNIC %s %s: mac %s, %s, linked %s, plugged %s, synced %s\n", n.Name, what,
+			mac, net, n.Linked, n.Plugged, n.Synced)
 	})
 }
 
@@ -404,30 +436,34 @@ func (k *cli) events(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	res, err := k.c.get("/events?max=" + strconv.Itoa(*max))
+	evs, err := k.c.Events(k.ctx, 0, *max)
 	if err != nil {
 		return err
 	}
-	evs := res.list("event")
-	show := func(evs []obj) {
+	show := func(evs []*ovirtsdk4.Event) {
 		if k.asJSON {
 			enc := json.NewEncoder(k.out)
 			for _, e := range evs {
-				enc.Encode(e)
+				enc.Encode(eventView(e))
 			}
 			return
 		}
 		for _, e := range evs {
+			v := eventView(e)
 			t := ""
-			if ms, err := strconv.ParseInt(e.str("time"), 10, 64); err == nil {
-				t = time.UnixMilli(ms).Format("2006-01-02 15:04:05")
+			if tm, ok := e.Time(); ok {
+				t = tm.Local().Format("2006-01-02 15:04:05")
 			}
-			fmt.Fprintf(k.out, "%-6s %s  %-5s %-7s %s\n", e.str("id"), t, e.str("code"), e.str("severity"), e.str("description"))
+			fmt.Fprintf(k.out, "%-6s %s  %-5s %-7s %s\n", v.ID, t, v.Code, v.Severity, v.Description)
 		}
 	}
 	if !*follow {
 		if k.asJSON {
-			return k.print(evs, nil)
+			views := make([]eventJSON, 0, len(evs))
+			for _, e := range evs {
+				views = append(views, eventView(e))
+			}
+			return k.print(views, nil)
 		}
 		show(evs)
 		return nil
@@ -438,18 +474,17 @@ func (k *cli) events(args []string) error {
 		show(evs[i : i+1])
 	}
 	if len(evs) > 0 {
-		last, _ = strconv.ParseInt(evs[0].str("id"), 10, 64)
+		last, _ = strconv.ParseInt(evs[0].MustId(), 10, 64)
 	}
 	for {
 		time.Sleep(*interval)
-		res, err := k.c.get("/events?from=" + strconv.FormatInt(last, 10))
+		evs, err := k.c.Events(k.ctx, last, 0)
 		if err != nil {
 			return err
 		}
-		evs := res.list("event")
 		for i := len(evs) - 1; i >= 0; i-- {
 			show(evs[i : i+1])
-			if id, _ := strconv.ParseInt(evs[i].str("id"), 10, 64); id > last {
+			if id, _ := strconv.ParseInt(evs[i].MustId(), 10, 64); id > last {
 				last = id
 			}
 		}

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
 	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/client"
 )
 
 func TestCLI(t *testing.T) {
@@ -33,8 +36,13 @@ func TestCLI(t *testing.T) {
 		return out
 	}
 	// A VM to work on, made through the API the CLI uses.
-	c := newClient(m.URL(), "admin@internal", "pw", time.Minute)
-	if _, err := c.post("/vms", obj{"name": "vm1", "cluster": obj{"name": "Default"}, "template": obj{"name": "Blank"}}); err != nil {
+	c, err := client.New(client.Options{URL: m.URL(), User: "admin@internal", Password: "pw", Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddVM(context.Background(), ovirtsdk4.NewVmBuilder().Name("vm1").
+		Cluster(ovirtsdk4.NewClusterBuilder().Name("Default").MustBuild()).
+		Template(ovirtsdk4.NewTemplateBuilder().Name("Blank").MustBuild()).MustBuild()); err != nil {
 		t.Fatal(err)
 	}
 	must("nic", "add", "vm1", "nic1", "--profile", "ovirtmgmt", "--mac", "02:00:00:00:00:11")
@@ -48,12 +56,20 @@ func TestCLI(t *testing.T) {
 			t.Errorf("nics table lacks %q:\n%s", want, out)
 		}
 	}
-	var nics []map[string]any
-	if err := json.Unmarshal([]byte(must("--output", "json", "nics", "vm1")), &nics); err != nil || len(nics) != 2 {
-		t.Fatalf("json output: %v %v", err, nics)
+	// --output json keeps the engine's JSON names and spelling.
+	var nics []struct {
+		Name          string `json:"name"`
+		Linked        string `json:"linked"`
+		ReportedState struct {
+			Bridge string `json:"bridge"`
+		} `json:"reported_state"`
+	}
+	if err := json.Unmarshal([]byte(must("--output", "json", "nics", "vm1")), &nics); err != nil || len(nics) != 2 ||
+		nics[0].Name != "nic1" || nics[0].Linked != "false" || nics[0].ReportedState.Bridge != ";vdsmdummy;" {
+		t.Fatalf("json output: %v %+v", err, nics)
 	}
 	// A refusal exits non-zero with the engine's message.
-	_, err := vw("nic", "update", "vm1", "nic1", "--mac", "02:00:00:00:00:12")
+	_, err = vw("nic", "update", "vm1", "nic1", "--mac", "02:00:00:00:00:12")
 	if err == nil || !strings.Contains(err.Error(), "Please un-plug the interface") || !strings.Contains(err.Error(), "409") {
 		t.Fatalf("refused update: %v", err)
 	}
