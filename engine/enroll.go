@@ -31,6 +31,10 @@ var opEnrollHost = vwire.Op{Action: "enroll certificate of", Type: "Host"}
 // EnrolmentToken makes a host's one-time enrolment token (replacing any
 // earlier one) and tells when it expires. The embedded host needs none.
 func (e *Engine) EnrolmentToken(ctx context.Context, hostID string) (string, time.Time, error) {
+	// A token makes a host trusted: the host's own configuration permit.
+	if err := e.authorize(ctx, opEnrollHost, on(vwire.PermitEditHostConfiguration, vwire.ObjHost, hostID)); err != nil {
+		return "", time.Time{}, err
+	}
 	if e.signer == nil {
 		return "", time.Time{}, ErrNoCA
 	}
@@ -90,6 +94,9 @@ func (e *Engine) EnrollHost(ctx context.Context, token string, csrPEM []byte) (h
 // request, the engine signs it for the host's id, the host serves it to
 // its next connections (oVirt's enrollcertificate).
 func (e *Engine) RenewHostCertificate(ctx context.Context, hostID string) (*vwire.Host, error) {
+	if err := e.authorize(ctx, opEnrollHost, on(vwire.PermitEditHostConfiguration, vwire.ObjHost, hostID)); err != nil {
+		return nil, err
+	}
 	if e.signer == nil {
 		return nil, ErrNoCA
 	}

@@ -203,6 +203,8 @@ var noRights = map[string]expectation{
 	"PUT /hosts/{id}":                             refused,
 	"DELETE /hosts/{id}":                          refused,
 	"POST /hosts/{id}/refresh":                    refused,
+	"POST /hosts/{id}/enrolmenttoken":             refused,
+	"POST /hosts/{id}/enrollcertificate":          refused,
 	"GET /templates":                              filtered,
 	"POST /templates":                             refused,
 	"GET /templates/{id}":                         allowed,
