@@ -51,6 +51,9 @@ type Options struct {
 	URL      string // the API root, e.g. http://127.0.0.1:8080/ovirt-engine/api
 	User     string // e.g. admin@internal
 	Password string
+	// Token, if set, is an SSO token (see Login) sent as a bearer token
+	// instead of User and Password.
+	Token string
 	// Timeout bounds each request (0: none); a request's context may end
 	// it sooner.
 	Timeout time.Duration
@@ -222,10 +225,15 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, acc
 	return data, nil
 }
 
-// header authenticates with HTTP Basic, which oVirt's API accepts as well
-// as an SSO token and which costs no token request.
+// header authenticates with the SSO token if the client has one, else
+// with HTTP Basic, which oVirt's API accepts as well and which costs no
+// token request.
 func (c *Client) header(req *http.Request, accept string) {
-	req.SetBasicAuth(c.opts.User, c.opts.Password)
+	if c.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
+	} else {
+		req.SetBasicAuth(c.opts.User, c.opts.Password)
+	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("Version", "4")
 }

@@ -1,33 +1,44 @@
 // Command vwire is the command-line client of the vwire engine: list, add,
 // update and remove vNICs, plug and unplug them, pull their cable, move them
-// between networks, start and stop VMs, and follow the audit events.
+// between networks, start and stop VMs, follow the audit events, log in
+// (trusting the engine's CA on first use by its fingerprint), and manage
+// users and their permissions.
 //
 // It talks to the engine's oVirt-compatible REST API; see "vwire help".
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	ovirtsdk4 "github.com/ovirt/go-ovirt"
 
 	"vwire.dev/vwire/client"
 )
 
-const usage = `vwire — manage vNICs through a vwire (or oVirt) engine
+const usage = `vwire — manage vNICs, and who may change them, through a vwire (or oVirt) engine
 
 Usage: vwire [global flags] <command> [arguments]
 
-Commands:
+Session:
+  login [--accept-fingerprint SHA256] [--password-stdin]
+                                        trust the engine (its CA: --ca-file, kept, or fetched
+                                        and shown by fingerprint on first use), keep a token
+  logout                                end the kept token
+
+vNICs and VMs:
   vms                                   list VMs
   vm start VM | vm stop VM              start or power off a VM
   nics VM                               list a VM's vNICs (desired and host-reported state)
@@ -41,16 +52,29 @@ Commands:
                                         move the vNIC to a profile's network, or to no network
   events [--max N] [--follow]           audit events, newest first (--follow: stream new ones)
 
-VM and NIC are names or ids; PROFILE is a vNIC profile name (a network's
-default profile has the network's name) or id.
+Users and permissions:
+  users                                 list users
+  user add USER | user remove USER | user password USER
+                                        (the new password from the terminal, or stdin's first line)
+  roles                                 list roles (SuperUser, UserVmManager, VnicProfileUser, …)
+  grant USER ROLE ON | revoke USER ROLE ON
+  permissions ON | permissions --user USER
+      where ON is --vm VM | --profile PROFILE | --network NET | --cluster C
+                  | --datacenter DC | --host H | --template T | --system
+
+VM, NIC, USER, ROLE and objects are names or ids; PROFILE is a vNIC profile name (a
+network's default profile has the network's name) or id.
 
 Global flags (or environment):
-  --url URL        engine API (VWIRE_URL, default https://127.0.0.1:8080/ovirt-engine/api)
-  --ca-file FILE   the engine's CA certificate (VWIRE_CA_FILE; the engine writes it to
-                   <data>/pki/ca.pem and serves it at /ovirt-engine/services/pki-resource)
-  --user USER      (VWIRE_USER, default admin@internal)
-  --password PW    (VWIRE_PASSWORD)
+  --url URL        engine API (VWIRE_URL; default: the engine last logged in to, else
+                   https://127.0.0.1:8080/ovirt-engine/api)
+  --ca-file FILE   the engine's CA certificate (VWIRE_CA_FILE; default: the one kept at
+                   login; the engine writes it to <data>/pki/ca.pem)
+  --user USER      (VWIRE_USER, default: the user logged in, else admin@internal)
+  --password PW    (VWIRE_PASSWORD): HTTP Basic instead of the kept token
   --output FORMAT  table (default) or json
+
+The token and the trusted CA are kept in $VWIRE_CONFIG, else ~/.config/vwire/config.json (0600).
 `
 
 type cli struct {
@@ -67,19 +91,20 @@ func main() {
 	}
 }
 
-func env(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+// globals are the global flags, with what the configuration adds: the
+// engine last logged in to, its CA and its token.
+type globals struct {
+	cfg                   *config
+	url, caFile           string
+	user, password, token string
 }
 
 func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("vwire", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	base := fs.String("url", env("VWIRE_URL", "https://127.0.0.1:8080/ovirt-engine/api"), "")
+	base := fs.String("url", os.Getenv("VWIRE_URL"), "")
 	caFile := fs.String("ca-file", os.Getenv("VWIRE_CA_FILE"), "")
-	user := fs.String("user", env("VWIRE_USER", "admin@internal"), "")
+	user := fs.String("user", os.Getenv("VWIRE_USER"), "")
 	pw := fs.String("password", os.Getenv("VWIRE_PASSWORD"), "")
 	output := fs.String("output", "table", "")
 	if err := fs.Parse(args); err != nil {
@@ -93,12 +118,60 @@ func run(args []string, out io.Writer) error {
 	if *output != "table" && *output != "json" {
 		return fmt.Errorf("--output must be table or json, not %q", *output)
 	}
-	c, err := client.New(client.Options{URL: *base, User: *user, Password: *pw, Timeout: 2 * time.Minute, CAFile: *caFile})
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
-	k := &cli{c: c, ctx: context.Background(), out: out, asJSON: *output == "json"}
-	cmd, a := rest[0], rest[1:]
+	g := &globals{cfg: cfg, url: *base, caFile: *caFile, user: *user, password: *pw}
+	if g.url == "" {
+		g.url = cmp.Or(cfg.Current, defaultURL)
+	}
+	e := cfg.Engines[g.url]
+	if e != nil && g.caFile == "" {
+		g.caFile = e.CAFile
+	}
+	switch rest[0] {
+	case "login":
+		g.user = cmp.Or(g.user, userOf(e), defaultUser)
+		return g.login(rest[1:], out)
+	case "logout":
+		return g.logout(out)
+	}
+	// A password given is used (HTTP Basic); else the kept token of the
+	// engine, if it is the user's.
+	if g.password == "" && e != nil && e.Token != "" && (g.user == "" || g.user == e.User) {
+		g.user, g.token = e.User, e.Token
+	}
+	g.user = cmp.Or(g.user, defaultUser)
+	if g.password == "" && g.token == "" {
+		return fmt.Errorf("not logged in to %s: run vwire login, or give --password (VWIRE_PASSWORD)", g.url)
+	}
+	c, err := client.New(client.Options{URL: g.url, User: g.user, Password: g.password, Token: g.token,
+		Timeout: 2 * time.Minute, CAFile: g.caFile})
+	if err != nil {
+		return err
+	}
+	err = dispatch(&cli{c: c, ctx: context.Background(), out: out, asJSON: *output == "json"}, rest[0], rest[1:])
+	if g.token != "" && client.Status(err) == http.StatusUnauthorized {
+		return fmt.Errorf("%w\nthe session of %s at %s has ended (unused for longer than the engine's idle timeout, "+
+			"revoked, or the password changed): run vwire login", err, g.user, g.url)
+	}
+	return err
+}
+
+const (
+	defaultURL  = "https://127.0.0.1:8080/ovirt-engine/api"
+	defaultUser = "admin@internal"
+)
+
+func userOf(e *engineConf) string {
+	if e == nil {
+		return ""
+	}
+	return e.User
+}
+
+func dispatch(k *cli, cmd string, a []string) error {
 	switch cmd {
 	case "vms":
 		return k.vms()
@@ -128,15 +201,29 @@ func run(args []string, out io.Writer) error {
 		}
 		profile := ""
 		if a[2] != "--none" {
-			p, err := k.c.FindProfile(k.ctx, a[2])
-			if err != nil {
+			var err error
+			if profile, err = k.profileID(a[2]); err != nil {
 				return err
 			}
-			profile = p.MustId()
 		}
 		return k.update(a[0], a[1], ovirtsdk4.NewNicBuilder().VnicProfile(client.ProfileRef(profile)))
 	case "events":
 		return k.events(a)
+	case "users":
+		return k.users()
+	case "user":
+		if len(a) == 0 {
+			return errors.New("usage: vwire user add|remove|password USER")
+		}
+		return k.user(a[0], a[1:])
+	case "roles":
+		return k.roles()
+	case "grant":
+		return k.grant(a)
+	case "revoke":
+		return k.revoke(a)
+	case "permissions":
+		return k.permissions(a)
 	}
 	return fmt.Errorf("unknown command %q; see vwire help", cmd)
 }
@@ -298,11 +385,11 @@ func (k *cli) nicFlags(args []string, add bool) (*ovirtsdk4.NicBuilder, []string
 	case *profile != "" && *noNet:
 		return nil, nil, errors.New("--profile and --no-network exclude each other")
 	case *profile != "":
-		p, err := k.c.FindProfile(k.ctx, *profile)
+		id, err := k.profileID(*profile)
 		if err != nil {
 			return nil, nil, err
 		}
-		b.VnicProfile(client.ProfileRef(p.MustId()))
+		b.VnicProfile(client.ProfileRef(id))
 	case *noNet:
 		b.VnicProfile(client.ProfileRef(""))
 	}
@@ -382,6 +469,20 @@ func (k *cli) nic(sub string, args []string) error {
 		return k.update(args[0], args[1], ovirtsdk4.NewNicBuilder().Plugged(sub == "plug"))
 	}
 	return fmt.Errorf("unknown nic command %q", sub)
+}
+
+// profileID resolves a vNIC profile's name or id. An id of a profile the
+// user cannot see is sent as is: the engine's answer (403 naming the
+// profile, or 404) says more than "no such profile".
+func (k *cli) profileID(ref string) (string, error) {
+	p, err := k.c.FindProfile(k.ctx, ref)
+	if err == nil {
+		return p.MustId(), nil
+	}
+	if _, notFound := errors.AsType[*client.LookupError](err); notFound && uuid.Validate(ref) == nil {
+		return ref, nil
+	}
+	return "", err
 }
 
 func (k *cli) resolveNic(vmRef, nicRef string) (string, *client.NIC, error) {

@@ -16,6 +16,7 @@ import (
 )
 
 func TestCLI(t *testing.T) {
+	t.Setenv("VWIRE_CONFIG", t.TempDir()+"/config.json")
 	m := &app.EngineMain{Listen: "127.0.0.1:0", DataDir: t.TempDir(), EmbeddedHost: true, AdminPassword: "pw",
 		PollInterval: time.Hour, Out: io.Discard}
 	if err := m.Start(context.Background()); err != nil {
