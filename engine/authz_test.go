@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"slices"
@@ -364,5 +366,49 @@ func TestRemovedObjectTakesItsPermissions(t *testing.T) {
 	}
 	if ps, err := e.eng.Permissions(ctx(), vwire.PermissionFilter{UserID: u.ID}); err != nil || len(ps) != 0 {
 		t.Errorf("permissions left: %v, %v", ps, err)
+	}
+}
+
+// TestEventsMaxCountsVisibleOnly: a user's max is of the events it may
+// see, however many newer ones it may not (they are paged over).
+func TestEventsMaxCountsVisibleOnly(t *testing.T) { forEachStore(t, testEventsMaxCountsVisibleOnly) }
+
+func testEventsMaxCountsVisibleOnly(t *testing.T) {
+	e := newEnv(t)
+	vm1, vm2 := e.vm("vm1"), e.vm("vm2")
+	bob, u := e.user("bob")
+	e.grant(u, vwire.RoleUserVmManager, vwire.ObjVM, vm1.ID)
+	add := func(vmID string, n int) (last int64) {
+		if err := e.store.Update(ctx(), func(tx vwire.Tx) error {
+			for i := 0; i < n; i++ {
+				ev := &vwire.Event{Code: 1000, Severity: vwire.SevNormal, Description: "x", Time: time.Now(), VMID: vmID}
+				if err := tx.AddEvent(ev); err != nil {
+					return err
+				}
+				last = ev.ID
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return last
+	}
+	older := add(vm1.ID, 2)
+	add(vm2.ID, 450) // more than two pages of what bob may not see
+	newer := add(vm1.ID, 1)
+	evs, err := e.eng.Events(bob, 0, 2)
+	if err != nil || len(evs) != 2 || evs[0].ID != newer || evs[1].ID != older {
+		t.Fatalf("bob's 2 newest events = %v, %v; want %d and %d", evs, err, newer, older)
+	}
+	for _, ev := range evs {
+		if ev.VMID != vm1.ID {
+			t.Errorf("bob sees event %d of VM %s", ev.ID, ev.VMID)
+		}
+	}
+	if all, _ := e.eng.Events(bob, 0, 0); len(all) < 3 {
+		t.Errorf("bob sees %d events without max, want at least 3", len(all))
+	}
+	if evs, _ := e.eng.Events(ctx(), 0, 2); len(evs) != 2 || evs[0].ID != newer {
+		t.Errorf("the engine's 2 newest events = %v", evs)
 	}
 }

@@ -444,25 +444,46 @@ func (e *Engine) Templates(ctx context.Context) ([]*vwire.Template, error) {
 // most max (0: all).
 func (e *Engine) Events(ctx context.Context, from int64, max int) ([]*vwire.Event, error) {
 	var evs []*vwire.Event
-	err := e.view(ctx, func(tx vwire.Tx) (err error) {
-		if evs, err = tx.Events(from, max); err != nil {
-			return err
-		}
+	err := e.view(ctx, func(tx vwire.Tx) error {
 		s, err := scopeOf(ctx, tx)
-		if err != nil || s.admin() {
+		if err != nil {
 			return err
 		}
+		if s.admin() {
+			evs, err = tx.Events(from, max)
+			return err
+		}
+		// A user sees some events only: max applies to those, so the log
+		// is read back page by page until max of them are found.
 		self := userOf(ctx)
-		out := evs[:0:0]
-		for _, ev := range evs {
-			if ok, err := s.seesEvent(ev, self); err != nil {
-				return err
-			} else if ok {
-				out = append(out, ev)
+		page := 0
+		if max > 0 {
+			page = 200
+			if 2*max > page {
+				page = 2 * max
 			}
 		}
-		evs = out
-		return nil
+		var before int64
+		for {
+			batch, err := tx.EventsBetween(from, before, page)
+			if err != nil {
+				return err
+			}
+			for _, ev := range batch {
+				if ok, err := s.seesEvent(ev, self); err != nil {
+					return err
+				} else if ok {
+					evs = append(evs, ev)
+					if max > 0 && len(evs) == max {
+						return nil
+					}
+				}
+			}
+			if page == 0 || len(batch) < page {
+				return nil
+			}
+			before = batch[len(batch)-1].ID
+		}
 	})
 	return evs, err
 }

@@ -43,13 +43,18 @@ func (t *Tx) AddEvent(e *vwire.Event) error {
 	return nil
 }
 
-func (t *Tx) Events(from int64, max int) ([]*vwire.Event, error) {
-	if max <= 0 {
-		return list(t, func(r *sql.Rows) (*vwire.Event, error) { return scanEvent(r) },
-			`SELECT `+eventCols+` FROM events WHERE id > ? ORDER BY id DESC`, from)
+func (t *Tx) Events(from int64, max int) ([]*vwire.Event, error) { return t.EventsBetween(from, 0, max) }
+
+func (t *Tx) EventsBetween(from, before int64, max int) ([]*vwire.Event, error) {
+	q, args := `SELECT `+eventCols+` FROM events WHERE id > ?`, []any{from}
+	if before > 0 {
+		q, args = q+` AND id < ?`, append(args, before)
 	}
-	return list(t, func(r *sql.Rows) (*vwire.Event, error) { return scanEvent(r) },
-		`SELECT `+eventCols+` FROM events WHERE id > ? ORDER BY id DESC LIMIT ?`, from, max)
+	q += ` ORDER BY id DESC`
+	if max > 0 {
+		q, args = q+` LIMIT ?`, append(args, max)
+	}
+	return list(t, func(r *sql.Rows) (*vwire.Event, error) { return scanEvent(r) }, q, args...)
 }
 
 func (t *Tx) Event(id int64) (*vwire.Event, error) {
