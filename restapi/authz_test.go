@@ -15,12 +15,12 @@ import (
 
 // asUser is an API client logging in as another user.
 func asUser(a *api, login, password string) *api {
-	return &api{t: a.t, base: a.base, json: a.json, auth: func(r *http.Request) { r.SetBasicAuth(login, password) }}
+	return &api{t: a.t, base: a.base, json: a.json, hc: a.hc, auth: func(r *http.Request) { r.SetBasicAuth(login, password) }}
 }
 
 func (a *api) withHeader(k, v string) *api {
 	auth := a.auth
-	return &api{t: a.t, base: a.base, json: a.json, auth: func(r *http.Request) { auth(r); r.Header.Set(k, v) }}
+	return &api{t: a.t, base: a.base, json: a.json, hc: a.hc, auth: func(r *http.Request) { auth(r); r.Header.Set(k, v) }}
 }
 
 // world is what the authorization tests act on.
@@ -33,9 +33,13 @@ type world struct {
 	adminID, adminPerm            string
 }
 
+// newWorld serves HTTPS with the engine's own CA, as a new engine does, and
+// its clients verify the engine with that CA: the authorization tests run
+// on the API as deployed.
 func newWorld(t *testing.T) *world {
-	m := startEngine(t)
+	m := startEngineTLS(t)
 	a := newAPI(t, m, false)
+	a.hc = tlsClient(t, m)
 	w := &world{m: m, admin: a}
 	w.dc = a.idByName("datacenters", "Default")
 	w.cluster = a.idByName("clusters", "Default")
@@ -82,7 +86,7 @@ func TestAuthzDoneWhen(t *testing.T) {
 	a.expect(201, "POST", "/vnicprofiles/"+w.red+"/permissions", `<permission><role><name>VnicProfileUser</name></role><user id="`+bobID+`"/></permission>`)
 
 	// oVirt's JSON shape: {"permission":[{"role":{…},"user":{…},"vm":{…},"href":…,"id":…}]}.
-	js := &api{t: t, base: a.base, json: true, auth: a.auth}
+	js := &api{t: t, base: a.base, json: true, hc: a.hc, auth: a.auth}
 	var perms struct {
 		Permission []struct {
 			ID, Href string
@@ -408,7 +412,7 @@ func TestEventStreamFiltered(t *testing.T) {
 	req, _ := http.NewRequest("GET", w.m.URL()+"/events", nil)
 	req.SetBasicAuth("bob@internal", "pw-bob")
 	req.Header.Set("Accept", "text/event-stream")
-	res, err := http.DefaultClient.Do(req)
+	res, err := w.admin.hc.Do(req) // the event stream over the same HTTPS
 	if err != nil {
 		t.Fatal(err)
 	}

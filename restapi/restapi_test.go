@@ -3,11 +3,14 @@ package restapi_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/xml"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,6 +38,36 @@ type api struct {
 	base string
 	json bool
 	auth func(*http.Request)
+	hc   *http.Client // nil: http.DefaultClient
+}
+
+// startEngineTLS starts an engine on HTTPS with its own CA (PKI), as the
+// binary does by default.
+func startEngineTLS(t *testing.T) *app.EngineMain {
+	t.Helper()
+	m := &app.EngineMain{Listen: "127.0.0.1:0", DataDir: t.TempDir(), EmbeddedHost: true, AdminPassword: "secret", PKI: true,
+		PollInterval: time.Hour, Out: io.Discard}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// tlsClient trusts only the engine's CA, read from the file it publishes.
+func tlsClient(t *testing.T, m *app.EngineMain) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(m.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no CA certificate in", m.CAFile())
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}
 }
 
 func newAPI(t *testing.T, m *app.EngineMain, asJSON bool) *api {
@@ -62,7 +95,11 @@ func (a *api) do(method, path, body string) resp {
 		req.Header.Set("Accept", "application/xml")
 		req.Header.Set("Content-Type", "application/xml")
 	}
-	res, err := http.DefaultClient.Do(req)
+	hc := a.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
 	if err != nil {
 		a.t.Fatal(err)
 	}
