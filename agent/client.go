@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,10 @@ type Client struct {
 	noStream bool
 	closed   bool
 	// A failed dial is not retried for a moment, so that calls to a host
-	// that is down fail at once instead of queueing behind each other's dials.
+	// that is down fail at once instead of queueing behind each other's
+	// dials. A refused connection is not remembered: it costs nothing to
+	// try again, and the agent may have just started (an administrator's
+	// refresh right after starting it must reach it).
 	dialErr  error
 	dialedAt time.Time
 }
@@ -125,7 +129,7 @@ func (c *Client) stream(ctx context.Context) (*stream, error) {
 	if c.st != nil && !c.st.broken() {
 		return c.st, nil
 	}
-	if c.dialErr != nil && time.Since(c.dialedAt) < redialAfter {
+	if c.dialErr != nil && !errors.Is(c.dialErr, syscall.ECONNREFUSED) && time.Since(c.dialedAt) < redialAfter {
 		return nil, c.dialErr
 	}
 	st, err := dialStream(ctx, c.url, c.dial, c.tls)

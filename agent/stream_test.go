@@ -134,3 +134,32 @@ func ctxT(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// TestRefusedDialIsNotRemembered: a call right after a refused connection
+// reaches an agent that has just started listening (a failed dial that
+// took time would stand for a moment; a refusal costs nothing to retry).
+func TestRefusedDialIsNotRemembered(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := agent.NewClient("http://"+addr+"/", nil, 5*time.Second)
+	defer c.Close()
+	_, err = c.Capabilities(ctxT(t))
+	if _, ok := errors.AsType[*agent.TransportError](err); !ok {
+		t.Fatalf("call to a closed port: %v, want a TransportError", err)
+	}
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("port %s taken meanwhile: %v", addr, err)
+	}
+	as := agent.NewServer(sim.New("red"), agent.Options{})
+	srv := &http.Server{Handler: as}
+	go srv.Serve(ln)
+	defer func() { as.Close(); srv.Close() }()
+	if caps, err := c.Capabilities(ctxT(t)); err != nil || len(caps.Bridges) != 1 {
+		t.Fatalf("call once the agent listens: %+v, %v", caps, err)
+	}
+}

@@ -195,6 +195,20 @@ func (c *Client) RefreshHost(ctx context.Context, id string) error {
 	return err
 }
 
+// RenewHostCertificate renews an enrolled host's certificate (oVirt's
+// enrollcertificate action): a new key and certificate on the host, with
+// no downtime.
+func (c *Client) RenewHostCertificate(ctx context.Context, id string) error {
+	_, err := c.action(ctx, "/hosts/"+esc(id)+"/enrollcertificate")
+	return err
+}
+
+// RemoveHost removes a host (it must have no running VM).
+func (c *Client) RemoveHost(ctx context.Context, id string) error {
+	_, err := c.call(ctx, "DELETE", "/hosts/"+esc(id), nil)
+	return err
+}
+
 // Cluster reads a cluster.
 func (c *Client) Cluster(ctx context.Context, id string) (*ovirtsdk4.Cluster, error) {
 	data, err := c.call(ctx, "GET", "/clusters/"+esc(id), nil)

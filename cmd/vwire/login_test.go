@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"vwire.dev/vwire/app"
 	"vwire.dev/vwire/client"
+	"vwire.dev/vwire/hypervisor/sim"
 )
 
 // vwireRun runs the CLI with stdin as given and returns its output.
@@ -185,6 +188,48 @@ func TestCLILoginAndPermissions(t *testing.T) {
 	if out := must("", "users"); strings.Contains(out, "bob") {
 		t.Errorf("users after removal:\n%s", out)
 	}
+
+	// A host added from the CLI, enrolled with the token and fingerprint it
+	// prints, comes up over mutual TLS and renews its certificate.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentAddr := ln.Addr().String()
+	ln.Close()
+	if out := must("", "host", "add", "h2", agentAddr); !strings.Contains(out, "--engine-ca-fingerprint "+fp) ||
+		!strings.Contains(out, "--enroll-url "+m.BaseURL()) || !strings.Contains(out, "--listen "+agentAddr) {
+		t.Errorf("host add:\n%s", out)
+	}
+	var tok struct {
+		HostID     string `json:"host_id"`
+		Token      string `json:"token"`
+		Expiration string `json:"expiration"`
+	}
+	if err := json.Unmarshal([]byte(must("", "--output", "json", "host", "token", "h2")), &tok); err != nil || tok.Token == "" {
+		t.Fatalf("host token: %v %+v", err, tok)
+	}
+	if exp, err := time.Parse(time.RFC3339, tok.Expiration); err != nil || time.Until(exp) < 50*time.Minute {
+		t.Errorf("token expiration %q: %v", tok.Expiration, err)
+	}
+	ag := &app.AgentMain{Listen: agentAddr, Hypervisor: sim.New("ovirtmgmt"), StateDir: t.TempDir(),
+		EnrollURL: m.BaseURL(), EnrollToken: tok.Token, EngineCAFingerprint: fp}
+	if err := ag.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ag.Close()
+	if ag.Identity == nil {
+		t.Fatal("the agent did not enrol")
+	}
+	if err := admin.RefreshHost(ctx, tok.HostID); err != nil {
+		t.Fatal(err)
+	}
+	if out := must("", "hosts"); !strings.Contains(out, "h2") || !regexp.MustCompile(`h2\s+up`).MatchString(out) {
+		t.Errorf("hosts after enrolment:\n%s", out)
+	}
+	must("", "host", "renew", "h2")
+	refused("", "no host named", "host", "token", "h9")
+	refused("", "usage", "host", "add", "h3")
 
 	// A token ended behind the CLI's back gives the way out.
 	token := cfg.Engines[url].Token

@@ -52,6 +52,15 @@ vNICs and VMs:
                                         move the vNIC to a profile's network, or to no network
   events [--max N] [--follow]           audit events, newest first (--follow: stream new ones)
 
+Hosts:
+  hosts                                 list hosts
+  host add NAME ADDRESS[:PORT] [--cluster C]
+                                        add a host (port 54321 by default) and print its
+                                        enrolment token and the agent's command line
+  host token HOST                       a new one-time enrolment token (one hour)
+  host renew HOST                       renew an enrolled host's certificate, no downtime
+  host remove HOST
+
 Users and permissions:
   users                                 list users
   user add USER | user remove USER | user password USER
@@ -78,6 +87,7 @@ The token and the trusted CA are kept in $VWIRE_CONFIG, else ~/.config/vwire/con
 `
 
 type cli struct {
+	caFile string // the CA the engine is verified with ("": the system's)
 	c      *client.Client
 	ctx    context.Context
 	out    io.Writer
@@ -151,7 +161,7 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	err = dispatch(&cli{c: c, ctx: context.Background(), out: out, asJSON: *output == "json"}, rest[0], rest[1:])
+	err = dispatch(&cli{caFile: g.caFile, c: c, ctx: context.Background(), out: out, asJSON: *output == "json"}, rest[0], rest[1:])
 	if g.token != "" && client.Status(err) == http.StatusUnauthorized {
 		return fmt.Errorf("%w\nthe session of %s at %s has ended (unused for longer than the engine's idle timeout, "+
 			"revoked, or the password changed): run vwire login", err, g.user, g.url)
@@ -218,6 +228,13 @@ func dispatch(k *cli, cmd string, a []string) error {
 		return k.user(a[0], a[1:])
 	case "roles":
 		return k.roles()
+	case "hosts":
+		return k.hosts()
+	case "host":
+		if len(a) == 0 {
+			return errors.New("usage: vwire host add|token|renew|remove …")
+		}
+		return k.host(a[0], a[1:])
 	case "grant":
 		return k.grant(a)
 	case "revoke":
