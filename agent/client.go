@@ -9,9 +9,9 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"syscall"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 

@@ -43,7 +43,9 @@ func (t *Tx) AddEvent(e *vwire.Event) error {
 	return nil
 }
 
-func (t *Tx) Events(from int64, max int) ([]*vwire.Event, error) { return t.EventsBetween(from, 0, max) }
+func (t *Tx) Events(from int64, max int) ([]*vwire.Event, error) {
+	return t.EventsBetween(from, 0, max)
+}
 
 func (t *Tx) EventsBetween(from, before int64, max int) ([]*vwire.Event, error) {
 	q, args := `SELECT `+eventCols+` FROM events WHERE id > ?`, []any{from}
