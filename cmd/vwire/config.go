@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -192,9 +193,24 @@ func (g *globals) login(args []string, out io.Writer) error {
 	fs.SetOutput(io.Discard)
 	accept := fs.String("accept-fingerprint", "", "")
 	pwStdin := fs.Bool("password-stdin", false, "")
+	// The global flags may follow the command too: vwire login --user bob.
+	fs.StringVar(&g.url, "url", g.url, "")
+	fs.StringVar(&g.user, "user", g.user, "")
+	fs.StringVar(&g.caFile, "ca-file", g.caFile, "")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return errors.New("usage: vwire [--url URL] [--user USER] login [--accept-fingerprint SHA256] [--password-stdin]")
+		return errors.New("usage: vwire login [--url URL] [--user USER] [--ca-file FILE] [--accept-fingerprint SHA256] [--password-stdin]")
 	}
+	if g.url == "" {
+		g.url = cmp.Or(g.cfg.Current, defaultURL)
+	}
+	e := g.cfg.Engines[g.url]
+	if e != nil && g.caFile == "" {
+		g.caFile = e.CAFile
+	}
+	if e != nil && g.user == "" {
+		g.user = e.User
+	}
+	g.user = cmp.Or(g.user, defaultUser)
 	ctx := context.Background()
 	if g.caFile == "" && strings.HasPrefix(g.url, "https://") {
 		p, err := trustOnFirstUse(ctx, g.cfg, g.url, *accept, out)
@@ -228,7 +244,7 @@ func (g *globals) login(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e := g.cfg.engine(g.url)
+	e = g.cfg.engine(g.url)
 	e.User, e.Token, e.Expires = g.user, s.Token, s.Expires
 	if g.caFile != "" {
 		if abs, err := filepath.Abs(g.caFile); err == nil {

@@ -133,6 +133,9 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	g := &globals{cfg: cfg, url: *base, caFile: *caFile, user: *user, password: *pw}
+	if rest[0] == "login" {
+		return g.login(rest[1:], out)
+	}
 	if g.url == "" {
 		g.url = cmp.Or(cfg.Current, defaultURL)
 	}
@@ -141,9 +144,6 @@ func run(args []string, out io.Writer) error {
 		g.caFile = e.CAFile
 	}
 	switch rest[0] {
-	case "login":
-		g.user = cmp.Or(g.user, userOf(e), defaultUser)
-		return g.login(rest[1:], out)
 	case "logout":
 		return g.logout(out)
 	}
@@ -173,13 +173,6 @@ const (
 	defaultURL  = "https://127.0.0.1:8080/ovirt-engine/api"
 	defaultUser = "admin@internal"
 )
-
-func userOf(e *engineConf) string {
-	if e == nil {
-		return ""
-	}
-	return e.User
-}
 
 func dispatch(k *cli, cmd string, a []string) error {
 	switch cmd {
