@@ -137,6 +137,9 @@ const (
 	MsgInvalidValue          MsgKey = "INVALID_VALUE"
 	MsgInvalidEnum           MsgKey = "INVALID_ENUM_VALUE"
 	MsgBadRequest            MsgKey = "BAD_REQUEST"
+	MsgNoSuchPath            MsgKey = "NO_SUCH_PATH"
+	MsgMethodNotAllowed      MsgKey = "METHOD_NOT_ALLOWED"
+	MsgUnsupportedAPIVersion MsgKey = "UNSUPPORTED_API_VERSION"
 	MsgReferenceNotFound     MsgKey = "REFERENCE_NOT_FOUND"
 	MsgNetworkNotFound       MsgKey = "NETWORK_NOT_FOUND"
 	MsgNetworkIDNameMismatch MsgKey = "NETWORK_ID_NAME_MISMATCH"
@@ -277,6 +280,9 @@ var messages = map[MsgKey]Message{
 	MsgInvalidValue:          {Code: EINVALID, Text: "${detail}", Reason: "Invalid value", Bare: true},
 	MsgInvalidEnum:           {Code: EINVALID, Text: "${detail}", Reason: "Invalid Enum value", Bare: true},
 	MsgBadRequest:            {Code: EINVALID, Text: "${detail}", Reason: "Bad Request", Bare: true},
+	MsgNoSuchPath:            {Code: ENOTFOUND, Text: "No resource at ${path}.", Reason: "Not Found", Bare: true},
+	MsgMethodNotAllowed:      {Code: ENOTALLOWED, Text: "${path} does not take ${method}; it takes ${allowed}.", Reason: "Method Not Allowed", Bare: true},
+	MsgUnsupportedAPIVersion: {Code: EINVALID, Text: "Unsupported API version ${version}: this engine serves version 4.", Reason: "Bad Request", Bare: true},
 	MsgReferenceNotFound:     {Code: EINVALID, Text: "Entity not found: ${kind}: ${ref}"},
 	MsgNetworkNotFound:       {Code: ENOTFOUND, Text: "Entity not found: Network: ${network}"},
 	MsgNetworkIDNameMismatch: {Code: EINVALID, Text: "Network id ${id} and name ${name} do not match."},

@@ -30,6 +30,8 @@ const (
 	EUNAUTHORIZED Code = "unauthorized"
 	// EFORBIDDEN: the caller lacks a permission (oVirt's NO_PERMISSION: 403).
 	EFORBIDDEN Code = "forbidden"
+	// ENOTALLOWED: the resource exists but does not take the method (405).
+	ENOTALLOWED Code = "method_not_allowed"
 	// EHOST: a host refused or failed an operation; the message carries its reason.
 	EHOST Code = "host_failed"
 	// EINTERNAL: a fault of vwire itself (500). Never used for a client's mistake.

@@ -15,6 +15,7 @@ var status = map[vwire.Code]int{
 	vwire.ENOTFOUND:     http.StatusNotFound,
 	vwire.EUNAUTHORIZED: http.StatusUnauthorized,
 	vwire.EFORBIDDEN:    http.StatusForbidden,
+	vwire.ENOTALLOWED:   http.StatusMethodNotAllowed,
 	// oVirt answers a failed host call with 400; clients expect that.
 	vwire.EHOST:        http.StatusBadRequest,
 	vwire.EUNAVAILABLE: http.StatusServiceUnavailable,

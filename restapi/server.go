@@ -127,7 +127,7 @@ var versionPrefix = regexp.MustCompile(`^/ovirt-engine/api/v(\d+)(/|$)`)
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m := versionPrefix.FindStringSubmatch(r.URL.Path); m != nil {
 		if m[1] != "4" {
-			http.Error(w, "Unsupported API version "+m[1], http.StatusBadRequest)
+			s.bare(w, r, vwire.New(vwire.MsgUnsupportedAPIVersion, "version", m[1]))
 			return
 		}
 		r2 := r.Clone(r.Context())
@@ -135,7 +135,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2 = r2.WithContext(context.WithValue(r2.Context(), prefixKey{}, apiRoot+"/v4"))
 		r = r2
 	} else if v := r.Header.Get("Version"); v != "" && v != "4" && strings.HasPrefix(r.URL.Path, apiRoot) {
-		http.Error(w, "Unsupported API version "+v, http.StatusBadRequest)
+		s.bare(w, r, vwire.New(vwire.MsgUnsupportedAPIVersion, "version", truncate(v, 16)))
 		return
 	}
 	corr := sanitizeCorrelation(r.Header.Get("Correlation-Id"))
@@ -147,7 +147,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Correlation-Id", corr)
 	r = r.WithContext(engine.WithCorrelation(r.Context(), corr))
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unrouted(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// unrouted answers a request no route takes with oVirt's fault, in XML or
+// JSON as asked, instead of the mux's text/plain: 405 (with Allow) when the
+// path takes other methods, else 404. Clients parse every non-2xx body as
+// a fault.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	path := truncate(r.URL.Path, 256)
+	if len(allowed) == 0 {
+		s.bare(w, r, vwire.New(vwire.MsgNoSuchPath, "path", path))
+		return
+	}
+	if slices.Contains(allowed, http.MethodGet) {
+		allowed = append(allowed, http.MethodHead)
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	s.bare(w, r, vwire.New(vwire.MsgMethodNotAllowed, "path", path, "method", truncate(r.Method, 16),
+		"allowed", strings.Join(allowed, ", ")))
+}
+
+// bare answers err as a fault outside any route (no authentication yet).
+func (s *Server) bare(w http.ResponseWriter, r *http.Request, err error) {
+	q := &request{w: w, r: r, json: wantsJSON(r), prefix: apiRoot}
+	q.fault(err, false)
+}
+
+// truncate bounds a client's text echoed in a fault.
+func truncate(v string, n int) string {
+	if len(v) <= n {
+		return v
+	}
+	return strings.ToValidUTF8(v[:n], "") + "…"
 }
 
 type prefixKey struct{}
@@ -170,6 +214,9 @@ func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 // api registers an authenticated API handler.
 func (s *Server) api(pattern string, h handler, isAction bool) {
 	method, path, _ := strings.Cut(pattern, " ")
+	// Only an action's fault is wrapped in <action>: a DELETE's, as every
+	// other request's, is a bare <fault> (oVirt's SDKs parse nothing else).
+	isAction = isAction && method == http.MethodPost
 	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(method+" "+apiRoot+path, func(w http.ResponseWriter, r *http.Request) {
 		q := &request{w: w, r: r, json: wantsJSON(r), prefix: apiRoot}
