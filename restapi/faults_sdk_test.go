@@ -58,7 +58,10 @@ func TestOVirtGoSDKFaults(t *testing.T) {
 	for what, call := range map[string]func() error{
 		"remove again": func() error { _, err := nicSvc.Remove().Send(); return err },
 		"get removed":  func() error { _, err := nicSvc.Get().Send(); return err },
-		"missing VM":   func() error { _, err := sys.VmsService().VmService("00000000-0000-0000-0000-000000000001").Get().Send(); return err },
+		"missing VM": func() error {
+			_, err := sys.VmsService().VmService("00000000-0000-0000-0000-000000000001").Get().Send()
+			return err
+		},
 		"malformed id": func() error { _, err := sys.VmsService().VmService("not-an-id").Remove().Send(); return err },
 	} {
 		if _, ok := errors.AsType[*ovirtsdk4.NotFoundError](call()); !ok {
