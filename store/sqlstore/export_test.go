@@ -1,6 +1,9 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"io/fs"
+)
 
 // CheckpointForTest runs one background checkpoint now.
 func (db *DB) CheckpointForTest(ctx context.Context) (int, error) { return db.checkpoint(ctx) }
@@ -17,4 +20,11 @@ func (db *DB) PragmaForTest(ctx context.Context, name string) (string, error) {
 func (db *DB) ExecForTest(ctx context.Context, query string) error {
 	_, err := db.write.ExecContext(ctx, query)
 	return err
+}
+
+// SetMigrationsForTest replaces the migrations until restore is called.
+func SetMigrationsForTest(f fs.FS) (restore func()) {
+	old := migrations
+	migrations = f
+	return func() { migrations = old }
 }

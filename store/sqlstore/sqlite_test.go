@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"vwire.dev/vwire"
@@ -96,5 +97,33 @@ func TestSQLiteDurable(t *testing.T) {
 		if got, err := db.PragmaForTest(ctx, pragma); err != nil || got != want {
 			t.Errorf("PRAGMA %s = %q, %v; want %q", pragma, got, err, want)
 		}
+	}
+}
+
+// TestMigrationLandedBelowApplied: a migration numbered below the highest
+// applied one (branches merged out of order) is applied at the next open.
+func TestMigrationLandedBelowApplied(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	files := fstest.MapFS{
+		"migrations/sqlite/0001_a.sql": {Data: []byte(`CREATE TABLE a (x INTEGER);`)},
+		"migrations/sqlite/0003_c.sql": {Data: []byte(`CREATE TABLE c (x INTEGER);`)},
+	}
+	restore := sqlstore.SetMigrationsForTest(files)
+	defer restore()
+	db, err := sqlstore.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	files["migrations/sqlite/0002_b.sql"] = &fstest.MapFile{Data: []byte(`CREATE TABLE b (x INTEGER);`)}
+	if db, err = sqlstore.OpenSQLite(context.Background(), path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.ExecForTest(context.Background(), `INSERT INTO b (x) VALUES (1)`); err != nil {
+		t.Fatalf("migration 0002, landed after 0003, not applied: %v", err)
+	}
+	if v, err := db.SchemaVersion(context.Background()); err != nil || v != 3 {
+		t.Errorf("schema version %d, %v; want 3", v, err)
 	}
 }

@@ -27,7 +27,10 @@ import (
 )
 
 //go:embed migrations
-var migrations embed.FS
+var embedded embed.FS
+
+// migrations are the SQL files migrate applies (tests replace them).
+var migrations fs.FS = embedded
 
 // dialect is what differs between databases.
 type dialect interface {
@@ -156,11 +159,31 @@ func (db *DB) migrate(ctx context.Context) error {
 	if n := len(all); n > 0 && current > all[n-1].version {
 		return fmt.Errorf("database schema version %d is newer than this vwire (knows %d)", current, all[n-1].version)
 	}
+	// Every migration not applied yet is applied, in order, not only those
+	// above the highest applied: branches developed side by side may land
+	// a lower number after a higher one.
+	applied := map[int]bool{}
+	rows, err := db.write.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	for _, m := range all {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
-		body, err := migrations.ReadFile(m.path)
+		body, err := fs.ReadFile(migrations, m.path)
 		if err != nil {
 			return err
 		}
