@@ -19,13 +19,15 @@ import (
 
 // Named flags, so that calls read as what they do.
 const (
-	affectLive     = uint32(golibvirt.DomainAffectLive)
-	modifyLive     = golibvirt.DomainDeviceModifyLive
-	listActive     = golibvirt.ConnectListDomainsActive
-	createNone     = golibvirt.DomainCreateFlags(0)
-	defaultMemMiB  = 64
-	unplugRecheck  = 250 * time.Millisecond
-	versionDivisor = 1000
+	affectLive    = uint32(golibvirt.DomainAffectLive)
+	modifyLive    = golibvirt.DomainDeviceModifyLive
+	listActive    = golibvirt.ConnectListDomainsActive
+	createNone    = golibvirt.DomainCreateFlags(0)
+	defaultMemMiB = 64
+	unplugRecheck = 250 * time.Millisecond
+	// unplugReadBound bounds one re-read of the domain while an unplug waits.
+	unplugReadBound = 5 * time.Second
+	versionDivisor  = 1000
 )
 
 func (h *Hypervisor) Capabilities(ctx context.Context) (hypervisor.Capabilities, error) {
@@ -95,6 +97,7 @@ func (h *Hypervisor) domainXML(d hypervisor.Domain) (string, error) {
 	if mem <= 0 {
 		mem = defaultMemMiB
 	}
+	sockets, cores, threads := max(d.Sockets, 1), max(d.Cores, 1), max(d.Threads, 1)
 	ifaces := make([]libvirtxml.DomainInterface, len(d.NICs))
 	for i, n := range d.NICs {
 		ifaces[i] = iface(n)
@@ -103,7 +106,9 @@ func (h *Hypervisor) domainXML(d hypervisor.Domain) (string, error) {
 		Type: h.domType, Name: d.Name, UUID: d.ID,
 		Metadata: &libvirtxml.DomainMetadata{XML: `<vwire:vm xmlns:vwire="` + metadataNS + `"/>`},
 		Memory:   &libvirtxml.DomainMemory{Value: uint(mem), Unit: "MiB"},
-		VCPU:     &libvirtxml.DomainVCPU{Value: 1},
+		VCPU:     &libvirtxml.DomainVCPU{Value: uint(sockets * cores * threads)},
+		CPU: &libvirtxml.DomainCPU{Topology: &libvirtxml.DomainCPUTopology{
+			Sockets: sockets, Dies: 1, Cores: cores, Threads: threads}},
 		OS: &libvirtxml.DomainOS{
 			Type:    &libvirtxml.DomainOSType{Arch: "x86_64", Machine: "pc", Type: "hvm"},
 			Kernel:  d.Kernel,
@@ -308,12 +313,21 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 				return nil
 			}
 		case <-tick.C:
+			if ctx.Err() != nil {
+				continue // the deadline's case answers: not released in time
+			}
+			// The read changes nothing, so the wait's deadline striking
+			// during it must not abandon it: that would drop the
+			// connection and turn "the guest did not release it" into an
+			// unknown outcome. It has its own bound instead.
 			gone := false
-			err := h.call(ctx, "read domain", func(l *golibvirt.Libvirt) error {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(h.timeout, unplugReadBound))
+			err := h.call(rctx, "read domain", func(l *golibvirt.Libvirt) error {
 				cur, err := h.liveNIC(l, dom, alias)
 				gone = cur == nil
 				return err
 			})
+			cancel()
 			if err != nil {
 				return err
 			}
