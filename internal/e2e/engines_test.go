@@ -126,13 +126,13 @@ func TestEnginesUnderLoad(t *testing.T) {
 	c := newAPI(t, engines[0].url, nil)
 	// The host is added before its agent enrols (its token names it) with
 	// a port nobody listens on, and given the agent's port once the agent
-	// listens: an engine that dialled the agent's port before (the add polls
-	// the host, and so does the holder of its lease, every second) would
-	// keep that refused dial for a moment (agent.Client's redialAfter) and
-	// refuse a call with it, although another engine, which reached the
-	// agent, recorded the host up: the flake of VM start's 503 "connection
-	// refused" right after waitUp. A new address is a new client in every
-	// engine, with no failed dial.
+	// listens (as deploy does), so that no engine dials the agent's port
+	// before it listens. An engine that did (the add polls the host, and so
+	// does the holder of its lease, every second) could answer a call from
+	// that failed dial, which agent.Client remembers for a moment, although
+	// another engine, which reached the agent, recorded the host up: VM
+	// start's 503 "connection refused" right after waitUp (the flake). A
+	// new address is a new client in every engine, with no failed dial.
 	h := c.addHost("h1", 1)
 	hostID := idOf(h, true)
 	start(t, agentBin, filepath.Join(dir, "agent.log"), nil, "--hypervisor", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", agentPort), "--bridges", "ovirtmgmt,red,blue",
