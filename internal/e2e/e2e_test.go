@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -412,7 +413,15 @@ func (d *deployment) networkID(name string) string { return d.networks[name] }
 func (d *deployment) vm(name string) string {
 	d.t.Helper()
 	id := d.addVM(newVM(name, d.cluster, 64<<20, d.hostID))
-	d.t.Cleanup(func() { d.StopVM(ctx0, id) })
+	d.t.Cleanup(func() {
+		if _, err := d.StopVM(ctx0, id); err != nil {
+			// Down already, or the engine cannot stop it now (a change of
+			// a failed test left unsettled): its domain must not outlive
+			// the test on the shared libvirtd, where the next run would
+			// find its name taken.
+			exec.Command("virsh", "-c", "qemu:///system", "destroy", id).Run()
+		}
+	})
 	return id
 }
 
