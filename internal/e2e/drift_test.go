@@ -13,13 +13,12 @@ import (
 )
 
 // events lists the descriptions of the events with a code, newest first.
-func (d *deployment) events(code string) []string {
+func (d *deployment) eventsWith(code int64) []string {
 	d.t.Helper()
 	var out []string
-	evs, _ := d.must(200, "GET", "/events", nil)["event"].([]any)
-	for _, e := range evs {
-		if ev := e.(obj); str(ev, "code") == code {
-			out = append(out, str(ev, "description"))
+	for _, e := range d.events(0, 0) {
+		if eventCode(e) == code {
+			out = append(out, eventText(e))
 		}
 	}
 	return out
@@ -34,25 +33,25 @@ func TestDriftRepairedOnLibvirt(t *testing.T) {
 	netA, prof := d.network(true)
 	other := testenv.Bridge(t, "")
 	vm := d.vm("vwt-drift-fix")
-	nic := d.must(201, "POST", "/vms/"+vm+"/nics", obj{"name": "nic1", "vnic_profile": obj{"id": prof}})
-	nicPath := "/vms/" + vm + "/nics/" + str(nic, "id")
-	mac := str(nic, "mac.address")
-	d.must(200, "POST", "/vms/"+vm+"/start", obj{})
+	nic := d.addNIC(vm, vnic("nic1", prof))
+	nicID := idOf(nic, true)
+	mac := macOf(nic)
+	d.start(vm)
 	tap, pci, _ := d.tap(vm, mac)
 	if tap == "" || testenv.Master(t, tap) != netA {
 		t.Fatalf("after start: tap %q on %q", tap, testenv.Master(t, tap))
 	}
-	if got := str(d.must(200, "GET", "/clusters/"+d.cluster, nil), "drift_policy"); got != "report" {
+	if got := expect(d.api, 200, "drift policy", func(ctx context.Context) (string, error) { return d.DriftPolicy(ctx, d.cluster) }); got != "report" {
 		t.Fatalf("default drift policy %q", got)
 	}
-	refresh := func() { d.must(200, "POST", "/hosts/"+d.hostID+"/refresh", obj{}) }
+	refresh := func() { d.refresh(d.hostID) }
 
 	// Behind the engine's back: the cable pulled, the interface moved to
 	// another bridge, and a device attached that vwire never made.
 	testenv.Virsh(t, "domif-setlink", vm, tap, "down")
 	xmlPath := filepath.Join(t.TempDir(), "iface.xml")
 	move := fmt.Sprintf(`<interface type='bridge'><mac address='%s'/><source bridge='%s'/><model type='virtio'/>`+
-		`<link state='down'/><alias name='ua-%s'/><rom enabled='no'/></interface>`, mac, other, str(nic, "id"))
+		`<link state='down'/><alias name='ua-%s'/><rom enabled='no'/></interface>`, mac, other, nicID)
 	if err := os.WriteFile(xmlPath, []byte(move), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -66,15 +65,15 @@ func TestDriftRepairedOnLibvirt(t *testing.T) {
 	t.Run("Report", func(t *testing.T) {
 		refresh()
 		refresh()
-		n := d.must(200, "GET", nicPath, nil)
-		if str(n, "synced") != "false" || str(n, "reported_state.bridge") != other || str(n, "reported_state.link_state") != "down" {
-			t.Fatalf("after drift: %v", n)
+		n := d.nic(vm, nicID)
+		if !isNot(n.Synced()) || reported(n).Bridge != other || reported(n).LinkState != "down" {
+			t.Fatalf("after drift: %s", nicText(n))
 		}
 		want := fmt.Sprintf("Network interface nic1 of VM vwt-drift-fix drifted on host h1: network is %s, expected %s; link is down, expected up.", other, netA)
-		if got := d.events("12100"); len(got) != 1 || got[0] != want {
+		if got := d.eventsWith(12100); len(got) != 1 || got[0] != want {
 			t.Errorf("drift events %q, want one: %q", got, want)
 		}
-		if got := d.events("12102"); len(got) != 1 || !strings.Contains(got[0], "MAC "+foreignMAC) {
+		if got := d.eventsWith(12102); len(got) != 1 || !strings.Contains(got[0], "MAC "+foreignMAC) {
 			t.Errorf("unknown device events %q, want one naming %s", got, foreignMAC)
 		}
 		if m := testenv.Master(t, tap); m != other {
@@ -86,9 +85,11 @@ func TestDriftRepairedOnLibvirt(t *testing.T) {
 	})
 
 	t.Run("Enforce", func(t *testing.T) {
-		c := d.must(200, "PUT", "/clusters/"+d.cluster, obj{"drift_policy": "enforce"})
-		if str(c, "drift_policy") != "enforce" {
-			t.Fatalf("cluster after PUT: %v", c)
+		c := expect(d.api, 200, "set the drift policy", func(ctx context.Context) (string, error) {
+			return d.SetDriftPolicy(ctx, d.cluster, "enforce")
+		})
+		if c != "enforce" {
+			t.Fatalf("cluster after PUT: drift policy %q", c)
 		}
 		// Nobody answers an unplug in a domain without a guest OS: play the
 		// guest's part of the ACPI eject for the unknown device's slot.
@@ -114,20 +115,20 @@ func TestDriftRepairedOnLibvirt(t *testing.T) {
 		if f, _, _ := d.tap(vm, foreignMAC); f != "" {
 			t.Error("the unknown device is still plugged")
 		}
-		n := d.must(200, "GET", nicPath, nil)
-		if str(n, "synced") != "true" || str(n, "reported_state.bridge") != netA || str(n, "reported_state.link_state") != "up" {
-			t.Errorf("after enforce: %v", n)
+		n := d.nic(vm, nicID)
+		if !is(n.Synced()) || reported(n).Bridge != netA || reported(n).LinkState != "up" {
+			t.Errorf("after enforce: %s", nicText(n))
 		}
 		want := fmt.Sprintf("Network interface nic1 of VM vwt-drift-fix was repaired on host h1: network was %s, now %s; link was down, now up.", other, netA)
-		if got := d.events("12101"); len(got) != 1 || got[0] != want {
+		if got := d.eventsWith(12101); len(got) != 1 || got[0] != want {
 			t.Errorf("repair events %q, want one: %q", got, want)
 		}
-		if got := d.events("12103"); len(got) != 1 || !strings.Contains(got[0], "MAC "+foreignMAC) {
+		if got := d.eventsWith(12103); len(got) != 1 || !strings.Contains(got[0], "MAC "+foreignMAC) {
 			t.Errorf("unplug events %q, want one naming %s", got, foreignMAC)
 		}
 		// In sync: the next poll repairs nothing.
 		refresh()
-		if got := d.events("12101"); len(got) != 1 {
+		if got := d.eventsWith(12101); len(got) != 1 {
 			t.Errorf("repairs after a clean poll: %q", got)
 		}
 		if _, err := d.hv.Domains(context.Background()); err != nil {

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand"
 	"net"
 	"net/http"
@@ -20,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/client"
 	"vwire.dev/vwire/internal/testenv"
 	"vwire.dev/vwire/pki"
 )
@@ -123,47 +123,54 @@ func TestEnginesUnderLoad(t *testing.T) {
 		waitCA(t, data)
 		waitHTTP(t, strings.TrimSuffix(p.url, "/ovirt-engine/api")+"/healthz")
 	}
-	c := &client{t: t, base: engines[0].url}
-	h := c.must(201, "POST", "/hosts", obj{"name": "h1", "address": "127.0.0.1", "port": fmt.Sprint(agentPort), "cluster": obj{"name": "Default"}})
+	c := newAPI(t, engines[0].url, nil)
+	// The host is added before its agent enrols (its token names it) with
+	// a port nobody listens on, and given the agent's port once the agent
+	// listens (as deploy does), so that no engine dials the agent's port
+	// before it listens. An engine that did (the add polls the host, and so
+	// does the holder of its lease, every second) could answer a call from
+	// that failed dial, which agent.Client remembers for a moment, although
+	// another engine, which reached the agent, recorded the host up: VM
+	// start's 503 "connection refused" right after waitUp (the flake). A
+	// new address is a new client in every engine, with no failed dial.
+	h := c.addHost("h1", 1)
+	hostID := idOf(h, true)
 	start(t, agentBin, filepath.Join(dir, "agent.log"), nil, "--hypervisor", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", agentPort), "--bridges", "ovirtmgmt,red,blue",
 		"--state-dir", filepath.Join(dir, "agent-state"), "--enroll-url", strings.TrimSuffix(engines[0].url, "/ovirt-engine/api"),
-		"--enroll-token", enrolmentToken(c, str(h, "id")), "--engine-ca", filepath.Join(data, "pki", pki.CAFile))
+		"--enroll-token", enrolmentToken(c, hostID), "--engine-ca", filepath.Join(data, "pki", pki.CAFile))
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", agentPort))
-	cluster := str(h, "cluster.id")
-	dc := str(c.must(200, "GET", "/clusters/"+cluster, nil), "data_center.id")
+	c.setHostPort(hostID, agentPort)
+	cluster := idOf(h.Cluster())
+	dc := c.dataCenterOf(cluster)
 	profiles := []string{""}
 	for _, name := range []string{"red", "blue"} {
-		n := c.must(201, "POST", "/networks", obj{"name": name, "data_center": obj{"id": dc}})
-		c.must(201, "POST", "/clusters/"+cluster+"/networks", obj{"id": str(n, "id")})
-		ps := c.must(200, "GET", "/networks/"+str(n, "id")+"/vnicprofiles", nil)
-		profiles = append(profiles, str(ps["vnic_profile"].([]any)[0].(obj), "id"))
+		_, p := c.addNetwork(dc, cluster, name)
+		profiles = append(profiles, p)
 	}
-	// The host was added before its agent enrolled: refreshed until up
-	// (a failed dial stands for a moment).
-	waitUp(c, str(h, "id"))
+	waitUp(c, hostID)
 	const nVMs = 12
 	var vms []string
 	for i := 0; i < nVMs; i++ {
-		v := c.must(201, "POST", "/vms", obj{"name": fmt.Sprintf("load%02d", i), "cluster": obj{"id": cluster}, "template": obj{"name": "Blank"}})
+		v := c.addVM(newVM(fmt.Sprintf("load%02d", i), cluster, 0, ""))
 		for j := 0; j < 2; j++ {
-			c.must(201, "POST", "/vms/"+str(v, "id")+"/nics", obj{"name": fmt.Sprintf("nic%d", j), "vnic_profile": obj{"id": profiles[1+j%2]}})
+			c.addNIC(v, vnic(fmt.Sprintf("nic%d", j), profiles[1+j%2]))
 		}
-		c.must(200, "POST", "/vms/"+str(v, "id")+"/start", obj{})
-		vms = append(vms, str(v, "id"))
+		c.start(v)
+		vms = append(vms, v)
 	}
-	var before []any
-	if evs := c.must(200, "GET", "/events?max=1", nil); evs["event"] != nil {
-		before = evs["event"].([]any)
+	before := c.events(0, 1)
+	if len(before) == 0 {
+		t.Fatal("no event before the load")
 	}
-	firstEvent := str(before[0].(obj), "id")
+	firstEvent := eventID(before[0])
 
 	// A live stream of events from the second engine: it must carry every
 	// engine's events.
-	streamed := map[string]bool{}
+	streamed := map[int64]bool{}
 	var streamMu sync.Mutex
 	sctx, stopStream := context.WithCancel(context.Background())
 	defer stopStream()
-	go streamEvents(sctx, engines[1].url, firstEvent, func(id string) {
+	go streamEvents(sctx, newAPI(t, engines[1].url, nil), firstEvent, func(id int64) {
 		streamMu.Lock()
 		streamed[id] = true
 		streamMu.Unlock()
@@ -176,6 +183,10 @@ func TestEnginesUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), *loadDuration)
 	defer cancel()
 	httpc := &http.Client{Timeout: 30 * time.Second}
+	var apis []*api
+	for _, e := range engines {
+		apis = append(apis, newAPI(t, e.url, httpc))
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < *loadClients; i++ {
 		wg.Add(1)
@@ -184,51 +195,56 @@ func TestEnginesUnderLoad(t *testing.T) {
 			r := rand.New(rand.NewSource(int64(id)))
 			seq := 0
 			for ctx.Err() == nil {
-				base := engines[r.Intn(int(alive.Load()))].url
+				a := apis[r.Intn(int(alive.Load()))]
 				// Half the clients share four VMs; the others spread over all.
 				vm := vms[r.Intn(4)]
 				if id%2 == 1 {
 					vm = vms[r.Intn(len(vms))]
 				}
-				status, nics := call(httpc, base, "GET", "/vms/"+vm+"/nics", nil)
+				var list []*client.NIC
+				status, err := answer(func(ctx context.Context) (err error) { list, err = a.NICs(ctx, vm); return })
 				if status != 200 {
-					count(&l, status, "list", nil, false)
+					count(&l, status, "list", err, false)
 					continue
 				}
-				list, _ := nics["nic"].([]any)
-				var nic obj
+				var nic string
 				if len(list) > 0 {
-					nic = list[r.Intn(len(list))].(obj)
+					nic = idOf(list[r.Intn(len(list))], true)
 				}
 				op := r.Intn(5)
-				if nic == nil {
+				if nic == "" {
 					op = 3
 				}
-				var method, path string
-				var body obj
+				var what string
+				var change func(ctx context.Context) error
 				switch op {
 				case 0:
-					method, path, body = "PUT", "/vms/"+vm+"/nics/"+str(nic, "id"), obj{"linked": fmt.Sprint(r.Intn(2) == 0)}
+					linked := r.Intn(2) == 0
+					what = "PUT /vms/" + vm + "/nics/" + nic + " linked"
+					change = func(ctx context.Context) error { _, err := a.LinkNIC(ctx, vm, nic, linked); return err }
 				case 1:
-					p := obj{}
-					if id := profiles[r.Intn(len(profiles))]; id != "" {
-						p = obj{"id": id}
-					}
-					method, path, body = "PUT", "/vms/"+vm+"/nics/"+str(nic, "id"), obj{"vnic_profile": p}
+					p := profiles[r.Intn(len(profiles))]
+					what = "PUT /vms/" + vm + "/nics/" + nic + " vnic_profile"
+					change = func(ctx context.Context) error { _, err := a.MoveNIC(ctx, vm, nic, p); return err }
 				case 2:
-					method, path, body = "PUT", "/vms/"+vm+"/nics/"+str(nic, "id"), obj{"plugged": fmt.Sprint(r.Intn(2) == 0)}
+					plugged := r.Intn(2) == 0
+					what = "PUT /vms/" + vm + "/nics/" + nic + " plugged"
+					change = func(ctx context.Context) error { _, err := a.PlugNIC(ctx, vm, nic, plugged); return err }
 				case 3:
 					if len(list) >= 6 {
 						continue
 					}
 					seq++
-					method, path, body = "POST", "/vms/"+vm+"/nics", obj{"name": fmt.Sprintf("c%d-%d", id, seq), "linked": fmt.Sprint(r.Intn(2) == 0),
-						"plugged": fmt.Sprint(r.Intn(2) == 0), "vnic_profile": obj{"id": profiles[1+r.Intn(2)]}}
+					n := ovirtsdk4.NewNicBuilder().Name(fmt.Sprintf("c%d-%d", id, seq)).Linked(r.Intn(2) == 0).Plugged(r.Intn(2) == 0).
+						VnicProfile(client.ProfileRef(profiles[1+r.Intn(2)])).MustBuild()
+					what = "POST /vms/" + vm + "/nics"
+					change = func(ctx context.Context) error { _, err := a.AddNIC(ctx, vm, n); return err }
 				case 4:
-					method, path = "DELETE", "/vms/"+vm+"/nics/"+str(nic, "id")
+					what = "DELETE /vms/" + vm + "/nics/" + nic
+					change = func(ctx context.Context) error { return a.RemoveNIC(ctx, vm, nic) }
 				}
-				status, resp := call(httpc, base, method, path, body)
-				count(&l, status, method+" "+path, resp, true)
+				status, err = answer(change)
+				count(&l, status, what, err, true)
 			}
 		}(i)
 	}
@@ -248,21 +264,20 @@ func TestEnginesUnderLoad(t *testing.T) {
 
 	// Let the surviving engines repair what the dead one left and poll.
 	time.Sleep(5 * time.Second)
-	checkConverged(t, c, vms, engineAgentClient(t, data, str(h, "id"), agentPort), profiles)
+	checkConverged(t, c, vms, engineAgentClient(t, data, hostID, agentPort), profiles)
 
 	// One audit event per acknowledged change; the unanswered requests may
 	// or may not have been done, and changes that failed on the host would
 	// show as failure events (there must be none).
-	evs := c.must(200, "GET", "/events?from="+firstEvent, nil)
+	list := c.events(firstEvent, 0)
 	changes, failures := 0, 0
-	list, _ := evs["event"].([]any)
 	for _, e := range list {
-		switch str(e.(obj), "code") {
-		case "932", "934", "930", "1012", "1014":
+		switch eventCode(e) {
+		case 932, 934, 930, 1012, 1014:
 			changes++
-		case "933", "935", "931", "1013", "1015":
+		case 933, 935, 931, 1013, 1015:
 			failures++
-			t.Errorf("failure event: %s", str(e.(obj), "description"))
+			t.Errorf("failure event: %s", eventText(e))
 		}
 	}
 	if int64(changes) < l.acked.Load() || int64(changes) > l.acked.Load()+l.lost.Load() {
@@ -271,8 +286,7 @@ func TestEnginesUnderLoad(t *testing.T) {
 	t.Logf("events: %d changes, %d failures", changes, failures)
 
 	// Every engine answers the same list, and the stream saw all of it.
-	other := (&client{t: t, base: engines[1].url}).must(200, "GET", "/events?from="+firstEvent, nil)
-	otherList, _ := other["event"].([]any)
+	otherList := newAPI(t, engines[1].url, nil).events(firstEvent, 0)
 	if len(otherList) != len(list) {
 		t.Errorf("engine 0 lists %d events, engine 1 %d", len(list), len(otherList))
 	}
@@ -280,7 +294,7 @@ func TestEnginesUnderLoad(t *testing.T) {
 	defer streamMu.Unlock()
 	missing := 0
 	for _, e := range list {
-		if !streamed[str(e.(obj), "id")] {
+		if !streamed[eventID(e)] {
 			missing++
 		}
 	}
@@ -289,51 +303,31 @@ func TestEnginesUnderLoad(t *testing.T) {
 	}
 }
 
-// streamEvents reads server-sent events after from and reports their ids.
-func streamEvents(ctx context.Context, base, from string, seen func(id string)) {
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events?from="+from, nil)
-	req.SetBasicAuth("admin@internal", "secret")
-	req.Header.Set("Accept", "text/event-stream")
-	res, err := http.DefaultClient.Do(req)
+// streamEvents reads the event stream after from and reports the ids.
+func streamEvents(ctx context.Context, a *api, from int64, seen func(id int64)) {
+	st, err := a.StreamEvents(ctx, from)
 	if err != nil {
 		return
 	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
-			seen(id)
+	defer st.Close()
+	for {
+		e, err := st.Next()
+		if err != nil {
+			return
 		}
+		seen(e.ID)
 	}
 }
 
-func call(hc *http.Client, base, method, path string, body obj) (int, obj) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = strings.NewReader(string(b))
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	req.SetBasicAuth("admin@internal", "secret")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", "application/json")
-	res, err := hc.Do(req)
-	if err != nil {
-		return 0, nil
-	}
-	defer res.Body.Close()
-	var o obj
-	json.NewDecoder(bufio.NewReader(res.Body)).Decode(&o)
-	return res.StatusCode, o
-}
-
-func count(l *load, status int, what string, resp obj, change bool) {
+// count records the answer to one request: its status (answer's: 0 for
+// none) and its error.
+func count(l *load, status int, what string, err error, change bool) {
 	switch {
 	case status == 0:
 		l.lost.Add(1)
 	case status >= 500:
 		l.server.Add(1)
-		l.serverErrs.Store(what, fmt.Sprintf("%d %v", status, resp))
+		l.serverErrs.Store(what, describe(err))
 	case status >= 400:
 		l.refused.Add(1)
 	case change:
@@ -343,7 +337,7 @@ func count(l *load, status int, what string, resp obj, change bool) {
 
 // checkConverged compares every vNIC's desired state, as the API gives it,
 // with what the host agent reports, and checks that no MAC is used twice.
-func checkConverged(t *testing.T, c *client, vms []string, ac *agent.Client, profiles []string) {
+func checkConverged(t *testing.T, c *api, vms []string, ac *agent.Client, profiles []string) {
 	t.Helper()
 	defer ac.Close()
 	stats, err := ac.AllVMStats(context.Background())
@@ -358,39 +352,36 @@ func checkConverged(t *testing.T, c *client, vms []string, ac *agent.Client, pro
 	}
 	bridges := map[string]string{}
 	for _, p := range profiles[1:] {
-		pr := c.must(200, "GET", "/vnicprofiles/"+p, nil)
-		bridges[p] = str(c.must(200, "GET", "/networks/"+str(pr, "network.id"), nil), "name")
+		n := c.getNetwork(idOf(c.getProfile(p).Network()))
+		bridges[p], _ = n.Name()
 	}
 	macs := map[string]string{}
 	total := 0
 	for _, vm := range vms {
-		nics := c.must(200, "GET", "/vms/"+vm+"/nics", nil)
-		list, _ := nics["nic"].([]any)
-		for _, x := range list {
-			n := x.(obj)
+		for _, n := range c.nics(vm) {
 			total++
-			id := str(n, "id")
-			if other, dup := macs[str(n, "mac.address")]; dup {
-				t.Errorf("MAC %s on %s and %s", str(n, "mac.address"), other, id)
+			id, mac := idOf(n, true), macOf(n)
+			if other, dup := macs[mac]; dup {
+				t.Errorf("MAC %s on %s and %s", mac, other, id)
 			}
-			macs[str(n, "mac.address")] = id
+			macs[mac] = id
 			d, present := live[vm+"/ua-"+id]
 			delete(live, vm+"/ua-"+id)
-			plugged := str(n, "plugged") == "true"
-			bridge := bridges[str(n, "vnic_profile.id")]
+			plugged := is(n.Plugged())
+			bridge := bridges[profileOf(n)]
 			if bridge == "" {
 				bridge = vwire.DummyBridge
 			}
-			wantUp := str(n, "linked") == "true" && bridge != vwire.DummyBridge
+			wantUp := is(n.Linked()) && bridge != vwire.DummyBridge
 			switch {
 			case plugged != present:
 				t.Errorf("nic %s: plugged %v, on the host %v", id, plugged, present)
-			case present && (d.Network != bridge || d.LinkActive != wantUp || d.MAC != str(n, "mac.address")):
-				t.Errorf("nic %s: desired bridge %s link %v mac %s; host has %s %v %s", id, bridge, wantUp, str(n, "mac.address"), d.Network, d.LinkActive, d.MAC)
-			case str(n, "synced") != "true":
+			case present && (d.Network != bridge || d.LinkActive != wantUp || d.MAC != mac):
+				t.Errorf("nic %s: desired bridge %s link %v mac %s; host has %s %v %s", id, bridge, wantUp, mac, d.Network, d.LinkActive, d.MAC)
+			case !is(n.Synced()):
 				// The surviving engines poll the host (one took over the dead
 				// engine's lease if it held it) and see that it matches.
-				t.Errorf("nic %s matches the host but is not synced: %v", id, n["reported_state"])
+				t.Errorf("nic %s matches the host but is not synced: %s", id, nicText(n))
 			}
 		}
 	}

@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/client"
 	"vwire.dev/vwire/internal/testenv"
 	"vwire.dev/vwire/pki"
 )
@@ -50,7 +53,7 @@ type rig struct {
 	engine              *proc
 	pg                  string
 	hostID              string
-	c                   *client
+	c                   *api
 	vms                 []string
 	profiles            []string // [0] is the empty network
 	bridgeOf            map[string]string
@@ -116,46 +119,33 @@ func newRig(t *testing.T, onLibvirt, pg bool, vms int) *rig {
 	// The engine's CA lives in --data, with PostgreSQL too.
 	r.engineArgs = append(r.engineArgs, "--data", filepath.Join(r.dir, "data"))
 	r.startEngine()
-	r.c = &client{t: t, base: fmt.Sprintf("https://127.0.0.1:%d/ovirt-engine/api", r.enginePort)}
+	r.c = newAPI(t, fmt.Sprintf("https://127.0.0.1:%d/ovirt-engine/api", r.enginePort), nil)
 
 	// The host is added, then its agent enrolled (secure set-up): the
 	// identity it keeps in its state directory serves its restarts.
-	h := r.c.must(201, "POST", "/hosts", obj{"name": "h1", "address": "127.0.0.1", "port": fmt.Sprint(r.agentPort), "cluster": obj{"name": "Default"}})
-	r.hostID = str(h, "id")
+	h := r.c.addHost("h1", r.agentPort)
+	r.hostID = idOf(h, true)
 	r.agentArgs = append(r.agentArgs, "--enroll-url", fmt.Sprintf("https://127.0.0.1:%d", r.enginePort),
 		"--enroll-token", enrolmentToken(r.c, r.hostID), "--engine-ca", filepath.Join(r.dir, "data", "pki", pki.CAFile))
 	r.startAgent()
-	cluster := str(h, "cluster.id")
-	dc := str(r.c.must(200, "GET", "/clusters/"+cluster, nil), "data_center.id")
+	cluster := idOf(h.Cluster())
+	dc := r.c.dataCenterOf(cluster)
 	r.profiles = []string{""}
 	for _, b := range bridges {
-		n := r.c.must(201, "POST", "/networks", obj{"name": b, "data_center": obj{"id": dc}})
-		r.c.must(201, "POST", "/clusters/"+cluster+"/networks", obj{"id": str(n, "id")})
-		ps := r.c.must(200, "GET", "/networks/"+str(n, "id")+"/vnicprofiles", nil)
-		p := str(ps["vnic_profile"].([]any)[0].(obj), "id")
+		_, p := r.c.addNetwork(dc, cluster, b)
 		r.profiles = append(r.profiles, p)
 		r.bridgeOf[p] = b
 	}
-	for i := 0; ; i++ {
-		r.c.must(200, "POST", "/hosts/"+str(h, "id")+"/refresh", obj{})
-		hs := r.c.must(200, "GET", "/hosts/"+str(h, "id"), nil)
-		if str(hs, "status") == "up" {
-			break
-		}
-		if i == 20 {
-			t.Fatalf("host never up: %v", hs)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	// One engine: what it records is what it reached (a failed dial of the
+	// add, before the agent listened, shows as not up until redialled).
+	waitUp(r.c, r.hostID)
 	for i := 0; i < vms; i++ {
 		name := fmt.Sprintf("vwt-f%d-%d", i, time.Now().UnixNano()%1e6)
-		v := r.c.must(201, "POST", "/vms", obj{"name": name, "memory": "67108864", "cluster": obj{"id": cluster},
-			"template": obj{"name": "Blank"}, "placement_policy": obj{"hosts": obj{"host": []any{obj{"id": str(h, "id")}}}}})
-		id := str(v, "id")
+		id := r.c.addVM(newVM(name, cluster, 64<<20, r.hostID))
 		for j := 0; j < 2; j++ {
-			r.c.must(201, "POST", "/vms/"+id+"/nics", obj{"name": fmt.Sprintf("nic%d", j), "vnic_profile": obj{"id": r.profiles[1+j]}})
+			r.c.addNIC(id, vnic(fmt.Sprintf("nic%d", j), r.profiles[1+j]))
 		}
-		r.c.must(200, "POST", "/vms/"+id+"/start", obj{})
+		r.c.start(id)
 		r.vms = append(r.vms, id)
 		if onLibvirt {
 			t.Cleanup(func() { testenv.Virsh(t, "destroy", id) })
@@ -187,8 +177,8 @@ type nicState struct {
 	profile         string
 }
 
-func stateOf(n obj) nicState {
-	return nicState{linked: str(n, "linked") == "true", plugged: str(n, "plugged") == "true", profile: str(n, "vnic_profile.id")}
+func stateOf(n *client.NIC) nicState {
+	return nicState{linked: is(n.Linked()), plugged: is(n.Plugged()), profile: profileOf(n)}
 }
 
 // track is what one vNIC's client saw: the last acknowledged state and the
@@ -245,9 +235,8 @@ func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (m
 	details := faultDetails{}
 	var mu sync.Mutex
 	for _, vm := range r.vms {
-		for _, x := range r.c.must(200, "GET", "/vms/"+vm+"/nics", nil)["nic"].([]any) {
-			n := x.(obj)
-			tracks[vm+"/"+str(n, "id")] = &track{acked: stateOf(n)}
+		for _, n := range r.c.nics(vm) {
+			tracks[vm+"/"+idOf(n, true)] = &track{acked: stateOf(n)}
 		}
 	}
 	var wg sync.WaitGroup
@@ -271,7 +260,7 @@ func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (m
 				want := tr.acked
 				mu.Unlock()
 				var pt patch
-				body := obj{}
+				body := set()
 				ops := 2
 				if !r.libvirt {
 					ops = 3 // a guestless libvirt domain never completes an unplug
@@ -279,25 +268,25 @@ func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (m
 				switch rnd.Intn(ops) {
 				case 0:
 					want.linked = !want.linked
-					body["linked"] = fmt.Sprint(want.linked)
+					body.Linked(want.linked)
 					pt = patch{"linked", want.linked}
 				case 1:
 					want.profile = r.profiles[rnd.Intn(len(r.profiles))]
-					body["vnic_profile"] = obj{}
-					if want.profile != "" {
-						body["vnic_profile"] = obj{"id": want.profile}
-					}
+					body.VnicProfile(client.ProfileRef(want.profile))
 					pt = patch{"profile", want.profile}
 				case 2:
 					want.plugged = !want.plugged
-					body["plugged"] = fmt.Sprint(want.plugged)
+					body.Plugged(want.plugged)
 					pt = patch{"plugged", want.plugged}
 				}
-				status, resp := call(hc(rnd), r.c.base, "PUT", "/vms/"+vm+"/nics/"+id, body)
+				// A client of its own: hc's timeout is this request's.
+				c, n := newAPI(r.t, r.c.URL(), hc(rnd)), body.MustBuild()
+				var resp *client.NIC
+				status, err := answer(func(ctx context.Context) (err error) { resp, err = c.UpdateNIC(ctx, vm, id, n); return })
 				mu.Lock()
 				seen[status]++
 				if _, ok := details[status]; !ok && status >= 400 {
-					details[status] = str(resp, "detail") + str(resp, "fault.detail")
+					_, details[status] = faultOf(err)
 				}
 				tr.last = status
 				switch {
@@ -377,16 +366,15 @@ func (r *rig) check(tracks map[string]*track) {
 	macs := map[string]string{}
 	checked, acked, unknown := 0, 0, 0
 	for _, vm := range r.vms {
-		v := r.c.must(200, "GET", "/vms/"+vm, nil)
-		up := str(v, "status") == "up"
+		st := vmStatus(r.c.getVM(vm))
+		up := st == ovirtsdk4.VMSTATUS_UP
 		if up != running[vm] {
-			t.Errorf("VM %s: status %s, running on the host %v", vm, str(v, "status"), running[vm])
+			t.Errorf("VM %s: status %s, running on the host %v", vm, st, running[vm])
 		}
-		for _, x := range r.c.must(200, "GET", "/vms/"+vm+"/nics", nil)["nic"].([]any) {
-			n := x.(obj)
-			id := str(n, "id")
+		for _, n := range r.c.nics(vm) {
+			id := idOf(n, true)
 			checked++
-			mac := str(n, "mac.address")
+			mac := macOf(n)
 			if other, dup := macs[mac]; dup {
 				t.Errorf("MAC %s on %s and %s", mac, other, id)
 			}
@@ -419,8 +407,8 @@ func (r *rig) check(tracks map[string]*track) {
 				t.Errorf("nic %s: plugged %v, on the host %v", id, got.plugged, present)
 			case present && (d.Network != bridge || d.LinkActive != wantUp || !strings.EqualFold(d.MAC, mac)):
 				t.Errorf("nic %s: database %s link %v mac %s; host %s %v %s", id, bridge, wantUp, mac, d.Network, d.LinkActive, d.MAC)
-			case str(n, "synced") != "true":
-				t.Errorf("nic %s matches the host but is not synced: %v", id, n["reported_state"])
+			case !is(n.Synced()):
+				t.Errorf("nic %s matches the host but is not synced: %s", id, nicText(n))
 			}
 		}
 	}

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
+	"vwire.dev/vwire/client"
 	"vwire.dev/vwire/internal/testenv"
 )
 
@@ -54,10 +57,10 @@ func (d *deployment) bootGuest(t *testing.T, vm string, consoleDir string, addrs
 			cmd = append(cmd, "vw.addr="+dashed(mac)+","+a)
 		}
 	}
-	d.must(200, "PUT", "/vms/"+vm, obj{"memory": strconv.Itoa(192 << 20),
-		"os": obj{"kernel": kernel, "initrd": initrd, "cmdline": strings.Join(cmd, " ")}})
+	d.updateVM(vm, ovirtsdk4.NewVmBuilder().Memory(192<<20).
+		Os(ovirtsdk4.NewOperatingSystemBuilder().Kernel(kernel).Initrd(initrd).Cmdline(strings.Join(cmd, " ")).MustBuild()).MustBuild())
 	g := &guestVM{id: vm, console: &testenv.Console{Path: filepath.Join(consoleDir, vm+".log")}}
-	d.must(200, "POST", "/vms/"+vm+"/start", obj{})
+	d.start(vm)
 	g.console.Wait(t, 60*time.Second, "its first status line", func(testenv.GuestLine) bool { return true })
 	return g
 }
@@ -78,10 +81,12 @@ func TestGuestSeesEveryChange(t *testing.T) {
 	addrBridge(t, netB, hostB+"/24")
 
 	vm := d.vm("vwt-guest")
-	n1 := d.must(201, "POST", "/vms/"+vm+"/nics", obj{"name": "nic1", "vnic_profile": obj{"id": profA}})
-	n2 := d.must(201, "POST", "/vms/"+vm+"/nics", obj{"name": "nic2", "linked": "false", "vnic_profile": obj{"id": profB}})
-	mac1, mac2 := str(n1, "mac.address"), str(n2, "mac.address")
-	nic1 := "/vms/" + vm + "/nics/" + str(n1, "id")
+	n1 := d.addNIC(vm, vnic("nic1", profA))
+	n2 := d.addNIC(vm, vnic("nic2", profB).Linked(false))
+	mac1, mac2 := macOf(n1), macOf(n2)
+	nic1 := idOf(n1, true)
+	// move1 moves nic1 to a profile's network ("": none).
+	move1 := func(profile string) { d.update(vm, nic1, set().VnicProfile(client.ProfileRef(profile))) }
 	// nic1 holds an address in both subnets, so that a move shows as which
 	// host address answers.
 	g := d.bootGuest(t, vm, d.consoleDir, map[string][]string{mac1: {guestA + "/24", guestB + "/24"}})
@@ -111,15 +116,15 @@ func TestGuestSeesEveryChange(t *testing.T) {
 
 	t.Run("LinkDownUp", func(t *testing.T) {
 		c.Mark()
-		d.must(200, "PUT", nic1, obj{"linked": "false"})
+		d.update(vm, nic1, set().Linked(false))
 		c.Wait(t, 10*time.Second, "nic1 carrier 0", func(l testenv.GuestLine) bool { i, _ := iface(l, mac1); return i.Carrier == "0" })
-		d.must(200, "PUT", nic1, obj{"linked": "true"})
+		d.update(vm, nic1, set().Linked(true))
 		c.Wait(t, 10*time.Second, "nic1 carrier 1", func(l testenv.GuestLine) bool { i, _ := iface(l, mac1); return i.Carrier == "1" })
 	})
 
 	t.Run("NetworkChange", func(t *testing.T) {
 		c.Mark()
-		d.must(200, "PUT", nic1, obj{"vnic_profile": obj{"id": profB}})
+		move1(profB)
 		l := c.Wait(t, 15*time.Second, hostB+" answering and "+hostA+" not", func(l testenv.GuestLine) bool {
 			return l.Pings[hostB] == "ok" && l.Pings[hostA] == "no"
 		})
@@ -130,12 +135,12 @@ func TestGuestSeesEveryChange(t *testing.T) {
 
 	t.Run("EmptyNetwork", func(t *testing.T) {
 		c.Mark()
-		d.must(200, "PUT", nic1, obj{"vnic_profile": obj{}})
+		move1("")
 		c.Wait(t, 15*time.Second, "carrier 0 and no host answering", func(l testenv.GuestLine) bool {
 			i, _ := iface(l, mac1)
 			return i.Carrier == "0" && l.Pings[hostA] == "no" && l.Pings[hostB] == "no"
 		})
-		d.must(200, "PUT", nic1, obj{"vnic_profile": obj{"id": profA}})
+		move1(profA)
 		c.Wait(t, 15*time.Second, hostA+" answering again", func(l testenv.GuestLine) bool {
 			i, _ := iface(l, mac1)
 			return i.Carrier == "1" && l.Pings[hostA] == "ok"
@@ -144,16 +149,16 @@ func TestGuestSeesEveryChange(t *testing.T) {
 
 	t.Run("HotPlugAndUnplug", func(t *testing.T) {
 		c.Mark()
-		n3 := d.must(201, "POST", "/vms/"+vm+"/nics", obj{"name": "nic3", "vnic_profile": obj{"id": profA}})
-		mac3 := str(n3, "mac.address")
+		n3 := d.addNIC(vm, vnic("nic3", profA))
+		mac3 := macOf(n3)
 		c.Wait(t, 15*time.Second, "a new interface "+mac3+" with carrier", func(l testenv.GuestLine) bool {
 			i, ok := iface(l, mac3)
 			return ok && i.Carrier == "1"
 		})
 		// The API answers once libvirt reported the device removed.
-		u := d.must(200, "PUT", "/vms/"+vm+"/nics/"+str(n3, "id"), obj{"plugged": "false"})
-		if str(u, "plugged") != "false" || str(u, "reported_state.present") != "false" {
-			t.Fatalf("after unplug: %v", u)
+		u := d.update(vm, idOf(n3, true), set().Plugged(false))
+		if !isNot(u.Plugged()) || u.Reported == nil || u.Reported.Present {
+			t.Fatalf("after unplug: %s", nicText(u))
 		}
 		if tp, _, _ := d.tap(vm, mac3); tp != "" {
 			t.Fatalf("device still in the live domain after the unplug answered")
@@ -164,12 +169,12 @@ func TestGuestSeesEveryChange(t *testing.T) {
 
 	t.Run("LinkBounceNotification", func(t *testing.T) {
 		// A profile on network B that bounces the link on arrival.
-		nb := d.must(201, "POST", "/networks/"+d.networkID(netB)+"/vnicprofiles",
-			obj{"name": "bounceB", "guest_notification": "link_bounce", "link_bounce_hold": "800"})
+		nb := d.addProfile(d.networkID(netB), client.ProfileSpec{Name: "bounceB", GuestNotification: "link_bounce",
+			LinkBounceHold: 800 * time.Millisecond})
 		c.Mark()
 		before := c.Wait(t, 5*time.Second, "a status line", func(testenv.GuestLine) bool { return true })
 		downs0, _ := strconv.Atoi(before.Ifaces[mac1].Downs)
-		d.must(200, "PUT", nic1, obj{"vnic_profile": obj{"id": str(nb, "id")}})
+		move1(idOf(nb, true))
 		l := c.Wait(t, 15*time.Second, "a carrier bounce and "+hostB+" answering", func(l testenv.GuestLine) bool {
 			i, _ := iface(l, mac1)
 			downs, _ := strconv.Atoi(i.Downs)
@@ -179,14 +184,13 @@ func TestGuestSeesEveryChange(t *testing.T) {
 	})
 
 	t.Run("AnnounceNotification", func(t *testing.T) {
-		na := d.must(201, "POST", "/networks/"+d.networkID(netA)+"/vnicprofiles",
-			obj{"name": "annA", "guest_notification": "announce"})
+		na := d.addProfile(d.networkID(netA), client.ProfileSpec{Name: "annA", GuestNotification: "announce"})
 		// Control: a silent move sends no RARP.
-		silent := captureRARP(t, netB, mac1, func() { d.must(200, "PUT", nic1, obj{"vnic_profile": obj{"id": profB}}) })
+		silent := captureRARP(t, netB, mac1, func() { move1(profB) })
 		if silent != 0 {
 			t.Errorf("a move without notification sent %d RARP frames", silent)
 		}
-		n := captureRARP(t, netA, mac1, func() { d.must(200, "PUT", nic1, obj{"vnic_profile": obj{"id": str(na, "id")}}) })
+		n := captureRARP(t, netA, mac1, func() { move1(idOf(na, true)) })
 		if n == 0 {
 			t.Fatal("no RARP from the vNIC's MAC on the new bridge after an announce")
 		}

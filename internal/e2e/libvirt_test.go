@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
 	"vwire.dev/vwire"
+	"vwire.dev/vwire/client"
 	"vwire.dev/vwire/internal/testenv"
 )
 
@@ -18,10 +21,10 @@ func TestLinkingOnLibvirt(t *testing.T) {
 	netA, profA := d.network(true)
 	netB, profB := d.network(true)
 	vm := d.vm("vwt-link")
-	nic := d.must(201, "POST", "/vms/"+vm+"/nics", obj{"name": "nic1", "vnic_profile": obj{"id": profA}})
-	nicPath := "/vms/" + vm + "/nics/" + str(nic, "id")
-	mac := str(nic, "mac.address")
-	d.must(200, "POST", "/vms/"+vm+"/start", obj{})
+	nic := d.addNIC(vm, vnic("nic1", profA))
+	nicID := idOf(nic, true)
+	mac := macOf(nic)
+	d.start(vm)
 
 	tap, pci, up := d.tap(vm, mac)
 	if tap == "" || !up || testenv.Master(t, tap) != netA {
@@ -32,20 +35,20 @@ func TestLinkingOnLibvirt(t *testing.T) {
 	}
 
 	t.Run("LinkDownUp", func(t *testing.T) {
-		d.must(200, "PUT", nicPath, obj{"linked": "false"})
+		d.update(vm, nicID, set().Linked(false))
 		if got := getlink(t, vm, tap); got != "down" {
 			t.Fatalf("domif-getlink after linked=false: %q", got)
 		}
-		d.must(200, "PUT", nicPath, obj{"linked": "true"})
+		d.update(vm, nicID, set().Linked(true))
 		if got := getlink(t, vm, tap); got != "up" {
 			t.Fatalf("domif-getlink after linked=true: %q", got)
 		}
 	})
 
 	t.Run("NetworkChangeMovesTheSameTap", func(t *testing.T) {
-		n := d.must(200, "PUT", nicPath, obj{"vnic_profile": obj{"id": profB}})
-		if str(n, "reported_state.bridge") != netB || str(n, "synced") != "true" {
-			t.Fatalf("reported after move: %v", n)
+		n := d.update(vm, nicID, set().VnicProfile(client.ProfileRef(profB)))
+		if reported(n).Bridge != netB || !is(n.Synced()) {
+			t.Fatalf("reported after move: %s", nicText(n))
 		}
 		gotTap, gotPCI, _ := d.tap(vm, mac)
 		if gotTap != tap || gotPCI != pci || testenv.Master(t, tap) != netB {
@@ -54,39 +57,40 @@ func TestLinkingOnLibvirt(t *testing.T) {
 	})
 
 	t.Run("EmptyNetworkIsDummyBridgeLinkDown", func(t *testing.T) {
-		d.must(200, "PUT", nicPath, obj{"vnic_profile": obj{}})
+		d.update(vm, nicID, set().VnicProfile(client.ProfileRef("")))
 		if m := testenv.Master(t, tap); m != vwire.DummyBridge {
 			t.Fatalf("master %q, want %s", m, vwire.DummyBridge)
 		}
 		if got := getlink(t, vm, tap); got != "down" {
 			t.Fatalf("link %q on the empty network", got)
 		}
-		d.must(200, "PUT", nicPath, obj{"vnic_profile": obj{"id": profA}})
+		d.update(vm, nicID, set().VnicProfile(client.ProfileRef(profA)))
 		if m, got := testenv.Master(t, tap), getlink(t, vm, tap); m != netA || got != "up" {
 			t.Fatalf("back on %s: master %s link %s", netA, m, got)
 		}
 	})
 
 	t.Run("HotPlugWithLinkState", func(t *testing.T) {
-		n2 := d.must(201, "POST", "/vms/"+vm+"/nics", obj{"name": "nic2", "linked": "false", "vnic_profile": obj{"id": profB}})
-		tap2, pci2, up2 := d.tap(vm, str(n2, "mac.address"))
+		n2 := d.addNIC(vm, vnic("nic2", profB).Linked(false))
+		n2ID, mac2 := idOf(n2, true), macOf(n2)
+		tap2, pci2, up2 := d.tap(vm, mac2)
 		if tap2 == "" || up2 || pci2 == "" || pci2 == pci || testenv.Master(t, tap2) != netB {
 			t.Fatalf("hot-plugged: tap %q up %v pci %s master %s", tap2, up2, pci2, testenv.Master(t, tap2))
 		}
 		if got := getlink(t, vm, tap2); got != "down" {
 			t.Fatalf("hot-plugged unlinked vNIC: link %q", got)
 		}
-		if str(n2, "reported_state.pci_address") != pci2 {
-			t.Errorf("API reports PCI %s, host has %s", str(n2, "reported_state.pci_address"), pci2)
+		if reported(n2).PCIAddress != pci2 {
+			t.Errorf("API reports PCI %s, host has %s", reported(n2).PCIAddress, pci2)
 		}
 		// Nobody answers the unplug: the agent gives up with code 50 and the
 		// engine keeps the vNIC plugged.
-		status, f := d.do("PUT", "/vms/"+vm+"/nics/"+str(n2, "id"), obj{"plugged": "false"})
-		if status != 400 || !strings.Contains(str(f, "detail"), "did not release") {
-			t.Fatalf("unplug without a guest: %d %v", status, f)
+		_, err := d.PlugNIC(ctx0, vm, n2ID, false)
+		if status, detail := faultOf(err); status != 400 || !strings.Contains(detail, "did not release") {
+			t.Fatalf("unplug without a guest: %s", describe(err))
 		}
-		if n := d.must(200, "GET", "/vms/"+vm+"/nics/"+str(n2, "id"), nil); str(n, "plugged") != "true" {
-			t.Fatalf("vNIC recorded unplugged: %v", n)
+		if n := d.nic(vm, n2ID); !is(n.Plugged()) {
+			t.Fatalf("vNIC recorded unplugged: %s", nicText(n))
 		}
 		// A guest that answers (the ACPI eject a kernel would do) completes it.
 		var slot int
@@ -95,37 +99,43 @@ func TestLinkingOnLibvirt(t *testing.T) {
 		}
 		done := make(chan struct{})
 		go func() {
-			testenv.EjectPCISlot(t, vm, slot, func() bool { tp, _, _ := d.tap(vm, str(n2, "mac.address")); return tp == "" })
+			testenv.EjectPCISlot(t, vm, slot, func() bool { tp, _, _ := d.tap(vm, mac2); return tp == "" })
 			close(done)
 		}()
-		d.must(200, "PUT", "/vms/"+vm+"/nics/"+str(n2, "id"), obj{"plugged": "false"})
+		d.update(vm, n2ID, set().Plugged(false))
 		<-done
-		if tp, _, _ := d.tap(vm, str(n2, "mac.address")); tp != "" {
+		if tp, _, _ := d.tap(vm, mac2); tp != "" {
 			t.Fatal("device still on the host after a completed unplug")
 		}
 	})
 
 	t.Run("MissingBridgeFailsWithLibvirtsReason", func(t *testing.T) {
 		netC, profC := d.network(true)
-		before := d.must(200, "GET", nicPath, nil)
+		before := d.nic(vm, nicID)
 		// The bridge goes away behind the engine's back.
 		if out, err := exec.Command("ip", "link", "del", netC).CombinedOutput(); err != nil {
 			t.Fatalf("%v %s", err, out)
 		}
-		status, f := d.do("PUT", nicPath, obj{"vnic_profile": obj{"id": profC}, "linked": "false"})
-		if status != 400 || !strings.Contains(str(f, "detail"), "bridge "+netC+" doesn't exist") {
-			t.Fatalf("update to a missing bridge: %d %v", status, f)
+		_, err := d.UpdateNIC(ctx0, vm, nicID, set().VnicProfile(client.ProfileRef(profC)).Linked(false).MustBuild())
+		if status, detail := faultOf(err); status != 400 || !strings.Contains(detail, "bridge "+netC+" doesn't exist") {
+			t.Fatalf("update to a missing bridge: %s", describe(err))
 		}
-		after := d.must(200, "GET", nicPath, nil)
-		if str(after, "vnic_profile.id") != str(before, "vnic_profile.id") || str(after, "linked") != str(before, "linked") {
-			t.Fatalf("database changed:\nbefore %v\nafter %v", before, after)
+		after := d.nic(vm, nicID)
+		bl, bok := before.Linked()
+		al, aok := after.Linked()
+		if profileOf(after) != profileOf(before) || al != bl || aok != bok {
+			t.Fatalf("database changed:\nbefore %s\nafter %s", nicText(before), nicText(after))
 		}
 		if m := testenv.Master(t, tap); m != netA {
 			t.Fatalf("tap moved to %q", m)
 		}
-		evs := d.must(200, "GET", "/events?max=1", nil)
-		if ev := evs["event"].([]any)[0].(obj); str(ev, "code") != "935" || str(ev, "severity") != "error" {
-			t.Fatalf("last event: %v", ev)
+		evs := d.events(0, 1)
+		if len(evs) == 0 {
+			t.Fatal("no event")
+		}
+		ev := evs[0]
+		if sev, _ := ev.Severity(); eventCode(ev) != 935 || sev != ovirtsdk4.LOGSEVERITY_ERROR {
+			t.Fatalf("last event: %d %q %s", eventCode(ev), sev, eventText(ev))
 		}
 	})
 }
@@ -137,14 +147,14 @@ func TestDriftShowsWithinOnePoll(t *testing.T) {
 	d := deploy(t, poll)
 	_, prof := d.network(true)
 	vm := d.vm("vwt-drift")
-	nic := d.must(201, "POST", "/vms/"+vm+"/nics", obj{"name": "nic1", "vnic_profile": obj{"id": prof}})
-	d.must(200, "POST", "/vms/"+vm+"/start", obj{})
-	tap, _, _ := d.tap(vm, str(nic, "mac.address"))
+	nic := d.addNIC(vm, vnic("nic1", prof))
+	d.start(vm)
+	tap, _, _ := d.tap(vm, macOf(nic))
 	testenv.Virsh(t, "domif-setlink", vm, tap, "down")
 	changed := time.Now()
 	for time.Since(changed) < 3*poll {
-		n := d.must(200, "GET", "/vms/"+vm+"/nics/"+str(nic, "id"), nil)
-		if str(n, "synced") == "false" && str(n, "reported_state.link_state") == "down" {
+		n := d.nic(vm, idOf(nic, true))
+		if isNot(n.Synced()) && reported(n).LinkState == "down" {
 			t.Logf("drift seen after %v", time.Since(changed).Round(time.Millisecond))
 			return
 		}
@@ -159,12 +169,12 @@ func TestVanishedDomainIsReported(t *testing.T) {
 	d := deploy(t, time.Hour)
 	_, prof := d.network(true)
 	vm := d.vm("vwt-gone")
-	d.must(201, "POST", "/vms/"+vm+"/nics", obj{"name": "nic1", "vnic_profile": obj{"id": prof}})
-	d.must(200, "POST", "/vms/"+vm+"/start", obj{})
+	d.addNIC(vm, vnic("nic1", prof))
+	d.start(vm)
 	testenv.Virsh(t, "destroy", vm)
-	d.must(200, "POST", "/hosts/"+d.hostID+"/refresh", obj{})
-	if v := d.must(200, "GET", "/vms/"+vm, nil); str(v, "status") != "down" {
-		t.Fatalf("VM after its domain vanished: %v", v)
+	d.refresh(d.hostID)
+	if v := d.getVM(vm); vmStatus(v) != ovirtsdk4.VMSTATUS_DOWN {
+		t.Fatalf("VM after its domain vanished: status %q", vmStatus(v))
 	}
 	if _, err := d.hv.Domains(context.Background()); err != nil {
 		t.Fatal(err)

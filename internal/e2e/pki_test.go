@@ -13,15 +13,19 @@ import (
 	"testing"
 	"time"
 
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
+
 	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/client"
 	"vwire.dev/vwire/pki"
 )
 
 // Deployments under test are secure as in production (issue 13): the
 // engine serves HTTPS with its own CA, hosts are enrolled with a one-time
-// token and reached over mutual TLS. The REST helpers stay as they are:
-// the test binary's default HTTP transport verifies engines against the
-// CAs of the deployments made so far (trusted), by chain and host name.
+// token and reached over mutual TLS. The test binary's default HTTP
+// transport, which the typed clients of the tests use (newAPI), verifies
+// engines against the CAs of the deployments made so far (trusted), by
+// chain and host name.
 
 var trusted struct {
 	sync.Mutex
@@ -76,25 +80,27 @@ func init() {
 }
 
 // enrolmentToken asks the engine for a host's one-time enrolment token.
-func enrolmentToken(c *client, hostID string) string {
-	c.t.Helper()
-	o := c.must(200, "POST", "/hosts/"+hostID+"/enrolmenttoken", obj{})
-	tok := str(o, "enrollment_token.value")
-	if tok == "" {
-		c.t.Fatalf("no enrolment token in %v", o)
+func enrolmentToken(a *api, hostID string) string {
+	a.t.Helper()
+	tok := expect(a, 200, "enrolment token of host "+hostID, func(ctx context.Context) (*client.EnrolmentToken, error) {
+		return a.HostEnrolmentToken(ctx, hostID)
+	})
+	if tok.Value == "" {
+		a.t.Fatalf("no enrolment token in %+v", tok)
 	}
-	return tok
+	return tok.Value
 }
 
 // waitUp refreshes a host until it is up.
-func waitUp(c *client, hostID string) obj {
-	c.t.Helper()
+func waitUp(a *api, hostID string) *ovirtsdk4.Host {
+	a.t.Helper()
 	for i := 0; ; i++ {
-		h := c.must(200, "POST", "/hosts/"+hostID+"/refresh", obj{})
-		if hs := c.must(200, "GET", "/hosts/"+hostID, nil); str(hs, "status") == "up" {
-			return hs
+		a.refresh(hostID)
+		if h := a.getHost(hostID); hostStatus(h) == ovirtsdk4.HOSTSTATUS_UP {
+			return h
 		} else if i == 40 {
-			c.t.Fatalf("host never up: %v (%v)", hs, h)
+			d, _ := h.StatusDetail()
+			a.t.Fatalf("host never up: status %q (%s)", hostStatus(h), d)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
