@@ -24,6 +24,19 @@ const (
 	MaxMemory int64 = 16 << 40
 )
 
+// MaxVCPUs bounds a VM's virtual CPUs: what QEMU's "pc" machine, the one
+// the agent defines, accepts.
+const MaxVCPUs = 255
+
+// ValidateCPU checks a VM's or template's CPU topology.
+func ValidateCPU(op Op, c CPUTopology) error {
+	if c.Sockets < 1 || c.Cores < 1 || c.Threads < 1 || c.Sockets > MaxVCPUs || c.Cores > MaxVCPUs ||
+		c.Threads > MaxVCPUs || c.VCPUs() > MaxVCPUs {
+		return Fail(op, MsgVMCPUOutOfRange, "max", strconv.Itoa(MaxVCPUs))
+	}
+	return nil
+}
+
 // ValidateMemory checks a VM's or template's memory size in bytes.
 func ValidateMemory(op Op, bytes int64) error {
 	if bytes < MinMemory || bytes > MaxMemory {

@@ -232,6 +232,7 @@ type VM struct {
 	ID          string
 	Name        string
 	Description string
+	Comment     string
 	ClusterID   string
 	TemplateID  string
 	Status      VMStatus
@@ -240,6 +241,7 @@ type VM struct {
 	// PlacementHosts pin the VM to these hosts.
 	PlacementHosts []string
 	Memory         int64
+	CPU            CPUTopology
 	OSType         string
 	Kernel         string
 	Initrd         string
@@ -260,11 +262,23 @@ type Template struct {
 	ID          string
 	Name        string
 	Description string
+	Comment     string
 	ClusterID   string
 	Memory      int64
+	CPU         CPUTopology
 	OSType      string
 	CreatedAt   time.Time
 }
+
+// CPUTopology is a VM's virtual CPUs as its guest sees them: sockets of
+// cores of threads (libvirt's <cpu><topology>, oVirt's cpu.topology).
+type CPUTopology struct{ Sockets, Cores, Threads int }
+
+// VCPUs is the number of virtual CPUs of the topology.
+func (c CPUTopology) VCPUs() int { return c.Sockets * c.Cores * c.Threads }
+
+// DefaultCPU is one socket of one core of one thread (Blank's).
+var DefaultCPU = CPUTopology{Sockets: 1, Cores: 1, Threads: 1}
 
 // MACRange is an inclusive range of MAC addresses.
 type MACRange struct{ From, To MAC }

@@ -60,6 +60,9 @@ func TestInvalidParamsRefused(t *testing.T) {
 		{"vmName with a control character", "VM.create", map[string]any{"vmID": "v2", "vmParams": map[string]any{"vmId": "v2", "vmName": "a\x01b"}}},
 		{"update to a network with markup", "VM.updateDevice", map[string]any{"vmID": "v1", "params": map[string]any{"deviceType": "interface", "alias": "ua-n1", "network": "<red>"}}},
 		{"update naming a multicast MAC", "VM.updateDevice", map[string]any{"vmID": "v1", "params": map[string]any{"deviceType": "interface", "alias": "ua-n1", "macAddr": "01:00:5e:00:00:01"}}},
+		{"smp not whole sockets", "VM.create", map[string]any{"vmID": "v3", "vmParams": map[string]any{"vmId": "v3", "vmName": "vm3", "smp": 3, "smpCoresPerSocket": 2}}},
+		{"smp over the maximum", "VM.create", map[string]any{"vmID": "v3", "vmParams": map[string]any{"vmId": "v3", "vmName": "vm3", "smp": 256}}},
+		{"negative smp", "VM.create", map[string]any{"vmID": "v3", "vmParams": map[string]any{"vmId": "v3", "vmName": "vm3", "smp": -1}}},
 		{"setupNetworks with a bad name", "Host.setupNetworks", map[string]any{"networks": map[string]any{"a b": map[string]any{}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -90,6 +90,19 @@ func decode(raw json.RawMessage, v any) *RPCError {
 }
 
 // missing refuses a call without a parameter its verb needs.
+// topology reads VDSM's smp, smpCoresPerSocket and smpThreadsPerCore as
+// sockets, cores and threads: smp must be a multiple of the other two.
+func topology(vp VMParams) (sockets, cores, threads int, rerr *RPCError) {
+	smp, cores, threads := max(vp.SMP, 1), max(vp.SMPCoresPerSocket, 1), max(vp.SMPThreadsPerCore, 1)
+	if vp.SMP < 0 || vp.SMPCoresPerSocket < 0 || vp.SMPThreadsPerCore < 0 || smp > vwire.MaxVCPUs ||
+		cores > smp || threads > smp || smp%(cores*threads) != 0 {
+		return 0, 0, 0, &RPCError{Code: CodeInvalidParams, Message: fmt.Sprintf(
+			"Invalid params: smp %d is not a whole number of sockets of %d cores of %d threads (at most %d vCPUs)",
+			vp.SMP, vp.SMPCoresPerSocket, vp.SMPThreadsPerCore, vwire.MaxVCPUs)}
+	}
+	return smp / (cores * threads), cores, threads, nil
+}
+
 func missing(name string) *RPCError {
 	return &RPCError{Code: CodeMissParam, Message: codeText[CodeMissParam] + ": " + name}
 }
@@ -205,12 +218,16 @@ func (s *Server) create(ctx context.Context, p CreateParams) (CreateResult, *RPC
 	if vp.VMID == "" || vp.VMName == "" {
 		return CreateResult{}, missing("vmId, vmName")
 	}
+	d := hypervisor.Domain{ID: vp.VMID, Name: vp.VMName, MemoryMiB: vp.MemSize, Kernel: vp.Kernel, Initrd: vp.Initrd, Cmdline: vp.KernelArgs}
+	var rerr *RPCError
+	if d.Sockets, d.Cores, d.Threads, rerr = topology(vp); rerr != nil {
+		return CreateResult{}, rerr
+	}
 	ctx, unlock, rerr := s.begin(ctx, vp.VMID, 0)
 	if rerr != nil {
 		return CreateResult{}, rerr
 	}
 	defer unlock()
-	d := hypervisor.Domain{ID: vp.VMID, Name: vp.VMName, MemoryMiB: vp.MemSize, Kernel: vp.Kernel, Initrd: vp.Initrd, Cmdline: vp.KernelArgs}
 	for _, dev := range vp.Devices {
 		if dev.Type == "interface" {
 			d.NICs = append(d.NICs, nicOf(dev))

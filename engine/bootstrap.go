@@ -70,7 +70,7 @@ func (e *Engine) Bootstrap(ctx context.Context, adminPassword string) (generated
 			return err
 		}
 		if err := tx.CreateTemplate(&vwire.Template{ID: vwire.BlankTemplateID, Name: "Blank", Description: "Blank template",
-			Memory: 1 << 30, OSType: "other", CreatedAt: e.now()}); err != nil {
+			Memory: 1 << 30, CPU: vwire.DefaultCPU, OSType: "other", CreatedAt: e.now()}); err != nil {
 			return err
 		}
 		if adminPassword == "" {

@@ -221,7 +221,7 @@ func (e *Engine) ImportVM(ctx context.Context, data []byte, o ImportOptions) (*v
 		return nil, err
 	}
 	vm := &vwire.VM{ID: doc.ID, Name: doc.Name, Description: doc.Description, ClusterID: o.ClusterID, TemplateID: vwire.BlankTemplateID,
-		Status: vwire.VMDown, Memory: memory, OSType: doc.OSType, CreatedAt: e.now()}
+		Status: vwire.VMDown, Memory: memory, CPU: vwire.DefaultCPU, OSType: doc.OSType, CreatedAt: e.now()}
 	if _, err := uuid.Parse(vm.ID); err != nil || o.RegenerateIDs {
 		vm.ID = uuid.NewString()
 	}
@@ -316,7 +316,7 @@ func (e *Engine) ImportTemplate(ctx context.Context, data []byte, o ImportOption
 		return nil, err
 	}
 	tp := &vwire.Template{ID: doc.ID, Name: doc.Name, Description: doc.Description, ClusterID: o.ClusterID,
-		Memory: memory, OSType: doc.OSType, CreatedAt: e.now()}
+		Memory: memory, CPU: vwire.DefaultCPU, OSType: doc.OSType, CreatedAt: e.now()}
 	if _, err := uuid.Parse(tp.ID); err != nil || o.RegenerateIDs || tp.ID == vwire.BlankTemplateID {
 		tp.ID = uuid.NewString()
 	}

@@ -92,6 +92,7 @@ type HostVMSpec struct {
 	ID        string
 	Name      string
 	MemoryMiB int64
+	CPU       vwire.CPUTopology
 	Kernel    string
 	Initrd    string
 	Cmdline   string

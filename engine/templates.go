@@ -24,6 +24,7 @@ var (
 type TemplateSpec struct {
 	Name        string
 	Description string
+	Comment     string
 	VMID        string
 }
 
@@ -58,8 +59,8 @@ func (e *Engine) AddTemplate(ctx context.Context, s TemplateSpec) (*vwire.Templa
 		if vm.Status != vwire.VMDown {
 			return vwire.Fail(op, vwire.MsgVMIsRunning)
 		}
-		tp = &vwire.Template{ID: uuid.NewString(), Name: s.Name, Description: s.Description, ClusterID: vm.ClusterID,
-			Memory: vm.Memory, OSType: vm.OSType, CreatedAt: e.now()}
+		tp = &vwire.Template{ID: uuid.NewString(), Name: s.Name, Description: s.Description, Comment: s.Comment,
+			ClusterID: vm.ClusterID, Memory: vm.Memory, CPU: vm.CPU, OSType: vm.OSType, CreatedAt: e.now()}
 		if err := tx.CreateTemplate(tp); err != nil {
 			return nameConflict(op, vwire.MsgNameAlreadyUsed, err)
 		}
@@ -103,6 +104,9 @@ func (e *Engine) UpdateTemplate(ctx context.Context, id string, mutate func(*vwi
 		}
 		tp.ID = id
 		if err := vwire.ValidateName(op, tp.Name, 64, true); err != nil {
+			return err
+		}
+		if err := vwire.ValidateCPU(op, tp.CPU); err != nil {
 			return err
 		}
 		if err := tx.UpdateTemplate(tp); err != nil {

@@ -14,8 +14,11 @@ import (
 
 // VMSpec is a VM to create.
 type VMSpec struct {
-	Name           string
-	Description    string
+	Name        string
+	Description string
+	Comment     string
+	// CPU, if set, is the VM's CPU topology; else its template's.
+	CPU            *vwire.CPUTopology
 	ClusterID      string
 	TemplateID     string
 	Memory         int64
@@ -61,7 +64,7 @@ func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 	if s.TemplateID == "" {
 		s.TemplateID = vwire.BlankTemplateID
 	}
-	vm := &vwire.VM{ID: uuid.NewString(), Name: s.Name, Description: s.Description, ClusterID: s.ClusterID, TemplateID: s.TemplateID,
+	vm := &vwire.VM{ID: uuid.NewString(), Name: s.Name, Description: s.Description, Comment: s.Comment, ClusterID: s.ClusterID, TemplateID: s.TemplateID,
 		Status: vwire.VMDown, Memory: s.Memory, OSType: s.OSType, Kernel: s.Kernel, Initrd: s.Initrd, Cmdline: s.Cmdline,
 		PlacementHosts: s.PlacementHosts, CreatedAt: e.now()}
 	err := e.store.Update(ctx, func(tx vwire.Tx) error {
@@ -81,6 +84,13 @@ func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 			vm.Memory = tp.Memory
 		}
 		if err := vwire.ValidateMemory(op, vm.Memory); err != nil {
+			return err
+		}
+		vm.CPU = tp.CPU
+		if s.CPU != nil {
+			vm.CPU = *s.CPU
+		}
+		if err := vwire.ValidateCPU(op, vm.CPU); err != nil {
 			return err
 		}
 		if vm.OSType == "" {
@@ -108,8 +118,11 @@ func (e *Engine) AddVM(ctx context.Context, s VMSpec) (*vwire.VM, error) {
 
 // VMPatch is an edit of a VM; nil fields keep their value.
 type VMPatch struct {
-	Name           *string
-	Description    *string
+	Name        *string
+	Description *string
+	Comment     *string
+	// CPU and Memory of a running VM apply at its next start.
+	CPU            *vwire.CPUTopology
 	ClusterID      *string
 	Memory         *int64
 	Kernel         *string
@@ -156,6 +169,13 @@ func (e *Engine) UpdateVM(ctx context.Context, id string, p VMPatch) (*vwire.VM,
 		}
 		set(&vm.Name, p.Name)
 		set(&vm.Description, p.Description)
+		set(&vm.Comment, p.Comment)
+		if p.CPU != nil {
+			if err := vwire.ValidateCPU(op, *p.CPU); err != nil {
+				return err
+			}
+			vm.CPU = *p.CPU
+		}
 		set(&vm.Kernel, p.Kernel)
 		set(&vm.Initrd, p.Initrd)
 		set(&vm.Cmdline, p.Cmdline)
@@ -384,7 +404,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	vp := HostVMSpec{ID: c.vm.ID, Name: c.vm.Name, MemoryMiB: c.vm.Memory >> 20, Kernel: c.vm.Kernel, Initrd: c.vm.Initrd, Cmdline: c.vm.Cmdline}
+	vp := HostVMSpec{ID: c.vm.ID, Name: c.vm.Name, MemoryMiB: c.vm.Memory >> 20, CPU: c.vm.CPU, Kernel: c.vm.Kernel, Initrd: c.vm.Initrd, Cmdline: c.vm.Cmdline}
 	plugged := make([]*vwire.NIC, 0, len(c.nics))
 	for _, n := range c.nics {
 		if n.Plugged {

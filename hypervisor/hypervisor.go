@@ -33,10 +33,13 @@ type Domain struct {
 	ID        string
 	Name      string
 	MemoryMiB int64
-	Kernel    string
-	Initrd    string
-	Cmdline   string
-	NICs      []NIC
+	// Sockets, Cores (per socket) and Threads (per core) are the guest's
+	// CPU topology; 0 counts as 1.
+	Sockets, Cores, Threads int
+	Kernel                  string
+	Initrd                  string
+	Cmdline                 string
+	NICs                    []NIC
 }
 
 // DomainState is a domain as the hypervisor has it.

@@ -10,8 +10,8 @@ import (
 func (q *request) templateNode(t *vwire.Template) *node {
 	href := q.href("templates", t.ID)
 	n := &node{name: "template", href: href, id: t.ID}
-	return n.add(str("name", t.Name), optStr("description", t.Description), link("nics", href+"/nics"),
-		date("creation_time", t.CreatedAt), integer("memory", t.Memory),
+	return n.add(str("name", t.Name), str("description", t.Description), str("comment", t.Comment), link("nics", href+"/nics"),
+		date("creation_time", t.CreatedAt), integer("memory", t.Memory), cpuNode(t.CPU), memoryPolicy(t.Memory), noHA(),
 		el("os", el("boot", el("devices", item(str("device", "hd")))), str("type", t.OSType)),
 		str("status", "ok"), str("type", "server"),
 		ref("cluster", q.href("clusters", t.ClusterID), t.ClusterID))
@@ -105,7 +105,8 @@ func (s *Server) addTemplate(q *request) error {
 		}
 		vmID = vm.ID
 	}
-	t, err := s.eng.AddTemplate(q.ctx(), engine.TemplateSpec{Name: b.strOr("name", ""), Description: b.strOr("description", ""), VMID: vmID})
+	t, err := s.eng.AddTemplate(q.ctx(), engine.TemplateSpec{Name: b.strOr("name", ""), Description: b.strOr("description", ""),
+		Comment: b.strOr("comment", ""), VMID: vmID})
 	if err != nil {
 		return err
 	}
@@ -114,13 +115,19 @@ func (s *Server) addTemplate(q *request) error {
 }
 
 func applyTemplate(b *in, t *vwire.Template) error {
-	if v := b.strp("name"); v != nil {
-		t.Name = *v
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"name", &t.Name}, {"description", &t.Description}, {"comment", &t.Comment}} {
+		if v := b.strp(f.name); v != nil {
+			*f.dst = *v
+		}
 	}
-	if v := b.strp("description"); v != nil {
-		t.Description = *v
+	cpu, err := readCPU(b, t.CPU)
+	if cpu != nil {
+		t.CPU = *cpu
 	}
-	return nil
+	return err
 }
 
 func (s *Server) listTemplateNics(q *request) error {

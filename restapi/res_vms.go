@@ -140,10 +140,9 @@ func (q *request) vmNode(v *vwire.VM) *node {
 		}
 		pp.add(hs)
 	}
-	n.add(actions(href, "start", "stop", "shutdown"), str("name", v.Name), optStr("description", v.Description),
-		link("nics", href+"/nics"),
-		el("cpu", str("architecture", "x86_64"), el("topology", integer("cores", 1), integer("sockets", 1), integer("threads", 1))),
-		date("creation_time", v.CreatedAt), integer("memory", v.Memory), os, pp,
+	n.add(actions(href, "start", "stop", "shutdown"), str("name", v.Name), str("description", v.Description),
+		str("comment", v.Comment), link("nics", href+"/nics"), cpuNode(v.CPU),
+		date("creation_time", v.CreatedAt), integer("memory", v.Memory), memoryPolicy(v.Memory), noHA(), os, pp,
 		date("start_time", v.StartTime), date("stop_time", v.StopTime),
 		boolean("stateless", false), str("type", "server"), str("status", string(v.Status)),
 		ref("cluster", q.href("clusters", v.ClusterID), v.ClusterID),
@@ -295,7 +294,7 @@ func (s *Server) addVM(q *request) error {
 	if len(missing) > 0 {
 		return vwire.Incomplete("Vm", missing, "add")
 	}
-	spec := engine.VMSpec{Name: b.strOr("name", ""), Description: b.strOr("description", "")}
+	spec := engine.VMSpec{Name: b.strOr("name", ""), Description: b.strOr("description", ""), Comment: b.strOr("comment", "")}
 	if spec.ClusterID, err = s.refCluster(q, b, true); err != nil {
 		return err
 	}
@@ -309,6 +308,9 @@ func (s *Server) addVM(q *request) error {
 		return err
 	}
 	spec.TemplateID = t.ID
+	if spec.CPU, err = readCPU(b, t.CPU); err != nil {
+		return err
+	}
 	base, err := readVMBase(b)
 	if err != nil {
 		return err
@@ -342,6 +344,45 @@ func (s *Server) addVM(q *request) error {
 	return nil
 }
 
+// cpuNode is a VM's or template's <cpu>: the guest's topology, which the
+// host's domain has (sockets × cores × threads vCPUs).
+func cpuNode(c vwire.CPUTopology) *node {
+	return el("cpu", str("architecture", "x86_64"), el("topology", integer("cores", int64(c.Cores)),
+		integer("sockets", int64(c.Sockets)), integer("threads", int64(c.Threads))))
+}
+
+// memoryPolicy says what the domain has: all its memory guaranteed, no
+// more to grow into, no balloon (the agent defines none).
+func memoryPolicy(memory int64) *node {
+	return el("memory_policy", integer("guaranteed", memory), integer("max", memory), boolean("ballooning", false))
+}
+
+// noHA is oVirt's high_availability, off: vwire restarts no VM by itself.
+func noHA() *node {
+	return el("high_availability", boolean("enabled", false), integer("priority", 0))
+}
+
+// readCPU reads <cpu><topology> onto c: the parts given replace c's.
+func readCPU(b *in, c vwire.CPUTopology) (*vwire.CPUTopology, error) {
+	topo := b.child("cpu").child("topology")
+	if topo == nil {
+		return nil, nil
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"sockets", &c.Sockets}, {"cores", &c.Cores}, {"threads", &c.Threads}} {
+		v, err := topo.intp(f.name, 1, vwire.MaxVCPUs)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			*f.dst = int(*v)
+		}
+	}
+	return &c, nil
+}
+
 // vmBase is what VM add and update read alike: memory and os's boot files.
 type vmBase struct {
 	memory                  *int64
@@ -371,7 +412,10 @@ func (s *Server) updateVM(q *request) error {
 	if err != nil {
 		return err
 	}
-	p := engine.VMPatch{Name: b.strp("name"), Description: b.strp("description")}
+	p := engine.VMPatch{Name: b.strp("name"), Description: b.strp("description"), Comment: b.strp("comment")}
+	if p.CPU, err = readCPU(b, v.CPU); err != nil {
+		return err
+	}
 	base, err := readVMBase(b)
 	if err != nil {
 		return err

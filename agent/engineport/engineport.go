@@ -114,7 +114,8 @@ func (c *Client) SetupNetworks(cx context.Context, add, remove []string) error {
 
 // CreateVM calls VM.create.
 func (c *Client) CreateVM(cx context.Context, vm engine.HostVMSpec) (engine.HostVM, error) {
-	vp := agent.VMParams{VMID: vm.ID, VMName: vm.Name, MemSize: vm.MemoryMiB, Kernel: vm.Kernel, Initrd: vm.Initrd, KernelArgs: vm.Cmdline}
+	vp := agent.VMParams{VMID: vm.ID, VMName: vm.Name, MemSize: vm.MemoryMiB, Kernel: vm.Kernel, Initrd: vm.Initrd, KernelArgs: vm.Cmdline,
+		SMP: vm.CPU.VCPUs(), SMPCoresPerSocket: vm.CPU.Cores, SMPThreadsPerCore: vm.CPU.Threads}
 	for _, d := range vm.Devices {
 		vp.Devices = append(vp.Devices, deviceOf(d))
 	}

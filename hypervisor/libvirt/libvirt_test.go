@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/hypervisortest"
@@ -103,4 +106,25 @@ func TestReconnects(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("no reconnection after the connection dropped: %v", lastErr)
+}
+
+// TestCPUTopologyReachesDomain: the VM's sockets, cores and threads are the
+// running domain's vCPUs and topology, as libvirt reports them.
+func TestCPUTopologyReachesDomain(t *testing.T) {
+	hv := newHypervisor(t)
+	id := uuid.NewString()
+	if _, err := hv.CreateDomain(context.Background(), hypervisor.Domain{ID: id, Name: "vwt-" + id[:8], MemoryMiB: 64,
+		Sockets: 2, Cores: 2, Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hv.DestroyDomain(context.Background(), id) })
+	out, err := exec.Command("virsh", "-c", "qemu:///system", "vcpucount", id, "--live", "--active").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "4" {
+		t.Errorf("virsh vcpucount: %q %v, want 4", out, err)
+	}
+	xml, err := exec.Command("virsh", "-c", "qemu:///system", "dumpxml", id).CombinedOutput()
+	if err != nil || !strings.Contains(string(xml), `sockets='2'`) || !strings.Contains(string(xml), `cores='2'`) ||
+		!strings.Contains(string(xml), `threads='1'`) {
+		t.Errorf("domain XML lacks the topology: %v\n%s", err, xml)
+	}
 }

@@ -12,13 +12,14 @@ import (
 
 // ---- templates
 
-const templateCols = `id, name, description, cluster_id, memory, os_type, created_at`
+const templateCols = `id, name, description, cluster_id, memory, os_type, created_at, comment, cpu_sockets, cpu_cores, cpu_threads`
 
 func scanTemplate(s interface{ Scan(...any) error }) (*vwire.Template, error) {
 	var tp vwire.Template
 	var cluster sql.NullString
 	var created int64
-	if err := s.Scan(&tp.ID, &tp.Name, &tp.Description, &cluster, &tp.Memory, &tp.OSType, &created); err != nil {
+	if err := s.Scan(&tp.ID, &tp.Name, &tp.Description, &cluster, &tp.Memory, &tp.OSType, &created,
+		&tp.Comment, &tp.CPU.Sockets, &tp.CPU.Cores, &tp.CPU.Threads); err != nil {
 		return nil, err
 	}
 	tp.ClusterID = cluster.String
@@ -39,14 +40,16 @@ func (t *Tx) Templates() ([]*vwire.Template, error) {
 }
 
 func (t *Tx) CreateTemplate(tp *vwire.Template) error {
-	_, err := t.exec(`INSERT INTO templates (`+templateCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		tp.ID, tp.Name, tp.Description, nullString(tp.ClusterID), tp.Memory, tp.OSType, millis(tp.CreatedAt))
+	_, err := t.exec(`INSERT INTO templates (`+templateCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tp.ID, tp.Name, tp.Description, nullString(tp.ClusterID), tp.Memory, tp.OSType, millis(tp.CreatedAt),
+		tp.Comment, tp.CPU.Sockets, tp.CPU.Cores, tp.CPU.Threads)
 	return err
 }
 
 func (t *Tx) UpdateTemplate(tp *vwire.Template) error {
-	return t.execOne("Template", tp.ID, `UPDATE templates SET name = ?, description = ?, cluster_id = ?, memory = ?, os_type = ? WHERE id = ?`,
-		tp.Name, tp.Description, nullString(tp.ClusterID), tp.Memory, tp.OSType, tp.ID)
+	return t.execOne("Template", tp.ID, `UPDATE templates SET name = ?, description = ?, cluster_id = ?, memory = ?, os_type = ?,
+		comment = ?, cpu_sockets = ?, cpu_cores = ?, cpu_threads = ? WHERE id = ?`,
+		tp.Name, tp.Description, nullString(tp.ClusterID), tp.Memory, tp.OSType, tp.Comment, tp.CPU.Sockets, tp.CPU.Cores, tp.CPU.Threads, tp.ID)
 }
 
 func (t *Tx) DeleteTemplate(id string) error {
@@ -86,7 +89,7 @@ func (t *Tx) DeleteTemplateNIC(id string) error {
 // ---- VMs
 
 const vmCols = `id, name, description, cluster_id, template_id, status, host_id, placement_hosts, memory, os_type,
-	kernel, initrd, cmdline, created_at, start_time, stop_time`
+	kernel, initrd, cmdline, created_at, start_time, stop_time, comment, cpu_sockets, cpu_cores, cpu_threads`
 
 // vmSelect reads the generation and the foreign devices too, which only
 // BumpVMGeneration and SetForeignNICs write.
@@ -98,7 +101,8 @@ func scanVM(s interface{ Scan(...any) error }) (*vwire.VM, error) {
 	var placement, foreign string
 	var created, started, stopped int64
 	if err := s.Scan(&v.ID, &v.Name, &v.Description, &v.ClusterID, &v.TemplateID, &v.Status, &host, &placement,
-		&v.Memory, &v.OSType, &v.Kernel, &v.Initrd, &v.Cmdline, &created, &started, &stopped, &v.Generation, &foreign); err != nil {
+		&v.Memory, &v.OSType, &v.Kernel, &v.Initrd, &v.Cmdline, &created, &started, &stopped,
+		&v.Comment, &v.CPU.Sockets, &v.CPU.Cores, &v.CPU.Threads, &v.Generation, &foreign); err != nil {
 		return nil, err
 	}
 	v.ForeignNICs = splitList(foreign)
@@ -111,7 +115,7 @@ func scanVM(s interface{ Scan(...any) error }) (*vwire.VM, error) {
 func vmArgs(v *vwire.VM) []any {
 	return []any{v.Name, v.Description, v.ClusterID, v.TemplateID, string(v.Status), nullString(v.HostID),
 		strings.Join(v.PlacementHosts, ","), v.Memory, v.OSType, v.Kernel, v.Initrd, v.Cmdline,
-		millis(v.CreatedAt), millis(v.StartTime), millis(v.StopTime)}
+		millis(v.CreatedAt), millis(v.StartTime), millis(v.StopTime), v.Comment, v.CPU.Sockets, v.CPU.Cores, v.CPU.Threads}
 }
 
 func (t *Tx) VM(id string) (*vwire.VM, error) {
@@ -134,15 +138,15 @@ func (t *Tx) CountVMs(status vwire.VMStatus) (int, error) {
 }
 
 func (t *Tx) CreateVM(v *vwire.VM) error {
-	_, err := t.exec(`INSERT INTO vms (`+vmCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(`INSERT INTO vms (`+vmCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append([]any{v.ID}, vmArgs(v)...)...)
 	return err
 }
 
 func (t *Tx) UpdateVM(v *vwire.VM) error {
 	return t.execOne("VM", v.ID, `UPDATE vms SET name = ?, description = ?, cluster_id = ?, template_id = ?, status = ?, host_id = ?,
-		placement_hosts = ?, memory = ?, os_type = ?, kernel = ?, initrd = ?, cmdline = ?, created_at = ?, start_time = ?, stop_time = ?
-		WHERE id = ?`, append(vmArgs(v), v.ID)...)
+		placement_hosts = ?, memory = ?, os_type = ?, kernel = ?, initrd = ?, cmdline = ?, created_at = ?, start_time = ?, stop_time = ?,
+		comment = ?, cpu_sockets = ?, cpu_cores = ?, cpu_threads = ? WHERE id = ?`, append(vmArgs(v), v.ID)...)
 }
 
 func (t *Tx) BumpVMGeneration(id string) error {

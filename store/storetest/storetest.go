@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"Filters", testFilters},
 		{"EnrolmentTokens", testEnrolmentTokens},
 		{"Authz", testAuthz},
+		{"CPUAndComment", testCPUAndComment},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -949,4 +950,35 @@ func testCountVMs(t *testing.T, s vwire.Store) {
 	if len(vms) != all {
 		t.Errorf("CountVMs(\"\") = %d, VMs() lists %d", all, len(vms))
 	}
+}
+
+// testCPUAndComment: a VM's and a template's CPU topology and comment are
+// stored, read and changed.
+func testCPUAndComment(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	tp := &vwire.Template{ID: uuid.NewString(), Name: "t-" + uuid.NewString()[:8], ClusterID: f.cluster.ID, Memory: 1 << 29,
+		CPU: vwire.CPUTopology{Sockets: 2, Cores: 3, Threads: 1}, Comment: "tmpl note", OSType: "other", CreatedAt: time.UnixMilli(1)}
+	update(t, s, func(tx vwire.Tx) error { return tx.CreateTemplate(tp) })
+	vm := *f.vm
+	vm.CPU, vm.Comment = vwire.CPUTopology{Sockets: 1, Cores: 4, Threads: 2}, "vm note"
+	update(t, s, func(tx vwire.Tx) error { return tx.UpdateVM(&vm) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		got, err := tx.Template(tp.ID)
+		if err != nil || got.CPU != tp.CPU || got.Comment != "tmpl note" {
+			t.Errorf("template = %+v, %v", got, err)
+		}
+		v, err := tx.VM(vm.ID)
+		if err != nil || v.CPU != vm.CPU || v.Comment != "vm note" {
+			t.Errorf("VM = %+v, %v", v, err)
+		}
+		return nil
+	})
+	tp.CPU.Threads, tp.Comment = 2, ""
+	update(t, s, func(tx vwire.Tx) error { return tx.UpdateTemplate(tp) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if got, err := tx.Template(tp.ID); err != nil || got.CPU.Threads != 2 || got.Comment != "" {
+			t.Errorf("updated template = %+v, %v", got, err)
+		}
+		return nil
+	})
 }
