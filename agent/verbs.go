@@ -22,18 +22,18 @@ type Device struct {
 
 // VMParams is VM.create's vmParams.
 type VMParams struct {
-	VMID       string   `json:"vmId"`
-	VMName     string   `json:"vmName"`
-	MemSize    int64    `json:"memSize"` // MiB
+	VMID    string `json:"vmId"`
+	VMName  string `json:"vmName"`
+	MemSize int64  `json:"memSize"` // MiB
 	// VDSM's CPU topology: smp virtual CPUs in all, of cores per socket
 	// and threads per core (0: 1; smp 0: one CPU).
-	SMP               int `json:"smp,omitempty"`
-	SMPCoresPerSocket int `json:"smpCoresPerSocket,omitempty"`
-	SMPThreadsPerCore int `json:"smpThreadsPerCore,omitempty"`
-	Kernel     string   `json:"kernel,omitempty"`
-	Initrd     string   `json:"initrd,omitempty"`
-	KernelArgs string   `json:"kernelArgs,omitempty"`
-	Devices    []Device `json:"devices"`
+	SMP               int      `json:"smp,omitempty"`
+	SMPCoresPerSocket int      `json:"smpCoresPerSocket,omitempty"`
+	SMPThreadsPerCore int      `json:"smpThreadsPerCore,omitempty"`
+	Kernel            string   `json:"kernel,omitempty"`
+	Initrd            string   `json:"initrd,omitempty"`
+	KernelArgs        string   `json:"kernelArgs,omitempty"`
+	Devices           []Device `json:"devices"`
 }
 
 // NICStats is one device of a running VM, read from the live domain.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	ovirtclient "github.com/ovirt/go-ovirt-client/v3"
 	ovirtclientlog "github.com/ovirt/go-ovirt-client-log/v3"
+	ovirtclient "github.com/ovirt/go-ovirt-client/v3"
 
 	"vwire.dev/vwire/app"
 )
