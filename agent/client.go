@@ -191,6 +191,18 @@ func (c *Client) Capabilities(ctx context.Context) (Capabilities, error) {
 	return caps, c.Call(ctx, verbCapabilities, NoParams{}, &caps)
 }
 
+// VMStats calls VM.getStats: one VM with its devices' traffic counters.
+func (c *Client) VMStats(ctx context.Context, vmID string) (VMStats, error) {
+	var out []VMStats
+	if err := c.Call(ctx, verbGetStats, VMIDParams{VMID: vmID}, &out); err != nil {
+		return VMStats{}, err
+	}
+	if len(out) != 1 {
+		return VMStats{}, &RPCError{Code: CodeUnexpected, Message: fmt.Sprintf("VM.getStats answered %d VMs, want 1", len(out))}
+	}
+	return out[0], nil
+}
+
 // AllVMStats calls Host.getAllVmStats.
 func (c *Client) AllVMStats(ctx context.Context) ([]VMStats, error) {
 	var out []VMStats

@@ -157,12 +157,27 @@ func (s *Server) allVMStats(ctx context.Context, _ NoParams) ([]VMStats, *RPCErr
 	return out, nil
 }
 
+// getStats answers VM.getStats: the VM's devices with their traffic
+// counters, read after the devices so that every device listed has them
+// (one unplugged in between has none).
 func (s *Server) getStats(ctx context.Context, p VMIDParams) ([]VMStats, *RPCError) {
 	d, err := s.hv.Domain(ctx, p.VMID)
 	if err != nil {
 		return nil, vmError(CodeUnexpected, err)
 	}
-	return []VMStats{statsOf(d)}, nil
+	counters, err := s.hv.InterfaceCounters(ctx, p.VMID)
+	if err != nil {
+		return nil, vmError(CodeUnexpected, err)
+	}
+	now := s.now().UnixMilli()
+	st := statsOf(d)
+	for i, n := range st.NICs {
+		if c, ok := counters[n.Alias]; ok {
+			st.NICs[i].Counters = &NICCounters{Rx: c.RxBytes, Tx: c.TxBytes, RxPackets: c.RxPackets, TxPackets: c.TxPackets,
+				RxErrors: c.RxErrors, TxErrors: c.TxErrors, RxDropped: c.RxDrops, TxDropped: c.TxDrops, SampleTime: now}
+		}
+	}
+	return []VMStats{st}, nil
 }
 
 // setupNetworks answers Host.setupNetworks (behind needsBridges).

@@ -19,6 +19,7 @@ import (
 type Server struct {
 	hv  hypervisor.Hypervisor
 	log *slog.Logger
+	now func() time.Time
 	// identity is an enrolled agent's certificate, for renewal (nil: not
 	// enrolled).
 	identity Identity
@@ -66,13 +67,18 @@ type Options struct {
 	// request line once its first byte came (default 30 s). An idle
 	// stream, between lines, may stay open as long as the client likes.
 	StreamLineTimeout time.Duration
+	// Now is the agent's clock for sample times (default time.Now).
+	Now func() time.Time
 }
 
 // NewServer returns an agent on hv.
 func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
 	s := &Server{hv: hv, log: o.Logger, identity: o.Identity, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
 		maxStreamCalls: o.MaxStreamCalls, streamLineTimeout: o.StreamLineTimeout,
-		streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}}
+		streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}, now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

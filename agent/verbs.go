@@ -45,6 +45,23 @@ type NICStats struct {
 	LinkActive bool   `json:"linkActive"`
 	Address    string `json:"address"`
 	Name       string `json:"name"`
+	// VM.getStats only: the device's traffic counters (VDSM's rx, tx,
+	// rxErrors, rxDropped, …, with packets), read when it answered.
+	Counters *NICCounters `json:"counters,omitempty"`
+}
+
+// NICCounters are a device's traffic counters in VDSM's names (bytes in
+// rx and tx), from the guest's point of view.
+type NICCounters struct {
+	Rx         int64 `json:"rx"`
+	Tx         int64 `json:"tx"`
+	RxPackets  int64 `json:"rxPackets"`
+	TxPackets  int64 `json:"txPackets"`
+	RxErrors   int64 `json:"rxErrors"`
+	TxErrors   int64 `json:"txErrors"`
+	RxDropped  int64 `json:"rxDropped"`
+	TxDropped  int64 `json:"txDropped"`
+	SampleTime int64 `json:"sampleTime"` // Unix milliseconds
 }
 
 // VMStats is one running VM as the host sees it.

@@ -27,7 +27,8 @@ var update = flag.Bool("update", false, "rewrite testdata/wire.golden from the c
 // deadline, which is a clock reading, is masked.
 func TestWireGolden(t *testing.T) {
 	s := sim.New("red", "blue")
-	as := agent.NewServer(s, agent.Options{UnplugTimeout: 200 * time.Millisecond})
+	as := agent.NewServer(s, agent.Options{UnplugTimeout: 200 * time.Millisecond,
+		Now: func() time.Time { return time.UnixMilli(1700000000000) }})
 	var mu sync.Mutex
 	var log bytes.Buffer
 	deadline := regexp.MustCompile(`"deadline":[0-9]+`)

@@ -55,6 +55,9 @@ type Engine struct {
 	clientsMu sync.Mutex
 	clients   map[string]cachedClient
 
+	// samples are the last traffic counters read of each vNIC, for rates.
+	samples *nicSamples
+
 	auth *auth
 }
 
@@ -86,7 +89,7 @@ const DefaultHostTimeout = 30 * time.Second
 // New returns an engine on store. o.Dial must be set.
 func New(store vwire.Store, o Options) *Engine {
 	e := &Engine{store: store, dial: o.Dial, signer: o.Signer, log: o.Logger, now: time.Now, hostTimeout: o.HostTimeout,
-		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, id: uuid.NewString(),
+		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, samples: newNICSamples(), id: uuid.NewString(),
 		leases: map[string]time.Time{}, auth: newAuth(o.Sessions)}
 	if e.log == nil {
 		e.log = slog.Default()

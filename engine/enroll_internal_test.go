@@ -20,6 +20,7 @@ func unreached() error {
 
 func (downHost) Capabilities(context.Context) (HostCaps, error)          { return HostCaps{}, unreached() }
 func (downHost) AllVMStats(context.Context) ([]HostVM, error)            { return nil, unreached() }
+func (downHost) VMStats(context.Context, string) (HostVM, error)         { return HostVM{}, unreached() }
 func (downHost) SetupNetworks(context.Context, []string, []string) error { return unreached() }
 func (downHost) CreateVM(context.Context, HostVMSpec) (HostVM, error)    { return HostVM{}, unreached() }
 func (downHost) DestroyVM(context.Context, string) error                 { return unreached() }

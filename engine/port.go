@@ -18,6 +18,8 @@ import (
 type HostClient interface {
 	Capabilities(ctx context.Context) (HostCaps, error)
 	AllVMStats(ctx context.Context) ([]HostVM, error)
+	// VMStats reads one running VM with its devices' traffic counters.
+	VMStats(ctx context.Context, vmID string) (HostVM, error)
 	// SetupNetworks creates the bridges add and removes those of remove.
 	SetupNetworks(ctx context.Context, add, remove []string) error
 	CreateVM(ctx context.Context, vm HostVMSpec) (HostVM, error)
@@ -108,6 +110,16 @@ type HostNIC struct {
 	LinkActive bool
 	Address    string // its PCI address
 	Name       string // the host's name of it (the tap device)
+	// Counters are its traffic, when the call reads them (VMStats).
+	Counters *HostNICCounters
+}
+
+// HostNICCounters are a device's traffic counters from the guest's point of
+// view (received is rx), as the host read them at SampledAt.
+type HostNICCounters struct {
+	RxBytes, RxPackets, RxErrors, RxDrops int64
+	TxBytes, TxPackets, TxErrors, TxDrops int64
+	SampledAt                             time.Time
 }
 
 // HostVM is one running VM as the host reports it.

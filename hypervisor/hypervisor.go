@@ -95,6 +95,17 @@ type Hypervisor interface {
 	// announce-self: RARP from its MAC, and the guest's own gratuitous
 	// ARP/NA where the driver supports it). An unknown alias is refused.
 	Announce(ctx context.Context, domainID, alias string) error
+	// InterfaceCounters reads the traffic counters of the running domain's
+	// devices, by alias.
+	InterfaceCounters(ctx context.Context, domainID string) (map[string]NICCounters, error)
+}
+
+// NICCounters are a device's traffic since its host-side device was made
+// (libvirt's virDomainInterfaceStats, from the guest's point of view: Rx
+// is what the guest received).
+type NICCounters struct {
+	RxBytes, RxPackets, RxErrors, RxDrops int64
+	TxBytes, TxPackets, TxErrors, TxDrops int64
 }
 
 // BridgeManager is implemented by hypervisors whose host bridges the agent

@@ -16,6 +16,7 @@ func (q *request) nicNode(n *vwire.NIC) *node {
 	href := q.href("vms", n.VMID, "nics", n.ID)
 	out := &node{name: "nic", href: href, id: n.ID}
 	out.add(actions(href, "activate", "deactivate"), str("name", n.Name),
+		link("statistics", href+"/statistics"), link("reporteddevices", href+"/reporteddevices"),
 		str("interface", string(n.Interface)), boolean("linked", n.Linked),
 		el("mac", str("address", n.MAC)), boolean("plugged", n.Plugged), boolean("synced", n.Synced),
 		ref("vm", q.href("vms", n.VMID), n.VMID))

@@ -141,7 +141,8 @@ func (q *request) vmNode(v *vwire.VM) *node {
 		pp.add(hs)
 	}
 	n.add(actions(href, "start", "stop", "shutdown"), str("name", v.Name), str("description", v.Description),
-		str("comment", v.Comment), link("nics", href+"/nics"), cpuNode(v.CPU),
+		str("comment", v.Comment), link("nics", href+"/nics"), link("numanodes", href+"/numanodes"),
+		link("reporteddevices", href+"/reporteddevices"), link("permissions", href+"/permissions"), cpuNode(v.CPU),
 		date("creation_time", v.CreatedAt), integer("memory", v.Memory), memoryPolicy(v.Memory), noHA(), os, pp,
 		date("start_time", v.StartTime), date("stop_time", v.StopTime),
 		boolean("stateless", false), str("type", "server"), str("status", string(v.Status)),

@@ -175,6 +175,7 @@ type node struct {
 	text          string
 	isText        bool
 	jsonNum       *int64 // dates are epoch milliseconds in JSON
+	jsonDecimal   bool   // text is a number in JSON (statistics' data)
 	kids          []*node
 	arr           bool // JSON: always an array under its name
 }
@@ -209,6 +210,12 @@ func optStr(name, v string) *node {
 }
 
 func boolean(name string, v bool) *node { return str(name, strconv.FormatBool(v)) }
+
+// decimal is a number that JSON shows as a number (oVirt's xs:decimal,
+// which Jackson writes unquoted), e.g. a statistic's datum.
+func decimal(name string, v float64) *node {
+	return &node{name: name, text: strconv.FormatFloat(v, 'f', -1, 64), isText: true, jsonDecimal: true}
+}
 
 func integer(name string, v int64) *node { return str(name, strconv.FormatInt(v, 10)) }
 
@@ -306,6 +313,9 @@ func (n *node) jsonValue() any {
 	if n.isText {
 		if n.jsonNum != nil {
 			return *n.jsonNum
+		}
+		if n.jsonDecimal {
+			return json.Number(n.text)
 		}
 		return n.text
 	}

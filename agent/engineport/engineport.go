@@ -107,6 +107,15 @@ func (c *Client) AllVMStats(cx context.Context) ([]engine.HostVM, error) {
 	return out, classify(err)
 }
 
+// VMStats calls VM.getStats.
+func (c *Client) VMStats(cx context.Context, vmID string) (engine.HostVM, error) {
+	st, err := c.c.VMStats(ctx(cx), vmID)
+	if err != nil {
+		return engine.HostVM{}, classify(err)
+	}
+	return vmOf(st), nil
+}
+
 // SetupNetworks calls Host.setupNetworks.
 func (c *Client) SetupNetworks(cx context.Context, add, remove []string) error {
 	return classify(c.c.SetupNetworks(ctx(cx), add, remove))
@@ -161,8 +170,13 @@ func deviceOf(d engine.HostDevice) agent.Device {
 }
 
 func nicOf(s agent.NICStats) engine.HostNIC {
-	return engine.HostNIC{Alias: s.Alias, MAC: s.MAC, Model: s.Model, Network: s.Network, LinkActive: s.LinkActive,
+	n := engine.HostNIC{Alias: s.Alias, MAC: s.MAC, Model: s.Model, Network: s.Network, LinkActive: s.LinkActive,
 		Address: s.Address, Name: s.Name}
+	if c := s.Counters; c != nil {
+		n.Counters = &engine.HostNICCounters{RxBytes: c.Rx, RxPackets: c.RxPackets, RxErrors: c.RxErrors, RxDrops: c.RxDropped,
+			TxBytes: c.Tx, TxPackets: c.TxPackets, TxErrors: c.TxErrors, TxDrops: c.TxDropped, SampledAt: time.UnixMilli(c.SampleTime)}
+	}
+	return n
 }
 
 func vmOf(s agent.VMStats) engine.HostVM {

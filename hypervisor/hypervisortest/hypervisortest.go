@@ -184,6 +184,25 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("InterfaceCounters", func(t *testing.T) {
+		got, err := hv.InterfaceCounters(ctx(t), id)
+		if err != nil {
+			t.Fatalf("InterfaceCounters: %v", err)
+		}
+		for _, alias := range []string{nicA.Alias, nicB.Alias} {
+			c, ok := got[alias]
+			if !ok {
+				t.Errorf("no counters for %s in %v", alias, got)
+			}
+			if c.RxBytes < 0 || c.TxBytes < 0 || c.RxPackets < 0 || c.TxPackets < 0 {
+				t.Errorf("counters of %s = %+v", alias, c)
+			}
+		}
+		if _, err := hv.InterfaceCounters(ctx(t), uuid.NewString()); code(err) != hypervisor.ErrNoDomain {
+			t.Errorf("counters of a missing domain: %v, want code %d", err, hypervisor.ErrNoDomain)
+		}
+	})
+
 	t.Run("HotPlugAndUnplug", func(t *testing.T) {
 		extra := nic(uuid.NewString(), "02:00:00:aa:00:03", brB, false)
 		got, err := hv.AttachNIC(ctx(t), id, extra)

@@ -209,6 +209,36 @@ func (h *Hypervisor) Domain(ctx context.Context, id string) (hypervisor.DomainSt
 	return st, err
 }
 
+// InterfaceCounters reads each device's counters from its tap
+// (virDomainInterfaceStats; the guest's view: what it received is rx).
+func (h *Hypervisor) InterfaceCounters(ctx context.Context, id string) (map[string]hypervisor.NICCounters, error) {
+	out := map[string]hypervisor.NICCounters{}
+	err := h.call(ctx, "read interface counters", func(l *golibvirt.Libvirt) error {
+		dom, err := h.lookup(l, id)
+		if err != nil {
+			return err
+		}
+		x, _, err := h.read(l, dom)
+		if err != nil || x.Devices == nil {
+			return err
+		}
+		for _, n := range x.Devices.Interfaces {
+			if n.Alias == nil || n.Target == nil || n.Target.Dev == "" {
+				continue
+			}
+			var c hypervisor.NICCounters
+			c.RxBytes, c.RxPackets, c.RxErrors, c.RxDrops, c.TxBytes, c.TxPackets, c.TxErrors, c.TxDrops, err =
+				l.DomainInterfaceStats(dom, n.Target.Dev)
+			if err != nil {
+				return err
+			}
+			out[n.Alias.Name] = c
+		}
+		return nil
+	})
+	return out, err
+}
+
 // liveNIC finds a device of a running domain by alias.
 func (h *Hypervisor) liveNIC(l *golibvirt.Libvirt, dom golibvirt.Domain, alias string) (*libvirtxml.DomainInterface, error) {
 	x, _, err := h.read(l, dom)

@@ -40,6 +40,7 @@ type Sim struct {
 	// announced counts announcements per domain and alias; downs counts
 	// link-down transitions, as a guest's carrier_down_count would.
 	announced map[string]int
+	counters  map[string]hypervisor.NICCounters
 	downs     map[string]int
 	// latency delays every change of a domain, as a busy host would.
 	latency time.Duration
@@ -56,7 +57,7 @@ var _ hypervisor.BridgeManager = (*Sim)(nil)
 // New returns a simulated host with the given bridges and the dummy bridge.
 func New(bridges ...string) *Sim {
 	s := &Sim{bridges: map[string]bool{vwire.DummyBridge: true}, domains: map[string]*domain{}, holdUnplug: map[string]bool{},
-		announced: map[string]int{}, downs: map[string]int{}}
+		announced: map[string]int{}, downs: map[string]int{}, counters: map[string]hypervisor.NICCounters{}}
 	for _, b := range bridges {
 		s.bridges[b] = true
 	}
@@ -444,6 +445,32 @@ func (s *Sim) Announce(ctx context.Context, domainID, alias string) error {
 		}
 	}
 	return hypervisor.Errorf(hypervisor.ErrDeviceMissing, "device not found: no device found with alias %s", alias)
+}
+
+// InterfaceCounters reports each device's counters: zero, unless a test
+// set them (SetCounters). The simulated host carries no traffic.
+func (s *Sim) InterfaceCounters(ctx context.Context, domainID string) (map[string]hypervisor.NICCounters, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, timeout(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.domains[domainID]
+	if !ok {
+		return nil, noDomain(domainID)
+	}
+	out := map[string]hypervisor.NICCounters{}
+	for _, n := range d.nics {
+		out[n.Alias] = s.counters[domainID+"/"+n.Alias]
+	}
+	return out, nil
+}
+
+// SetCounters sets the counters a device reports, for tests.
+func (s *Sim) SetCounters(domainID, alias string, c hypervisor.NICCounters) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counters[domainID+"/"+alias] = c
 }
 
 // Announcements tells how often a device was announced.
