@@ -123,6 +123,8 @@ const (
 	MsgVNICProfileBadGuestNotification                      MsgKey = "VNIC_PROFILE_BAD_GUEST_NOTIFICATION"
 	MsgVMMemoryOutOfRange                                   MsgKey = "VM_MEMORY_OUT_OF_RANGE"
 	MsgVMCPUOutOfRange                                      MsgKey = "VM_CPU_OUT_OF_RANGE"
+	MsgBadFilterParameter                                   MsgKey = "NETWORK_FILTER_PARAMETER_INVALID"
+	MsgNetworkFilterNotExist                                MsgKey = "NETWORK_FILTER_NOT_EXIST"
 	MsgTemplateInUse                                        MsgKey = "ACTION_TYPE_FAILED_TEMPLATE_IN_USE"
 	MsgOVFNetworksMissing                                   MsgKey = "ACTION_TYPE_FAILED_OVF_NETWORKS_MISSING"
 	MsgBlankTemplate                                        MsgKey = "ACTION_TYPE_FAILED_BLANK_TEMPLATE"
@@ -267,6 +269,8 @@ var messages = map[MsgKey]Message{
 	MsgMACPoolHasDuplicates:                      {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Duplicate MAC addresses are in use in the pool: ${macs}."},
 	MsgVNICProfileBadGuestNotification:           {Code: EINVALID, Text: "Cannot ${action} ${type}. guest_notification must be none, link_bounce or announce, and link_bounce_hold between 0 and ${max} milliseconds."},
 	MsgVMMemoryOutOfRange:                        {Code: EINVALID, Text: "Cannot ${action} ${type}. Memory must be between ${min} MiB and ${max} MiB."},
+	MsgBadFilterParameter:                        {Code: EINVALID, Text: "Cannot ${action} ${type}. A network filter parameter needs a name of letters, digits and underscores (at most 64, starting with a letter) and a value of at most 256 letters, digits and . : _ / -."},
+	MsgNetworkFilterNotExist:                     {Code: EINVALID, Text: "Cannot ${action} ${type}. The network filter does not exist."},
 	MsgVMCPUOutOfRange:                           {Code: EINVALID, Text: "Cannot ${action} ${type}. The CPU topology needs at least one socket, core and thread, and at most ${max} virtual CPUs in all."},
 	MsgTemplateInUse:                             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Template is being used by the following VMs: ${names}."},
 	MsgOVFNetworksMissing:                        {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The following vNICs use networks the target cluster lacks: ${networks}. Attach them, or import with empty_missing_networks=true to put those vNICs on no network."},

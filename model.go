@@ -124,6 +124,9 @@ type VNICProfile struct {
 	Description   string
 	NetworkID     string
 	PortMirroring bool
+	// NetworkFilter names the profile's traffic filter in the catalogue
+	// (NWFilters); "" is none.
+	NetworkFilter string
 	// Notify is how a running guest learns that its vNIC moved to this
 	// profile's network; BounceHold is how long the link stays down for
 	// NotifyLinkBounce.

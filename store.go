@@ -183,6 +183,14 @@ type VMTx interface {
 	// SetNICObserved writes what the host reported and the synced flag.
 	SetNICObserved(id string, o *NICObserved, synced bool) error
 
+	// FilterParameters lists a vNIC's network filter parameters, by name;
+	// they go with the vNIC.
+	FilterParameters(nicID string) ([]*FilterParameter, error)
+	FilterParameter(id string) (*FilterParameter, error)
+	CreateFilterParameter(*FilterParameter) error
+	UpdateFilterParameter(*FilterParameter) error
+	DeleteFilterParameter(id string) error
+
 	// SetPending records a host change in flight for a VM (replacing any);
 	// ClearPending removes it.
 	SetPending(p Pending) error

@@ -79,8 +79,12 @@ var (
 	evRoleAdd          = auditType{10926, vwire.SevNormal, "Role ${RoleName} was added by ${UserName}."}
 	evRoleRemove       = auditType{10927, vwire.SevNormal, "Role ${RoleName} was removed by ${UserName}."}
 	evRoleUpdate       = auditType{10928, vwire.SevNormal, "The permits of Role ${RoleName} were changed by ${UserName}."}
-	evLinkUp           = "Link State is UP."
-	evLinkDown         = "Link State is DOWN."
+	// vwire's own: a vNIC's network filter parameters.
+	evFilterParamAdd    = auditType{12110, vwire.SevNormal, "Network filter parameter ${ParameterName}=${ParameterValue} was added to Interface ${InterfaceName} of VM ${VmName}. (User: ${UserName})"}
+	evFilterParamUpdate = auditType{12111, vwire.SevNormal, "Network filter parameter ${ParameterName} of Interface ${InterfaceName} of VM ${VmName} was set to ${ParameterValue}. (User: ${UserName})"}
+	evFilterParamRemove = auditType{12112, vwire.SevNormal, "Network filter parameter ${ParameterName} was removed from Interface ${InterfaceName} of VM ${VmName}. (User: ${UserName})"}
+	evLinkUp            = "Link State is UP."
+	evLinkDown          = "Link State is DOWN."
 )
 
 // event builds an audit row. vars are name/value pairs for the template;

@@ -62,7 +62,7 @@ func (e *Engine) Bootstrap(ctx context.Context, adminPassword string) (generated
 		if err := tx.CreateNetwork(mgmt); err != nil {
 			return err
 		}
-		if err := tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID,
+		if err := tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID, NetworkFilter: vwire.DefaultNWFilter,
 			Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}); err != nil {
 			return err
 		}

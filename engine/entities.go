@@ -54,7 +54,7 @@ func (e *Engine) AddDataCenter(ctx context.Context, dc *vwire.DataCenter) error 
 		if err := tx.CreateNetwork(mgmt); err != nil {
 			return err
 		}
-		if err := tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID,
+		if err := tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: mgmt.Name, NetworkID: mgmt.ID, NetworkFilter: vwire.DefaultNWFilter,
 			Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}); err != nil {
 			return err
 		}
@@ -353,7 +353,7 @@ func (e *Engine) AddNetwork(ctx context.Context, n *vwire.Network) error {
 			return nameConflict(op, vwire.MsgNetworkNameInUse, err)
 		}
 		if n.VMNetwork {
-			if err := tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: n.Name, NetworkID: n.ID,
+			if err := tx.CreateProfile(&vwire.VNICProfile{ID: uuid.NewString(), Name: n.Name, NetworkID: n.ID, NetworkFilter: vwire.DefaultNWFilter,
 				Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}); err != nil {
 				return err
 			}
@@ -459,6 +459,9 @@ func validateProfile(op vwire.Op, p *vwire.VNICProfile) error {
 	}
 	if _, ok := vwire.ParseGuestNotify(string(p.Notify)); !ok || p.BounceHold < 0 || p.BounceHold > vwire.MaxBounceHold {
 		return vwire.Fail(op, vwire.MsgVNICProfileBadGuestNotification, "max", strconv.FormatInt(vwire.MaxBounceHold.Milliseconds(), 10))
+	}
+	if _, ok := vwire.NWFilterByName(p.NetworkFilter); p.NetworkFilter != "" && !ok {
+		return vwire.Fail(op, vwire.MsgNetworkFilterNotExist)
 	}
 	return nil
 }

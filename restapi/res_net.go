@@ -136,7 +136,8 @@ func (q *request) profileNode(p *vwire.VNICProfile) *node {
 		boolean("port_mirroring", p.PortMirroring),
 		str("guest_notification", string(p.Notify)),
 		integer("link_bounce_hold", p.BounceHold.Milliseconds()),
-		ref("network", q.href("networks", p.NetworkID), p.NetworkID))
+		ref("network", q.href("networks", p.NetworkID), p.NetworkID), q.profileFilterNode(p),
+		link("permissions", q.href("vnicprofiles", p.ID, "permissions")))
 }
 
 func (s *Server) writeProfiles(q *request, ps []*vwire.VNICProfile) error {
@@ -200,14 +201,15 @@ func applyProfile(b *in, p *vwire.VNICProfile) error {
 	if hold != nil {
 		p.BounceHold = time.Duration(*hold) * time.Millisecond
 	}
-	return nil
+	return readProfileFilter(b, p)
 }
 
 func (s *Server) addProfileOn(q *request, b *in, networkID string) error {
 	if _, ok := b.str("name"); !ok {
 		return vwire.Incomplete("VnicProfile", []string{"name"}, "add")
 	}
-	p := &vwire.VNICProfile{NetworkID: networkID, Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold}
+	p := &vwire.VNICProfile{NetworkID: networkID, Notify: vwire.NotifyNone, BounceHold: vwire.DefaultBounceHold,
+		NetworkFilter: vwire.DefaultNWFilter}
 	if err := applyProfile(b, p); err != nil {
 		return err
 	}

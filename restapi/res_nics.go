@@ -17,6 +17,7 @@ func (q *request) nicNode(n *vwire.NIC) *node {
 	out := &node{name: "nic", href: href, id: n.ID}
 	out.add(actions(href, "activate", "deactivate"), str("name", n.Name),
 		link("statistics", href+"/statistics"), link("reporteddevices", href+"/reporteddevices"),
+		link("networkfilterparameters", href+"/networkfilterparameters"),
 		str("interface", string(n.Interface)), boolean("linked", n.Linked),
 		el("mac", str("address", n.MAC)), boolean("plugged", n.Plugged), boolean("synced", n.Synced),
 		ref("vm", q.href("vms", n.VMID), n.VMID))

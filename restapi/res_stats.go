@@ -1,10 +1,7 @@
 package restapi
 
 import (
-	"crypto/md5"
 	"net/http"
-
-	"github.com/google/uuid"
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/engine"
@@ -37,14 +34,8 @@ var nicStatDefs = []statDef{
 }
 
 // statisticID is a statistic's id as oVirt makes it: the name-based UUID
-// of its name (Java's UUID.nameUUIDFromBytes, MD5, version 3), so that
-// it is the same on every engine and every vNIC.
-func statisticID(name string) string {
-	sum := md5.Sum([]byte(name))
-	sum[6] = sum[6]&0x0f | 0x30
-	sum[8] = sum[8]&0x3f | 0x80
-	return uuid.UUID(sum).String()
-}
+// of its name, the same on every engine and every vNIC.
+func statisticID(name string) string { return vwire.NameUUID(name) }
 
 func (q *request) statisticNode(d statDef, st *engine.NICStatistics, vmID, nicID string) *node {
 	id := statisticID(d.name)

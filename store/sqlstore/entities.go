@@ -226,12 +226,12 @@ func (t *Tx) DeleteNetwork(id string) error {
 
 // ---- vNIC profiles
 
-const profileCols = `id, name, description, network_id, port_mirroring, guest_notification, link_bounce_hold_ms`
+const profileCols = `id, name, description, network_id, port_mirroring, guest_notification, link_bounce_hold_ms, network_filter`
 
 func scanProfile(s interface{ Scan(...any) error }) (*vwire.VNICProfile, error) {
 	var p vwire.VNICProfile
 	var hold int64
-	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.NetworkID, &p.PortMirroring, &p.Notify, &hold)
+	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.NetworkID, &p.PortMirroring, &p.Notify, &hold, &p.NetworkFilter)
 	p.BounceHold = time.Duration(hold) * time.Millisecond
 	return &p, err
 }
@@ -250,8 +250,8 @@ func (t *Tx) Profiles(f vwire.ProfileFilter) ([]*vwire.VNICProfile, error) {
 }
 
 func (t *Tx) CreateProfile(p *vwire.VNICProfile) error {
-	_, err := t.exec(`INSERT INTO vnic_profiles (`+profileCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.Name, p.Description, p.NetworkID, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds())
+	_, err := t.exec(`INSERT INTO vnic_profiles (`+profileCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Name, p.Description, p.NetworkID, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds(), p.NetworkFilter)
 	return err
 }
 
@@ -265,8 +265,8 @@ func notifyOf(p *vwire.VNICProfile) string {
 
 func (t *Tx) UpdateProfile(p *vwire.VNICProfile) error {
 	return t.execOne("VnicProfile", p.ID, `UPDATE vnic_profiles SET name = ?, description = ?, port_mirroring = ?,
-		guest_notification = ?, link_bounce_hold_ms = ? WHERE id = ?`,
-		p.Name, p.Description, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds(), p.ID)
+		guest_notification = ?, link_bounce_hold_ms = ?, network_filter = ? WHERE id = ?`,
+		p.Name, p.Description, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds(), p.NetworkFilter, p.ID)
 }
 
 func (t *Tx) DeleteProfile(id string) error {

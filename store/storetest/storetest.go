@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"EnrolmentTokens", testEnrolmentTokens},
 		{"Authz", testAuthz},
 		{"CPUAndComment", testCPUAndComment},
+		{"NetworkFilters", testNetworkFilters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -978,6 +979,57 @@ func testCPUAndComment(t *testing.T, s vwire.Store) {
 	s.View(ctx(), func(tx vwire.Tx) error {
 		if got, err := tx.Template(tp.ID); err != nil || got.CPU.Threads != 2 || got.Comment != "" {
 			t.Errorf("updated template = %+v, %v", got, err)
+		}
+		return nil
+	})
+}
+
+// testNetworkFilters: a profile's filter is stored and changed; a vNIC's
+// filter parameters are stored, changed, removed, and go with the vNIC.
+func testNetworkFilters(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	p := &vwire.VNICProfile{ID: uuid.NewString(), Name: "nf-" + uuid.NewString()[:8], NetworkID: f.net.ID, NetworkFilter: "clean-traffic"}
+	update(t, s, func(tx vwire.Tx) error { return tx.CreateProfile(p) })
+	p.NetworkFilter = ""
+	update(t, s, func(tx vwire.Tx) error { return tx.UpdateProfile(p) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if got, err := tx.Profile(p.ID); err != nil || got.NetworkFilter != "" {
+			t.Errorf("profile after clearing its filter = %+v, %v", got, err)
+		}
+		return nil
+	})
+	n := &vwire.NIC{ID: uuid.NewString(), VMID: f.vm.ID, Name: "nfnic", MAC: "02:00:00:00:0f:01", Interface: vwire.IfaceVirtio, Linked: true, Plugged: true, Synced: true}
+	a := &vwire.FilterParameter{ID: uuid.NewString(), NICID: n.ID, Name: "IP", Value: "198.51.100.7"}
+	b := &vwire.FilterParameter{ID: uuid.NewString(), NICID: n.ID, Name: "IP", Value: "198.51.100.8"}
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateNIC(n); err != nil {
+			return err
+		}
+		if err := tx.CreateFilterParameter(a); err != nil {
+			return err
+		}
+		return tx.CreateFilterParameter(b)
+	})
+	b.Value = "198.51.100.9"
+	update(t, s, func(tx vwire.Tx) error { return tx.UpdateFilterParameter(b) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		ps, err := tx.FilterParameters(n.ID)
+		if err != nil || len(ps) != 2 {
+			t.Fatalf("parameters = %v, %v", ps, err)
+		}
+		if got, err := tx.FilterParameter(b.ID); err != nil || got.Value != "198.51.100.9" || got.NICID != n.ID {
+			t.Errorf("updated parameter = %+v, %v", got, err)
+		}
+		return nil
+	})
+	update(t, s, func(tx vwire.Tx) error { return tx.DeleteFilterParameter(a.ID) })
+	if err := s.Update(ctx(), func(tx vwire.Tx) error { return tx.DeleteFilterParameter(a.ID) }); code(err) != vwire.ENOTFOUND {
+		t.Errorf("deleting a deleted parameter: %v", err)
+	}
+	update(t, s, func(tx vwire.Tx) error { return tx.DeleteNIC(n.ID) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if _, err := tx.FilterParameter(b.ID); code(err) != vwire.ENOTFOUND {
+			t.Errorf("a removed vNIC's parameter: %v", err)
 		}
 		return nil
 	})
