@@ -58,6 +58,10 @@ type request struct {
 	r      *http.Request
 	json   bool
 	prefix string // "/ovirt-engine/api" or "/ovirt-engine/api/v4"
+	// internal is set on a read made to follow a link: its answer is
+	// captured there. follow, on a GET with follow=, inlines links.
+	internal *followRead
+	follow   func(*node)
 }
 
 func (q *request) ctx() context.Context { return q.r.Context() }
@@ -85,6 +89,13 @@ func bodyIsJSON(r *http.Request) bool {
 
 // write sends an entity or collection.
 func (q *request) write(code int, n *node) {
+	if q.internal != nil {
+		q.internal.code, q.internal.answer = code, n
+		return
+	}
+	if q.follow != nil && code == http.StatusOK {
+		q.follow(n)
+	}
 	if q.json {
 		q.w.Header().Set("Content-Type", "application/json")
 		q.w.WriteHeader(code)
@@ -223,13 +234,29 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 		if p, ok := r.Context().Value(prefixKey{}).(string); ok {
 			q.prefix = p
 		}
-		user, err := s.authenticate(w, r)
-		if err != nil {
-			q.fault(err, false)
-			return
+		var user *vwire.User
+		if fr, ok := r.Context().Value(followKey{}).(*followRead); ok {
+			user, q.internal = fr.user, fr // authenticated by the request that follows
+		} else {
+			var err error
+			if user, err = s.authenticate(w, r); err != nil {
+				q.fault(err, false)
+				return
+			}
 		}
 		q.r = r.WithContext(engine.WithPrincipal(r.Context(), engine.Principal{UserID: user.ID, Name: user.Name, Domain: user.Domain}))
 		q.r = withFilter(q.r)
+		if method == http.MethodGet && q.internal == nil {
+			paths, err := followPaths(r)
+			if err != nil {
+				q.fault(err, false)
+				return
+			}
+			if paths != nil {
+				f := &follower{s: s, q: q, user: user}
+				q.follow = func(n *node) { f.expand(n, paths) }
+			}
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic in handler", "path", r.URL.Path, "panic", p)
