@@ -134,8 +134,10 @@ func (k *cli) user(sub string, a []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(k.out, "User %s added (id %s)\n", u.MustUserName(), u.MustId())
-		return nil
+		return k.done(struct {
+			ID       string `json:"id"`
+			UserName string `json:"user_name"`
+		}{u.MustId(), u.MustUserName()}, "User %s added (id %s)", u.MustUserName(), u.MustId())
 	case sub == "remove" && len(a) == 1:
 		u, err := k.c.FindUser(k.ctx, a[0])
 		if err != nil {
@@ -144,8 +146,7 @@ func (k *cli) user(sub string, a []string) error {
 		if err := k.c.RemoveUser(k.ctx, u.MustId()); err != nil {
 			return err
 		}
-		fmt.Fprintf(k.out, "User %s removed, with its permissions and sessions\n", a[0])
-		return nil
+		return k.done(removed{"user", u.MustId(), a[0]}, "User %s removed, with its permissions and sessions", a[0])
 	case sub == "password" && len(a) == 1:
 		u, err := k.c.FindUser(k.ctx, a[0])
 		if err != nil {
@@ -158,8 +159,10 @@ func (k *cli) user(sub string, a []string) error {
 		if err := k.c.SetPassword(k.ctx, u.MustId(), pw); err != nil {
 			return err
 		}
-		fmt.Fprintf(k.out, "Password of %s changed; its sessions are ended\n", a[0])
-		return nil
+		return k.done(struct {
+			ID       string `json:"id"`
+			Password string `json:"password"`
+		}{u.MustId(), "changed"}, "Password of %s changed; its sessions are ended", a[0])
 	}
 	return usageErr("usage: vwire user add|remove|password USER (a new password is read from the terminal or stdin)")
 }
@@ -265,8 +268,8 @@ func (k *cli) grant(pos []string, o *objectFlags) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(k.out, "%s has %s on %s (permission %s)\n", pos[0], pos[1], k.describe(on, nil), p.ID)
-	return nil
+	what := k.describe(on, nil)
+	return k.done(permJSON{ID: p.ID, User: pos[0], Role: pos[1], Object: what}, "%s has %s on %s (permission %s)", pos[0], pos[1], what, p.ID)
 }
 
 // revoke removes the permissions giving USER the ROLE on one object.
@@ -306,8 +309,12 @@ func (k *cli) revoke(pos []string, o *objectFlags) error {
 	if removed == 0 {
 		return withCode(exitNotFound, fmt.Errorf("%s has no %s given on %s", pos[0], pos[1], k.describe(on, nil)))
 	}
-	fmt.Fprintf(k.out, "%s no longer has %s on %s\n", pos[0], pos[1], k.describe(on, nil))
-	return nil
+	what := k.describe(on, nil)
+	return k.done(struct {
+		Revoked string `json:"revoked"`
+		User    string `json:"user"`
+		Object  string `json:"object"`
+	}{pos[1], pos[0], what}, "%s no longer has %s on %s", pos[0], pos[1], what)
 }
 
 func (k *cli) roleNames() (map[string]string, error) {
@@ -383,12 +390,6 @@ func (k *cli) permissions(pos []string, o *objectFlags) error {
 			users[u.MustId()], _ = u.UserName()
 		}
 	}
-	type permJSON struct {
-		ID     string `json:"id"`
-		User   string `json:"user"`
-		Role   string `json:"role"`
-		Object string `json:"object"`
-	}
 	names := map[string]string{}
 	views := make([]permJSON, 0, len(ps))
 	for _, p := range ps {
@@ -401,4 +402,11 @@ func (k *cli) permissions(pos []string, o *objectFlags) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", v.User, v.Role, v.Object, v.ID)
 		}
 	})
+}
+
+type permJSON struct {
+	ID     string `json:"id"`
+	User   string `json:"user"`
+	Role   string `json:"role"`
+	Object string `json:"object"`
 }
