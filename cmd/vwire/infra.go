@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -183,7 +184,73 @@ func (s *session) clusterCmds() []*cobra.Command {
 		ValidArgsFunction: s.complete("clusters", "networks"),
 		RunE:              s.do(func(k *cli, a []string) error { return k.attach(a[0], a[1], false) }),
 	}
-	cl.AddCommand(add, remove, attach, detach)
+	show := &cobra.Command{
+		Use:               "show CLUSTER",
+		Short:             "a cluster's details, its drift policy and attached networks",
+		Args:              nargs(1),
+		ValidArgsFunction: s.complete("clusters"),
+		RunE: s.do(func(k *cli, a []string) error {
+			o, err := k.find("clusters", "cluster", a[0])
+			if err != nil {
+				return err
+			}
+			c, err := k.c.Cluster(k.ctx, o.ID)
+			if err != nil {
+				return err
+			}
+			v := struct {
+				clusterJSON
+				Networks []string `json:"networks"`
+			}{clusterView(c), []string{}}
+			if v.DriftPolicy, err = k.c.DriftPolicy(k.ctx, o.ID); err != nil {
+				return err
+			}
+			nets, err := k.c.ClusterNetworks(k.ctx, o.ID)
+			if err != nil {
+				return err
+			}
+			for _, n := range nets {
+				name, _ := n.Name()
+				v.Networks = append(v.Networks, name)
+			}
+			return k.print(v, func(w *tabwriter.Writer) {
+				dc := ""
+				if v.DataCenter != nil {
+					dc = k.nameOf("datacenters", v.DataCenter.ID)
+				}
+				fmt.Fprintf(w, "Name:\t%s\nID:\t%s\nData center:\t%s\nVersion:\t%s\nDrift policy:\t%s\nNetworks:\t%s\nDescription:\t%s\n",
+					v.Name, v.ID, dash(dc), v.Version, dash(v.DriftPolicy), dash(joinNonEmpty(", ", v.Networks...)), dash(v.Description))
+			})
+		}),
+	}
+	var drift string
+	update := &cobra.Command{
+		Use:               "update CLUSTER --drift-policy report|enforce",
+		Short:             "set what the poller does about a vNIC whose host drifted from the engine: report it, or enforce the engine's state",
+		Args:              nargs(1),
+		ValidArgsFunction: s.complete("clusters"),
+		RunE: s.do(func(k *cli, a []string) error {
+			if drift == "" {
+				return usageErr("usage: vwire cluster update CLUSTER --drift-policy report|enforce")
+			}
+			o, err := k.find("clusters", "cluster", a[0])
+			if err != nil {
+				return err
+			}
+			got, err := k.c.SetDriftPolicy(k.ctx, o.ID, drift)
+			if err != nil {
+				return err
+			}
+			return k.done(struct {
+				ID          string `json:"id"`
+				Name        string `json:"name"`
+				DriftPolicy string `json:"drift_policy"`
+			}{o.ID, o.Name, got}, "Cluster %s: drift policy %s", o.Name, got)
+		}),
+	}
+	update.Flags().StringVar(&drift, "drift-policy", "", "report (mark the vNIC synced=false, one event) or enforce (also put the device back)")
+	update.RegisterFlagCompletionFunc("drift-policy", cobra.FixedCompletions([]string{"report", "enforce"}, cobra.ShellCompDirectiveNoFileComp))
+	cl.AddCommand(add, show, update, remove, attach, detach)
 	return []*cobra.Command{list, cl}
 }
 
@@ -477,13 +544,23 @@ func (s *session) profileCmds() []*cobra.Command {
 				return err
 			}
 			v := profileView(p)
+			note, err := k.c.ProfileNotification(k.ctx, v.ID)
+			if err != nil {
+				return err
+			}
+			v.GuestNotification = note.Mode
+			v.LinkBounceHold = strconv.FormatInt(note.Hold.Milliseconds(), 10)
 			return k.print(v, func(w *tabwriter.Writer) {
 				n := ""
 				if v.Network != nil {
 					n = k.nameOf("networks", v.Network.ID)
 				}
-				fmt.Fprintf(w, "Name:\t%s\nID:\t%s\nNetwork:\t%s\nPort mirroring:\t%s\nDescription:\t%s\n",
-					v.Name, v.ID, dash(n), dash(v.PortMirroring), dash(v.Description))
+				mode := dash(note.Mode)
+				if note.Mode == "link_bounce" {
+					mode += fmt.Sprintf(" (link down for %s)", note.Hold)
+				}
+				fmt.Fprintf(w, "Name:\t%s\nID:\t%s\nNetwork:\t%s\nGuest notification:\t%s\nPort mirroring:\t%s\nDescription:\t%s\n",
+					v.Name, v.ID, dash(n), mode, dash(v.PortMirroring), dash(v.Description))
 			})
 		}),
 	}

@@ -79,8 +79,13 @@ func TestCLIInfrastructure(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(must("-o", "yaml", "profile", "show", "green-bounce")), &prof); err != nil || prof.Name != "green-bounce" || prof.Network.ID == "" {
 		t.Errorf("profile show as yaml: %v %+v", err, prof)
 	}
+	has(must("profile", "show", "green-bounce"), "link_bounce (link down for 1s)")
 	must("profile", "remove", "green-bounce")
 	exits(exitNotFound, `no vNIC profile named "green-bounce"`, "profile", "show", "green-bounce")
+	has(must("cluster", "update", "c2", "--drift-policy", "enforce"), "drift policy enforce")
+	has(must("cluster", "show", "c2"), "enforce", "green", "dc2")
+	exits(exitFailed, "drift_policy", "cluster", "update", "c2", "--drift-policy", "sometimes")
+	exits(exitUsage, "usage", "cluster", "update", "c2")
 	// Detached, the network can go; then the cluster and the data center.
 	must("cluster", "detach", "c2", "green")
 	if out := must("networks", "--cluster", "c2"); strings.Contains(out, "green") {

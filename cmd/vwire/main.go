@@ -45,6 +45,9 @@ Infrastructure:
   datacenter add NAME [--description D] | datacenter remove DC
   clusters                              list clusters
   cluster add NAME [--datacenter DC] [--description D] | cluster remove C
+  cluster show C                        details, drift policy, attached networks
+  cluster update C --drift-policy report|enforce
+                                        what the poller does about a host's drift
   cluster attach C NET | cluster detach C NET
                                         attach a network to a cluster, or detach it
   networks [--datacenter DC] [--cluster C]

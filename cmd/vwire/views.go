@@ -243,6 +243,7 @@ type clusterJSON struct {
 	Description string       `json:"description,omitempty"`
 	DataCenter  *refJSON     `json:"data_center,omitempty"`
 	Version     *versionJSON `json:"version,omitempty"`
+	DriftPolicy string       `json:"drift_policy,omitempty"` // vwire's
 }
 
 func clusterView(c *ovirtsdk4.Cluster) clusterJSON {
@@ -288,11 +289,13 @@ func networkView(n *ovirtsdk4.Network) networkJSON {
 }
 
 type profileJSON struct {
-	ID            string   `json:"id"`
-	Name          string   `json:"name"`
-	Description   string   `json:"description,omitempty"`
-	Network       *refJSON `json:"network,omitempty"`
-	PortMirroring string   `json:"port_mirroring,omitempty"`
+	ID                string   `json:"id"`
+	Name              string   `json:"name"`
+	Description       string   `json:"description,omitempty"`
+	Network           *refJSON `json:"network,omitempty"`
+	PortMirroring     string   `json:"port_mirroring,omitempty"`
+	GuestNotification string   `json:"guest_notification,omitempty"` // vwire's
+	LinkBounceHold    string   `json:"link_bounce_hold,omitempty"`   // milliseconds
 }
 
 func profileView(p *ovirtsdk4.VnicProfile) profileJSON {
