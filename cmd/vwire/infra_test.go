@@ -171,7 +171,7 @@ func TestCLIInfrastructure(t *testing.T) {
 	has(must("completion", "bash"), "__start_vwire")
 	has(must("completion", "zsh"), "compdef")
 	has(must("completion", "fish"), "complete -c vwire")
-	must("vm", "create", "vm3")
+	must("vm", "create", "vm3", "--host", "local")
 	has(must("__complete", "vm", "start", ""), "vm3")
 	has(must("__complete", "network", "add", "x", "--datacenter", ""), "Default")
 }

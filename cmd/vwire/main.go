@@ -75,9 +75,9 @@ Infrastructure:
 VMs and vNICs:
   vms                                   list VMs
   vm create NAME [--template T] [--cluster C] [--memory SIZE] [--cpu SOCKETS[:CORES[:THREADS]]]
-            [--comment C] [--description D]
+            [--comment C] [--description D] [--host H]…
                                         a VM from a template (Blank and cluster Default by
-                                        default; SIZE: 1GiB, 512MiB, bytes)
+                                        default; SIZE: 1GiB, 512MiB, bytes; --host: pinned)
   vm show VM | vm remove VM
   vm start VM | vm stop VM [--no-wait] [--timeout DURATION]
                                         start or power off a VM, and wait until it is up or

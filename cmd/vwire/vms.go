@@ -30,6 +30,7 @@ func (s *session) vmCmds(root *cobra.Command) {
 	}
 	var cf struct {
 		template, cluster, memory, cpu, comment, description string
+		hosts                                                []string
 	}
 	create := &cobra.Command{
 		Use:   "create NAME",
@@ -64,6 +65,17 @@ func (s *session) vmCmds(root *cobra.Command) {
 			if cf.comment != "" {
 				b.Comment(cf.comment)
 			}
+			if len(cf.hosts) > 0 {
+				var hs []*ovirtsdk4.Host
+				for _, ref := range cf.hosts {
+					h, err := k.find("hosts", "host", ref)
+					if err != nil {
+						return err
+					}
+					hs = append(hs, ovirtsdk4.NewHostBuilder().Id(h.ID).MustBuild())
+				}
+				b.PlacementPolicy(ovirtsdk4.NewVmPlacementPolicyBuilder().HostsOfAny(hs...).MustBuild())
+			}
 			if cf.description != "" {
 				b.Description(cf.description)
 			}
@@ -82,6 +94,8 @@ func (s *session) vmCmds(root *cobra.Command) {
 	f.StringVar(&cf.cpu, "cpu", "", "CPU topology SOCKETS[:CORES[:THREADS]] (default: the template's)")
 	f.StringVar(&cf.comment, "comment", "", "a comment")
 	f.StringVar(&cf.description, "description", "", "a description")
+	f.StringSliceVar(&cf.hosts, "host", nil, "run only on this host (repeatable: one of these)")
+	s.completeFlag(create, "host", "hosts")
 	s.completeFlag(create, "template", "templates")
 	s.completeFlag(create, "cluster", "clusters")
 
