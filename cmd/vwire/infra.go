@@ -365,7 +365,7 @@ func (s *session) networkCmds() []*cobra.Command {
 			}
 			return nil
 		},
-		ValidArgsFunction: s.complete("vms", "", "vnicprofiles"),
+		ValidArgsFunction: s.complete("vms", "nics", "vnicprofiles"),
 		RunE:              s.do(func(k *cli, a []string) error { return k.moveNIC(a, none) }),
 	}
 	network.Flags().BoolVar(&none, "none", false, "no network (the empty network: link down)")

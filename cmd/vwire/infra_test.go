@@ -173,6 +173,9 @@ func TestCLIInfrastructure(t *testing.T) {
 	has(must("completion", "fish"), "complete -c vwire")
 	must("vm", "create", "vm3", "--host", "local")
 	has(must("__complete", "vm", "start", ""), "vm3")
+	must("nic", "add", "vm3", "eth7")
+	has(must("__complete", "link", "down", "vm3", ""), "eth7")
+	has(must("__complete", "network", "vm3", "eth7", ""), "ovirtmgmt")
 	has(must("__complete", "network", "add", "x", "--datacenter", ""), "Default")
 }
 

@@ -380,8 +380,35 @@ func (s *session) complete(collections ...string) cobra.CompletionFunc {
 		if len(args) >= len(collections) || collections[len(args)] == "" {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
+		if collections[len(args)] == "nics" { // the vNICs of the VM before
+			return s.nicNames(cmd, args[len(args)-1])
+		}
 		return s.names(cmd, collections[len(args)])
 	}
+}
+
+// nicNames offers the names of a VM's vNICs.
+func (s *session) nicNames(cmd *cobra.Command, vmRef string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	k, err := s.connect(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+	defer cancel()
+	vm, err := k.c.FindVM(ctx, vmRef)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	nics, err := k.c.NICs(ctx, vm.MustId())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var out []cobra.Completion
+	for _, n := range nics {
+		name, _ := n.Name()
+		out = append(out, name)
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 // completeFlag offers the names of a collection's objects for a flag.

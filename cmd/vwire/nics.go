@@ -67,7 +67,7 @@ func (s *session) nicCmds(root *cobra.Command) {
 		Use:               "update VM NIC",
 		Short:             "change a vNIC's fields",
 		Args:              nargs(2),
-		ValidArgsFunction: s.complete("vms"),
+		ValidArgsFunction: s.complete("vms", "nics"),
 		RunE: s.do(func(k *cli, a []string) error {
 			b, err := k.nicBuilder(&uf, false)
 			if err != nil {
@@ -81,7 +81,7 @@ func (s *session) nicCmds(root *cobra.Command) {
 		Use:               "remove VM NIC",
 		Short:             "remove a vNIC (unplugged first: unplug it)",
 		Args:              nargs(2),
-		ValidArgsFunction: s.complete("vms"),
+		ValidArgsFunction: s.complete("vms", "nics"),
 		RunE: s.do(func(k *cli, a []string) error {
 			vm, n, err := k.resolveNic(a[0], a[1])
 			if err != nil {
@@ -101,7 +101,7 @@ func (s *session) nicCmds(root *cobra.Command) {
 			Use:               sub + " VM NIC",
 			Short:             "hot-" + sub + " a vNIC and wait until its host reports it so",
 			Args:              nargs(2),
-			ValidArgsFunction: s.complete("vms"),
+			ValidArgsFunction: s.complete("vms", "nics"),
 			RunE: s.do(func(k *cli, a []string) error {
 				return k.plug(a[0], a[1], sub == "plug", &w)
 			}),
@@ -119,7 +119,7 @@ func (s *session) nicCmds(root *cobra.Command) {
 			}
 			return nil
 		},
-		ValidArgsFunction: s.complete("", "vms"),
+		ValidArgsFunction: s.complete("", "vms", "nics"),
 		RunE: s.do(func(k *cli, a []string) error {
 			return k.update(a[1], a[2], ovirtsdk4.NewNicBuilder().Linked(a[0] == "up"))
 		}),
