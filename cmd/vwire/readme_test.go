@@ -148,9 +148,18 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	err = cmd.Wait()
 	took := time.Since(start)
+	// The walkthrough stops its engine; whatever is left of the group is
+	// stopped here, and gone before the temporary directories are removed.
+	pgid := cmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	for i := 0; i < 150 && syscall.Kill(-pgid, 0) == nil; i++ {
+		if i == 100 {
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	got, _ := os.ReadFile(filepath.Join(work, "out.txt"))
 	if err != nil {
 		t.Fatalf("the README walkthrough failed after %s: %v\n%s", took.Round(time.Millisecond), err, got)
