@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"vwire.dev/vwire/client"
@@ -163,17 +163,17 @@ func trustOnFirstUse(ctx context.Context, cfg *config, apiURL, accept string, ou
 	switch {
 	case accept != "":
 		if !client.SameFingerprint(accept, fc.Fingerprint) {
-			return "", fmt.Errorf("not trusted: the engine's CA has fingerprint %s, not %s", fc.Fingerprint, accept)
+			return "", withCode(exitAuth, fmt.Errorf("not trusted: the engine's CA has fingerprint %s, not %s", fc.Fingerprint, accept))
 		}
 	case interactive():
 		fmt.Fprint(out, "Compare it with the one the engine printed at start. Trust it? [y/N] ")
 		ans, _ := bufio.NewReader(stdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(ans)); a != "y" && a != "yes" {
-			return "", errors.New("not trusted")
+			return "", withCode(exitAuth, errors.New("not trusted"))
 		}
 	default:
-		return "", errors.New("not trusted: compare the fingerprint with the one the engine printed at start, " +
-			"then run again with --accept-fingerprint " + fc.Fingerprint + " (or give --ca-file)")
+		return "", withCode(exitAuth, errors.New("not trusted: compare the fingerprint with the one the engine printed at start, "+
+			"then run again with --accept-fingerprint "+fc.Fingerprint+" (or give --ca-file)"))
 	}
 	p := cfg.caPath(apiURL)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
@@ -186,20 +186,52 @@ func trustOnFirstUse(ctx context.Context, cfg *config, apiURL, accept string, ou
 	return p, nil
 }
 
+// loginCmd and logoutCmd are the session's commands.
+func (s *session) loginCmd() *cobra.Command {
+	var accept string
+	var pwStdin bool
+	cmd := &cobra.Command{
+		Use:   "login",
+		Short: "trust the engine (its CA given, kept, or trusted on first use by its fingerprint) and keep a token",
+		Args:  nargs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s.ran = true
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			s.g.cfg = cfg
+			return s.g.login(cmd.Context(), accept, pwStdin, s.out)
+		},
+	}
+	cmd.Flags().StringVar(&accept, "accept-fingerprint", "", "the SHA-256 fingerprint of the engine's CA to trust (as the engine prints it at start)")
+	cmd.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from stdin's first line")
+	return cmd
+}
+
+func (s *session) logoutCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout",
+		Short: "end the kept token",
+		Args:  nargs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s.ran = true
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			s.g.cfg = cfg
+			if s.g.url == "" {
+				s.g.url = cmp.Or(cfg.Current, defaultURL)
+			}
+			return s.g.logout(s.out)
+		},
+	}
+}
+
 // login trusts the engine (its CA given, kept, or trusted on first use),
 // trades the password for an SSO token and keeps the token.
-func (g *globals) login(args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("login", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	accept := fs.String("accept-fingerprint", "", "")
-	pwStdin := fs.Bool("password-stdin", false, "")
-	// The global flags may follow the command too: vwire login --user bob.
-	fs.StringVar(&g.url, "url", g.url, "")
-	fs.StringVar(&g.user, "user", g.user, "")
-	fs.StringVar(&g.caFile, "ca-file", g.caFile, "")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return errors.New("usage: vwire login [--url URL] [--user USER] [--ca-file FILE] [--accept-fingerprint SHA256] [--password-stdin]")
-	}
+func (g *globals) login(ctx context.Context, accept string, pwStdin bool, out io.Writer) error {
 	if g.url == "" {
 		g.url = cmp.Or(g.cfg.Current, defaultURL)
 	}
@@ -211,25 +243,24 @@ func (g *globals) login(args []string, out io.Writer) error {
 		g.user = e.User
 	}
 	g.user = cmp.Or(g.user, defaultUser)
-	ctx := context.Background()
 	if g.caFile == "" && strings.HasPrefix(g.url, "https://") {
-		p, err := trustOnFirstUse(ctx, g.cfg, g.url, *accept, out)
+		p, err := trustOnFirstUse(ctx, g.cfg, g.url, accept, out)
 		if err != nil {
 			return err
 		}
 		g.caFile = p
-	} else if *accept != "" {
+	} else if accept != "" {
 		// Already trusted (a script logging in again): the kept CA must be
 		// the one named.
 		fp, err := fileFingerprint(g.caFile)
 		if err != nil {
 			return err
 		}
-		if !client.SameFingerprint(*accept, fp) {
-			return fmt.Errorf("the CA trusted for %s (%s) has fingerprint %s, not %s", g.url, g.caFile, fp, *accept)
+		if !client.SameFingerprint(accept, fp) {
+			return withCode(exitAuth, fmt.Errorf("the CA trusted for %s (%s) has fingerprint %s, not %s", g.url, g.caFile, fp, accept))
 		}
 	}
-	if g.password == "" || *pwStdin {
+	if g.password == "" || pwStdin {
 		pw, err := readSecret(out, "Password for "+g.user+": ")
 		if err != nil {
 			return err

@@ -3,17 +3,78 @@ package main
 import (
 	"cmp"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"vwire.dev/vwire/client"
 )
 
 // Users, roles and permissions: oVirt's /users, /roles and the
 // permissions of each object.
+
+func (s *session) userCmds(root *cobra.Command) {
+	users := &cobra.Command{
+		Use:   "users",
+		Short: "list users",
+		Args:  nargs(0),
+		RunE:  s.do(func(k *cli, _ []string) error { return k.users() }),
+	}
+	user := &cobra.Command{
+		Use:   "user",
+		Short: "add or remove a user, or set its password",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageErr("usage: vwire user add|remove|password USER (a new password is read from the terminal or stdin)")
+		},
+	}
+	for _, sub := range []struct{ use, short string }{
+		{"add", "add an internal user (its password from the terminal, twice, or stdin's first line)"},
+		{"remove", "remove a user, with its permissions and sessions"},
+		{"password", "set a user's password (from the terminal, twice, or stdin's first line); ends its sessions"},
+	} {
+		cmd := &cobra.Command{
+			Use:   sub.use + " USER",
+			Short: sub.short,
+			Args:  nargs(1),
+			RunE:  s.do(func(k *cli, a []string) error { return k.user(sub.use, a) }),
+		}
+		if sub.use != "add" {
+			cmd.ValidArgsFunction = s.complete("users")
+		}
+		user.AddCommand(cmd)
+	}
+	roles := &cobra.Command{
+		Use:   "roles",
+		Short: "list roles",
+		Args:  nargs(0),
+		RunE:  s.do(func(k *cli, _ []string) error { return k.roles() }),
+	}
+	var gf, rf, pf objectFlags
+	grant := &cobra.Command{
+		Use:               "grant USER ROLE " + objectUsage,
+		Short:             "give a user a role on an object",
+		ValidArgsFunction: s.complete("users", "roles"),
+		RunE:              s.do(func(k *cli, a []string) error { return k.grant(a, &gf) }),
+	}
+	gf.register(s, grant, false)
+	revoke := &cobra.Command{
+		Use:               "revoke USER ROLE " + objectUsage,
+		Short:             "take a role given on an object from a user",
+		ValidArgsFunction: s.complete("users", "roles"),
+		RunE:              s.do(func(k *cli, a []string) error { return k.revoke(a, &rf) }),
+	}
+	rf.register(s, revoke, false)
+	perms := &cobra.Command{
+		Use:   "permissions --user USER | " + objectUsage,
+		Short: "the permissions given on an object, or to a user",
+		RunE:  s.do(func(k *cli, a []string) error { return k.permissions(a, &pf) }),
+	}
+	pf.register(s, perms, true)
+	root.AddCommand(users, user, roles, grant, revoke, perms)
+}
 
 func (k *cli) users() error {
 	us, err := k.c.Users(k.ctx)
@@ -73,8 +134,10 @@ func (k *cli) user(sub string, a []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(k.out, "User %s added (id %s)\n", u.MustUserName(), u.MustId())
-		return nil
+		return k.done(struct {
+			ID       string `json:"id"`
+			UserName string `json:"user_name"`
+		}{u.MustId(), u.MustUserName()}, "User %s added (id %s)", u.MustUserName(), u.MustId())
 	case sub == "remove" && len(a) == 1:
 		u, err := k.c.FindUser(k.ctx, a[0])
 		if err != nil {
@@ -83,8 +146,7 @@ func (k *cli) user(sub string, a []string) error {
 		if err := k.c.RemoveUser(k.ctx, u.MustId()); err != nil {
 			return err
 		}
-		fmt.Fprintf(k.out, "User %s removed, with its permissions and sessions\n", a[0])
-		return nil
+		return k.done(removed{"user", u.MustId(), a[0]}, "User %s removed, with its permissions and sessions", a[0])
 	case sub == "password" && len(a) == 1:
 		u, err := k.c.FindUser(k.ctx, a[0])
 		if err != nil {
@@ -97,10 +159,12 @@ func (k *cli) user(sub string, a []string) error {
 		if err := k.c.SetPassword(k.ctx, u.MustId(), pw); err != nil {
 			return err
 		}
-		fmt.Fprintf(k.out, "Password of %s changed; its sessions are ended\n", a[0])
-		return nil
+		return k.done(struct {
+			ID       string `json:"id"`
+			Password string `json:"password"`
+		}{u.MustId(), "changed"}, "Password of %s changed; its sessions are ended", a[0])
 	}
-	return errors.New("usage: vwire user add|remove|password USER (a new password is read from the terminal or stdin)")
+	return usageErr("usage: vwire user add|remove|password USER (a new password is read from the terminal or stdin)")
 }
 
 func (k *cli) roles() error {
@@ -138,63 +202,63 @@ var objectKinds = []struct{ flag, collection, label string }{
 	{"template", "templates", "template"},
 }
 
-// objectFlags parses --vm VM, --profile P, … or --system (exactly one) and
-// the positional arguments around them.
-func (k *cli) objectFlags(name string, args []string) (client.Object, []string, bool, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	refs := make([]*string, len(objectKinds))
-	for i, o := range objectKinds {
-		refs[i] = fs.String(o.flag, "", "")
+// objectFlags are --vm VM, --profile P, … or --system (exactly one), and
+// --user.
+type objectFlags struct {
+	refs   []string
+	system bool
+	user   string
+}
+
+func (o *objectFlags) register(s *session, cmd *cobra.Command, user bool) {
+	o.refs = make([]string, len(objectKinds))
+	for i, kind := range objectKinds {
+		cmd.Flags().StringVar(&o.refs[i], kind.flag, "", "the "+kind.label+" (name or id)")
+		s.completeFlag(cmd, kind.flag, kind.collection)
 	}
-	system := fs.Bool("system", false, "")
-	userRef := fs.String("user", "", "")
-	var pos []string
-	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		pos, args = append(pos, args[0]), args[1:]
+	cmd.Flags().BoolVar(&o.system, "system", false, "the whole system")
+	if user {
+		cmd.Flags().StringVar(&o.user, "user", "", "the user whose permissions are listed")
+		s.completeFlag(cmd, "user", "users")
 	}
-	if err := fs.Parse(args); err != nil {
-		return client.Object{}, nil, false, err
-	}
-	pos = append(pos, fs.Args()...)
-	if *userRef != "" {
-		pos = append([]string{*userRef}, pos...)
-	}
-	var on client.Object
+}
+
+// resolve finds the object named; named says whether one was.
+func (k *cli) resolve(o *objectFlags) (on client.Object, named bool, err error) {
 	n := 0
-	if *system {
+	if o.system {
 		n++
 	}
-	for i, o := range objectKinds {
-		if *refs[i] == "" {
+	for i, kind := range objectKinds {
+		if o.refs[i] == "" {
 			continue
 		}
 		n++
-		obj, err := k.c.FindIn(k.ctx, o.collection, *refs[i])
-		if le, ok := errors.AsType[*client.LookupError](err); ok {
-			le.Kind = o.label
-		}
+		obj, err := k.find(kind.collection, kind.label, o.refs[i])
 		if err != nil {
-			return client.Object{}, nil, false, err
+			return client.Object{}, false, err
 		}
-		on = client.Object{Collection: o.collection, ID: obj.ID}
+		on = client.Object{Collection: kind.collection, ID: obj.ID}
 	}
 	if n > 1 {
-		return client.Object{}, nil, false, errors.New("name one object: --vm, --profile, --network, --cluster, --datacenter, --host, --template or --system")
+		return client.Object{}, false, usageErr("name one object: --vm, --profile, --network, --cluster, --datacenter, --host, --template or --system")
 	}
-	return on, pos, n == 1, nil
+	return on, n == 1, nil
 }
 
 const objectUsage = "--vm VM | --profile PROFILE | --network NET | --cluster C | --datacenter DC | --host H | --template T | --system"
 
 // grant gives USER the ROLE on one object.
-func (k *cli) grant(args []string) error {
-	on, pos, named, err := k.objectFlags("grant", args)
+func (k *cli) grant(pos []string, o *objectFlags) error {
+	if len(pos) != 2 {
+		return usageErr("usage: vwire grant USER ROLE " + objectUsage)
+	}
+	on, named, err := k.resolve(o)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || !named {
-		return errors.New("usage: vwire grant USER ROLE " + objectUsage)
+	if !named {
+		return usageErr("usage: vwire grant USER ROLE " + objectUsage)
 	}
 	u, err := k.c.FindUser(k.ctx, pos[0])
 	if err != nil {
@@ -204,18 +268,21 @@ func (k *cli) grant(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(k.out, "%s has %s on %s (permission %s)\n", pos[0], pos[1], k.describe(on, nil), p.ID)
-	return nil
+	what := k.describe(on, nil)
+	return k.done(permJSON{ID: p.ID, User: pos[0], Role: pos[1], Object: what}, "%s has %s on %s (permission %s)", pos[0], pos[1], what, p.ID)
 }
 
 // revoke removes the permissions giving USER the ROLE on one object.
-func (k *cli) revoke(args []string) error {
-	on, pos, named, err := k.objectFlags("revoke", args)
+func (k *cli) revoke(pos []string, o *objectFlags) error {
+	if len(pos) != 2 {
+		return usageErr("usage: vwire revoke USER ROLE " + objectUsage)
+	}
+	on, named, err := k.resolve(o)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || !named {
-		return errors.New("usage: vwire revoke USER ROLE " + objectUsage)
+	if !named {
+		return usageErr("usage: vwire revoke USER ROLE " + objectUsage)
 	}
 	u, err := k.c.FindUser(k.ctx, pos[0])
 	if err != nil {
@@ -240,10 +307,14 @@ func (k *cli) revoke(args []string) error {
 		removed++
 	}
 	if removed == 0 {
-		return fmt.Errorf("%s has no %s given on %s", pos[0], pos[1], k.describe(on, nil))
+		return withCode(exitNotFound, fmt.Errorf("%s has no %s given on %s", pos[0], pos[1], k.describe(on, nil)))
 	}
-	fmt.Fprintf(k.out, "%s no longer has %s on %s\n", pos[0], pos[1], k.describe(on, nil))
-	return nil
+	what := k.describe(on, nil)
+	return k.done(struct {
+		Revoked string `json:"revoked"`
+		User    string `json:"user"`
+		Object  string `json:"object"`
+	}{pos[1], pos[0], what}, "%s no longer has %s on %s", pos[0], pos[1], what)
 }
 
 func (k *cli) roleNames() (map[string]string, error) {
@@ -283,10 +354,13 @@ func (k *cli) describe(on client.Object, names map[string]string) string {
 }
 
 // permissions lists the permissions given on an object, or to a user.
-func (k *cli) permissions(args []string) error {
-	on, pos, named, err := k.objectFlags("permissions", args)
+func (k *cli) permissions(pos []string, o *objectFlags) error {
+	on, named, err := k.resolve(o)
 	if err != nil {
 		return err
+	}
+	if o.user != "" {
+		pos = append([]string{o.user}, pos...)
 	}
 	var ps []client.Permission
 	switch {
@@ -304,7 +378,7 @@ func (k *cli) permissions(args []string) error {
 			return err
 		}
 	default:
-		return errors.New("usage: vwire permissions --user USER | " + objectUsage)
+		return usageErr("usage: vwire permissions --user USER | " + objectUsage)
 	}
 	roles, err := k.roleNames()
 	if err != nil {
@@ -315,12 +389,6 @@ func (k *cli) permissions(args []string) error {
 		for _, u := range us {
 			users[u.MustId()], _ = u.UserName()
 		}
-	}
-	type permJSON struct {
-		ID     string `json:"id"`
-		User   string `json:"user"`
-		Role   string `json:"role"`
-		Object string `json:"object"`
 	}
 	names := map[string]string{}
 	views := make([]permJSON, 0, len(ps))
@@ -334,4 +402,11 @@ func (k *cli) permissions(args []string) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", v.User, v.Role, v.Object, v.ID)
 		}
 	})
+}
+
+type permJSON struct {
+	ID     string `json:"id"`
+	User   string `json:"user"`
+	Role   string `json:"role"`
+	Object string `json:"object"`
 }

@@ -24,11 +24,74 @@ func ref(id string, ok bool) *refJSON {
 }
 
 type vmJSON struct {
-	ID      string   `json:"id"`
-	Name    string   `json:"name"`
-	Status  string   `json:"status,omitempty"`
-	Host    *refJSON `json:"host,omitempty"`
-	Cluster *refJSON `json:"cluster,omitempty"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Status      string   `json:"status,omitempty"`
+	Host        *refJSON `json:"host,omitempty"`
+	Cluster     *refJSON `json:"cluster,omitempty"`
+	Template    *refJSON `json:"template,omitempty"`
+	Memory      string   `json:"memory,omitempty"` // bytes
+	CPU         *cpuJSON `json:"cpu,omitempty"`
+	Comment     string   `json:"comment,omitempty"`
+	Description string   `json:"description,omitempty"`
+}
+
+type cpuJSON struct {
+	Topology topologyJSON `json:"topology"`
+}
+
+type topologyJSON struct {
+	Sockets string `json:"sockets"`
+	Cores   string `json:"cores"`
+	Threads string `json:"threads"`
+}
+
+func cpuView(c *ovirtsdk4.Cpu, ok bool) *cpuJSON {
+	if !ok {
+		return nil
+	}
+	t, ok := c.Topology()
+	if !ok {
+		return nil
+	}
+	out := &cpuJSON{}
+	for _, f := range []struct {
+		dst *string
+		get func() (int64, bool)
+	}{{&out.Topology.Sockets, t.Sockets}, {&out.Topology.Cores, t.Cores}, {&out.Topology.Threads, t.Threads}} {
+		if n, ok := f.get(); ok {
+			*f.dst = strconv.FormatInt(n, 10)
+		}
+	}
+	return out
+}
+
+// shape is memory and CPU for people: "1 GiB, 1:2:1 (sockets:cores:threads)".
+func shape(memory string, cpu *cpuJSON) string {
+	m := "-"
+	if n, err := strconv.ParseInt(memory, 10, 64); err == nil {
+		m = humanBytes(n)
+	}
+	if cpu == nil {
+		return m
+	}
+	t := cpu.Topology
+	return m + ", " + t.Sockets + ":" + t.Cores + ":" + t.Threads
+}
+
+func (v vmJSON) shape() string { return shape(v.Memory, v.CPU) }
+
+// humanBytes writes a size in the largest binary unit that divides it.
+func humanBytes(n int64) string {
+	for _, u := range []struct {
+		name  string
+		shift uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + " " + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + " B"
 }
 
 func vmView(v *ovirtsdk4.Vm) vmJSON {
@@ -43,6 +106,15 @@ func vmView(v *ovirtsdk4.Vm) vmJSON {
 	if c, ok := v.Cluster(); ok {
 		out.Cluster = ref(c.Id())
 	}
+	if t, ok := v.Template(); ok {
+		out.Template = ref(t.Id())
+	}
+	if m, ok := v.Memory(); ok {
+		out.Memory = strconv.FormatInt(m, 10)
+	}
+	out.CPU = cpuView(v.Cpu())
+	out.Comment, _ = v.Comment()
+	out.Description, _ = v.Description()
 	return out
 }
 
@@ -116,6 +188,152 @@ func eventView(e *ovirtsdk4.Event) eventJSON {
 	out.Description, _ = e.Description()
 	if t, ok := e.Time(); ok {
 		out.Time = strconv.FormatInt(t.UnixMilli(), 10)
+	}
+	return out
+}
+
+type versionJSON struct {
+	Major string `json:"major"`
+	Minor string `json:"minor"`
+}
+
+func versionView(v *ovirtsdk4.Version, ok bool) *versionJSON {
+	if !ok {
+		return nil
+	}
+	out := &versionJSON{}
+	if n, ok := v.Major(); ok {
+		out.Major = strconv.FormatInt(n, 10)
+	}
+	if n, ok := v.Minor(); ok {
+		out.Minor = strconv.FormatInt(n, 10)
+	}
+	return out
+}
+
+func (v *versionJSON) String() string {
+	if v == nil {
+		return "-"
+	}
+	return v.Major + "." + v.Minor
+}
+
+type dataCenterJSON struct {
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Status      string       `json:"status,omitempty"`
+	Version     *versionJSON `json:"version,omitempty"`
+}
+
+func dataCenterView(d *ovirtsdk4.DataCenter) dataCenterJSON {
+	out := dataCenterJSON{ID: d.MustId()}
+	out.Name, _ = d.Name()
+	out.Description, _ = d.Description()
+	if st, ok := d.Status(); ok {
+		out.Status = string(st)
+	}
+	out.Version = versionView(d.Version())
+	return out
+}
+
+type clusterJSON struct {
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	DataCenter  *refJSON     `json:"data_center,omitempty"`
+	Version     *versionJSON `json:"version,omitempty"`
+	DriftPolicy string       `json:"drift_policy,omitempty"` // vwire's
+}
+
+func clusterView(c *ovirtsdk4.Cluster) clusterJSON {
+	out := clusterJSON{ID: c.MustId()}
+	out.Name, _ = c.Name()
+	out.Description, _ = c.Description()
+	if d, ok := c.DataCenter(); ok {
+		out.DataCenter = ref(d.Id())
+	}
+	out.Version = versionView(c.Version())
+	return out
+}
+
+type vlanJSON struct {
+	ID string `json:"id"`
+}
+
+type networkJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	DataCenter  *refJSON  `json:"data_center,omitempty"`
+	VLAN        *vlanJSON `json:"vlan,omitempty"`
+	MTU         string    `json:"mtu,omitempty"`
+}
+
+func networkView(n *ovirtsdk4.Network) networkJSON {
+	out := networkJSON{ID: n.MustId()}
+	out.Name, _ = n.Name()
+	out.Description, _ = n.Description()
+	if d, ok := n.DataCenter(); ok {
+		out.DataCenter = ref(d.Id())
+	}
+	if v, ok := n.Vlan(); ok {
+		if id, ok := v.Id(); ok {
+			out.VLAN = &vlanJSON{ID: strconv.FormatInt(id, 10)}
+		}
+	}
+	if m, ok := n.Mtu(); ok && m > 0 {
+		out.MTU = strconv.FormatInt(m, 10)
+	}
+	return out
+}
+
+type profileJSON struct {
+	ID                string   `json:"id"`
+	Name              string   `json:"name"`
+	Description       string   `json:"description,omitempty"`
+	Network           *refJSON `json:"network,omitempty"`
+	PortMirroring     string   `json:"port_mirroring,omitempty"`
+	GuestNotification string   `json:"guest_notification,omitempty"` // vwire's
+	LinkBounceHold    string   `json:"link_bounce_hold,omitempty"`   // milliseconds
+}
+
+func profileView(p *ovirtsdk4.VnicProfile) profileJSON {
+	out := profileJSON{ID: p.MustId()}
+	out.Name, _ = p.Name()
+	out.Description, _ = p.Description()
+	if n, ok := p.Network(); ok {
+		out.Network = ref(n.Id())
+	}
+	out.PortMirroring = boolText(p.PortMirroring())
+	return out
+}
+
+type templateJSON struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Comment     string   `json:"comment,omitempty"`
+	Status      string   `json:"status,omitempty"`
+	Memory      string   `json:"memory,omitempty"`
+	CPU         *cpuJSON `json:"cpu,omitempty"`
+	Cluster     *refJSON `json:"cluster,omitempty"`
+}
+
+func templateView(t *ovirtsdk4.Template) templateJSON {
+	out := templateJSON{ID: t.MustId()}
+	out.Name, _ = t.Name()
+	out.Description, _ = t.Description()
+	out.Comment, _ = t.Comment()
+	if st, ok := t.Status(); ok {
+		out.Status = string(st)
+	}
+	if m, ok := t.Memory(); ok {
+		out.Memory = strconv.FormatInt(m, 10)
+	}
+	out.CPU = cpuView(t.Cpu())
+	if c, ok := t.Cluster(); ok {
+		out.Cluster = ref(c.Id())
 	}
 	return out
 }
