@@ -155,6 +155,7 @@ const (
 	MsgBadAuthorization      MsgKey = "BAD_AUTHORIZATION"
 	MsgCredentialsTooLarge   MsgKey = "CREDENTIALS_TOO_LARGE"
 	MsgTooManyStreams        MsgKey = "TOO_MANY_EVENT_STREAMS"
+	MsgTooManyAsync          MsgKey = "TOO_MANY_ASYNC_ACTIONS"
 	MsgInternal              MsgKey = "INTERNAL_ERROR"
 	MsgInternalPanic         MsgKey = "INTERNAL_PANIC"
 	MsgNoRepairAction        MsgKey = "NO_REPAIR_ACTION"
@@ -300,6 +301,7 @@ var messages = map[MsgKey]Message{
 	MsgLoginThrottled:        {Code: EUNAUTHORIZED, Text: "Cannot authenticate user '${user}': too many failed logins; the next attempt is checked in ${seconds} seconds.", Reason: "Unauthorized", Bare: true},
 	MsgBadAuthorization:      {Code: EUNAUTHORIZED, Text: "Malformed Authorization header: ${why}.", Reason: "Unauthorized", Bare: true},
 	MsgCredentialsTooLarge:   {Code: EINVALID, Text: "The ${what} is too large: at most ${max} bytes.", Reason: "Bad Request", Bare: true},
+	MsgTooManyAsync:          {Code: EUNAVAILABLE, Text: "Too many actions are running in the background (${max}); try again later, or without async.", Reason: "Service Unavailable"},
 	MsgTooManyStreams:        {Code: EUNAVAILABLE, Text: "Too many event streams are open (${max}); try again later.", Reason: "Service Unavailable"},
 	MsgInternal:              {Code: EINTERNAL, Text: "Internal error."},
 	MsgInternalPanic:         {Code: EINTERNAL, Text: "Internal error: ${cause}"},

@@ -34,6 +34,7 @@ type Tx interface {
 	MACPoolTx
 	EventTx
 	UserTx
+	JobTx
 	AuthzTx
 }
 
@@ -229,6 +230,22 @@ type MACPoolTx interface {
 	// ReleaseStrayLeases frees the MACs leased to nicID other than keep
 	// ("" frees them all): leftovers of an interrupted change.
 	ReleaseStrayLeases(nicID, keep string) error
+}
+
+// JobTx holds the jobs of long operations and their steps.
+type JobTx interface {
+	CreateJob(*Job) error
+	// UpdateJob writes a job's status, end and last update.
+	UpdateJob(*Job) error
+	Job(id string) (*Job, error)
+	Jobs(JobFilter) ([]*Job, error)
+	CreateJobStep(*JobStep) error
+	// UpdateJobStep writes a step's status and end.
+	UpdateJobStep(*JobStep) error
+	JobSteps(jobID string) ([]*JobStep, error)
+	// DeleteJobsEnded removes the jobs that ended with a status before a
+	// time (auto-cleared, as oVirt clears them).
+	DeleteJobsEnded(status JobStatus, before time.Time) error
 }
 
 // EventTx holds the audit log.

@@ -80,6 +80,7 @@ type EngineMain struct {
 	ln       net.Listener
 	https    bool
 	srv      *http.Server
+	api      *restapi.Server
 	agentSrv *http.Server
 	pipe     *pipeListener
 	cancel   context.CancelFunc
@@ -146,6 +147,7 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	mux := http.NewServeMux()
 	api := restapi.New(m.Engine, m.Logger)
 	api.Stream = m.Events
+	m.api = api
 	mux.Handle("/", api)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	m.srv = serve.Server(mux, m.Limits)
@@ -256,6 +258,9 @@ func (m *EngineMain) Close() error {
 	defer cancel()
 	if m.srv != nil {
 		m.srv.Shutdown(ctx)
+	}
+	if m.api != nil {
+		m.api.WaitAsync() // background actions end before the engine does
 	}
 	m.wg.Wait()
 	if m.Engine != nil {

@@ -57,6 +57,8 @@ type Engine struct {
 
 	// samples are the last traffic counters read of each vNIC, for rates.
 	samples *nicSamples
+	// lastJobSweep is when ended jobs were last cleared (Unix ms).
+	lastJobSweep atomic.Int64
 
 	auth *auth
 }

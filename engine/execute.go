@@ -109,7 +109,7 @@ func (e *Engine) abort(ctx context.Context, vmID string, fn func(tx vwire.Tx) er
 				return err
 			}
 		}
-		if err := tx.ClearPending(vmID); err != nil {
+		if err := e.endChange(tx, vmID, vwire.JobFailed); err != nil {
 			return err
 		}
 		if ev != nil {

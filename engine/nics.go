@@ -338,7 +338,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		if pl = planNIC(nil, n, c.running()); pl.action == vwire.ActionPlug {
 			in := newIntent(ctx, kindNIC, op)
 			in.Action, in.Add, in.New = vwire.ActionPlug, true, n
-			f, err = e.markInFlight(tx, vmID, n.ID, in)
+			f, err = e.markInFlight(tx, vmID, c.vm.Name, n.ID, in)
 			return err
 		}
 		if err := tx.CreateNIC(n); err != nil {
@@ -368,7 +368,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		if err := tx.BumpVMGeneration(vmID); err != nil {
 			return err
 		}
-		if err := tx.ClearPending(vmID); err != nil {
+		if err := e.endChange(tx, vmID, vwire.JobFinished); err != nil {
 			return err
 		}
 		return newEvent(ctx, evNicAdd).vm(c.vm).nic(n).write(tx)
@@ -447,7 +447,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		if err := tx.BumpVMGeneration(vmID); err != nil {
 			return err
 		}
-		if err := tx.ClearPending(vmID); err != nil {
+		if err := e.endChange(tx, vmID, vwire.JobFinished); err != nil {
 			return err
 		}
 		return ev.write(tx)
@@ -482,7 +482,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		}
 		in := newIntent(ctx, kindNIC, op)
 		in.Action, in.Old, in.New = pl.action, old, &n
-		f, err = e.markInFlight(tx, vmID, n.ID, in)
+		f, err = e.markInFlight(tx, vmID, c.vm.Name, n.ID, in)
 		return err
 	})
 	if err != nil {

@@ -44,11 +44,15 @@ type intent struct {
 	New *vwire.NIC `json:"new,omitempty"`
 	// Who asked, for the events written when it is settled.
 	User        string `json:"user,omitempty"`
+	UserID      string `json:"user_id,omitempty"`
 	Correlation string `json:"correlation,omitempty"`
+	// JobID is the change's job (jobs.go).
+	JobID string `json:"job,omitempty"`
 }
 
 func newIntent(ctx context.Context, kind string, op vwire.Op) *intent {
-	return &intent{Kind: kind, Op: op, User: userOf(ctx), Correlation: correlationOf(ctx)}
+	p, _ := PrincipalOf(ctx)
+	return &intent{Kind: kind, Op: op, User: userOf(ctx), UserID: p.UserID, Correlation: correlationOf(ctx), JobID: jobOf(ctx)}
 }
 
 // hold is how long the change's own steps may keep the host busy beyond a
@@ -105,7 +109,7 @@ type inFlight struct {
 // the lease time has passed since the last one (so that the change never
 // looks abandoned while the engine lives, without a heartbeat write per
 // change).
-func (e *Engine) markInFlight(tx vwire.Tx, vmID, nicID string, in *intent) (inFlight, error) {
+func (e *Engine) markInFlight(tx vwire.Tx, vmID, vmName, nicID string, in *intent) (inFlight, error) {
 	now := e.now()
 	if now.UnixMilli()-e.lastBeat.Load() > e.leaseTTL().Milliseconds()/3 {
 		if err := tx.Heartbeat(e.id, now); err != nil {
@@ -117,6 +121,9 @@ func (e *Engine) markInFlight(tx vwire.Tx, vmID, nicID string, in *intent) (inFl
 	}
 	p := vwire.Pending{VMID: vmID, EngineID: e.id, NICID: nicID, Started: now, OpID: uuid.NewString()}
 	if in != nil {
+		if err := e.openJob(tx, in, vmName, now); err != nil {
+			return inFlight{}, err
+		}
 		b, err := json.Marshal(in)
 		if err != nil {
 			return inFlight{}, err
@@ -246,7 +253,11 @@ func (e *Engine) settleLocked(ctx context.Context, p vwire.Pending) (applied boo
 		if err := tx.BumpVMGeneration(vm.ID); err != nil {
 			return err
 		}
-		if err := tx.ClearPending(vm.ID); err != nil {
+		status := vwire.JobFailed // rolled back
+		if applied {
+			status = vwire.JobFinished
+		}
+		if err := e.endChange(tx, vm.ID, status); err != nil {
 			return err
 		}
 		return late.write(tx)

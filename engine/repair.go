@@ -142,7 +142,7 @@ func (e *Engine) repairLocked(ctx context.Context, p vwire.Pending) error {
 		if err := tx.BumpVMGeneration(vm.ID); err != nil {
 			return err
 		}
-		return tx.ClearPending(vm.ID)
+		return e.endChange(tx, vm.ID, vwire.JobAborted)
 	})
 }
 

@@ -396,7 +396,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if err := tx.BumpVMGeneration(id); err != nil {
 			return err
 		}
-		if f, err = e.markInFlight(tx, id, "", newIntent(ctx, kindStart, op)); err != nil {
+		if f, err = e.markInFlight(tx, id, c.vm.Name, "", newIntent(ctx, kindStart, op)); err != nil {
 			return err
 		}
 		return tx.UpdateVM(c.vm)
@@ -453,7 +453,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		if err := tx.BumpVMGeneration(id); err != nil {
 			return err
 		}
-		if err := tx.ClearPending(id); err != nil {
+		if err := e.endChange(tx, id, vwire.JobFinished); err != nil {
 			return err
 		}
 		if err := e.absorbStats(tx, c.vm, c.nics, st); err != nil {
@@ -478,7 +478,7 @@ func (e *Engine) restoreDown(ctx context.Context, vm *vwire.VM, ev *event) {
 		if err := tx.UpdateVM(vm); err != nil {
 			return err
 		}
-		if err := tx.ClearPending(vm.ID); err != nil {
+		if err := e.endChange(tx, vm.ID, vwire.JobFailed); err != nil {
 			return err
 		}
 		return ev.vm(vm).write(tx)
@@ -553,7 +553,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, vwire.Fail(op, vwire.MsgVMIsNotRunning)
 	}
 	if err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
-		f, err = e.markInFlight(tx, id, "", newIntent(ctx, kindStop, op))
+		f, err = e.markInFlight(tx, id, c.vm.Name, "", newIntent(ctx, kindStop, op))
 		return err
 	}); err != nil {
 		return nil, err
@@ -596,7 +596,7 @@ func (e *Engine) markDown(tx vwire.Tx, vm *vwire.VM, nics []*vwire.NIC) error {
 	if err := tx.UpdateVM(vm); err != nil {
 		return err
 	}
-	if err := tx.ClearPending(vm.ID); err != nil {
+	if err := e.endChange(tx, vm.ID, vwire.JobFinished); err != nil {
 		return err
 	}
 	for _, n := range nics {

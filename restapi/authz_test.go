@@ -251,6 +251,10 @@ var noRights = map[string]expectation{
 	"DELETE /vms/{id}/nics/{nid}":                    refused,
 	"POST /vms/{id}/nics/{nid}/activate":             refused,
 	"POST /vms/{id}/nics/{nid}/deactivate":           refused,
+	"GET /jobs":                                      filtered,
+	"GET /jobs/{id}":                                 refused,
+	"GET /jobs/{id}/steps":                           refused,
+	"GET /jobs/{id}/steps/{sid}":                     refused,
 	"GET /events":                                    filtered,
 	"GET /events/{id}":                               refused,
 	"GET /users":                                     filtered,
@@ -316,10 +320,16 @@ func TestEveryRouteForUserWithoutRights(t *testing.T) {
 	w := newWorld(t)
 	_, nobody := w.addUser(t, "nobody")
 	hidden := []string{w.dc, w.cluster, w.host, w.mgmt, w.redNet, w.blueNet, w.red, w.blue, w.vm1, w.vm2, w.nic1, w.macPool, w.adminID, w.adminPerm}
+	// A job of the administrator's (a start and stop of vm2), which the user
+	// must not see.
+	w.admin.expect(200, "POST", "/vms/"+w.vm2+"/start", `<action/>`)
+	w.admin.expect(200, "POST", "/vms/"+w.vm2+"/stop", `<action/>`)
+	adminJob := parseXList(t, w.admin.expect(200, "GET", "/jobs", ""))[0].ID
 	ids := map[string]string{
 		"datacenters": w.dc, "clusters": w.cluster, "hosts": w.host, "networks": w.redNet, "vnicprofiles": w.red,
 		"templates": "00000000-0000-0000-0000-000000000000", "vms": w.vm1, "macpools": w.macPool, "users": w.adminID,
 		"roles": "00000000-0000-0000-0000-000000000001", "domains": "696e7465726e616c2d617574687a", "events": "1",
+		"jobs": adminJob,
 	}
 	bodies := map[string]string{
 		"datacenters": `<data_center><name>dcx</name></data_center>`, "clusters": `<cluster><name>clx</name><data_center id="` + w.dc + `"/></cluster>`,

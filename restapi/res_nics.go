@@ -217,7 +217,10 @@ func (s *Server) removeNic(q *request) error {
 }
 
 func (s *Server) activateNic(q *request) error {
-	err := q.actionBody()
+	async, err := q.actionParams()
+	if err == nil && async {
+		return s.nicAsync(q, "Plugging", s.eng.ActivateNIC)
+	}
 	var n *vwire.NIC
 	if err == nil {
 		n, err = s.eng.ActivateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
@@ -230,7 +233,10 @@ func (s *Server) activateNic(q *request) error {
 }
 
 func (s *Server) deactivateNic(q *request) error {
-	err := q.actionBody()
+	async, err := q.actionParams()
+	if err == nil && async {
+		return s.nicAsync(q, "Unplugging", s.eng.DeactivateNIC)
+	}
 	var n *vwire.NIC
 	if err == nil {
 		n, err = s.eng.DeactivateNIC(q.ctx(), q.r.PathValue("id"), q.r.PathValue("nid"))
@@ -240,4 +246,21 @@ func (s *Server) deactivateNic(q *request) error {
 	}
 	q.done(q.nicNode(n))
 	return nil
+}
+
+// nicAsync runs a vNIC's plug or unplug in the background.
+func (s *Server) nicAsync(q *request, verb string, op func(ctx context.Context, vmID, nicID string) (*vwire.NIC, error)) error {
+	vmID, nicID := q.r.PathValue("id"), q.r.PathValue("nid")
+	vm, err := s.eng.VM(q.ctx(), vmID)
+	if err != nil {
+		return err
+	}
+	n, err := s.eng.NIC(q.ctx(), vmID, nicID)
+	if err != nil {
+		return err
+	}
+	return s.runAsync(q, verb+" Interface "+n.Name+" of VM "+vm.Name, func(ctx context.Context) error {
+		_, err := op(ctx, vmID, nicID)
+		return err
+	})
 }

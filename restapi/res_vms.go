@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -447,8 +448,19 @@ func (q *request) actionBody() error {
 }
 
 func (s *Server) startVM(q *request) error {
-	if err := q.actionBody(); err != nil {
+	async, err := q.actionParams()
+	if err != nil {
 		return err
+	}
+	if async {
+		vm, err := s.eng.VM(q.ctx(), q.r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return s.runAsync(q, "Launching VM "+vm.Name, func(ctx context.Context) error {
+			_, err := s.eng.StartVM(ctx, vm.ID)
+			return err
+		})
 	}
 	v, err := s.eng.StartVM(q.ctx(), q.r.PathValue("id"))
 	if err != nil {
@@ -459,8 +471,19 @@ func (s *Server) startVM(q *request) error {
 }
 
 func (s *Server) stopVM(q *request) error {
-	if err := q.actionBody(); err != nil {
+	async, err := q.actionParams()
+	if err != nil {
 		return err
+	}
+	if async {
+		vm, err := s.eng.VM(q.ctx(), q.r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return s.runAsync(q, "Stopping VM "+vm.Name, func(ctx context.Context) error {
+			_, err := s.eng.StopVM(ctx, vm.ID)
+			return err
+		})
 	}
 	v, err := s.eng.StopVM(q.ctx(), q.r.PathValue("id"))
 	if err != nil {

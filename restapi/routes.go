@@ -114,6 +114,11 @@ func (s *Server) routes() {
 	s.api("GET /vms/{id}/numanodes", numaNodes, false)
 	s.api("GET /vms/{id}/numanodes/{sid}", numaNode, false)
 
+	s.api("GET /jobs", s.listJobs, false)
+	s.api("GET /jobs/{id}", s.getJob, false)
+	s.api("GET /jobs/{id}/steps", s.listJobSteps, false)
+	s.api("GET /jobs/{id}/steps/{sid}", s.getJobStep, false)
+
 	s.api("GET /events", s.listEvents, false)
 	s.api("GET /events/{id}", s.getEvent, false)
 

@@ -40,6 +40,11 @@ type Server struct {
 
 	// patterns are the API's routes as registered, for Routes.
 	patterns []string
+
+	// async counts the actions running in the background (res_jobs.go);
+	// asyncSlots bounds them.
+	async      sync.WaitGroup
+	asyncSlots chan struct{}
 }
 
 // New returns the REST API of an engine.
@@ -47,7 +52,7 @@ func New(eng *engine.Engine, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{eng: eng, log: log, mux: http.NewServeMux()}
+	s := &Server{eng: eng, log: log, mux: http.NewServeMux(), asyncSlots: make(chan struct{}, maxAsync)}
 	s.routes()
 	return s
 }

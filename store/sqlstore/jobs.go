@@ -1,0 +1,78 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"time"
+
+	"vwire.dev/vwire"
+)
+
+// ---- jobs and their steps
+
+const jobCols = `id, description, status, correlation_id, owner_id, owner_name, start_time, end_time, last_updated`
+
+func scanJob(s interface{ Scan(...any) error }) (*vwire.Job, error) {
+	var j vwire.Job
+	var start, end, updated int64
+	if err := s.Scan(&j.ID, &j.Description, &j.Status, &j.CorrelationID, &j.OwnerID, &j.OwnerName, &start, &end, &updated); err != nil {
+		return nil, err
+	}
+	j.Start, j.End, j.LastUpdated = fromMillis(start), fromMillis(end), fromMillis(updated)
+	return &j, nil
+}
+
+func (t *Tx) CreateJob(j *vwire.Job) error {
+	_, err := t.exec(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.Description, string(j.Status),
+		j.CorrelationID, j.OwnerID, j.OwnerName, millis(j.Start), millis(j.End), millis(j.LastUpdated))
+	return err
+}
+
+func (t *Tx) UpdateJob(j *vwire.Job) error {
+	return t.execOne("Job", j.ID, `UPDATE jobs SET status = ?, end_time = ?, last_updated = ? WHERE id = ?`,
+		string(j.Status), millis(j.End), millis(j.LastUpdated), j.ID)
+}
+
+func (t *Tx) Job(id string) (*vwire.Job, error) {
+	var j *vwire.Job
+	err := t.one("Job", id, func(r *sql.Row) (err error) { j, err = scanJob(r); return },
+		`SELECT `+jobCols+` FROM jobs WHERE id = ?`, id)
+	return j, err
+}
+
+func (t *Tx) Jobs(f vwire.JobFilter) ([]*vwire.Job, error) {
+	w := new(where).eq("owner_id", f.OwnerID).eq("correlation_id", f.CorrelationID)
+	return list(t, func(r *sql.Rows) (*vwire.Job, error) { return scanJob(r) },
+		`SELECT `+jobCols+` FROM jobs`+w.sql("start_time DESC, id", f.Max), w.args...)
+}
+
+const stepCols = `id, job_id, number, type, description, status, start_time, end_time`
+
+func scanStep(s interface{ Scan(...any) error }) (*vwire.JobStep, error) {
+	var st vwire.JobStep
+	var start, end int64
+	if err := s.Scan(&st.ID, &st.JobID, &st.Number, &st.Type, &st.Description, &st.Status, &start, &end); err != nil {
+		return nil, err
+	}
+	st.Start, st.End = fromMillis(start), fromMillis(end)
+	return &st, nil
+}
+
+func (t *Tx) CreateJobStep(s *vwire.JobStep) error {
+	_, err := t.exec(`INSERT INTO job_steps (`+stepCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, s.JobID, s.Number, string(s.Type),
+		s.Description, string(s.Status), millis(s.Start), millis(s.End))
+	return err
+}
+
+func (t *Tx) UpdateJobStep(s *vwire.JobStep) error {
+	return t.execOne("Step", s.ID, `UPDATE job_steps SET status = ?, end_time = ? WHERE id = ?`, string(s.Status), millis(s.End), s.ID)
+}
+
+func (t *Tx) JobSteps(jobID string) ([]*vwire.JobStep, error) {
+	return list(t, func(r *sql.Rows) (*vwire.JobStep, error) { return scanStep(r) },
+		`SELECT `+stepCols+` FROM job_steps WHERE job_id = ? ORDER BY number`, jobID)
+}
+
+func (t *Tx) DeleteJobsEnded(status vwire.JobStatus, before time.Time) error {
+	_, err := t.exec(`DELETE FROM jobs WHERE status = ? AND end_time > 0 AND end_time < ?`, string(status), millis(before))
+	return err
+}
