@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"Authz", testAuthz},
 		{"CPUAndComment", testCPUAndComment},
 		{"NetworkFilters", testNetworkFilters},
+		{"Jobs", testJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -1030,6 +1031,69 @@ func testNetworkFilters(t *testing.T, s vwire.Store) {
 	s.View(ctx(), func(tx vwire.Tx) error {
 		if _, err := tx.FilterParameter(b.ID); code(err) != vwire.ENOTFOUND {
 			t.Errorf("a removed vNIC's parameter: %v", err)
+		}
+		return nil
+	})
+}
+
+// testJobs: jobs and steps are stored, filtered by owner and correlation
+// id (newest first), ended, and cleared with their steps once ended.
+func testJobs(t *testing.T, s vwire.Store) {
+	t0 := time.UnixMilli(1700000000000)
+	a := &vwire.Job{ID: uuid.NewString(), Description: "Launching VM a", Status: vwire.JobStarted, CorrelationID: "c1", OwnerID: "u1",
+		OwnerName: "bob@internal-authz", Start: t0, LastUpdated: t0}
+	b := &vwire.Job{ID: uuid.NewString(), Description: "Stopping VM a", Status: vwire.JobStarted, CorrelationID: "c2", OwnerID: "u2",
+		Start: t0.Add(time.Second), LastUpdated: t0.Add(time.Second)}
+	st := &vwire.JobStep{ID: uuid.NewString(), JobID: a.ID, Number: 1, Type: vwire.StepExecuting, Description: "Executing", Status: vwire.JobStarted, Start: t0}
+	update(t, s, func(tx vwire.Tx) error {
+		for _, j := range []*vwire.Job{a, b} {
+			if err := tx.CreateJob(j); err != nil {
+				return err
+			}
+		}
+		return tx.CreateJobStep(st)
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if js, err := tx.Jobs(vwire.JobFilter{CorrelationID: "c1"}); err != nil || len(js) != 1 || js[0].ID != a.ID || js[0].OwnerName != "bob@internal-authz" {
+			t.Errorf("jobs of c1 = %v, %v", js, err)
+		}
+		if js, _ := tx.Jobs(vwire.JobFilter{OwnerID: "u2"}); len(js) != 1 || js[0].ID != b.ID {
+			t.Errorf("jobs of u2 = %v", js)
+		}
+		if js, _ := tx.Jobs(vwire.JobFilter{Max: 1}); len(js) != 1 || js[0].ID != b.ID {
+			t.Errorf("newest job = %v", js)
+		}
+		return nil
+	})
+	a.Status, a.End, a.LastUpdated = vwire.JobFinished, t0.Add(time.Minute), t0.Add(time.Minute)
+	st.Status, st.End = vwire.JobFinished, t0.Add(time.Minute)
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.UpdateJob(a); err != nil {
+			return err
+		}
+		return tx.UpdateJobStep(st)
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		j, err := tx.Job(a.ID)
+		if err != nil || j.Status != vwire.JobFinished || !j.End.Equal(a.End) {
+			t.Errorf("ended job = %+v, %v", j, err)
+		}
+		if steps, err := tx.JobSteps(a.ID); err != nil || len(steps) != 1 || steps[0].Status != vwire.JobFinished {
+			t.Errorf("steps = %v, %v", steps, err)
+		}
+		return nil
+	})
+	// Clearing: the finished job goes (with its step), the running one stays.
+	update(t, s, func(tx vwire.Tx) error { return tx.DeleteJobsEnded(vwire.JobFinished, t0.Add(time.Hour)) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if _, err := tx.Job(a.ID); code(err) != vwire.ENOTFOUND {
+			t.Errorf("a cleared job: %v", err)
+		}
+		if steps, _ := tx.JobSteps(a.ID); len(steps) != 0 {
+			t.Errorf("a cleared job's steps remain: %v", steps)
+		}
+		if _, err := tx.Job(b.ID); err != nil {
+			t.Errorf("a running job was cleared: %v", err)
 		}
 		return nil
 	})
