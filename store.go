@@ -503,13 +503,14 @@ func (s Search) Check(c SearchCollection, max int) error {
 		return InvalidValue(MsgInvalidValue, "This collection cannot be searched.")
 	}
 	terms := 0
+	// depth counts the joins around a join: the parentheses that made it.
 	var walk func(e *SearchExpr, depth int) error
 	walk = func(e *SearchExpr, depth int) error {
-		if depth > MaxSearchDepth {
-			return InvalidValue(MsgInvalidValue, "The search query nests parentheses deeper than "+strconv.Itoa(MaxSearchDepth)+".")
-		}
 		switch e.Op {
 		case SearchAnd, SearchOr:
+			if depth > MaxSearchDepth {
+				return InvalidValue(MsgInvalidValue, "The search query nests parentheses deeper than "+strconv.Itoa(MaxSearchDepth)+".")
+			}
 			if len(e.Kids) < 2 {
 				return InvalidValue(MsgInvalidValue, "A search's AND or OR joins at least two terms.")
 			}
@@ -542,7 +543,7 @@ func (s Search) Check(c SearchCollection, max int) error {
 		return nil
 	}
 	if s.Where != nil {
-		if err := walk(s.Where, 1); err != nil {
+		if err := walk(s.Where, 0); err != nil {
 			return err
 		}
 	}

@@ -31,25 +31,16 @@ func (q *request) hostNode(h *vwire.Host) *node {
 }
 
 func (s *Server) listHosts(q *request) error {
-	p, err := q.listParams()
+	f := vwire.HostFilter{}
+	var err error
+	if f.Search, f.Max, err = q.searchOf(vwire.SearchHosts); err != nil {
+		return err
+	}
+	hosts, err := s.eng.Hosts(q.ctx(), f)
 	if err != nil {
 		return err
 	}
-	status, max, err := p.pushDown("status", "name", "id", "status", "address")
-	if err != nil {
-		return err
-	}
-	hosts, err := s.eng.Hosts(q.ctx(), vwire.HostFilter{Status: vwire.HostStatus(status), Max: max})
-	if err != nil {
-		return err
-	}
-	n, err := collect(p, "hosts", hosts, func(h *vwire.Host) map[string]string {
-		return map[string]string{"name": h.Name, "id": h.ID, "status": string(h.Status), "address": h.Address}
-	}, q.hostNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("hosts", hosts, q.hostNode))
 	return nil
 }
 
@@ -153,25 +144,16 @@ func (q *request) vmNode(v *vwire.VM) *node {
 }
 
 func (s *Server) listVMs(q *request) error {
-	p, err := q.listParams()
+	f := vwire.VMFilter{}
+	var err error
+	if f.Search, f.Max, err = q.searchOf(vwire.SearchVMs); err != nil {
+		return err
+	}
+	vms, err := s.eng.VMs(q.ctx(), f)
 	if err != nil {
 		return err
 	}
-	status, max, err := p.pushDown("status", "name", "id", "status", "cluster")
-	if err != nil {
-		return err
-	}
-	l, err := s.eng.VMList(q.ctx(), vwire.VMFilter{Status: vwire.VMStatus(status), Max: max})
-	if err != nil {
-		return err
-	}
-	n, err := collect(p, "vms", l.VMs, func(v *vwire.VM) map[string]string {
-		return map[string]string{"name": v.Name, "id": v.ID, "status": string(v.Status), "cluster": l.ClusterNames[v.ClusterID]}
-	}, q.vmNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("vms", vms, q.vmNode))
 	return nil
 }
 
@@ -461,7 +443,7 @@ func (s *Server) listEvents(q *request) error {
 	}
 	// Without a search the database applies max; with one, filtering comes first.
 	dbMax := p.max
-	if len(p.terms) > 0 {
+	if !p.search.IsZero() {
 		dbMax = 0
 	}
 	evs, err := s.eng.Events(q.ctx(), from, dbMax)
