@@ -87,6 +87,13 @@ type (
 		Search Search
 		Max    int
 	}
+	// EventFilter selects audit events, newest first: ids greater than
+	// From, and below Before when set.
+	EventFilter struct {
+		From, Before int64
+		Search       Search
+		Max          int
+	}
 )
 
 // Search is a parsed search of a collection, as oVirt's clients write it
@@ -171,6 +178,7 @@ const (
 	SearchHosts       SearchCollection = "hosts"
 	SearchVMs         SearchCollection = "vms"
 	SearchTemplates   SearchCollection = "templates"
+	SearchEvents      SearchCollection = "events"
 )
 
 // SearchFields lists the fields each collection's search may name: the
@@ -197,6 +205,11 @@ var SearchFields = map[SearchCollection][]SearchField{
 	SearchTemplates: {{"name", SearchText, true}, {"id", SearchText, true}, {"description", SearchText, true},
 		{"cluster", SearchText, true}, {"cluster.name", SearchText, true}, {"datacenter", SearchText, true},
 		{"datacenter.name", SearchText, true}, {"memory", SearchInt, true}, {"os", SearchText, true}},
+	SearchEvents: {{"id", SearchInt, true}, {"code", SearchInt, true}, {"type", SearchInt, true},
+		{"severity", SearchEnum, true}, {"description", SearchText, true},
+		{"correlation_id", SearchText, true}, {"usrname", SearchText, true}, {"vm.id", SearchEnum, false},
+		{"vm.name", SearchText, false}, {"host.id", SearchEnum, false}, {"host.name", SearchText, false},
+		{"cluster.id", SearchEnum, false}, {"template.id", SearchEnum, false}, {"datacenter.id", SearchEnum, false}},
 }
 
 // MetaTx holds the engine's own records: the instance's settings and the
@@ -360,6 +373,9 @@ type EventTx interface {
 	// EventsBetween is Events with ids also below before (0: no bound), to
 	// page back through the log.
 	EventsBetween(from, before int64, max int) ([]*Event, error)
+	// FindEvents lists the events a filter selects, newest first unless
+	// its search sorts them.
+	FindEvents(EventFilter) ([]*Event, error)
 	Event(id int64) (*Event, error)
 }
 

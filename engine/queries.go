@@ -492,29 +492,51 @@ func (e *Engine) FindTemplates(ctx context.Context, f vwire.TemplateFilter) ([]*
 // Events lists events newest first: ids greater than from (0: all), at
 // most max (0: all).
 func (e *Engine) Events(ctx context.Context, from int64, max int) ([]*vwire.Event, error) {
+	return e.FindEvents(ctx, vwire.EventFilter{From: from, Max: max})
+}
+
+// FindEvents lists the events a filter selects, newest first unless its
+// search sorts them. The store applies the search; for a caller who sees
+// everything, its max and page too.
+func (e *Engine) FindEvents(ctx context.Context, f vwire.EventFilter) ([]*vwire.Event, error) {
+	if err := f.Search.Check(vwire.SearchEvents, f.Max); err != nil {
+		return nil, err
+	}
 	var evs []*vwire.Event
 	err := e.view(ctx, func(tx vwire.Tx) error {
+		evs = nil
 		s, err := scopeOf(ctx, tx)
 		if err != nil {
 			return err
 		}
 		if s.admin() {
-			evs, err = tx.Events(from, max)
+			evs, err = tx.FindEvents(f)
 			return err
 		}
-		// A user sees some events only: max applies to those, so the log
-		// is read back page by page until max of them are found.
+		// A user sees some events only: max and page apply to those, so
+		// the log is read back batch by batch (newest first) until the
+		// page is found; a sorted search reads every match once.
 		self := userOf(ctx)
-		page := 0
-		if max > 0 {
-			page = 200
-			if 2*max > page {
-				page = 2 * max
+		skip, want := 0, 0
+		if f.Max > 0 {
+			if f.Search.Page > 1 {
+				skip = (f.Search.Page - 1) * f.Max
 			}
+			want = skip + f.Max
 		}
-		var before int64
+		q := f
+		q.Search.Page, q.Max = 0, 0
+		if want > 0 && f.Search.SortBy == "" {
+			q.Max = max(200, 2*want)
+		}
+		defer func() {
+			evs = evs[min(skip, len(evs)):]
+			if f.Max > 0 && len(evs) > f.Max {
+				evs = evs[:f.Max]
+			}
+		}()
 		for {
-			batch, err := tx.EventsBetween(from, before, page)
+			batch, err := tx.FindEvents(q)
 			if err != nil {
 				return err
 			}
@@ -523,15 +545,15 @@ func (e *Engine) Events(ctx context.Context, from int64, max int) ([]*vwire.Even
 					return err
 				} else if ok {
 					evs = append(evs, ev)
-					if max > 0 && len(evs) == max {
+					if want > 0 && len(evs) == want {
 						return nil
 					}
 				}
 			}
-			if page == 0 || len(batch) < page {
+			if q.Max == 0 || len(batch) < q.Max {
 				return nil
 			}
-			before = batch[len(batch)-1].ID
+			q.Before = batch[len(batch)-1].ID
 		}
 	})
 	return evs, err

@@ -421,8 +421,9 @@ func (q *request) eventNode(e *vwire.Event) *node {
 }
 
 func (s *Server) listEvents(q *request) error {
-	p, err := q.listParams()
-	if err != nil {
+	ef := vwire.EventFilter{}
+	var err error
+	if ef.Search, ef.Max, err = q.searchOf(vwire.SearchEvents); err != nil {
 		return err
 	}
 	from := int64(-1)
@@ -438,26 +439,12 @@ func (s *Server) listEvents(q *request) error {
 	if strings.Contains(q.r.Header.Get("Accept"), "text/event-stream") {
 		return s.streamEvents(q, from)
 	}
-	if from < 0 {
-		from = 0
-	}
-	// Without a search the database applies max; with one, filtering comes first.
-	dbMax := p.max
-	if !p.search.IsZero() {
-		dbMax = 0
-	}
-	evs, err := s.eng.Events(q.ctx(), from, dbMax)
+	ef.From = max(from, 0)
+	evs, err := s.eng.FindEvents(q.ctx(), ef)
 	if err != nil {
 		return err
 	}
-	n, err := collect(p, "events", evs, func(e *vwire.Event) map[string]string {
-		return map[string]string{"severity": string(e.Severity), "code": strconv.Itoa(e.Code), "vm.id": e.VMID,
-			"description": e.Description, "type": strconv.Itoa(e.Code)}
-	}, q.eventNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("events", evs, q.eventNode))
 	return nil
 }
 

@@ -78,9 +78,27 @@ func TestSearchOverHTTP(t *testing.T) {
 		}
 	}
 
-	// Events are searched after the engine's query (severity, code).
-	if evs := parseXList(t, a.expect(200, "GET", search("events", `severity=normal and (code=* or description=*)`)+"&max=2", "")); len(evs) != 2 {
-		t.Errorf("events, max 2: %d", len(evs))
+	// Events: newest first, or as sorted; code and type are numbers.
+	evs := func(c *api, q string) []string {
+		t.Helper()
+		var ids []string
+		for _, e := range parseXList(t, c.expect(200, "GET", q, "")) {
+			ids = append(ids, e.ID)
+		}
+		return ids
+	}
+	all := evs(a, "/events")
+	if len(all) < 4 {
+		t.Fatalf("only %d events", len(all))
+	}
+	if got := evs(a, search("events", `severity=normal and (code>0 or description=*)`)+"&max=2"); strings.Join(got, ",") != strings.Join(all[:2], ",") {
+		t.Errorf("events, max 2: %v, want %v", got, all[:2])
+	}
+	if got := evs(a, search("events", `sortby id asc page 2`)+"&max=2"); len(got) != 2 || got[0] != all[len(all)-3] || got[1] != all[len(all)-4] {
+		t.Errorf("events sortby id asc page 2: %v, of %v", got, all)
+	}
+	if got := evs(a, search("events", `vm.name=web1 and type!=0`)); len(got) == 0 || len(got) >= len(all) {
+		t.Errorf("events of web1: %v, of %v", got, all)
 	}
 
 	for _, tc := range []struct{ path, detail string }{
@@ -96,6 +114,7 @@ func TestSearchOverHTTP(t *testing.T) {
 		{search("vms", `page 0`), "page takes a number"},
 		{search("vnicprofiles", `colour=red`), "Cannot search by"},
 		{search("events", `colour=red`), "Cannot search by"},
+		{search("events", `code=9*`), "code is a whole number"},
 	} {
 		body := a.expect(400, "GET", tc.path, "")
 		if !strings.Contains(body, "<fault>") || !strings.Contains(strings.NewReplacer("&#34;", `"`, "&quot;", `"`).Replace(body), tc.detail) {

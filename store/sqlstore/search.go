@@ -105,6 +105,22 @@ var searchTables = map[vwire.SearchCollection]map[string]searchCol{
 		"memory":          {expr: "(templates.memory / 1048576)"},
 		"os":              {expr: "templates.os_type"},
 	},
+	vwire.SearchEvents: {
+		"id":             {expr: "events.id"},
+		"code":           {expr: "events.code"},
+		"type":           {expr: "events.code"},
+		"severity":       {expr: "events.severity", canon: true},
+		"description":    {expr: "events.description"},
+		"correlation_id": {expr: "events.correlation_id"},
+		"usrname":        {expr: "events.user_name"},
+		"vm.id":          {expr: "events.vm_id", canon: true},
+		"vm.name":        {expr: "(SELECT x.name FROM vms x WHERE x.id = events.vm_id)", nullable: true},
+		"host.id":        {expr: "events.host_id", canon: true},
+		"host.name":      {expr: "(SELECT x.name FROM hosts x WHERE x.id = events.host_id)", nullable: true},
+		"cluster.id":     {expr: "events.cluster_id", canon: true},
+		"template.id":    {expr: "events.template_id", canon: true},
+		"datacenter.id":  {expr: "events.data_center_id", canon: true},
+	},
 }
 
 func dcOf(col string) string { return "(SELECT x.name FROM data_centers x WHERE x.id = " + col + ")" }

@@ -64,6 +64,21 @@ func testSearch(t *testing.T, s vwire.Store) {
 		}
 		return tx.CreateTemplate(tmpl)
 	})
+	var evIDs []int64
+	update(t, s, func(tx vwire.Tx) error {
+		for _, e := range []*vwire.Event{
+			{Code: 1, Severity: vwire.SevNormal, Description: "e1", VMID: web1.ID},
+			{Code: 2, Severity: vwire.SevNormal, Description: "e2", VMID: db1.ID},
+			{Code: 3, Severity: vwire.SevError, Description: "e3"},
+		} {
+			e.CorrelationID = "c" + u
+			if err := tx.AddEvent(e); err != nil {
+				return err
+			}
+			evIDs = append(evIDs, e.ID)
+		}
+		return nil
+	})
 	names := map[string]string{}
 	for _, v := range vms {
 		names[v.ID] = strings.TrimPrefix(v.Name, p)
@@ -200,6 +215,31 @@ func testSearch(t *testing.T, s vwire.Store) {
 		got, err = ids(len(ts), err, func(i int) string { return ts[i].ID })
 		check("Templates(Blank, in no data center)", got, err, vwire.BlankTemplateID)
 
+		// Events: newest first, the search in SQL, From and Before kept.
+		evNames := func(f vwire.EventFilter) ([]string, error) {
+			l, err := tx.FindEvents(f)
+			out := []string{}
+			for _, e := range l {
+				out = append(out, e.Description)
+			}
+			return out, err
+		}
+		evq := func(e *vwire.SearchExpr) vwire.Search {
+			return vwire.Search{Where: sAnd(sEq("correlation_id", "c"+u), e)}
+		}
+		got, err = evNames(vwire.EventFilter{Search: evq(sCmp("code", vwire.SearchGe, "2"))})
+		check("FindEvents(code>=2)", got, err, "e3", "e2")
+		got, err = evNames(vwire.EventFilter{Search: evq(sOr(sEq("severity", "ERROR"), sEq("vm.name", p+"web1")))})
+		check("FindEvents(severity=ERROR or vm.name=web1)", got, err, "e3", "e1")
+		got, err = evNames(vwire.EventFilter{Search: evq(sEq("description", "E*")), From: evIDs[0]})
+		check("FindEvents(from the first)", got, err, "e3", "e2")
+		got, err = evNames(vwire.EventFilter{Search: evq(sEq("description", "E*")), Before: evIDs[2]})
+		check("FindEvents(before the third)", got, err, "e2", "e1")
+		srch := evq(sNe("vm.id", db1.ID))
+		srch.SortBy, srch.Page = "code", 2
+		got, err = evNames(vwire.EventFilter{Search: srch, Max: 1})
+		check("FindEvents(vm.id!=db1 sortby code page 2)", got, err, "e3")
+
 		// Every declared field runs, with every operator it takes and as a sort key.
 		for c, fields := range vwire.SearchFields {
 			for _, f := range fields {
@@ -217,7 +257,7 @@ func testSearch(t *testing.T, s vwire.Store) {
 					if op != vwire.SearchEq && op != vwire.SearchNe && f.Kind == vwire.SearchText {
 						v = "x"
 					}
-					srch := vwire.Search{Where: sOr(sCmp(f.Name, op, v), sEq("id", "none"))}
+					srch := vwire.Search{Where: sOr(sCmp(f.Name, op, v), sCmp(f.Name, op, v))}
 					if f.Sort {
 						srch.SortBy, srch.Desc = f.Name, op == vwire.SearchNe
 					}
@@ -268,6 +308,8 @@ func runSearch(tx vwire.Tx, c vwire.SearchCollection, s vwire.Search) error {
 		_, err = tx.VMs(vwire.VMFilter{Search: s})
 	case vwire.SearchTemplates:
 		_, err = tx.Templates(vwire.TemplateFilter{Search: s})
+	case vwire.SearchEvents:
+		_, err = tx.FindEvents(vwire.EventFilter{Search: s})
 	default:
 		return vwire.InvalidValue(vwire.MsgInvalidValue, "no list for "+string(c))
 	}
