@@ -139,4 +139,15 @@ func TestSearchOverHTTP(t *testing.T) {
 			t.Errorf("user: GET %s = %q, want %q", tc.path, got, tc.want)
 		}
 	}
+	// And pages through the events it may see, oldest first when sorted.
+	mine := evs(pat, "/events")
+	if len(mine) < 3 || len(mine) >= len(evs(a, "/events")) {
+		t.Fatalf("user sees %d events of %d", len(mine), len(evs(a, "/events")))
+	}
+	if got := evs(pat, search("events", `sortby id asc page 2`)+"&max=2"); len(got) != 2 || got[0] != mine[len(mine)-3] || got[1] != mine[len(mine)-4] {
+		t.Errorf("user: events sortby id asc page 2: %v, of %v", got, mine)
+	}
+	if got := evs(pat, search("events", `page 2`)+"&max=1"); len(got) != 1 || got[0] != mine[1] {
+		t.Errorf("user: events page 2 of 1: %v, of %v", got, mine)
+	}
 }
