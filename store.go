@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Store is the engine's database. Each use case runs in one transaction:
@@ -549,6 +550,8 @@ func (s Search) Check(c SearchCollection, max int) error {
 		}
 		wild := strings.Contains(e.Value, "*")
 		switch {
+		case !utf8.ValidString(e.Value) || strings.ContainsRune(e.Value, 0):
+			return InvalidValue(MsgInvalidValue, "A search value is text: UTF-8, without NUL ("+strconv.Quote(e.Value)+").")
 		case f.Kind == SearchInt && (wild || !isInt(e.Value)):
 			return InvalidValue(MsgInvalidValue, "Cannot search by "+f.Name+" = "+strconv.Quote(e.Value)+": "+f.Name+" is a whole number.")
 		case f.Kind == SearchEnum && e.Op != SearchEq && e.Op != SearchNe:

@@ -116,6 +116,11 @@ func parseSearch(q string) (vwire.Search, error) {
 	if len(q) > maxSearch {
 		return vwire.Search{}, vwire.InvalidValue(vwire.MsgInvalidValue, "The search query is longer than "+strconv.Itoa(maxSearch)+" bytes.")
 	}
+	// Bytes that are not UTF-8 read as U+FFFD, as in bodies (body.go).
+	q = strings.ToValidUTF8(q, "\uFFFD")
+	if strings.ContainsRune(q, 0) {
+		return vwire.Search{}, searchError(q, "it holds a NUL byte")
+	}
 	toks, err := lex(q)
 	if err != nil {
 		return vwire.Search{}, err

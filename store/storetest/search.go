@@ -279,6 +279,8 @@ func testSearch(t *testing.T, s vwire.Store) {
 			{"not a number", vwire.VMFilter{Search: vwire.Search{Where: sEq("memory", "lots")}}},
 			{"< on a status", vwire.VMFilter{Search: vwire.Search{Where: sCmp("status", vwire.SearchLt, "up")}}},
 			{"a join of one", vwire.VMFilter{Search: vwire.Search{Where: sAnd(mine)}}},
+			{"NUL in a value", vwire.VMFilter{Search: vwire.Search{Where: sEq("name", "a\x00b")}}},
+			{"not UTF-8", vwire.VMFilter{Search: vwire.Search{Where: sEq("name", "a\xffb")}}},
 		} {
 			if _, err := tx.VMs(tc.f); code(err) != vwire.EINVALID {
 				t.Errorf("VMs(%s): %v, want EINVALID", tc.what, err)
