@@ -92,7 +92,7 @@ func BenchmarkSearchVMs(b *testing.B) {
 	}
 }
 
-func openBenchPostgres(b *testing.B, url string) *sqlstore.DB {
+func openBenchPostgres(b testing.TB, url string) *sqlstore.DB {
 	db, err := sqlstore.OpenPostgres(context.Background(), url, sqlstore.PoolSizes{Read: 4, Write: 4, Lock: 8})
 	if err != nil {
 		b.Fatal(err)
