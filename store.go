@@ -111,6 +111,9 @@ type Search struct {
 	// Page counts from 1 (0: no page): with the filter's Max as the page's
 	// size, the rows from (Page-1)*Max on. A page needs a Max.
 	Page int
+	// CaseSensitive (oVirt's case_sensitive=true) compares text exactly;
+	// by default ASCII letters compare in any case.
+	CaseSensitive bool
 }
 
 // IsZero tells whether the search selects everything in the list's order.
@@ -147,8 +150,9 @@ type SearchExpr struct {
 type SearchKind int
 
 const (
-	// SearchText compares case-insensitively (ASCII letters), with
-	// wildcards; < and > compare the lower-cased texts.
+	// SearchText compares case-insensitively (ASCII letters; exactly
+	// with CaseSensitive), with wildcards; < and > compare the lower-cased
+	// texts.
 	SearchText SearchKind = iota
 	// SearchEnum is a stored lower-case word (a status): = and != only,
 	// case-insensitive, with wildcards.

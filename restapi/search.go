@@ -302,6 +302,11 @@ func (q *request) listParams() (listParams, error) {
 	if p.search.Page > 0 && p.max == 0 {
 		p.max = defaultPageSize
 	}
+	if cs := q.r.URL.Query().Get("case_sensitive"); cs != "" {
+		if p.search.CaseSensitive, err = strconv.ParseBool(cs); err != nil {
+			return p, vwire.InvalidValue(vwire.MsgInvalidValue, `Value "`+cs+`" of case_sensitive isn't a valid boolean`)
+		}
+	}
 	return p, nil
 }
 
@@ -330,12 +335,12 @@ func render[T any](tag string, items []T, node func(T) *node) *node {
 // matches tells whether an entity with the given searchable fields passes
 // a condition. An unknown field is an error, not a silent match. Text is
 // compared as the store does: ASCII letters case-insensitively.
-func matches(e *vwire.SearchExpr, fields map[string]string) (bool, error) {
+func matches(e *vwire.SearchExpr, fields map[string]string, exact bool) (bool, error) {
 	switch e.Op {
 	case vwire.SearchAnd, vwire.SearchOr:
 		want := e.Op == vwire.SearchOr // OR stops at a match, AND at a miss
 		for _, k := range e.Kids {
-			ok, err := matches(k, fields)
+			ok, err := matches(k, fields, exact)
 			if err != nil {
 				return false, err
 			}
@@ -353,7 +358,10 @@ func matches(e *vwire.SearchExpr, fields map[string]string) (bool, error) {
 		}
 		return false, unknownField(e.Field, known)
 	}
-	pat, val := foldASCII(e.Value), foldASCII(v)
+	pat, val := e.Value, v
+	if !exact {
+		pat, val = foldASCII(pat), foldASCII(val)
+	}
 	switch e.Op {
 	case vwire.SearchEq:
 		return glob(pat, val), nil
@@ -420,7 +428,7 @@ func collect[T any](p listParams, tag string, items []T, fields func(T) map[stri
 	for _, it := range items {
 		f := fields(it)
 		if p.search.Where != nil {
-			ok, err := matches(p.search.Where, f)
+			ok, err := matches(p.search.Where, f, p.search.CaseSensitive)
 			if err != nil {
 				return nil, err
 			}

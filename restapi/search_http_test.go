@@ -52,6 +52,9 @@ func TestSearchOverHTTP(t *testing.T) {
 		{search("vms", `sortby name asc page 2`) + "&max=2", "web1,web2"},
 		{search("vms", `status=down sortby name desc`) + "&max=2", "web2,db2"},
 		{search("vms", `page 1`), "db1,db2,web1,web2"},
+		{search("vms", `name=WEB*`) + "&case_sensitive=true", ""},
+		{search("vms", `name=web*`) + "&case_sensitive=true", "web1,web2"},
+		{search("vms", `name=WEB*`) + "&case_sensitive=false", "web1,web2"},
 		// The Ansible collection's ovirt_nic with network: (data centers by cluster).
 		{search("datacenters", `Clusters.name=Default`), "Default"},
 		{search("datacenters", `clusters.name=c*`), "dc2"},
@@ -115,6 +118,7 @@ func TestSearchOverHTTP(t *testing.T) {
 		{search("vnicprofiles", `colour=red`), "Cannot search by"},
 		{search("events", `colour=red`), "Cannot search by"},
 		{search("events", `code=9*`), "code is a whole number"},
+		{search("vms", `name=a`) + "&case_sensitive=maybe", "case_sensitive isn't a valid boolean"},
 	} {
 		body := a.expect(400, "GET", tc.path, "")
 		if !strings.Contains(body, "<fault>") || !strings.Contains(strings.NewReplacer("&#34;", `"`, "&quot;", `"`).Replace(body), tc.detail) {

@@ -241,7 +241,7 @@ func FuzzParseSearch(f *testing.F) {
 		}
 		if s.Where != nil {
 			walk(s.Where, 0)
-			if _, err := matches(s.Where, fields); err != nil {
+			if _, err := matches(s.Where, fields, false); err != nil {
 				t.Fatalf("matches: %v", err)
 			}
 		}

@@ -134,6 +134,7 @@ func dcOfCluster(col string) string {
 // searchSQL is a search translated for one dialect.
 type searchSQL struct {
 	postgres bool
+	exact    bool // case-sensitive
 	table    map[string]searchCol
 	fields   vwire.SearchCollection
 	conds    []string
@@ -152,7 +153,7 @@ func (w *where) search(d dialect, c vwire.SearchCollection, s vwire.Search, max 
 		return w
 	}
 	w.adhoc = true
-	b := &searchSQL{postgres: d.name() == "postgres", table: searchTables[c], fields: c}
+	b := &searchSQL{postgres: d.name() == "postgres", exact: s.CaseSensitive, table: searchTables[c], fields: c}
 	if s.Where != nil {
 		var cond string
 		if cond, w.err = b.expr(s.Where); w.err != nil {
@@ -217,17 +218,29 @@ func (b *searchSQL) expr(e *vwire.SearchExpr) (string, error) {
 		cond = expr + " " + op + " ?"
 		b.args = append(b.args, n)
 	default:
-		if !col.canon {
+		v := e.Value
+		switch {
+		case b.exact && !col.canon && b.postgres:
+			expr += ` COLLATE "C"`
+		case !col.canon && !b.exact:
 			expr = b.fold(expr)
+			v = foldASCII(v)
+		case col.canon:
+			v = foldASCII(v)
 		}
-		v := foldASCII(e.Value)
 		switch e.Op {
 		case vwire.SearchEq, vwire.SearchNe:
-			if strings.Contains(v, "*") {
+			switch {
+			case !strings.Contains(v, "*"):
+				cond = expr + " = ?"
+			case b.exact && !b.postgres && !col.canon:
+				// SQLite's LIKE ignores the case of ASCII letters; GLOB
+				// does not.
+				cond = expr + " GLOB ?"
+				v = globPattern(v)
+			default:
 				cond = expr + ` LIKE ? ESCAPE '\'`
 				v = likePattern(v)
-			} else {
-				cond = expr + " = ?"
 			}
 		case vwire.SearchLt:
 			cond = expr + " < ?"
@@ -280,6 +293,12 @@ func foldASCII(s string) string {
 		return s
 	}
 	return string(out)
+}
+
+// globPattern turns a value with * wildcards into a SQLite GLOB pattern:
+// its own ? and [ become one-character classes.
+func globPattern(v string) string {
+	return strings.NewReplacer("[", "[[]", "?", "[?]").Replace(v)
 }
 
 // likePattern turns a value with * wildcards into a LIKE pattern whose

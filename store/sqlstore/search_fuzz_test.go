@@ -32,7 +32,7 @@ type fuzzWorld struct {
 }
 
 var fuzzValues = []string{"", "*", "a*", "*b", "A%B", "a_b", `a\b`, "ab", "AB", "Ab*", "ȺB", "ⱥb", "*%*", "*_*", `*\*`,
-	"o'brien", "down", "UP", "d*", "c1", "C2", "h1", "x", "100", "2048", "-1", "web*", "WEB1"}
+	"o'brien", "a?b", "[a]*", "*?*", "*[*", "down", "UP", "d*", "c1", "C2", "h1", "x", "100", "2048", "-1", "web*", "WEB1"}
 
 func newFuzzWorld(t testing.TB, s vwire.Store) *fuzzWorld {
 	w := &fuzzWorld{s: s}
@@ -42,7 +42,7 @@ func newFuzzWorld(t testing.TB, s vwire.Store) *fuzzWorld {
 	c1 := &vwire.Cluster{ID: uuid.NewString(), Name: "c1", DataCenterID: dc.ID, Version: vwire.Version{Major: 4, Minor: 8}, MACPoolID: pool.ID}
 	c2 := &vwire.Cluster{ID: uuid.NewString(), Name: "C2", DataCenterID: dc.ID, Version: vwire.Version{Major: 4, Minor: 8}, MACPoolID: pool.ID}
 	h1 := &vwire.Host{ID: uuid.NewString(), Name: "h1", ClusterID: c1.ID, Address: "192.0.2.1", Port: 1, Status: vwire.HostUp}
-	names := []string{"a%b", "a_b", `a\b`, "ab", "AB", "Ab", "axb", "ȺB", "ⱥb", "o'brien", "web1", "WEB2", "%", "_", ""}
+	names := []string{"a%b", "a_b", `a\b`, "ab", "AB", "Ab", "axb", "ȺB", "ⱥb", "o'brien", "web1", "WEB2", "%", "_", "a?b", "[a]", "A?B", ""}
 	err := s.Update(ctx, func(tx vwire.Tx) error {
 		for _, fn := range []func() error{
 			func() error { return tx.CreateMACPool(pool) },
@@ -148,18 +148,18 @@ func like(p, s string) bool {
 	return s != "" && p[0] == s[0] && like(p[1:], s[1:])
 }
 
-func (v fuzzVM) match(e *vwire.SearchExpr) bool {
+func (v fuzzVM) match(e *vwire.SearchExpr, exact bool) bool {
 	switch e.Op {
 	case vwire.SearchAnd:
 		for _, k := range e.Kids {
-			if !v.match(k) {
+			if !v.match(k, exact) {
 				return false
 			}
 		}
 		return true
 	case vwire.SearchOr:
 		for _, k := range e.Kids {
-			if v.match(k) {
+			if v.match(k, exact) {
 				return true
 			}
 		}
@@ -173,6 +173,9 @@ func (v fuzzVM) match(e *vwire.SearchExpr) bool {
 	}
 	col := map[string]string{"name": v.name, "description": v.description, "status": v.status, "cluster": v.cluster, "host": v.host}[e.Field]
 	c, p := fold(col), fold(e.Value)
+	if exact && e.Field != "status" {
+		c, p = col, e.Value
+	}
 	switch e.Op {
 	case vwire.SearchEq:
 		return like(p, c)
@@ -215,9 +218,10 @@ func FuzzSearchSQL(f *testing.F) {
 		}
 		pos := 0
 		e := fuzzExpr(data, &pos, 0, extra)
+		exact := len(data) > 0 && data[len(data)-1]&0x80 != 0
 		var want []string
 		for _, v := range w.vms {
-			if v.match(e) {
+			if v.match(e, exact) {
 				want = append(want, v.id)
 			}
 		}
@@ -225,7 +229,7 @@ func FuzzSearchSQL(f *testing.F) {
 		slices.SortFunc(want, func(a, b string) int { return strings.Compare(w.name(a), w.name(b)) })
 		var got []string
 		err := w.s.View(context.Background(), func(tx vwire.Tx) error {
-			l, err := tx.VMs(vwire.VMFilter{Search: vwire.Search{Where: e}})
+			l, err := tx.VMs(vwire.VMFilter{Search: vwire.Search{Where: e, CaseSensitive: exact}})
 			for _, v := range l {
 				got = append(got, v.ID)
 			}
@@ -235,7 +239,7 @@ func FuzzSearchSQL(f *testing.F) {
 			t.Fatalf("%s: %v", show(e), err)
 		}
 		if strings.Join(got, ",") != strings.Join(want, ",") {
-			t.Fatalf("%s: store %v, reference %v", show(e), w.names(got), w.names(want))
+			t.Fatalf("%s (case-sensitive %v): store %v, reference %v", show(e), exact, w.names(got), w.names(want))
 		}
 	})
 }

@@ -140,6 +140,11 @@ func testSearch(t *testing.T, s vwire.Store) {
 			{"text <, folded", q(sCmp("name", vwire.SearchLt, strings.ToUpper(p)+"E")), []string{"db%2", "db_1", "dbx1"}},
 			{"text >=", q(sCmp("name", vwire.SearchGe, p+"web1")), []string{"Web1", "web2", "ȺB"}},
 			{"id", q(sEq("id", strings.ToUpper(db1.ID))), []string{"db_1"}},
+			{"case-sensitive", vwire.VMFilter{Search: vwire.Search{Where: sEq("name", p+"web*"), CaseSensitive: true}}, []string{"web2"}},
+			{"case-sensitive <", vwire.VMFilter{Search: vwire.Search{Where: sAnd(mine, sCmp("name", vwire.SearchLt, p+"a")), CaseSensitive: true}},
+				[]string{"Web1"}},
+			{"case-sensitive, ids and statuses still in any case", vwire.VMFilter{Search: vwire.Search{
+				Where: sAnd(sEq("id", strings.ToUpper(web1.ID)), sEq("status", "UP")), CaseSensitive: true}}, []string{"Web1"}},
 			{"with a typed filter too", vwire.VMFilter{ClusterID: b.cluster.ID, Search: vwire.Search{Where: sAnd(mine, sEq("status", "down"))}},
 				[]string{"dbx1", "ȺB"}},
 			{"sortby name desc", vwire.VMFilter{Search: vwire.Search{Where: mine, SortBy: "name", Desc: true}},
