@@ -19,6 +19,10 @@ import (
 //
 // Keywords and field names are case-insensitive; a field may name related
 // objects (Clusters.name on data centers); * in a value is a wildcard.
+// Values compare ignoring the case of ASCII letters (other letters
+// exactly, the same on SQLite and PostgreSQL), or exactly with
+// case_sensitive=true. A value holding bytes that are not UTF-8 reads them
+// as U+FFFD, as bodies do.
 // parseSearch builds the tree the store runs in SQL (vwire.Search); which
 // fields a collection takes is checked against vwire.SearchFields (or, for
 // the few collections still filtered here, their fields). Every refusal
@@ -329,8 +333,9 @@ func render[T any](tag string, items []T, node func(T) *node) *node {
 	return out
 }
 
-// ---- collections searched here, after the engine's query (small ones,
-// and events until the store searches them)
+// ---- collections searched here, after the engine's query: the small ones
+// (users, roles, MAC pools, a cluster's networks, a VM's or template's
+// vNICs), whose lists the store does not search
 
 // matches tells whether an entity with the given searchable fields passes
 // a condition. An unknown field is an error, not a silent match. Text is
