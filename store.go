@@ -2,7 +2,10 @@ package vwire
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Store is the engine's database. Each use case runs in one transaction:
@@ -39,27 +42,38 @@ type Tx interface {
 }
 
 // Filters select rows in SQL: a zero field does not filter; Max bounds the
-// rows returned (0: all), in the list's order.
+// rows returned (0: all), in the list's order (or the search's sortby).
+// Search is a client's search (oVirt's query language, parsed), which the
+// store also applies in SQL: its condition, its order, its page.
 type (
+	// DataCenterFilter selects data centers.
+	DataCenterFilter struct {
+		Search Search
+		Max    int
+	}
 	// ClusterFilter selects clusters, by name.
 	ClusterFilter struct {
 		DataCenterID, MACPoolID, Name string
+		Search                        Search
 		Max                           int
 	}
 	// NetworkFilter selects networks, by name.
 	NetworkFilter struct {
 		DataCenterID, Name string
+		Search             Search
 		Max                int
 	}
 	// ProfileFilter selects vNIC profiles, by name.
 	ProfileFilter struct {
 		NetworkID string
+		Search    Search
 		Max       int
 	}
 	// HostFilter selects hosts, by name.
 	HostFilter struct {
 		ClusterID, Name string
 		Status          HostStatus
+		Search          Search
 		Max             int
 	}
 	// VMFilter selects VMs, by name. HostID: the VMs the database believes
@@ -67,9 +81,142 @@ type (
 	VMFilter struct {
 		ClusterID, HostID, TemplateID, Name string
 		Status                              VMStatus
+		Search                              Search
 		Max                                 int
 	}
+	// TemplateFilter selects templates.
+	TemplateFilter struct {
+		Search Search
+		Max    int
+	}
+	// EventFilter selects audit events, newest first: ids greater than
+	// From, and below Before when set.
+	EventFilter struct {
+		From, Before int64
+		Search       Search
+		Max          int
+	}
 )
+
+// Search is a parsed search of a collection, as oVirt's clients write it
+// ("name=vm* and (status=up or status=down) sortby name desc page 2"):
+// a condition, an order, a page. The zero Search selects everything in
+// the list's own order.
+type Search struct {
+	// Where is the condition; nil selects every row.
+	Where *SearchExpr
+	// SortBy names a sortable field of the collection ("": the list's own
+	// order); Desc reverses it. Ties keep the list's own order.
+	SortBy string
+	Desc   bool
+	// Page counts from 1 (0: no page): with the filter's Max as the page's
+	// size, the rows from (Page-1)*Max on. A page needs a Max.
+	Page int
+	// CaseSensitive (oVirt's case_sensitive=true) compares text exactly;
+	// by default ASCII letters compare in any case.
+	CaseSensitive bool
+}
+
+// IsZero tells whether the search selects everything in the list's order.
+func (s Search) IsZero() bool { return s.Where == nil && s.SortBy == "" && s.Page == 0 }
+
+// SearchOp is what a node of a search expression does.
+type SearchOp int
+
+// A node is a conjunction, a disjunction, or one comparison of a field
+// with a value.
+const (
+	SearchAnd SearchOp = iota + 1
+	SearchOr
+	SearchEq // =, with * wildcards
+	SearchNe // !=, with * wildcards
+	SearchLt // <
+	SearchLe // <=
+	SearchGt // >
+	SearchGe // >=
+)
+
+// SearchExpr is a node of a search's condition: And and Or join Kids (at
+// least two); the comparisons test Field against Value.
+type SearchExpr struct {
+	Op   SearchOp
+	Kids []*SearchExpr
+	// Field is a field of the collection (SearchFields), lower case;
+	// Value is as the client wrote it, unquoted, where * stands for any
+	// run of characters (= and != only).
+	Field, Value string
+}
+
+// SearchKind says how a field's values compare.
+type SearchKind int
+
+const (
+	// SearchText compares case-insensitively (ASCII letters; exactly
+	// with CaseSensitive), with wildcards; < and > compare the lower-cased
+	// texts.
+	SearchText SearchKind = iota
+	// SearchEnum is a stored lower-case word (a status): = and != only,
+	// case-insensitive, with wildcards.
+	SearchEnum
+	// SearchInt is a whole number: every comparison, no wildcard.
+	SearchInt
+)
+
+// SearchField is a field a collection's search may name: its name as
+// oVirt's search backend spells it (lower case; a dotted name is a term on
+// related objects, as "clusters.name" on data centers), how it compares,
+// whether sortby may name it.
+type SearchField struct {
+	Name string
+	Kind SearchKind
+	Sort bool
+}
+
+// SearchCollection names a collection whose list takes a search.
+type SearchCollection string
+
+// The collections searched in SQL.
+const (
+	SearchDataCenters SearchCollection = "datacenters"
+	SearchClusters    SearchCollection = "clusters"
+	SearchNetworks    SearchCollection = "networks"
+	SearchProfiles    SearchCollection = "vnicprofiles"
+	SearchHosts       SearchCollection = "hosts"
+	SearchVMs         SearchCollection = "vms"
+	SearchTemplates   SearchCollection = "templates"
+	SearchEvents      SearchCollection = "events"
+)
+
+// SearchFields lists the fields each collection's search may name: the
+// contract between the API, which refuses any other up front, and the
+// stores, which must answer every one in SQL (store/storetest checks).
+var SearchFields = map[SearchCollection][]SearchField{
+	SearchDataCenters: {{"name", SearchText, true}, {"id", SearchText, true}, {"description", SearchText, true},
+		{"status", SearchEnum, false}, {"clusters.name", SearchText, false}, {"networks.name", SearchText, false}},
+	SearchClusters: {{"name", SearchText, true}, {"id", SearchText, true}, {"description", SearchText, true},
+		{"datacenter", SearchText, true}, {"datacenter.name", SearchText, true}},
+	SearchNetworks: {{"name", SearchText, true}, {"id", SearchText, true}, {"description", SearchText, true},
+		{"datacenter", SearchText, true}, {"datacenter.name", SearchText, true}, {"vlanid", SearchInt, true},
+		{"mtu", SearchInt, true}, {"clusters.name", SearchText, false}},
+	SearchProfiles: {{"name", SearchText, true}, {"id", SearchText, true}, {"description", SearchText, true},
+		{"network", SearchText, true}, {"network.name", SearchText, true}},
+	SearchHosts: {{"name", SearchText, true}, {"id", SearchText, true}, {"status", SearchEnum, true},
+		{"address", SearchText, true}, {"cluster", SearchText, true}, {"cluster.name", SearchText, true},
+		{"datacenter", SearchText, true}, {"datacenter.name", SearchText, true}},
+	SearchVMs: {{"name", SearchText, true}, {"id", SearchText, true}, {"description", SearchText, true},
+		{"status", SearchEnum, true}, {"cluster", SearchText, true}, {"cluster.name", SearchText, true},
+		{"host", SearchText, true}, {"host.name", SearchText, true}, {"template", SearchText, true},
+		{"template.name", SearchText, true}, {"datacenter", SearchText, true}, {"datacenter.name", SearchText, true},
+		{"memory", SearchInt, true}, {"os", SearchText, true}},
+	SearchTemplates: {{"name", SearchText, true}, {"id", SearchText, true}, {"description", SearchText, true},
+		{"cluster", SearchText, true}, {"cluster.name", SearchText, true}, {"datacenter", SearchText, true},
+		{"datacenter.name", SearchText, true}, {"memory", SearchInt, true}, {"os", SearchText, true}},
+	SearchEvents: {{"id", SearchInt, true}, {"code", SearchInt, true}, {"type", SearchInt, true},
+		{"severity", SearchEnum, true}, {"description", SearchText, true},
+		{"correlation_id", SearchText, true}, {"usrname", SearchText, true}, {"vm.id", SearchEnum, false},
+		{"vm.name", SearchText, false}, {"host.id", SearchEnum, false}, {"host.name", SearchText, false},
+		{"cluster.id", SearchEnum, false}, {"template.id", SearchEnum, false}, {"datacenter.id", SearchEnum, false}},
+}
 
 // MetaTx holds the engine's own records: the instance's settings and the
 // engines' heartbeats.
@@ -84,7 +231,7 @@ type MetaTx interface {
 // clusters.
 type DataCenterTx interface {
 	DataCenter(id string) (*DataCenter, error)
-	DataCenters() ([]*DataCenter, error)
+	DataCenters(DataCenterFilter) ([]*DataCenter, error)
 	CreateDataCenter(*DataCenter) error
 	UpdateDataCenter(*DataCenter) error
 	DeleteDataCenter(id string) error
@@ -144,7 +291,7 @@ type HostTx interface {
 // TemplateTx holds templates and their vNICs.
 type TemplateTx interface {
 	Template(id string) (*Template, error)
-	Templates() ([]*Template, error)
+	Templates(TemplateFilter) ([]*Template, error)
 	CreateTemplate(*Template) error
 	UpdateTemplate(*Template) error
 	DeleteTemplate(id string) error
@@ -256,6 +403,9 @@ type EventTx interface {
 	// EventsBetween is Events with ids also below before (0: no bound), to
 	// page back through the log.
 	EventsBetween(from, before int64, max int) ([]*Event, error)
+	// FindEvents lists the events a filter selects, newest first unless
+	// its search sorts them.
+	FindEvents(EventFilter) ([]*Event, error)
 	Event(id int64) (*Event, error)
 }
 
@@ -368,4 +518,110 @@ type Pending struct {
 func (p Pending) Equal(o Pending) bool {
 	return p.VMID == o.VMID && p.EngineID == o.EngineID && p.NICID == o.NICID && p.Started.Equal(o.Started) &&
 		p.OpID == o.OpID && p.Unknown == o.Unknown && string(p.Intent) == string(o.Intent)
+}
+
+// Bounds of a search: a query is at most 4096 bytes, and its condition at
+// most MaxSearchTerms comparisons nested at most MaxSearchDepth deep.
+const (
+	MaxSearchTerms = 64
+	MaxSearchDepth = 16
+	// MaxSearchPage bounds a page number, so that its offset stays small.
+	MaxSearchPage = 1 << 20
+)
+
+// SearchFieldOf finds a field of a collection's search.
+func SearchFieldOf(c SearchCollection, name string) (SearchField, bool) {
+	for _, f := range SearchFields[c] {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return SearchField{}, false
+}
+
+// Check tells whether a store can run the search on a collection with the
+// given max: every field known, every comparison meaningful for its
+// field, a sortable sortby, a page with a max, within the bounds. Each
+// refusal is oVirt's invalid value (400), saying what to write instead.
+func (s Search) Check(c SearchCollection, max int) error {
+	fields, ok := SearchFields[c]
+	if !ok {
+		return InvalidValue(MsgInvalidValue, "This collection cannot be searched.")
+	}
+	terms := 0
+	// depth counts the joins around a join: the parentheses that made it.
+	var walk func(e *SearchExpr, depth int) error
+	walk = func(e *SearchExpr, depth int) error {
+		switch e.Op {
+		case SearchAnd, SearchOr:
+			if depth > MaxSearchDepth {
+				return InvalidValue(MsgInvalidValue, "The search query nests parentheses deeper than "+strconv.Itoa(MaxSearchDepth)+".")
+			}
+			if len(e.Kids) < 2 {
+				return InvalidValue(MsgInvalidValue, "A search's AND or OR joins at least two terms.")
+			}
+			for _, k := range e.Kids {
+				if err := walk(k, depth+1); err != nil {
+					return err
+				}
+			}
+			return nil
+		case SearchEq, SearchNe, SearchLt, SearchLe, SearchGt, SearchGe:
+		default:
+			return InvalidValue(MsgInvalidValue, "The search has a term without an operator.")
+		}
+		if terms++; terms > MaxSearchTerms {
+			return InvalidValue(MsgInvalidValue, "The search query has more than "+strconv.Itoa(MaxSearchTerms)+" terms.")
+		}
+		f, ok := SearchFieldOf(c, e.Field)
+		if !ok {
+			return unknownSearchField("search by", e.Field, fields, false)
+		}
+		wild := strings.Contains(e.Value, "*")
+		switch {
+		case !utf8.ValidString(e.Value) || strings.ContainsRune(e.Value, 0):
+			return InvalidValue(MsgInvalidValue, "A search value is text: UTF-8, without NUL ("+strconv.Quote(e.Value)+").")
+		case f.Kind == SearchInt && (wild || !isInt(e.Value)):
+			return InvalidValue(MsgInvalidValue, "Cannot search by "+f.Name+" = "+strconv.Quote(e.Value)+": "+f.Name+" is a whole number.")
+		case f.Kind == SearchEnum && e.Op != SearchEq && e.Op != SearchNe:
+			return InvalidValue(MsgInvalidValue, "Cannot compare "+f.Name+" with < or >: only = and != apply to it.")
+		case wild && e.Op != SearchEq && e.Op != SearchNe:
+			return InvalidValue(MsgInvalidValue, "A wildcard (*) only applies to = and !=, not to < or > ("+strconv.Quote(e.Value)+").")
+		}
+		return nil
+	}
+	if s.Where != nil {
+		if err := walk(s.Where, 0); err != nil {
+			return err
+		}
+	}
+	if s.SortBy != "" {
+		if f, ok := SearchFieldOf(c, s.SortBy); !ok || !f.Sort {
+			return unknownSearchField("sort by", s.SortBy, fields, true)
+		}
+	}
+	switch {
+	case s.Page < 0 || s.Page > MaxSearchPage:
+		return InvalidValue(MsgInvalidValue, "A search's page is a number from 1 to "+strconv.Itoa(MaxSearchPage)+".")
+	case s.Page > 0 && max <= 0:
+		return InvalidValue(MsgInvalidValue, "A search's page needs a page size (max).")
+	}
+	return nil
+}
+
+func unknownSearchField(what, name string, fields []SearchField, sortable bool) error {
+	var known []string
+	for _, f := range fields {
+		if !sortable || f.Sort {
+			known = append(known, f.Name)
+		}
+	}
+	return InvalidValue(MsgInvalidValue, "Cannot "+what+" "+strconv.Quote(name)+"; this collection can be "+
+		map[bool]string{false: "searched", true: "sorted"}[sortable]+" by: "+strings.Join(known, ", ")+".")
+}
+
+// isInt tells whether s is a whole number within 64 bits.
+func isInt(s string) bool {
+	_, err := strconv.ParseInt(s, 10, 64)
+	return err == nil
 }

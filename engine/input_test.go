@@ -239,7 +239,7 @@ func testImportLimits(t *testing.T) {
 			var before int
 			e.store.View(ctx(), func(tx vwire.Tx) error {
 				vs, _ := tx.VMs(vwire.VMFilter{})
-				ts, _ := tx.Templates()
+				ts, _ := tx.Templates(vwire.TemplateFilter{})
 				before = len(vs) + len(ts)
 				return nil
 			})
@@ -250,7 +250,7 @@ func testImportLimits(t *testing.T) {
 			var after int
 			e.store.View(ctx(), func(tx vwire.Tx) error {
 				vs, _ := tx.VMs(vwire.VMFilter{})
-				ts, _ := tx.Templates()
+				ts, _ := tx.Templates(vwire.TemplateFilter{})
 				after = len(vs) + len(ts)
 				return nil
 			})

@@ -61,6 +61,43 @@ func seeParent(ctx context.Context, tx vwire.Tx, t vwire.ObjectType, kind, id st
 	return s.mustSee(t, kind, id)
 }
 
+// searched lists what a filter with a client's search selects, as the
+// caller may see it. For a caller who sees everything the store applies
+// the whole search, max and page included; for another, the store applies
+// the condition and the order, the caller's view is kept, and the page is
+// cut from that (a page of what the caller may see, not of the table).
+func searched[T any](ctx context.Context, tx vwire.Tx, t vwire.ObjectType, c vwire.SearchCollection, s *vwire.Search, max *int,
+	id func(T) string, load func() ([]T, error)) ([]T, error) {
+	if err := s.Check(c, *max); err != nil {
+		return nil, err
+	}
+	sc, err := scopeOf(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if sc.admin() {
+		return load()
+	}
+	page, size := s.Page, *max
+	s.Page, *max = 0, 0
+	defer func() { s.Page, *max = page, size }()
+	items, err := load()
+	if err != nil {
+		return nil, err
+	}
+	if items, err = visible(sc, t, items, id); err != nil {
+		return nil, err
+	}
+	if page > 1 {
+		skip := min((page-1)*size, len(items))
+		items = items[skip:]
+	}
+	if size > 0 && len(items) > size {
+		items = items[:size]
+	}
+	return items, nil
+}
+
 // all reads a whole collection.
 func all[T any](ctx context.Context, e *Engine, load func(vwire.Tx) ([]T, error)) ([]T, error) {
 	var vs []T
@@ -149,10 +186,16 @@ func (e *Engine) DataCenter(ctx context.Context, id string) (*vwire.DataCenter, 
 
 // DataCenters lists the data centers by name.
 func (e *Engine) DataCenters(ctx context.Context) ([]*vwire.DataCenter, error) {
+	return e.FindDataCenters(ctx, vwire.DataCenterFilter{})
+}
+
+// FindDataCenters lists the data centers the filter selects, by name or
+// as its search sorts them.
+func (e *Engine) FindDataCenters(ctx context.Context, f vwire.DataCenterFilter) ([]*vwire.DataCenter, error) {
 	var out []*vwire.DataCenter
-	err := e.view(ctx, func(tx vwire.Tx) error {
-		dcs, err := tx.DataCenters()
-		out, err = seen(ctx, tx, vwire.ObjDataCenter, dcs, err, dcID)
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		out, err = searched(ctx, tx, vwire.ObjDataCenter, vwire.SearchDataCenters, &f.Search, &f.Max, dcID,
+			func() ([]*vwire.DataCenter, error) { return tx.DataCenters(f) })
 		return err
 	})
 	return out, err
@@ -186,8 +229,8 @@ func (e *Engine) Clusters(ctx context.Context, f vwire.ClusterFilter) ([]*vwire.
 				return err
 			}
 		}
-		cls, err = tx.Clusters(f)
-		cls, err = seen(ctx, tx, vwire.ObjCluster, cls, err, clusterID)
+		cls, err = searched(ctx, tx, vwire.ObjCluster, vwire.SearchClusters, &f.Search, &f.Max, clusterID,
+			func() ([]*vwire.Cluster, error) { return tx.Clusters(f) })
 		return err
 	})
 	return cls, err
@@ -283,8 +326,8 @@ func (e *Engine) Networks(ctx context.Context, f vwire.NetworkFilter) ([]*vwire.
 				return err
 			}
 		}
-		nets, err = tx.Networks(f)
-		nets, err = seen(ctx, tx, vwire.ObjNetwork, nets, err, networkID)
+		nets, err = searched(ctx, tx, vwire.ObjNetwork, vwire.SearchNetworks, &f.Search, &f.Max, networkID,
+			func() ([]*vwire.Network, error) { return tx.Networks(f) })
 		return err
 	})
 	return nets, err
@@ -308,8 +351,8 @@ func (e *Engine) Profiles(ctx context.Context, f vwire.ProfileFilter) ([]*vwire.
 				return err
 			}
 		}
-		ps, err = tx.Profiles(f)
-		ps, err = seen(ctx, tx, vwire.ObjProfile, ps, err, profileID)
+		ps, err = searched(ctx, tx, vwire.ObjProfile, vwire.SearchProfiles, &f.Search, &f.Max, profileID,
+			func() ([]*vwire.VNICProfile, error) { return tx.Profiles(f) })
 		return err
 	})
 	return ps, err
@@ -377,8 +420,8 @@ func (e *Engine) MACPools(ctx context.Context) ([]*vwire.MACPool, error) {
 func (e *Engine) Hosts(ctx context.Context, f vwire.HostFilter) ([]*vwire.Host, error) {
 	var hs []*vwire.Host
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
-		hs, err = tx.Hosts(f)
-		hs, err = seen(ctx, tx, vwire.ObjHost, hs, err, hostID)
+		hs, err = searched(ctx, tx, vwire.ObjHost, vwire.SearchHosts, &f.Search, &f.Max, hostID,
+			func() ([]*vwire.Host, error) { return tx.Hosts(f) })
 		return err
 	})
 	return hs, err
@@ -388,8 +431,8 @@ func (e *Engine) Hosts(ctx context.Context, f vwire.HostFilter) ([]*vwire.Host, 
 func (e *Engine) VMs(ctx context.Context, f vwire.VMFilter) ([]*vwire.VM, error) {
 	var vms []*vwire.VM
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
-		vms, err = tx.VMs(f)
-		vms, err = seen(ctx, tx, vwire.ObjVM, vms, err, vmID)
+		vms, err = searched(ctx, tx, vwire.ObjVM, vwire.SearchVMs, &f.Search, &f.Max, vmID,
+			func() ([]*vwire.VM, error) { return tx.VMs(f) })
 		return err
 	})
 	return vms, err
@@ -406,8 +449,8 @@ type VMList struct {
 func (e *Engine) VMList(ctx context.Context, f vwire.VMFilter) (*VMList, error) {
 	l := &VMList{ClusterNames: map[string]string{}}
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
-		vms, err := tx.VMs(f)
-		if l.VMs, err = seen(ctx, tx, vwire.ObjVM, vms, err, vmID); err != nil {
+		if l.VMs, err = searched(ctx, tx, vwire.ObjVM, vwire.SearchVMs, &f.Search, &f.Max, vmID,
+			func() ([]*vwire.VM, error) { return tx.VMs(f) }); err != nil {
 			return err
 		}
 		cls, err := tx.Clusters(vwire.ClusterFilter{})
@@ -429,10 +472,16 @@ func (e *Engine) Template(ctx context.Context, id string) (*vwire.Template, erro
 
 // Templates lists the templates.
 func (e *Engine) Templates(ctx context.Context) ([]*vwire.Template, error) {
+	return e.FindTemplates(ctx, vwire.TemplateFilter{})
+}
+
+// FindTemplates lists the templates the filter selects, by name or as its
+// search sorts them.
+func (e *Engine) FindTemplates(ctx context.Context, f vwire.TemplateFilter) ([]*vwire.Template, error) {
 	var out []*vwire.Template
-	err := e.view(ctx, func(tx vwire.Tx) error {
-		ts, err := tx.Templates()
-		out, err = seen(ctx, tx, vwire.ObjTemplate, ts, err, templateID)
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		out, err = searched(ctx, tx, vwire.ObjTemplate, vwire.SearchTemplates, &f.Search, &f.Max, templateID,
+			func() ([]*vwire.Template, error) { return tx.Templates(f) })
 		return err
 	})
 	return out, err
@@ -443,29 +492,51 @@ func (e *Engine) Templates(ctx context.Context) ([]*vwire.Template, error) {
 // Events lists events newest first: ids greater than from (0: all), at
 // most max (0: all).
 func (e *Engine) Events(ctx context.Context, from int64, max int) ([]*vwire.Event, error) {
+	return e.FindEvents(ctx, vwire.EventFilter{From: from, Max: max})
+}
+
+// FindEvents lists the events a filter selects, newest first unless its
+// search sorts them. The store applies the search; for a caller who sees
+// everything, its max and page too.
+func (e *Engine) FindEvents(ctx context.Context, f vwire.EventFilter) ([]*vwire.Event, error) {
+	if err := f.Search.Check(vwire.SearchEvents, f.Max); err != nil {
+		return nil, err
+	}
 	var evs []*vwire.Event
 	err := e.view(ctx, func(tx vwire.Tx) error {
+		evs = nil
 		s, err := scopeOf(ctx, tx)
 		if err != nil {
 			return err
 		}
 		if s.admin() {
-			evs, err = tx.Events(from, max)
+			evs, err = tx.FindEvents(f)
 			return err
 		}
-		// A user sees some events only: max applies to those, so the log
-		// is read back page by page until max of them are found.
+		// A user sees some events only: max and page apply to those, so
+		// the log is read back batch by batch (newest first) until the
+		// page is found; a sorted search reads every match once.
 		self := userOf(ctx)
-		page := 0
-		if max > 0 {
-			page = 200
-			if 2*max > page {
-				page = 2 * max
+		skip, want := 0, 0
+		if f.Max > 0 {
+			if f.Search.Page > 1 {
+				skip = (f.Search.Page - 1) * f.Max
 			}
+			want = skip + f.Max
 		}
-		var before int64
+		q := f
+		q.Search.Page, q.Max = 0, 0
+		if want > 0 && f.Search.SortBy == "" {
+			q.Max = max(200, 2*want)
+		}
+		defer func() {
+			evs = evs[min(skip, len(evs)):]
+			if f.Max > 0 && len(evs) > f.Max {
+				evs = evs[:f.Max]
+			}
+		}()
 		for {
-			batch, err := tx.EventsBetween(from, before, page)
+			batch, err := tx.FindEvents(q)
 			if err != nil {
 				return err
 			}
@@ -474,15 +545,15 @@ func (e *Engine) Events(ctx context.Context, from int64, max int) ([]*vwire.Even
 					return err
 				} else if ok {
 					evs = append(evs, ev)
-					if max > 0 && len(evs) == max {
+					if want > 0 && len(evs) == want {
 						return nil
 					}
 				}
 			}
-			if page == 0 || len(batch) < page {
+			if q.Max == 0 || len(batch) < q.Max {
 				return nil
 			}
-			before = batch[len(batch)-1].ID
+			q.Before = batch[len(batch)-1].ID
 		}
 	})
 	return evs, err

@@ -117,21 +117,16 @@ func (q *request) dcNode(dc *vwire.DataCenter) *node {
 }
 
 func (s *Server) listDataCenters(q *request) error {
-	p, err := q.listParams()
+	f := vwire.DataCenterFilter{}
+	var err error
+	if f.Search, f.Max, err = q.searchOf(vwire.SearchDataCenters); err != nil {
+		return err
+	}
+	dcs, err := s.eng.FindDataCenters(q.ctx(), f)
 	if err != nil {
 		return err
 	}
-	dcs, err := s.eng.DataCenters(q.ctx())
-	if err != nil {
-		return err
-	}
-	n, err := collect(p, "data_centers", dcs, func(d *vwire.DataCenter) map[string]string {
-		return map[string]string{"name": d.Name, "id": d.ID, "status": "up"}
-	}, q.dcNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("data_centers", dcs, q.dcNode))
 	return nil
 }
 
@@ -181,19 +176,11 @@ func (s *Server) addDataCenter(q *request) error {
 }
 
 func (s *Server) listDataCenterClusters(q *request) error {
-	cls, err := s.eng.Clusters(q.ctx(), vwire.ClusterFilter{DataCenterID: q.r.PathValue("id")})
-	if err != nil {
-		return err
-	}
-	return s.writeClusters(q, cls)
+	return s.writeClusters(q, vwire.ClusterFilter{DataCenterID: q.r.PathValue("id")})
 }
 
 func (s *Server) listDataCenterNetworks(q *request) error {
-	nets, err := s.eng.Networks(q.ctx(), vwire.NetworkFilter{DataCenterID: q.r.PathValue("id")})
-	if err != nil {
-		return err
-	}
-	return s.writeNetworks(q, nets)
+	return s.writeNetworks(q, vwire.NetworkFilter{DataCenterID: q.r.PathValue("id")})
 }
 
 // ---- clusters
@@ -212,27 +199,22 @@ func (q *request) clusterNode(c *vwire.Cluster) *node {
 		ref("mac_pool", q.href("macpools", c.MACPoolID), c.MACPoolID))
 }
 
-func (s *Server) writeClusters(q *request, cls []*vwire.Cluster) error {
-	p, err := q.listParams()
+// writeClusters lists the clusters a filter and the request's search select.
+func (s *Server) writeClusters(q *request, f vwire.ClusterFilter) error {
+	var err error
+	if f.Search, f.Max, err = q.searchOf(vwire.SearchClusters); err != nil {
+		return err
+	}
+	cls, err := s.eng.Clusters(q.ctx(), f)
 	if err != nil {
 		return err
 	}
-	n, err := collect(p, "clusters", cls, func(c *vwire.Cluster) map[string]string {
-		return map[string]string{"name": c.Name, "id": c.ID}
-	}, q.clusterNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("clusters", cls, q.clusterNode))
 	return nil
 }
 
 func (s *Server) listClusters(q *request) error {
-	cls, err := s.eng.Clusters(q.ctx(), vwire.ClusterFilter{})
-	if err != nil {
-		return err
-	}
-	return s.writeClusters(q, cls)
+	return s.writeClusters(q, vwire.ClusterFilter{})
 }
 
 func (s *Server) applyCluster(q *request, b *in, c *vwire.Cluster) error {

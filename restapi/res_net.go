@@ -31,33 +31,22 @@ func (q *request) networkNode(n *vwire.Network) *node {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-func (s *Server) writeNetworks(q *request, nets []*vwire.Network) error {
-	p, err := q.listParams()
+// writeNetworks lists the networks a filter and the request's search select.
+func (s *Server) writeNetworks(q *request, f vwire.NetworkFilter) error {
+	var err error
+	if f.Search, f.Max, err = q.searchOf(vwire.SearchNetworks); err != nil {
+		return err
+	}
+	nets, err := s.eng.Networks(q.ctx(), f)
 	if err != nil {
 		return err
 	}
-	dcNames := map[string]string{}
-	if len(p.terms) > 0 {
-		if dcNames, err = s.eng.DataCenterNames(q.ctx()); err != nil {
-			return err
-		}
-	}
-	n, err := collect(p, "networks", nets, func(n *vwire.Network) map[string]string {
-		return map[string]string{"name": n.Name, "id": n.ID, "datacenter": dcNames[n.DataCenterID]}
-	}, q.networkNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("networks", nets, q.networkNode))
 	return nil
 }
 
 func (s *Server) listNetworks(q *request) error {
-	nets, err := s.eng.Networks(q.ctx(), vwire.NetworkFilter{})
-	if err != nil {
-		return err
-	}
-	return s.writeNetworks(q, nets)
+	return s.writeNetworks(q, vwire.NetworkFilter{})
 }
 
 func applyNetwork(b *in, n *vwire.Network) error {
@@ -140,35 +129,26 @@ func (q *request) profileNode(p *vwire.VNICProfile) *node {
 		link("permissions", q.href("vnicprofiles", p.ID, "permissions")))
 }
 
-func (s *Server) writeProfiles(q *request, ps []*vwire.VNICProfile) error {
-	p, err := q.listParams()
+// writeProfiles lists the profiles a filter and the request's search select.
+func (s *Server) writeProfiles(q *request, f vwire.ProfileFilter) error {
+	var err error
+	if f.Search, f.Max, err = q.searchOf(vwire.SearchProfiles); err != nil {
+		return err
+	}
+	ps, err := s.eng.Profiles(q.ctx(), f)
 	if err != nil {
 		return err
 	}
-	n, err := collect(p, "vnic_profiles", ps, func(v *vwire.VNICProfile) map[string]string {
-		return map[string]string{"name": v.Name, "id": v.ID}
-	}, q.profileNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("vnic_profiles", ps, q.profileNode))
 	return nil
 }
 
 func (s *Server) listProfiles(q *request) error {
-	ps, err := s.eng.Profiles(q.ctx(), vwire.ProfileFilter{})
-	if err != nil {
-		return err
-	}
-	return s.writeProfiles(q, ps)
+	return s.writeProfiles(q, vwire.ProfileFilter{})
 }
 
 func (s *Server) listNetworkProfiles(q *request) error {
-	ps, err := s.eng.Profiles(q.ctx(), vwire.ProfileFilter{NetworkID: q.r.PathValue("id")})
-	if err != nil {
-		return err
-	}
-	return s.writeProfiles(q, ps)
+	return s.writeProfiles(q, vwire.ProfileFilter{NetworkID: q.r.PathValue("id")})
 }
 
 func applyProfile(b *in, p *vwire.VNICProfile) error {

@@ -30,21 +30,16 @@ func (q *request) templateNicNode(n *vwire.NIC) *node {
 }
 
 func (s *Server) listTemplates(q *request) error {
-	p, err := q.listParams()
+	f := vwire.TemplateFilter{}
+	var err error
+	if f.Search, f.Max, err = q.searchOf(vwire.SearchTemplates); err != nil {
+		return err
+	}
+	ts, err := s.eng.FindTemplates(q.ctx(), f)
 	if err != nil {
 		return err
 	}
-	ts, err := s.eng.Templates(q.ctx())
-	if err != nil {
-		return err
-	}
-	n, err := collect(p, "templates", ts, func(t *vwire.Template) map[string]string {
-		return map[string]string{"name": t.Name, "id": t.ID}
-	}, q.templateNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("templates", ts, q.templateNode))
 	return nil
 }
 

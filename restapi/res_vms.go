@@ -32,25 +32,16 @@ func (q *request) hostNode(h *vwire.Host) *node {
 }
 
 func (s *Server) listHosts(q *request) error {
-	p, err := q.listParams()
+	f := vwire.HostFilter{}
+	var err error
+	if f.Search, f.Max, err = q.searchOf(vwire.SearchHosts); err != nil {
+		return err
+	}
+	hosts, err := s.eng.Hosts(q.ctx(), f)
 	if err != nil {
 		return err
 	}
-	status, max, err := p.pushDown("status", "name", "id", "status", "address")
-	if err != nil {
-		return err
-	}
-	hosts, err := s.eng.Hosts(q.ctx(), vwire.HostFilter{Status: vwire.HostStatus(status), Max: max})
-	if err != nil {
-		return err
-	}
-	n, err := collect(p, "hosts", hosts, func(h *vwire.Host) map[string]string {
-		return map[string]string{"name": h.Name, "id": h.ID, "status": string(h.Status), "address": h.Address}
-	}, q.hostNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("hosts", hosts, q.hostNode))
 	return nil
 }
 
@@ -154,25 +145,16 @@ func (q *request) vmNode(v *vwire.VM) *node {
 }
 
 func (s *Server) listVMs(q *request) error {
-	p, err := q.listParams()
+	f := vwire.VMFilter{}
+	var err error
+	if f.Search, f.Max, err = q.searchOf(vwire.SearchVMs); err != nil {
+		return err
+	}
+	vms, err := s.eng.VMs(q.ctx(), f)
 	if err != nil {
 		return err
 	}
-	status, max, err := p.pushDown("status", "name", "id", "status", "cluster")
-	if err != nil {
-		return err
-	}
-	l, err := s.eng.VMList(q.ctx(), vwire.VMFilter{Status: vwire.VMStatus(status), Max: max})
-	if err != nil {
-		return err
-	}
-	n, err := collect(p, "vms", l.VMs, func(v *vwire.VM) map[string]string {
-		return map[string]string{"name": v.Name, "id": v.ID, "status": string(v.Status), "cluster": l.ClusterNames[v.ClusterID]}
-	}, q.vmNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("vms", vms, q.vmNode))
 	return nil
 }
 
@@ -507,8 +489,9 @@ func (q *request) eventNode(e *vwire.Event) *node {
 }
 
 func (s *Server) listEvents(q *request) error {
-	p, err := q.listParams()
-	if err != nil {
+	ef := vwire.EventFilter{}
+	var err error
+	if ef.Search, ef.Max, err = q.searchOf(vwire.SearchEvents); err != nil {
 		return err
 	}
 	from := int64(-1)
@@ -524,26 +507,12 @@ func (s *Server) listEvents(q *request) error {
 	if strings.Contains(q.r.Header.Get("Accept"), "text/event-stream") {
 		return s.streamEvents(q, from)
 	}
-	if from < 0 {
-		from = 0
-	}
-	// Without a search the database applies max; with one, filtering comes first.
-	dbMax := p.max
-	if len(p.terms) > 0 {
-		dbMax = 0
-	}
-	evs, err := s.eng.Events(q.ctx(), from, dbMax)
+	ef.From = max(from, 0)
+	evs, err := s.eng.FindEvents(q.ctx(), ef)
 	if err != nil {
 		return err
 	}
-	n, err := collect(p, "events", evs, func(e *vwire.Event) map[string]string {
-		return map[string]string{"severity": string(e.Severity), "code": strconv.Itoa(e.Code), "vm.id": e.VMID,
-			"description": e.Description, "type": strconv.Itoa(e.Code)}
-	}, q.eventNode)
-	if err != nil {
-		return err
-	}
-	q.write(http.StatusOK, n)
+	q.write(http.StatusOK, render("events", evs, q.eventNode))
 	return nil
 }
 

@@ -60,9 +60,10 @@ func (t *Tx) DataCenter(id string) (*vwire.DataCenter, error) {
 	return d, err
 }
 
-func (t *Tx) DataCenters() ([]*vwire.DataCenter, error) {
-	return list(t, func(r *sql.Rows) (*vwire.DataCenter, error) { return scanDC(r) },
-		`SELECT `+dcCols+` FROM data_centers ORDER BY name`)
+func (t *Tx) DataCenters(f vwire.DataCenterFilter) ([]*vwire.DataCenter, error) {
+	w := new(where).search(t.db.d, vwire.SearchDataCenters, f.Search, f.Max)
+	return listWhere(t, w, func(r *sql.Rows) (*vwire.DataCenter, error) { return scanDC(r) },
+		`SELECT `+dcCols+` FROM data_centers`, "name", f.Max)
 }
 
 func (t *Tx) CreateDataCenter(d *vwire.DataCenter) error {
@@ -102,9 +103,10 @@ func (t *Tx) Cluster(id string) (*vwire.Cluster, error) {
 }
 
 func (t *Tx) Clusters(f vwire.ClusterFilter) ([]*vwire.Cluster, error) {
-	w := new(where).eq("data_center_id", f.DataCenterID).eq("mac_pool_id", f.MACPoolID).eq("name", f.Name)
-	return list(t, func(r *sql.Rows) (*vwire.Cluster, error) { return scanCluster(r) },
-		`SELECT `+clusterCols+` FROM clusters`+w.sql("name", f.Max), w.args...)
+	w := new(where).eq("data_center_id", f.DataCenterID).eq("mac_pool_id", f.MACPoolID).eq("name", f.Name).
+		search(t.db.d, vwire.SearchClusters, f.Search, f.Max)
+	return listWhere(t, w, func(r *sql.Rows) (*vwire.Cluster, error) { return scanCluster(r) },
+		`SELECT `+clusterCols+` FROM clusters`, "name", f.Max)
 }
 
 func (t *Tx) CreateCluster(c *vwire.Cluster) error {
@@ -204,9 +206,10 @@ func (t *Tx) Network(id string) (*vwire.Network, error) {
 }
 
 func (t *Tx) Networks(f vwire.NetworkFilter) ([]*vwire.Network, error) {
-	w := new(where).eq("data_center_id", f.DataCenterID).eq("name", f.Name)
-	return list(t, func(r *sql.Rows) (*vwire.Network, error) { return scanNetwork(r) },
-		`SELECT `+netCols+` FROM networks`+w.sql("name, data_center_id", f.Max), w.args...)
+	w := new(where).eq("data_center_id", f.DataCenterID).eq("name", f.Name).
+		search(t.db.d, vwire.SearchNetworks, f.Search, f.Max)
+	return listWhere(t, w, func(r *sql.Rows) (*vwire.Network, error) { return scanNetwork(r) },
+		`SELECT `+netCols+` FROM networks`, "name, data_center_id", f.Max)
 }
 
 func (t *Tx) CreateNetwork(n *vwire.Network) error {
@@ -244,9 +247,9 @@ func (t *Tx) Profile(id string) (*vwire.VNICProfile, error) {
 }
 
 func (t *Tx) Profiles(f vwire.ProfileFilter) ([]*vwire.VNICProfile, error) {
-	w := new(where).eq("network_id", f.NetworkID)
-	return list(t, func(r *sql.Rows) (*vwire.VNICProfile, error) { return scanProfile(r) },
-		`SELECT `+profileCols+` FROM vnic_profiles`+w.sql("name, id", f.Max), w.args...)
+	w := new(where).eq("network_id", f.NetworkID).search(t.db.d, vwire.SearchProfiles, f.Search, f.Max)
+	return listWhere(t, w, func(r *sql.Rows) (*vwire.VNICProfile, error) { return scanProfile(r) },
+		`SELECT `+profileCols+` FROM vnic_profiles`, "name, id", f.Max)
 }
 
 func (t *Tx) CreateProfile(p *vwire.VNICProfile) error {
@@ -314,9 +317,10 @@ func (t *Tx) Host(id string) (*vwire.Host, error) {
 }
 
 func (t *Tx) Hosts(f vwire.HostFilter) ([]*vwire.Host, error) {
-	w := new(where).eq("cluster_id", f.ClusterID).eq("name", f.Name).eq("status", string(f.Status))
-	return list(t, func(r *sql.Rows) (*vwire.Host, error) { return scanHost(r) },
-		`SELECT `+hostCols+` FROM hosts`+w.sql("name", f.Max), w.args...)
+	w := new(where).eq("cluster_id", f.ClusterID).eq("name", f.Name).eq("status", string(f.Status)).
+		search(t.db.d, vwire.SearchHosts, f.Search, f.Max)
+	return listWhere(t, w, func(r *sql.Rows) (*vwire.Host, error) { return scanHost(r) },
+		`SELECT `+hostCols+` FROM hosts`, "name", f.Max)
 }
 
 func (t *Tx) CountHosts(status vwire.HostStatus) (int, error) {

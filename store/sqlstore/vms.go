@@ -34,9 +34,10 @@ func (t *Tx) Template(id string) (*vwire.Template, error) {
 	return tp, err
 }
 
-func (t *Tx) Templates() ([]*vwire.Template, error) {
-	return list(t, func(r *sql.Rows) (*vwire.Template, error) { return scanTemplate(r) },
-		`SELECT `+templateCols+` FROM templates ORDER BY name`)
+func (t *Tx) Templates(f vwire.TemplateFilter) ([]*vwire.Template, error) {
+	w := new(where).search(t.db.d, vwire.SearchTemplates, f.Search, f.Max)
+	return listWhere(t, w, func(r *sql.Rows) (*vwire.Template, error) { return scanTemplate(r) },
+		`SELECT `+templateCols+` FROM templates`, "name", f.Max)
 }
 
 func (t *Tx) CreateTemplate(tp *vwire.Template) error {
@@ -127,8 +128,8 @@ func (t *Tx) VM(id string) (*vwire.VM, error) {
 
 func (t *Tx) VMs(f vwire.VMFilter) ([]*vwire.VM, error) {
 	w := new(where).eq("cluster_id", f.ClusterID).eq("host_id", f.HostID).eq("template_id", f.TemplateID).
-		eq("name", f.Name).eq("status", string(f.Status))
-	return list(t, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) }, vmSelect+w.sql("name", f.Max), w.args...)
+		eq("name", f.Name).eq("status", string(f.Status)).search(t.db.d, vwire.SearchVMs, f.Search, f.Max)
+	return listWhere(t, w, func(r *sql.Rows) (*vwire.VM, error) { return scanVM(r) }, vmSelect, "name", f.Max)
 }
 
 func (t *Tx) CountVMs(status vwire.VMStatus) (int, error) {

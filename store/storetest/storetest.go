@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"ForeignNICs", testForeignNICs},
 		{"CountVMs", testCountVMs},
 		{"Filters", testFilters},
+		{"Search", testSearch},
 		{"EnrolmentTokens", testEnrolmentTokens},
 		{"Authz", testAuthz},
 		{"CPUAndComment", testCPUAndComment},
