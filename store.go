@@ -400,9 +400,6 @@ type EventTx interface {
 	AddEvent(*Event) error
 	// Events lists newest first, ids greater than from (0: all), at most max (0: all).
 	Events(from int64, max int) ([]*Event, error)
-	// EventsBetween is Events with ids also below before (0: no bound), to
-	// page back through the log.
-	EventsBetween(from, before int64, max int) ([]*Event, error)
 	// FindEvents lists the events a filter selects, newest first unless
 	// its search sorts them.
 	FindEvents(EventFilter) ([]*Event, error)

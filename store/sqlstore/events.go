@@ -44,15 +44,7 @@ func (t *Tx) AddEvent(e *vwire.Event) error {
 }
 
 func (t *Tx) Events(from int64, max int) ([]*vwire.Event, error) {
-	return t.EventsBetween(from, 0, max)
-}
-
-func (t *Tx) EventsBetween(from, before int64, max int) ([]*vwire.Event, error) {
-	q, args := `SELECT `+eventCols+` FROM events WHERE id > ?`, []any{from}
-	if before > 0 {
-		q, args = q+` AND id < ?`, append(args, before)
-	}
-	q += ` ORDER BY id DESC`
+	q, args := `SELECT `+eventCols+` FROM events WHERE id > ? ORDER BY id DESC`, []any{from}
 	if max > 0 {
 		q, args = q+` LIMIT ?`, append(args, max)
 	}

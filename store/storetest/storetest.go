@@ -678,13 +678,6 @@ func testEvents(t *testing.T, s vwire.Store) {
 		if len(two) != 2 || two[0].ID != ids[4] {
 			t.Errorf("max 2: %v", two)
 		}
-		back, _ := tx.EventsBetween(ids[0], ids[3], 10)
-		if len(back) != 2 || back[0].ID != ids[2] || back[1].ID != ids[1] {
-			t.Errorf("events between %d and %d: %v", ids[0], ids[3], back)
-		}
-		if one, _ := tx.EventsBetween(0, ids[3], 1); len(one) != 1 || one[0].ID != ids[2] {
-			t.Errorf("one event before %d: %v", ids[3], one)
-		}
 		e, err := tx.Event(ids[1])
 		if err != nil || e.Code != 931 || !e.Time.Equal(time.UnixMilli(1700000000001)) {
 			t.Errorf("event %d = %+v, %v", ids[1], e, err)
