@@ -392,6 +392,13 @@ func TestPlaybookTwice(t *testing.T) {
 	if c := runs[1].Stats["localhost"].Changed; c != 0 {
 		t.Errorf("second run: changed=%d, want 0", c)
 	}
+	// The walk ended where the play declares it: the first run's
+	// declarations after the walk change nothing either.
+	for _, s := range runs[0].steps() {
+		if (s.name == "the VM runs" || s.name == "the vNIC as it ended") && s.outcome != "ok" {
+			t.Errorf("first run, %q after the walk: %s, want ok", s.name, s.outcome)
+		}
+	}
 	if t.Failed() {
 		return
 	}
