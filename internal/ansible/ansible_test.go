@@ -297,6 +297,46 @@ func (r *result) steps() []step {
 	return out
 }
 
+// runPlaybook runs one playbook of testdata and logs each step's outcome;
+// a failed step fails the test.
+func runPlaybook(t *testing.T, hl *httpLog, playbook string, env []string, vars, name, file string) *result {
+	t.Helper()
+	pb, err := filepath.Abs(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl.mark(name)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, playbook, "-i", "localhost,", "-c", "local", "-e", vars, pb)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var r result
+	if jerr := json.Unmarshal(stdout.Bytes(), &r); jerr != nil {
+		t.Fatalf("%s: %v (exit %v)\nstdout:\n%s\nstderr:\n%s", name, jerr, err, stdout.String(), stderr.String())
+	}
+	var b strings.Builder
+	failed := 0
+	for _, s := range r.steps() {
+		fmt.Fprintf(&b, "  %-34s %-34s %s", s.name, s.module, s.outcome)
+		if s.msg != "" {
+			fmt.Fprintf(&b, ": %s", s.msg)
+		}
+		b.WriteString("\n")
+		if s.outcome == "FAILED" {
+			failed++
+		}
+	}
+	st := r.Stats["localhost"]
+	t.Logf("%s (exit %v): ok=%d changed=%d failed=%d skipped=%d\n%s", name, err, st.Ok, st.Changed, failed, st.Skipped, b.String())
+	if failed != 0 || st.Failures != 0 || st.Unreachable != 0 || err != nil {
+		t.Errorf("%s: %d steps failed, unreachable=%d (exit %v)\nstderr:\n%s", name, failed, st.Unreachable, err, stderr.String())
+	}
+	return &r
+}
+
 func TestPlaybookTwice(t *testing.T) {
 	playbook := tools(t)
 	work := t.TempDir()
@@ -326,10 +366,6 @@ func TestPlaybookTwice(t *testing.T) {
 		}
 	})
 
-	pb, err := filepath.Abs("testdata/vnic.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cb, err := filepath.Abs("testdata/callback_plugins")
 	if err != nil {
 		t.Fatal(err)
@@ -354,41 +390,11 @@ func TestPlaybookTwice(t *testing.T) {
 		"engine_ca":       hl.caFile(t, work),
 		"keep_going":      "true",
 	})
-	runs := make([]*result, 2)
-	for i := range runs {
-		hl.mark(fmt.Sprintf("run %d", i+1))
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		cmd := exec.CommandContext(ctx, playbook, "-i", "localhost,", "-c", "local", "-e", string(vars), pb)
-		cmd.Env = append(os.Environ(), env...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		cancel()
-		var r result
-		if jerr := json.Unmarshal(stdout.Bytes(), &r); jerr != nil {
-			t.Fatalf("run %d: %v (exit %v)\nstdout:\n%s\nstderr:\n%s", i+1, jerr, err, stdout.String(), stderr.String())
-		}
-		runs[i] = &r
-		var b strings.Builder
-		for _, s := range r.steps() {
-			fmt.Fprintf(&b, "  %-34s %-34s %s", s.name, s.module, s.outcome)
-			if s.msg != "" {
-				fmt.Fprintf(&b, ": %s", s.msg)
-			}
-			b.WriteString("\n")
-		}
-		st := r.Stats["localhost"]
-		failed := 0
-		for _, s := range r.steps() {
-			if s.outcome == "FAILED" {
-				failed++
-			}
-		}
-		t.Logf("run %d (exit %v): ok=%d changed=%d failed=%d skipped=%d\n%s", i+1, err, st.Ok, st.Changed, failed, st.Skipped, b.String())
-		if failed != 0 || st.Failures != 0 || st.Unreachable != 0 || err != nil {
-			t.Errorf("run %d: %d steps failed, unreachable=%d (exit %v)\nstderr:\n%s", i+1, failed, st.Unreachable, err, stderr.String())
-		}
+	play := func(name, file string) *result {
+		t.Helper()
+		return runPlaybook(t, hl, playbook, env, string(vars), name, file)
 	}
+	runs := []*result{play("run 1", "vnic.yml"), play("run 2", "vnic.yml")}
 	if c := runs[1].Stats["localhost"].Changed; c != 0 {
 		t.Errorf("second run: changed=%d, want 0", c)
 	}
@@ -440,5 +446,27 @@ func TestPlaybookTwice(t *testing.T) {
 	}
 	if n.Reported == nil || !n.Reported.Present || n.Reported.LinkState != "down" || n.Reported.Bridge != "ansnet" {
 		t.Errorf("host's report of the vNIC: %+v; want present, link down, on bridge ansnet", n.Reported)
+	}
+
+	// Removing it all, twice: the second run finds nothing to remove, and
+	// nothing is left behind.
+	play("teardown 1", "teardown.yml")
+	if c := play("teardown 2", "teardown.yml").Stats["localhost"].Changed; c != 0 {
+		t.Errorf("second teardown: changed=%d, want 0", c)
+	}
+	if vms, err := c.VMs(ctx, ""); err != nil || len(vms) != 0 {
+		t.Errorf("VMs left: %d %v", len(vms), err)
+	}
+	if _, err := c.FindProfile(ctx, "ansprof"); err == nil {
+		t.Error("profile ansprof left")
+	}
+	nets, err := c.Networks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nets {
+		if name, _ := n.Name(); name == "ansnet" {
+			t.Error("network ansnet left")
+		}
 	}
 }
