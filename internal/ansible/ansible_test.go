@@ -20,8 +20,8 @@
 // reason even under CI=true.
 //
 // Every request the modules send and every answer go through a logging
-// proxy; VWIRE_ANSIBLE_HTTPLOG names a file to keep that log in (else it is
-// printed when the test fails).
+// proxy; VWIRE_ANSIBLE_HTTPLOG names a file to keep that log in, and a
+// failed test prints the exchanges answered 4xx or 5xx.
 package ansible_test
 
 import (
