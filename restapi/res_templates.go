@@ -14,6 +14,9 @@ func (q *request) templateNode(t *vwire.Template) *node {
 		date("creation_time", t.CreatedAt), integer("memory", t.Memory), cpuNode(t.CPU), memoryPolicy(t.Memory), noHA(),
 		el("os", el("boot", el("devices", item(str("device", "hd")))), str("type", t.OSType)),
 		str("status", "ok"), str("type", "server"),
+		// vwire has no template versions: each template is version 1 of
+		// itself, as oVirt shows a template without sub-versions.
+		el("version", integer("version_number", 1), ref("base_template", href, t.ID)),
 		ref("cluster", q.href("clusters", t.ClusterID), t.ClusterID))
 }
 

@@ -45,7 +45,8 @@ func TestVMCPUCommentAndPolicies(t *testing.T) {
 	}
 	// A template from the VM has its topology; a VM from the template too.
 	tpl := a.expect(201, "POST", "/templates", `<template><name>t1</name><comment>tc</comment><vm id="`+id+`"/></template>`)
-	if !strings.Contains(tpl, "<threads>2</threads>") || !strings.Contains(tpl, "<comment>tc</comment>") || !strings.Contains(tpl, "<memory_policy>") {
+	if !strings.Contains(tpl, "<threads>2</threads>") || !strings.Contains(tpl, "<comment>tc</comment>") || !strings.Contains(tpl, "<memory_policy>") ||
+		!strings.Contains(tpl, "<version_number>1</version_number>") || !strings.Contains(tpl, "<base_template href=") {
 		t.Errorf("template:\n%s", tpl)
 	}
 	vm2 := a.expect(201, "POST", "/vms", `<vm><name>c2</name><cluster><name>Default</name></cluster><template><name>t1</name></template></vm>`)
