@@ -1,6 +1,6 @@
 // Package ansible_test drives a vwire engine with oVirt's Ansible collection
 // (ovirt.ovirt) on oVirt's Python SDK (ovirtsdk4), as an oVirt user's
-// automation does (issue 14).
+// automation does, and with the SDK alone (sdk_test.go) (issue 14).
 //
 // What it needs, and where it comes from:
 //
