@@ -382,13 +382,12 @@ type MACPoolTx interface {
 // JobTx holds the jobs of long operations and their steps.
 type JobTx interface {
 	CreateJob(*Job) error
-	// UpdateJob writes a job's status, end and last update.
-	UpdateJob(*Job) error
+	// EndJob ends a started job and its started steps with status at a
+	// time; a job already ended (or cleared) is left alone.
+	EndJob(id string, status JobStatus, at time.Time) error
 	Job(id string) (*Job, error)
 	Jobs(JobFilter) ([]*Job, error)
 	CreateJobStep(*JobStep) error
-	// UpdateJobStep writes a step's status and end.
-	UpdateJobStep(*JobStep) error
 	JobSteps(jobID string) ([]*JobStep, error)
 	// DeleteJobsEnded removes the jobs that ended with a status before a
 	// time (auto-cleared, as oVirt clears them).

@@ -114,40 +114,12 @@ func (e *Engine) endChange(tx vwire.Tx, vmID string, status vwire.JobStatus) err
 	if p != nil && len(p.Intent) > 0 {
 		var in intent
 		if json.Unmarshal(p.Intent, &in) == nil && in.JobID != "" {
-			if err := e.endJob(tx, in.JobID, status); err != nil {
+			if err := tx.EndJob(in.JobID, status, e.now()); err != nil {
 				return err
 			}
 		}
 	}
 	return tx.ClearPending(vmID)
-}
-
-// endJob ends a job and its running steps with status.
-func (e *Engine) endJob(tx vwire.Tx, jobID string, status vwire.JobStatus) error {
-	j, err := tx.Job(jobID)
-	if vwire.ErrorCode(err) == vwire.ENOTFOUND {
-		return nil // cleared meanwhile
-	} else if err != nil {
-		return err
-	}
-	if j.Status != vwire.JobStarted {
-		return nil
-	}
-	now := e.now()
-	steps, err := tx.JobSteps(jobID)
-	if err != nil {
-		return err
-	}
-	for _, s := range steps {
-		if s.Status == vwire.JobStarted {
-			s.Status, s.End = status, now
-			if err := tx.UpdateJobStep(s); err != nil {
-				return err
-			}
-		}
-	}
-	j.Status, j.End, j.LastUpdated = status, now, now
-	return tx.UpdateJob(j)
 }
 
 // BeginJob records a job for an operation about to run in the background
@@ -192,7 +164,7 @@ func (e *Engine) FinishJob(ctx context.Context, jobID string, opErr error) {
 			Description: desc, Status: status, Start: now, End: now}); err != nil {
 			return err
 		}
-		return e.endJob(tx, jobID, status)
+		return tx.EndJob(jobID, status, now)
 	})
 	if err != nil {
 		e.log.Error("cannot end a job", "job", jobID, "err", err)

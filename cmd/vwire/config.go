@@ -195,12 +195,9 @@ func (s *session) loginCmd() *cobra.Command {
 		Short: "trust the engine (its CA given, kept, or trusted on first use by its fingerprint) and keep a token",
 		Args:  nargs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s.ran = true
-			cfg, err := loadConfig()
-			if err != nil {
+			if err := s.loadConfig(); err != nil {
 				return err
 			}
-			s.g.cfg = cfg
 			return s.g.login(cmd.Context(), accept, pwStdin, s.out)
 		},
 	}
@@ -215,18 +212,24 @@ func (s *session) logoutCmd() *cobra.Command {
 		Short: "end the kept token",
 		Args:  nargs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s.ran = true
-			cfg, err := loadConfig()
-			if err != nil {
+			if err := s.loadConfig(); err != nil {
 				return err
 			}
-			s.g.cfg = cfg
 			if s.g.url == "" {
-				s.g.url = cmp.Or(cfg.Current, defaultURL)
+				s.g.url = cmp.Or(s.g.cfg.Current, defaultURL)
 			}
 			return s.g.logout(s.out)
 		},
 	}
+}
+
+// loadConfig marks the command run and reads the CLI's configuration for
+// the session commands, which work without credentials.
+func (s *session) loadConfig() error {
+	s.ran = true
+	cfg, err := loadConfig()
+	s.g.cfg = cfg
+	return err
 }
 
 // login trusts the engine (its CA given, kept, or trusted on first use),

@@ -27,9 +27,15 @@ func (t *Tx) CreateJob(j *vwire.Job) error {
 	return err
 }
 
-func (t *Tx) UpdateJob(j *vwire.Job) error {
-	return t.execOne("Job", j.ID, `UPDATE jobs SET status = ?, end_time = ?, last_updated = ? WHERE id = ?`,
-		string(j.Status), millis(j.End), millis(j.LastUpdated), j.ID)
+func (t *Tx) EndJob(id string, status vwire.JobStatus, at time.Time) error {
+	started := string(vwire.JobStarted)
+	if _, err := t.exec(`UPDATE job_steps SET status = ?, end_time = ? WHERE job_id = ? AND status = ?`,
+		string(status), millis(at), id, started); err != nil {
+		return err
+	}
+	_, err := t.exec(`UPDATE jobs SET status = ?, end_time = ?, last_updated = ? WHERE id = ? AND status = ?`,
+		string(status), millis(at), millis(at), id, started)
+	return err
 }
 
 func (t *Tx) Job(id string) (*vwire.Job, error) {
@@ -61,10 +67,6 @@ func (t *Tx) CreateJobStep(s *vwire.JobStep) error {
 	_, err := t.exec(`INSERT INTO job_steps (`+stepCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, s.JobID, s.Number, string(s.Type),
 		s.Description, string(s.Status), millis(s.Start), millis(s.End))
 	return err
-}
-
-func (t *Tx) UpdateJobStep(s *vwire.JobStep) error {
-	return t.execOne("Step", s.ID, `UPDATE job_steps SET status = ?, end_time = ? WHERE id = ?`, string(s.Status), millis(s.End), s.ID)
 }
 
 func (t *Tx) JobSteps(jobID string) ([]*vwire.JobStep, error) {

@@ -1059,14 +1059,10 @@ func testJobs(t *testing.T, s vwire.Store) {
 		}
 		return nil
 	})
-	a.Status, a.End, a.LastUpdated = vwire.JobFinished, t0.Add(time.Minute), t0.Add(time.Minute)
-	st.Status, st.End = vwire.JobFinished, t0.Add(time.Minute)
-	update(t, s, func(tx vwire.Tx) error {
-		if err := tx.UpdateJob(a); err != nil {
-			return err
-		}
-		return tx.UpdateJobStep(st)
-	})
+	a.End = t0.Add(time.Minute)
+	update(t, s, func(tx vwire.Tx) error { return tx.EndJob(a.ID, vwire.JobFinished, a.End) })
+	// Ending it again changes nothing.
+	update(t, s, func(tx vwire.Tx) error { return tx.EndJob(a.ID, vwire.JobFailed, t0.Add(time.Hour)) })
 	s.View(ctx(), func(tx vwire.Tx) error {
 		j, err := tx.Job(a.ID)
 		if err != nil || j.Status != vwire.JobFinished || !j.End.Equal(a.End) {
