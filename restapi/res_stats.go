@@ -33,12 +33,10 @@ var nicStatDefs = []statDef{
 	{"drops.total.tx", "Total transmitted packets dropped", "counter", "integer", "none", func(s *engine.NICStatistics) float64 { return float64(s.Counters.TxDrops) }},
 }
 
-// statisticID is a statistic's id as oVirt makes it: the name-based UUID
-// of its name, the same on every engine and every vNIC.
-func statisticID(name string) string { return vwire.NameUUID(name) }
-
+// statisticNode is one statistic; its id is oVirt's name-based UUID of its
+// name, the same on every engine and every vNIC.
 func (q *request) statisticNode(d statDef, st *engine.NICStatistics, vmID, nicID string) *node {
-	id := statisticID(d.name)
+	id := vwire.NameUUID(d.name)
 	n := &node{name: "statistic", href: q.href("vms", vmID, "nics", nicID, "statistics", id), id: id}
 	nic := ref("nic", q.href("vms", vmID, "nics", nicID), nicID)
 	nic.add(ref("vm", q.href("vms", vmID), vmID))
@@ -63,7 +61,7 @@ func (s *Server) nicStatistics(q *request) error {
 func (s *Server) nicStatistic(q *request) error {
 	vmID, nicID, sid := q.r.PathValue("id"), q.r.PathValue("nid"), q.r.PathValue("sid")
 	for _, d := range nicStatDefs {
-		if statisticID(d.name) != sid {
+		if vwire.NameUUID(d.name) != sid {
 			continue
 		}
 		st, err := s.eng.NICStatistics(q.ctx(), vmID, nicID)

@@ -115,7 +115,7 @@ check("follow nics", lambda: len(vms.vm_service(state["vm"]).get(follow="nics").
 check("follow_link of the nics link", lambda: len(conn.follow_link(vms.vm_service(state["vm"]).get().nics)) == 1 or fail())
 check("search VMs with parentheses and OR",
       lambda: len(vms.list(search='name = "pyvm" AND (status = up OR status = down)')) == 1 or fail())
-check("events name the VM", lambda: len(system.events_service().list(max=20)) > 0 or fail())
+check("events list", lambda: len(system.events_service().list(max=20)) > 0 or fail())
 
 
 def async_stop():
