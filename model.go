@@ -127,6 +127,11 @@ type VNICProfile struct {
 	// NetworkFilter names the profile's traffic filter in the catalogue
 	// (NWFilters); "" is none.
 	NetworkFilter string
+	// QoSID is the profile's network QoS entity; "" is none.
+	QoSID string
+	// PassThrough is oVirt's pass_through mode enabled: the vNIC is a host
+	// device (SR-IOV), which has no mirroring, QoS or filter.
+	PassThrough bool
 	// Notify is how a running guest learns that its vNIC moved to this
 	// profile's network; BounceHold is how long the link stays down for
 	// NotifyLinkBounce.

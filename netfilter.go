@@ -66,6 +66,11 @@ func NameUUID(name string) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
+// FilterParam is a filter parameter as the host sees it: name and value.
+type FilterParam struct {
+	Name, Value string
+}
+
 // FilterParameter is a variable of a vNIC's network filter (libvirt's
 // <parameter name='IP' value='…'/>), stored with the vNIC.
 type FilterParameter struct {

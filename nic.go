@@ -2,6 +2,7 @@ package vwire
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,6 +117,12 @@ type NIC struct {
 	PortMirroring bool
 	Notify        GuestNotify
 	BounceHold    time.Duration
+	// QoS is the bandwidth of the profile's QoS entity, Filter the
+	// profile's network filter ("" none); FilterParams are the vNIC's own
+	// filter parameters, sorted by name.
+	QoS          Bandwidth
+	Filter       string
+	FilterParams []FilterParam
 }
 
 // Alias is the libvirt device alias the engine gives the vNIC, as oVirt does.
@@ -141,7 +148,20 @@ type NICObserved struct {
 	MAC        string
 	Model      string
 	LinkUp     bool
-	At         time.Time
+	// Mirroring: the device receives a copy of its bridge's traffic. QoS,
+	// Filter and FilterParams: the limits and the filter the host applied.
+	Mirroring    bool
+	QoS          Bandwidth
+	Filter       string
+	FilterParams []FilterParam
+	At           time.Time
+}
+
+// Same compares two reports, ignoring when they were made.
+func (o *NICObserved) Same(p *NICObserved) bool {
+	return o.Present == p.Present && o.Alias == p.Alias && o.PCIAddress == p.PCIAddress && o.Bridge == p.Bridge &&
+		o.MAC == p.MAC && o.Model == p.Model && o.LinkUp == p.LinkUp && o.Mirroring == p.Mirroring &&
+		o.QoS == p.QoS && o.Filter == p.Filter && slices.Equal(o.FilterParams, p.FilterParams)
 }
 
 // ComputeSynced compares desired and observed state for a vNIC of a VM in the

@@ -265,6 +265,16 @@ type NetworkTx interface {
 	// profile, or any profile of a network.
 	ProfileUsers(profileID string) ([]string, error)
 	NetworkUsers(networkID string) ([]string, error)
+
+	// Network QoS entities of a data center (oVirt's qoss of type
+	// network). Deleting one clears it from the profiles that name it.
+	QoS(id string) (*QoS, error)
+	QoSs(dataCenterID string) ([]*QoS, error)
+	CreateQoS(*QoS) error
+	UpdateQoS(*QoS) error
+	DeleteQoS(id string) error
+	// QoSProfiles names the profiles that use a QoS entity.
+	QoSProfiles(qosID string) ([]string, error)
 }
 
 // HostTx holds hypervisor hosts and who polls them.

@@ -18,6 +18,33 @@ type Device struct {
 	Model      string `json:"nicModel"`
 	Network    string `json:"network"` // bridge; "" = the dummy bridge, link down
 	LinkActive bool   `json:"linkActive"`
+	// VDSM's portMirroring: the networks whose traffic the device mirrors
+	// (at most its own); specParams' inbound and outbound limits in
+	// libvirt's units; the nwfilter and its parameters.
+	PortMirroring    []string      `json:"portMirroring,omitempty"`
+	SpecParams       *SpecParams   `json:"specParams,omitempty"`
+	Filter           string        `json:"filter,omitempty"`
+	FilterParameters []FilterParam `json:"filterParameters,omitempty"`
+}
+
+// SpecParams is VDSM's specParams of an interface: its bandwidth (libvirt's
+// units: average and peak in KB/s, burst in KiB).
+type SpecParams struct {
+	Inbound  *RateParams `json:"inbound,omitempty"`
+	Outbound *RateParams `json:"outbound,omitempty"`
+}
+
+// RateParams is one direction of SpecParams.
+type RateParams struct {
+	Average int64 `json:"average"`
+	Peak    int64 `json:"peak,omitempty"`
+	Burst   int64 `json:"burst,omitempty"`
+}
+
+// FilterParam is one of VDSM's filterParameters.
+type FilterParam struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // VMParams is VM.create's vmParams.
@@ -45,6 +72,11 @@ type NICStats struct {
 	LinkActive bool   `json:"linkActive"`
 	Address    string `json:"address"`
 	Name       string `json:"name"`
+	// What the host applied: mirroring, limits, filter (as in Device).
+	PortMirroring    []string      `json:"portMirroring,omitempty"`
+	SpecParams       *SpecParams   `json:"specParams,omitempty"`
+	Filter           string        `json:"filter,omitempty"`
+	FilterParameters []FilterParam `json:"filterParameters,omitempty"`
 	// VM.getStats only: the device's traffic counters (VDSM's rx, tx,
 	// rxErrors, rxDropped, …, with packets), read when it answered.
 	Counters *NICCounters `json:"counters,omitempty"`
@@ -205,6 +237,13 @@ type UpdateDeviceParams struct {
 	// announce-self for the device); empty or "none" does nothing.
 	Notify       string `json:"notify,omitempty"`
 	BounceHoldMs int64  `json:"bounceHoldMs,omitempty"`
+	// Omitted keeps the device's current value (VDSM's rule for
+	// portMirroring); the engine sends them all. An empty SpecParams is no
+	// limit; Filter "" is no filter.
+	PortMirroring    *[]string      `json:"portMirroring,omitempty"`
+	SpecParams       *SpecParams    `json:"specParams,omitempty"`
+	Filter           *string        `json:"filter,omitempty"`
+	FilterParameters *[]FilterParam `json:"filterParameters,omitempty"`
 }
 
 // UpdateDeviceResult is VM.updateDevice's answer: the device as read back

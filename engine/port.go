@@ -72,6 +72,12 @@ type HostDevice struct {
 	Model      string
 	Network    string // the bridge; "" is the dummy bridge, link down
 	LinkActive bool
+	// Mirroring, QoS, Filter, FilterParams: the profile's port mirroring,
+	// QoS (oVirt's units) and network filter, the vNIC's filter parameters.
+	Mirroring    bool
+	QoS          vwire.Bandwidth
+	Filter       string
+	FilterParams []vwire.FilterParam
 }
 
 // DeviceUpdate is the state a plugged device is to take: the whole device
@@ -87,6 +93,11 @@ type DeviceUpdate struct {
 	// BounceHold is how long a link bounce keeps the link down.
 	Notify     vwire.GuestNotify
 	BounceHold time.Duration
+	// As in HostDevice.
+	Mirroring    bool
+	QoS          vwire.Bandwidth
+	Filter       string
+	FilterParams []vwire.FilterParam
 }
 
 // HostVMSpec is a VM to start on a host, with its plugged devices.
@@ -110,6 +121,11 @@ type HostNIC struct {
 	LinkActive bool
 	Address    string // its PCI address
 	Name       string // the host's name of it (the tap device)
+	// What the host applied.
+	Mirroring    bool
+	QoS          vwire.Bandwidth
+	Filter       string
+	FilterParams []vwire.FilterParam
 	// Counters are its traffic, when the call reads them (VMStats).
 	Counters *HostNICCounters
 }

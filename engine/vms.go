@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -519,9 +518,7 @@ func sameObserved(a, b *vwire.NICObserved) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	x, y := *a, *b
-	x.At, y.At = time.Time{}, time.Time{}
-	return x == y
+	return a.Same(b)
 }
 
 // StopVM powers a running VM off (oVirt's stop).

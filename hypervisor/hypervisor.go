@@ -18,6 +18,40 @@ type NIC struct {
 	Model  string `json:"nicModel"`
 	Bridge string `json:"network"`
 	LinkUp bool   `json:"linkActive"`
+	// PortMirroring: the device receives a copy of every frame on its
+	// bridge (all other ports' ingress and the bridge's own egress), kept
+	// right as the bridge gains and loses ports.
+	PortMirroring bool `json:"portMirroring,omitempty"`
+	// Bandwidth limits the device's traffic; nil is none.
+	Bandwidth *Bandwidth `json:"bandwidth,omitempty"`
+	// Filter is the libvirt nwfilter applied to the device ("" none), with
+	// its parameters (libvirt's <filterref>).
+	Filter       string        `json:"filter,omitempty"`
+	FilterParams []FilterParam `json:"filterParameters,omitempty"`
+}
+
+// Bandwidth is a device's traffic limits from the guest's point of view,
+// as libvirt's <bandwidth> says them: Inbound is what the guest receives
+// (shaped on the tap's egress), Outbound what it sends (shaped after an
+// ifb redirect of the tap's ingress). A nil direction is unlimited.
+type Bandwidth struct {
+	Inbound  *Rate `json:"inbound,omitempty"`
+	Outbound *Rate `json:"outbound,omitempty"`
+}
+
+// Rate is one direction's limit in libvirt's units: Average and Peak in
+// kilobytes per second (1000 bytes), Burst in kibibytes. Average is
+// required; Peak 0 is Average; Burst 0 is the shaper's minimum.
+type Rate struct {
+	Average int64 `json:"average"`
+	Peak    int64 `json:"peak,omitempty"`
+	Burst   int64 `json:"burst,omitempty"`
+}
+
+// FilterParam is one <parameter name= value=/> of a <filterref>.
+type FilterParam struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // NICState is a network device as the hypervisor has it.
@@ -88,8 +122,10 @@ type Hypervisor interface {
 	// hypervisor reports it removed, or ctx ends.
 	DetachNIC(ctx context.Context, domainID, alias string) error
 	// UpdateNIC changes a live device in place. The device is found by MAC
-	// and alias; only the bridge and the link state may change. It returns
-	// the device as read back from the hypervisor after the change.
+	// and alias; the bridge, the link state, port mirroring, bandwidth and
+	// the filter (with its parameters) may change, as far as libvirt lets
+	// them. It returns the device as read back from the hypervisor after
+	// the change.
 	UpdateNIC(ctx context.Context, domainID string, nic NIC) (NICState, error)
 	// Announce makes the device announce itself on its network (QEMU's
 	// announce-self: RARP from its MAC, and the guest's own gratuitous

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func Run(t *testing.T, h Harness) {
 			if !ok {
 				t.Fatalf("device %s missing from %+v", want.Alias, dom.NICs)
 			}
-			if got.NIC != want {
+			if !reflect.DeepEqual(got.NIC, want) {
 				t.Errorf("device %s = %+v, want %+v", want.Alias, got.NIC, want)
 			}
 			if got.PCIAddress == "" {
@@ -295,7 +296,7 @@ func assertLive(t *testing.T, hv hypervisor.Hypervisor, id string, want hypervis
 	if !ok {
 		t.Fatalf("device %s missing", want.Alias)
 	}
-	if got.NIC != want || got.PCIAddress != pci {
+	if !reflect.DeepEqual(got.NIC, want) || got.PCIAddress != pci {
 		t.Fatalf("live device = %s, want %s", describe(got.NIC, got.PCIAddress), describe(want, pci))
 	}
 }
