@@ -136,6 +136,11 @@ func (n *NIC) Bridge() string {
 	return n.NetworkName
 }
 
+// Mirrors tells whether the host should mirror the vNIC's network to it:
+// its profile says so and it has a network (oVirt sends the mirroring list
+// [network] only then).
+func (n *NIC) Mirrors() bool { return n.PortMirroring && n.NetworkName != "" }
+
 // LinkUp is the link state the guest should see: an empty network is always down.
 func (n *NIC) LinkUp() bool { return n.Linked && n.NetworkName != "" }
 
