@@ -156,6 +156,11 @@ func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 	if !ok {
 		return vwire.Fail(op, vwire.MsgNetworkNotExistsInCurrentCluster)
 	}
+	// oVirt's rule: a pass-through profile is for PCI pass-through vNICs
+	// only, and they for it.
+	if p.PassThrough != (n.Interface == vwire.IfacePCIPassthrough) {
+		return vwire.Fail(op, vwire.MsgVMInterfaceTypeNotMatchProfile)
+	}
 	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring = p.Name, cn.ID, cn.Name, p.PortMirroring
 	n.Notify, n.BounceHold = p.Notify, p.BounceHold
 	return nil
