@@ -171,3 +171,31 @@ func (e *Engine) RemoveQoS(ctx context.Context, dcID, id string) error {
 	}
 	return err
 }
+
+// QoSDataCenters maps QoS ids to their data centers: a profile's qos
+// reference is /datacenters/{dc}/qoss/{id}, as oVirt renders it. It is
+// asked for the QoS of profiles the caller was shown, and tells nothing
+// but the data center's id (the profile's network's, by the profile rule);
+// an unknown id is left out.
+func (e *Engine) QoSDataCenters(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := e.view(ctx, func(tx vwire.Tx) error {
+		for _, id := range ids {
+			if _, done := out[id]; done {
+				continue
+			}
+			q, err := tx.QoS(id)
+			if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+				continue
+			} else if err != nil {
+				return err
+			}
+			out[id] = q.DataCenterID
+		}
+		return nil
+	})
+	return out, err
+}
