@@ -38,7 +38,7 @@ func (c *Client) FindQoS(ctx context.Context, dcID, ref string) (*ovirtsdk4.Qos,
 }
 
 // AddQoS creates a QoS entity in a data center; a QoS without a type is
-// a network QoS.
+// a network QoS (AddQoS sets q's type).
 func (c *Client) AddQoS(ctx context.Context, dcID string, q *ovirtsdk4.Qos) (*ovirtsdk4.Qos, error) {
 	if _, ok := q.Type(); !ok {
 		q.SetType(ovirtsdk4.QOSTYPE_NETWORK)

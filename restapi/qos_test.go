@@ -207,6 +207,7 @@ func TestProfileQoSREST(t *testing.T) {
 			"Invalid value 'sometimes' for field 'pass_through.mode'"},
 		{"missing QoS", "PUT", "/vnicprofiles/" + red, `<vnic_profile><qos id="00000000-0000-0000-0000-00000000dead"/></vnic_profile>`,
 			"[The specified Network QoS doesn't exist.]"},
+		{"a QoS by name", "PUT", "/vnicprofiles/" + red, `<vnic_profile><qos><name>gold</name></qos></vnic_profile>`, "is named by its id"},
 		{"a QoS as text", "PUT", "/vnicprofiles/" + red, `{"qos": "` + q.ID + `"}`, "The field qos must be an object"},
 	}
 	for _, tc := range refusals {

@@ -249,9 +249,13 @@ func applyProfile(b *in, p *vwire.VNICProfile) error {
 	if hold != nil {
 		p.BounceHold = time.Duration(*hold) * time.Millisecond
 	}
-	// <qos id="…"/> names the QoS; a qos without an id (<qos/>) clears it
-	// (oVirt's VnicProfileMapper).
-	if id, _, ok := b.ref("qos"); ok {
+	// <qos id="…"/> names the QoS; an empty <qos/> clears it (oVirt's
+	// VnicProfileMapper). oVirt also clears on a qos named without an id,
+	// which would silently undo what the client asked for: refused here.
+	if id, name, ok := b.ref("qos"); ok {
+		if id == "" && name != "" {
+			return vwire.InvalidValue(vwire.MsgInvalidValue, `A vNIC profile's qos is named by its id (<qos id="…"/>); an empty <qos/> removes it.`)
+		}
 		p.QoSID = id
 	}
 	if pt := b.child("pass_through"); pt != nil {
