@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	ovirtsdk4 "github.com/ovirt/go-ovirt"
 	"github.com/spf13/cobra"
@@ -161,9 +163,10 @@ func (s *session) qosCmds() []*cobra.Command {
 
 	var sf qosFlags
 	show := &cobra.Command{
-		Use:   "show QOS",
-		Short: "a network QoS's limits",
-		Args:  nargs(1),
+		Use:               "show QOS",
+		Short:             "a network QoS's limits",
+		Args:              nargs(1),
+		ValidArgsFunction: s.completeQoS(&sf.dc),
 		RunE: s.do(func(k *cli, a []string) error {
 			q, dcName, err := k.findQoS(sf.dc, a[0])
 			if err != nil {
@@ -209,9 +212,10 @@ func (s *session) qosCmds() []*cobra.Command {
 	var uf qosFlags
 	var update *cobra.Command
 	update = &cobra.Command{
-		Use:   "update QOS",
-		Short: "change a network QoS; running vNICs of its profiles follow",
-		Args:  nargs(1),
+		Use:               "update QOS",
+		Short:             "change a network QoS; running vNICs of its profiles follow",
+		Args:              nargs(1),
+		ValidArgsFunction: s.completeQoS(&uf.dc),
 		RunE: s.do(func(k *cli, a []string) error {
 			old, _, err := k.findQoS(uf.dc, a[0])
 			if err != nil {
@@ -234,9 +238,10 @@ func (s *session) qosCmds() []*cobra.Command {
 
 	var rf qosFlags
 	remove := &cobra.Command{
-		Use:   "remove QOS",
-		Short: "remove a network QoS (its profiles keep no QoS)",
-		Args:  nargs(1),
+		Use:               "remove QOS",
+		Short:             "remove a network QoS (its profiles keep no QoS)",
+		Args:              nargs(1),
+		ValidArgsFunction: s.completeQoS(&rf.dc),
 		RunE: s.do(func(k *cli, a []string) error {
 			q, _, err := k.findQoS(rf.dc, a[0])
 			if err != nil {
@@ -267,4 +272,33 @@ func (k *cli) findQoS(dcRef, ref string) (*ovirtsdk4.Qos, string, error) {
 	}
 	q, err := k.c.FindQoS(k.ctx, dc.ID, ref)
 	return q, dc.Name, err
+}
+
+// completeQoS offers the names of the QoS of the data center *dc names.
+func (s *session) completeQoS(dc *string) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		k, err := s.connect(cmd.Context())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+		defer cancel()
+		d, err := k.c.FindIn(ctx, "datacenters", *dc)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		qs, err := k.c.QoSs(ctx, d.ID)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var out []cobra.Completion
+		for _, q := range qs {
+			name, _ := q.Name()
+			out = append(out, name)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }

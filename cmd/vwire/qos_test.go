@@ -78,6 +78,7 @@ func TestCLIQoS(t *testing.T) {
 	}
 	exits(1, "Peak cannot be set lower than Average", "qos", "add", "bad", "--inbound-average", "5", "--inbound-peak", "4", "--inbound-burst", "1")
 	exits(1, "All three values are needed", "qos", "add", "bad", "--inbound-average", "5")
+	has(must("__complete", "qos", "show", ""), "gold")
 	exits(3, "", "qos", "show", "nope")
 	exits(2, "", "qos", "update", "gold", "--no-inbound", "--inbound-peak", "1")
 
