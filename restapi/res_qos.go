@@ -3,6 +3,7 @@ package restapi
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	"vwire.dev/vwire"
 )
@@ -44,7 +45,7 @@ func applyQoS(b *in, x *vwire.QoS) error {
 		x.Description = *v
 	}
 	if v, ok := b.str("type"); ok {
-		if !contains(qosTypes, v) {
+		if !slices.Contains(qosTypes, v) {
 			return vwire.InvalidValue(vwire.MsgInvalidEnum, fmt.Sprintf("Invalid value '%s' for field 'type'. Possible values: %v", v, qosTypes))
 		}
 		x.Type = vwire.QoSType(v)
@@ -72,15 +73,6 @@ func applyQoS(b *in, x *vwire.QoS) error {
 		}
 	}
 	return nil
-}
-
-func contains(set []string, v string) bool {
-	for _, s := range set {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) listQoSs(q *request) error {
