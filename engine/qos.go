@@ -119,6 +119,9 @@ func (e *Engine) UpdateQoS(ctx context.Context, dcID, id string, mutate func(*vw
 			return vwire.Fail(op, vwire.MsgQoSStoragePoolNotConsistent)
 		}
 		q.ID = old.ID
+		if q.Type == "" {
+			q.Type = vwire.QoSNetwork
+		}
 		if err := vwire.ValidateQoS(op, q); err != nil {
 			return err
 		}
