@@ -228,10 +228,17 @@ func TestProfileQoSREST(t *testing.T) {
 	if r.status != 201 || pt.PassThrough.Mode != "enabled" || pt.Filter != nil || pt.QoS != nil {
 		t.Errorf("pass-through profile: %d\n%s", r.status, r.body)
 	}
-	// Pass-through cannot change while a vNIC uses the profile.
+	// A virtio vNIC cannot use a pass-through profile (oVirt's rule: type
+	// and profile match), and pass-through cannot change while a vNIC uses
+	// the profile.
 	vm := parseX(t, a.expect(201, "POST", "/vms", `<vm><name>v</name><cluster><name>Default</name></cluster><template><name>Blank</name></template></vm>`)).ID
-	a.expect(201, "POST", "/vms/"+vm+"/nics", `<nic><name>nic1</name><vnic_profile id="`+pt.ID+`"/></nic>`)
-	if r := a.do("PUT", "/vnicprofiles/"+pt.ID, `<vnic_profile><pass_through><mode>disabled</mode></pass_through></vnic_profile>`); r.status != 409 ||
+	if r := a.do("POST", "/vms/"+vm+"/nics", `<nic><name>nic1</name><vnic_profile id="`+pt.ID+`"/></nic>`); r.status != 409 ||
+		!strings.Contains(r.body, "doesn't match the profile") {
+		t.Errorf("virtio vNIC on a pass-through profile: %d\n%s", r.status, r.body)
+	}
+	plain := parseProfile(t, a.expect(201, "POST", "/vnicprofiles", `<vnic_profile><name>plain</name><network id="`+net+`"/></vnic_profile>`))
+	a.expect(201, "POST", "/vms/"+vm+"/nics", `<nic><name>nic1</name><vnic_profile id="`+plain.ID+`"/></nic>`)
+	if r := a.do("PUT", "/vnicprofiles/"+plain.ID, `<vnic_profile><pass_through><mode>enabled</mode></pass_through><network_filter/></vnic_profile>`); r.status != 409 ||
 		!strings.Contains(r.body, "are using this profile: v") {
 		t.Errorf("pass-through change on a used profile: %d\n%s", r.status, r.body)
 	}
