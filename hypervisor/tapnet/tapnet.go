@@ -215,15 +215,9 @@ func sysErr(what string, err error) error {
 func (m *Manager) SetMirror(tap string, on bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !on {
-		delete(m.mirrors, tap)
-		return m.reconcile()
+	if err := m.want(tap, &on, nil, false); err != nil {
+		return err
 	}
-	l, err := m.h.LinkByName(tap)
-	if err != nil {
-		return sysErr("mirror to "+tap, err)
-	}
-	m.mirrors[tap] = l.Attrs().Index
 	return m.reconcile()
 }
 
@@ -233,23 +227,62 @@ func (m *Manager) SetBandwidth(tap string, bw *hypervisor.Bandwidth) error {
 	if err := hypervisor.ValidateBandwidth(bw); err != nil {
 		return err
 	}
-	bw = hypervisor.CanonicalBandwidth(bw)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	l, err := m.h.LinkByName(tap)
-	if err != nil {
-		if bw == nil && isNotFound(err) {
-			delete(m.shapes, tap)
-			return m.reconcile()
-		}
-		return sysErr("shape "+tap, err)
-	}
-	if bw == nil {
-		delete(m.shapes, tap)
-	} else {
-		m.shapes[tap] = shape{index: l.Attrs().Index, bw: *bw}
+	if err := m.want(tap, nil, bw, true); err != nil {
+		return err
 	}
 	return m.reconcile()
+}
+
+// Apply sets a tap's mirroring and limits at once (one pass over the
+// kernel's state: what a live update of a vNIC needs).
+func (m *Manager) Apply(tap string, mirror bool, bw *hypervisor.Bandwidth) error {
+	if err := hypervisor.ValidateBandwidth(bw); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.want(tap, &mirror, bw, true); err != nil {
+		return err
+	}
+	return m.reconcile()
+}
+
+// want records what is asked for a tap (mirror nil: unchanged; the
+// bandwidth only if setBW). Turning things off needs no tap: a tap that is
+// gone has nothing left to turn off.
+func (m *Manager) want(tap string, mirror *bool, bw *hypervisor.Bandwidth, setBW bool) error {
+	bw = hypervisor.CanonicalBandwidth(bw)
+	if (mirror == nil || !*mirror) && (!setBW || bw == nil) {
+		if mirror != nil {
+			delete(m.mirrors, tap)
+		}
+		if setBW {
+			delete(m.shapes, tap)
+		}
+		return nil
+	}
+	l, err := m.h.LinkByName(tap)
+	if err != nil {
+		return sysErr("find tap "+tap, err)
+	}
+	idx := l.Attrs().Index
+	if mirror != nil {
+		if *mirror {
+			m.mirrors[tap] = idx
+		} else {
+			delete(m.mirrors, tap)
+		}
+	}
+	if setBW {
+		if bw == nil {
+			delete(m.shapes, tap)
+		} else {
+			m.shapes[tap] = shape{index: idx, bw: *bw}
+		}
+	}
+	return nil
 }
 
 // Forget undoes everything for a tap about to go (or gone): no longer a
