@@ -101,7 +101,7 @@ func runFeatures(t *testing.T, h Harness, brA, brB string) {
 
 	t.Run("FilterLive", func(t *testing.T) {
 		other := full
-		other.Filter = "clean-traffic"
+		other.Filter = "no-ip-spoofing"
 		other.FilterParams = []hypervisor.FilterParam{{Name: "IP", Value: "198.18.0.10"}}
 		update(t, other)
 		other.FilterParams = []hypervisor.FilterParam{{Name: "IP", Value: "198.18.0.11"}}
