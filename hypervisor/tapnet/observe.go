@@ -2,7 +2,6 @@ package tapnet
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/vishvananda/netlink"
 
@@ -70,7 +69,7 @@ func (m *Manager) mirrored(tap netlink.Link) (bool, error) {
 	if ok, err := has(master, egress); !ok || err != nil {
 		return false, err
 	}
-	links, err := m.h.LinkList()
+	links, err := m.linkList()
 	if err != nil {
 		return false, err
 	}
@@ -137,63 +136,4 @@ func (m *Manager) htbRate(idx int) (*hypervisor.Rate, error) {
 		}
 	}
 	return nil, fmt.Errorf("vwire's htb has no class %x:%x", htbMajor, htbClass)
-}
-
-// adopt takes over what a previous run left in the kernel as what is
-// asked: mirror targets from vwire's filters, limits from its shapers.
-func (m *Manager) adopt() error {
-	links, err := m.h.LinkList()
-	if err != nil {
-		return sysErr("list links", err)
-	}
-	byIndex := map[int]netlink.Link{}
-	for _, l := range links {
-		byIndex[l.Attrs().Index] = l
-	}
-	for _, l := range links {
-		a := l.Attrs()
-		if l.Type() == "ifb" && strings.HasPrefix(a.Name, ifbPrefix) {
-			continue // read through the tap that redirects to it
-		}
-		for _, parent := range []uint32{ingress, egress} {
-			hops, err := m.ourHops(a.Index, parent)
-			if err != nil {
-				return sysErr("read the filters of "+a.Name, err)
-			}
-			if len(hops) > 0 {
-				m.touched[a.Index] = true
-			}
-			for _, h := range hops {
-				if t, ok := byIndex[h.index]; ok && h.act == netlink.TCA_EGRESS_MIRROR {
-					m.mirrors[t.Attrs().Name] = h.index
-				}
-			}
-		}
-		st, err := m.Observe(a.Name)
-		if err != nil {
-			return err
-		}
-		if st.Bandwidth != nil {
-			m.shapes[a.Name] = shape{index: a.Index, bw: *st.Bandwidth}
-			m.htbs[a.Index] = true
-			if st.Bandwidth.Outbound != nil {
-				if ifb, ok := findByName(links, ifbName(a.Name)); ok {
-					m.htbs[ifb] = true
-				}
-			}
-		}
-	}
-	if len(m.mirrors) > 0 || len(m.shapes) > 0 {
-		m.log.Info("tapnet: adopted the state left in the kernel", "mirror_targets", len(m.mirrors), "shaped_taps", len(m.shapes))
-	}
-	return nil
-}
-
-func findByName(links []netlink.Link, name string) (int, bool) {
-	for _, l := range links {
-		if l.Attrs().Name == name {
-			return l.Attrs().Index, true
-		}
-	}
-	return 0, false
 }

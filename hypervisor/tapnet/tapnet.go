@@ -19,10 +19,14 @@
 // mirroring, its last action, so that mirror copies happen first) to an
 // ifb made for the tap and shaped by an htb there.
 //
-// Every change recomputes the whole wanted state from what is asked and
-// what the kernel has (reconcile), so applying twice changes nothing and a
-// missed event is repaired by the next one. vwire touches only its own
-// filter (priority FilterPrio, kind u32) and its own htb (handle 7e5:),
+// The state lives in the kernel, not in a process: a mirroring tap carries
+// the alias "vwire:mirror", an ifb the alias "vwire:ifb-of:<tap ifindex>",
+// and every change recomputes the filters from what the kernel has
+// (reconcile). So applying twice changes nothing, a missed event is
+// repaired by the next one, a restarted agent finds its state, and several
+// agents (or several backends in one test process) on one kernel agree
+// instead of undoing each other's work. vwire touches only its own filter
+// (priority FilterPrio, kind u32), its own htb (handle 7e5:) and its ifbs,
 // never other qdiscs or filters of a device.
 package tapnet
 
@@ -31,10 +35,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"math"
 	"os"
-	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +60,10 @@ const (
 	htbClass = 1
 	// ifbPrefix starts the name of every ifb vwire makes.
 	ifbPrefix = "vwq"
+	// mirrorAlias marks a mirroring tap; ifbAlias (+ the tap's ifindex)
+	// an ifb and the tap it shapes.
+	mirrorAlias = "vwire:mirror"
+	ifbAlias    = "vwire:ifb-of:"
 	// ifbQueue is the frames an ifb queues (its shaper's fifo takes its
 	// length from it): at 1 Mbit/s about a second, not ten.
 	ifbQueue = 100
@@ -74,8 +82,8 @@ var (
 
 // Options configure a Manager.
 type Options struct {
-	// Namespace is the network namespace the taps live in; none (the
-	// zero value) is the caller's.
+	// Namespace is the network namespace the taps live in; none (nil) is
+	// the caller's.
 	Namespace *netns.NsHandle
 	Logger    *slog.Logger
 	// NoWatch turns the link watcher off (tests of reconciliation alone).
@@ -87,31 +95,20 @@ type Manager struct {
 	h   *netlink.Handle
 	log *slog.Logger
 
+	// mu orders this process's changes; other processes' changes are
+	// met by reading the kernel again.
 	mu sync.Mutex
-	// mirrors and shapes are what was asked, by tap name, with the
-	// ifindex the tap had then: a tap of the same name made later is
-	// another device and gets nothing of it.
-	mirrors map[string]int
-	shapes  map[string]shape
-	// touched lists devices that carry vwire's filter, so that it is
-	// removed from them once no longer wanted.
+	// touched lists devices this Manager put vwire's filter on, so that
+	// it is taken off them when they leave their bridge.
 	touched map[int]bool
-	// htbs lists devices that carry vwire's root htb.
-	htbs map[int]bool
 
 	kick chan struct{}
 	done chan struct{}
 	wg   sync.WaitGroup
 }
 
-type shape struct {
-	index int
-	bw    hypervisor.Bandwidth
-}
-
-// New opens netlink in the namespace, adopts the state a previous run left
-// (so that a restarted agent keeps running VMs' mirroring and limits until
-// it is told otherwise) and starts the watcher.
+// New opens netlink in the namespace and starts the watcher. What an
+// earlier run applied is in the kernel and stays as it is.
 func New(o Options) (*Manager, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -126,12 +123,7 @@ func New(o Options) (*Manager, error) {
 	if err != nil {
 		return nil, sysErr("open netlink", err)
 	}
-	m := &Manager{h: h, log: o.Logger, mirrors: map[string]int{}, shapes: map[string]shape{}, touched: map[int]bool{}, htbs: map[int]bool{},
-		kick: make(chan struct{}, 1), done: make(chan struct{})}
-	if err := m.adopt(); err != nil {
-		h.Close()
-		return nil, err
-	}
+	m := &Manager{h: h, log: o.Logger, touched: map[int]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	if !o.NoWatch {
 		updates := make(chan netlink.LinkUpdate, 64)
 		opts := netlink.LinkSubscribeOptions{Namespace: o.Namespace, ErrorCallback: func(err error) {
@@ -215,7 +207,14 @@ func sysErr(what string, err error) error {
 func (m *Manager) SetMirror(tap string, on bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.want(tap, &on, nil, false); err != nil {
+	l, err := m.h.LinkByName(tap)
+	if err != nil {
+		if !on && isNotFound(err) {
+			return m.reconcile()
+		}
+		return sysErr("find tap "+tap, err)
+	}
+	if err := m.mark(l, on); err != nil {
 		return err
 	}
 	return m.reconcile()
@@ -229,60 +228,36 @@ func (m *Manager) SetBandwidth(tap string, bw *hypervisor.Bandwidth) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.want(tap, nil, bw, true); err != nil {
-		return err
+	l, err := m.h.LinkByName(tap)
+	if err != nil {
+		if hypervisor.CanonicalBandwidth(bw) == nil && isNotFound(err) {
+			return m.reconcile()
+		}
+		return sysErr("find tap "+tap, err)
 	}
-	return m.reconcile()
+	return m.shape(l, hypervisor.CanonicalBandwidth(bw))
 }
 
-// Apply sets a tap's mirroring and limits at once (one pass over the
-// kernel's state: what a live update of a vNIC needs).
+// Apply sets a tap's mirroring and limits at once (what a live update of
+// a vNIC needs).
 func (m *Manager) Apply(tap string, mirror bool, bw *hypervisor.Bandwidth) error {
 	if err := hypervisor.ValidateBandwidth(bw); err != nil {
 		return err
 	}
+	bw = hypervisor.CanonicalBandwidth(bw)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.want(tap, &mirror, bw, true); err != nil {
-		return err
-	}
-	return m.reconcile()
-}
-
-// want records what is asked for a tap (mirror nil: unchanged; the
-// bandwidth only if setBW). Turning things off needs no tap: a tap that is
-// gone has nothing left to turn off.
-func (m *Manager) want(tap string, mirror *bool, bw *hypervisor.Bandwidth, setBW bool) error {
-	bw = hypervisor.CanonicalBandwidth(bw)
-	if (mirror == nil || !*mirror) && (!setBW || bw == nil) {
-		if mirror != nil {
-			delete(m.mirrors, tap)
-		}
-		if setBW {
-			delete(m.shapes, tap)
-		}
-		return nil
-	}
 	l, err := m.h.LinkByName(tap)
 	if err != nil {
+		if !mirror && bw == nil && isNotFound(err) {
+			return m.reconcile()
+		}
 		return sysErr("find tap "+tap, err)
 	}
-	idx := l.Attrs().Index
-	if mirror != nil {
-		if *mirror {
-			m.mirrors[tap] = idx
-		} else {
-			delete(m.mirrors, tap)
-		}
+	if err := m.mark(l, mirror); err != nil {
+		return err
 	}
-	if setBW {
-		if bw == nil {
-			delete(m.shapes, tap)
-		} else {
-			m.shapes[tap] = shape{index: idx, bw: *bw}
-		}
-	}
-	return nil
+	return m.shape(l, bw)
 }
 
 // Forget undoes everything for a tap about to go (or gone): no longer a
@@ -290,18 +265,89 @@ func (m *Manager) want(tap string, mirror *bool, bw *hypervisor.Bandwidth, setBW
 func (m *Manager) Forget(tap string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.mirrors, tap)
-	delete(m.shapes, tap)
-	return m.reconcile()
+	l, err := m.h.LinkByName(tap)
+	if err != nil {
+		if isNotFound(err) {
+			return m.reconcile() // its ifb goes as an orphan
+		}
+		return sysErr("find tap "+tap, err)
+	}
+	if err := m.mark(l, false); err != nil {
+		return err
+	}
+	return m.shape(l, nil)
 }
 
-// Reconcile brings the kernel to the wanted state (the watcher calls it on
-// link events; calling it again changes nothing).
+// Reconcile brings the kernel's filters in line with the marks (the
+// watcher calls it on link events; calling it again changes nothing).
 func (m *Manager) Reconcile() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.reconcile()
 }
+
+// mark sets or clears a tap's mirroring mark.
+func (m *Manager) mark(l netlink.Link, mirror bool) error {
+	has := l.Attrs().Alias == mirrorAlias
+	if has == mirror {
+		return nil
+	}
+	alias := ""
+	if mirror {
+		alias = mirrorAlias
+	}
+	if err := m.h.LinkSetAlias(l, alias); err != nil {
+		return sysErr("mark "+l.Attrs().Name, err)
+	}
+	return nil
+}
+
+// shape gives a tap its limits: the inbound htb on the tap, the outbound
+// ifb and its htb; then the filters follow (reconcile). An ifb no longer
+// wanted loses its mark first, so that the redirect to it goes before it.
+func (m *Manager) shape(tap netlink.Link, bw *hypervisor.Bandwidth) error {
+	idx := tap.Attrs().Index
+	var in, out *hypervisor.Rate
+	if bw != nil {
+		in, out = bw.Inbound, bw.Outbound
+	}
+	var err error
+	if in != nil {
+		err = m.shapeRoot(idx, *in)
+	} else {
+		err = m.unshapeRoot(idx)
+	}
+	if err != nil {
+		return sysErr("inbound limit of "+tap.Attrs().Name, err)
+	}
+	name := ifbName(tap.Attrs().Name)
+	var stale netlink.Link
+	if out != nil {
+		ifb, err := m.ensureIfb(name, idx)
+		if err == nil {
+			err = m.shapeRoot(ifb, *out)
+		}
+		if err != nil {
+			return sysErr("outbound limit of "+tap.Attrs().Name, err)
+		}
+	} else if l, err := m.h.LinkByName(name); err == nil && l.Type() == "ifb" && l.Attrs().Alias == ifbAliasOf(idx) {
+		if err := m.h.LinkSetAlias(l, ""); err != nil {
+			return sysErr("release "+name, err)
+		}
+		stale = l
+	}
+	if err := m.reconcile(); err != nil {
+		return err
+	}
+	if stale != nil {
+		if err := m.h.LinkDel(stale); err != nil && !isNotFound(err) {
+			return sysErr("delete "+name, err)
+		}
+	}
+	return nil
+}
+
+func ifbAliasOf(tapIndex int) string { return ifbAlias + strconv.Itoa(tapIndex) }
 
 func isNotFound(err error) bool {
 	var nf netlink.LinkNotFoundError
@@ -336,357 +382,122 @@ func (h hop) action() netlink.Action {
 	return a
 }
 
-// reconcile computes the wanted filters and shapers from what was asked
-// and the links the kernel has, and applies the difference. m.mu is held.
+// linkList lists links, again if the dump was interrupted by a change
+// (frequent on a busy host: the list would be partial).
+func (m *Manager) linkList() ([]netlink.Link, error) {
+	var err error
+	for range 5 {
+		var links []netlink.Link
+		if links, err = m.h.LinkList(); err == nil {
+			return links, nil
+		}
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return nil, err
+}
+
+// reconcile computes the filters from the kernel's links and marks and
+// applies the difference. m.mu is held. Devices that vanish meanwhile are
+// skipped: their own link event brings another pass.
 func (m *Manager) reconcile() error {
-	links, err := m.h.LinkList()
+	links, err := m.linkList()
 	if err != nil {
 		return sysErr("list links", err)
 	}
-	byName := map[string]netlink.Link{}
 	byIndex := map[int]netlink.Link{}
+	ports := map[int][]int{} // bridge → its ports
 	for _, l := range links {
-		byName[l.Attrs().Name] = l
-		byIndex[l.Attrs().Index] = l
-	}
-	// What was asked for a device that is gone (or was replaced by
-	// another of the same name) goes with it.
-	for tap, idx := range m.mirrors {
-		if l := byName[tap]; l == nil || l.Attrs().Index != idx {
-			delete(m.mirrors, tap)
+		a := l.Attrs()
+		byIndex[a.Index] = l
+		if a.MasterIndex != 0 {
+			ports[a.MasterIndex] = append(ports[a.MasterIndex], a.Index)
 		}
 	}
-	for tap, s := range m.shapes {
-		if l := byName[tap]; l == nil || l.Attrs().Index != s.index {
-			delete(m.shapes, tap)
+	targets := map[int][]int{} // bridge → its mirroring taps
+	redirect := map[int]int{}  // tap → its ifb
+	var orphans []netlink.Link
+	for _, l := range links {
+		a := l.Attrs()
+		if a.Alias == mirrorAlias {
+			if b, ok := byIndex[a.MasterIndex]; ok && b.Type() == "bridge" {
+				targets[a.MasterIndex] = append(targets[a.MasterIndex], a.Index)
+			}
 		}
-	}
-
-	// Mirror targets per bridge, in a stable order.
-	targets := map[int][]int{}
-	for _, idx := range m.mirrors {
-		master := byIndex[idx].Attrs().MasterIndex
-		if b, ok := byIndex[master]; ok && b.Type() == "bridge" {
-			targets[master] = append(targets[master], idx)
+		if l.Type() == "ifb" && strings.HasPrefix(a.Alias, ifbAlias) {
+			tap, err := strconv.Atoi(strings.TrimPrefix(a.Alias, ifbAlias))
+			if t, ok := byIndex[tap]; err == nil && ok && ifbName(t.Attrs().Name) == a.Name {
+				redirect[tap] = a.Index
+			} else {
+				orphans = append(orphans, l) // its tap is gone
+			}
 		}
 	}
 	for _, t := range targets {
 		sort.Ints(t)
 	}
+
 	wantIn := map[int][]hop{}
 	wantEg := map[int][]hop{}
-	for _, l := range links {
-		a := l.Attrs()
-		for _, t := range targets[a.MasterIndex] {
-			if t != a.Index {
-				wantIn[a.Index] = append(wantIn[a.Index], hop{netlink.TCA_EGRESS_MIRROR, t})
-			}
-		}
-		if t := targets[a.Index]; len(t) > 0 && l.Type() == "bridge" {
-			for _, t := range t {
-				wantEg[a.Index] = append(wantEg[a.Index], hop{netlink.TCA_EGRESS_MIRROR, t})
-			}
-		}
-	}
-
-	var errs []error
-	// Shapers first: an ifb must exist before a filter redirects to it.
-	wantHTB := map[int]hypervisor.Rate{}
-	wantIfb := map[string]bool{}
-	for tap, s := range m.shapes {
-		if s.bw.Inbound != nil {
-			wantHTB[s.index] = *s.bw.Inbound
-		}
-		if s.bw.Outbound == nil {
-			continue
-		}
-		ifb, err := m.ensureIfb(ifbName(tap), byName)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("outbound limit of %s: %w", tap, err))
-			continue
-		}
-		wantIfb[ifbName(tap)] = true
-		wantHTB[ifb] = *s.bw.Outbound
-		// The redirect is the last action: mirror copies are taken first.
-		wantIn[s.index] = append(wantIn[s.index], hop{netlink.TCA_EGRESS_REDIR, ifb})
-	}
-	for idx, r := range wantHTB {
-		if err := m.shapeRoot(idx, r); err != nil {
-			errs = append(errs, fmt.Errorf("limit of %s: %w", nameOf(byIndex, idx), err))
-			continue
-		}
-		m.htbs[idx] = true
-	}
-	// Devices whose limit was lifted lose vwire's htb.
-	for idx := range m.htbs {
-		if _, ok := wantHTB[idx]; ok {
-			continue
-		}
-		if _, ok := byIndex[idx]; ok {
-			if err := m.unshapeRoot(idx); err != nil {
-				errs = append(errs, fmt.Errorf("lift the limit of %s: %w", nameOf(byIndex, idx), err))
-				continue
-			}
-		}
-		delete(m.htbs, idx)
-	}
-
 	devices := map[int]bool{}
 	for i := range m.touched {
 		devices[i] = true
 	}
-	for i := range wantIn {
-		devices[i] = true
+	for _, l := range links {
+		if l.Type() != "bridge" {
+			continue
+		}
+		b := l.Attrs().Index
+		for _, t := range targets[b] {
+			wantEg[b] = append(wantEg[b], hop{netlink.TCA_EGRESS_MIRROR, t})
+		}
+		// A bridge with targets, or with vwire's filter still on its
+		// egress (its last target just went, perhaps in another
+		// process), has all its ports looked at.
+		if len(targets[b]) == 0 {
+			hops, err := m.ourHops(b, egress)
+			if err != nil && !isNotFound(err) {
+				return sysErr("read the filters of "+l.Attrs().Name, err)
+			}
+			if len(hops) == 0 {
+				continue
+			}
+		}
+		devices[b] = true
+		for _, p := range ports[b] {
+			devices[p] = true
+			for _, t := range targets[b] {
+				if t != p {
+					wantIn[p] = append(wantIn[p], hop{netlink.TCA_EGRESS_MIRROR, t})
+				}
+			}
+		}
 	}
-	for i := range wantEg {
-		devices[i] = true
+	// The redirect is the last action: mirror copies are taken first.
+	for tap, ifb := range redirect {
+		devices[tap] = true
+		wantIn[tap] = append(wantIn[tap], hop{netlink.TCA_EGRESS_REDIR, ifb})
 	}
+
+	var errs []error
 	for idx := range devices {
 		l, ok := byIndex[idx]
 		if !ok {
 			delete(m.touched, idx)
 			continue
 		}
-		if err := m.apply(l, wantIn[idx], wantEg[idx]); err != nil {
+		if err := m.apply(l, wantIn[idx], wantEg[idx]); err != nil && !isNotFound(err) {
 			errs = append(errs, fmt.Errorf("filters of %s: %w", l.Attrs().Name, err))
 		}
 	}
-	// An ifb nobody redirects to any more goes, after its redirect did.
-	for _, l := range links {
-		a := l.Attrs()
-		if l.Type() == "ifb" && len(a.Name) > len(ifbPrefix) && a.Name[:len(ifbPrefix)] == ifbPrefix && !wantIfb[a.Name] {
-			if err := m.h.LinkDel(l); err != nil && !isNotFound(err) {
-				errs = append(errs, fmt.Errorf("delete %s: %w", a.Name, err))
-			}
+	for _, l := range orphans {
+		if err := m.h.LinkDel(l); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete %s: %w", l.Attrs().Name, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return sysErr("apply", err)
 	}
 	return nil
-}
-
-// ensureIfb makes (or finds) an ifb and brings it up; it returns its index.
-func (m *Manager) ensureIfb(name string, byName map[string]netlink.Link) (int, error) {
-	l, ok := byName[name]
-	if !ok {
-		if err := m.h.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: ifbQueue}}); err != nil && !errors.Is(err, unix.EEXIST) {
-			return 0, err
-		}
-		var err error
-		if l, err = m.h.LinkByName(name); err != nil {
-			return 0, err
-		}
-	}
-	if l.Attrs().Flags&unix.IFF_UP == 0 {
-		if err := m.h.LinkSetUp(l); err != nil {
-			return 0, err
-		}
-	}
-	return l.Attrs().Index, nil
-}
-
-// apply puts vwire's filter on a device's ingress and egress with the
-// hops wanted, or takes it away; it leaves every other filter alone.
-func (m *Manager) apply(l netlink.Link, in, eg []hop) error {
-	idx := l.Attrs().Index
-	if len(in) == 0 && len(eg) == 0 && !m.touched[idx] {
-		return nil
-	}
-	qs, err := m.h.QdiscList(l)
-	if err != nil {
-		return err
-	}
-	hasClsact := slices.ContainsFunc(qs, func(q netlink.Qdisc) bool { return q.Type() == "clsact" })
-	if !hasClsact {
-		if len(in) == 0 && len(eg) == 0 {
-			delete(m.touched, idx)
-			return nil
-		}
-		if err := m.h.QdiscAdd(&netlink.Clsact{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: idx, Handle: clsactHandle, Parent: netlink.HANDLE_CLSACT}}); err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("add clsact: %w", err)
-		}
-	}
-	m.touched[idx] = true
-	left := 0
-	for _, p := range []struct {
-		parent uint32
-		hops   []hop
-	}{{ingress, in}, {egress, eg}} {
-		others, err := m.setFilter(idx, p.parent, p.hops)
-		if err != nil {
-			return err
-		}
-		left += others
-	}
-	if len(in) == 0 && len(eg) == 0 {
-		delete(m.touched, idx)
-		// The clsact goes with vwire's last filter, unless someone
-		// else's filters are on it.
-		if left == 0 {
-			err := m.h.QdiscDel(&netlink.Clsact{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: idx, Handle: clsactHandle, Parent: netlink.HANDLE_CLSACT}})
-			if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) && !isNotFound(err) {
-				return fmt.Errorf("delete clsact: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// setFilter makes vwire's filter at parent carry hops (none: no filter),
-// changing it only if it differs; it returns how many other filters the
-// parent has.
-func (m *Manager) setFilter(idx int, parent uint32, hops []hop) (int, error) {
-	fs, err := m.h.FilterList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: idx}}, parent)
-	if err != nil {
-		return 0, fmt.Errorf("list filters: %w", err)
-	}
-	var ours []netlink.Filter
-	others := 0
-	for _, f := range fs {
-		if f.Attrs().Priority == FilterPrio {
-			ours = append(ours, f)
-		} else {
-			others++
-		}
-	}
-	if len(hops) == 0 {
-		for _, f := range ours {
-			if err := m.h.FilterDel(f); err != nil && !errors.Is(err, unix.ENOENT) {
-				return others, fmt.Errorf("delete filter: %w", err)
-			}
-		}
-		return others, nil
-	}
-	// u32 lists its hash table as a filter too; the one with actions is
-	// the rule. It is kept if it already does what is wanted.
-	var handle uint32
-	for _, f := range ours {
-		if u, ok := f.(*netlink.U32); ok && len(u.Actions) > 0 {
-			if slices.Equal(hopsOf(u), hops) {
-				return others, nil
-			}
-			handle = u.Handle
-		}
-	}
-	f := &netlink.U32{
-		FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: parent, Priority: FilterPrio, Protocol: unix.ETH_P_ALL, Handle: handle},
-	}
-	for _, h := range hops {
-		f.Actions = append(f.Actions, h.action())
-	}
-	if handle != 0 {
-		err = m.h.FilterReplace(f)
-	} else {
-		err = m.h.FilterAdd(f)
-	}
-	if err != nil {
-		return others, fmt.Errorf("set filter: %w", err)
-	}
-	return others, nil
-}
-
-// hopsOf reads back the hops of a filter's mirred actions.
-func hopsOf(u *netlink.U32) []hop {
-	var out []hop
-	for _, a := range u.Actions {
-		if mr, ok := a.(*netlink.MirredAction); ok {
-			out = append(out, hop{mr.MirredAction, mr.Ifindex})
-		}
-	}
-	return out
-}
-
-func nameOf(byIndex map[int]netlink.Link, idx int) string {
-	if l, ok := byIndex[idx]; ok {
-		return l.Attrs().Name
-	}
-	return fmt.Sprintf("ifindex %d", idx)
-}
-
-// shapeRoot gives a device vwire's root htb with one default class at
-// rate r (unshapeRoot lifts the limit).
-func (m *Manager) shapeRoot(idx int, r hypervisor.Rate) error {
-	link := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: idx}}
-	qs, err := m.h.QdiscList(link)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(qs, isOurHTB) {
-		q := netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: idx, Handle: netlink.MakeHandle(htbMajor, 0), Parent: netlink.HANDLE_ROOT})
-		q.Defcls = htbClass
-		if err := m.h.QdiscReplace(q); err != nil {
-			return fmt.Errorf("add htb: %w", err)
-		}
-	}
-	want := htbClassFor(idx, r)
-	cs, err := m.h.ClassList(link, netlink.MakeHandle(htbMajor, 0))
-	if err != nil {
-		return err
-	}
-	for _, c := range cs {
-		if h, ok := c.(*netlink.HtbClass); ok && h.Handle == want.Handle && h.Rate == want.Rate && h.Ceil == want.Ceil &&
-			h.Buffer == want.Buffer && h.Cbuffer == want.Cbuffer {
-			return nil
-		}
-	}
-	// Replacing the class changes the limit in place: no moment without one.
-	if err := m.h.ClassReplace(want); err != nil {
-		return fmt.Errorf("set htb class: %w", err)
-	}
-	return nil
-}
-
-func isOurHTB(q netlink.Qdisc) bool {
-	return q.Type() == "htb" && q.Attrs().Parent == netlink.HANDLE_ROOT && q.Attrs().Handle == netlink.MakeHandle(htbMajor, 0)
-}
-
-// unshapeRoot removes vwire's root htb; the kernel puts back the default.
-func (m *Manager) unshapeRoot(idx int) error {
-	qs, err := m.h.QdiscList(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Index: idx}})
-	if err != nil {
-		if isNotFound(err) {
-			return nil
-		}
-		return err
-	}
-	for _, q := range qs {
-		if isOurHTB(q) {
-			if err := m.h.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
-				return fmt.Errorf("delete htb: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// htbClassFor turns a Rate (KB/s of 1000 bytes, burst in KiB) into the
-// class: rate = average, ceil = peak (or average), buffer = burst, or the
-// shaper's minimum (one tick's worth of the rate and a full frame).
-func htbClassFor(idx int, r hypervisor.Rate) *netlink.HtbClass {
-	peak := max(r.Peak, r.Average)
-	attrs := netlink.HtbClassAttrs{Rate: uint64(r.Average) * 8000, Ceil: uint64(peak) * 8000}
-	if r.Burst > 0 {
-		attrs.Buffer = uint32(r.Burst * 1024)
-		attrs.Cbuffer = attrs.Buffer
-	}
-	// NewHtbClass leaves a zero buffer at the minimum (rate/Hz + MTU).
-	return netlink.NewHtbClass(netlink.ClassAttrs{LinkIndex: idx, Parent: netlink.MakeHandle(htbMajor, 0),
-		Handle: netlink.MakeHandle(htbMajor, htbClass)}, attrs)
-}
-
-// rateOf reads a class back in libvirt's units: rates rounded to the
-// nearest KB/s, the burst to the nearest KiB, and 0 for the minimum burst
-// (within 1%: ticks are coarse) and for a peak equal to the average.
-func rateOf(c *netlink.HtbClass) hypervisor.Rate {
-	r := hypervisor.Rate{Average: int64(math.Round(float64(c.Rate) / 1000)), Peak: int64(math.Round(float64(c.Ceil) / 1000))}
-	if r.Peak == r.Average {
-		r.Peak = 0
-	}
-	bytes := float64(netlink.Xmitsize(c.Rate, c.Buffer))
-	minimum := float64(c.Rate)/netlink.Hz() + mtu
-	if math.Abs(bytes-minimum) > math.Max(16, minimum/100) {
-		r.Burst = int64(math.Round(bytes / 1024))
-	}
-	return r
 }

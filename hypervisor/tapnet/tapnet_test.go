@@ -1,6 +1,7 @@
 package tapnet_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -10,12 +11,13 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"vwire.dev/vwire/hypervisor"
+	"vwire.dev/vwire/hypervisor/internal/netnstest"
 	"vwire.dev/vwire/hypervisor/tapnet"
 )
 
-func newManager(t *testing.T, sw *ns) *tapnet.Manager {
+func newManager(t *testing.T, sw *netnstest.NS) *tapnet.Manager {
 	t.Helper()
-	m, err := tapnet.New(tapnet.Options{Namespace: &sw.h})
+	m, err := tapnet.New(tapnet.Options{Namespace: &sw.H})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,17 +35,17 @@ func observe(t *testing.T, m *tapnet.Manager, tap string) tapnet.State {
 }
 
 // copies counts what reaches e while fn runs.
-func copies(e *endpoint, fn func()) uint64 {
-	before := e.rxPackets()
+func copies(e *netnstest.Endpoint, fn func()) uint64 {
+	before := e.RxPackets()
 	fn()
-	return e.rxPackets() - before
+	return e.RxPackets() - before
 }
 
 // noTC asserts that vwire left nothing on the namespace's devices: no
 // clsact, no htb, no ifb.
-func noTC(t *testing.T, sw *ns) {
+func noTC(t *testing.T, sw *netnstest.NS) {
 	t.Helper()
-	links, err := sw.l.LinkList()
+	links, err := sw.L.LinkList()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func noTC(t *testing.T, sw *ns) {
 		if l.Type() == "ifb" {
 			t.Errorf("ifb %s left behind", l.Attrs().Name)
 		}
-		qs, err := sw.l.QdiscList(l)
+		qs, err := sw.L.QdiscList(l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,15 +70,15 @@ func noTC(t *testing.T, sw *ns) {
 // gets copies too (also of the first one's traffic); a port added later is
 // mirrored; turning mirroring off stops the copies and leaves nothing.
 func TestMirror(t *testing.T) {
-	need(t)
-	sw := newNS(t)
-	sw.bridge("br0")
-	a := sw.port("pa", "br0", "198.18.0.1")
-	b := sw.port("pb", "br0", "198.18.0.2")
-	tgt := sw.port("pt", "br0", "198.18.0.3")
+	netnstest.Need(t)
+	sw := netnstest.NewNS(t)
+	sw.Bridge("br0")
+	a := sw.Port("pa", "br0", "198.18.0.1")
+	b := sw.Port("pb", "br0", "198.18.0.2")
+	tgt := sw.Port("pt", "br0", "198.18.0.3")
 	m := newManager(t, sw)
-	a.send(b, 1) // resolve addresses first
-	if n := copies(tgt, func() { a.send(b, 200) }); n > 20 {
+	a.Send(b, 1) // resolve addresses first
+	if n := copies(tgt, func() { a.Send(b, 200) }); n > 20 {
 		t.Fatalf("target got %d packets of a→b before mirroring", n)
 	}
 
@@ -89,7 +91,7 @@ func TestMirror(t *testing.T) {
 	if observe(t, m, "pa").Mirror {
 		t.Fatal("Observe: pa reported mirroring")
 	}
-	if n := copies(tgt, func() { a.send(b, 200) }); n < 200 {
+	if n := copies(tgt, func() { a.Send(b, 200) }); n < 200 {
 		t.Fatalf("target got %d packets of 200 a→b with mirroring", n)
 	}
 	if err := m.SetMirror("pt", true); err != nil { // idempotent
@@ -97,46 +99,46 @@ func TestMirror(t *testing.T) {
 	}
 	// Frames the host itself sends on the bridge (its egress).
 	addr, _ := netlink.ParseAddr("198.18.0.254/24")
-	if err := sw.l.AddrAdd(sw.link("br0"), addr); err != nil {
+	if err := sw.L.AddrAdd(sw.Link("br0"), addr); err != nil {
 		t.Fatal(err)
 	}
-	host := &endpoint{ns: sw, ip: addr.IP, dev: "br0"}
-	host.send(b, 1)
-	if n := copies(tgt, func() { host.send(b, 100) }); n < 100 {
+	host := &netnstest.Endpoint{NS: sw, IP: addr.IP, Dev: "br0"}
+	host.Send(b, 1)
+	if n := copies(tgt, func() { host.Send(b, 100) }); n < 100 {
 		t.Fatalf("target got %d packets of 100 host→b", n)
 	}
 
 	t.Run("SecondTarget", func(t *testing.T) {
-		tgt2 := sw.port("pt2", "br0", "198.18.0.5")
+		tgt2 := sw.Port("pt2", "br0", "198.18.0.5")
 		if err := m.SetMirror("pt2", true); err != nil {
 			t.Fatal(err)
 		}
 		var n1, n2 uint64
-		n2 = copies(tgt2, func() { n1 = copies(tgt, func() { a.send(b, 200) }) })
+		n2 = copies(tgt2, func() { n1 = copies(tgt, func() { a.Send(b, 200) }) })
 		if n1 < 200 || n2 < 200 {
 			t.Fatalf("a→b copies: first target %d, second %d, want ≥200 each", n1, n2)
 		}
 		// The first target's own traffic reaches the second.
-		tgt.send(a, 1)
-		if n := copies(tgt2, func() { tgt.send(a, 100) }); n < 100 {
+		tgt.Send(a, 1)
+		if n := copies(tgt2, func() { tgt.Send(a, 100) }); n < 100 {
 			t.Fatalf("second target got %d of the first target's 100 packets", n)
 		}
 		if err := m.SetMirror("pt2", false); err != nil {
 			t.Fatal(err)
 		}
-		if n := copies(tgt2, func() { a.send(b, 200) }); n > 20 {
+		if n := copies(tgt2, func() { a.Send(b, 200) }); n > 20 {
 			t.Fatalf("second target still got %d packets after mirroring off", n)
 		}
-		if n := copies(tgt, func() { a.send(b, 200) }); n < 200 {
+		if n := copies(tgt, func() { a.Send(b, 200) }); n < 200 {
 			t.Fatalf("first target lost its copies (%d) when the second stopped", n)
 		}
 	})
 
 	t.Run("PortAddedLater", func(t *testing.T) {
-		c := sw.port("pc", "br0", "198.18.0.4")
-		waitFor(t, "pc to be mirrored", func() bool { return observe(t, m, "pt").Mirror })
-		c.send(a, 1)
-		if n := copies(tgt, func() { c.send(a, 200) }); n < 200 {
+		c := sw.Port("pc", "br0", "198.18.0.4")
+		netnstest.WaitFor(t, "pc to be mirrored", func() bool { return observe(t, m, "pt").Mirror })
+		c.Send(a, 1)
+		if n := copies(tgt, func() { c.Send(a, 200) }); n < 200 {
 			t.Fatalf("target got %d packets of 200 from a port added later", n)
 		}
 	})
@@ -148,7 +150,7 @@ func TestMirror(t *testing.T) {
 		if observe(t, m, "pt").Mirror {
 			t.Fatal("pt still reported mirroring")
 		}
-		if n := copies(tgt, func() { a.send(b, 200) }); n > 20 {
+		if n := copies(tgt, func() { a.Send(b, 200) }); n > 20 {
 			t.Fatalf("target still got %d packets after mirroring off", n)
 		}
 		noTC(t, sw)
@@ -158,13 +160,13 @@ func TestMirror(t *testing.T) {
 		if err := m.SetMirror("pt", true); err != nil {
 			t.Fatal(err)
 		}
-		if err := sw.l.LinkDel(sw.link("pt")); err != nil {
+		if err := sw.L.LinkDel(sw.Link("pt")); err != nil {
 			t.Fatal(err)
 		}
 		// The watcher takes vwire's filters off the other ports.
-		waitFor(t, "the filters to go with the tap", func() bool {
+		netnstest.WaitFor(t, "the filters to go with the tap", func() bool {
 			for _, p := range []string{"pa", "pb", "br0"} {
-				qs, _ := sw.l.QdiscList(sw.link(p))
+				qs, _ := sw.L.QdiscList(sw.Link(p))
 				for _, q := range qs {
 					if q.Type() == "clsact" {
 						return false
@@ -180,21 +182,21 @@ func TestMirror(t *testing.T) {
 // TestForeignFiltersUntouched: a clsact and a filter of someone else on a
 // port survive vwire's mirroring coming and going.
 func TestForeignFiltersUntouched(t *testing.T) {
-	need(t)
-	sw := newNS(t)
-	sw.bridge("br0")
-	sw.port("pa", "br0", "198.18.0.1")
-	sw.port("pt", "br0", "198.18.0.3")
-	pa := sw.link("pa")
-	if err := sw.l.QdiscAdd(&netlink.Clsact{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: pa.Attrs().Index,
+	netnstest.Need(t)
+	sw := netnstest.NewNS(t)
+	sw.Bridge("br0")
+	sw.Port("pa", "br0", "198.18.0.1")
+	sw.Port("pt", "br0", "198.18.0.3")
+	pa := sw.Link("pa")
+	if err := sw.L.QdiscAdd(&netlink.Clsact{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: pa.Attrs().Index,
 		Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}}); err != nil {
 		t.Fatal(err)
 	}
 	foreign := &netlink.U32{FilterAttrs: netlink.FilterAttrs{LinkIndex: pa.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS,
-		Priority: 1, Protocol: 0x0003}, Actions: []netlink.Action{netlink.NewMirredAction(sw.link("br0").Attrs().Index)}}
+		Priority: 1, Protocol: 0x0003}, Actions: []netlink.Action{netlink.NewMirredAction(sw.Link("br0").Attrs().Index)}}
 	foreign.Actions[0].(*netlink.MirredAction).MirredAction = netlink.TCA_EGRESS_MIRROR
 	foreign.Actions[0].Attrs().Action = netlink.TC_ACT_PIPE
-	if err := sw.l.FilterAdd(foreign); err != nil {
+	if err := sw.L.FilterAdd(foreign); err != nil {
 		t.Fatal(err)
 	}
 	m := newManager(t, sw)
@@ -203,7 +205,7 @@ func TestForeignFiltersUntouched(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fs, err := sw.l.FilterList(pa, netlink.HANDLE_MIN_INGRESS)
+	fs, err := sw.L.FilterList(pa, netlink.HANDLE_MIN_INGRESS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,10 +222,10 @@ func TestForeignFiltersUntouched(t *testing.T) {
 // and returns the bytes per second the receiver got in a half-second
 // window starting 100 ms after the first datagram arrived (what was queued
 // before is drained by then: the shaper's queue is a fifo).
-func measure(t *testing.T, from, to *endpoint, port int) float64 {
+func measure(t *testing.T, from, to *netnstest.Endpoint, port int) float64 {
 	t.Helper()
-	rx := to.listen(port)
-	tx := from.udpTo(to, port)
+	rx := to.Listen(port)
+	tx := from.UDPTo(to, port)
 	var stop atomic.Bool
 	sent := make(chan struct{})
 	go func() {
@@ -240,7 +242,7 @@ func measure(t *testing.T, from, to *endpoint, port int) float64 {
 	buf := make([]byte, 2048)
 	rx.SetReadDeadline(time.Now().Add(3 * time.Second))
 	if _, err := rx.Read(buf); err != nil {
-		t.Fatalf("nothing received %s→%s: %v", from.ip, to.ip, err)
+		t.Fatalf("nothing received %s→%s: %v", from.IP, to.IP, err)
 	}
 	first := time.Now()
 	from0, until := first.Add(100*time.Millisecond), first.Add(600*time.Millisecond)
@@ -279,11 +281,11 @@ func unlimited(t *testing.T, what string, got float64) {
 // raising it live raises the rate, and removing it removes the limit and
 // everything vwire added (the stale limits of oVirt's 2024/2025 bugs).
 func TestShaping(t *testing.T) {
-	need(t)
-	sw := newNS(t)
-	sw.bridge("br0")
-	peer := sw.port("pp", "br0", "198.18.1.1")
-	guest := sw.port("pg", "br0", "198.18.1.2")
+	netnstest.Need(t)
+	sw := netnstest.NewNS(t)
+	sw.Bridge("br0")
+	peer := sw.Port("pp", "br0", "198.18.1.1")
+	guest := sw.Port("pg", "br0", "198.18.1.2")
 	m := newManager(t, sw)
 	mbit := &hypervisor.Rate{Average: 125} // 1 Mbit/s in KB/s
 
@@ -332,12 +334,12 @@ func TestShaping(t *testing.T) {
 // redirect), and each feature leaves when turned off without the other's
 // state going.
 func TestShapingAndMirroringShareIngress(t *testing.T) {
-	need(t)
-	sw := newNS(t)
-	sw.bridge("br0")
-	peer := sw.port("pp", "br0", "198.18.2.1")
-	guest := sw.port("pg", "br0", "198.18.2.2")
-	tgt := sw.port("pt", "br0", "198.18.2.3")
+	netnstest.Need(t)
+	sw := netnstest.NewNS(t)
+	sw.Bridge("br0")
+	peer := sw.Port("pp", "br0", "198.18.2.1")
+	guest := sw.Port("pg", "br0", "198.18.2.2")
+	tgt := sw.Port("pt", "br0", "198.18.2.3")
 	m := newManager(t, sw)
 	if err := m.SetMirror("pt", true); err != nil {
 		t.Fatal(err)
@@ -346,12 +348,12 @@ func TestShapingAndMirroringShareIngress(t *testing.T) {
 	if err := m.SetBandwidth("pg", bw); err != nil {
 		t.Fatal(err)
 	}
-	guest.send(peer, 1)
-	if n := copies(tgt, func() { guest.send(peer, 200) }); n < 200 {
+	guest.Send(peer, 1)
+	if n := copies(tgt, func() { guest.Send(peer, 200) }); n < 200 {
 		t.Fatalf("target got %d of 200 packets from the shaped tap", n)
 	}
 	// Fewer than the shaper queues (ifbQueue): none is dropped.
-	if n := copies(peer, func() { guest.send(peer, 50) }); n < 50 {
+	if n := copies(peer, func() { guest.Send(peer, 50) }); n < 50 {
 		t.Fatalf("peer got %d of 50 packets through the shaper", n)
 	}
 	if err := m.SetMirror("pt", false); err != nil {
@@ -369,12 +371,12 @@ func TestShapingAndMirroringShareIngress(t *testing.T) {
 // TestAdoptsAfterRestart: a new Manager (a restarted agent) reports and
 // keeps what the previous one applied, and can take it away.
 func TestAdoptsAfterRestart(t *testing.T) {
-	need(t)
-	sw := newNS(t)
-	sw.bridge("br0")
-	sw.port("pa", "br0", "198.18.3.1")
-	sw.port("pt", "br0", "198.18.3.2")
-	m1, err := tapnet.New(tapnet.Options{Namespace: &sw.h})
+	netnstest.Need(t)
+	sw := netnstest.NewNS(t)
+	sw.Bridge("br0")
+	sw.Port("pa", "br0", "198.18.3.1")
+	sw.Port("pt", "br0", "198.18.3.2")
+	m1, err := tapnet.New(tapnet.Options{Namespace: &sw.H})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,14 +406,78 @@ func TestAdoptsAfterRestart(t *testing.T) {
 	noTC(t, sw)
 }
 
+// TestTwoManagersAgree: two Managers on one kernel (two agents, or two
+// backends in one test process) keep each other's mirroring and limits.
+func TestTwoManagersAgree(t *testing.T) {
+	netnstest.Need(t)
+	sw := netnstest.NewNS(t)
+	sw.Bridge("br0")
+	a := sw.Port("pa", "br0", "198.18.8.1")
+	b := sw.Port("pb", "br0", "198.18.8.2")
+	t1 := sw.Port("pt1", "br0", "198.18.8.3")
+	t2 := sw.Port("pt2", "br0", "198.18.8.4")
+	m1, m2 := newManager(t, sw), newManager(t, sw)
+	// The copies a target gets are shaped by its inbound limit too: one
+	// high enough that a burst of small frames is not dropped.
+	bw := &hypervisor.Bandwidth{Inbound: &hypervisor.Rate{Average: 125000}, Outbound: &hypervisor.Rate{Average: 300}}
+	if err := m1.Apply("pt1", true, bw); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Apply("pt2", true, bw); err != nil {
+		t.Fatal(err)
+	}
+	// Both watchers have had their turn at the link changes.
+	time.Sleep(100 * time.Millisecond)
+	for _, m := range []*tapnet.Manager{m1, m2} {
+		for _, tap := range []string{"pt1", "pt2"} {
+			if st := observe(t, m, tap); !st.Mirror || !reflect.DeepEqual(st.Bandwidth, bw) {
+				t.Fatalf("%s seen by a Manager: mirror %v, %s, want mirroring and %s", tap, st.Mirror, bwText(st.Bandwidth), bwText(bw))
+			}
+		}
+	}
+	a.Send(b, 1)
+	var n1, n2 uint64
+	n2 = copies(t2, func() { n1 = copies(t1, func() { a.Send(b, 200) }) })
+	if n1 < 200 || n2 < 200 {
+		t.Fatalf("copies: %d and %d, want ≥200 each", n1, n2)
+	}
+	if err := m1.Forget("pt1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if st := observe(t, m1, "pt2"); !st.Mirror || !reflect.DeepEqual(st.Bandwidth, bw) {
+		t.Fatalf("pt2 after the other Manager forgot pt1: %+v", st)
+	}
+	if st := observe(t, m2, "pt1"); st.Mirror || st.Bandwidth != nil {
+		t.Fatalf("pt1 after Forget: %+v", st)
+	}
+	if err := m2.Forget("pt2"); err != nil {
+		t.Fatal(err)
+	}
+	noTC(t, sw)
+}
+
 func TestRefusesInvalidBandwidth(t *testing.T) {
-	need(t)
-	sw := newNS(t)
-	sw.port("pg", "", "198.18.4.1")
+	netnstest.Need(t)
+	sw := netnstest.NewNS(t)
+	sw.Port("pg", "", "198.18.4.1")
 	m := newManager(t, sw)
 	err := m.SetBandwidth("pg", &hypervisor.Bandwidth{Inbound: &hypervisor.Rate{Average: 0}})
 	if he, ok := err.(*hypervisor.Error); !ok || he.Code != hypervisor.ErrXMLDetail || !strings.Contains(he.Message, "average") {
 		t.Fatalf("SetBandwidth with no average: %v", err)
 	}
 	noTC(t, sw)
+}
+
+func bwText(b *hypervisor.Bandwidth) string {
+	if b == nil {
+		return "no limit"
+	}
+	r := func(r *hypervisor.Rate) string {
+		if r == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%d/%d/%d", r.Average, r.Peak, r.Burst)
+	}
+	return "in " + r(b.Inbound) + " out " + r(b.Outbound)
 }
