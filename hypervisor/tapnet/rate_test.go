@@ -7,9 +7,11 @@ import (
 )
 
 // TestRateRoundTrip: every limit reads back as it was set, from 1 KB/s to
-// beyond 10 Gbit/s, with the minimal burst and with whole-KiB bursts.
+// 10 Gbit/s, with the minimal burst and with whole-KiB bursts. (Above
+// that a kernel tick carries more than 80 bytes, and a burst of a few KiB
+// cannot be told from the minimum.)
 func TestRateRoundTrip(t *testing.T) {
-	for _, avg := range []int64{1, 125, 1000, 12500, 125000, 1250000, 5000000} {
+	for _, avg := range []int64{1, 125, 1000, 12500, 125000, 1250000} {
 		for _, peak := range []int64{0, avg, avg * 2} {
 			for _, burst := range []int64{0, 1, 2, 64, 1024} {
 				r := hypervisor.Rate{Average: avg, Peak: peak, Burst: burst}
