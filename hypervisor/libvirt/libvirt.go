@@ -61,6 +61,9 @@ type Hypervisor struct {
 	// is remote: its taps are not in this kernel; netWhy says why).
 	net    *tapnet.Manager
 	netWhy string
+	// netFault, set only by tests, makes applying to a tap fail, as a
+	// kernel refusal would.
+	netFault func(tap string) error
 	// filterMissing names the binaries libvirt's network filters need
 	// that the host lacks ("" none).
 	filterMissing string

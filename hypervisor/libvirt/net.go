@@ -41,6 +41,11 @@ func (h *Hypervisor) applyNet(tap string, n hypervisor.NIC) error {
 	if tap == "" {
 		return hypervisor.Errorf(hypervisor.ErrInternal, "internal error: device %s has no tap to apply mirroring or bandwidth to", n.Alias)
 	}
+	if h.netFault != nil {
+		if err := h.netFault(tap); err != nil {
+			return err
+		}
+	}
 	return h.net.Apply(tap, n.PortMirroring, n.Bandwidth)
 }
 
