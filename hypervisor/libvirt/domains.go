@@ -470,6 +470,13 @@ func (h *Hypervisor) UpdateNIC(ctx context.Context, id string, n hypervisor.NIC)
 		if known, ok := h.devices.nic(id, n.Alias); ok && strings.EqualFold(known.MAC, n.MAC) && h.onBridge(known.Tap, n.Bridge) && sameFilter(known, n) {
 			st = known
 			st.Bridge, st.LinkUp = n.Bridge, n.LinkUp
+			// Neither the bridge nor mirroring nor limits changed, and the
+			// last read found them applied: nothing for tapnet (which
+			// would double the cost of a link flip).
+			if known.Bridge == n.Bridge && sameNet(known, n) {
+				h.devices.setNIC(id, n.Alias, &st)
+				return st, nil
+			}
 		} else {
 			var err error
 			if st, err = h.readDevice(l, dom, n.Alias, "updated"); err != nil {

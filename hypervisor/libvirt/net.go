@@ -88,3 +88,12 @@ func (h *Hypervisor) observeNet(n *hypervisor.NICState) {
 func sameFilter(have hypervisor.NICState, want hypervisor.NIC) bool {
 	return have.Filter == want.Filter && slices.Equal(have.FilterParams, want.FilterParams)
 }
+
+// sameNet tells whether a device as last read has the mirroring and
+// limits asked.
+func sameNet(have hypervisor.NICState, want hypervisor.NIC) bool {
+	a, b := hypervisor.CanonicalBandwidth(have.Bandwidth), hypervisor.CanonicalBandwidth(want.Bandwidth)
+	same := func(x, y *hypervisor.Rate) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return have.PortMirroring == want.PortMirroring && (a == nil) == (b == nil) &&
+		(a == nil || (same(a.Inbound, b.Inbound) && same(a.Outbound, b.Outbound)))
+}
