@@ -457,6 +457,56 @@ func TestTwoManagersAgree(t *testing.T) {
 	noTC(t, sw)
 }
 
+// TestDuplicateRuleRemoved: a second vwire rule on a port (two agents
+// that added it at the same moment) is removed, and the frames are still
+// copied once.
+func TestDuplicateRuleRemoved(t *testing.T) {
+	netnstest.Need(t)
+	sw := netnstest.NewNS(t)
+	sw.Bridge("br0")
+	a := sw.Port("pa", "br0", "198.18.9.1")
+	b := sw.Port("pb", "br0", "198.18.9.2")
+	tgt := sw.Port("pt", "br0", "198.18.9.3")
+	m := newManager(t, sw)
+	if err := m.SetMirror("pt", true); err != nil {
+		t.Fatal(err)
+	}
+	pa := sw.Link("pa")
+	dup := &netlink.U32{FilterAttrs: netlink.FilterAttrs{LinkIndex: pa.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS,
+		Priority: tapnet.FilterPrio, Protocol: 0x0003}, Actions: []netlink.Action{netlink.NewMirredAction(sw.Link("pt").Attrs().Index)}}
+	dup.Actions[0].(*netlink.MirredAction).MirredAction = netlink.TCA_EGRESS_MIRROR
+	dup.Actions[0].Attrs().Action = netlink.TC_ACT_PIPE
+	if err := sw.L.FilterAdd(dup); err != nil {
+		t.Fatal(err)
+	}
+	rules := func() int {
+		fs, err := sw.L.FilterList(pa, netlink.HANDLE_MIN_INGRESS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range fs {
+			if u, ok := f.(*netlink.U32); ok && u.Priority == tapnet.FilterPrio && len(u.Actions) > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	if n := rules(); n != 2 {
+		t.Fatalf("%d rules before reconcile, want the 2 made", n)
+	}
+	if err := m.Reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if n := rules(); n != 1 {
+		t.Fatalf("%d rules after reconcile, want 1", n)
+	}
+	a.Send(b, 1)
+	if n := copies(tgt, func() { a.Send(b, 100) }); n < 100 || n > 110 {
+		t.Fatalf("the target got %d copies of 100, want one each", n)
+	}
+}
+
 func TestRefusesInvalidBandwidth(t *testing.T) {
 	netnstest.Need(t)
 	sw := netnstest.NewNS(t)

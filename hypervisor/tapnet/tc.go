@@ -116,15 +116,26 @@ func (m *Manager) setFilter(idx int, parent uint32, hops []hop) (int, error) {
 		return others, nil
 	}
 	// u32 lists its hash table as a filter too; the one with actions is
-	// the rule. It is kept if it already does what is wanted.
-	var handle uint32
+	// the rule. It is kept if it already does what is wanted. Two agents
+	// adding it at once leave two rules (two copies of every frame): all
+	// but one go.
+	var rules []*netlink.U32
 	for _, f := range ours {
 		if u, ok := f.(*netlink.U32); ok && len(u.Actions) > 0 {
-			if slices.Equal(hopsOf(u), hops) {
-				return others, nil
-			}
-			handle = u.Handle
+			rules = append(rules, u)
 		}
+	}
+	for _, extra := range rules[min(1, len(rules)):] {
+		if err := m.h.FilterDel(extra); err != nil && !errors.Is(err, unix.ENOENT) {
+			return others, fmt.Errorf("delete a second filter: %w", err)
+		}
+	}
+	var handle uint32
+	if len(rules) > 0 {
+		if slices.Equal(hopsOf(rules[0]), hops) {
+			return others, nil
+		}
+		handle = rules[0].Handle
 	}
 	f := &netlink.U32{
 		FilterAttrs: netlink.FilterAttrs{LinkIndex: idx, Parent: parent, Priority: FilterPrio, Protocol: unix.ETH_P_ALL, Handle: handle},
