@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"vwire.dev/vwire/hypervisor"
+	"vwire.dev/vwire/hypervisor/internal/netnstest"
 	"vwire.dev/vwire/internal/testenv"
 )
 
@@ -196,5 +197,58 @@ func TestFilterRefusedWithoutBinaries(t *testing.T) {
 	plain.Filter, plain.LinkUp = "", false
 	if _, err := h.UpdateNIC(context.Background(), id, plain); err != nil {
 		t.Fatalf("UpdateNIC without a filter: %v", err)
+	}
+}
+
+// TestMirroringReachesTheTap: with real frames between two other ports of
+// the bridge, a domain's mirroring device gets copies on its tap once
+// mirroring is switched on live, and none once it is off again. There is
+// no guest OS to read them: QEMU leaves them in the tap's queue (1000
+// frames) and the tap drops the rest, which libvirt's counters show as
+// the guest's rx drops.
+func TestMirroringReachesTheTap(t *testing.T) {
+	h := newTestHypervisor(t)
+	root := netnstest.Root(t)
+	suffix := strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
+	br := root.Bridge("vwm" + suffix).Attrs().Name
+	a := root.Port("vwa"+suffix, br, "198.18.10.1")
+	b := root.Port("vwb"+suffix, br, "198.18.10.2")
+	id := uuid.NewString()
+	n := hypervisor.NIC{Alias: "ua-" + uuid.NewString(), MAC: "02:00:00:bb:00:0a", Model: "virtio", Bridge: br, LinkUp: true}
+	ctx := context.Background()
+	if _, err := h.CreateDomain(ctx, hypervisor.Domain{ID: id, Name: "vwt-" + id[:8], MemoryMiB: 64, NICs: []hypervisor.NIC{n}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.DestroyDomain(context.Background(), id) })
+	reached := func(frames int) int64 {
+		c0, err := h.InterfaceCounters(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Send(b, frames)
+		c1, err := h.InterfaceCounters(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c1[n.Alias].RxPackets + c1[n.Alias].RxDrops - c0[n.Alias].RxPackets - c0[n.Alias].RxDrops
+	}
+	a.Send(b, 1) // the bridge learns where b is: no flooding to the tap
+	if got := reached(2000); got > 20 {
+		t.Fatalf("without mirroring the tap got %d frames of 2000 between two other ports", got)
+	}
+	n.PortMirroring = true
+	if st, err := h.UpdateNIC(ctx, id, n); err != nil || !st.PortMirroring {
+		t.Fatalf("mirroring on: %+v, %v", st, err)
+	}
+	// The first 1000 copies fill the tap's queue, uncounted.
+	if got := reached(3000); got < 1500 {
+		t.Fatalf("with mirroring the tap counted %d of 3000 frames between two other ports, want ≥1500 (3000 less its queue)", got)
+	}
+	n.PortMirroring = false
+	if _, err := h.UpdateNIC(ctx, id, n); err != nil {
+		t.Fatal(err)
+	}
+	if got := reached(2000); got > 20 {
+		t.Fatalf("after mirroring off the tap still got %d frames", got)
 	}
 }
