@@ -107,7 +107,8 @@ type Manager struct {
 	wg   sync.WaitGroup
 }
 
-// New opens netlink in the namespace and starts the watcher. What an
+// New opens netlink in the namespace, finds the devices that carry
+// vwire's filter (an earlier run's) and starts the watcher. What an
 // earlier run applied is in the kernel and stays as it is.
 func New(o Options) (*Manager, error) {
 	if o.Logger == nil {
@@ -124,6 +125,10 @@ func New(o Options) (*Manager, error) {
 		return nil, sysErr("open netlink", err)
 	}
 	m := &Manager{h: h, log: o.Logger, touched: map[int]bool{}, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	if err := m.sweep(); err != nil {
+		h.Close()
+		return nil, err
+	}
 	if !o.NoWatch {
 		updates := make(chan netlink.LinkUpdate, 64)
 		opts := netlink.LinkSubscribeOptions{Namespace: o.Namespace, ErrorCallback: func(err error) {
@@ -142,6 +147,29 @@ func New(o Options) (*Manager, error) {
 		go m.reconciler()
 	}
 	return m, nil
+}
+
+// sweep looks at every device once for vwire's filter, so that a device
+// an earlier run filtered is corrected even after it left its bridge
+// (later passes look at bridges with mirroring taps and at what this
+// Manager touched).
+func (m *Manager) sweep() error {
+	links, err := m.linkList()
+	if err != nil {
+		return sysErr("list links", err)
+	}
+	for _, l := range links {
+		for _, parent := range []uint32{ingress, egress} {
+			hops, err := m.ourHops(l.Attrs().Index, parent)
+			if err != nil && !isNotFound(err) {
+				return sysErr("read the filters of "+l.Attrs().Name, err)
+			}
+			if len(hops) > 0 {
+				m.touched[l.Attrs().Index] = true
+			}
+		}
+	}
+	return nil
 }
 
 // Close stops the watcher. What is applied stays in the kernel.

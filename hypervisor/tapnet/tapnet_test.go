@@ -507,6 +507,45 @@ func TestDuplicateRuleRemoved(t *testing.T) {
 	}
 }
 
+// TestPortLeavingBridgeAfterRestart: a port that leaves a mirrored bridge
+// after the agent restarted loses vwire's filter (its frames must not go
+// on being copied to the old bridge's mirroring taps).
+func TestPortLeavingBridgeAfterRestart(t *testing.T) {
+	netnstest.Need(t)
+	sw := netnstest.NewNS(t)
+	sw.Bridge("br0")
+	sw.Bridge("br1")
+	sw.Port("pa", "br0", "198.18.11.1")
+	sw.Port("pt", "br0", "198.18.11.2")
+	m1, err := tapnet.New(tapnet.Options{Namespace: &sw.H})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.SetMirror("pt", true); err != nil {
+		t.Fatal(err)
+	}
+	m1.Close()
+	m2 := newManager(t, sw)
+	if err := sw.L.LinkSetMaster(sw.Link("pa"), sw.Link("br1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	qs, err := sw.L.QdiscList(sw.Link("pa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if q.Type() == "clsact" {
+			t.Fatal("pa left the mirrored bridge and kept vwire's filter")
+		}
+	}
+	if !observe(t, m2, "pt").Mirror {
+		t.Fatal("pt lost its mirroring")
+	}
+}
+
 func TestRefusesInvalidBandwidth(t *testing.T) {
 	netnstest.Need(t)
 	sw := netnstest.NewNS(t)
