@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
-
-	"vwire.dev/vwire/app"
 )
 
 // TestCLIInfrastructure drives the whole system from the CLI alone: data
@@ -21,41 +18,8 @@ import (
 // templates with memory and CPU, templates, waits, removal; the three
 // output formats; and the exit code of each kind of failure.
 func TestCLIInfrastructure(t *testing.T) {
-	t.Setenv("VWIRE_CONFIG", t.TempDir()+"/config.json")
-	m := &app.EngineMain{Listen: "127.0.0.1:0", DataDir: t.TempDir(), EmbeddedHost: true, AdminPassword: "pw",
-		PollInterval: time.Hour, Out: io.Discard}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	vw := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(append([]string{"--url", m.URL(), "--password", "pw"}, args...), &out)
-		return out.String(), err
-	}
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := vw(args...)
-		if err != nil {
-			t.Fatalf("vwire %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
-	has := func(out string, want ...string) {
-		t.Helper()
-		for _, w := range want {
-			if !strings.Contains(out, w) {
-				t.Errorf("output lacks %q:\n%s", w, out)
-			}
-		}
-	}
-	exits := func(code int, want string, args ...string) {
-		t.Helper()
-		out, err := vw(args...)
-		if got := exitCode(err); got != code || (want != "" && (err == nil || !strings.Contains(err.Error(), want))) {
-			t.Errorf("vwire %s: exit %d (%v), want %d with %q\n%s", strings.Join(args, " "), got, err, code, want, out)
-		}
-	}
+	c := startCLI(t)
+	must, has, exits := c.must, c.has, c.exits
 
 	// A data center of its own, a cluster in it, a network attached there.
 	must("datacenter", "add", "dc2", "--description", "the second")

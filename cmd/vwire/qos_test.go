@@ -1,17 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/yaml"
-
-	"vwire.dev/vwire/app"
 )
 
 // TestCLIQoS: a data center's network QoS from the CLI (add, list, show,
@@ -19,41 +13,8 @@ import (
 // given a QoS, mirroring, a filter and pass-through, and the exit codes of
 // the engine's refusals.
 func TestCLIQoS(t *testing.T) {
-	t.Setenv("VWIRE_CONFIG", t.TempDir()+"/config.json")
-	m := &app.EngineMain{Listen: "127.0.0.1:0", DataDir: t.TempDir(), EmbeddedHost: true, AdminPassword: "pw",
-		PollInterval: time.Hour, Out: io.Discard}
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	vw := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(append([]string{"--url", m.URL(), "--password", "pw"}, args...), &out)
-		return out.String(), err
-	}
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := vw(args...)
-		if err != nil {
-			t.Fatalf("vwire %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
-	has := func(out string, want ...string) {
-		t.Helper()
-		for _, w := range want {
-			if !strings.Contains(out, w) {
-				t.Errorf("output lacks %q:\n%s", w, out)
-			}
-		}
-	}
-	exits := func(code int, want string, args ...string) {
-		t.Helper()
-		out, err := vw(args...)
-		if got := exitCode(err); got != code || (want != "" && (err == nil || !strings.Contains(err.Error(), want))) {
-			t.Errorf("vwire %s: exit %d (%v), want %d with %q\n%s", strings.Join(args, " "), got, err, code, want, out)
-		}
-	}
+	c := startCLI(t)
+	must, has, exits := c.must, c.has, c.exits
 
 	has(must("qos", "add", "gold", "--outbound-average", "1", "--outbound-peak", "2", "--outbound-burst", "3", "--description", "slow"),
 		"QoS gold added to data center Default")
