@@ -200,6 +200,47 @@ func TestGuestTrafficTooling(t *testing.T) {
 			t.Errorf("frames from %s, the MAC the guest replaced: %v", mac2, n)
 		}
 	})
+
+	t.Run("Filter", func(t *testing.T) {
+		// libvirt's stock no-mac-spoofing, under a name of the test's own.
+		name := "vwt-no-mac-spoofing-" + uuid.NewString()[:8]
+		dir := t.TempDir()
+		write := func(file, content string) string {
+			f := filepath.Join(dir, file)
+			if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		testenv.Virsh(t, "nwfilter-define", write("filter.xml", `<filter name='`+name+`' chain='mac' priority='-800'>
+  <rule action='return' direction='out' priority='500'><mac srcmacaddr='$MAC'/></rule>
+  <rule action='drop' direction='out' priority='500'><mac/></rule>
+</filter>`))
+		t.Cleanup(func() { exec.Command("virsh", "-c", "qemu:///system", "nwfilter-undefine", name).Run() })
+		iface := func(filter string) string {
+			ref := ""
+			if filter != "" {
+				ref = "<filterref filter='" + filter + "'/>"
+			}
+			return write("iface.xml", fmt.Sprintf("<interface type='bridge'><mac address='%s'/><source bridge='%s'/><model type='virtio'/><rom enabled='no'/>%s</interface>", mac2, br, ref))
+		}
+		listen := func(what string) map[string]int {
+			n := captureFrom(t, br, []string{mac1, spoof}, 0, func() { time.Sleep(3 * time.Second) })
+			t.Logf("%s: heard on the bridge in 3 s: %v", what, n)
+			if n[mac1] == 0 {
+				t.Fatalf("%s: nothing heard from %s, unfiltered", what, mac1)
+			}
+			return n
+		}
+		testenv.Virsh(t, "update-device", g.name, iface(name), "--live")
+		if n := listen("filtered"); n[spoof] != 0 {
+			t.Errorf("the filter let %d frames from %s through", n[spoof], spoof)
+		}
+		testenv.Virsh(t, "update-device", g.name, iface(""), "--live")
+		if n := listen("filter removed"); n[spoof] == 0 {
+			t.Errorf("nothing heard from %s once its filter was removed", spoof)
+		}
+	})
 }
 
 // checkShaped fails the test unless d is within [shapedLow, shapedHigh]× the
