@@ -1,6 +1,9 @@
 package vwire
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // FieldKind says what changing a vNIC field asks of the host when the vNIC
 // stays plugged in a running VM.
@@ -96,6 +99,50 @@ var NICFields = []NICField{
 		Adopt: func(old *NIC, o *NICObserved) { old.Interface = ModelInterface(o.Model) },
 	},
 	{
+		// The host mirrors the bridge's traffic to the device (tc mirred,
+		// on every other port of the bridge). Live on vwire's level 4.8;
+		// older levels keep oVirt's refusal (ValidatePortMirroringUpdate).
+		Name:    "port mirroring",
+		Kind:    Live,
+		Changed: func(old, new *NIC) bool { return old.Mirrors() != new.Mirrors() },
+		Observe: func(n *NIC, o *NICObserved) (string, string, bool) {
+			return onOff(o.Mirroring), onOff(n.Mirrors()), o.Mirroring != n.Mirrors()
+		},
+		// A host mirroring to a device with no network is also undone
+		// by the network's repair (the device moves off the dummy bridge).
+		Adopt: func(old *NIC, o *NICObserved) { old.PortMirroring = o.Mirroring },
+	},
+	{
+		// The host shapes the device's traffic (htb on the tap, and on an
+		// ifb for what the guest sends).
+		Name:    "QoS",
+		Kind:    Live,
+		Changed: func(old, new *NIC) bool { return old.QoS != new.QoS },
+		Observe: func(n *NIC, o *NICObserved) (string, string, bool) {
+			return o.QoS.String(), n.QoS.String(), o.QoS != n.QoS
+		},
+		Adopt: func(old *NIC, o *NICObserved) { old.QoS = o.QoS },
+	},
+	{
+		// libvirt's <filterref>: libvirt swaps it on a live bridge device.
+		Name:    "network filter",
+		Kind:    Live,
+		Changed: func(old, new *NIC) bool { return old.Filter != new.Filter },
+		Observe: func(n *NIC, o *NICObserved) (string, string, bool) {
+			return filterName(o.Filter), filterName(n.Filter), o.Filter != n.Filter
+		},
+		Adopt: func(old *NIC, o *NICObserved) { old.Filter = o.Filter },
+	},
+	{
+		Name:    "filter parameters",
+		Kind:    Live,
+		Changed: func(old, new *NIC) bool { return !slices.Equal(old.FilterParams, new.FilterParams) },
+		Observe: func(n *NIC, o *NICObserved) (string, string, bool) {
+			return paramsText(o.FilterParams), paramsText(n.FilterParams), !slices.Equal(o.FilterParams, n.FilterParams)
+		},
+		Adopt: func(old *NIC, o *NICObserved) { old.FilterParams = slices.Clone(o.FilterParams) },
+	},
+	{
 		// Unlike oVirt's REST path (the filter-parameter quirk, reference
 		// §2.2), a rename of a plugged vNIC does not touch the host.
 		Name:    "name",
@@ -151,4 +198,30 @@ func (d NICDiff) Action() HostAction {
 		return ActionUpdate
 	}
 	return ActionNone
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func filterName(f string) string {
+	if f == "" {
+		return "none"
+	}
+	return f
+}
+
+// paramsText says filter parameters in words: "IP=198.18.1.2, CTRL_IP_LEARNING=none".
+func paramsText(ps []FilterParam) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Name + "=" + p.Value
+	}
+	return strings.Join(parts, ", ")
 }

@@ -10,9 +10,9 @@ import (
 
 var (
 	fieldsNIC = vwire.NIC{ID: "n1", Name: "nic1", MAC: "02:00:00:00:00:01", Interface: vwire.IfaceVirtio,
-		ProfileID: "p-blue", NetworkName: "blue", Linked: true, Plugged: true}
+		ProfileID: "p-blue", NetworkName: "blue", Linked: true, Plugged: true, Filter: vwire.DefaultNWFilter}
 	fieldsObserved = vwire.NICObserved{Present: true, Alias: "ua-n1", Bridge: "blue", MAC: "02:00:00:00:00:01",
-		Model: "virtio", LinkUp: true}
+		Model: "virtio", LinkUp: true, Filter: vwire.DefaultNWFilter}
 )
 
 // TestNICFieldsTable walks the declared set: every row has the comparisons
@@ -22,17 +22,29 @@ func TestNICFieldsTable(t *testing.T) {
 	// One change of each row's value between desired states, and one way
 	// the host can differ in it.
 	change := map[string]func(n *vwire.NIC){
-		"network": func(n *vwire.NIC) { n.ProfileID, n.NetworkName = "p-red", "red" },
-		"link":    func(n *vwire.NIC) { n.Linked = false },
-		"MAC":     func(n *vwire.NIC) { n.MAC = "02:00:00:00:00:02" },
-		"model":   func(n *vwire.NIC) { n.Interface = vwire.IfaceE1000 },
-		"name":    func(n *vwire.NIC) { n.Name = "nic2" },
+		"network":        func(n *vwire.NIC) { n.ProfileID, n.NetworkName = "p-red", "red" },
+		"link":           func(n *vwire.NIC) { n.Linked = false },
+		"MAC":            func(n *vwire.NIC) { n.MAC = "02:00:00:00:00:02" },
+		"model":          func(n *vwire.NIC) { n.Interface = vwire.IfaceE1000 },
+		"name":           func(n *vwire.NIC) { n.Name = "nic2" },
+		"port mirroring": func(n *vwire.NIC) { n.PortMirroring = true },
+		"QoS":            func(n *vwire.NIC) { n.QoS.Outbound = vwire.Rate{Average: 1, Peak: 2, Burst: 1} },
+		"network filter": func(n *vwire.NIC) { n.Filter = "clean-traffic" },
+		"filter parameters": func(n *vwire.NIC) {
+			n.FilterParams = []vwire.FilterParam{{Name: "IP", Value: "198.18.1.2"}}
+		},
 	}
 	drift := map[string]func(o *vwire.NICObserved){
-		"network": func(o *vwire.NICObserved) { o.Bridge = "red" },
-		"link":    func(o *vwire.NICObserved) { o.LinkUp = false },
-		"MAC":     func(o *vwire.NICObserved) { o.MAC = "02:00:00:00:00:99" },
-		"model":   func(o *vwire.NICObserved) { o.Model = "e1000" },
+		"network":        func(o *vwire.NICObserved) { o.Bridge = "red" },
+		"link":           func(o *vwire.NICObserved) { o.LinkUp = false },
+		"MAC":            func(o *vwire.NICObserved) { o.MAC = "02:00:00:00:00:99" },
+		"model":          func(o *vwire.NICObserved) { o.Model = "e1000" },
+		"port mirroring": func(o *vwire.NICObserved) { o.Mirroring = true },
+		"QoS":            func(o *vwire.NICObserved) { o.QoS.Inbound = vwire.Rate{Average: 5, Peak: 5, Burst: 1} },
+		"network filter": func(o *vwire.NICObserved) { o.Filter = "" },
+		"filter parameters": func(o *vwire.NICObserved) {
+			o.FilterParams = []vwire.FilterParam{{Name: "IP", Value: "198.18.1.9"}}
+		},
 	}
 	seen := map[string]bool{}
 	for _, f := range vwire.NICFields {
@@ -97,17 +109,17 @@ func TestNICFieldsTable(t *testing.T) {
 			}
 		})
 	}
-	// The hypervisor's contract: only the bridge and the link change on a
-	// plugged device (the update verb). A new Live row needs the host to
-	// change it too.
+	// The hypervisor's contract: the update verb changes the bridge, the
+	// link, mirroring, bandwidth and the filter with its parameters on a
+	// plugged device. A new Live row needs the host to change it too.
 	var live []string
 	for _, f := range vwire.NICFields {
 		if f.Kind == vwire.Live {
 			live = append(live, f.Name)
 		}
 	}
-	if !slices.Equal(live, []string{"network", "link"}) {
-		t.Errorf("live fields = %v; the host's update verb changes network and link", live)
+	if want := []string{"network", "link", "port mirroring", "QoS", "network filter", "filter parameters"}; !slices.Equal(live, want) {
+		t.Errorf("live fields = %v; the host's update verb changes %v", live, want)
 	}
 }
 
@@ -153,11 +165,11 @@ func TestNewNICFieldIsOneRow(t *testing.T) {
 	}
 
 	withRows(t,
-		vwire.NICField{Name: "qos", Kind: vwire.Live,
+		vwire.NICField{Name: "test live", Kind: vwire.Live,
 			Changed: func(old, new *vwire.NIC) bool { return old.Notify != new.Notify },
 			Observe: func(n *vwire.NIC, o *vwire.NICObserved) (string, string, bool) { return "", "", false },
 			Adopt:   func(old *vwire.NIC, o *vwire.NICObserved) {}},
-		vwire.NICField{Name: "port mirroring", Kind: vwire.Replug,
+		vwire.NICField{Name: "test replug", Kind: vwire.Replug,
 			Changed: func(old, new *vwire.NIC) bool { return old.PortMirroring != new.PortMirroring },
 			Observe: func(n *vwire.NIC, o *vwire.NICObserved) (string, string, bool) { return "", "", false },
 			Adopt:   func(old *vwire.NIC, o *vwire.NICObserved) {}},

@@ -68,6 +68,7 @@ const (
 	MsgNetworkInterfaceNameAlreadyInUse                     MsgKey = "NETWORK_INTERFACE_NAME_ALREADY_IN_USE"
 	MsgExceededMaxPCISlots                                  MsgKey = "ACTION_TYPE_FAILED_EXCEEDED_MAX_PCI_SLOTS"
 	MsgVMInterfaceTypeIsNotSupportedByOS                    MsgKey = "ACTION_TYPE_FAILED_VM_INTERFACE_TYPE_IS_NOT_SUPPORTED_BY_OS"
+	MsgVMInterfaceTypeNotMatchProfile                       MsgKey = "ACTION_TYPE_FAILED_VM_INTERFACE_TYPE_NOT_MATCH_PROFILE"
 	MsgVNICProfileNotExists                                 MsgKey = "ACTION_TYPE_FAILED_VNIC_PROFILE_NOT_EXISTS"
 	MsgNetworkNotExistsInCurrentCluster                     MsgKey = "NETWORK_NOT_EXISTS_IN_CURRENT_CLUSTER"
 	MsgNetworkMACAddressInUse                               MsgKey = "NETWORK_MAC_ADDRESS_IN_USE"
@@ -212,6 +213,7 @@ var messages = map[MsgKey]Message{
 	MsgNetworkInterfaceNameAlreadyInUse:                     {Code: ECONFLICT, Text: "Network interface name is already in use"},
 	MsgExceededMaxPCISlots:                                  {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Maximum PCI devices exceeded."},
 	MsgVMInterfaceTypeIsNotSupportedByOS:                    {Code: EINVALID, Text: "Cannot ${action} ${type}. The network interface type is not compatible with the selected operating system."},
+	MsgVMInterfaceTypeNotMatchProfile:                       {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The network interface type doesn't match the profile. Virtual machine interface of type 'PCI Passthrough' should have 'Passthrough' profile and vice versa."},
 	MsgVNICProfileNotExists:                                 {Code: EINVALID, Text: "Cannot ${action} ${type}. The specified VM network interface profile doesn't exist."},
 	MsgNetworkNotExistsInCurrentCluster:                     {Code: ECONFLICT, Text: "The specified Logical Network doesn't exist in the current Cluster."},
 	MsgNetworkMACAddressInUse:                               {Code: ECONFLICT, Text: "MAC Address ${MacAddress} is already in use by VM or snapshot: ${VmName}."},

@@ -67,6 +67,10 @@ func IsSupportedVersion(v Version) bool {
 var (
 	hotPlugSince    = Version{3, 1}
 	netLinkingSince = Version{3, 2}
+	// vwire's own level: oVirt (through 4.7) refuses any live update of a
+	// vNIC whose old or new profile mirrors; vwire's 4.8 changes mirroring
+	// live.
+	liveMirroringSince = Version{4, 8}
 )
 
 // SupportsHotPlug: plug/unplug on a running VM.
@@ -74,6 +78,10 @@ func (v Version) SupportsHotPlug() bool { return !v.Less(hotPlugSince) }
 
 // SupportsNetworkLinking: unlinked vNICs, empty networks and live updates.
 func (v Version) SupportsNetworkLinking() bool { return !v.Less(netLinkingSince) }
+
+// SupportsLivePortMirroring: a plugged vNIC of a running VM may be updated
+// while its old or new profile mirrors, and mirroring itself changes live.
+func (v Version) SupportsLivePortMirroring() bool { return !v.Less(liveMirroringSince) }
 
 // DataCenter groups clusters and networks.
 type DataCenter struct {

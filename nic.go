@@ -136,6 +136,11 @@ func (n *NIC) Bridge() string {
 	return n.NetworkName
 }
 
+// Mirrors tells whether the host should mirror the vNIC's network to it:
+// its profile says so and it has a network (oVirt sends the mirroring list
+// [network] only then).
+func (n *NIC) Mirrors() bool { return n.PortMirroring && n.NetworkName != "" }
+
 // LinkUp is the link state the guest should see: an empty network is always down.
 func (n *NIC) LinkUp() bool { return n.Linked && n.NetworkName != "" }
 
@@ -154,14 +159,18 @@ type NICObserved struct {
 	QoS          Bandwidth
 	Filter       string
 	FilterParams []FilterParam
-	At           time.Time
+	// Error is the host's reason the vNIC's desired state could not be
+	// applied (a profile change that reached it, issue 15); it stays with
+	// the report while the vNIC is not synced.
+	Error string
+	At    time.Time
 }
 
 // Same compares two reports, ignoring when they were made.
 func (o *NICObserved) Same(p *NICObserved) bool {
 	return o.Present == p.Present && o.Alias == p.Alias && o.PCIAddress == p.PCIAddress && o.Bridge == p.Bridge &&
 		o.MAC == p.MAC && o.Model == p.Model && o.LinkUp == p.LinkUp && o.Mirroring == p.Mirroring &&
-		o.QoS == p.QoS && o.Filter == p.Filter && slices.Equal(o.FilterParams, p.FilterParams)
+		o.QoS == p.QoS && o.Filter == p.Filter && o.Error == p.Error && slices.Equal(o.FilterParams, p.FilterParams)
 }
 
 // ComputeSynced compares desired and observed state for a vNIC of a VM in the

@@ -61,15 +61,15 @@ func TestVerbs(t *testing.T) {
 	}
 	// The whole device (as the engine sends it): one hypervisor update.
 	blue, down := "blue", false
-	got, err = c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", MAC: dev.MAC, Model: dev.Model, Network: &blue, LinkActive: &down})
+	got, err = c.UpdateNIC(ctx, "v1", whole(agent.UpdateDeviceParams{Alias: "ua-n1", MAC: dev.MAC, Model: dev.Model, Network: &blue, LinkActive: &down}))
 	if err != nil || got.Network != "blue" || got.LinkActive || got.Address != st.NICs[0].Address {
 		t.Fatalf("whole-device update = %+v, %v; want blue, down, same address %s", got, err, st.NICs[0].Address)
 	}
-	_, err = c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", MAC: "02:00:00:00:00:99", Model: dev.Model, Network: &red, LinkActive: &up})
+	_, err = c.UpdateNIC(ctx, "v1", whole(agent.UpdateDeviceParams{Alias: "ua-n1", MAC: "02:00:00:00:00:99", Model: dev.Model, Network: &red, LinkActive: &up}))
 	if !errors.As(err, &re) || re.Code != agent.CodeUpdateDevice || !strings.Contains(re.Reason(), "matching MAC address '02:00:00:00:00:99'") {
 		t.Fatalf("whole-device update naming another MAC: err = %v, want code 56 with the hypervisor's reason", err)
 	}
-	if _, err = c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", MAC: dev.MAC, Model: dev.Model, Network: &red, LinkActive: &up}); err != nil {
+	if _, err = c.UpdateNIC(ctx, "v1", whole(agent.UpdateDeviceParams{Alias: "ua-n1", MAC: dev.MAC, Model: dev.Model, Network: &red, LinkActive: &up})); err != nil {
 		t.Fatal(err)
 	}
 	missing := "green"
@@ -103,4 +103,12 @@ func TestVerbs(t *testing.T) {
 	if err := c.Call(ctx, "VM.migrate", nil, nil); rpcCode(err) != agent.CodeMethodNotFound {
 		t.Fatalf("unknown verb: err = %v", err)
 	}
+}
+
+// whole completes an update with the profile attributes (none of them), so
+// that it describes the whole device and is one hypervisor update.
+func whole(p agent.UpdateDeviceParams) agent.UpdateDeviceParams {
+	mirror, filter, params := []string{}, "", []agent.FilterParam{}
+	p.PortMirroring, p.SpecParams, p.Filter, p.FilterParameters = &mirror, &agent.SpecParams{}, &filter, &params
+	return p
 }

@@ -216,13 +216,18 @@ func statsOf(d hypervisor.DomainState) VMStats {
 }
 
 func nicStats(n hypervisor.NICState) NICStats {
-	return NICStats{Alias: n.Alias, MAC: n.MAC, Model: n.Model, Network: n.Bridge, LinkActive: n.LinkUp, Address: n.PCIAddress, Name: n.Tap}
+	return NICStats{Alias: n.Alias, MAC: n.MAC, Model: n.Model, Network: n.Bridge, LinkActive: n.LinkUp, Address: n.PCIAddress, Name: n.Tap,
+		PortMirroring: mirrorList(n.PortMirroring, n.Bridge), SpecParams: specOf(n.Bandwidth), Filter: n.Filter,
+		FilterParameters: wireFilterParams(n.FilterParams)}
 }
 
 // nicOf turns VDSM's device into the hypervisor's, applying VDSM's rule:
 // an empty network is the dummy bridge with link down.
 func nicOf(d Device) hypervisor.NIC {
-	return onDummy(hypervisor.NIC{Alias: d.Alias, MAC: d.MAC, Model: d.Model, Bridge: d.Network, LinkUp: d.LinkActive})
+	n := onDummy(hypervisor.NIC{Alias: d.Alias, MAC: d.MAC, Model: d.Model, Bridge: d.Network, LinkUp: d.LinkActive,
+		Bandwidth: bandwidthOf(d.SpecParams), Filter: d.Filter, FilterParams: filterParamsOf(d.FilterParameters)})
+	n.PortMirroring = mirrors(d.PortMirroring, n.Bridge)
+	return n
 }
 
 func (s *Server) create(ctx context.Context, p CreateParams) (CreateResult, *RPCError) {
@@ -340,6 +345,7 @@ func (s *Server) hotunplug(ctx context.Context, p NICParams) (HotunplugResult, *
 // guest notification: then one hypervisor update does it all.
 func (p UpdateDeviceParams) whole() bool {
 	return p.MAC != "" && p.Model != "" && p.Network != nil && p.LinkActive != nil &&
+		p.PortMirroring != nil && p.SpecParams != nil && p.Filter != nil && p.FilterParameters != nil &&
 		(p.Notify == "" || p.Notify == string(vwire.NotifyNone))
 }
 
@@ -370,6 +376,7 @@ func (s *Server) updateDevice(ctx context.Context, p UpdateDeviceRequest) (Updat
 	if p.Params.whole() {
 		want := onDummy(hypervisor.NIC{Alias: p.Params.Alias, MAC: p.Params.MAC, Model: p.Params.Model,
 			Bridge: *p.Params.Network, LinkUp: *p.Params.LinkActive})
+		p.Params.applyAttrs(&want)
 		got, err := s.hv.UpdateNIC(ctx, p.VMID, want)
 		if err == nil {
 			err = verify(want, got)
@@ -403,6 +410,7 @@ func (s *Server) updateDevice(ctx context.Context, p UpdateDeviceRequest) (Updat
 		want.Bridge = *p.Params.Network
 	}
 	want = onDummy(want)
+	p.Params.applyAttrs(&want)
 	moved := want.Bridge != orig.Bridge && want.LinkUp
 	got, err := s.apply(ctx, p.VMID, orig.NIC, want, moved, p.Params)
 	if err != nil {
@@ -481,5 +489,5 @@ func verify(want hypervisor.NIC, got hypervisor.NICState) error {
 		return fmt.Errorf("device %s reads back bridge %s link %v, want bridge %s link %v",
 			want.Alias, got.Bridge, got.LinkUp, want.Bridge, want.LinkUp)
 	}
-	return nil
+	return sameAttrs(want, got)
 }

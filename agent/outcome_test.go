@@ -168,7 +168,7 @@ func TestAbandonedChangeIsUnknownUntilItCannotLand(t *testing.T) {
 	c := agent.NewClient(srv.URL, nil, 5*time.Second)
 	defer c.Close()
 	red, down := "red", false
-	_, err := c.UpdateNIC(ctxT(t), "v1", agent.UpdateDeviceParams{Alias: "ua-n1", MAC: "02:00:00:00:00:01", Model: "virtio", Network: &red, LinkActive: &down})
+	_, err := c.UpdateNIC(ctxT(t), "v1", whole(agent.UpdateDeviceParams{Alias: "ua-n1", MAC: "02:00:00:00:00:01", Model: "virtio", Network: &red, LinkActive: &down}))
 	if !agent.IsUnknown(err) {
 		t.Fatalf("abandoned update: err = %v, want an unknown outcome", err)
 	}

@@ -103,7 +103,8 @@ func checkDevice(d *Device) *RPCError {
 	if d == nil {
 		return nil
 	}
-	for _, e := range []*RPCError{checkID("alias", d.Alias), checkMAC(d.MAC), checkModel(d.Model), checkNetwork(d.Network)} {
+	for _, e := range []*RPCError{checkID("alias", d.Alias), checkMAC(d.MAC), checkModel(d.Model), checkNetwork(d.Network),
+		checkAttrs(&d.PortMirroring, d.SpecParams, &d.Filter, &d.FilterParameters)} {
 		if e != nil {
 			return e
 		}
@@ -123,6 +124,11 @@ type allParams struct {
 		Network *string `json:"network"`
 		MAC     string  `json:"macAddr"`
 		Model   string  `json:"nicModel"`
+		// VM.updateDevice's profile attributes.
+		PortMirroring    *[]string      `json:"portMirroring"`
+		SpecParams       *SpecParams    `json:"specParams"`
+		Filter           *string        `json:"filter"`
+		FilterParameters *[]FilterParam `json:"filterParameters"`
 	} `json:"params"`
 	Networks map[string]json.RawMessage `json:"networks"`
 }
@@ -156,7 +162,7 @@ func validate(raw json.RawMessage) *RPCError {
 	}
 	if q := p.Params; q != nil {
 		for _, e := range []*RPCError{checkID("params.vmId", q.VMID), checkDevice(q.NIC), checkID("alias", q.Alias),
-			checkMAC(q.MAC), checkModel(q.Model)} {
+			checkMAC(q.MAC), checkModel(q.Model), checkAttrs(q.PortMirroring, q.SpecParams, q.Filter, q.FilterParameters)} {
 			if e != nil {
 				return e
 			}

@@ -69,7 +69,7 @@ func TestWireGolden(t *testing.T) {
 			c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", Network: &red, LinkActive: &down})
 		},
 		func() {
-			c.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-n1", MAC: dev.MAC, Model: dev.Model, Network: &red, LinkActive: &up, Notify: "none"})
+			c.UpdateNIC(ctx, "v1", whole(agent.UpdateDeviceParams{Alias: "ua-n1", MAC: dev.MAC, Model: dev.Model, Network: &red, LinkActive: &up, Notify: "none"}))
 		},
 		func() { c.HotunplugNIC(ctx, "v1", agent.Device{Alias: "ua-n2"}) },
 		func() { c.Settle(agent.WithOp(ctx, "op-1"), "v1", "op-0") },

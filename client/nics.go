@@ -26,6 +26,32 @@ type ReportedState struct {
 	PCIAddress string `xml:"pci_address" json:"pci_address,omitempty"`
 	MAC        string `xml:"mac" json:"mac,omitempty"`
 	Interface  string `xml:"interface" json:"interface,omitempty"`
+	// What the host applied of the vNIC's profile (issue 15), and the
+	// host's reason the vNIC's desired state could not be applied.
+	PortMirroring bool            `xml:"port_mirroring" json:"port_mirroring,omitempty"`
+	QoS           *ReportedQoS    `xml:"qos" json:"qos,omitempty"`
+	NetworkFilter *ReportedFilter `xml:"network_filter" json:"network_filter,omitempty"`
+	Error         string          `xml:"error" json:"error,omitempty"`
+}
+
+// ReportedQoS is the limits a host applied, in oVirt's units (Mbit/s, MB);
+// 0 is none.
+type ReportedQoS struct {
+	InboundAverage  int `xml:"inbound_average" json:"inbound_average,omitempty"`
+	InboundPeak     int `xml:"inbound_peak" json:"inbound_peak,omitempty"`
+	InboundBurst    int `xml:"inbound_burst" json:"inbound_burst,omitempty"`
+	OutboundAverage int `xml:"outbound_average" json:"outbound_average,omitempty"`
+	OutboundPeak    int `xml:"outbound_peak" json:"outbound_peak,omitempty"`
+	OutboundBurst   int `xml:"outbound_burst" json:"outbound_burst,omitempty"`
+}
+
+// ReportedFilter is the nwfilter a host applied, with its parameters.
+type ReportedFilter struct {
+	Name       string `xml:"name" json:"name"`
+	Parameters []struct {
+		Name  string `xml:"name" json:"name"`
+		Value string `xml:"value" json:"value"`
+	} `xml:"parameters>parameter" json:"parameters,omitempty"`
 }
 
 // nicReport is the part of a <nic> the SDK skips.

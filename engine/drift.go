@@ -365,7 +365,7 @@ func (e *Engine) repairNIC(ctx context.Context, hc HostClient, c *vmCtx, n *vwir
 		if !c.cluster.Version.SupportsNetworkLinking() {
 			return nil, vwire.Fail(op, vwire.MsgHotVMInterfaceUpdateIsNotSupported, "clusterVersion", c.cluster.Version.String())
 		}
-		if n.PortMirroring {
+		if (n.Mirrors() || old.Mirrors()) && !c.cluster.Version.SupportsLivePortMirroring() {
 			return nil, vwire.Fail(op, vwire.MsgCannotPerformHotUpdateWithPortMirroring)
 		}
 		if n.NetworkName != "" && !c.host.HasNetwork(n.NetworkName) {

@@ -104,7 +104,7 @@ func (e *Engine) changeFilterParameters(ctx context.Context, op vwire.Op, vmID, 
 	if err := e.authorize(ctx, op, on(vwire.PermitConfigureVMNetwork, vwire.ObjVM, vmID)); err != nil {
 		return err
 	}
-	return e.store.Update(ctx, func(tx vwire.Tx) error {
+	err := e.store.Update(ctx, func(tx vwire.Tx) error {
 		vm, err := tx.VM(vmID)
 		if err != nil {
 			return err
@@ -122,4 +122,11 @@ func (e *Engine) changeFilterParameters(ctx context.Context, op vwire.Op, vmID, 
 		}
 		return ev.write(tx)
 	})
+	if err != nil {
+		return err
+	}
+	// A running device takes the new parameters live (libvirt swaps its
+	// filter binding); one that does not run gets them at its next start.
+	e.applyFilterParams(ctx, op, vmID, nicID)
+	return nil
 }

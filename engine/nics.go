@@ -156,6 +156,11 @@ func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 	if !ok {
 		return vwire.Fail(op, vwire.MsgNetworkNotExistsInCurrentCluster)
 	}
+	// oVirt's rule: a pass-through profile is for PCI pass-through vNICs
+	// only, and they for it.
+	if p.PassThrough != (n.Interface == vwire.IfacePCIPassthrough) {
+		return vwire.Fail(op, vwire.MsgVMInterfaceTypeNotMatchProfile)
+	}
 	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring = p.Name, cn.ID, cn.Name, p.PortMirroring
 	n.Notify, n.BounceHold = p.Notify, p.BounceHold
 	return nil
@@ -228,19 +233,22 @@ func releaseMAC(tx vwire.MACPoolTx, poolID, mac, nicID string) error {
 // device is the vNIC as the host agent takes it.
 func device(n *vwire.NIC) HostDevice {
 	return HostDevice{ID: n.ID, Alias: n.Alias(), MAC: n.MAC,
-		Model: n.Interface.Model(), Network: n.NetworkName, LinkActive: n.Linked}
+		Model: n.Interface.Model(), Network: n.NetworkName, LinkActive: n.Linked,
+		Mirroring: n.Mirrors(), QoS: n.QoS, Filter: n.Filter, FilterParams: n.FilterParams}
 }
 
 // updateParams asks the host to put a plugged vNIC's device in the state n
 // describes (the whole device, so the host need not read it first).
 func updateParams(n *vwire.NIC) DeviceUpdate {
 	return DeviceUpdate{Alias: n.Alias(), Network: n.NetworkName, LinkActive: n.Linked,
-		MAC: n.MAC, Model: n.Interface.Model()}
+		MAC: n.MAC, Model: n.Interface.Model(),
+		Mirroring: n.Mirrors(), QoS: n.QoS, Filter: n.Filter, FilterParams: n.FilterParams}
 }
 
 func (e *Engine) observed(s HostNIC) *vwire.NICObserved {
 	return &vwire.NICObserved{Present: true, Alias: s.Alias, PCIAddress: s.Address, Bridge: s.Network, MAC: s.MAC,
-		Model: s.Model, LinkUp: s.LinkActive, At: e.now()}
+		Model: s.Model, LinkUp: s.LinkActive, Mirroring: s.Mirroring, QoS: s.QoS, Filter: s.Filter,
+		FilterParams: s.FilterParams, At: e.now()}
 }
 
 // NICSpec is a vNIC to add. An empty ProfileID is the empty network, as
@@ -530,7 +538,7 @@ func checkUpdate(tx vwire.Tx, op vwire.Op, c *vmCtx, old, n *vwire.NIC) error {
 			return err
 		}
 	}
-	if action == vwire.ActionUpdate && (old.PortMirroring || n.PortMirroring) {
+	if action == vwire.ActionUpdate && (old.Mirrors() || n.Mirrors()) && !c.cluster.Version.SupportsLivePortMirroring() {
 		return vwire.Fail(op, vwire.MsgCannotPerformHotUpdateWithPortMirroring)
 	}
 	if err := vwire.ValidateLinking(op, n, c.cluster.Version); err != nil {

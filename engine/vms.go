@@ -501,6 +501,15 @@ func (e *Engine) absorbStats(tx vwire.Tx, vm *vwire.VM, nics []*vwire.NIC, st Ho
 		} else {
 			o = &vwire.NICObserved{Present: false, At: e.now()}
 		}
+		// The reason a change did not reach the device stays while the
+		// device still differs from its desired state.
+		if prev := n.Observed; prev != nil && prev.Error != "" {
+			c := *n
+			c.Observed = o
+			if !vwire.ComputeSynced(&c, vm.Status == vwire.VMUp) {
+				o.Error = prev.Error
+			}
+		}
 		if sameObserved(n.Observed, o) {
 			continue
 		}

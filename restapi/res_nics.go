@@ -35,12 +35,45 @@ func (q *request) nicNode(n *vwire.NIC) *node {
 				link = "up"
 			}
 			rs.add(str("link_state", link), str("bridge", o.Bridge), str("alias", o.Alias),
-				optStr("pci_address", o.PCIAddress), str("mac", o.MAC), str("interface", string(vwire.ModelInterface(o.Model))))
+				optStr("pci_address", o.PCIAddress), str("mac", o.MAC), str("interface", string(vwire.ModelInterface(o.Model))),
+				boolean("port_mirroring", o.Mirroring))
+			if !o.QoS.IsZero() {
+				rs.add(reportedQoS(o.QoS))
+			}
+			if o.Filter != "" {
+				f := el("network_filter", str("name", o.Filter))
+				if len(o.FilterParams) > 0 {
+					ps := el("parameters")
+					for _, p := range o.FilterParams {
+						ps.add(el("parameter", str("name", p.Name), str("value", p.Value)))
+					}
+					f.add(ps)
+				}
+				rs.add(f)
+			}
+		}
+		if o.Error != "" {
+			rs.add(str("error", o.Error))
 		}
 		rs.add(date("time", o.At))
 		out.add(rs)
 	}
 	return out
+}
+
+// reportedQoS is the limits a host applied, in oVirt's qos names and units.
+func reportedQoS(b vwire.Bandwidth) *node {
+	q := el("qos")
+	for _, d := range []struct {
+		dir string
+		r   vwire.Rate
+	}{{"inbound", b.Inbound}, {"outbound", b.Outbound}} {
+		if d.r.IsZero() {
+			continue
+		}
+		q.add(integer(d.dir+"_average", int64(d.r.Average)), integer(d.dir+"_peak", int64(d.r.Peak)), integer(d.dir+"_burst", int64(d.r.Burst)))
+	}
+	return q
 }
 
 // parseNic reads a nic body into a patch. link_state ("up"/"down") is the

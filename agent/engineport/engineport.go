@@ -151,8 +151,20 @@ func (c *Client) HotunplugNIC(cx context.Context, vmID string, d engine.HostDevi
 // UpdateNIC calls VM.updateDevice with the whole device.
 func (c *Client) UpdateNIC(cx context.Context, vmID string, u engine.DeviceUpdate) (engine.HostNIC, error) {
 	network, link := u.Network, u.LinkActive
+	mirror, filter, params := mirrorList(u.Mirroring, u.Network), u.Filter, filterParams(u.FilterParams)
+	if mirror == nil {
+		mirror = []string{}
+	}
+	if params == nil {
+		params = []agent.FilterParam{}
+	}
+	spec := specParams(u.QoS)
+	if spec == nil {
+		spec = &agent.SpecParams{} // no limit, said explicitly
+	}
 	p := agent.UpdateDeviceParams{Alias: u.Alias, Network: &network, LinkActive: &link, MAC: u.MAC, Model: u.Model,
-		Notify: string(u.Notify), BounceHoldMs: u.BounceHold.Milliseconds()}
+		Notify: string(u.Notify), BounceHoldMs: u.BounceHold.Milliseconds(),
+		PortMirroring: &mirror, SpecParams: spec, Filter: &filter, FilterParameters: &params}
 	st, err := c.c.UpdateNIC(ctx(cx), vmID, p)
 	return nicOf(st), classify(err)
 }
@@ -166,12 +178,15 @@ func (c *Client) Settle(cx context.Context, vmID, opID string) (engine.HostVM, b
 // deviceOf is a device in VDSM's legacy device form.
 func deviceOf(d engine.HostDevice) agent.Device {
 	return agent.Device{Type: "interface", Device: "bridge", DeviceID: d.ID, Alias: d.Alias, MAC: d.MAC,
-		Model: d.Model, Network: d.Network, LinkActive: d.LinkActive}
+		Model: d.Model, Network: d.Network, LinkActive: d.LinkActive,
+		PortMirroring: mirrorList(d.Mirroring, d.Network), SpecParams: specParams(d.QoS), Filter: d.Filter,
+		FilterParameters: filterParams(d.FilterParams)}
 }
 
 func nicOf(s agent.NICStats) engine.HostNIC {
 	n := engine.HostNIC{Alias: s.Alias, MAC: s.MAC, Model: s.Model, Network: s.Network, LinkActive: s.LinkActive,
-		Address: s.Address, Name: s.Name}
+		Address: s.Address, Name: s.Name, Mirroring: len(s.PortMirroring) > 0 && s.PortMirroring[0] == s.Network,
+		QoS: bandwidthOf(s.SpecParams), Filter: s.Filter, FilterParams: hostFilterParams(s.FilterParameters)}
 	if c := s.Counters; c != nil {
 		n.Counters = &engine.HostNICCounters{RxBytes: c.Rx, RxPackets: c.RxPackets, RxErrors: c.RxErrors, RxDrops: c.RxDropped,
 			TxBytes: c.Tx, TxPackets: c.TxPackets, TxErrors: c.TxErrors, TxDrops: c.TxDropped, SampledAt: time.UnixMilli(c.SampleTime)}

@@ -32,6 +32,7 @@ func TestSameWire(t *testing.T) {
 	ctx := context.Background()
 	op := engine.WithOp(ctx, "op-1")
 	red, up := "red", true
+	none, noFilter, noParams := []string{}, "", []agent.FilterParam{}
 	wire := agent.Device{Type: "interface", Device: "bridge", DeviceID: "d1", Alias: "ua-d1", MAC: "02:00:00:00:00:01", Model: "virtio", Network: "red", LinkActive: true}
 	dev := engine.HostDevice{ID: "d1", Alias: "ua-d1", MAC: "02:00:00:00:00:01", Model: "virtio", Network: "red", LinkActive: true}
 	for _, tc := range []struct {
@@ -56,13 +57,15 @@ func TestSameWire(t *testing.T) {
 			ac.HotunplugNIC(ctx, "v1", agent.Device{Type: "interface", Device: "bridge", Alias: "ua-d1", MAC: "02:00:00:00:00:01"})
 		}, func() { pc.HotunplugNIC(ctx, "v1", engine.HostDevice{Alias: "ua-d1", MAC: "02:00:00:00:00:01"}) }},
 		{"update", func() {
-			ac.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-d1", Network: &red, LinkActive: &up, MAC: "02:00:00:00:00:01", Model: "virtio"})
+			ac.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-d1", Network: &red, LinkActive: &up, MAC: "02:00:00:00:00:01", Model: "virtio",
+				PortMirroring: &none, SpecParams: &agent.SpecParams{}, Filter: &noFilter, FilterParameters: &noParams})
 		}, func() {
 			pc.UpdateNIC(ctx, "v1", engine.DeviceUpdate{Alias: "ua-d1", Network: "red", LinkActive: true, MAC: "02:00:00:00:00:01", Model: "virtio"})
 		}},
 		{"update with a bounce", func() {
 			ac.UpdateNIC(ctx, "v1", agent.UpdateDeviceParams{Alias: "ua-d1", Network: &red, LinkActive: &up, MAC: "02:00:00:00:00:01", Model: "virtio",
-				Notify: "link_bounce", BounceHoldMs: 1500})
+				Notify: "link_bounce", BounceHoldMs: 1500,
+				PortMirroring: &none, SpecParams: &agent.SpecParams{}, Filter: &noFilter, FilterParameters: &noParams})
 		}, func() {
 			pc.UpdateNIC(ctx, "v1", engine.DeviceUpdate{Alias: "ua-d1", Network: "red", LinkActive: true, MAC: "02:00:00:00:00:01", Model: "virtio",
 				Notify: vwire.NotifyLinkBounce, BounceHold: 1500 * time.Millisecond})

@@ -229,13 +229,17 @@ func (t *Tx) DeleteNetwork(id string) error {
 
 // ---- vNIC profiles
 
-const profileCols = `id, name, description, network_id, port_mirroring, guest_notification, link_bounce_hold_ms, network_filter`
+const profileCols = `id, name, description, network_id, port_mirroring, guest_notification, link_bounce_hold_ms, network_filter,
+	qos_id, pass_through`
 
 func scanProfile(s interface{ Scan(...any) error }) (*vwire.VNICProfile, error) {
 	var p vwire.VNICProfile
 	var hold int64
-	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.NetworkID, &p.PortMirroring, &p.Notify, &hold, &p.NetworkFilter)
+	var qos sql.NullString
+	err := s.Scan(&p.ID, &p.Name, &p.Description, &p.NetworkID, &p.PortMirroring, &p.Notify, &hold, &p.NetworkFilter,
+		&qos, &p.PassThrough)
 	p.BounceHold = time.Duration(hold) * time.Millisecond
+	p.QoSID = qos.String
 	return &p, err
 }
 
@@ -253,8 +257,9 @@ func (t *Tx) Profiles(f vwire.ProfileFilter) ([]*vwire.VNICProfile, error) {
 }
 
 func (t *Tx) CreateProfile(p *vwire.VNICProfile) error {
-	_, err := t.exec(`INSERT INTO vnic_profiles (`+profileCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.Name, p.Description, p.NetworkID, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds(), p.NetworkFilter)
+	_, err := t.exec(`INSERT INTO vnic_profiles (`+profileCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Name, p.Description, p.NetworkID, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds(), p.NetworkFilter,
+		nullString(p.QoSID), p.PassThrough)
 	return err
 }
 
@@ -268,8 +273,9 @@ func notifyOf(p *vwire.VNICProfile) string {
 
 func (t *Tx) UpdateProfile(p *vwire.VNICProfile) error {
 	return t.execOne("VnicProfile", p.ID, `UPDATE vnic_profiles SET name = ?, description = ?, port_mirroring = ?,
-		guest_notification = ?, link_bounce_hold_ms = ?, network_filter = ? WHERE id = ?`,
-		p.Name, p.Description, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds(), p.NetworkFilter, p.ID)
+		guest_notification = ?, link_bounce_hold_ms = ?, network_filter = ?, qos_id = ?, pass_through = ? WHERE id = ?`,
+		p.Name, p.Description, p.PortMirroring, notifyOf(p), p.BounceHold.Milliseconds(), p.NetworkFilter,
+		nullString(p.QoSID), p.PassThrough, p.ID)
 }
 
 func (t *Tx) DeleteProfile(id string) error {

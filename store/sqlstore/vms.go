@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -58,15 +60,16 @@ func (t *Tx) DeleteTemplate(id string) error {
 }
 
 const templateNICSelect = `SELECT n.id, n.template_id, n.name, n.interface, n.vnic_profile_id, n.linked, n.plugged,
-	COALESCE(p.name, ''), COALESCE(p.network_id, ''), COALESCE(w.name, ''), COALESCE(p.port_mirroring, FALSE)
-	FROM template_nics n LEFT JOIN vnic_profiles p ON p.id = n.vnic_profile_id LEFT JOIN networks w ON w.id = p.network_id`
+	COALESCE(p.name, ''), COALESCE(p.network_id, ''), COALESCE(w.name, ''), COALESCE(p.port_mirroring, FALSE), ` + nicQoSCols + `
+	FROM template_nics n LEFT JOIN vnic_profiles p ON p.id = n.vnic_profile_id LEFT JOIN networks w ON w.id = p.network_id
+	LEFT JOIN network_qos q ON q.id = p.qos_id`
 
 func (t *Tx) TemplateNICs(templateID string) ([]*vwire.NIC, error) {
 	return list(t, func(r *sql.Rows) (*vwire.NIC, error) {
 		var n vwire.NIC
 		var profile sql.NullString
-		err := r.Scan(&n.ID, &n.VMID, &n.Name, &n.Interface, &profile, &n.Linked, &n.Plugged,
-			&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring)
+		err := r.Scan(append([]any{&n.ID, &n.VMID, &n.Name, &n.Interface, &profile, &n.Linked, &n.Plugged,
+			&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring}, nicQoSDest(&n)...)...)
 		n.ProfileID, n.Synced = profile.String, true
 		return &n, err
 	}, templateNICSelect+` WHERE n.template_id = ? ORDER BY n.name`, templateID)
@@ -186,21 +189,27 @@ func (t *Tx) DeleteVM(id string) error {
 
 // ---- vNICs
 
-// nicSelect joins the profile and network a vNIC uses, which every read needs.
+// nicSelect joins the profile, network and QoS a vNIC uses, which every
+// read needs; the filter parameters come from one more query per read
+// (fillFilterParams).
 const nicSelect = `SELECT n.id, n.vm_id, n.name, n.mac, n.interface, n.vnic_profile_id, n.linked, n.plugged, n.synced,
 	n.obs_present, n.obs_alias, n.obs_pci, n.obs_bridge, n.obs_mac, n.obs_model, n.obs_link, n.obs_at,
+	n.obs_mirroring, n.obs_qos, n.obs_filter, n.obs_filter_params, n.obs_error,
 	COALESCE(p.name, ''), COALESCE(p.network_id, ''), COALESCE(w.name, ''), COALESCE(p.port_mirroring, FALSE),
-	COALESCE(p.guest_notification, 'none'), COALESCE(p.link_bounce_hold_ms, 0)
-	FROM nics n LEFT JOIN vnic_profiles p ON p.id = n.vnic_profile_id LEFT JOIN networks w ON w.id = p.network_id`
+	COALESCE(p.guest_notification, 'none'), COALESCE(p.link_bounce_hold_ms, 0), ` + nicQoSCols + `
+	FROM nics n LEFT JOIN vnic_profiles p ON p.id = n.vnic_profile_id LEFT JOIN networks w ON w.id = p.network_id
+	LEFT JOIN network_qos q ON q.id = p.qos_id`
 
 func scanNIC(s interface{ Scan(...any) error }) (*vwire.NIC, error) {
 	var n vwire.NIC
 	var profile sql.NullString
 	var o vwire.NICObserved
 	var at, hold int64
-	if err := s.Scan(&n.ID, &n.VMID, &n.Name, &n.MAC, &n.Interface, &profile, &n.Linked, &n.Plugged, &n.Synced,
+	var qos, params string
+	if err := s.Scan(append([]any{&n.ID, &n.VMID, &n.Name, &n.MAC, &n.Interface, &profile, &n.Linked, &n.Plugged, &n.Synced,
 		&o.Present, &o.Alias, &o.PCIAddress, &o.Bridge, &o.MAC, &o.Model, &o.LinkUp, &at,
-		&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring, &n.Notify, &hold); err != nil {
+		&o.Mirroring, &qos, &o.Filter, &params, &o.Error,
+		&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring, &n.Notify, &hold}, nicQoSDest(&n)...)...); err != nil {
 		return nil, err
 	}
 	n.BounceHold = time.Duration(hold) * time.Millisecond
@@ -210,24 +219,61 @@ func scanNIC(s interface{ Scan(...any) error }) (*vwire.NIC, error) {
 	n.ProfileID = profile.String
 	if at != 0 {
 		o.At = fromMillis(at)
+		if err := unmarshalObs(qos, &o.QoS); err != nil {
+			return nil, err
+		}
+		if err := unmarshalObs(params, &o.FilterParams); err != nil {
+			return nil, err
+		}
 		n.Observed = &o
 	}
 	return &n, nil
 }
 
+// unmarshalObs reads an observed value stored as JSON; ” is its zero value.
+func unmarshalObs(s string, v any) error {
+	if s == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("reading a vNIC's observed state: %w", err)
+	}
+	return nil
+}
+
+// marshalObs stores an observed value as JSON; its zero value is ”.
+func marshalObs(zero bool, v any) string {
+	if zero {
+		return ""
+	}
+	b, _ := json.Marshal(v) // plain structs and slices of strings: cannot fail
+	return string(b)
+}
+
 func (t *Tx) NIC(id string) (*vwire.NIC, error) {
 	var n *vwire.NIC
 	err := t.one("Nic", id, func(r *sql.Row) (err error) { n, err = scanNIC(r); return }, nicSelect+` WHERE n.id = ?`, id)
-	return n, err
+	if err != nil {
+		return nil, err
+	}
+	return n, t.fillFilterParams([]*vwire.NIC{n}, `WHERE n.id = ?`, id)
 }
 
 func (t *Tx) NICs(vmID string) ([]*vwire.NIC, error) {
-	return list(t, func(r *sql.Rows) (*vwire.NIC, error) { return scanNIC(r) }, nicSelect+` WHERE n.vm_id = ? ORDER BY n.name`, vmID)
+	nics, err := list(t, func(r *sql.Rows) (*vwire.NIC, error) { return scanNIC(r) }, nicSelect+` WHERE n.vm_id = ? ORDER BY n.name`, vmID)
+	if err != nil {
+		return nil, err
+	}
+	return nics, t.fillFilterParams(nics, `WHERE n.vm_id = ?`, vmID)
 }
 
 func (t *Tx) NICsOnHost(hostID string) ([]*vwire.NIC, error) {
-	return list(t, func(r *sql.Rows) (*vwire.NIC, error) { return scanNIC(r) },
+	nics, err := list(t, func(r *sql.Rows) (*vwire.NIC, error) { return scanNIC(r) },
 		nicSelect+` JOIN vms v ON v.id = n.vm_id WHERE v.host_id = ? ORDER BY n.vm_id, n.name`, hostID)
+	if err != nil {
+		return nil, err
+	}
+	return nics, t.fillFilterParams(nics, `JOIN vms v ON v.id = n.vm_id WHERE v.host_id = ?`, hostID)
 }
 
 func (t *Tx) CreateNIC(n *vwire.NIC) error {
@@ -253,13 +299,15 @@ func (t *Tx) SetNICObserved(id string, o *vwire.NICObserved, synced bool) error 
 }
 
 // obsSet and obsArgs write a vNIC's observed state; nil is "none seen".
-const obsSet = `obs_present = ?, obs_alias = ?, obs_pci = ?, obs_bridge = ?, obs_mac = ?, obs_model = ?, obs_link = ?, obs_at = ?`
+const obsSet = `obs_present = ?, obs_alias = ?, obs_pci = ?, obs_bridge = ?, obs_mac = ?, obs_model = ?, obs_link = ?, obs_at = ?,
+	obs_mirroring = ?, obs_qos = ?, obs_filter = ?, obs_filter_params = ?, obs_error = ?`
 
 func obsArgs(o *vwire.NICObserved) []any {
 	if o == nil {
-		return []any{false, "", "", "", "", "", false, int64(0)}
+		return []any{false, "", "", "", "", "", false, int64(0), false, "", "", "", ""}
 	}
-	return []any{o.Present, o.Alias, o.PCIAddress, o.Bridge, o.MAC, o.Model, o.LinkUp, millis(o.At)}
+	return []any{o.Present, o.Alias, o.PCIAddress, o.Bridge, o.MAC, o.Model, o.LinkUp, millis(o.At),
+		o.Mirroring, marshalObs(o.QoS.IsZero(), o.QoS), o.Filter, marshalObs(len(o.FilterParams) == 0, o.FilterParams), o.Error}
 }
 
 func (t *Tx) ProfileUsers(profileID string) ([]string, error) {

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"CPUAndComment", testCPUAndComment},
 		{"NetworkFilters", testNetworkFilters},
 		{"Jobs", testJobs},
+		{"QoS", testQoS},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -465,7 +466,9 @@ func testNICs(t *testing.T, s vwire.Store) {
 	if err := s.Update(ctx(), func(tx vwire.Tx) error { return tx.CreateNIC(newNIC(f, "nic1", "02:00:00:00:00:03")) }); code(err) != vwire.ECONFLICT {
 		t.Errorf("duplicate vNIC name: err = %v, want conflict", err)
 	}
-	obs := &vwire.NICObserved{Present: true, Alias: a.Alias(), PCIAddress: "0000:00:03.0", Bridge: "red", MAC: a.MAC, Model: "virtio", LinkUp: true, At: time.UnixMilli(1700000002000)}
+	obs := &vwire.NICObserved{Present: true, Alias: a.Alias(), PCIAddress: "0000:00:03.0", Bridge: "red", MAC: a.MAC, Model: "virtio", LinkUp: true,
+		Mirroring: true, QoS: vwire.Bandwidth{Outbound: vwire.Rate{Average: 1, Peak: 2, Burst: 3}}, Filter: "clean-traffic",
+		FilterParams: []vwire.FilterParam{{Name: "IP", Value: "198.18.1.2"}}, Error: "the host said no", At: time.UnixMilli(1700000002000)}
 	update(t, s, func(tx vwire.Tx) error { return tx.SetNICObserved(a.ID, obs, true) })
 	s.View(ctx(), func(tx vwire.Tx) error {
 		nics, err := tx.NICs(f.vm.ID)
