@@ -159,12 +159,10 @@ func TestGuestProfileAttributes(t *testing.T) {
 	a := addEndpoint(t, netM, mirrorA)
 	b := addEndpoint(t, netM, mirrorB)
 
-	// Profiles: mirroring or not on M; QoS or not on Q; the anti-spoofing
-	// filter (the default) or none on S.
+	// Profiles: mirroring or not on M; the anti-spoofing filter (the
+	// default) or none on S; on Q, no QoS (the QoS subtest adds its own).
 	mirror := idOf(sdkProfile(t, c, d.networkID(netM), profileB("mirror").PortMirroring(true)), true)
 	plainM := idOf(sdkProfile(t, c, d.networkID(netM), profileB("plainM").PortMirroring(false)), true)
-	qos := addQoS(t, c, d.dc, outbound("out1", 1))
-	shaped := idOf(sdkProfile(t, c, d.networkID(netQ), profileB("shaped").Qos(qosRef(qos))), true)
 	plainQ := idOf(sdkProfile(t, c, d.networkID(netQ), profileB("plainQ")), true)
 	fp := sdkProfile(t, c, d.networkID(netS), profileB("filtered"))
 	filtered := idOf(fp, true)
@@ -232,9 +230,21 @@ func TestGuestProfileAttributes(t *testing.T) {
 		d.update(vm, nicM, set().VnicProfile(client.ProfileRef(mirror)))
 		mirroring(true)
 		mirrored(t, "moved live to a mirroring profile", a, b, true)
-		// A port the bridge gains while the vNIC mirrors.
+		// A port the bridge gains while the vNIC mirrors: mirrored too,
+		// within seconds.
 		e := addEndpoint(t, netM, mirrorC)
-		time.Sleep(time.Second)
+		added := time.Now()
+		for {
+			rx, frames := rxDuring(t, con, macM, a, e, 200)
+			if rx >= int64(frames)*3/4 {
+				t.Logf("a port added to the bridge: its traffic mirrored within %v", time.Since(added).Round(100*time.Millisecond))
+				break
+			}
+			if time.Since(added) > 15*time.Second {
+				t.Errorf("a port added to the bridge: its traffic still not mirrored after %v (%d packets counted for %d frames)", time.Since(added).Round(time.Second), rx, frames)
+				break
+			}
+		}
 		mirrored(t, "a port added to the bridge while mirroring", a, e, true)
 		editProfile(t, c, mirror, profileB("mirror").PortMirroring(false))
 		mirroring(false)
@@ -270,6 +280,8 @@ func TestGuestProfileAttributes(t *testing.T) {
 			return dl
 		}
 		free := unshaped("no QoS")
+		qos := addQoS(t, c, d.dc, outbound("out1", 1))
+		shaped := idOf(sdkProfile(t, c, d.networkID(netQ), profileB("shaped").Qos(qosRef(qos))), true)
 		d.update(vm, nicQ, set().VnicProfile(client.ProfileRef(shaped)))
 		one := shapedAt("moved live to a profile with QoS", 1)
 		updateQoS(t, c, d.dc, qos, outbound("out1", 2))
