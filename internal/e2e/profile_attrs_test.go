@@ -87,6 +87,14 @@ func profileB(name string) *ovirtsdk4.VnicProfileBuilder {
 	return ovirtsdk4.NewVnicProfileBuilder().Name(name)
 }
 
+// in is the deployment as seen from a subtest: the API helpers fail t,
+// not the parent test (whose other subtests then still run).
+func (d *deployment) in(t *testing.T) *deployment {
+	c := *d
+	c.api = &api{Client: d.Client, t: t}
+	return &c
+}
+
 // waitReported polls a vNIC until what its host reported satisfies ok.
 func (d *deployment) waitReported(vm, nic, what string, ok func(client.ReportedState) bool) client.ReportedState {
 	d.t.Helper()
@@ -219,13 +227,13 @@ func TestGuestProfileAttributes(t *testing.T) {
 			t.Errorf("%s: mirroring off, the guest counted %d packets for %d frames (want at most 5%%)", what, rx, frames)
 		}
 	}
-	mirroring := func(want bool) {
-		d.waitReported(vm, nicM, "port mirroring "+map[bool]string{true: "on", false: "off"}[want], func(r client.ReportedState) bool {
-			return r.PortMirroring == want
-		})
-	}
-
 	t.Run("Mirroring", func(t *testing.T) {
+		d := d.in(t)
+		mirroring := func(want bool) {
+			d.waitReported(vm, nicM, "port mirroring "+map[bool]string{true: "on", false: "off"}[want], func(r client.ReportedState) bool {
+				return r.PortMirroring == want
+			})
+		}
 		mirrored(t, "on a profile without mirroring", a, b, false)
 		d.update(vm, nicM, set().VnicProfile(client.ProfileRef(mirror)))
 		mirroring(true)
@@ -258,6 +266,7 @@ func TestGuestProfileAttributes(t *testing.T) {
 	})
 
 	t.Run("QoS", func(t *testing.T) {
+		d := d.in(t)
 		url := "http://" + qosGuest + "/blob"
 		limit := func(mbps int) {
 			d.waitReported(vm, nicQ, "an outbound average of "+strconv.Itoa(mbps)+" Mbit/s", func(r client.ReportedState) bool {
@@ -305,6 +314,7 @@ func TestGuestProfileAttributes(t *testing.T) {
 	})
 
 	t.Run("AntiSpoofing", func(t *testing.T) {
+		d := d.in(t)
 		listen := func(what string) map[string]int {
 			n := captureFrom(t, netS, []string{spoofMAC, macC, macS}, 0, func() { time.Sleep(3 * time.Second) })
 			t.Logf("%s: frames heard on the bridge in 3 s by source MAC: %v", what, n)
@@ -336,6 +346,7 @@ func TestGuestProfileAttributes(t *testing.T) {
 	})
 
 	t.Run("SameHardware", func(t *testing.T) {
+		d := d.in(t)
 		for _, n := range d.nics(vm) {
 			r, was := reported(n), before[idOf(n, true)]
 			if now := (hw{r.PCIAddress, r.MAC, macOf(n)}); now != was {
