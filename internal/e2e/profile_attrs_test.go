@@ -191,7 +191,10 @@ func TestGuestProfileAttributes(t *testing.T) {
 		[]string{qosHost, spoofHost, ctlHost},
 		"vw.promisc=1", "vw.blob=8", "vw.mac="+dashed(macS)+","+dashed(spoofMAC)))
 	con := g.console
-	con.Wait(t, 60*time.Second, "every vNIC up and every host address answering", func(l testenv.GuestLine) bool {
+	// The guest's view once up: which interface each MAC is and how many
+	// times it lost carrier. An unplug and plug would make another
+	// interface of it, a link bounce another carrier loss.
+	booted := con.Wait(t, 60*time.Second, "every vNIC up and every host address answering", func(l testenv.GuestLine) bool {
 		for _, m := range []string{macM, macQ, spoofMAC, macC} {
 			if i, ok := l.Ifaces[m]; !ok || i.Carrier != "1" {
 				return false
@@ -343,6 +346,17 @@ func TestGuestProfileAttributes(t *testing.T) {
 		if n := listen("moved back live to the filtered profile"); n[spoofMAC] != 0 {
 			t.Errorf("the filter, back, let %d frames from %s through", n[spoofMAC], spoofMAC)
 		}
+		// The profile's own filter removed and restored live.
+		editProfile(t, c, filtered, profileB("filtered").NetworkFilter(noFilter()))
+		filter("")
+		if n := listen("the profile's network_filter removed live"); n[spoofMAC] == 0 {
+			t.Errorf("the profile's filter removed, nothing was heard from %s", spoofMAC)
+		}
+		editProfile(t, c, filtered, profileB("filtered").NetworkFilter(ovirtsdk4.NewNetworkFilterBuilder().Name(vwire.DefaultNWFilter).MustBuild()))
+		filter(vwire.DefaultNWFilter)
+		if n := listen("the profile's network_filter restored live"); n[spoofMAC] != 0 {
+			t.Errorf("the profile's filter restored, %d frames from %s came through", n[spoofMAC], spoofMAC)
+		}
 	})
 
 	t.Run("SameHardware", func(t *testing.T) {
@@ -354,5 +368,12 @@ func TestGuestProfileAttributes(t *testing.T) {
 			}
 		}
 		t.Logf("PCI addresses and MACs unchanged: %+v", before)
+		l := nextLine(t, con)
+		for mac, was := range booted.Ifaces {
+			if now, ok := l.Ifaces[mac]; !ok || now.Name != was.Name || now.Downs != was.Downs || now.Carrier != "1" {
+				t.Errorf("in the guest, %s was %s with %s carrier losses at boot; now %+v (present %v)", mac, was.Name, was.Downs, now, ok)
+			}
+		}
+		t.Logf("in the guest, every interface kept its name and MAC, without a carrier loss: %s", l.Raw)
 	})
 }
