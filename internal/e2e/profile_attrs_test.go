@@ -319,8 +319,8 @@ func TestGuestProfileAttributes(t *testing.T) {
 	t.Run("AntiSpoofing", func(t *testing.T) {
 		d := d.in(t)
 		listen := func(what string) map[string]int {
-			n := captureFrom(t, netS, []string{spoofMAC, macC, macS}, 0, func() { time.Sleep(3 * time.Second) })
-			t.Logf("%s: frames heard on the bridge in 3 s by source MAC: %v", what, n)
+			n := captureFrom(t, netS, []string{spoofMAC, macC, macS}, 0, func() { time.Sleep(4 * time.Second) })
+			t.Logf("%s: frames heard on the bridge in 4 s by source MAC: %v", what, n)
 			if n[macC] == 0 {
 				t.Fatalf("%s: nothing heard from %s, which does not spoof", what, macC)
 			}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,20 @@ func rxDuring(t *testing.T, c *testenv.Console, mac string, a, b *endpoint, n in
 	return after.Rx - before.Rx, frames
 }
 
+// tapTx is how many frames a host device sent (to the guest, for a tap).
+func tapTx(t *testing.T, dev string) int64 {
+	t.Helper()
+	data, err := os.ReadFile("/sys/class/net/" + dev + "/statistics/tx_packets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func tc(t *testing.T, args ...string) {
 	t.Helper()
 	if out, err := exec.Command("tc", args...).CombinedOutput(); err != nil {
@@ -120,16 +135,17 @@ func TestGuestTrafficTooling(t *testing.T) {
 	addrBridge(t, br, "198.19.21.1/24")
 	a := addEndpoint(t, br, "198.19.20.11/24")
 	b := addEndpoint(t, br, "198.19.20.12/24")
-	const mac1, mac2, spoof = "52:54:00:19:20:01", "52:54:00:19:20:02", "52:54:00:19:20:99"
-	g := startRawGuest(t, br, []string{mac1, mac2}, guestCmdline(
+	// mac1 promiscuous, mac2 taking another MAC, mac3 neither.
+	const mac1, mac2, mac3, spoof = "52:54:00:19:20:01", "52:54:00:19:20:02", "52:54:00:19:20:03", "52:54:00:19:20:99"
+	g := startRawGuest(t, br, []string{mac1, mac2, mac3}, guestCmdline(
 		map[string][]string{mac1: {"198.19.20.2/24"}, mac2: {"198.19.21.2/24"}},
-		[]string{"198.19.20.1", "198.19.21.1"}, "vw.promisc=1", "vw.blob=8", "vw.mac="+dashed(mac2)+","+dashed(spoof)))
+		[]string{"198.19.20.1", "198.19.21.1"}, "vw.promisc="+dashed(mac1), "vw.blob=8", "vw.mac="+dashed(mac2)+","+dashed(spoof)))
 	g.console.Wait(t, 30*time.Second, "both vNICs up and the host answering", func(l testenv.GuestLine) bool {
 		i1, ok1 := l.Ifaces[mac1]
 		i2, ok2 := l.Ifaces[spoof]
 		return ok1 && ok2 && i1.Carrier == "1" && i2.Carrier == "1" && l.Pings["198.19.20.1"] == "ok" && l.Pings["198.19.21.1"] == "ok"
 	})
-	tap1 := g.tapOf(t, mac1)
+	tap1, tap3 := g.tapOf(t, mac1), g.tapOf(t, mac3)
 
 	t.Run("Mirroring", func(t *testing.T) {
 		rx, frames := rxDuring(t, g.console, mac1, a, b, exchanged)
@@ -142,12 +158,23 @@ func TestGuestTrafficTooling(t *testing.T) {
 		}
 		for _, p := range []string{a.Port, b.Port} {
 			tc(t, "qdisc", "add", "dev", p, "clsact")
-			tc(t, "filter", "add", "dev", p, "ingress", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "mirror", "dev", tap1)
+			tc(t, "filter", "add", "dev", p, "ingress", "u32", "match", "u32", "0", "0",
+				"action", "mirred", "egress", "mirror", "dev", tap1, "pipe", "action", "mirred", "egress", "mirror", "dev", tap3)
 		}
+		rx3 := nextLine(t, g.console).Ifaces[mac3].Rx
+		sent3 := tapTx(t, tap3)
 		rx, frames = rxDuring(t, g.console, mac1, a, b, exchanged)
+		rx3 = nextLine(t, g.console).Ifaces[mac3].Rx - rx3
+		sent3 = tapTx(t, tap3) - sent3
 		t.Logf("mirrored: the guest counted %d packets while %d frames crossed the bridge", rx, frames)
-		if rx < int64(frames)/2 || rx > int64(frames)*3/2 {
+		t.Logf("mirrored to a vNIC not promiscuous: its tap sent %d frames, the guest counted %d", sent3, rx3)
+		if rx < int64(frames)*3/4 || rx > int64(frames)*3/2 {
 			t.Errorf("with both ports mirrored the guest counted %d packets for %d frames", rx, frames)
+		}
+		// virtio-net's receive filter: without promiscuous mode, frames for
+		// other MACs are dropped before the guest counts them.
+		if sent3 < int64(frames)*3/4 || rx3 > sent3/20 {
+			t.Errorf("a vNIC not promiscuous: its tap sent %d mirrored frames, the guest counted %d", sent3, rx3)
 		}
 		for _, p := range []string{a.Port, b.Port} {
 			tc(t, "qdisc", "del", "dev", p, "clsact")
