@@ -108,9 +108,9 @@ const echoPort = 7
 // exchange makes a and b exchange n UDP datagrams each way (a sends, b
 // echoes), a datagram a millisecond: 2000 frames a second on the bridge (a
 // TCG guest here counted every mirrored frame at twice that rate; the margin
-// is for a busier host). A warm-up round first makes the bridge learn both MACs and the endpoints resolve each other's
-// (so that the exchanged frames are unicast, forwarded only between the two
-// ports). It returns the frames that crossed the bridge: a's datagrams that
+// is for a busier host). A warm-up round first makes the bridge learn both
+// MACs and the endpoints resolve each other's, so that the exchanged frames
+// are unicast, forwarded only between the two ports. It returns the frames that crossed the bridge: a's datagrams that
 // b received plus the echoes a received.
 func exchange(t *testing.T, a, b *endpoint, n int) int {
 	t.Helper()
