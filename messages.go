@@ -43,6 +43,10 @@ var (
 	OpAddMACPool    = Op{"add", "MAC Pool"}
 	OpEditMACPool   = Op{"edit", "MAC Pool"}
 	OpRemoveMACPool = Op{"remove", "MAC Pool"}
+	// QoS commands say VAR__TYPE__QOS, and update rather than edit.
+	OpAddQoS    = Op{"add", "QoS"}
+	OpUpdateQoS = Op{"update", "QoS"}
+	OpRemoveQoS = Op{"remove", "QoS"}
 )
 
 // MsgKey names a message of the catalogue below: oVirt's AppErrors key for
@@ -131,6 +135,18 @@ const (
 	MsgBlankTemplate                                        MsgKey = "ACTION_TYPE_FAILED_BLANK_TEMPLATE"
 	MsgUserNotAuthorized                                    MsgKey = "USER_NOT_AUTHORIZED_TO_PERFORM_ACTION"
 	MsgOnlySuperUserGivesAdminRoles                         MsgKey = "PERMISSION_ADD_FAILED_ONLY_SYSTEM_SUPER_USER_CAN_GIVE_ADMIN_ROLES"
+	MsgQoSNameNotNull                                       MsgKey = "QOS_NAME_NOT_NULL"
+	MsgQoSNameTooLong                                       MsgKey = "QOS_NAME_TOO_LONG"
+	MsgQoSNameInvalid                                       MsgKey = "QOS_NAME_INVALID"
+	MsgQoSOutOfRange                                        MsgKey = "ACTION_TYPE_FAILED_QOS_OUT_OF_RANGE_VALUES"
+	MsgQoSNameExist                                         MsgKey = "ACTION_TYPE_FAILED_QOS_NAME_EXIST"
+	MsgQoSStoragePoolNotExist                               MsgKey = "ACTION_TYPE_FAILED_QOS_STORAGE_POOL_NOT_EXIST"
+	MsgQoSStoragePoolNotConsistent                          MsgKey = "ACTION_TYPE_FAILED_QOS_STORAGE_POOL_NOT_CONSISTENT"
+	MsgNetworkQoSMissingValues                              MsgKey = "ACTION_TYPE_FAILED_NETWORK_QOS_MISSING_VALUES"
+	MsgNetworkQoSPeakLowerThanAverage                       MsgKey = "ACTION_TYPE_FAILED_NETWORK_QOS_PEAK_LOWER_THAN_AVERAGE"
+	MsgNetworkQoSNotExists                                  MsgKey = "ACTION_TYPE_FAILED_NETWORK_QOS_NOT_EXISTS"
+	MsgNetworkQoSInvalidDCID                                MsgKey = "ACTION_TYPE_FAILED_NETWORK_QOS_INVALID_DC_ID"
+	MsgPassThroughProfileUnsupportedProperties              MsgKey = "ACTION_TYPE_FAILED_PASSTHROUGH_PROFILE_CONTAINS_NOT_SUPPORTED_PROPERTIES"
 )
 
 // vwire's own message keys: parse and lookup errors of the API, hosts, the
@@ -180,6 +196,7 @@ const (
 	MsgPermitUnknown         MsgKey = "PERMIT_UNKNOWN"
 	MsgBuiltinAdmin          MsgKey = "BUILTIN_ADMIN"
 	MsgPermitNotHeld         MsgKey = "PERMIT_NOT_HELD"
+	MsgQoSTypeNotSupported   MsgKey = "QOS_TYPE_NOT_SUPPORTED"
 )
 
 // Message is a catalogue entry: the code that decides the HTTP status, the
@@ -279,6 +296,21 @@ var messages = map[MsgKey]Message{
 	MsgOVFNetworksMissing:                        {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The following vNICs use networks the target cluster lacks: ${networks}. Attach them, or import with empty_missing_networks=true to put those vNICs on no network."},
 	MsgBlankTemplate:                             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The Blank template cannot be changed."},
 
+	// network QoS and the profile's QoS and pass-through: oVirt's texts
+	// (AppErrors), oVirt's codes (BAD_PARAMETERS: 400)
+	MsgQoSNameNotNull:                          {Code: EINVALID, Text: "QoS name cannot be empty."},
+	MsgQoSNameTooLong:                          {Code: EINVALID, Text: "QoS name length must be under 50 characters."},
+	MsgQoSNameInvalid:                          {Code: EINVALID, Text: "QoS name must be formed of 'a-z', 'A-Z', '0-9', '_' or '-' characters"},
+	MsgQoSOutOfRange:                           {Code: EINVALID, Text: "Cannot ${action} ${type}. Values are out of range\n(Legal range is: ${range})."},
+	MsgQoSNameExist:                            {Code: EINVALID, Text: "Cannot ${action} ${type}. QoS element name already exists."},
+	MsgQoSStoragePoolNotExist:                  {Code: EINVALID, Text: "Cannot ${action} ${type}. Invalid data center."},
+	MsgQoSStoragePoolNotConsistent:             {Code: EINVALID, Text: "Cannot ${action} ${type}. Cannot change QoS data center."},
+	MsgNetworkQoSMissingValues:                 {Code: EINVALID, Text: "Cannot ${action} ${type}. All three values are needed in order to define QoS on each network directions."},
+	MsgNetworkQoSPeakLowerThanAverage:          {Code: EINVALID, Text: "Cannot ${action} ${type}. Peak cannot be set lower than Average."},
+	MsgNetworkQoSNotExists:                     {Code: EINVALID, Text: "The specified Network QoS doesn't exist."},
+	MsgNetworkQoSInvalidDCID:                   {Code: EINVALID, Text: "Cannot ${action} ${type}. Data Center does not contain the specific QoS entity."},
+	MsgPassThroughProfileUnsupportedProperties: {Code: EINVALID, Text: "Cannot ${action} ${type}. 'Port Mirroring,'Qos' and 'Network Filter' are not supported on passthrough profiles."},
+
 	// permissions: oVirt's sentence, then what is missing
 	MsgUserNotAuthorized:            {Code: EFORBIDDEN, Text: "User is not authorized to perform this action. Cannot ${action} ${type}: ${permit} is needed on ${object}."},
 	MsgOnlySuperUserGivesAdminRoles: {Code: EFORBIDDEN, Text: "Cannot ${action} ${type}. Only a SuperUser on the system can give the administrative role ${role}."},
@@ -327,6 +359,7 @@ var messages = map[MsgKey]Message{
 	MsgRoleInUse:             {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The role ${role} is still given by permissions."},
 	MsgPermitUnknown:         {Code: EINVALID, Text: "Cannot ${action} ${type}. Unknown permit: ${permit}."},
 	MsgBuiltinAdmin:          {Code: ECONFLICT, Text: "Cannot ${action} ${type}. admin@internal keeps its user and its SuperUser permission on the system."},
+	MsgQoSTypeNotSupported:   {Code: EINVALID, Text: "Cannot ${action} ${type}. vwire has network QoS only; the type ${qostype} is not supported."},
 	MsgPermitNotHeld:         {Code: EFORBIDDEN, Text: "User is not authorized to perform this action. Cannot ${action} ${type}: granting role ${role} needs its permit ${permit} on ${object}."},
 }
 

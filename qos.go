@@ -2,7 +2,10 @@ package vwire
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // QoSType is the kind of a QoS entity (oVirt's qos type). vwire has network
@@ -92,4 +95,69 @@ func (r Rate) Libvirt() LibvirtRate {
 func RateFromLibvirt(l LibvirtRate) Rate {
 	round := func(v, unit int64) int { return int((v + unit/2) / unit) }
 	return Rate{Average: round(l.Average*8, 1000), Peak: round(l.Peak*8, 1000), Burst: round(l.Burst, 1024)}
+}
+
+// The largest values a network QoS may hold: oVirt's defaults of
+// MaxAverageNetworkQoSValue, MaxPeakNetworkQoSValue (Mbit/s) and
+// MaxBurstNetworkQoSValue (MB).
+const (
+	MaxQoSAverage = 17179
+	MaxQoSPeak    = 34359
+	MaxQoSBurst   = 10240
+)
+
+// MaxQoSName is oVirt's GENERAL_NAME_SIZE for a QoS name.
+const MaxQoSName = 50
+
+// qosNamePattern is oVirt's ValidI18NName: letters of any script, digits,
+// dot, underscore and dash.
+var qosNamePattern = regexp.MustCompile(`^[\p{L}0-9._-]*$`)
+
+// ValidateQoS checks a network QoS entity with oVirt's rules, in oVirt's
+// order: its type (vwire has network QoS only), its name (bean
+// validation), each value's range, then each direction's three values all
+// or none and peak not below average (NetworkQosValidator). A zero value is
+// no value: libvirt takes no average of zero, so a direction is either
+// three positive values or unlimited. Uniqueness of the name in the data
+// center is the store's (the engine turns its conflict into oVirt's
+// message).
+func ValidateQoS(op Op, q *QoS) error {
+	if q.Type != QoSNetwork {
+		return Fail(op, MsgQoSTypeNotSupported, "qostype", string(q.Type))
+	}
+	switch {
+	case q.Name == "":
+		return Fail(op, MsgQoSNameNotNull)
+	case utf8.RuneCountInString(q.Name) > MaxQoSName:
+		return Fail(op, MsgQoSNameTooLong)
+	case !qosNamePattern.MatchString(q.Name):
+		return Fail(op, MsgQoSNameInvalid)
+	}
+	for _, r := range []Rate{q.Inbound, q.Outbound} {
+		for _, v := range []struct{ value, max int }{{r.Average, MaxQoSAverage}, {r.Peak, MaxQoSPeak}, {r.Burst, MaxQoSBurst}} {
+			if v.value < 0 || v.value > v.max {
+				return Fail(op, MsgQoSOutOfRange, "range", "0-"+strconv.Itoa(v.max))
+			}
+		}
+	}
+	for _, r := range []Rate{q.Inbound, q.Outbound} {
+		if !r.IsZero() && (r.Average == 0 || r.Peak == 0 || r.Burst == 0) {
+			return Fail(op, MsgNetworkQoSMissingValues)
+		}
+	}
+	for _, r := range []Rate{q.Inbound, q.Outbound} {
+		if r.Peak < r.Average {
+			return Fail(op, MsgNetworkQoSPeakLowerThanAverage)
+		}
+	}
+	return nil
+}
+
+// ValidatePassThrough is oVirt's rule for a pass-through profile: the vNIC
+// is a host device, which has no port mirroring, QoS or network filter.
+func ValidatePassThrough(op Op, p *VNICProfile) error {
+	if p.PassThrough && (p.PortMirroring || p.QoSID != "" || p.NetworkFilter != "") {
+		return Fail(op, MsgPassThroughProfileUnsupportedProperties)
+	}
+	return nil
 }

@@ -85,6 +85,10 @@ var (
 	evFilterParamRemove = auditType{12112, vwire.SevNormal, "Network filter parameter ${ParameterName} was removed from Interface ${InterfaceName} of VM ${VmName}. (User: ${UserName})"}
 	evLinkUp            = "Link State is UP."
 	evLinkDown          = "Link State is DOWN."
+	// oVirt's network QoS entries (USER_ADDED_NETWORK_QOS and its kin).
+	evQoSAdd    = auditType{10100, vwire.SevNormal, "Network QoS ${QosName} was added. (User: ${UserName})"}
+	evQoSRemove = auditType{10102, vwire.SevNormal, "Network QoS ${QosName} was removed. (User: ${UserName})"}
+	evQoSUpdate = auditType{10104, vwire.SevNormal, "Network QoS ${QosName} was updated. (User: ${UserName})"}
 )
 
 // event builds an audit row. vars are name/value pairs for the template;

@@ -463,6 +463,42 @@ func validateProfile(op vwire.Op, p *vwire.VNICProfile) error {
 	if _, ok := vwire.NWFilterByName(p.NetworkFilter); p.NetworkFilter != "" && !ok {
 		return vwire.Fail(op, vwire.MsgNetworkFilterNotExist)
 	}
+	return vwire.ValidatePassThrough(op, p)
+}
+
+// checkProfileQoS is oVirt's rule for a profile's QoS: it exists
+// (networkQosExistsOrNull) and belongs to the data center of the
+// profile's network.
+func checkProfileQoS(op vwire.Op, tx vwire.Tx, p *vwire.VNICProfile) error {
+	if p.QoSID == "" {
+		return nil
+	}
+	q, err := tx.QoS(p.QoSID)
+	if vwire.ErrorCode(err) == vwire.ENOTFOUND {
+		return vwire.Fail(op, vwire.MsgNetworkQoSNotExists)
+	} else if err != nil {
+		return err
+	}
+	n, err := tx.Network(p.NetworkID)
+	if err != nil {
+		return err
+	}
+	if q.DataCenterID != n.DataCenterID {
+		return vwire.Fail(op, vwire.MsgNetworkQoSInvalidDCID)
+	}
+	return nil
+}
+
+// profileUsed refuses a change a profile may not take while vNICs use it
+// (oVirt's passthroughNotChangedIfUsedByVms).
+func profileUsed(op vwire.Op, tx vwire.Tx, id string) error {
+	users, err := tx.ProfileUsers(id)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return vwire.Fail(op, vwire.MsgVNICProfileInUse, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+	}
 	return nil
 }
 
@@ -483,6 +519,9 @@ func (e *Engine) AddProfile(ctx context.Context, p *vwire.VNICProfile) error {
 		} else if err != nil {
 			return err
 		}
+		if err := checkProfileQoS(op, tx, p); err != nil {
+			return err
+		}
 		if err := tx.CreateProfile(p); err != nil {
 			return nameConflict(op, vwire.MsgVNICProfileNameInUse, err)
 		}
@@ -490,35 +529,54 @@ func (e *Engine) AddProfile(ctx context.Context, p *vwire.VNICProfile) error {
 	})
 }
 
-// UpdateProfile applies mutate to the stored profile and writes it.
+// UpdateProfile applies mutate to the stored profile and writes it. A
+// change of what running vNICs must have (QoS, port mirroring, network
+// filter) reaches them after the commit; pass-through, which makes the
+// vNIC another kind of device, cannot change while vNICs use the profile.
 func (e *Engine) UpdateProfile(ctx context.Context, id string, mutate func(*vwire.VNICProfile) error) (*vwire.VNICProfile, error) {
 	op := vwire.OpEditProfile
 	if err := e.authorize(ctx, op, on(vwire.PermitConfigureVNICProfile, vwire.ObjProfile, id)); err != nil {
 		return nil, err
 	}
 	var p *vwire.VNICProfile
+	var live bool
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if p, err = tx.Profile(id); err != nil {
 			return err
 		}
-		networkID := p.NetworkID
+		old := *p
 		if err := mutate(p); err != nil {
 			return err
 		}
 		if err := validateProfile(op, p); err != nil {
 			return err
 		}
-		p.ID, p.NetworkID = id, networkID
+		p.ID, p.NetworkID = id, old.NetworkID
 		vars, err := profileVars(tx, p)
 		if err != nil {
+			return err
+		}
+		if p.PassThrough != old.PassThrough {
+			if err := profileUsed(op, tx, id); err != nil {
+				return err
+			}
+		}
+		if err := checkProfileQoS(op, tx, p); err != nil {
 			return err
 		}
 		if err := tx.UpdateProfile(p); err != nil {
 			return nameConflict(op, vwire.MsgVNICProfileNameInUse, err)
 		}
+		live = p.QoSID != old.QoSID || p.PortMirroring != old.PortMirroring || p.NetworkFilter != old.NetworkFilter
 		return newEvent(ctx, evProfileUpdate, vars...).write(tx)
 	})
-	return p, err
+	if err != nil {
+		return nil, err
+	}
+	if live {
+		e.fanOut(ctx, op, []string{id})
+	}
+	return p, nil
 }
 
 // RemoveProfile deletes a profile no vNIC uses.

@@ -31,6 +31,7 @@ type world struct {
 	redNet, blueNet, red, blue    string
 	vm1, vm2, nic1, nic2, macPool string
 	adminID, adminPerm            string
+	qos                           string
 }
 
 // newWorld serves HTTPS with the engine's own CA, as a new engine does, and
@@ -55,6 +56,7 @@ func newWorld(t *testing.T) *world {
 		}
 	}
 	w.red, w.blue = a.idByName("vnicprofiles", "red"), a.idByName("vnicprofiles", "blue")
+	w.qos = parseX(t, a.expect(201, "POST", "/datacenters/"+w.dc+"/qoss", `<qos><name>gold</name><type>network</type></qos>`)).ID
 	vm := func(name string) (string, string) {
 		id := parseX(t, a.expect(201, "POST", "/vms", `<vm><name>`+name+`</name><cluster id="`+w.cluster+`"/><template><name>Blank</name></template></vm>`)).ID
 		nic := parseX(t, a.expect(201, "POST", "/vms/"+id+"/nics", `<nic><name>nic1</name><vnic_profile id="`+w.mgmt+`"/></nic>`)).ID
@@ -175,6 +177,11 @@ var noRights = map[string]expectation{
 	"DELETE /datacenters/{id}":                          refused,
 	"GET /datacenters/{id}/clusters":                    refused,
 	"GET /datacenters/{id}/networks":                    refused,
+	"GET /datacenters/{id}/qoss":                        refused,
+	"POST /datacenters/{id}/qoss":                       refused,
+	"GET /datacenters/{id}/qoss/{qid}":                  refused,
+	"PUT /datacenters/{id}/qoss/{qid}":                  refused,
+	"DELETE /datacenters/{id}/qoss/{qid}":               refused,
 	"GET /clusters":                                     filtered,
 	"POST /clusters":                                    unseenRef,
 	"GET /clusters/{id}":                                refused,
@@ -340,12 +347,13 @@ func TestEveryRouteForUserWithoutRights(t *testing.T) {
 		"nics": `<nic><name>nicx</name><vnic_profile id="` + w.red + `"/></nic>`, "permissions": `<permission><role><name>SuperUser</name></role><user id="` + w.adminID + `"/><vm id="` + w.vm1 + `"/></permission>`,
 		"users": `<user><user_name>x</user_name><password>x</password></user>`, "roles": `<role><name>rx</name><permits><permit id="1"/></permits></role>`,
 		"permits": `<permit id="2"/>`, "networks-sub": `<network id="` + w.blueNet + `"/>`,
+		"qoss":                    `<qos><name>qx</name><type>network</type></qos>`,
 		"networkfilterparameters": `<network_filter_parameter><name>IP</name><value>198.51.100.1</value></network_filter_parameter>`,
 	}
 	snapshot := func() string {
 		var b strings.Builder
 		for _, c := range []string{"datacenters", "clusters", "hosts", "networks", "vnicprofiles", "templates", "vms", "macpools", "users", "roles", "permissions",
-			"vms/" + w.vm1 + "/nics", "vms/" + w.vm1 + "/permissions", "clusters/" + w.cluster + "/networks", "roles/00000000-0000-0000-0000-000000000001/permits"} {
+			"vms/" + w.vm1 + "/nics", "vms/" + w.vm1 + "/permissions", "datacenters/" + w.dc + "/qoss", "clusters/" + w.cluster + "/networks", "roles/00000000-0000-0000-0000-000000000001/permits"} {
 			b.WriteString(w.admin.expect(200, "GET", "/"+c, ""))
 		}
 		return b.String()
@@ -372,6 +380,8 @@ func TestEveryRouteForUserWithoutRights(t *testing.T) {
 				segs[i] = w.adminID
 			case "{fid}":
 				segs[i] = vwire.NWFilters[0].ID()
+			case "{qid}":
+				segs[i] = w.qos
 			case "{$}":
 				segs[i] = ""
 			default:

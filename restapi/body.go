@@ -265,6 +265,9 @@ var shapes = map[string]shape{
 
 	"port": intShape, "memory": intShape, "mtu": intShape, "link_bounce_hold": intShape,
 	"major": intShape, "minor": intShape,
+	"inbound_average": intShape, "inbound_peak": intShape, "inbound_burst": intShape,
+	"outbound_average": intShape, "outbound_peak": intShape, "outbound_burst": intShape,
+	"mode": stringShape,
 
 	"allow_duplicates": boolShape, "linked": boolShape, "local": boolShape, "plugged": boolShape,
 	"port_mirroring": boolShape, "required": boolShape, "regenerate_ids": boolShape,
@@ -276,6 +279,7 @@ var shapes = map[string]shape{
 	"configuration": objectShape, "ranges": objectShape, "range": objectShape, "usages": objectShape,
 	"version": objectShape, "vlan": objectShape, "mac": objectShape,
 	"user": objectShape, "role": objectShape, "domain": objectShape, "permits": objectShape, "permit": objectShape,
+	"qos": objectShape, "pass_through": objectShape,
 }
 
 var qualifiedShapes = map[string]shape{"vlan.id": intShape}

@@ -109,7 +109,7 @@ func (q *request) dcNode(dc *vwire.DataCenter) *node {
 	h := q.href("datacenters", dc.ID)
 	n := &node{name: "data_center", href: h, id: dc.ID}
 	return n.add(str("name", dc.Name), optStr("description", dc.Description),
-		link("clusters", h+"/clusters"), link("networks", h+"/networks"),
+		link("clusters", h+"/clusters"), link("networks", h+"/networks"), link("qoss", h+"/qoss"),
 		boolean("local", dc.Local), str("quota_mode", "disabled"), str("status", "up"), str("storage_format", "v5"),
 		el("supported_versions", item(versionNode(vwire.NewestVersion))),
 		versionNode(dc.Version),

@@ -118,15 +118,45 @@ func (s *Server) addNetwork(q *request) error {
 
 // ---- vNIC profiles
 
-func (q *request) profileNode(p *vwire.VNICProfile) *node {
+// profileNode renders a profile; qosDCs maps its QoS to the QoS's data
+// center, which the reference's href names (oVirt's
+// /datacenters/{dc}/qoss/{id}).
+func (q *request) profileNode(p *vwire.VNICProfile, qosDCs map[string]string) *node {
 	n := &node{name: "vnic_profile", href: q.href("vnicprofiles", p.ID), id: p.ID}
+	mode := "disabled"
+	if p.PassThrough {
+		mode = "enabled"
+	}
+	var qos *node
+	if p.QoSID != "" {
+		qos = &node{name: "qos", id: p.QoSID}
+		if dc := qosDCs[p.QoSID]; dc != "" {
+			qos.href = q.href("datacenters", dc, "qoss", p.QoSID)
+		}
+	}
 	return n.add(str("name", p.Name), optStr("description", p.Description),
-		el("pass_through", str("mode", "disabled")),
+		el("pass_through", str("mode", mode)),
 		boolean("port_mirroring", p.PortMirroring),
 		str("guest_notification", string(p.Notify)),
 		integer("link_bounce_hold", p.BounceHold.Milliseconds()),
-		ref("network", q.href("networks", p.NetworkID), p.NetworkID), q.profileFilterNode(p),
+		ref("network", q.href("networks", p.NetworkID), p.NetworkID), q.profileFilterNode(p), qos,
 		link("permissions", q.href("vnicprofiles", p.ID, "permissions")))
+}
+
+// profileNodes is the renderer of some profiles: the data centers of
+// their QoS come from one engine read for them all.
+func (s *Server) profileNodes(q *request, ps ...*vwire.VNICProfile) (func(*vwire.VNICProfile) *node, error) {
+	var ids []string
+	for _, p := range ps {
+		if p.QoSID != "" {
+			ids = append(ids, p.QoSID)
+		}
+	}
+	dcs, err := s.eng.QoSDataCenters(q.ctx(), ids)
+	if err != nil {
+		return nil, err
+	}
+	return func(p *vwire.VNICProfile) *node { return q.profileNode(p, dcs) }, nil
 }
 
 // writeProfiles lists the profiles a filter and the request's search select.
@@ -139,8 +169,46 @@ func (s *Server) writeProfiles(q *request, f vwire.ProfileFilter) error {
 	if err != nil {
 		return err
 	}
-	q.write(http.StatusOK, render("vnic_profiles", ps, q.profileNode))
+	nodes, err := s.profileNodes(q, ps...)
+	if err != nil {
+		return err
+	}
+	q.write(http.StatusOK, render("vnic_profiles", ps, nodes))
 	return nil
+}
+
+// writeProfile answers with one profile.
+func (s *Server) writeProfile(q *request, status int, p *vwire.VNICProfile) error {
+	nodes, err := s.profileNodes(q, p)
+	if err != nil {
+		return err
+	}
+	if status == http.StatusCreated {
+		q.created(nodes(p))
+	} else {
+		q.write(status, nodes(p))
+	}
+	return nil
+}
+
+func (s *Server) getProfile(q *request) error {
+	p, err := s.eng.Profile(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.writeProfile(q, http.StatusOK, p)
+}
+
+func (s *Server) updateProfile(q *request) error {
+	b, err := q.body()
+	if err != nil {
+		return err
+	}
+	p, err := s.eng.UpdateProfile(q.ctx(), q.r.PathValue("id"), func(p *vwire.VNICProfile) error { return applyProfile(b, p) })
+	if err != nil {
+		return err
+	}
+	return s.writeProfile(q, http.StatusOK, p)
 }
 
 func (s *Server) listProfiles(q *request) error {
@@ -181,6 +249,25 @@ func applyProfile(b *in, p *vwire.VNICProfile) error {
 	if hold != nil {
 		p.BounceHold = time.Duration(*hold) * time.Millisecond
 	}
+	// <qos id="…"/> names the QoS; an empty <qos/> clears it (oVirt's
+	// VnicProfileMapper). oVirt also clears on a qos named without an id,
+	// which would silently undo what the client asked for: refused here.
+	if id, name, ok := b.ref("qos"); ok {
+		if id == "" && name != "" {
+			return vwire.InvalidValue(vwire.MsgInvalidValue, `A vNIC profile's qos is named by its id (<qos id="…"/>); an empty <qos/> removes it.`)
+		}
+		p.QoSID = id
+	}
+	if pt := b.child("pass_through"); pt != nil {
+		if v, ok := pt.str("mode"); ok {
+			switch v {
+			case "enabled", "disabled":
+				p.PassThrough = v == "enabled"
+			default:
+				return vwire.InvalidValue(vwire.MsgInvalidEnum, fmt.Sprintf("Invalid value '%s' for field 'pass_through.mode'. Possible values: [enabled, disabled]", v))
+			}
+		}
+	}
 	return readProfileFilter(b, p)
 }
 
@@ -193,11 +280,15 @@ func (s *Server) addProfileOn(q *request, b *in, networkID string) error {
 	if err := applyProfile(b, p); err != nil {
 		return err
 	}
+	// oVirt gives the default filter only to a profile that is not
+	// pass-through (AddVnicProfileCommand), which may have none.
+	if p.PassThrough && !b.has("network_filter") {
+		p.NetworkFilter = ""
+	}
 	if err := s.eng.AddProfile(q.ctx(), p); err != nil {
 		return err
 	}
-	q.created(q.profileNode(p))
-	return nil
+	return s.writeProfile(q, http.StatusCreated, p)
 }
 
 func (s *Server) addProfile(q *request) error {

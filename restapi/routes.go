@@ -25,6 +25,11 @@ func (s *Server) routes() {
 	s.api("DELETE /datacenters/{id}", removeOne(s.eng.RemoveDataCenter), false)
 	s.api("GET /datacenters/{id}/clusters", s.listDataCenterClusters, false)
 	s.api("GET /datacenters/{id}/networks", s.listDataCenterNetworks, false)
+	s.api("GET /datacenters/{id}/qoss", s.listQoSs, false)
+	s.api("POST /datacenters/{id}/qoss", s.addQoS, false)
+	s.api("GET /datacenters/{id}/qoss/{qid}", s.getQoS, false)
+	s.api("PUT /datacenters/{id}/qoss/{qid}", s.updateQoS, false)
+	s.api("DELETE /datacenters/{id}/qoss/{qid}", s.removeQoS, false)
 
 	s.api("GET /clusters", s.listClusters, false)
 	s.api("POST /clusters", s.addCluster, false)
@@ -51,8 +56,8 @@ func (s *Server) routes() {
 
 	s.api("GET /vnicprofiles", s.listProfiles, false)
 	s.api("POST /vnicprofiles", s.addProfile, false)
-	s.api("GET /vnicprofiles/{id}", getOne(s, s.eng.Profile, (*request).profileNode), false)
-	s.api("PUT /vnicprofiles/{id}", updateOne(withoutRequest(applyProfile), s.eng.UpdateProfile, (*request).profileNode), false)
+	s.api("GET /vnicprofiles/{id}", s.getProfile, false)
+	s.api("PUT /vnicprofiles/{id}", s.updateProfile, false)
 	s.api("DELETE /vnicprofiles/{id}", removeOne(s.eng.RemoveProfile), false)
 
 	s.api("GET /macpools", s.listMACPools, false)

@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"text/tabwriter"
-	"time"
 
 	ovirtsdk4 "github.com/ovirt/go-ovirt"
 	"github.com/spf13/cobra"
@@ -32,6 +30,7 @@ func (s *session) infraCmds(root *cobra.Command) {
 	root.AddCommand(s.clusterCmds()...)
 	root.AddCommand(s.networkCmds()...)
 	root.AddCommand(s.profileCmds()...)
+	root.AddCommand(s.qosCmds()...)
 	root.AddCommand(s.templateCmds()...)
 }
 
@@ -458,131 +457,6 @@ func (s *session) networkCmds() []*cobra.Command {
 	}
 	network.AddCommand(add, attach, detach, remove)
 	return []*cobra.Command{list, network}
-}
-
-// ---- vNIC profiles
-
-func (s *session) profileCmds() []*cobra.Command {
-	var netFilter string
-	list := &cobra.Command{
-		Use:   "profiles",
-		Short: "list vNIC profiles",
-		Args:  nargs(0),
-		RunE: s.do(func(k *cli, _ []string) error {
-			var ps []*ovirtsdk4.VnicProfile
-			var err error
-			if netFilter != "" {
-				n, err := k.find("networks", "network", netFilter)
-				if err != nil {
-					return err
-				}
-				ps, err = k.c.NetworkProfiles(k.ctx, n.ID)
-				if err != nil {
-					return err
-				}
-			} else if ps, err = k.c.Profiles(k.ctx); err != nil {
-				return err
-			}
-			views := make([]profileJSON, 0, len(ps))
-			for _, p := range ps {
-				views = append(views, profileView(p))
-			}
-			nets := k.names("networks")
-			return k.print(views, func(w *tabwriter.Writer) {
-				fmt.Fprintln(w, "NAME\tNETWORK\tID\tDESCRIPTION")
-				for _, v := range views {
-					n := ""
-					if v.Network != nil {
-						n = nets[v.Network.ID]
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", v.Name, dash(n), v.ID, v.Description)
-				}
-			})
-		}),
-	}
-	list.Flags().StringVar(&netFilter, "network", "", "only the profiles of this network")
-	s.completeFlag(list, "network", "networks")
-
-	profile := group("profile", "add, show or remove a vNIC profile", "profile add|show|remove …")
-	var pf struct {
-		network, notify string
-		hold            time.Duration
-	}
-	add := &cobra.Command{
-		Use:   "add NAME",
-		Short: "add a vNIC profile to a network",
-		Args:  nargs(1),
-		RunE: s.do(func(k *cli, a []string) error {
-			if pf.network == "" {
-				return usageErr("usage: vwire profile add NAME --network NET [--guest-notification none|link_bounce|announce] [--link-bounce-hold DURATION]")
-			}
-			n, err := k.find("networks", "network", pf.network)
-			if err != nil {
-				return err
-			}
-			p, err := k.c.AddProfile(k.ctx, n.ID, client.ProfileSpec{Name: a[0], GuestNotification: pf.notify, LinkBounceHold: pf.hold})
-			if err != nil {
-				return err
-			}
-			v := profileView(p)
-			return k.done(v, "vNIC profile %s added to network %s (id %s)", v.Name, n.Name, v.ID)
-		}),
-	}
-	add.Flags().StringVar(&pf.network, "network", "", "the network (name or id)")
-	add.Flags().StringVar(&pf.notify, "guest-notification", "", "on a move to this profile's network: none, link_bounce or announce")
-	add.Flags().DurationVar(&pf.hold, "link-bounce-hold", 0, "how long link_bounce holds the link down (default 1s)")
-	s.completeFlag(add, "network", "networks")
-	add.RegisterFlagCompletionFunc("guest-notification", cobra.FixedCompletions([]string{"none", "link_bounce", "announce"}, cobra.ShellCompDirectiveNoFileComp))
-	show := &cobra.Command{
-		Use:               "show PROFILE",
-		Short:             "a vNIC profile's details",
-		Args:              nargs(1),
-		ValidArgsFunction: s.complete("vnicprofiles"),
-		RunE: s.do(func(k *cli, a []string) error {
-			p, err := k.c.FindProfile(k.ctx, a[0])
-			if err != nil {
-				return err
-			}
-			v := profileView(p)
-			note, err := k.c.ProfileNotification(k.ctx, v.ID)
-			if err != nil {
-				return err
-			}
-			v.GuestNotification = note.Mode
-			v.LinkBounceHold = strconv.FormatInt(note.Hold.Milliseconds(), 10)
-			return k.print(v, func(w *tabwriter.Writer) {
-				n := ""
-				if v.Network != nil {
-					n = k.nameOf("networks", v.Network.ID)
-				}
-				mode := dash(note.Mode)
-				if note.Mode == "link_bounce" {
-					mode += fmt.Sprintf(" (link down for %s)", note.Hold)
-				}
-				fmt.Fprintf(w, "Name:\t%s\nID:\t%s\nNetwork:\t%s\nGuest notification:\t%s\nPort mirroring:\t%s\nDescription:\t%s\n",
-					v.Name, v.ID, dash(n), mode, dash(v.PortMirroring), dash(v.Description))
-			})
-		}),
-	}
-	remove := &cobra.Command{
-		Use:               "remove PROFILE",
-		Short:             "remove a vNIC profile (no vNIC may use it)",
-		Args:              nargs(1),
-		ValidArgsFunction: s.complete("vnicprofiles"),
-		RunE: s.do(func(k *cli, a []string) error {
-			p, err := k.c.FindProfile(k.ctx, a[0])
-			if err != nil {
-				return err
-			}
-			name, _ := p.Name()
-			if err := k.c.RemoveProfile(k.ctx, p.MustId()); err != nil {
-				return err
-			}
-			return k.done(removed{"vnic_profile", p.MustId(), name}, "vNIC profile %s removed", name)
-		}),
-	}
-	profile.AddCommand(add, show, remove)
-	return []*cobra.Command{list, profile}
 }
 
 // ---- templates

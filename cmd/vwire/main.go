@@ -57,8 +57,19 @@ Infrastructure:
   network attach NET C | network detach NET C | network remove NET
   profiles [--network NET]              list vNIC profiles
   profile add NAME --network NET [--guest-notification none|link_bounce|announce]
-              [--link-bounce-hold DURATION]
+              [--link-bounce-hold DURATION] [--qos QOS] [--port-mirroring]
+              [--network-filter FILTER|none] [--pass-through]
+  profile update PROFILE [--description D] [--qos QOS | --no-qos] [--port-mirroring true|false]
+              [--network-filter FILTER|none] [--pass-through true|false]
+                                        running vNICs follow its QoS, mirroring and filter
   profile show PROFILE | profile remove PROFILE
+  qos list | qos show QOS | qos remove QOS
+                                        a data center's network QoS (each takes
+                                        --datacenter DC, or --dc; default Default)
+  qos add NAME [--description D] [--inbound-average MBPS --inbound-peak MBPS --inbound-burst MB]
+               [--outbound-average MBPS --outbound-peak MBPS --outbound-burst MB]
+  qos update QOS [--name N] [--description D] [--inbound-…|--outbound-… N]
+                 [--no-inbound] [--no-outbound]
   hosts                                 list hosts and their status
   host show HOST                        a host's status and details (also: host status)
   host add NAME ADDRESS[:PORT] [--cluster C]

@@ -289,13 +289,20 @@ func networkView(n *ovirtsdk4.Network) networkJSON {
 }
 
 type profileJSON struct {
-	ID                string   `json:"id"`
-	Name              string   `json:"name"`
-	Description       string   `json:"description,omitempty"`
-	Network           *refJSON `json:"network,omitempty"`
-	PortMirroring     string   `json:"port_mirroring,omitempty"`
-	GuestNotification string   `json:"guest_notification,omitempty"` // vwire's
-	LinkBounceHold    string   `json:"link_bounce_hold,omitempty"`   // milliseconds
+	ID                string           `json:"id"`
+	Name              string           `json:"name"`
+	Description       string           `json:"description,omitempty"`
+	Network           *refJSON         `json:"network,omitempty"`
+	PortMirroring     string           `json:"port_mirroring,omitempty"`
+	QoS               *refJSON         `json:"qos,omitempty"`
+	NetworkFilter     *refJSON         `json:"network_filter,omitempty"`
+	PassThrough       *passThroughJSON `json:"pass_through,omitempty"`
+	GuestNotification string           `json:"guest_notification,omitempty"` // vwire's
+	LinkBounceHold    string           `json:"link_bounce_hold,omitempty"`   // milliseconds
+}
+
+type passThroughJSON struct {
+	Mode string `json:"mode"`
 }
 
 func profileView(p *ovirtsdk4.VnicProfile) profileJSON {
@@ -306,6 +313,17 @@ func profileView(p *ovirtsdk4.VnicProfile) profileJSON {
 		out.Network = ref(n.Id())
 	}
 	out.PortMirroring = boolText(p.PortMirroring())
+	if q, ok := p.Qos(); ok {
+		out.QoS = ref(q.Id())
+	}
+	if f, ok := p.NetworkFilter(); ok {
+		out.NetworkFilter = ref(f.Id())
+	}
+	if pt, ok := p.PassThrough(); ok {
+		if m, ok := pt.Mode(); ok {
+			out.PassThrough = &passThroughJSON{Mode: string(m)}
+		}
+	}
 	return out
 }
 

@@ -190,27 +190,32 @@ func (t *Tx) DeleteVM(id string) error {
 // ---- vNICs
 
 // nicSelect joins the profile, network and QoS a vNIC uses, which every
-// read needs; the filter parameters come from one more query per read
-// (fillFilterParams).
+// read needs, and tells whether the vNIC has filter parameters: those come
+// from one more query per read (fillFilterParams), made only then.
 const nicSelect = `SELECT n.id, n.vm_id, n.name, n.mac, n.interface, n.vnic_profile_id, n.linked, n.plugged, n.synced,
 	n.obs_present, n.obs_alias, n.obs_pci, n.obs_bridge, n.obs_mac, n.obs_model, n.obs_link, n.obs_at,
 	n.obs_mirroring, n.obs_qos, n.obs_filter, n.obs_filter_params, n.obs_error,
 	COALESCE(p.name, ''), COALESCE(p.network_id, ''), COALESCE(w.name, ''), COALESCE(p.port_mirroring, FALSE),
-	COALESCE(p.guest_notification, 'none'), COALESCE(p.link_bounce_hold_ms, 0), ` + nicQoSCols + `
+	COALESCE(p.guest_notification, 'none'), COALESCE(p.link_bounce_hold_ms, 0), ` + nicQoSCols + `,
+	EXISTS (SELECT 1 FROM nic_filter_parameters f WHERE f.nic_id = n.id)
 	FROM nics n LEFT JOIN vnic_profiles p ON p.id = n.vnic_profile_id LEFT JOIN networks w ON w.id = p.network_id
 	LEFT JOIN network_qos q ON q.id = p.qos_id`
 
-func scanNIC(s interface{ Scan(...any) error }) (*vwire.NIC, error) {
+// scanNIC reads a row of nicSelect, and whether the vNIC has filter
+// parameters.
+func scanNIC(s interface{ Scan(...any) error }) (*vwire.NIC, bool, error) {
 	var n vwire.NIC
 	var profile sql.NullString
 	var o vwire.NICObserved
 	var at, hold int64
-	var qos, params string
-	if err := s.Scan(append([]any{&n.ID, &n.VMID, &n.Name, &n.MAC, &n.Interface, &profile, &n.Linked, &n.Plugged, &n.Synced,
+	var qos, obsParams string
+	var params bool
+	dest := append([]any{&n.ID, &n.VMID, &n.Name, &n.MAC, &n.Interface, &profile, &n.Linked, &n.Plugged, &n.Synced,
 		&o.Present, &o.Alias, &o.PCIAddress, &o.Bridge, &o.MAC, &o.Model, &o.LinkUp, &at,
-		&o.Mirroring, &qos, &o.Filter, &params, &o.Error,
-		&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring, &n.Notify, &hold}, nicQoSDest(&n)...)...); err != nil {
-		return nil, err
+		&o.Mirroring, &qos, &o.Filter, &obsParams, &o.Error,
+		&n.ProfileName, &n.NetworkID, &n.NetworkName, &n.PortMirroring, &n.Notify, &hold}, nicQoSDest(&n)...)
+	if err := s.Scan(append(dest, &params)...); err != nil {
+		return nil, false, err
 	}
 	n.BounceHold = time.Duration(hold) * time.Millisecond
 	if !profile.Valid {
@@ -220,14 +225,14 @@ func scanNIC(s interface{ Scan(...any) error }) (*vwire.NIC, error) {
 	if at != 0 {
 		o.At = fromMillis(at)
 		if err := unmarshalObs(qos, &o.QoS); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		if err := unmarshalObs(params, &o.FilterParams); err != nil {
-			return nil, err
+		if err := unmarshalObs(obsParams, &o.FilterParams); err != nil {
+			return nil, false, err
 		}
 		n.Observed = &o
 	}
-	return &n, nil
+	return &n, params, nil
 }
 
 // unmarshalObs reads an observed value stored as JSON; ” is its zero value.
@@ -252,28 +257,39 @@ func marshalObs(zero bool, v any) string {
 
 func (t *Tx) NIC(id string) (*vwire.NIC, error) {
 	var n *vwire.NIC
-	err := t.one("Nic", id, func(r *sql.Row) (err error) { n, err = scanNIC(r); return }, nicSelect+` WHERE n.id = ?`, id)
+	var params bool
+	err := t.one("Nic", id, func(r *sql.Row) (err error) { n, params, err = scanNIC(r); return }, nicSelect+` WHERE n.id = ?`, id)
 	if err != nil {
 		return nil, err
 	}
-	return n, t.fillFilterParams([]*vwire.NIC{n}, `WHERE n.id = ?`, id)
+	if params {
+		err = t.fillFilterParams([]*vwire.NIC{n}, `WHERE n.id = ?`, id)
+	}
+	return n, err
+}
+
+// readNICs lists the vNICs nicSelect and its tail (joins, condition,
+// order) select; cond is the same selection for their filter parameters.
+func (t *Tx) readNICs(tail, cond string, args ...any) ([]*vwire.NIC, error) {
+	var params bool
+	nics, err := list(t, func(r *sql.Rows) (*vwire.NIC, error) {
+		n, p, err := scanNIC(r)
+		params = params || p
+		return n, err
+	}, nicSelect+tail, args...)
+	if err != nil || !params {
+		return nics, err
+	}
+	return nics, t.fillFilterParams(nics, cond, args...)
 }
 
 func (t *Tx) NICs(vmID string) ([]*vwire.NIC, error) {
-	nics, err := list(t, func(r *sql.Rows) (*vwire.NIC, error) { return scanNIC(r) }, nicSelect+` WHERE n.vm_id = ? ORDER BY n.name`, vmID)
-	if err != nil {
-		return nil, err
-	}
-	return nics, t.fillFilterParams(nics, `WHERE n.vm_id = ?`, vmID)
+	return t.readNICs(` WHERE n.vm_id = ? ORDER BY n.name`, `WHERE n.vm_id = ?`, vmID)
 }
 
 func (t *Tx) NICsOnHost(hostID string) ([]*vwire.NIC, error) {
-	nics, err := list(t, func(r *sql.Rows) (*vwire.NIC, error) { return scanNIC(r) },
-		nicSelect+` JOIN vms v ON v.id = n.vm_id WHERE v.host_id = ? ORDER BY n.vm_id, n.name`, hostID)
-	if err != nil {
-		return nil, err
-	}
-	return nics, t.fillFilterParams(nics, `JOIN vms v ON v.id = n.vm_id WHERE v.host_id = ?`, hostID)
+	return t.readNICs(` JOIN vms v ON v.id = n.vm_id WHERE v.host_id = ? ORDER BY n.vm_id, n.name`,
+		`JOIN vms v ON v.id = n.vm_id WHERE v.host_id = ?`, hostID)
 }
 
 func (t *Tx) CreateNIC(n *vwire.NIC) error {
