@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -13,21 +14,9 @@ import (
 	"vwire.dev/vwire/internal/testenv"
 )
 
-// The profile attributes are set through oVirt's own Go SDK (REST only):
-// QoS entities under /datacenters/{id}/qoss, a profile's port_mirroring, qos
-// and network_filter, as an oVirt user sets them.
-
-// sdk is an oVirt SDK connection to the deployment's engine.
-func (d *deployment) sdk() *ovirtsdk4.Connection {
-	d.t.Helper()
-	c, err := ovirtsdk4.NewConnectionBuilder().URL(d.eng.URL()).Username("admin@internal").Password("secret").
-		CAFile(d.eng.CAFile()).Timeout(2 * time.Minute).Build()
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	d.t.Cleanup(func() { c.Close() })
-	return c
-}
+// The profile attributes are set through vwire's REST client: QoS entities
+// under /datacenters/{id}/qoss (oVirt's representation), a profile's
+// port_mirroring, qos and network_filter.
 
 // outbound is a network QoS entity's outbound limit: average and peak in
 // Mbit/s, burst in MB (oVirt's units; all three or none).
@@ -36,56 +25,22 @@ func outbound(name string, mbps int64) *ovirtsdk4.Qos {
 		OutboundAverage(mbps).OutboundPeak(mbps).OutboundBurst(1).MustBuild()
 }
 
-func addQoS(t *testing.T, c *ovirtsdk4.Connection, dc string, q *ovirtsdk4.Qos) string {
-	t.Helper()
-	r, err := c.SystemService().DataCentersService().DataCenterService(dc).QossService().Add().Qos(q).Send()
-	if err != nil {
-		t.Fatalf("add QoS: %v", err)
-	}
-	got, ok := r.Qos()
-	if !ok {
-		t.Fatal("add QoS: no qos in the answer")
-	}
-	return idOf(got, true)
+func (a *api) addQoS(dc string, q *ovirtsdk4.Qos) string {
+	a.t.Helper()
+	return idOf(expect(a, 201, "add QoS", func(ctx context.Context) (*ovirtsdk4.Qos, error) { return a.AddQoS(ctx, dc, q) }), true)
 }
 
-func updateQoS(t *testing.T, c *ovirtsdk4.Connection, dc, id string, q *ovirtsdk4.Qos) {
-	t.Helper()
-	if _, err := c.SystemService().DataCentersService().DataCenterService(dc).QossService().QosService(id).Update().Qos(q).Send(); err != nil {
-		t.Fatalf("update QoS %s: %v", id, err)
-	}
+func (a *api) updateQoS(dc, id string, q *ovirtsdk4.Qos) {
+	a.t.Helper()
+	expect(a, 200, "update QoS "+id, func(ctx context.Context) (*ovirtsdk4.Qos, error) { return a.UpdateQoS(ctx, dc, id, q) })
 }
 
-// sdkProfile adds a profile to a network; b's fields say its attributes.
-func sdkProfile(t *testing.T, c *ovirtsdk4.Connection, network string, b *ovirtsdk4.VnicProfileBuilder) *ovirtsdk4.VnicProfile {
-	t.Helper()
-	r, err := c.SystemService().NetworksService().NetworkService(network).VnicProfilesService().Add().Profile(b.MustBuild()).Send()
-	if err != nil {
-		t.Fatalf("add profile: %v", err)
-	}
-	p, ok := r.Profile()
-	if !ok {
-		t.Fatal("add profile: no vnic_profile in the answer")
-	}
-	return p
+func (a *api) editProfile(id string, u client.ProfileUpdate) {
+	a.t.Helper()
+	expect(a, 200, "update profile "+id, func(ctx context.Context) (*ovirtsdk4.VnicProfile, error) { return a.UpdateProfile(ctx, id, u) })
 }
 
-// editProfile changes a profile's fields set in b.
-func editProfile(t *testing.T, c *ovirtsdk4.Connection, id string, b *ovirtsdk4.VnicProfileBuilder) {
-	t.Helper()
-	if _, err := c.SystemService().VnicProfilesService().ProfileService(id).Update().Profile(b.MustBuild()).Send(); err != nil {
-		t.Fatalf("update profile %s: %v", id, err)
-	}
-}
-
-// noQoS and noFilter are a profile's qos and network_filter cleared
-// (oVirt's empty <qos/> and <network_filter/>).
-func noQoS() *ovirtsdk4.Qos              { return ovirtsdk4.NewQosBuilder().MustBuild() }
-func noFilter() *ovirtsdk4.NetworkFilter { return ovirtsdk4.NewNetworkFilterBuilder().MustBuild() }
-func qosRef(id string) *ovirtsdk4.Qos    { return ovirtsdk4.NewQosBuilder().Id(id).MustBuild() }
-func profileB(name string) *ovirtsdk4.VnicProfileBuilder {
-	return ovirtsdk4.NewVnicProfileBuilder().Name(name)
-}
+func ptr[T any](v T) *T { return &v }
 
 // in is the deployment as seen from a subtest: the API helpers fail t,
 // not the parent test (whose other subtests then still run).
@@ -157,7 +112,6 @@ const (
 // address or MAC changed on the way.
 func TestGuestProfileAttributes(t *testing.T) {
 	d := deploy(t, time.Hour)
-	c := d.sdk()
 	netM, _ := d.network(true)
 	netQ, _ := d.network(true)
 	netS, _ := d.network(true)
@@ -169,15 +123,15 @@ func TestGuestProfileAttributes(t *testing.T) {
 
 	// Profiles: mirroring or not on M; the anti-spoofing filter (the
 	// default) or none on S; on Q, no QoS (the QoS subtest adds its own).
-	mirror := idOf(sdkProfile(t, c, d.networkID(netM), profileB("mirror").PortMirroring(true)), true)
-	plainM := idOf(sdkProfile(t, c, d.networkID(netM), profileB("plainM").PortMirroring(false)), true)
-	plainQ := idOf(sdkProfile(t, c, d.networkID(netQ), profileB("plainQ")), true)
-	fp := sdkProfile(t, c, d.networkID(netS), profileB("filtered"))
+	mirror := idOf(d.addProfile(d.networkID(netM), client.ProfileSpec{Name: "mirror", PortMirroring: true}), true)
+	plainM := idOf(d.addProfile(d.networkID(netM), client.ProfileSpec{Name: "plainM"}), true)
+	plainQ := idOf(d.addProfile(d.networkID(netQ), client.ProfileSpec{Name: "plainQ"}), true)
+	fp := d.addProfile(d.networkID(netS), client.ProfileSpec{Name: "filtered"})
 	filtered := idOf(fp, true)
 	if f, ok := fp.NetworkFilter(); !ok || f == nil {
 		t.Fatalf("a new profile has no network_filter (oVirt's default is vdsm-no-mac-spoofing)")
 	}
-	open := idOf(sdkProfile(t, c, d.networkID(netS), profileB("open").NetworkFilter(noFilter())), true)
+	open := idOf(d.addProfile(d.networkID(netS), client.ProfileSpec{Name: "open", NetworkFilter: ptr("")}), true)
 
 	vm := d.vm("vwt-attrs")
 	nM := d.addNIC(vm, vnic("mirror", plainM))
@@ -257,10 +211,10 @@ func TestGuestProfileAttributes(t *testing.T) {
 			}
 		}
 		mirrored(t, "a port added to the bridge while mirroring", a, e, true)
-		editProfile(t, c, mirror, profileB("mirror").PortMirroring(false))
+		d.editProfile(mirror, client.ProfileUpdate{PortMirroring: ptr(false)})
 		mirroring(false)
 		mirrored(t, "the profile's port_mirroring set to false live", a, b, false)
-		editProfile(t, c, mirror, profileB("mirror").PortMirroring(true))
+		d.editProfile(mirror, client.ProfileUpdate{PortMirroring: ptr(true)})
 		mirroring(true)
 		mirrored(t, "the profile's port_mirroring set to true live", a, b, true)
 		d.update(vm, nicM, set().VnicProfile(client.ProfileRef(plainM)))
@@ -292,18 +246,18 @@ func TestGuestProfileAttributes(t *testing.T) {
 			return dl
 		}
 		free := unshaped("no QoS")
-		qos := addQoS(t, c, d.dc, outbound("out1", 1))
-		shaped := idOf(sdkProfile(t, c, d.networkID(netQ), profileB("shaped").Qos(qosRef(qos))), true)
+		qos := d.addQoS(d.dc, outbound("out1", 1))
+		shaped := idOf(d.addProfile(d.networkID(netQ), client.ProfileSpec{Name: "shaped", QoSID: qos}), true)
 		d.update(vm, nicQ, set().VnicProfile(client.ProfileRef(shaped)))
 		one := shapedAt("moved live to a profile with QoS", 1)
-		updateQoS(t, c, d.dc, qos, outbound("out1", 2))
+		d.updateQoS(d.dc, qos, outbound("out1", 2))
 		two := shapedAt("the QoS entity edited live", 2)
 		if two.Kbps() < 1.5*one.Kbps() {
 			t.Errorf("raising the limit from 1 to 2 Mbit/s raised the rate from %v to only %v", one, two)
 		}
-		editProfile(t, c, shaped, profileB("shaped").Qos(noQoS()))
+		d.editProfile(shaped, client.ProfileUpdate{QoSID: ptr("")})
 		cleared := unshaped("the profile's qos cleared live")
-		editProfile(t, c, shaped, profileB("shaped").Qos(qosRef(qos)))
+		d.editProfile(shaped, client.ProfileUpdate{QoSID: &qos})
 		again := shapedAt("the profile's qos set again live", 2)
 		d.update(vm, nicQ, set().VnicProfile(client.ProfileRef(plainQ)))
 		moved := unshaped("moved live to a profile without QoS")
@@ -347,12 +301,12 @@ func TestGuestProfileAttributes(t *testing.T) {
 			t.Errorf("the filter, back, let %d frames from %s through", n[spoofMAC], spoofMAC)
 		}
 		// The profile's own filter removed and restored live.
-		editProfile(t, c, filtered, profileB("filtered").NetworkFilter(noFilter()))
+		d.editProfile(filtered, client.ProfileUpdate{NetworkFilter: ptr("")})
 		filter("")
 		if n := listen("the profile's network_filter removed live"); n[spoofMAC] == 0 {
 			t.Errorf("the profile's filter removed, nothing was heard from %s", spoofMAC)
 		}
-		editProfile(t, c, filtered, profileB("filtered").NetworkFilter(ovirtsdk4.NewNetworkFilterBuilder().Name(vwire.DefaultNWFilter).MustBuild()))
+		d.editProfile(filtered, client.ProfileUpdate{NetworkFilter: ptr(vwire.DefaultNWFilter)})
 		filter(vwire.DefaultNWFilter)
 		if n := listen("the profile's network_filter restored live"); n[spoofMAC] != 0 {
 			t.Errorf("the profile's filter restored, %d frames from %s came through", n[spoofMAC], spoofMAC)
