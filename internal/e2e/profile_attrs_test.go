@@ -50,17 +50,18 @@ func (d *deployment) in(t *testing.T) *deployment {
 	return &c
 }
 
-// waitReported polls a vNIC until what its host reported satisfies ok.
+// waitReported polls a vNIC until what its host reported satisfies ok and
+// the engine sees it synced.
 func (d *deployment) waitReported(vm, nic, what string, ok func(client.ReportedState) bool) client.ReportedState {
 	d.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		n := d.nic(vm, nic)
-		if r := reported(n); ok(r) {
+		if r := reported(n); ok(r) && is(n.Synced()) {
 			return r
 		}
 		if time.Now().After(deadline) {
-			d.t.Fatalf("vNIC %s never reported %s: %s", nic, what, nicText(n))
+			d.t.Fatalf("vNIC %s never reported %s, synced: %s", nic, what, nicText(n))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
