@@ -252,8 +252,8 @@ func TestGuestTrafficTooling(t *testing.T) {
 			return write("iface.xml", fmt.Sprintf("<interface type='bridge'><mac address='%s'/><source bridge='%s'/><model type='virtio'/><rom enabled='no'/>%s</interface>", mac2, br, ref))
 		}
 		listen := func(what string) map[string]int {
-			n := captureFrom(t, br, []string{mac1, spoof}, 0, func() { time.Sleep(3 * time.Second) })
-			t.Logf("%s: heard on the bridge in 3 s: %v", what, n)
+			n := captureFrom(t, br, []string{mac1, spoof}, 0, func() { time.Sleep(4 * time.Second) })
+			t.Logf("%s: heard on the bridge in 4 s: %v", what, n)
 			if n[mac1] == 0 {
 				t.Fatalf("%s: nothing heard from %s, unfiltered", what, mac1)
 			}
