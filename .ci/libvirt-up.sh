@@ -3,10 +3,13 @@
 # Writes nothing outside the usual libvirt paths but /dev/kvm's group and
 # mode (see below); .ci/libvirt-down.sh undoes the rest.
 set -euo pipefail
-if ! command -v libvirtd >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! command -v virsh >/dev/null; then
+# ebtables and iptables: libvirt's network filters (vNIC profiles' network
+# filters) run them; the agent refuses filtered devices without them.
+if ! command -v libvirtd >/dev/null || ! command -v qemu-system-x86_64 >/dev/null || ! command -v virsh >/dev/null ||
+   ! PATH=$PATH:/usr/sbin:/sbin command -v ebtables >/dev/null || ! PATH=$PATH:/usr/sbin:/sbin command -v iptables >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 libvirt-clients iproute2 >/dev/null
+    libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 libvirt-clients iproute2 ebtables iptables >/dev/null
 fi
 getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
@@ -42,4 +45,7 @@ for _ in $(seq 1 100); do [ -S /run/libvirt/libvirt-sock ] && [ -s /run/libvirtd
 for f in "${started[@]}"; do echo "$(cat "$f")" >> "$state/started-pids"; done
 # The first call probes QEMU's capabilities (~4 s); do it now, not in a test.
 virsh -c qemu:///system version >/dev/null
+# Debian 12's monolithic libvirtd carries the nwfilter driver; the agent
+# defines its filters through it.
+virsh -c qemu:///system nwfilter-list >/dev/null
 echo "libvirt up: libvirtd pid $(cat /run/libvirtd.pid), virtlogd pid $(cat /run/virtlogd.pid)"

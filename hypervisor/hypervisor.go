@@ -105,6 +105,14 @@ type Capabilities struct {
 	DomainTypeReason string
 	LibvirtVersion   string
 	QEMUVersion      string
+	// Filters tells whether devices may carry a network filter here, and
+	// FiltersReason why not (a missing binary libvirt needs).
+	Filters       bool
+	FiltersReason string
+	// Shaping tells whether port mirroring and bandwidth limits can be
+	// applied here, and ShapingReason why not.
+	Shaping       bool
+	ShapingReason string
 }
 
 // Hypervisor is what the agent drives. Every method honours ctx's deadline.

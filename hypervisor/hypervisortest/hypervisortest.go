@@ -262,6 +262,8 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("NICFeatures", func(t *testing.T) { runFeatures(t, h, brA, brB) })
+
 	t.Run("DestroyRemovesDomain", func(t *testing.T) {
 		other := uuid.NewString()
 		if _, err := hv.CreateDomain(ctx(t), hypervisor.Domain{ID: other, Name: "vwt-" + other[:8], MemoryMiB: 64}); err != nil {
@@ -302,5 +304,17 @@ func assertLive(t *testing.T, hv hypervisor.Hypervisor, id string, want hypervis
 }
 
 func describe(n hypervisor.NIC, pci string) string {
-	return fmt.Sprintf("{mac %s model %s bridge %s link %v pci %s}", n.MAC, n.Model, n.Bridge, n.LinkUp, pci)
+	bw := "none"
+	if b := n.Bandwidth; b != nil {
+		bw = fmt.Sprintf("in %v out %v", rateText(b.Inbound), rateText(b.Outbound))
+	}
+	return fmt.Sprintf("{mac %s model %s bridge %s link %v pci %s mirroring %v bandwidth %s filter %q %v}",
+		n.MAC, n.Model, n.Bridge, n.LinkUp, pci, n.PortMirroring, bw, n.Filter, n.FilterParams)
+}
+
+func rateText(r *hypervisor.Rate) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d/%d", r.Average, r.Peak, r.Burst)
 }

@@ -112,6 +112,9 @@ func (h *Hypervisor) read(l *golibvirt.Libvirt, d golibvirt.Domain) (*libvirtxml
 		return nil, hypervisor.DomainState{}, err
 	}
 	st := state(x)
+	for i := range st.NICs {
+		h.observeNet(&st.NICs[i])
+	}
 	h.devices.store(st.ID, seq, st.NICs)
 	return x, st, nil
 }

@@ -31,7 +31,11 @@ const (
 )
 
 func (h *Hypervisor) Capabilities(ctx context.Context) (hypervisor.Capabilities, error) {
-	caps := hypervisor.Capabilities{Hypervisor: h.domType, DomainType: h.domType, DomainTypeReason: h.domTypeWhy}
+	caps := hypervisor.Capabilities{Hypervisor: h.domType, DomainType: h.domType, DomainTypeReason: h.domTypeWhy,
+		Filters: h.filterMissing == "", Shaping: h.net != nil, ShapingReason: h.netWhy}
+	if h.filterMissing != "" {
+		caps.FiltersReason = "missing " + h.filterMissing + ", which libvirt's network filters need"
+	}
 	if h.domTypeWarn != "" {
 		// The operator sees on the host why its starts are slow.
 		caps.DomainTypeReason += "; warning: " + h.domTypeWarn
@@ -139,6 +143,11 @@ func (h *Hypervisor) CreateDomain(ctx context.Context, d hypervisor.Domain) (hyp
 	if err := h.kvmPreflight(); err != nil {
 		return hypervisor.DomainState{}, err
 	}
+	for _, n := range d.NICs {
+		if err := h.checkNIC(n); err != nil {
+			return hypervisor.DomainState{}, err
+		}
+	}
 	raw, err := h.domainXML(d)
 	if err != nil {
 		return hypervisor.DomainState{}, err
@@ -149,15 +158,49 @@ func (h *Hypervisor) CreateDomain(ctx context.Context, d hypervisor.Domain) (hyp
 		if err != nil {
 			return err
 		}
-		_, st, err = h.read(l, dom)
-		return err
+		if _, st, err = h.read(l, dom); err != nil {
+			return err
+		}
+		// The taps exist now; a domain whose mirroring or limits cannot
+		// be applied does not run (it would run unshaped or unseen).
+		for i := range st.NICs {
+			n := &st.NICs[i]
+			want, ok := nicOf(d.NICs, n.Alias)
+			if !ok || !wantsNet(want) {
+				continue
+			}
+			if err := h.applyNet(n.Tap, want); err != nil {
+				if derr := l.DomainDestroy(dom); derr != nil {
+					h.log.Error("destroy a domain whose mirroring or bandwidth failed", "domain", d.ID, "err", derr)
+				}
+				h.devices.gone(d.ID)
+				h.reconcileNet()
+				return err
+			}
+			h.observeNet(n)
+		}
+		return nil
 	})
 	return st, err
 }
 
+func nicOf(nics []hypervisor.NIC, alias string) (hypervisor.NIC, bool) {
+	for _, n := range nics {
+		if n.Alias == alias {
+			return n, true
+		}
+	}
+	return hypervisor.NIC{}, false
+}
+
+// DestroyDomain stops the domain; libvirt removes its taps before it
+// answers, so tapnet's state for them (mirror filters on the other ports,
+// ifbs) is undone right after. Domains that die on their own are undone
+// by tapnet's watcher when their taps go.
 func (h *Hypervisor) DestroyDomain(ctx context.Context, id string) error {
 	defer h.handles.Delete(id)
 	defer h.devices.gone(id)
+	defer h.reconcileNet()
 	return h.call(ctx, "destroy domain", func(l *golibvirt.Libvirt) error {
 		dom, err := h.lookup(l, id)
 		if err != nil {
@@ -288,12 +331,31 @@ func (h *Hypervisor) onDevice(ctx context.Context, what, id string, n hypervisor
 	return st, err
 }
 
+// AttachNIC plugs the device, then applies its mirroring and limits to
+// the new tap. If that fails, the device is unplugged again (as VDSM does)
+// and the plug fails: a device must not run unshaped or unseen.
 func (h *Hypervisor) AttachNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	if err := h.checkNIC(n); err != nil {
+		return hypervisor.NICState{}, err
+	}
 	return h.onDevice(ctx, "attach device", id, n, func(l *golibvirt.Libvirt, dom golibvirt.Domain, raw string) (hypervisor.NICState, error) {
 		if err := l.DomainAttachDeviceFlags(dom, raw, affectLive); err != nil {
 			return hypervisor.NICState{}, err
 		}
-		return h.readDevice(l, dom, n.Alias, "attached")
+		st, err := h.readDevice(l, dom, n.Alias, "attached")
+		if err != nil || !wantsNet(n) {
+			return st, err
+		}
+		if err := h.applyNet(st.Tap, n); err != nil {
+			if derr := l.DomainDetachDeviceAlias(dom, n.Alias, affectLive); derr != nil {
+				h.log.Error("unplug a device whose mirroring or bandwidth failed", "domain", id, "alias", n.Alias, "err", derr)
+			}
+			h.forgetNet(st.Tap)
+			return hypervisor.NICState{}, err
+		}
+		h.observeNet(&st)
+		h.devices.setNIC(id, n.Alias, &st)
+		return st, nil
 	})
 }
 
@@ -303,6 +365,7 @@ func (h *Hypervisor) AttachNIC(ctx context.Context, id string, n hypervisor.NIC)
 func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 	var dom golibvirt.Domain
 	var events <-chan any
+	var tap string
 	evCtx, stopEvents := context.WithCancel(ctx)
 	defer stopEvents()
 	err := h.call(ctx, "detach device", func(l *golibvirt.Libvirt) error {
@@ -316,6 +379,9 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 		}
 		if cur == nil {
 			return hypervisor.Errorf(hypervisor.ErrDeviceMissing, "device not found: no device found with alias %s", alias)
+		}
+		if cur.Target != nil {
+			tap = cur.Target.Dev
 		}
 		// Subscribe before asking, so that a fast guest's answer is not missed.
 		if ch, err := l.SubscribeEvents(evCtx, golibvirt.DomainEventIDDeviceRemoved, golibvirt.OptDomain{dom}); err == nil {
@@ -340,6 +406,7 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 			if m, ok := ev.(*golibvirt.DomainEventCallbackDeviceRemovedMsg); ok && m.Msg.DevAlias == alias && m.Msg.Dom.UUID == dom.UUID {
 				h.log.Debug("device removed", "domain", id, "alias", alias, "seen_by", "event")
 				h.devices.setNIC(id, alias, nil)
+				h.forgetNet(tap)
 				return nil
 			}
 		case <-tick.C:
@@ -363,6 +430,7 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 			}
 			if gone {
 				h.log.Debug("device removed", "domain", id, "alias", alias, "seen_by", "poll")
+				h.forgetNet(tap)
 				return nil
 			}
 		case <-ctx.Done():
@@ -381,20 +449,47 @@ func (h *Hypervisor) DetachNIC(ctx context.Context, id, alias string) error {
 // kernel (moving the tap between bridges) did what was asked, so reading the
 // domain back would show what the call already confirmed. The device is
 // reported from what the last read of the domain knew (slot, tap) once the
-// kernel confirms that tap is on the bridge asked for; otherwise, or when
-// nothing is known of the device, it is read back.
+// kernel confirms that tap is on the bridge asked for and the filter did
+// not change; otherwise, or when nothing is known of the device, it is read
+// back. Port mirroring and bandwidth are then applied to the tap and read
+// back from the kernel.
+//
+// libvirt (9.0, measured) changes a bridge interface's filter live in
+// every way: another filter, other parameters, a filter added or removed.
+// It refuses only a filter it cannot instantiate (an unknown name:
+// "failed to add new filter rules", code 9), keeping the old rules.
 func (h *Hypervisor) UpdateNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	if err := h.checkNIC(n); err != nil {
+		return hypervisor.NICState{}, err
+	}
 	return h.onDevice(ctx, "update device", id, n, func(l *golibvirt.Libvirt, dom golibvirt.Domain, raw string) (hypervisor.NICState, error) {
 		if err := l.DomainUpdateDeviceFlags(dom, raw, modifyLive); err != nil {
 			return hypervisor.NICState{}, err
 		}
-		if known, ok := h.devices.nic(id, n.Alias); ok && strings.EqualFold(known.MAC, n.MAC) && h.onBridge(known.Tap, n.Bridge) {
-			st := known
+		var st hypervisor.NICState
+		if known, ok := h.devices.nic(id, n.Alias); ok && strings.EqualFold(known.MAC, n.MAC) && h.onBridge(known.Tap, n.Bridge) && sameFilter(known, n) {
+			st = known
 			st.Bridge, st.LinkUp = n.Bridge, n.LinkUp
-			h.devices.setNIC(id, n.Alias, &st)
-			return st, nil
+			// Neither the bridge nor mirroring nor limits changed, and the
+			// last read found them applied: nothing for tapnet (which
+			// would double the cost of a link flip).
+			if known.Bridge == n.Bridge && sameNet(known, n) {
+				h.devices.setNIC(id, n.Alias, &st)
+				return st, nil
+			}
+		} else {
+			var err error
+			if st, err = h.readDevice(l, dom, n.Alias, "updated"); err != nil {
+				return st, err
+			}
 		}
-		return h.readDevice(l, dom, n.Alias, "updated")
+		// Mirroring and limits follow the device, also to another bridge.
+		if err := h.applyNet(st.Tap, n); err != nil {
+			return hypervisor.NICState{}, err
+		}
+		h.observeNet(&st)
+		h.devices.setNIC(id, n.Alias, &st)
+		return st, nil
 	})
 }
 

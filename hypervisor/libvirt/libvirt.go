@@ -25,6 +25,7 @@ import (
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/hypervisor"
+	"vwire.dev/vwire/hypervisor/tapnet"
 )
 
 // metadataNS marks the domains vwire created.
@@ -55,6 +56,17 @@ type Hypervisor struct {
 	domTypeWhy, domTypeWarn string
 	// facts reads /dev/kvm and QEMU's identity (tests replace it).
 	facts func() kvmFacts
+
+	// net applies port mirroring and bandwidth to taps (nil when libvirt
+	// is remote: its taps are not in this kernel; netWhy says why).
+	net    *tapnet.Manager
+	netWhy string
+	// netFault, set only by tests, makes applying to a tap fail, as a
+	// kernel refusal would.
+	netFault func(tap string) error
+	// filterMissing names the binaries libvirt's network filters need
+	// that the host lacks ("" none).
+	filterMissing string
 
 	mu sync.Mutex
 	l  *golibvirt.Libvirt
@@ -94,6 +106,25 @@ func New(o Options) (*Hypervisor, error) {
 	if err := ensureBridge(ctx, vwire.DummyBridge); err != nil {
 		return nil, fmt.Errorf("create the dummy bridge: %w", err)
 	}
+	err = h.call(ctx, "define network filters", func(l *golibvirt.Libvirt) error {
+		defined, err := defineNWFilters(l)
+		if len(defined) > 0 {
+			h.log.Info("network filters defined", "filters", defined)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.filterMissing = missingFilterBinaries(); h.filterMissing != "" {
+		h.log.Error("network filters cannot be applied on this host; devices with a filter are refused", "missing", h.filterMissing)
+	}
+	if u.Host != "" {
+		h.netWhy = "libvirt at " + u.Host + " is remote: its taps are not in this host's kernel"
+	} else if h.net, err = tapnet.New(tapnet.Options{Logger: o.Logger}); err != nil {
+		h.netWhy = err.Error()
+		h.log.Error("port mirroring and bandwidth cannot be applied on this host", "err", err)
+	}
 	return h, nil
 }
 
@@ -124,6 +155,9 @@ func (h *Hypervisor) DomainType() (typ, why string) { return h.domType, h.domTyp
 
 // Close drops the connection.
 func (h *Hypervisor) Close() error {
+	if h.net != nil {
+		h.net.Close()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.l == nil {
@@ -297,6 +331,12 @@ func nicState(i libvirtxml.DomainInterface) hypervisor.NICState {
 	if i.Target != nil {
 		n.Tap = i.Target.Dev
 	}
+	if f := i.FilterRef; f != nil {
+		n.Filter = f.Filter
+		for _, p := range f.Parameters {
+			n.FilterParams = append(n.FilterParams, hypervisor.FilterParam{Name: p.Name, Value: p.Value})
+		}
+	}
 	if i.Address != nil && i.Address.PCI != nil {
 		p := i.Address.PCI
 		n.PCIAddress = fmt.Sprintf("%04x:%02x:%02x.%x", deref(p.Domain), deref(p.Bus), deref(p.Slot), deref(p.Function))
@@ -319,15 +359,26 @@ func linkState(up bool) string {
 }
 
 // iface is the <interface> of a vNIC: bridge, MAC, model (always set, or
-// libvirt picks its own default), link state, vwire's alias and no option
-// ROM (iPXE would spin under TCG and is never wanted).
+// libvirt picks its own default), link state, vwire's alias, its network
+// filter and no option ROM (iPXE would spin under TCG and is never
+// wanted). Port mirroring and bandwidth are not libvirt's: tapnet applies
+// them to the tap (libvirt's <bandwidth> needs tc police and sfq, which
+// minimal kernels lack, and libvirt has no mirroring).
 func iface(n hypervisor.NIC) libvirtxml.DomainInterface {
+	var filter *libvirtxml.DomainInterfaceFilterRef
+	if n.Filter != "" {
+		filter = &libvirtxml.DomainInterfaceFilterRef{Filter: n.Filter}
+		for _, p := range n.FilterParams {
+			filter.Parameters = append(filter.Parameters, libvirtxml.DomainInterfaceFilterParam{Name: p.Name, Value: p.Value})
+		}
+	}
 	return libvirtxml.DomainInterface{
-		MAC:    &libvirtxml.DomainInterfaceMAC{Address: n.MAC},
-		Source: &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: n.Bridge}},
-		Model:  &libvirtxml.DomainInterfaceModel{Type: n.Model},
-		Link:   &libvirtxml.DomainInterfaceLink{State: linkState(n.LinkUp)},
-		Alias:  &libvirtxml.DomainAlias{Name: n.Alias},
-		ROM:    &libvirtxml.DomainROM{Enabled: "no"},
+		FilterRef: filter,
+		MAC:       &libvirtxml.DomainInterfaceMAC{Address: n.MAC},
+		Source:    &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: n.Bridge}},
+		Model:     &libvirtxml.DomainInterfaceModel{Type: n.Model},
+		Link:      &libvirtxml.DomainInterfaceLink{State: linkState(n.LinkUp)},
+		Alias:     &libvirtxml.DomainAlias{Name: n.Alias},
+		ROM:       &libvirtxml.DomainROM{Enabled: "no"},
 	}
 }

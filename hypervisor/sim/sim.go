@@ -5,6 +5,14 @@
 // is assigned at plug and kept across updates, and tap names keep growing.
 // It is the embedded default and a fast test backend; it passes the same
 // hypervisortest suite as the libvirt backend.
+//
+// Port mirroring, bandwidth and network filters are kept as the libvirt
+// backend reports them: limits validated by the shared rules and kept in
+// canonical form, filters known by the catalogue's names
+// (hypervisor.NWFilterNames) and refused as libvirt refuses an unknown
+// one: at start and plug "referenced filter is missing", at a live update
+// "failed to add new filter rules". Every other filter change is live, as
+// libvirt 9 does it on a bridge interface.
 package sim
 
 import (
@@ -152,7 +160,8 @@ func (s *Sim) Capabilities(ctx context.Context) (hypervisor.Capabilities, error)
 		}
 	}
 	sort.Strings(bs)
-	return hypervisor.Capabilities{Bridges: bs, Hypervisor: "sim", LibvirtVersion: "sim", QEMUVersion: "sim"}, nil
+	return hypervisor.Capabilities{Bridges: bs, Hypervisor: "sim", LibvirtVersion: "sim", QEMUVersion: "sim",
+		Filters: true, Shaping: true}, nil
 }
 
 func noDomain(id string) error {
@@ -174,6 +183,12 @@ func (s *Sim) CreateDomain(ctx context.Context, def hypervisor.Domain) (hypervis
 	}
 	if err := ctx.Err(); err != nil {
 		return hypervisor.DomainState{}, timeout(err)
+	}
+	// The libvirt backend checks limits before it asks libvirt anything.
+	for _, n := range def.NICs {
+		if err := hypervisor.ValidateBandwidth(n.Bandwidth); err != nil {
+			return hypervisor.DomainState{}, err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -199,6 +214,9 @@ func (s *Sim) CreateDomain(ctx context.Context, def hypervisor.Domain) (hypervis
 		seen[n.Alias] = true
 		if !s.bridges[n.Bridge] {
 			return hypervisor.DomainState{}, bridgeMissing(n.Bridge)
+		}
+		if !knownFilter(n.Filter) {
+			return hypervisor.DomainState{}, hypervisor.FilterMissing(n.Filter)
 		}
 		st, err := s.newNIC(d, n)
 		if err != nil {
@@ -248,6 +266,7 @@ func (s *Sim) newNIC(d *domain, n hypervisor.NIC) (*hypervisor.NICState, error) 
 		if !used[addr] {
 			st := &hypervisor.NICState{NIC: n, PCIAddress: addr, Tap: fmt.Sprintf("vnet%d", s.nextTap)}
 			st.MAC = strings.ToLower(n.MAC)
+			setExtras(st, n)
 			s.nextTap++
 			return st, nil
 		}
@@ -258,9 +277,33 @@ func (s *Sim) newNIC(d *domain, n hypervisor.NIC) (*hypervisor.NICState, error) 
 func (d *domain) state() hypervisor.DomainState {
 	st := hypervisor.DomainState{ID: d.def.ID, Name: d.def.Name, Running: true}
 	for _, n := range d.nics {
-		st.NICs = append(st.NICs, *n)
+		st.NICs = append(st.NICs, clone(*n))
 	}
 	return st
+}
+
+// knownFilter tells whether the host has a filter of that name ("" is none).
+func knownFilter(name string) bool {
+	return name == "" || slices.Contains(hypervisor.NWFilterNames, name)
+}
+
+// setExtras stores a device's mirroring, limits and filter as the libvirt
+// backend reports them: limits in canonical form, no parameters as nil.
+func setExtras(st *hypervisor.NICState, n hypervisor.NIC) {
+	st.PortMirroring = n.PortMirroring
+	st.Bandwidth = hypervisor.CanonicalBandwidth(n.Bandwidth)
+	st.Filter = n.Filter
+	st.FilterParams = nil
+	if n.Filter != "" && len(n.FilterParams) > 0 {
+		st.FilterParams = slices.Clone(n.FilterParams)
+	}
+}
+
+// clone copies a device so that callers cannot change the host's.
+func clone(n hypervisor.NICState) hypervisor.NICState {
+	n.FilterParams = slices.Clone(n.FilterParams)
+	n.Bandwidth = hypervisor.CanonicalBandwidth(n.Bandwidth)
+	return n
 }
 
 func (s *Sim) DestroyDomain(ctx context.Context, id string) error {
@@ -308,6 +351,9 @@ func (s *Sim) Domain(ctx context.Context, id string) (hypervisor.DomainState, er
 }
 
 func (s *Sim) AttachNIC(ctx context.Context, domainID string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	if err := hypervisor.ValidateBandwidth(n.Bandwidth); err != nil {
+		return hypervisor.NICState{}, err
+	}
 	if err := s.pause(ctx); err != nil {
 		return hypervisor.NICState{}, err
 	}
@@ -338,12 +384,15 @@ func (s *Sim) AttachNIC(ctx context.Context, domainID string, n hypervisor.NIC) 
 	if !s.bridges[n.Bridge] {
 		return hypervisor.NICState{}, bridgeMissing(n.Bridge)
 	}
+	if !knownFilter(n.Filter) {
+		return hypervisor.NICState{}, hypervisor.FilterMissing(n.Filter)
+	}
 	st, err := s.newNIC(d, n)
 	if err != nil {
 		return hypervisor.NICState{}, err
 	}
 	d.nics = append(d.nics, st)
-	return *st, nil
+	return clone(*st), nil
 }
 
 // unplugPoll is how often a held unplug looks again, like VDSM's wait loop.
@@ -386,6 +435,9 @@ func (s *Sim) DetachNIC(ctx context.Context, domainID, alias string) error {
 }
 
 func (s *Sim) UpdateNIC(ctx context.Context, domainID string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	if err := hypervisor.ValidateBandwidth(n.Bandwidth); err != nil {
+		return hypervisor.NICState{}, err
+	}
 	if err := s.pause(ctx); err != nil {
 		return hypervisor.NICState{}, err
 	}
@@ -419,12 +471,16 @@ func (s *Sim) UpdateNIC(ctx context.Context, domainID string, n hypervisor.NIC) 
 	if !s.bridges[n.Bridge] {
 		return hypervisor.NICState{}, hypervisor.Errorf(hypervisor.ErrOperationFailed, "operation failed: bridge %s doesn't exist", n.Bridge)
 	}
+	if !knownFilter(n.Filter) {
+		return hypervisor.NICState{}, hypervisor.FilterRulesFailed(cur.Tap)
+	}
 	if cur.LinkUp && !n.LinkUp {
 		s.downs[domainID+"/"+n.Alias]++
 	}
 	cur.Bridge = n.Bridge
 	cur.LinkUp = n.LinkUp
-	return *cur, nil
+	setExtras(cur, n)
+	return clone(*cur), nil
 }
 
 // Announce records an announcement of a device; QEMU would send RARP frames.
