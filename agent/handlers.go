@@ -139,7 +139,19 @@ func (s *Server) capabilities(ctx context.Context, _ NoParams) (Capabilities, *R
 	}
 	return Capabilities{Bridges: bridges, ClusterLevels: levels, Hypervisor: caps.Hypervisor,
 		LibvirtVersion: caps.LibvirtVersion, QEMUVersion: caps.QEMUVersion, SoftwareVersion: Version,
-		DomainType: caps.DomainType, DomainTypeReason: caps.DomainTypeReason}, nil
+		DomainType: caps.DomainType, DomainTypeReason: caps.DomainTypeReason,
+		FiltersUnavailable: unavailable(caps.Filters, caps.FiltersReason), ShapingUnavailable: unavailable(caps.Shaping, caps.ShapingReason)}, nil
+}
+
+// unavailable is the reason a host feature is missing, "" when present.
+func unavailable(ok bool, why string) string {
+	if ok {
+		return ""
+	}
+	if why == "" {
+		return "not supported by this host"
+	}
+	return why
 }
 
 // Version is the agent's software version.

@@ -115,6 +115,11 @@ type Capabilities struct {
 	// DomainType is kvm or qemu (TCG) on libvirt, and why it was chosen.
 	DomainType       string `json:"domainType,omitempty"`
 	DomainTypeReason string `json:"domainTypeReason,omitempty"`
+	// vwire's own: why devices cannot carry a network filter here (a
+	// binary libvirt's nwfilter needs is missing), or mirroring and
+	// bandwidth limits cannot be applied; empty when they can.
+	FiltersUnavailable string `json:"networkFiltersUnavailable,omitempty"`
+	ShapingUnavailable string `json:"shapingUnavailable,omitempty"`
 }
 
 // The verbs.

@@ -53,7 +53,14 @@ func (e *env) setPolicy(p vwire.DriftPolicy) {
 // as `virsh update-device --live` would.
 func (e *env) behindTheBack(vmID string, n *vwire.NIC, bridge string, up bool) {
 	e.t.Helper()
-	if _, err := e.sim.UpdateNIC(context.Background(), vmID, hypervisor.NIC{Alias: n.Alias(), MAC: n.MAC, Model: "virtio", Bridge: bridge, LinkUp: up}); err != nil {
+	d, err := e.sim.Domain(context.Background(), vmID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cur, _ := d.NICByAlias(n.Alias())
+	dev := cur.NIC
+	dev.Bridge, dev.LinkUp = bridge, up
+	if _, err := e.sim.UpdateNIC(context.Background(), vmID, dev); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -169,7 +176,7 @@ func testDriftEnforced(t *testing.T) {
 	}
 	// Replugged with another MAC: out and in again with the database's.
 	e.sim.DetachNIC(context.Background(), vm.ID, n.Alias())
-	if _, err := e.sim.AttachNIC(context.Background(), vm.ID, hypervisor.NIC{Alias: n.Alias(), MAC: "02:00:00:00:77:77", Model: "e1000", Bridge: "ovirtmgmt", LinkUp: true}); err != nil {
+	if _, err := e.sim.AttachNIC(context.Background(), vm.ID, hypervisor.NIC{Alias: n.Alias(), MAC: "02:00:00:00:77:77", Model: "e1000", Bridge: "ovirtmgmt", LinkUp: true, Filter: n.Filter}); err != nil {
 		t.Fatal(err)
 	}
 	e.eng.PollAll(ctx())
@@ -188,7 +195,7 @@ func testDriftEnforced(t *testing.T) {
 	if _, err := e.eng.DeactivateNIC(ctx(), vm.ID, n.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.sim.AttachNIC(context.Background(), vm.ID, hypervisor.NIC{Alias: n.Alias(), MAC: n.MAC, Model: "virtio", Bridge: "ovirtmgmt", LinkUp: true}); err != nil {
+	if _, err := e.sim.AttachNIC(context.Background(), vm.ID, hypervisor.NIC{Alias: n.Alias(), MAC: n.MAC, Model: "virtio", Bridge: "ovirtmgmt", LinkUp: true, Filter: n.Filter}); err != nil {
 		t.Fatal(err)
 	}
 	e.eng.PollAll(ctx())

@@ -49,7 +49,14 @@ func TestLivePortMirroring(t *testing.T) { forEachStore(t, testLivePortMirroring
 func testLivePortMirroring(t *testing.T) {
 	e := newEnvWith(t, false)
 	red := e.network("red")
-	mirror := &vwire.VNICProfile{Name: "mirrored", NetworkID: e.networkOf(red), PortMirroring: true}
+	q := &vwire.QoS{Name: "slow", DataCenterID: e.dc.ID, Type: vwire.QoSNetwork, Outbound: vwire.Rate{Average: 1, Peak: 2, Burst: 1}}
+	if err := e.eng.AddQoS(ctx(), q); err != nil {
+		t.Fatal(err)
+	}
+	// The mirroring profile also has its own filter and QoS: a move
+	// carries all of the new profile's attributes.
+	mirror := &vwire.VNICProfile{Name: "mirrored", NetworkID: e.networkOf(red), PortMirroring: true,
+		NetworkFilter: "clean-traffic", QoSID: q.ID}
 	if err := e.eng.AddProfile(ctx(), mirror); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +80,9 @@ func testLivePortMirroring(t *testing.T) {
 		t.Fatalf("live move to a mirroring profile: %v", err)
 	}
 	check("moved to the mirroring profile", true)
+	if got := e.stored(n.ID).Observed; got.Filter != "clean-traffic" || got.QoS != q.Bandwidth() {
+		t.Fatalf("after the move the host has filter %q and %s, want clean-traffic and %s", got.Filter, got.QoS, q.Bandwidth())
+	}
 	if _, err := e.eng.UpdateNIC(ctx(), vm.ID, n.ID, vwire.NICPatch{Linked: ptr(false)}); err != nil {
 		t.Fatalf("link change of a mirrored vNIC: %v", err)
 	}
@@ -81,6 +91,9 @@ func testLivePortMirroring(t *testing.T) {
 		t.Fatalf("live move off the mirroring profile: %v", err)
 	}
 	check("moved back", false)
+	if got := e.stored(n.ID).Observed; got.Filter != vwire.DefaultNWFilter || !got.QoS.IsZero() {
+		t.Fatalf("moved back, the host has filter %q and %s, want %s and no QoS", got.Filter, got.QoS, vwire.DefaultNWFilter)
+	}
 }
 
 // TestProfileFanOut: a profile's change reaches every running vNIC using
@@ -137,4 +150,70 @@ func testProfileFanOut(t *testing.T) {
 			t.Fatalf("after mirroring off: %+v synced %v", got.Observed, got.Synced)
 		}
 	}
+}
+
+// TestQoSFanOut: editing a QoS entity changes the limit of every running
+// vNIC whose profile names it; removing it removes the limit live (the
+// stale limits of oVirt's 2024 and 2025 bugs), and so does clearing a
+// profile's QoS.
+func TestQoSFanOut(t *testing.T) { forEachStore(t, testQoSFanOut) }
+
+func testQoSFanOut(t *testing.T) {
+	e := newEnvWith(t, false)
+	red := e.network("red")
+	mk := func(name string, mbps int) *vwire.QoS {
+		q := &vwire.QoS{Name: name, DataCenterID: e.dc.ID, Type: vwire.QoSNetwork, Outbound: vwire.Rate{Average: mbps, Peak: mbps, Burst: 1}}
+		if err := e.eng.AddQoS(ctx(), q); err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	q1, q2 := mk("q1", 1), mk("q2", 5)
+	if _, err := e.eng.UpdateProfile(ctx(), red, func(p *vwire.VNICProfile) error { p.QoSID = q1.ID; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	vm := e.vm("vm1")
+	n := e.nic(vm.ID, engine.NICSpec{Name: "nic1", ProfileID: red})
+	e.start(vm.ID)
+	host := func() vwire.Bandwidth {
+		t.Helper()
+		d, _ := e.sim.Domain(ctx(), vm.ID)
+		st, _ := d.NICByAlias(n.Alias())
+		if st.Bandwidth == nil {
+			return vwire.Bandwidth{}
+		}
+		var b vwire.Bandwidth
+		if r := st.Bandwidth.Outbound; r != nil {
+			peak := r.Peak
+			if peak == 0 { // the host's canonical form: no peak above the average
+				peak = r.Average
+			}
+			b.Outbound = vwire.RateFromLibvirt(vwire.LibvirtRate{Average: r.Average, Peak: peak, Burst: r.Burst})
+		}
+		return b
+	}
+	want := func(what string, b vwire.Bandwidth) {
+		t.Helper()
+		got := e.stored(n.ID)
+		if h := host(); h != b || got.Observed.QoS != b || !got.Synced {
+			t.Fatalf("%s: host %s, reported %s (synced %v), want %s", what, h, got.Observed.QoS, got.Synced, b)
+		}
+	}
+	want("started", q1.Bandwidth())
+	if _, err := e.eng.UpdateQoS(ctx(), e.dc.ID, q1.ID, func(q *vwire.QoS) error { q.Outbound.Average, q.Outbound.Peak = 2, 2; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want("QoS raised", vwire.Bandwidth{Outbound: vwire.Rate{Average: 2, Peak: 2, Burst: 1}})
+	if err := e.eng.RemoveQoS(ctx(), e.dc.ID, q1.ID); err != nil {
+		t.Fatal(err)
+	}
+	want("QoS removed", vwire.Bandwidth{})
+	if _, err := e.eng.UpdateProfile(ctx(), red, func(p *vwire.VNICProfile) error { p.QoSID = q2.ID; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want("another QoS", q2.Bandwidth())
+	if _, err := e.eng.UpdateProfile(ctx(), red, func(p *vwire.VNICProfile) error { p.QoSID = ""; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want("profile's QoS cleared", vwire.Bandwidth{})
 }

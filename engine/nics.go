@@ -140,6 +140,7 @@ func editable(s vwire.VMStatus) bool {
 // VM's cluster) and fills the vNIC's profile and network fields.
 func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring, n.Notify, n.BounceHold = "", "", "", false, "", 0
+	n.QoS, n.Filter = vwire.Bandwidth{}, ""
 	if n.ProfileID == "" {
 		return nil
 	}
@@ -163,6 +164,14 @@ func resolveProfile(tx vwire.Tx, op vwire.Op, c *vmCtx, n *vwire.NIC) error {
 	}
 	n.ProfileName, n.NetworkID, n.NetworkName, n.PortMirroring = p.Name, cn.ID, cn.Name, p.PortMirroring
 	n.Notify, n.BounceHold = p.Notify, p.BounceHold
+	n.Filter = p.NetworkFilter
+	if p.QoSID != "" {
+		q, err := tx.QoS(p.QoSID)
+		if err != nil {
+			return err
+		}
+		n.QoS = q.Bandwidth()
+	}
 	return nil
 }
 

@@ -279,7 +279,8 @@ func nicApplied(in intent, st HostVM) bool {
 	n.Observed = &vwire.NICObserved{Present: false}
 	for _, d := range st.NICs {
 		if d.Alias == n.Alias() {
-			n.Observed = &vwire.NICObserved{Present: true, Bridge: d.Network, MAC: d.MAC, Model: d.Model, LinkUp: d.LinkActive}
+			n.Observed = &vwire.NICObserved{Present: true, Bridge: d.Network, MAC: d.MAC, Model: d.Model, LinkUp: d.LinkActive,
+				Mirroring: d.Mirroring, QoS: d.QoS, Filter: d.Filter, FilterParams: d.FilterParams}
 		}
 	}
 	return vwire.ComputeSynced(&n, true)
