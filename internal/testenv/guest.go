@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +51,9 @@ type GuestIface struct {
 	Name    string
 	Carrier string // "1", "0" or "-"
 	Downs   string
+	// Rx and Tx are the interface's received and sent packet counts
+	// (/sys/class/net/<if>/statistics/{rx,tx}_packets), -1 if not shown.
+	Rx, Tx int64
 }
 
 // GuestLine is one status line the guest printed.
@@ -59,7 +63,7 @@ type GuestLine struct {
 	Pings  map[string]string     // host address → ok/no/-
 }
 
-// ParseGuestLine reads "VW up=… eth0=<mac>,carrier=1,downs=0 … ping=<ip>:ok".
+// ParseGuestLine reads "VW up=… eth0=<mac>,carrier=1,downs=0,rx=12,tx=9 … ping=<ip>:ok".
 func ParseGuestLine(s string) (GuestLine, bool) {
 	if !strings.HasPrefix(s, "VW up=") {
 		return GuestLine{}, false
@@ -73,7 +77,7 @@ func ParseGuestLine(s string) (GuestLine, bool) {
 			continue
 		}
 		parts := strings.Split(v, ",")
-		ifc := GuestIface{Name: k}
+		ifc := GuestIface{Name: k, Rx: -1, Tx: -1}
 		for _, p := range parts[1:] {
 			pk, pv, _ := strings.Cut(p, "=")
 			switch pk {
@@ -81,6 +85,16 @@ func ParseGuestLine(s string) (GuestLine, bool) {
 				ifc.Carrier = pv
 			case "downs":
 				ifc.Downs = pv
+			case "rx", "tx":
+				n, err := strconv.ParseInt(pv, 10, 64)
+				if err != nil {
+					n = -1
+				}
+				if pk == "rx" {
+					ifc.Rx = n
+				} else {
+					ifc.Tx = n
+				}
 			}
 		}
 		l.Ifaces[parts[0]] = ifc
