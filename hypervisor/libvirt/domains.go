@@ -53,7 +53,8 @@ func (h *Hypervisor) Capabilities(ctx context.Context) (hypervisor.Capabilities,
 		return nil
 	})
 	if err != nil {
-		return caps, err
+		// On a timeout fn may still be writing caps: never read it then.
+		return hypervisor.Capabilities{}, err
 	}
 	caps.Bridges, err = bridges()
 	return caps, err
@@ -181,7 +182,11 @@ func (h *Hypervisor) CreateDomain(ctx context.Context, d hypervisor.Domain) (hyp
 		}
 		return nil
 	})
-	return st, err
+	if err != nil {
+		// On a timeout fn may still be running and writing st: never read it then.
+		return hypervisor.DomainState{}, err
+	}
+	return st, nil
 }
 
 func nicOf(nics []hypervisor.NIC, alias string) (hypervisor.NIC, bool) {
@@ -235,8 +240,13 @@ func (h *Hypervisor) Domains(ctx context.Context) ([]hypervisor.DomainState, err
 		h.devices.prune(seq, running)
 		return nil
 	})
+	if err != nil {
+		// On a timeout fn may still be running and appending to out: never
+		// read it then.
+		return nil, err
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, err
+	return out, nil
 }
 
 func (h *Hypervisor) Domain(ctx context.Context, id string) (hypervisor.DomainState, error) {
@@ -249,7 +259,11 @@ func (h *Hypervisor) Domain(ctx context.Context, id string) (hypervisor.DomainSt
 		_, st, err = h.read(l, dom)
 		return err
 	})
-	return st, err
+	if err != nil {
+		// On a timeout fn may still be running and writing st: never read it then.
+		return hypervisor.DomainState{}, err
+	}
+	return st, nil
 }
 
 // InterfaceCounters reads each device's counters from its tap
@@ -279,7 +293,11 @@ func (h *Hypervisor) InterfaceCounters(ctx context.Context, id string) (map[stri
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		// On a timeout fn may still be running and writing out: never read it then.
+		return nil, err
+	}
+	return out, nil
 }
 
 // liveNIC finds a device of a running domain by alias.
@@ -328,7 +346,11 @@ func (h *Hypervisor) onDevice(ctx context.Context, what, id string, n hypervisor
 		st, err = fn(l, dom, raw)
 		return err
 	})
-	return st, err
+	if err != nil {
+		// On a timeout fn may still be running and writing st: never read it then.
+		return hypervisor.NICState{}, err
+	}
+	return st, nil
 }
 
 // AttachNIC plugs the device, then applies its mirroring and limits to

@@ -134,12 +134,15 @@ func (h *Hypervisor) chooseDomainType(ctx context.Context, choice string) {
 	f := h.facts()
 	// Without the device neither the choice nor the warning needs libvirt.
 	if f.Dev.Present {
+		var kvm libvirtKVM
 		err := h.call(ctx, "domain capabilities", func(l *golibvirt.Libvirt) error {
-			f.Libvirt = askLibvirtKVM(l)
+			kvm = askLibvirtKVM(l)
 			return nil
 		})
-		if err != nil {
-			f.Libvirt = libvirtKVM{Reason: err.Error()}
+		// On a timeout the question may still be running: kvm is not read.
+		f.Libvirt = libvirtKVM{Reason: fmt.Sprint(err)}
+		if err == nil {
+			f.Libvirt = kvm
 		}
 	}
 	c := chooseDomainType(choice, f)

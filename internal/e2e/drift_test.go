@@ -47,11 +47,12 @@ func TestDriftRepairedOnLibvirt(t *testing.T) {
 	refresh := func() { d.refresh(d.hostID) }
 
 	// Behind the engine's back: the cable pulled, the interface moved to
-	// another bridge, and a device attached that vwire never made.
+	// another bridge (keeping the profile's filter: without it that would
+	// be drift too), and a device attached that vwire never made.
 	testenv.Virsh(t, "domif-setlink", vm, tap, "down")
 	xmlPath := filepath.Join(t.TempDir(), "iface.xml")
 	move := fmt.Sprintf(`<interface type='bridge'><mac address='%s'/><source bridge='%s'/><model type='virtio'/>`+
-		`<link state='down'/><alias name='ua-%s'/><rom enabled='no'/></interface>`, mac, other, nicID)
+		`<link state='down'/><alias name='ua-%s'/><rom enabled='no'/><filterref filter='vdsm-no-mac-spoofing'/></interface>`, mac, other, nicID)
 	if err := os.WriteFile(xmlPath, []byte(move), 0o644); err != nil {
 		t.Fatal(err)
 	}
