@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -177,7 +178,7 @@ func (k *cli) nics(ref string) error {
 		views = append(views, nicView(n))
 	}
 	return k.print(views, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "NAME\tMAC\tTYPE\tPROFILE\tLINKED\tPLUGGED\tSYNCED\tHOST: PRESENT\tLINK\tBRIDGE\tPCI")
+		fmt.Fprintln(w, "NAME\tMAC\tTYPE\tPROFILE\tLINKED\tPLUGGED\tSYNCED\tHOST: PRESENT\tLINK\tBRIDGE\tPCI\tMIRROR\tQOS\tFILTER\tWHY NOT SYNCED")
 		for _, n := range views {
 			prof := "<empty network>"
 			if n.VnicProfile != nil {
@@ -187,13 +188,19 @@ func (k *cli) nics(ref string) error {
 			if n.MAC != nil {
 				mac = n.MAC.Address
 			}
-			present, link, bridge, pci := "-", "-", "-", "-"
+			present, link, bridge, pci, mirror, qos, filter, why := "-", "-", "-", "-", "-", "-", "-", "-"
 			if r := n.ReportedState; r != nil {
 				present = strconv.FormatBool(r.Present)
-				link, bridge, pci = dash(r.LinkState), dash(r.Bridge), dash(r.PCIAddress)
+				link, bridge, pci, why = dash(r.LinkState), dash(r.Bridge), dash(r.PCIAddress), dash(r.Error)
+				if r.Present {
+					mirror, qos, filter = strconv.FormatBool(r.PortMirroring), qosText(r.QoS), "none"
+					if r.NetworkFilter != nil {
+						filter = r.NetworkFilter.Name
+					}
+				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, mac, n.Interface, prof,
-				n.Linked, n.Plugged, n.Synced, present, link, bridge, pci)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, mac, n.Interface, prof,
+				n.Linked, n.Plugged, n.Synced, present, link, bridge, pci, mirror, qos, filter, why)
 		}
 	})
 }
@@ -439,4 +446,20 @@ func (k *cli) events(max int, follow bool, interval time.Duration) error {
 			}
 		}
 	}
+}
+
+// qosText says in a table cell what limits a host applied: "in 10, out 1
+// Mbit/s" (averages), or "none".
+func qosText(q *client.ReportedQoS) string {
+	if q == nil || (q.InboundAverage == 0 && q.OutboundAverage == 0) {
+		return "none"
+	}
+	var parts []string
+	if q.InboundAverage > 0 {
+		parts = append(parts, fmt.Sprintf("in %d", q.InboundAverage))
+	}
+	if q.OutboundAverage > 0 {
+		parts = append(parts, fmt.Sprintf("out %d", q.OutboundAverage))
+	}
+	return strings.Join(parts, ", ") + " Mbit/s"
 }
