@@ -221,6 +221,17 @@ func (c *Client) SetupNetworks(ctx context.Context, add, remove []string) error 
 	return c.Call(ctx, verbSetupNetworks, p, nil)
 }
 
+// ConfigureNetworks calls Host.setupNetworks in its full form (issue 16).
+func (c *Client) ConfigureNetworks(ctx context.Context, p ConfigureNetworksParams) error {
+	return c.Call(ctx, verbSetupNetworks, p, nil)
+}
+
+// SetSafeNetworkConfig calls Host.setSafeNetworkConfig: the engine still
+// reaches the host after a checked setupNetworks, which is then kept.
+func (c *Client) SetSafeNetworkConfig(ctx context.Context) error {
+	return c.Call(ctx, verbSetSafeNetworkConfig, NoParams{}, nil)
+}
+
 // CreateVM calls VM.create.
 func (c *Client) CreateVM(ctx context.Context, vp VMParams) (VMStats, error) {
 	var out CreateResult

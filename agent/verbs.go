@@ -120,20 +120,82 @@ type Capabilities struct {
 	// bandwidth limits cannot be applied; empty when they can.
 	FiltersUnavailable string `json:"networkFiltersUnavailable,omitempty"`
 	ShapingUnavailable string `json:"shapingUnavailable,omitempty"`
+	// The host's NICs and bonds (VDSM's nics and bondings, as a list), the
+	// networks realised on it as they are (VDSM's networks), and why it
+	// cannot make 802.1Q VLAN devices ("" when it can). Issue 16.
+	NICs     []HostNICInfo `json:"hostNics,omitempty"`
+	Networks []NetworkInfo `json:"hostNetworks,omitempty"`
+	NoVLAN   string        `json:"noVlan,omitempty"`
+}
+
+// HostNICInfo is a host NIC or bond.
+type HostNICInfo struct {
+	Name   string   `json:"name"`
+	MAC    string   `json:"hwaddr"`
+	MTU    int      `json:"mtu"`
+	Speed  int      `json:"speed"` // Mbit/s, 0 unknown
+	Up     bool     `json:"up"`
+	Bond   bool     `json:"bond,omitempty"`
+	Slaves []string `json:"slaves,omitempty"`
+	Addr   string   `json:"addr,omitempty"` // first IPv4 address/prefix
+}
+
+// NetworkInfo is a network on the host: a bridge of its name with its MTU
+// over Nic, over the VLAN device Nic.VLAN, or over a VXLAN device.
+type NetworkInfo struct {
+	Name  string      `json:"name"`
+	MTU   int         `json:"mtu,omitempty"`
+	Nic   string      `json:"nic,omitempty"`
+	VLAN  int         `json:"vlan,omitempty"`
+	VXLAN *VXLANAttrs `json:"vxlan,omitempty"`
+}
+
+// VXLANAttrs is an overlay's segment (vwire's own): VNI, local address,
+// the remote hosts to replicate to (unicast forwarding entries), UDP port.
+type VXLANAttrs struct {
+	VNI     int      `json:"vni"`
+	Local   string   `json:"local"`
+	Remotes []string `json:"remotes,omitempty"`
+	Port    int      `json:"port,omitempty"`
+}
+
+// ConfigureNetworksParams is Host.setupNetworks in its full form (issue
+// 16): networks to realise (or bring in line), names to remove, VDSM's
+// connectivity check (the host rolls back unless Host.setSafeNetworkConfig
+// comes within connectivityTimeout seconds).
+type ConfigureNetworksParams struct {
+	Networks map[string]NetworkSpec `json:"networks"`
+	Options  *SetupOptions          `json:"options,omitempty"`
+}
+
+// NetworkSpec is one network of ConfigureNetworksParams.
+type NetworkSpec struct {
+	Remove bool        `json:"remove,omitempty"`
+	MTU    int         `json:"mtu,omitempty"`
+	Nic    string      `json:"nic,omitempty"`
+	VLAN   int         `json:"vlan,omitempty"`
+	VXLAN  *VXLANAttrs `json:"vxlan,omitempty"`
+}
+
+// SetupOptions is VDSM's setupNetworks options.
+type SetupOptions struct {
+	ConnectivityCheck   bool `json:"connectivityCheck,omitempty"`
+	ConnectivityTimeout int  `json:"connectivityTimeout,omitempty"` // seconds
 }
 
 // The verbs.
 const (
-	verbCapabilities  = "Host.getCapabilities"
-	verbAllVMStats    = "Host.getAllVmStats"
-	verbSetupNetworks = "Host.setupNetworks"
-	verbGetStats      = "VM.getStats"
-	verbSettle        = "VM.settle"
-	verbCreate        = "VM.create"
-	verbDestroy       = "VM.destroy"
-	verbHotplugNIC    = "VM.hotplugNic"
-	verbHotunplugNIC  = "VM.hotunplugNic"
-	verbUpdateDevice  = "VM.updateDevice"
+	verbCapabilities         = "Host.getCapabilities"
+	verbAllVMStats           = "Host.getAllVmStats"
+	verbSetupNetworks        = "Host.setupNetworks"
+	verbSetSafeNetworkConfig = "Host.setSafeNetworkConfig"
+	verbGetStats             = "VM.getStats"
+	verbSettle               = "VM.settle"
+	verbCreate               = "VM.create"
+	verbDestroy              = "VM.destroy"
+	verbHotplugNIC           = "VM.hotplugNic"
+	verbHotunplugNIC         = "VM.hotunplugNic"
+	verbUpdateDevice         = "VM.updateDevice"
 	// vwire's own: certificate renewal of an enrolled agent (package pki).
 	verbCertRequest = "Host.certificateRequest"
 	verbCertInstall = "Host.installCertificate"

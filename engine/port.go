@@ -22,6 +22,15 @@ type HostClient interface {
 	VMStats(ctx context.Context, vmID string) (HostVM, error)
 	// SetupNetworks creates the bridges add and removes those of remove.
 	SetupNetworks(ctx context.Context, add, remove []string) error
+	// ConfigureNetworks realises networks on the host (a bridge of the
+	// network's name and MTU, on a VLAN or VXLAN device over a host NIC)
+	// and removes others (issue 16). With a connectivity check the host
+	// rolls the change back unless the engine reaches it again within the
+	// timeout (ConfirmNetworks), as VDSM's setupNetworks does.
+	ConfigureNetworks(ctx context.Context, s HostNetworkSetup) error
+	// ConfirmNetworks tells the host the engine still reaches it after a
+	// checked ConfigureNetworks: the change is kept.
+	ConfirmNetworks(ctx context.Context) error
 	CreateVM(ctx context.Context, vm HostVMSpec) (HostVM, error)
 	DestroyVM(ctx context.Context, vmID string) error
 	// HotplugNIC plugs d and returns the device as the host has it.
@@ -62,6 +71,62 @@ type HostCaps struct {
 	Bridges        []string // the networks (bridges) present
 	ClusterLevels  []string // the cluster levels it supports ("4.7")
 	LibvirtVersion string
+	// NICs are the host's physical NICs and bonds; Networks the networks
+	// realised on it, as they are (issue 16).
+	NICs     []HostNICInfo
+	Networks []HostNetwork
+	// NoVLAN says why this host cannot make 802.1Q VLAN devices ("" when
+	// it can): a VLAN network is refused there with that reason.
+	NoVLAN string
+}
+
+// HostNICInfo is a host NIC or bond as its host reports it.
+type HostNICInfo struct {
+	Name      string
+	MAC       string
+	MTU       int
+	SpeedMbps int // 0 unknown
+	Up        bool
+	// Bond: a bond of Slaves.
+	Bond   bool
+	Slaves []string
+	// Addr is its first IPv4 address with prefix ("198.18.9.1/24"), the
+	// local end of an overlay on it.
+	Addr string
+}
+
+// HostNetwork is a network on a host, wanted or as it is: a bridge named
+// after the network with its MTU, over NIC directly, over the VLAN device
+// NIC.VLAN, or over a VXLAN device (an overlay) whose underlay is NIC.
+type HostNetwork struct {
+	Name  string
+	MTU   int    // 0: the default (1500)
+	NIC   string // "": a bridge with no uplink
+	VLAN  int    // 0: none
+	VXLAN *HostVXLAN
+}
+
+// HostVXLAN is an overlay network's segment: its VNI, the local address
+// (of the host NIC under it) and the other hosts carrying the segment, to
+// which broadcast and unknown frames are replicated (head-end replication:
+// unicast forwarding entries, no multicast).
+type HostVXLAN struct {
+	VNI     int
+	Local   string
+	Remotes []string
+	Port    int // 0: 4789
+}
+
+// HostNetworkSetup is one ConfigureNetworks call: the networks to realise
+// (created, or brought in line with the spec), those to remove, and the
+// connectivity check.
+type HostNetworkSetup struct {
+	Networks []HostNetwork
+	Remove   []string
+	// CheckConnectivity: the host keeps the change only if the engine
+	// confirms within ConnectivityTimeout.
+	CheckConnectivity   bool
+	ConnectivityTimeout time.Duration
 }
 
 // HostDevice is a vNIC's device as the engine asks a host to have it.

@@ -91,7 +91,18 @@ func ctx(ctx context.Context) context.Context {
 // Capabilities calls Host.getCapabilities.
 func (c *Client) Capabilities(cx context.Context) (engine.HostCaps, error) {
 	caps, err := c.c.Capabilities(ctx(cx))
-	return engine.HostCaps{Bridges: caps.Bridges, ClusterLevels: caps.ClusterLevels, LibvirtVersion: caps.LibvirtVersion}, classify(err)
+	return engine.HostCaps{Bridges: caps.Bridges, ClusterLevels: caps.ClusterLevels, LibvirtVersion: caps.LibvirtVersion,
+		NICs: hostNICsOf(caps.NICs), Networks: hostNetworksOf(caps.Networks), NoVLAN: caps.NoVLAN}, classify(err)
+}
+
+// ConfigureNetworks calls Host.setupNetworks in its full form.
+func (c *Client) ConfigureNetworks(cx context.Context, s engine.HostNetworkSetup) error {
+	return classify(c.c.ConfigureNetworks(ctx(cx), configureParams(s)))
+}
+
+// ConfirmNetworks calls Host.setSafeNetworkConfig.
+func (c *Client) ConfirmNetworks(cx context.Context) error {
+	return classify(c.c.SetSafeNetworkConfig(ctx(cx)))
 }
 
 // AllVMStats calls Host.getAllVmStats.
