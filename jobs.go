@@ -51,3 +51,15 @@ type JobFilter struct {
 	OwnerID, CorrelationID string
 	Max                    int
 }
+
+// JobStepUpdater is the part of a store's Tx that rewrites a step as its
+// work goes on: a bulk job (a profile rewire) has one step per VM, each
+// waiting, then started, then finished or failed with the host's reason,
+// so that the job shows its progress while it runs. It is not in JobTx
+// (store.go) so that a store without it still builds; the engine refuses
+// a bulk job on such a store.
+type JobStepUpdater interface {
+	// UpdateJobStep writes a step's description, status and times, and
+	// marks its job updated at the step's latest time.
+	UpdateJobStep(*JobStep) error
+}

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"CPUAndComment", testCPUAndComment},
 		{"NetworkFilters", testNetworkFilters},
 		{"Jobs", testJobs},
+		{"JobStepUpdate", testJobStepUpdate},
 		{"QoS", testQoS},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,49 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"vwire.dev/vwire"
+)
+
+// testJobStepUpdate: a bulk job's step is rewritten as its VM is handled
+// (waiting, started, failed with a reason) and the job's last_updated
+// follows; an unknown step is ENOTFOUND.
+func testJobStepUpdate(t *testing.T, s vwire.Store) {
+	t0 := time.UnixMilli(1700000000000)
+	j := &vwire.Job{ID: uuid.NewString(), Description: "Rewiring", Status: vwire.JobStarted, Start: t0, LastUpdated: t0}
+	st := &vwire.JobStep{ID: uuid.NewString(), JobID: j.ID, Number: 1, Type: vwire.StepExecuting, Description: "VM a: waiting", Status: vwire.JobStarted, Start: t0}
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateJob(j); err != nil {
+			return err
+		}
+		return tx.CreateJobStep(st)
+	})
+	st.Description, st.Status, st.End = "VM a: nic1: the host said no", vwire.JobFailed, t0.Add(time.Minute)
+	update(t, s, func(tx vwire.Tx) error {
+		u, ok := tx.(vwire.JobStepUpdater)
+		if !ok {
+			t.Fatal("the store's Tx cannot update job steps")
+		}
+		if err := u.UpdateJobStep(st); err != nil {
+			return err
+		}
+		if err := u.UpdateJobStep(&vwire.JobStep{ID: uuid.NewString(), JobID: j.ID}); vwire.ErrorCode(err) != vwire.ENOTFOUND {
+			t.Errorf("unknown step: err = %v, want ENOTFOUND", err)
+		}
+		return nil
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		steps, err := tx.JobSteps(j.ID)
+		if err != nil || len(steps) != 1 || steps[0].Status != vwire.JobFailed || steps[0].Description != st.Description || !steps[0].End.Equal(st.End) {
+			t.Errorf("steps = %+v, %v", steps, err)
+		}
+		if got, err := tx.Job(j.ID); err != nil || !got.LastUpdated.Equal(st.End) || got.Status != vwire.JobStarted {
+			t.Errorf("job = %+v, %v; want last_updated at the step's end, still started", got, err)
+		}
+		return nil
+	})
+}
