@@ -197,6 +197,10 @@ const (
 	MsgBuiltinAdmin          MsgKey = "BUILTIN_ADMIN"
 	MsgPermitNotHeld         MsgKey = "PERMIT_NOT_HELD"
 	MsgQoSTypeNotSupported   MsgKey = "QOS_TYPE_NOT_SUPPORTED"
+	// a profile rewire (a bulk job) and its cancel and retry
+	MsgRewireSameProfile MsgKey = "REWIRE_SAME_PROFILE"
+	MsgJobNotRunning     MsgKey = "JOB_NOT_RUNNING"
+	MsgJobNotRetryable   MsgKey = "JOB_NOT_RETRYABLE"
 )
 
 // Message is a catalogue entry: the code that decides the HTTP status, the
@@ -360,6 +364,9 @@ var messages = map[MsgKey]Message{
 	MsgPermitUnknown:         {Code: EINVALID, Text: "Cannot ${action} ${type}. Unknown permit: ${permit}."},
 	MsgBuiltinAdmin:          {Code: ECONFLICT, Text: "Cannot ${action} ${type}. admin@internal keeps its user and its SuperUser permission on the system."},
 	MsgQoSTypeNotSupported:   {Code: EINVALID, Text: "Cannot ${action} ${type}. vwire has network QoS only; the type ${qostype} is not supported."},
+	MsgRewireSameProfile:     {Code: EINVALID, Text: "Cannot ${action} ${type}. The vNICs would move to the profile they already use (${profile})."},
+	MsgJobNotRunning:         {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Job ${job} is not a bulk job running on this engine (${why})."},
+	MsgJobNotRetryable:       {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Job ${job} cannot be retried: ${why}."},
 	MsgPermitNotHeld:         {Code: EFORBIDDEN, Text: "User is not authorized to perform this action. Cannot ${action} ${type}: granting role ${role} needs its permit ${permit} on ${object}."},
 }
 

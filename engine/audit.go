@@ -83,8 +83,13 @@ var (
 	evFilterParamAdd    = auditType{12110, vwire.SevNormal, "Network filter parameter ${ParameterName}=${ParameterValue} was added to Interface ${InterfaceName} of VM ${VmName}. (User: ${UserName})"}
 	evFilterParamUpdate = auditType{12111, vwire.SevNormal, "Network filter parameter ${ParameterName} of Interface ${InterfaceName} of VM ${VmName} was set to ${ParameterValue}. (User: ${UserName})"}
 	evFilterParamRemove = auditType{12112, vwire.SevNormal, "Network filter parameter ${ParameterName} was removed from Interface ${InterfaceName} of VM ${VmName}. (User: ${UserName})"}
-	evLinkUp            = "Link State is UP."
-	evLinkDown          = "Link State is DOWN."
+	// vwire's own: a profile rewire (a bulk job), its start and its end;
+	// each vNIC's change has its own event (934/935) from UpdateNIC.
+	evRewireStart  = auditType{10960, vwire.SevNormal, "Rewiring ${NicCount} vNICs of ${VmCount} VMs from profile ${FromProfile} to profile ${ToProfile} was started by ${UserName} (job ${JobId})."}
+	evRewireDone   = auditType{10961, vwire.SevNormal, "Rewiring from profile ${FromProfile} to profile ${ToProfile} finished: ${Done} VMs rewired (job ${JobId}, User: ${UserName})."}
+	evRewireFailed = auditType{10962, vwire.SevWarning, "Rewiring from profile ${FromProfile} to profile ${ToProfile} ended ${Status}: ${Done} VMs rewired, ${Failed} failed (${FailedVms}), ${Skipped} not started (job ${JobId}, User: ${UserName})."}
+	evLinkUp       = "Link State is UP."
+	evLinkDown     = "Link State is DOWN."
 	// oVirt's network QoS entries (USER_ADDED_NETWORK_QOS and its kin).
 	evQoSAdd    = auditType{10100, vwire.SevNormal, "Network QoS ${QosName} was added. (User: ${UserName})"}
 	evQoSRemove = auditType{10102, vwire.SevNormal, "Network QoS ${QosName} was removed. (User: ${UserName})"}
