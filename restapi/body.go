@@ -261,7 +261,7 @@ var shapes = map[string]shape{
 	"address": stringShape, "data": stringShape, "type": stringShape, "from": stringShape, "to": stringShape,
 	"usage": stringShape, "guest_notification": stringShape, "interface": stringShape, "link_state": stringShape,
 	"kernel": stringShape, "initrd": stringShape, "cmdline": stringShape,
-	"user_name": stringShape, "password": stringShape,
+	"user_name": stringShape, "password": stringShape, "search": stringShape,
 
 	"port": intShape, "memory": intShape, "mtu": intShape, "link_bounce_hold": intShape,
 	"major": intShape, "minor": intShape,
@@ -272,6 +272,7 @@ var shapes = map[string]shape{
 	"allow_duplicates": boolShape, "linked": boolShape, "local": boolShape, "plugged": boolShape,
 	"port_mirroring": boolShape, "required": boolShape, "regenerate_ids": boolShape,
 	"reassign_bad_macs": boolShape, "empty_missing_networks": boolShape, "administrative": boolShape,
+	"async": boolShape,
 
 	"cluster": objectShape, "data_center": objectShape, "template": objectShape, "vnic_profile": objectShape,
 	"network": objectShape, "mac_pool": objectShape, "vm": objectShape, "host": objectShape,

@@ -59,6 +59,7 @@ func (s *Server) routes() {
 	s.api("GET /vnicprofiles/{id}", s.getProfile, false)
 	s.api("PUT /vnicprofiles/{id}", s.updateProfile, false)
 	s.api("DELETE /vnicprofiles/{id}", removeOne(s.eng.RemoveProfile), false)
+	s.api("POST /vnicprofiles/{id}/rewire", s.rewireProfile, true)
 
 	s.api("GET /macpools", s.listMACPools, false)
 	s.api("POST /macpools", s.addMACPool, false)
@@ -123,6 +124,8 @@ func (s *Server) routes() {
 	s.api("GET /jobs/{id}", s.getJob, false)
 	s.api("GET /jobs/{id}/steps", s.listJobSteps, false)
 	s.api("GET /jobs/{id}/steps/{sid}", s.getJobStep, false)
+	s.api("POST /jobs/{id}/cancel", s.cancelJob, true)
+	s.api("POST /jobs/{id}/retry", s.retryJob, true)
 
 	s.api("GET /events", s.listEvents, false)
 	s.api("GET /events/{id}", s.getEvent, false)
