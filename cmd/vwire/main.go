@@ -63,6 +63,13 @@ Infrastructure:
               [--network-filter FILTER|none] [--pass-through true|false]
                                         running vNICs follow its QoS, mirroring and filter
   profile show PROFILE | profile remove PROFILE
+  profile rewire PROFILE --to PROFILE [--cluster C] [--search QUERY] [--no-wait] [--timeout D]
+                                        move every vNIC of a profile to another, live, as a
+                                        job: a progress bar, then each VM's result (exit 1 if
+                                        any VM failed)
+  job show ID | job cancel ID | job retry ID
+                                        a job's steps; stop a rewire (VMs in progress
+                                        finish); rewire again the VMs that failed
   qos list | qos show QOS | qos remove QOS
                                         a data center's network QoS (each takes
                                         --datacenter DC, or --dc; default Default)
@@ -314,6 +321,7 @@ func (s *session) root() *cobra.Command {
 
 	root.AddCommand(s.loginCmd(), s.logoutCmd())
 	s.infraCmds(root)
+	s.rewireCmds(root) // after infraCmds: it adds to the profile group
 	s.vmCmds(root)
 	s.nicCmds(root)
 	s.userCmds(root)

@@ -355,3 +355,40 @@ func templateView(t *ovirtsdk4.Template) templateJSON {
 	}
 	return out
 }
+
+// jobJSON is a job as oVirt's JSON names it.
+type jobJSON struct {
+	ID          string `json:"id"`
+	Description string `json:"description"`
+	Status      string `json:"status"`
+	StartTime   string `json:"start_time,omitempty"`
+	EndTime     string `json:"end_time,omitempty"`
+}
+
+func jobView(j *client.Job) jobJSON {
+	return jobJSON{ID: j.ID, Description: j.Description, Status: j.Status, StartTime: j.StartTime, EndTime: j.EndTime}
+}
+
+// stepResultJSON is a rewire's step: its VM, oVirt's step status as the
+// result, and what happened (the reasons when it failed).
+type stepResultJSON struct {
+	Number int    `json:"number"`
+	VM     string `json:"vm"`
+	Result string `json:"result"`
+	Detail string `json:"description"`
+}
+
+// rewireJSON is a job with its per-VM results.
+type rewireJSON struct {
+	Job   jobJSON          `json:"job"`
+	Steps []stepResultJSON `json:"steps"`
+}
+
+func rewireView(j *client.Job, steps []client.Step) rewireJSON {
+	v := rewireJSON{Job: jobView(j), Steps: make([]stepResultJSON, 0, len(steps))}
+	for _, s := range steps {
+		vm, what := s.VMResult()
+		v.Steps = append(v.Steps, stepResultJSON{Number: s.Number, VM: vm, Result: s.Status, Detail: what})
+	}
+	return v
+}
