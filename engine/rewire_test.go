@@ -24,9 +24,15 @@ type rewireHV struct {
 	*sim.Sim
 	delay  atomic.Int64 // nanoseconds per update
 	refuse atomic.Bool
+	// busy counts the updates under way; most is the highest it reached.
+	busy, most atomic.Int64
 }
 
 func (h *rewireHV) UpdateNIC(ctx context.Context, id string, n hypervisor.NIC) (hypervisor.NICState, error) {
+	b := h.busy.Add(1)
+	defer h.busy.Add(-1)
+	for m := h.most.Load(); b > m && !h.most.CompareAndSwap(m, b); m = h.most.Load() {
+	}
 	time.Sleep(time.Duration(h.delay.Load()))
 	if h.refuse.Load() {
 		return hypervisor.NICState{}, &hypervisor.Error{Code: hypervisor.ErrOperationFailed, Message: "bridge port limit reached"}
@@ -250,6 +256,19 @@ func TestRewireThousand(t *testing.T) {
 			}
 		}
 	}
+	// At most 4 VMs at once on a host (each VM's vNICs one after another),
+	// and the hosts were busy at once.
+	most := int64(0)
+	for _, hv := range r.hvs {
+		if m := hv.most.Load(); m > 4 {
+			t.Fatalf("a host had %d updates at once, want at most 4", m)
+		} else {
+			most = max(most, m)
+		}
+	}
+	if most < 2 {
+		t.Fatalf("at most %d update at once on any host: the rewire did not run VMs in parallel", most)
+	}
 	if evs := r.events(10960); len(evs) != 1 {
 		t.Fatalf("start events %q", evs)
 	}
@@ -262,7 +281,9 @@ func TestRewireThousand(t *testing.T) {
 // failed steps with the host's reason (their vNICs stay on the old
 // profile); the others finish; a retry takes only the failed VMs and
 // succeeds once the host accepts.
-func TestRewireFailedHostRetry(t *testing.T) {
+func TestRewireFailedHostRetry(t *testing.T) { forEachStore(t, testRewireFailedHostRetry) }
+
+func testRewireFailedHostRetry(t *testing.T) {
 	r := newRewireEnv(t, 1)
 	good := r.vms("good", 3, 2, r.hosts[0])
 	bad := r.vms("bad", 3, 2, r.hosts[1])
@@ -324,7 +345,9 @@ func TestRewireFailedHostRetry(t *testing.T) {
 
 // TestRewireCancel: a cancel stops scheduling: VMs being handled finish,
 // the rest are aborted and keep their vNICs; the job ends aborted.
-func TestRewireCancel(t *testing.T) {
+func TestRewireCancel(t *testing.T) { forEachStore(t, testRewireCancel) }
+
+func testRewireCancel(t *testing.T) {
 	r := newRewireEnv(t, 0)
 	r.hvs[r.host.ID].delay.Store(int64(150 * time.Millisecond))
 	vms := r.vms("vm", 12, 1, r.host)
@@ -370,7 +393,9 @@ func TestRewireCancel(t *testing.T) {
 // TestRewireFilterAndRights: the cluster and search filters keep only the
 // VMs they select; a vNIC the caller may not change is a failed step with
 // the refusal; starting needs CONFIGURE_VM_NETWORK on the new profile.
-func TestRewireFilterAndRights(t *testing.T) {
+func TestRewireFilterAndRights(t *testing.T) { forEachStore(t, testRewireFilterAndRights) }
+
+func testRewireFilterAndRights(t *testing.T) {
 	r := newRewireEnv(t, 0)
 	web := r.vms("web", 2, 1, nil)
 	db := r.vms("db", 2, 1, nil)
