@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -39,11 +40,13 @@ import (
 // begun end aborted with the job. Retry is a new job over the VMs whose
 // step failed, with the same profiles.
 //
-// The run (its cancel flag, its spec and which VM each step is) lives in
-// this engine's memory: a rewire left by an engine that stopped is ended
-// aborted on cancel, and cannot be retried (its spec is gone); a new
-// rewire with the same request takes what is left, since a vNIC already on
-// B no longer uses A.
+// The run (its cancel flag, its spec and which VMs failed) lives in this
+// engine's memory: a cancel through another engine sharing the database
+// ends the job aborted there, and the running engine, which reads the
+// job's status as it schedules, stops; a rewire left by an engine that
+// stopped is ended aborted on cancel, and cannot be retried (its spec is
+// gone): a new rewire with the same request takes what is left, since a
+// vNIC already on B no longer uses A.
 //
 // Authorization: starting a rewire needs CONFIGURE_VM_NETWORK on profile
 // B (what every moved vNIC needs on it anyway, VnicProfileUser carries
@@ -89,19 +92,27 @@ type rewireRun struct {
 	from, to  string // profile names, for descriptions
 	cancelled atomic.Bool
 	done      chan struct{}
+	// checked is when the job's stored status was last read (Unix ms):
+	// another engine sharing the database cancels by ending it.
+	checked atomic.Int64
 
 	mu     sync.Mutex
 	failed []string // VMs whose step failed, once done
 }
 
-// rewires are the runs of this process by job id (job ids are unique, so
-// engines in one process share the map without clashing). An entry goes
-// when its job is no longer stored.
-var rewires sync.Map
+// rewires are the runs of each engine by job id (a map of the package's
+// rather than a field: an engine's struct is not this use case's file). An
+// entry goes when its job is no longer stored.
+var rewires sync.Map // rewireKey → *rewireRun
 
-// rewireRunOf finds a run of this process.
-func rewireRunOf(jobID string) *rewireRun {
-	if r, ok := rewires.Load(jobID); ok {
+type rewireKey struct {
+	e     *Engine
+	jobID string
+}
+
+// rewireRunOf finds a run of this engine.
+func (e *Engine) rewireRunOf(jobID string) *rewireRun {
+	if r, ok := rewires.Load(rewireKey{e, jobID}); ok {
 		return r.(*rewireRun)
 	}
 	return nil
@@ -153,7 +164,7 @@ func (e *Engine) RewireProfile(ctx context.Context, spec RewireSpec) (*vwire.Job
 	if err != nil {
 		return nil, err
 	}
-	rewires.Store(job.ID, run)
+	rewires.Store(rewireKey{e, job.ID}, run)
 	// The job outlives the request that started it, as the user's own.
 	go e.runRewire(context.WithoutCancel(ctx), job, run, targets)
 	return job, nil
@@ -256,6 +267,7 @@ func (e *Engine) runRewire(ctx context.Context, job *vwire.Job, run *rewireRun, 
 		done, skipped       int
 		failed, failedNames []string
 	)
+	stop := func() bool { return run.cancelled.Load() || e.rewireEndedElsewhere(ctx, job.ID, run) }
 	for _, queue := range byHost {
 		next := make(chan *rewireTarget, len(queue))
 		for _, t := range queue {
@@ -267,7 +279,7 @@ func (e *Engine) runRewire(ctx context.Context, job *vwire.Job, run *rewireRun, 
 			go func() {
 				defer wg.Done()
 				for t := range next {
-					if run.cancelled.Load() {
+					if stop() {
 						mu.Lock()
 						skipped++
 						mu.Unlock()
@@ -324,6 +336,29 @@ func (e *Engine) runRewire(ctx context.Context, job *vwire.Job, run *rewireRun, 
 		e.log.Error("cannot end a rewire job", "job", job.ID, "err", err)
 	}
 }
+
+// rewireEndedElsewhere says whether the job was ended by another engine
+// sharing the database (a cancel there: the run is not in its memory);
+// the stored status is read at most every rewireCheckEvery.
+func (e *Engine) rewireEndedElsewhere(ctx context.Context, jobID string, run *rewireRun) bool {
+	now := e.now().UnixMilli()
+	last := run.checked.Load()
+	if now-last < rewireCheckEvery.Milliseconds() || !run.checked.CompareAndSwap(last, now) {
+		return false
+	}
+	var j *vwire.Job
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { j, err = tx.Job(jobID); return }); err != nil {
+		return false // unknown: go on; the steps record what is done
+	}
+	if j.Status != vwire.JobStarted {
+		run.cancelled.Store(true)
+		return true
+	}
+	return false
+}
+
+// rewireCheckEvery bounds the reads of a running rewire's stored status.
+const rewireCheckEvery = 200 * time.Millisecond
 
 // rewireVM moves one VM's vNICs through updateNIC and records its step:
 // started, then finished or failed with each vNIC's reason. It says
@@ -394,7 +429,7 @@ func (e *Engine) CancelJob(ctx context.Context, jobID string) (*vwire.Job, error
 	if err != nil {
 		return nil, err
 	}
-	if run := rewireRunOf(jobID); run != nil {
+	if run := e.rewireRunOf(jobID); run != nil {
 		if j.Status == vwire.JobStarted {
 			run.cancelled.Store(true)
 		}
@@ -406,7 +441,9 @@ func (e *Engine) CancelJob(ctx context.Context, jobID string) (*vwire.Job, error
 	if !strings.HasPrefix(j.Description, "Rewiring ") {
 		return nil, vwire.Fail(opCancelJob, vwire.MsgJobNotRunning, "job", jobID, "why", "a single host change finishes on its own")
 	}
-	// A rewire no engine of this process runs: its engine stopped.
+	// A rewire no engine of this process runs: another engine sharing the
+	// database runs it (it reads the job ended and stops scheduling), or
+	// its engine stopped. Either way the job ends aborted now.
 	err = e.store.Update(ctx, func(tx vwire.Tx) error { return tx.EndJob(jobID, vwire.JobAborted, e.now()) })
 	if err != nil {
 		return nil, err
@@ -422,7 +459,7 @@ func (e *Engine) RetryRewire(ctx context.Context, jobID string) (*vwire.Job, err
 	if err != nil {
 		return nil, err
 	}
-	run := rewireRunOf(jobID)
+	run := e.rewireRunOf(jobID)
 	if run == nil {
 		return nil, vwire.Fail(opRetryJob, vwire.MsgJobNotRetryable, "job", jobID, "why", "it is not a rewire this engine ran")
 	}
@@ -443,7 +480,7 @@ func (e *Engine) RetryRewire(ctx context.Context, jobID string) (*vwire.Job, err
 // WaitRewire waits until a rewire of this process ends, or ctx does; it
 // returns at once for any other job.
 func (e *Engine) WaitRewire(ctx context.Context, jobID string) error {
-	run := rewireRunOf(jobID)
+	run := e.rewireRunOf(jobID)
 	if run == nil {
 		return nil
 	}
@@ -459,12 +496,16 @@ func (e *Engine) WaitRewire(ctx context.Context, jobID string) error {
 // does not grow with every rewire ever run.
 func (e *Engine) forgetRewires(ctx context.Context) {
 	rewires.Range(func(k, v any) bool {
+		key := k.(rewireKey)
+		if key.e != e {
+			return true
+		}
 		select {
 		case <-v.(*rewireRun).done:
 		default:
 			return true
 		}
-		err := e.store.View(ctx, func(tx vwire.Tx) error { _, err := tx.Job(k.(string)); return err })
+		err := e.store.View(ctx, func(tx vwire.Tx) error { _, err := tx.Job(key.jobID); return err })
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {
 			rewires.Delete(k)
 		}

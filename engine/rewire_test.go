@@ -13,6 +13,7 @@ import (
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/agent/engineport"
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/sim"
@@ -438,5 +439,36 @@ func testRewireFilterAndRights(t *testing.T) {
 	}
 	if _, err := r.eng.RewireProfile(ctx(), engine.RewireSpec{FromProfileID: r.to, ToProfileID: r.to}); !vwire.IsKey(err, vwire.MsgRewireSameProfile) {
 		t.Fatalf("rewire to the same profile: %v", err)
+	}
+}
+
+// TestRewireCancelFromAnotherEngine: an engine sharing the database that
+// does not run the rewire cancels it by ending it aborted; the engine that
+// runs it reads that and starts no more VMs.
+func TestRewireCancelFromAnotherEngine(t *testing.T) {
+	r := newRewireEnv(t, 0)
+	r.hvs[r.host.ID].delay.Store(int64(100 * time.Millisecond))
+	vms := r.vms("vm", 16, 1, r.host)
+	other := engine.New(r.store, engine.Options{HostTimeout: 5 * time.Second, Dial: engineport.Dial(5 * time.Second)})
+	t.Cleanup(other.Close)
+	job, err := r.eng.RewireProfile(ctx(), engine.RewireSpec{FromProfileID: r.from, ToProfileID: r.to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	j, err := other.CancelJob(ctx(), job.ID)
+	if err != nil || j.Status != vwire.JobAborted {
+		t.Fatalf("cancel through the other engine: %+v %v", j, err)
+	}
+	if j := r.wait(job.ID); j.Status != vwire.JobAborted {
+		t.Fatalf("job %s, want aborted", j.Status)
+	}
+	counts, _ := r.steps(job.ID)
+	moved := 0
+	for _, vm := range vms {
+		moved += r.onProfile(vm.ID, r.to)
+	}
+	if counts[vwire.JobAborted] == 0 || moved != counts[vwire.JobFinished] || moved >= len(vms) {
+		t.Fatalf("steps %v, %d vNICs moved: the running engine went on after the cancel", counts, moved)
 	}
 }
