@@ -62,6 +62,39 @@ func TestRewireREST(t *testing.T) {
 		t.Fatalf("vm2's vNIC on %s, want blue", p)
 	}
 
+	// JSON, as oVirt's JSON clients write it: the answer names the job.
+	js := &api{t: t, base: a.base, json: true, hc: a.hc, auth: a.auth}
+	r = js.do("POST", "/vnicprofiles/"+w.blue+"/rewire", `{"vnic_profile":{"id":"`+w.mgmt+`"},"search":"name=vm2","async":"false"}`)
+	if flat := strings.ReplaceAll(r.body, " ", ""); r.status != 200 || !strings.Contains(flat, `"status":"complete"`) || !strings.Contains(flat, `"status":"finished"`) {
+		t.Fatalf("JSON rewire: %d %s", r.status, r.body)
+	}
+	r = js.do("POST", "/vnicprofiles/"+w.blue+"/rewire", `{"vnic_profile":"`+w.mgmt+`"}`)
+	if r.status != 400 || !strings.Contains(r.body, "vnic_profile") {
+		t.Fatalf("a reference as text: %d %s", r.status, r.body)
+	}
+
+	// A user with rights on the new profile and on vm1 only: vm2's vNIC is
+	// a failed step with the refusal, not a refused job.
+	bobID, bob := w.addUser(t, "bob")
+	a.expect(201, "POST", "/vms/"+w.vm1+"/permissions", `<permission><role><name>UserVmManager</name></role><user id="`+bobID+`"/></permission>`)
+	a.expect(201, "POST", "/vnicprofiles/"+w.red+"/permissions", `<permission><role><name>VnicProfileUser</name></role><user id="`+bobID+`"/></permission>`)
+	a.expect(200, "POST", "/vnicprofiles/"+w.red+"/rewire", `<action><vnic_profile id="`+w.mgmt+`"/><async>false</async></action>`) // vm1 back
+	r = bob.do("POST", "/vnicprofiles/"+w.mgmt+"/rewire", `<action><vnic_profile id="`+w.red+`"/><async>false</async></action>`)
+	if r.status != 200 || !strings.Contains(r.body, "<status>failed</status>") {
+		t.Fatalf("bob's rewire: %d %s", r.status, r.body)
+	}
+	bobJob := parseX(t, r.body)
+	var done struct {
+		Job struct {
+			ID string `xml:"id,attr"`
+		} `xml:"job"`
+	}
+	xml.Unmarshal([]byte(r.body), &done)
+	steps = bob.expect(200, "GET", "/jobs/"+done.Job.ID+"/steps", "")
+	if !strings.Contains(steps, "VM vm1: 1 vNICs moved to profile red") || !strings.Contains(steps, "VM vm2: nic1: ") || !strings.Contains(steps, "CONFIGURE_VM_NETWORK") {
+		t.Fatalf("bob's steps (%s):\n%s", bobJob.Status, steps)
+	}
+
 	// Faults, in oVirt's shape.
 	for _, c := range []struct {
 		path, body, want string
