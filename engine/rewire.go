@@ -315,12 +315,15 @@ func (e *Engine) runRewire(ctx context.Context, job *vwire.Job, run *rewireRun, 
 
 	status, ev := vwire.JobFinished, evRewireDone
 	switch {
-	case run.cancelled.Load():
+	case run.cancelled.Load() && skipped > 0: // a cancel after the last VM began changed nothing
 		status, ev = vwire.JobAborted, evRewireFailed
 	case len(failed) > 0:
 		status, ev = vwire.JobFailed, evRewireFailed
 	}
 	slices.Sort(failedNames)
+	if len(failedNames) == 0 {
+		failedNames = []string{"none"}
+	}
 	bctx, cancel := e.background(ctx)
 	defer cancel()
 	err := e.store.Update(bctx, func(tx vwire.Tx) error {

@@ -386,6 +386,9 @@ func testRewireCancel(t *testing.T) {
 			t.Fatalf("aborted step %q was begun", s.Description)
 		}
 	}
+	if evs := r.events(10962); len(evs) != 1 || !strings.Contains(evs[0], "ended aborted") || !strings.Contains(evs[0], "0 failed (none)") {
+		t.Fatalf("end events %q", evs)
+	}
 	if _, err := r.eng.CancelJob(ctx(), job.ID); err != nil {
 		t.Fatalf("cancel of an ended rewire: %v", err)
 	}
