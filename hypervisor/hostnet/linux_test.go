@@ -121,12 +121,23 @@ func TestLinuxBridgeOverNIC(t *testing.T) {
 	if ns.Link("eth1").Attrs().MTU != 9000 {
 		t.Fatal("a host NIC's MTU was lowered")
 	}
-	_ = ep
 	// The host NIC moves to another network only once released.
 	err = h.Apply(ctx, []hostnet.Network{{Name: "net2", NIC: "eth1"}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "host NIC eth1 is already used by network net1") {
 		t.Fatalf("err = %v", err)
 	}
+	// Another uplink under the same bridge: an overlay whose underlay is
+	// eth1 (its MTU now 9000, so the overlay's 8950). The port stays; the
+	// NIC is released.
+	apply(t, h, []hostnet.Network{{Name: "net1", NIC: "eth1", VXLAN: &hostnet.VXLAN{VNI: 5}}})
+	if b := ns.Link("net1"); b.Attrs().Index != br.Attrs().Index || ns.Link("tap0").Attrs().MasterIndex != br.Attrs().Index || ns.Link("eth1").Attrs().MasterIndex != 0 {
+		t.Fatal("the uplink change replaced the bridge, dropped its port or kept the NIC")
+	}
+	ov := hostnet.Network{Name: "net1", NIC: "eth1", MTU: 8950, VXLAN: &hostnet.VXLAN{VNI: 5, Local: "198.18.2.1", Port: 4789}}
+	if nets := networks(t, h); len(nets) != 1 || !nets[0].Equal(ov) {
+		t.Fatalf("read back %v, want %v", nets, ov)
+	}
+	_ = ep
 	apply(t, h, nil, "net1")
 	if _, err := ns.L.LinkByName("net1"); err == nil {
 		t.Fatal("bridge net1 left behind")
@@ -219,6 +230,18 @@ func TestLinuxOverlay(t *testing.T) {
 	vx, ok := a.Link(hostnet.VXLANDevice("ov")).(*netlink.Vxlan)
 	if !ok || vx.Learning || vx.Attrs().MasterIndex != a.Link("ov").Attrs().Index {
 		t.Fatalf("VXLAN device %+v: want no learning, on bridge ov", vx)
+	}
+	// Again: nothing is re-made. A new MTU: changed in place.
+	vxIndex := vx.Attrs().Index
+	apply(t, ha, []hostnet.Network{overlay("ov", 100, "198.18.1.2")})
+	if a.Link(hostnet.VXLANDevice("ov")).Attrs().Index != vxIndex {
+		t.Fatal("applying the same network re-made its VXLAN device")
+	}
+	withMTU := overlay("ov", 100, "198.18.1.2")
+	withMTU.MTU = 1400
+	apply(t, ha, []hostnet.Network{withMTU})
+	if d := a.Link(hostnet.VXLANDevice("ov")); d.Attrs().Index != vxIndex || d.Attrs().MTU != 1400 || a.Link("ov").Attrs().MTU != 1400 {
+		t.Fatalf("MTU change: VXLAN device %d (was %d) mtu %d, bridge mtu %d", d.Attrs().Index, vxIndex, d.Attrs().MTU, a.Link("ov").Attrs().MTU)
 	}
 	epA := a.Port("tapa", "ov", "198.19.100.1")
 	b.Port("tapb", "ov", "198.19.100.2")
@@ -333,4 +356,46 @@ func echoRequest(id, seq int) []byte {
 	}
 	binary.BigEndian.PutUint16(p[2:], ^uint16(sum))
 	return p
+}
+
+// What is a host NIC: a veth standing for one is, on a vwire network too;
+// a veth on a foreign bridge (a container's), bridges and VXLAN devices are
+// not; an allow-list is exactly what it names.
+func TestLinuxNICRule(t *testing.T) {
+	ns, h := host(t)
+	peer := netnstest.NewNS(t)
+	cable(t, ns, peer, "eth1", "198.18.6.1", "198.18.6.2")
+	ns.Bridge("docker0")
+	ns.Port("vethc", "docker0", "198.18.7.2")
+	apply(t, h, []hostnet.Network{{Name: "ov", NIC: "eth1", VXLAN: &hostnet.VXLAN{VNI: 9}}, {Name: "plain"}})
+	ns.Port("tapv", "plain", "198.18.8.2")
+	ctx := context.Background()
+	names := func(h hostnet.Host) []string {
+		nics, err := h.NICs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range nics {
+			out = append(out, n.Name)
+		}
+		return out
+	}
+	// tapv, a veth on a vwire bridge, counts: a test's NIC may be one.
+	if got := names(h); !slices.Equal(got, []string{"eth1", "tapv"}) {
+		t.Fatalf("NICs %v, want eth1 and tapv", got)
+	}
+	only, err := hostnet.NewLinux(hostnet.LinuxOptions{NetNS: ns.H, NICs: []string{"eth1", "eth7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer only.Close()
+	if got := names(only); !slices.Equal(got, []string{"eth1"}) {
+		t.Fatalf("allow-listed NICs %v, want eth1", got)
+	}
+	// The allow-listed host refuses what is not on its list.
+	err = only.Apply(ctx, []hostnet.Network{{Name: "n2", NIC: "tapv"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "tapv is not a host NIC (host NICs: eth1)") {
+		t.Fatalf("err = %v", err)
+	}
 }
