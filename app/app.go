@@ -22,6 +22,7 @@ import (
 	"vwire.dev/vwire/agent/engineport"
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor"
+	"vwire.dev/vwire/hypervisor/hostnet"
 	"vwire.dev/vwire/hypervisor/sim"
 	"vwire.dev/vwire/internal/serve"
 	"vwire.dev/vwire/pki"
@@ -73,8 +74,12 @@ type EngineMain struct {
 	PKIFiles *pki.EngineFiles
 
 	Engine *engine.Engine
-	// Sim is the embedded host's hypervisor, when there is one.
-	Sim *sim.Sim
+	// Sim is the embedded host's hypervisor, when there is one, and
+	// HostNet its host networking (simulated NICs eth0 and eth1, 802.1Q
+	// available, so that the embedded default shows VLAN and overlay
+	// networks).
+	Sim     *sim.Sim
+	HostNet *hostnet.Sim
 
 	store    *sqlstore.DB
 	ln       net.Listener
@@ -194,7 +199,8 @@ func OpenStore(ctx context.Context, url, dataDir string) (*sqlstore.DB, error) {
 // 127.0.0.1 port 0 (no port: nothing listens).
 func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 	m.Sim = sim.New()
-	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local")})
+	m.HostNet = hostnet.NewSim(hostnet.SimOptions{Bridges: m.Sim})
+	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local"), HostNet: m.HostNet})
 	m.agentSrv = serve.Server(as, m.Limits)
 	m.agentSrv.RegisterOnShutdown(as.Close)
 	go m.agentSrv.Serve(serve.Listener(m.pipe, m.Limits.WithDefaults().MaxConns))
@@ -282,7 +288,21 @@ func (m *EngineMain) Close() error {
 type AgentMain struct {
 	Listen     string
 	Hypervisor hypervisor.Hypervisor
-	Logger     *slog.Logger
+	// HostNet is the host's networking the agent manages: hostnet.Linux
+	// on a real host (in a network namespace of its own for a test's
+	// second host), hostnet.Sim with the simulated hypervisor; nil takes
+	// agent.Options' default.
+	HostNet hostnet.Host
+	// HostNetwork chooses HostNet when it is nil: "linux" (netlink, in
+	// NetNS when set: a test's second host keeps its networking in a
+	// namespace of its own), "sim" (simulated NICs; SimNoVLAN, when set,
+	// is why VLANs are refused), or "" for linux on libvirt and sim on the
+	// simulated hypervisor. HostNICs limits linux's host NICs to these.
+	HostNetwork string
+	NetNS       string
+	HostNICs    []string
+	SimNoVLAN   string
+	Logger      *slog.Logger
 	// UnplugTimeout bounds the wait for a guest to release a device (default 10 s).
 	UnplugTimeout time.Duration
 	// Limits are the server's timeouts and connection limit; zero values
@@ -306,8 +326,52 @@ type AgentMain struct {
 	// Identity is the agent's, once enrolled (nil: plain HTTP).
 	Identity *pki.AgentIdentity
 
-	ln  net.Listener
-	srv *http.Server
+	ln      net.Listener
+	srv     *http.Server
+	as      *agent.Server
+	closeHN func()
+}
+
+// hostNet makes the agent's host networking as HostNetwork says.
+func (m *AgentMain) hostNet() error {
+	if m.HostNet != nil {
+		return nil
+	}
+	bm, simulated := m.Hypervisor.(hypervisor.BridgeManager)
+	kind := m.HostNetwork
+	if kind == "" {
+		kind = "linux"
+		if simulated {
+			kind = "sim"
+		}
+	}
+	switch kind {
+	case "sim":
+		if m.NetNS != "" || len(m.HostNICs) > 0 {
+			return errors.New("--netns and --host-nics are for --host-network linux")
+		}
+		m.HostNet = hostnet.NewSim(hostnet.SimOptions{Bridges: bm, NoVLAN: m.SimNoVLAN})
+	case "linux":
+		if m.NetNS != "" && !simulated {
+			// Its taps are made in the agent's namespace, where a bridge
+			// in another could never take them.
+			return errors.New("--netns is for a simulated hypervisor: a real one's VMs join bridges in the agent's own namespace")
+		}
+		o := hostnet.LinuxOptions{NICs: m.HostNICs}
+		if simulated {
+			// Real host networking under a simulated hypervisor: its
+			// taps join the bridges made here.
+			o.Bridges = bm
+		}
+		l, err := hostnet.NewLinuxNamed(m.NetNS, o)
+		if err != nil {
+			return err
+		}
+		m.HostNet, m.closeHN = l, func() { l.Close() }
+	default:
+		return fmt.Errorf("unknown host network %q (linux or sim)", kind)
+	}
+	return nil
 }
 
 // identity loads the agent's identity, or enrols it when asked to.
@@ -360,18 +424,22 @@ func (m *AgentMain) Start() error {
 	if m.Identity == nil && !m.Insecure && !IsLoopback(m.Listen) {
 		return fmt.Errorf("%w: an agent without a certificate serves only loopback; enrol it (--enroll-url, --enroll-token, --engine-ca) or pass --insecure", ErrInsecureListen)
 	}
+	if err := m.hostNet(); err != nil {
+		return fmt.Errorf("host networking: %w", err)
+	}
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
+		m.Close()
 		return fmt.Errorf("listen on %s: %w", m.Listen, err)
 	}
-	o := agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout}
+	o := agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout, HostNet: m.HostNet}
 	ln := serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns)
 	if m.Identity != nil {
 		o.Identity = m.Identity
 		ln = tls.NewListener(ln, m.Identity.ServerConfig())
 	}
-	as := agent.NewServer(m.Hypervisor, o)
-	m.srv = serve.Server(as, m.Limits)
-	m.srv.RegisterOnShutdown(as.Close) // the JSON-RPC streams too
+	m.as = agent.NewServer(m.Hypervisor, o)
+	m.srv = serve.Server(m.as, m.Limits)
+	m.srv.RegisterOnShutdown(m.as.Close) // the JSON-RPC streams too
 	go m.srv.Serve(ln)
 	m.Logger.Info("vwire agent listening", "addr", m.ln.Addr().String(), "mutual_tls", m.Identity != nil)
 	return nil
@@ -385,10 +453,18 @@ func (m *AgentMain) Addr() string { return m.ln.Addr().String() }
 
 // Close stops the agent.
 func (m *AgentMain) Close() error {
-	if m.srv == nil {
-		return nil
+	var err error
+	if m.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = m.srv.Shutdown(ctx)
+		// Shutdown runs it in a goroutine; the rollback of unconfirmed
+		// host networks it does must end before the process does.
+		m.as.Close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return m.srv.Shutdown(ctx)
+	if m.closeHN != nil {
+		m.closeHN()
+		m.closeHN = nil
+	}
+	return err
 }
