@@ -18,14 +18,14 @@ func unreached() error {
 	return &HostError{Kind: ErrHostUnreached, Reason: "down", Err: errors.New("down")}
 }
 
-func (downHost) Capabilities(context.Context) (HostCaps, error)          { return HostCaps{}, unreached() }
-func (downHost) AllVMStats(context.Context) ([]HostVM, error)            { return nil, unreached() }
-func (downHost) VMStats(context.Context, string) (HostVM, error)         { return HostVM{}, unreached() }
-func (downHost) SetupNetworks(context.Context, []string, []string) error { return unreached() }
+func (downHost) Capabilities(context.Context) (HostCaps, error)            { return HostCaps{}, unreached() }
+func (downHost) AllVMStats(context.Context) ([]HostVM, error)              { return nil, unreached() }
+func (downHost) VMStats(context.Context, string) (HostVM, error)           { return HostVM{}, unreached() }
+func (downHost) SetupNetworks(context.Context, []string, []string) error   { return unreached() }
 func (downHost) ConfigureNetworks(context.Context, HostNetworkSetup) error { return unreached() }
-func (downHost) ConfirmNetworks(context.Context) error { return unreached() }
-func (downHost) CreateVM(context.Context, HostVMSpec) (HostVM, error)    { return HostVM{}, unreached() }
-func (downHost) DestroyVM(context.Context, string) error                 { return unreached() }
+func (downHost) ConfirmNetworks(context.Context) error                     { return unreached() }
+func (downHost) CreateVM(context.Context, HostVMSpec) (HostVM, error)      { return HostVM{}, unreached() }
+func (downHost) DestroyVM(context.Context, string) error                   { return unreached() }
 func (downHost) HotplugNIC(context.Context, string, HostDevice) (HostNIC, error) {
 	return HostNIC{}, unreached()
 }
