@@ -464,5 +464,12 @@ func ValidateNetwork(op Op, n *Network) error {
 	if n.MTU != 0 && (n.MTU < 68 || n.MTU > 65535) {
 		return Fail(op, MsgNetworkMTUOutOfRange)
 	}
+	if n.VXLAN < 0 || n.VXLAN > MaxVXLAN {
+		return Fail(op, MsgNetworkVXLANOutOfRange)
+	}
+	// An overlay is its own segment: a VLAN tag under it means nothing.
+	if n.VXLAN != 0 && n.VLAN != nil && *n.VLAN != 0 {
+		return Fail(op, MsgNetworkVXLANWithVLAN)
+	}
 	return nil
 }

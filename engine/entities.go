@@ -370,11 +370,12 @@ func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwir
 		return nil, err
 	}
 	var n *vwire.Network
+	var old vwire.Network
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if n, err = tx.Network(id); err != nil {
 			return err
 		}
-		old := *n
+		old = *n
 		if err := mutate(n); err != nil {
 			return err
 		}
@@ -403,7 +404,26 @@ func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwir
 		}
 		return newEvent(ctx, evNetworkUpdate, append(dcVars(dc), "NetworkName", n.Name)...).write(tx)
 	})
+	if err == nil && hostVisibleChange(&old, n) {
+		// Every host carrying it re-realises it (engine/hostnet.go), under
+		// the same bridge: running vNICs stay connected.
+		dctx, cancel := e.detach(ctx)
+		defer cancel()
+		e.realiseNetwork(dctx, n)
+	}
 	return n, err
+}
+
+// hostVisibleChange tells whether an edit changes what hosts make of a
+// network: its VLAN, MTU or overlay segment.
+func hostVisibleChange(a, b *vwire.Network) bool {
+	vlan := func(n *vwire.Network) int {
+		if n.VLAN == nil {
+			return 0
+		}
+		return *n.VLAN
+	}
+	return vlan(a) != vlan(b) || a.MTU != b.MTU || a.VXLAN != b.VXLAN
 }
 
 // RemoveNetwork deletes a network no vNIC uses (its profiles go with it).
