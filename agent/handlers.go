@@ -21,18 +21,19 @@ type handler func(s *Server, ctx context.Context, raw json.RawMessage) (any, *RP
 
 // handlers is the protocol's dispatch table: method name → handler.
 var handlers = map[string]handler{
-	verbCapabilities:  verb((*Server).capabilities),
-	verbAllVMStats:    verb((*Server).allVMStats),
-	verbSetupNetworks: needsBridges(verb((*Server).setupNetworks)),
-	verbGetStats:      verb((*Server).getStats),
-	verbSettle:        verb((*Server).settle),
-	verbCreate:        verb((*Server).create),
-	verbDestroy:       verb((*Server).destroy),
-	verbHotplugNIC:    verb((*Server).hotplug),
-	verbHotunplugNIC:  verb((*Server).hotunplug),
-	verbUpdateDevice:  verb((*Server).updateDevice),
-	verbCertRequest:   verb((*Server).certRequest),
-	verbCertInstall:   verb((*Server).certInstall),
+	verbCapabilities:         verb((*Server).capabilities),
+	verbAllVMStats:           verb((*Server).allVMStats),
+	verbSetupNetworks:        needsBridges(verb((*Server).setupNetworks)),
+	verbSetSafeNetworkConfig: needsBridges(verb((*Server).setSafeNetworkConfig)),
+	verbGetStats:             verb((*Server).getStats),
+	verbSettle:               verb((*Server).settle),
+	verbCreate:               verb((*Server).create),
+	verbDestroy:              verb((*Server).destroy),
+	verbHotplugNIC:           verb((*Server).hotplug),
+	verbHotunplugNIC:         verb((*Server).hotunplug),
+	verbUpdateDevice:         verb((*Server).updateDevice),
+	verbCertRequest:          verb((*Server).certRequest),
+	verbCertInstall:          verb((*Server).certInstall),
 }
 
 // certRequest makes a new key and answers its certificate request; only an
@@ -107,12 +108,12 @@ func missing(name string) *RPCError {
 	return &RPCError{Code: CodeMissParam, Message: codeText[CodeMissParam] + ": " + name}
 }
 
-// needsBridges refuses Host.setupNetworks on a hypervisor that does not
-// manage bridges, before its params are decoded: a host that cannot do it
-// says so whatever it was asked.
+// needsBridges refuses the network verbs on an agent that does not manage
+// the host's networking (no hostnet.Host), before their params are
+// decoded: a host that cannot do it says so whatever it was asked.
 func needsBridges(h handler) handler {
 	return func(s *Server, ctx context.Context, raw json.RawMessage) (any, *RPCError) {
-		if _, ok := s.hv.(hypervisor.BridgeManager); !ok {
+		if s.net == nil {
 			return nil, noBridges()
 		}
 		return h(s, ctx, raw)
@@ -137,10 +138,14 @@ func (s *Server) capabilities(ctx context.Context, _ NoParams) (Capabilities, *R
 	if bridges == nil {
 		bridges = []string{}
 	}
-	return Capabilities{Bridges: bridges, ClusterLevels: levels, Hypervisor: caps.Hypervisor,
+	c := Capabilities{Bridges: bridges, ClusterLevels: levels, Hypervisor: caps.Hypervisor,
 		LibvirtVersion: caps.LibvirtVersion, QEMUVersion: caps.QEMUVersion, SoftwareVersion: Version,
 		DomainType: caps.DomainType, DomainTypeReason: caps.DomainTypeReason,
-		FiltersUnavailable: unavailable(caps.Filters, caps.FiltersReason), ShapingUnavailable: unavailable(caps.Shaping, caps.ShapingReason)}, nil
+		FiltersUnavailable: unavailable(caps.Filters, caps.FiltersReason), ShapingUnavailable: unavailable(caps.Shaping, caps.ShapingReason)}
+	if err := s.hostNetworking(ctx, &c); err != nil {
+		return Capabilities{}, rpcError(CodeUnexpected, err)
+	}
+	return c, nil
 }
 
 // unavailable is the reason a host feature is missing, "" when present.
@@ -190,32 +195,6 @@ func (s *Server) getStats(ctx context.Context, p VMIDParams) ([]VMStats, *RPCErr
 		}
 	}
 	return []VMStats{st}, nil
-}
-
-// setupNetworks answers Host.setupNetworks (behind needsBridges).
-func (s *Server) setupNetworks(ctx context.Context, p SetupNetworksParams) (MessageResult, *RPCError) {
-	bm, ok := s.hv.(hypervisor.BridgeManager)
-	if !ok {
-		return MessageResult{}, noBridges()
-	}
-	var add, remove []string
-	for name, n := range p.Networks {
-		if name == "" || name == vwire.DummyBridge || len(name) > 15 {
-			return MessageResult{}, &RPCError{Code: CodeInvalidParams, Message: fmt.Sprintf("Invalid params: bad network name %q", name)}
-		}
-		if n.Remove {
-			remove = append(remove, name)
-		} else {
-			add = append(add, name)
-		}
-	}
-	if err := bm.EnsureBridges(ctx, add); err != nil {
-		return MessageResult{}, rpcError(CodeSetupNetworks, err)
-	}
-	if err := bm.RemoveBridges(ctx, remove); err != nil {
-		return MessageResult{}, rpcError(CodeSetupNetworks, err)
-	}
-	return MessageResult{Message: "Done"}, nil
 }
 
 // statsOf and nicStats put what the hypervisor reports in VDSM's terms.

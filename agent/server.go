@@ -12,6 +12,7 @@ import (
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/hypervisor"
+	"vwire.dev/vwire/hypervisor/hostnet"
 	"vwire.dev/vwire/internal/keyedmu"
 )
 
@@ -29,6 +30,13 @@ type Server struct {
 	// for a guest to release a device.
 	callTimeout   time.Duration
 	unplugTimeout time.Duration
+
+	// net is the host's networking (nil: the agent does not manage it);
+	// netMu serialises its changes, pending is a checked change the engine
+	// has not confirmed yet (netsetup.go).
+	net     hostnet.Host
+	netMu   sync.Mutex
+	pending *pendingCheck
 
 	fences fences
 	// tainted: VMs on which an abandoned change may still land, until when.
@@ -69,13 +77,22 @@ type Options struct {
 	StreamLineTimeout time.Duration
 	// Now is the agent's clock for sample times (default time.Now).
 	Now func() time.Time
+	// HostNet is the host's networking the agent manages (Host.setupNetworks,
+	// the capabilities' host NICs and networks). Nil: on a hypervisor that
+	// manages its bridges itself (the simulated one), a simulated host
+	// network over it (hostnet.Sim with its default NICs); otherwise none,
+	// and the network verbs are refused.
+	HostNet hostnet.Host
 }
 
 // NewServer returns an agent on hv.
 func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
 	s := &Server{hv: hv, log: o.Logger, identity: o.Identity, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
 		maxStreamCalls: o.MaxStreamCalls, streamLineTimeout: o.StreamLineTimeout,
-		streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}, now: o.Now}
+		streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}, now: o.Now, net: o.HostNet}
+	if bm, ok := hv.(hypervisor.BridgeManager); ok && s.net == nil {
+		s.net = hostnet.NewSim(hostnet.SimOptions{Bridges: bm})
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

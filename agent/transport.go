@@ -162,9 +162,11 @@ func (s *Server) untrack(c net.Conn) {
 	delete(s.streams, c)
 }
 
-// Close ends every JSON-RPC stream and refuses new ones; HTTP calls are
+// Close ends every JSON-RPC stream and refuses new ones, and rolls back
+// host networks the engine has not confirmed (netsetup.go); HTTP calls are
 // the http.Server's to stop.
 func (s *Server) Close() {
+	s.closeNetworks()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true

@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"unicode"
@@ -131,6 +132,7 @@ type allParams struct {
 		FilterParameters *[]FilterParam `json:"filterParameters"`
 	} `json:"params"`
 	Networks map[string]json.RawMessage `json:"networks"`
+	Options  *SetupOptions              `json:"options"`
 }
 
 // validate checks the form of every field a request carries. Which fields
@@ -179,6 +181,61 @@ func validate(raw json.RawMessage) *RPCError {
 		}
 		if e := checkNetwork(name); e != nil || name == "" {
 			return invalidParam("network", fmt.Sprintf("%q is not a bridge name", name))
+		}
+		var spec NetworkSpec
+		// A malformed member is the verb's to report (its decode).
+		if json.Unmarshal(p.Networks[name], &spec) == nil {
+			if e := checkSpec(name, spec); e != nil {
+				return e
+			}
+		}
+	}
+	if o := p.Options; o != nil && (o.ConnectivityTimeout < 0 || o.ConnectivityTimeout > maxConnectivityTimeout) {
+		return invalidParam("options.connectivityTimeout", fmt.Sprintf("is out of range (0..%d seconds)", maxConnectivityTimeout))
+	}
+	return nil
+}
+
+const (
+	// maxConnectivityTimeout bounds how long a checked setupNetworks may
+	// wait for the engine (VDSM's default is 120 s).
+	maxConnectivityTimeout = 3600
+	// maxRemotes bounds an overlay's remote hosts (one forwarding entry
+	// each, and a copy of every broadcast frame).
+	maxRemotes = 1024
+)
+
+// checkSpec checks the form of one network of Host.setupNetworks: what
+// hostnet would refuse on any host (bounds, addresses); what depends on
+// the host (its NICs, its VLAN support) is hostnet's to refuse.
+func checkSpec(name string, n NetworkSpec) *RPCError {
+	field := func(f string) string { return fmt.Sprintf("networks[%s].%s", name, f) }
+	if n.MTU != 0 && (n.MTU < 68 || n.MTU > 65535) {
+		return invalidParam(field("mtu"), "is out of range (68..65535)")
+	}
+	if n.VLAN < 0 || n.VLAN > 4094 {
+		return invalidParam(field("vlan"), "is out of range (1..4094)")
+	}
+	if n.Nic != "" && (len(n.Nic) > maxBridgeLen || !bridgePattern.MatchString(n.Nic) || n.Nic == "." || n.Nic == "..") {
+		return invalidParam(field("nic"), "is not a host NIC's name")
+	}
+	x := n.VXLAN
+	if x == nil {
+		return nil
+	}
+	switch {
+	case x.VNI < 1 || x.VNI > 1<<24-1:
+		return invalidParam(field("vxlan.vni"), "is out of range (1..16777215)")
+	case x.Port < 0 || x.Port > 65535:
+		return invalidParam(field("vxlan.port"), "is out of range (1..65535)")
+	case x.Local != "" && net.ParseIP(x.Local).To4() == nil:
+		return invalidParam(field("vxlan.local"), "is not an IPv4 address")
+	case len(x.Remotes) > maxRemotes:
+		return invalidParam(field("vxlan.remotes"), fmt.Sprintf("has more than %d addresses", maxRemotes))
+	}
+	for _, r := range x.Remotes {
+		if net.ParseIP(r).To4() == nil {
+			return invalidParam(field("vxlan.remotes"), fmt.Sprintf("%q is not an IPv4 address", r))
 		}
 	}
 	return nil

@@ -105,6 +105,23 @@ func TestWireGolden(t *testing.T) {
 		// Renewal verbs on an agent that is not enrolled (plain HTTP).
 		func() { c.CertificateRequest(ctx) },
 		func() { c.InstallCertificate(ctx, []byte("-----BEGIN CERTIFICATE-----\n")) },
+		// The full form (issue 16): a VLAN network, an overlay, checked and
+		// confirmed; a refusal (no such NIC); what the host then reports.
+		func() {
+			c.ConfigureNetworks(ctx, agent.ConfigureNetworksParams{Networks: map[string]agent.NetworkSpec{
+				"vl":    {MTU: 9000, Nic: "eth0", VLAN: 100},
+				"ov":    {Nic: "eth1", VXLAN: &agent.VXLANAttrs{VNI: 5001, Remotes: []string{"198.19.0.3", "198.19.0.2"}}},
+				"green": {Remove: true}},
+				Options: &agent.SetupOptions{ConnectivityCheck: true, ConnectivityTimeout: 60}})
+		},
+		func() { c.SetSafeNetworkConfig(ctx) },
+		func() {
+			c.ConfigureNetworks(ctx, agent.ConfigureNetworksParams{Networks: map[string]agent.NetworkSpec{"bad": {Nic: "eth9"}}})
+		},
+		func() {
+			c.ConfigureNetworks(ctx, agent.ConfigureNetworksParams{Networks: map[string]agent.NetworkSpec{"bad": {VXLAN: &agent.VXLANAttrs{VNI: 1 << 24}}}})
+		},
+		func() { c.Capabilities(ctx) },
 	}
 	for _, step := range steps {
 		step()

@@ -22,6 +22,7 @@ import (
 	"vwire.dev/vwire/agent/engineport"
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor"
+	"vwire.dev/vwire/hypervisor/hostnet"
 	"vwire.dev/vwire/hypervisor/sim"
 	"vwire.dev/vwire/internal/serve"
 	"vwire.dev/vwire/pki"
@@ -73,8 +74,12 @@ type EngineMain struct {
 	PKIFiles *pki.EngineFiles
 
 	Engine *engine.Engine
-	// Sim is the embedded host's hypervisor, when there is one.
-	Sim *sim.Sim
+	// Sim is the embedded host's hypervisor, when there is one, and
+	// HostNet its host networking (simulated NICs eth0 and eth1, 802.1Q
+	// available, so that the embedded default shows VLAN and overlay
+	// networks).
+	Sim     *sim.Sim
+	HostNet *hostnet.Sim
 
 	store    *sqlstore.DB
 	ln       net.Listener
@@ -194,7 +199,8 @@ func OpenStore(ctx context.Context, url, dataDir string) (*sqlstore.DB, error) {
 // 127.0.0.1 port 0 (no port: nothing listens).
 func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 	m.Sim = sim.New()
-	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local")})
+	m.HostNet = hostnet.NewSim(hostnet.SimOptions{Bridges: m.Sim})
+	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local"), HostNet: m.HostNet})
 	m.agentSrv = serve.Server(as, m.Limits)
 	m.agentSrv.RegisterOnShutdown(as.Close)
 	go m.agentSrv.Serve(serve.Listener(m.pipe, m.Limits.WithDefaults().MaxConns))
@@ -282,7 +288,12 @@ func (m *EngineMain) Close() error {
 type AgentMain struct {
 	Listen     string
 	Hypervisor hypervisor.Hypervisor
-	Logger     *slog.Logger
+	// HostNet is the host's networking the agent manages: hostnet.Linux
+	// on a real host (in a network namespace of its own for a test's
+	// second host), hostnet.Sim with the simulated hypervisor; nil takes
+	// agent.Options' default.
+	HostNet hostnet.Host
+	Logger  *slog.Logger
 	// UnplugTimeout bounds the wait for a guest to release a device (default 10 s).
 	UnplugTimeout time.Duration
 	// Limits are the server's timeouts and connection limit; zero values
@@ -308,6 +319,7 @@ type AgentMain struct {
 
 	ln  net.Listener
 	srv *http.Server
+	as  *agent.Server
 }
 
 // identity loads the agent's identity, or enrols it when asked to.
@@ -363,15 +375,15 @@ func (m *AgentMain) Start() error {
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", m.Listen, err)
 	}
-	o := agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout}
+	o := agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout, HostNet: m.HostNet}
 	ln := serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns)
 	if m.Identity != nil {
 		o.Identity = m.Identity
 		ln = tls.NewListener(ln, m.Identity.ServerConfig())
 	}
-	as := agent.NewServer(m.Hypervisor, o)
-	m.srv = serve.Server(as, m.Limits)
-	m.srv.RegisterOnShutdown(as.Close) // the JSON-RPC streams too
+	m.as = agent.NewServer(m.Hypervisor, o)
+	m.srv = serve.Server(m.as, m.Limits)
+	m.srv.RegisterOnShutdown(m.as.Close) // the JSON-RPC streams too
 	go m.srv.Serve(ln)
 	m.Logger.Info("vwire agent listening", "addr", m.ln.Addr().String(), "mutual_tls", m.Identity != nil)
 	return nil
@@ -390,5 +402,9 @@ func (m *AgentMain) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return m.srv.Shutdown(ctx)
+	err := m.srv.Shutdown(ctx)
+	// Shutdown runs it in a goroutine; the rollback of unconfirmed host
+	// networks it does must end before the process does.
+	m.as.Close()
+	return err
 }
