@@ -714,7 +714,16 @@ func (hn *hostNet) view(a *vwire.NetworkAttachment) *AttachmentView {
 		add("present", "true", "false")
 		return v
 	}
-	add("mtu", strconv.Itoa(mtuOr1500(want.MTU)), strconv.Itoa(mtuOr1500(got.MTU)))
+	// MTU 0 is the default: 1500, or for an overlay its underlay's MTU
+	// less VXLAN's 50 bytes of headers (as the host realises it).
+	def := 1500
+	if want.VXLAN != nil {
+		if nic, ok := hn.report.NIC(a.NIC); ok && nic.MTU > 0 {
+			def = nic.MTU
+		}
+		def -= 50
+	}
+	add("mtu", strconv.Itoa(mtuOr(want.MTU, def)), strconv.Itoa(mtuOr(got.MTU, def)))
 	add("host_nic", want.NIC, got.NIC)
 	add("vlan", intOrEmpty(want.VLAN), intOrEmpty(got.VLAN))
 	var wantVNI int
@@ -731,9 +740,9 @@ func (hn *hostNet) view(a *vwire.NetworkAttachment) *AttachmentView {
 	return v
 }
 
-func mtuOr1500(m int) int {
+func mtuOr(m, def int) int {
 	if m == 0 {
-		return 1500
+		return def
 	}
 	return m
 }
