@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"vwire.dev/vwire"
 )
 
@@ -752,4 +754,10 @@ func intOrEmpty(i int) string {
 		return ""
 	}
 	return strconv.Itoa(i)
+}
+
+// HostNICID is a host NIC's id: stable, derived from its host and name, as
+// hosts report NICs by name and oVirt's API names them by id.
+func HostNICID(hostID, name string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("vwire:host-nic:"+hostID+"/"+name)).String()
 }

@@ -1,0 +1,120 @@
+package restapi_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"vwire.dev/vwire/hypervisor/hostnet"
+)
+
+// The host network routes, for a user without rights: the host is not
+// theirs to see, nor to set up (CONFIGURE_HOST_NETWORK on the host).
+func init() {
+	for _, r := range []string{"GET /hosts/{id}/nics", "GET /hosts/{id}/nics/{nid}", "GET /hosts/{id}/networkattachments",
+		"GET /hosts/{id}/networkattachments/{aid}", "POST /hosts/{id}/setupnetworks", "POST /hosts/{id}/syncallnetworks"} {
+		noRights[r] = refused
+	}
+}
+
+// TestHostNetworks walks oVirt's host network API on the embedded host:
+// its NICs, an overlay network (vwire's vxlan_segment) attached through
+// setupnetworks, its attachment out of sync once the host differs, with
+// the difference, syncallnetworks, the segment's edit reaching the host,
+// and the refusals as faults.
+func TestHostNetworks(t *testing.T) {
+	m := startEngine(t)
+	a := newAPI(t, m, false)
+	host := parseXList(t, a.expect(200, "GET", "/hosts", ""))[0].ID
+	dc := a.idByName("datacenters", "Default")
+	cluster := a.idByName("clusters", "Default")
+
+	body := compact(a.expect(200, "GET", "/hosts/"+host+"/nics", ""))
+	nics := parseXList(t, body)
+	if len(nics) != 2 || nics[0].Name != "eth0" || !strings.Contains(body, "<address>198.18.0.1</address><netmask>255.255.255.0</netmask>") ||
+		!strings.Contains(body, "<speed>10000000000</speed>") || !strings.Contains(body, "<status>up</status>") {
+		t.Fatalf("host NICs:\n%s", body)
+	}
+	if got := parseX(t, a.expect(200, "GET", "/hosts/"+host+"/nics/"+nics[1].ID, "")); got.Name != "eth1" {
+		t.Errorf("host NIC by id: %+v", got)
+	}
+	a.expect(404, "GET", "/hosts/"+host+"/nics/nope", "")
+
+	net := parseX(t, a.expect(201, "POST", "/networks", `<network><name>ov</name><data_center id="`+dc+`"/><vxlan_segment>5000</vxlan_segment></network>`))
+	if b := compact(a.expect(200, "GET", "/networks/"+net.ID, "")); !strings.Contains(b, "<vxlan_segment>5000</vxlan_segment>") {
+		t.Errorf("network without its segment:\n%s", b)
+	}
+	a.expect(400, "POST", "/networks", `<network><name>bad</name><data_center id="`+dc+`"/><vxlan_segment>16777216</vxlan_segment></network>`)
+	a.expect(201, "POST", "/clusters/"+cluster+"/networks", `<network id="`+net.ID+`"><required>false</required></network>`)
+
+	a.expect(200, "POST", "/hosts/"+host+"/setupnetworks", `<action><modified_network_attachments><network_attachment>
+		<network><name>ov</name></network><host_nic><name>eth0</name></host_nic></network_attachment></modified_network_attachments>
+		<check_connectivity>true</check_connectivity><connectivity_timeout>10</connectivity_timeout></action>`)
+	vni := func() int {
+		nets, _ := m.HostNet.Networks(context.Background())
+		for _, n := range nets {
+			if n.Name == "ov" && n.VXLAN != nil {
+				return n.VXLAN.VNI
+			}
+		}
+		return 0
+	}
+	if v := vni(); v != 5000 {
+		t.Fatalf("the host's overlay VNI = %d, want 5000", v)
+	}
+	body = compact(a.expect(200, "GET", "/hosts/"+host+"/networkattachments", ""))
+	atts := parseXList(t, body)
+	if len(atts) != 1 || !strings.Contains(body, "<in_sync>true</in_sync>") || !strings.Contains(body, `<network href="/ovirt-engine/api/networks/`+net.ID+`" id="`+net.ID+`"`) ||
+		!strings.Contains(body, `<host_nic href="/ovirt-engine/api/hosts/`+host+`/nics/`+nics[0].ID+`" id="`+nics[0].ID+`"`) {
+		t.Fatalf("attachments:\n%s", body)
+	}
+
+	// The host's segment differs: out of sync, and the difference said.
+	if err := m.HostNet.Apply(context.Background(), []hostnet.Network{{Name: "ov", NIC: "eth0", VXLAN: &hostnet.VXLAN{VNI: 5001}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(200, "POST", "/hosts/"+host+"/refresh", "<action/>")
+	body = compact(a.expect(200, "GET", "/hosts/"+host+"/networkattachments/"+atts[0].ID, ""))
+	if !strings.Contains(body, "<reported_configuration><name>vxlan_segment</name><expected_value>5000</expected_value><actual_value>5001</actual_value><in_sync>false</in_sync>") {
+		t.Errorf("out-of-sync attachment:\n%s", body)
+	}
+	a.expect(200, "POST", "/hosts/"+host+"/syncallnetworks", "<action/>")
+	if b := compact(a.expect(200, "GET", "/hosts/"+host+"/networkattachments/"+atts[0].ID, "")); !strings.Contains(b, "<in_sync>true</in_sync>") || vni() != 5000 {
+		t.Errorf("after syncallnetworks (VNI %d):\n%s", vni(), b)
+	}
+
+	// The segment's edit reaches the host.
+	a.expect(200, "PUT", "/networks/"+net.ID, `<network><vxlan_segment>6000</vxlan_segment></network>`)
+	if v := vni(); v != 6000 {
+		t.Errorf("after the segment's edit the host's VNI = %d", v)
+	}
+
+	// Refusals are faults, and the host is left alone.
+	for _, c := range []struct{ body, want string }{
+		{`<action><modified_bonds><host_nic><name>bond0</name></host_nic></modified_bonds></action>`, "Bonds"},
+		{`<action><modified_network_attachments><network_attachment><network id="` + net.ID + `"/><host_nic><name>eth9</name></host_nic></network_attachment></modified_network_attachments></action>`, "eth9 does not exist"},
+		{`<action><modified_network_attachments><network_attachment><network id="` + net.ID + `"/><host_nic><name>eth1</name></host_nic></network_attachment><network_attachment><network id="` + net.ID + `"/><host_nic><name>eth0</name></host_nic></network_attachment></modified_network_attachments></action>`, "more than one network attachment"},
+		{`<action><modified_network_attachments><network_attachment><network><name>nonet</name></network><host_nic><name>eth0</name></host_nic></network_attachment></modified_network_attachments></action>`, "Entity not found"},
+		{`<action><removed_network_attachments><network_attachment id="nope"/></removed_network_attachments></action>`, "does not exist"},
+		{`<action><check_connectivity>maybe</check_connectivity></action>`, "valid boolean"},
+	} {
+		r := a.do("POST", "/hosts/"+host+"/setupnetworks", c.body)
+		if r.status/100 != 4 || !strings.Contains(r.body, c.want) {
+			t.Errorf("%s: %d\n%s", c.body, r.status, r.body)
+		}
+	}
+	a.expect(200, "POST", "/hosts/"+host+"/setupnetworks", `<action><removed_network_attachments><network_attachment id="`+atts[0].ID+`"/></removed_network_attachments></action>`)
+	if l := parseXList(t, a.expect(200, "GET", "/hosts/"+host+"/networkattachments", "")); len(l) != 0 {
+		t.Errorf("attachments after removal: %+v", l)
+	}
+}
+
+// compact drops the indentation between elements, so that a test can look
+// for a run of elements.
+func compact(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		b.WriteString(strings.TrimSpace(l))
+	}
+	return b.String()
+}
