@@ -211,6 +211,9 @@ func testSetupNetworks(t *testing.T) {
 	if h.Status != vwire.HostNonOperational || !strings.Contains(h.StatusDetail, "req") {
 		t.Errorf("host lacking a required network: %s (%s)", h.Status, h.StatusDetail)
 	}
+	if ev := e.events(519); len(ev) == 0 || !strings.Contains(ev[len(ev)-1], "missing on host: 'req'") {
+		t.Errorf("events 519 = %q; want the missing network named", ev)
+	}
 	attach(a, req.ID, "eth1")
 	if h, _ = e.eng.Host(ctx(), a.h.ID); h.Status != vwire.HostUp {
 		t.Errorf("host with its required network: %s (%s)", h.Status, h.StatusDetail)

@@ -399,7 +399,16 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 				if h.Status == vwire.HostNonResponsive {
 					t = evHostNonResp
 				}
-				return newEvent(ctx, t, "HostStatus", strings.ToUpper(string(h.Status))).host(cur).write(tx)
+				if err := newEvent(ctx, t, "HostStatus", strings.ToUpper(string(h.Status))).host(cur).write(tx); err != nil {
+					return err
+				}
+				if missing, ok := strings.CutPrefix(h.StatusDetail, requiredPrefix); ok && h.Status == vwire.HostNonOperational {
+					cl, err := tx.Cluster(cur.ClusterID)
+					if err != nil {
+						return err
+					}
+					return newEvent(ctx, evHostNetworkMissing, "ClusterName", cl.Name, "Networks", missing).host(cur).write(tx)
+				}
 			}
 			return nil
 		})
