@@ -293,7 +293,16 @@ type AgentMain struct {
 	// second host), hostnet.Sim with the simulated hypervisor; nil takes
 	// agent.Options' default.
 	HostNet hostnet.Host
-	Logger  *slog.Logger
+	// HostNetwork chooses HostNet when it is nil: "linux" (netlink, in
+	// NetNS when set: a test's second host keeps its networking in a
+	// namespace of its own), "sim" (simulated NICs; SimNoVLAN, when set,
+	// is why VLANs are refused), or "" for linux on libvirt and sim on the
+	// simulated hypervisor. HostNICs limits linux's host NICs to these.
+	HostNetwork string
+	NetNS       string
+	HostNICs    []string
+	SimNoVLAN   string
+	Logger      *slog.Logger
 	// UnplugTimeout bounds the wait for a guest to release a device (default 10 s).
 	UnplugTimeout time.Duration
 	// Limits are the server's timeouts and connection limit; zero values
@@ -317,9 +326,47 @@ type AgentMain struct {
 	// Identity is the agent's, once enrolled (nil: plain HTTP).
 	Identity *pki.AgentIdentity
 
-	ln  net.Listener
-	srv *http.Server
-	as  *agent.Server
+	ln      net.Listener
+	srv     *http.Server
+	as      *agent.Server
+	closeHN func()
+}
+
+// hostNet makes the agent's host networking as HostNetwork says.
+func (m *AgentMain) hostNet() error {
+	if m.HostNet != nil {
+		return nil
+	}
+	bm, simulated := m.Hypervisor.(hypervisor.BridgeManager)
+	kind := m.HostNetwork
+	if kind == "" {
+		kind = "linux"
+		if simulated {
+			kind = "sim"
+		}
+	}
+	switch kind {
+	case "sim":
+		if m.NetNS != "" || len(m.HostNICs) > 0 {
+			return errors.New("--netns and --host-nics are for --host-network linux")
+		}
+		m.HostNet = hostnet.NewSim(hostnet.SimOptions{Bridges: bm, NoVLAN: m.SimNoVLAN})
+	case "linux":
+		o := hostnet.LinuxOptions{NICs: m.HostNICs}
+		if simulated {
+			// Real host networking under a simulated hypervisor: its
+			// taps join the bridges made here.
+			o.Bridges = bm
+		}
+		l, err := hostnet.NewLinuxNamed(m.NetNS, o)
+		if err != nil {
+			return err
+		}
+		m.HostNet, m.closeHN = l, func() { l.Close() }
+	default:
+		return fmt.Errorf("unknown host network %q (linux or sim)", kind)
+	}
+	return nil
 }
 
 // identity loads the agent's identity, or enrols it when asked to.
@@ -372,7 +419,11 @@ func (m *AgentMain) Start() error {
 	if m.Identity == nil && !m.Insecure && !IsLoopback(m.Listen) {
 		return fmt.Errorf("%w: an agent without a certificate serves only loopback; enrol it (--enroll-url, --enroll-token, --engine-ca) or pass --insecure", ErrInsecureListen)
 	}
+	if err := m.hostNet(); err != nil {
+		return fmt.Errorf("host networking: %w", err)
+	}
 	if m.ln, err = net.Listen("tcp", m.Listen); err != nil {
+		m.Close()
 		return fmt.Errorf("listen on %s: %w", m.Listen, err)
 	}
 	o := agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout, HostNet: m.HostNet}
@@ -397,14 +448,18 @@ func (m *AgentMain) Addr() string { return m.ln.Addr().String() }
 
 // Close stops the agent.
 func (m *AgentMain) Close() error {
-	if m.srv == nil {
-		return nil
+	var err error
+	if m.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = m.srv.Shutdown(ctx)
+		// Shutdown runs it in a goroutine; the rollback of unconfirmed
+		// host networks it does must end before the process does.
+		m.as.Close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := m.srv.Shutdown(ctx)
-	// Shutdown runs it in a goroutine; the rollback of unconfirmed host
-	// networks it does must end before the process does.
-	m.as.Close()
+	if m.closeHN != nil {
+		m.closeHN()
+		m.closeHN = nil
+	}
 	return err
 }

@@ -36,10 +36,19 @@ func main() {
 	stateDir := &m.StateDir
 	bridges := flag.String("bridges", "ovirtmgmt", "sim: comma-separated bridges the simulated host has")
 	simLatency := flag.Duration("sim-latency", 0, "sim: how long every change of a domain takes (a slow host)")
+	flag.StringVar(&m.HostNetwork, "host-network", "", "host networking (networks as bridges over host NICs, VLAN and VXLAN devices): linux (netlink) or sim (simulated NICs eth0, eth1); default linux with libvirt, sim with --hypervisor sim")
+	flag.StringVar(&m.NetNS, "netns", "", "linux host networking: manage the network namespace of this name (/run/netns/NAME, as ip netns add makes) instead of the agent's own, as a test's second host does")
+	hostNICs := flag.String("host-nics", "", "linux host networking: comma-separated names of the only links that are host NICs (default: physical NICs, bonds and veths not on a foreign bridge)")
+	flag.StringVar(&m.SimNoVLAN, "sim-no-vlan", "", "sim host networking: refuse VLAN networks with this reason, as a kernel without 802.1Q")
 	logger := app.LogFlag(flag.CommandLine)
 	m.Limits.Flags(flag.CommandLine)
 	flag.Parse()
 
+	for _, n := range strings.Split(*hostNICs, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			m.HostNICs = append(m.HostNICs, n)
+		}
+	}
 	var err error
 	if m.Logger, err = logger(); err != nil {
 		fmt.Fprintln(os.Stderr, "vwire-agent:", err)

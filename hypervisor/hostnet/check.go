@@ -136,10 +136,10 @@ func normalise(n Network, nics map[string]NIC, slaveOf map[string]string, noVLAN
 		return Network{}, refuse(n.Name, "VLAN %d is out of range (1..4094)", n.VLAN)
 	case n.VLAN > 0 && n.VXLAN != nil:
 		return Network{}, refuse(n.Name, "a network is either on a VLAN or an overlay, not both")
-	case n.VLAN > 0 && noVLAN != "":
-		return Network{}, refuse(n.Name, "VLAN %d cannot be realised: %s", n.VLAN, noVLAN)
 	case n.VLAN > 0 && n.NIC == "":
 		return Network{}, refuse(n.Name, "a VLAN network needs a host NIC")
+	case n.VLAN > 0 && noVLAN != "":
+		return Network{}, refuse(n.Name, "VLAN %d cannot be realised: %s", n.VLAN, noVLAN)
 	case n.VLAN > 0 && len(VLANDevice(n.NIC, n.VLAN)) > maxName:
 		return Network{}, refuse(n.Name, "the VLAN device name %s is longer than %d bytes", VLANDevice(n.NIC, n.VLAN), maxName)
 	case n.VXLAN != nil:
