@@ -2,6 +2,7 @@ package restapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -117,4 +118,52 @@ func compact(s string) string {
 		b.WriteString(strings.TrimSpace(l))
 	}
 	return b.String()
+}
+
+// TestHostNetworksJSON: setupnetworks in JSON, as oVirt's JSON clients
+// write it (lists as arrays), and the attachment read back in JSON.
+func TestHostNetworksJSON(t *testing.T) {
+	m := startEngine(t)
+	a := newAPI(t, m, true)
+	var hosts struct {
+		Host []struct {
+			ID string `json:"id"`
+		} `json:"host"`
+	}
+	json.Unmarshal([]byte(a.expect(200, "GET", "/hosts", "")), &hosts)
+	host := hosts.Host[0].ID
+	var n map[string]any
+	json.Unmarshal([]byte(a.expect(201, "POST", "/networks", `{"name":"ovj","data_center":{"name":"Default"},"vxlan_segment":"77"}`)), &n)
+	if n["vxlan_segment"] != "77" {
+		t.Errorf("network JSON: %v", n)
+	}
+	a.expect(201, "POST", "/clusters/"+parseJSONID(t, a, "/clusters")+"/networks", `{"id":"`+n["id"].(string)+`","required":false}`)
+	a.expect(200, "POST", "/hosts/"+host+"/setupnetworks", `{"modified_network_attachments":{"network_attachment":[
+		{"network":{"name":"ovj"},"host_nic":{"name":"eth1"}}]},"check_connectivity":true,"connectivity_timeout":"10"}`)
+	var atts struct {
+		Att []struct {
+			InSync  string `json:"in_sync"`
+			HostNIC struct {
+				Name string `json:"name"`
+			} `json:"host_nic"`
+		} `json:"network_attachment"`
+	}
+	json.Unmarshal([]byte(a.expect(200, "GET", "/hosts/"+host+"/networkattachments", "")), &atts)
+	if len(atts.Att) != 1 || atts.Att[0].InSync != "true" || atts.Att[0].HostNIC.Name != "eth1" {
+		t.Errorf("attachments JSON: %+v", atts)
+	}
+}
+
+// parseJSONID is the id of the first item of a collection, in JSON.
+func parseJSONID(t *testing.T, a *api, path string) string {
+	t.Helper()
+	var l map[string][]map[string]any
+	json.Unmarshal([]byte(a.expect(200, "GET", path, "")), &l)
+	for _, items := range l {
+		if len(items) > 0 {
+			return items[0]["id"].(string)
+		}
+	}
+	t.Fatalf("%s: empty", path)
+	return ""
 }
