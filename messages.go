@@ -214,6 +214,7 @@ const (
 	MsgNetworkVXLANOutOfRange     MsgKey = "NETWORK_VXLAN_OUT_OF_RANGE"
 	MsgNetworkVXLANWithVLAN       MsgKey = "NETWORK_VXLAN_WITH_VLAN"
 	MsgBondsNotSupported          MsgKey = "BONDS_NOT_SUPPORTED"
+	MsgNetworkInUseByHosts        MsgKey = "NETWORK_IN_USE_BY_HOSTS"
 )
 
 // Message is a catalogue entry: the code that decides the HTTP status, the
@@ -342,6 +343,7 @@ var messages = map[MsgKey]Message{
 	MsgNetworkVXLANOutOfRange:     {Code: EINVALID, Text: "Cannot ${action} ${type}. The VXLAN segment must be 0 (no overlay) or between 1 and 16777215."},
 	MsgNetworkVXLANWithVLAN:       {Code: EINVALID, Text: "Cannot ${action} ${type}. An overlay network (vxlan_segment) cannot also have a VLAN tag."},
 	MsgBondsNotSupported:          {Code: EINVALID, Text: "Cannot ${action} ${type}. Bonds (modified_bonds, removed_bonds) are not supported yet; attach networks to host NICs."},
+	MsgNetworkInUseByHosts:        {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The network is set up on host(s): ${names}. Remove it from them first (setupnetworks)."},
 
 	// vwire's own messages
 	MsgEntityNotFound:        {Code: ENOTFOUND, Text: "Entity not found: ${kind} ${id}", Bare: true},

@@ -320,6 +320,9 @@ func (e *Engine) DetachNetwork(ctx context.Context, clusterID, networkID string)
 		if len(users) > 0 {
 			return vwire.Fail(op, vwire.MsgNetworkInUseByVMs, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
 		}
+		if err := notOnHosts(tx, op, networkID, clusterID); err != nil {
+			return err
+		}
 		if err := tx.DetachNetwork(clusterID, networkID); err != nil {
 			if vwire.ErrorCode(err) == vwire.ENOTFOUND {
 				return vwire.Fail(op, vwire.MsgNetworkNotAttachedToCluster)
@@ -446,6 +449,9 @@ func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
 		}
 		if len(users) > 0 {
 			return vwire.Fail(op, vwire.MsgNetworkInUseByVMs, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+		}
+		if err := notOnHosts(tx, op, id, ""); err != nil {
+			return err
 		}
 		dc, err := tx.DataCenter(n.DataCenterID)
 		if err != nil {

@@ -530,3 +530,28 @@ func hostOverlays(tx vwire.Tx, hostID string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// notOnHosts refuses to detach or remove a network that hosts (of the
+// cluster, or any) still carry through an attachment: their bridges would
+// be left behind with no attachment to remove them (setupnetworks first).
+func notOnHosts(tx vwire.Tx, op vwire.Op, networkID, clusterID string) error {
+	as, err := tx.NetworkAttachments("", networkID)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, a := range as {
+		h, err := tx.Host(a.HostID)
+		if err != nil {
+			return err
+		}
+		if clusterID == "" || h.ClusterID == clusterID {
+			names = append(names, h.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	return vwire.Fail(op, vwire.MsgNetworkInUseByHosts, "names", strings.Join(names, ", "))
+}

@@ -219,6 +219,15 @@ func testSetupNetworks(t *testing.T) {
 		t.Errorf("host with its required network: %s (%s)", h.Status, h.StatusDetail)
 	}
 
+	// A network hosts carry can be neither detached from their cluster
+	// nor removed.
+	if err := e.eng.DetachNetwork(ctx(), e.cluster.ID, ov.ID); !vwire.IsKey(err, vwire.MsgNetworkInUseByHosts) || !strings.Contains(err.Error(), "ha, hb") {
+		t.Errorf("detach a network hosts carry: %v", err)
+	}
+	if err := e.eng.RemoveNetwork(ctx(), ov.ID); !vwire.IsKey(err, vwire.MsgNetworkInUseByHosts) {
+		t.Errorf("remove a network hosts carry: %v", err)
+	}
+
 	// Removing the attachment and the host: the other stops replicating.
 	if err := e.eng.RemoveHost(ctx(), b.h.ID); err != nil {
 		t.Fatal(err)
