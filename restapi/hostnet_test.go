@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	ovirtsdk4 "github.com/ovirt/go-ovirt"
 
 	"vwire.dev/vwire/hypervisor/hostnet"
 )
@@ -166,4 +169,66 @@ func parseJSONID(t *testing.T, a *api, path string) string {
 	}
 	t.Fatalf("%s: empty", path)
 	return ""
+}
+
+// TestHostNetworksSDK drives the host network API with oVirt's Go SDK
+// services: the host's NICs, setupnetworks, the attachments and
+// syncallnetworks, as an oVirt client would.
+func TestHostNetworksSDK(t *testing.T) {
+	m := startEngine(t)
+	conn, err := ovirtsdk4.NewConnectionBuilder().URL(m.URL()).Username("admin@internal").Password("secret").
+		Insecure(true).Timeout(30 * time.Second).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sys := conn.SystemService()
+	hosts, err := sys.HostsService().List().Send()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := sys.HostsService().HostService(hosts.MustHosts().Slice()[0].MustId())
+	nics, err := hs.NicsService().List().Send()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eth0 := nics.MustNics().Slice()[0]
+	if eth0.MustName() != "eth0" || eth0.MustMtu() != 1500 || eth0.MustStatus() != ovirtsdk4.NICSTATUS_UP || eth0.MustIp().MustAddress() != "198.18.0.1" {
+		t.Errorf("eth0 through the SDK: %+v", eth0)
+	}
+	cl, err := sys.ClustersService().List().Search("name=Default").Send()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := sys.NetworksService().Add().Network(ovirtsdk4.NewNetworkBuilder().Name("sdkn").
+		DataCenter(ovirtsdk4.NewDataCenterBuilder().Name("Default").MustBuild()).MustBuild()).Send()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sys.ClustersService().ClusterService(cl.MustClusters().Slice()[0].MustId()).NetworksService().Add().
+		Network(ovirtsdk4.NewNetworkBuilder().Id(nw.MustNetwork().MustId()).Required(false).MustBuild()).Send(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hs.SetupNetworks().ModifiedNetworkAttachmentsOfAny(ovirtsdk4.NewNetworkAttachmentBuilder().
+		Network(ovirtsdk4.NewNetworkBuilder().Name("sdkn").MustBuild()).
+		HostNic(ovirtsdk4.NewHostNicBuilder().Id(nics.MustNics().Slice()[1].MustId()).MustBuild()).MustBuild()).
+		CheckConnectivity(true).ConnectivityTimeout(10).Send(); err != nil {
+		t.Fatal(err)
+	}
+	atts, err := hs.NetworkAttachmentsService().List().Send()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := atts.MustAttachments().Slice()
+	if len(l) != 1 || !l[0].MustInSync() || l[0].MustHostNic().MustId() != nics.MustNics().Slice()[1].MustId() ||
+		l[0].MustNetwork().MustId() != nw.MustNetwork().MustId() {
+		t.Fatalf("attachments through the SDK: %+v", l)
+	}
+	if _, err := hs.SyncAllNetworks().Send(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hs.SetupNetworks().ModifiedBondsOfAny(ovirtsdk4.NewHostNicBuilder().Name("bond0").MustBuild()).Send(); err == nil ||
+		!strings.Contains(err.Error(), "Bonds") {
+		t.Errorf("a bond through the SDK: %v", err)
+	}
 }
