@@ -486,28 +486,52 @@ func (e *Engine) SyncAllNetworks(ctx context.Context, hostID string) error {
 }
 
 // realiseNetwork re-applies an edited network on every host carrying it,
-// under a job (the running vNICs stay on the same bridge: only what is
-// under it changes). It reports how many hosts failed.
+// as a job with one step per host (the running vNICs stay on the same
+// bridge: only what is under it changes), and an event with the count.
 func (e *Engine) realiseNetwork(ctx context.Context, n *vwire.Network) {
 	var as []*vwire.NetworkAttachment
-	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { as, err = tx.NetworkAttachments("", n.ID); return }); err != nil || len(as) == 0 {
+	names := map[string]string{}
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+		if as, err = tx.NetworkAttachments("", n.ID); err != nil {
+			return err
+		}
+		for _, a := range as {
+			h, err := tx.Host(a.HostID)
+			if err != nil {
+				return err
+			}
+			names[a.HostID] = h.Name
+		}
+		return nil
+	}); err != nil || len(as) == 0 {
 		return
 	}
 	job, jerr := e.BeginJob(ctx, "Applying network "+n.Name+" on its hosts")
 	var failed []string
-	for _, a := range as {
-		if err := e.realiseOn(ctx, a.HostID, n.ID); err != nil {
+	for i, a := range as {
+		start := e.now()
+		err := e.realiseOn(ctx, a.HostID, n.ID)
+		status, desc := vwire.JobFinished, "Applying network "+n.Name+" on host "+names[a.HostID]
+		if err != nil {
+			status, desc = vwire.JobFailed, desc+": "+err.Error()
 			failed = append(failed, err.Error())
 		}
+		if jerr == nil {
+			step := &vwire.JobStep{ID: uuid.NewString(), JobID: job.ID, Number: i + 1, Type: vwire.StepExecuting,
+				Description: desc, Status: status, Start: start, End: e.now()}
+			if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.CreateJobStep(step) }); err != nil {
+				e.log.Warn("cannot record a job step", "job", job.ID, "err", err)
+			}
+		}
 	}
-	var ferr error
-	fails := ""
+	fails, status := "", vwire.JobFinished
 	if len(failed) > 0 {
-		fails = fmt.Sprintf("; %d failed: %s", len(failed), strings.Join(failed, "; "))
-		ferr = fmt.Errorf("%s", fails[2:])
+		fails, status = fmt.Sprintf("; %d failed: %s", len(failed), strings.Join(failed, "; ")), vwire.JobFailed
 	}
 	if jerr == nil {
-		e.FinishJob(ctx, job.ID, ferr)
+		if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.EndJob(job.ID, status, e.now()) }); err != nil {
+			e.log.Warn("cannot end a job", "job", job.ID, "err", err)
+		}
 	}
 	e.writeEvent(ctx, newEvent(ctx, evNetworkRealised, "NetworkName", n.Name, "Count", strconv.Itoa(len(as)), "Failures", fails))
 }

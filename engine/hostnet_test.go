@@ -164,6 +164,13 @@ func testSetupNetworks(t *testing.T) {
 		}
 	}
 
+	jobs, err := e.eng.Jobs(ctx(), vwire.JobFilter{})
+	if err != nil || len(jobs) == 0 || jobs[0].Description != "Applying network ov on its hosts" || jobs[0].Status != vwire.JobFinished {
+		t.Errorf("the edit's job: %+v, %v", jobs, err)
+	} else if _, steps, err := e.eng.Job(ctx(), jobs[0].ID); err != nil || len(steps) != 2 {
+		t.Errorf("the edit's job steps: %+v, %v; want one per host", steps, err)
+	}
+
 	// Refusals, before the host is touched.
 	vlan := 10
 	vl := e.addNet(&vwire.Network{Name: "vl", VLAN: &vlan}, false)
