@@ -396,6 +396,10 @@ func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwir
 			if len(users) > 0 {
 				return vwire.Fail(op, vwire.MsgNetworkInUseByVMs, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
 			}
+			// The bridges on hosts carry the old name.
+			if err := notOnHosts(tx, op, id, ""); err != nil {
+				return err
+			}
 		}
 		dc, err := tx.DataCenter(old.DataCenterID)
 		if err != nil {

@@ -231,6 +231,9 @@ func testSetupNetworks(t *testing.T) {
 	if err := e.eng.DetachNetwork(ctx(), e.cluster.ID, ov.ID); !vwire.IsKey(err, vwire.MsgNetworkInUseByHosts) || !strings.Contains(err.Error(), "ha, hb") {
 		t.Errorf("detach a network hosts carry: %v", err)
 	}
+	if _, err := e.eng.UpdateNetwork(ctx(), ov.ID, func(n *vwire.Network) error { n.Name = "ov2"; return nil }); !vwire.IsKey(err, vwire.MsgNetworkInUseByHosts) {
+		t.Errorf("rename a network hosts carry: %v", err)
+	}
 	if err := e.eng.RemoveNetwork(ctx(), ov.ID); !vwire.IsKey(err, vwire.MsgNetworkInUseByHosts) {
 		t.Errorf("remove a network hosts carry: %v", err)
 	}
