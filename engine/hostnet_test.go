@@ -13,6 +13,7 @@ import (
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/agent/engineport"
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor/hostnet"
 	"vwire.dev/vwire/hypervisor/sim"
@@ -251,5 +252,50 @@ func testSetupNetworks(t *testing.T) {
 	}
 	if _, ok := a.realised(t, "ov"); ok {
 		t.Error("a removed attachment's network is still on the host")
+	}
+}
+
+// noConfirm is a host client whose confirmation of a checked network
+// change never reaches the host, as when the change cut the engine off.
+type noConfirm struct{ engine.HostClient }
+
+func (noConfirm) ConfirmNetworks(context.Context) error {
+	return &engine.HostError{Kind: engine.ErrHostUnreached, Reason: "connection lost", Err: errors.New("connection lost")}
+}
+
+// TestSetupNetworksRollback: with check_connectivity, a change the engine
+// cannot confirm fails, records nothing, and the host rolls it back by
+// itself once the timeout passes (VDSM's rollback).
+func TestSetupNetworksRollback(t *testing.T) {
+	e := newEnvWith(t, false)
+	a := e.netHost("ha", "198.18.0.1/24", "")
+	plain := e.addNet(&vwire.Network{Name: "plain"}, false)
+	dial := engineport.Dial(5 * time.Second)
+	cut := engine.New(e.store, engine.Options{HostTimeout: 5 * time.Second, Dial: func(h *vwire.Host) engine.HostClient {
+		return noConfirm{dial(h)}
+	}})
+	t.Cleanup(cut.Close)
+	err := cut.SetupNetworks(ctx(), a.h.ID, engine.SetupNetworksParams{Modified: []engine.AttachmentSpec{{NetworkID: plain.ID, NIC: "eth1"}},
+		CheckConnectivity: true, Timeout: time.Second})
+	if err == nil {
+		t.Fatal("an unconfirmed change succeeded")
+	}
+	// The host made the change and waits for the confirmation…
+	if _, ok := a.realised(t, "plain"); !ok {
+		t.Error("the host did not make the change it was asked for")
+	}
+	if l := attachments(t, e, a.h.ID); len(l) != 0 {
+		t.Errorf("an unconfirmed change recorded attachments: %+v", l)
+	}
+	// …which never comes: it rolls back.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := a.realised(t, "plain"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the host kept a change the engine never confirmed")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
