@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,5 +298,56 @@ func TestSetupNetworksRollback(t *testing.T) {
 			t.Fatal("the host kept a change the engine never confirmed")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// reportWrites counts the writes of host reports through a store.
+type reportWrites struct {
+	vwire.Store
+	n atomic.Int32
+}
+
+type countingTx struct {
+	vwire.Tx
+	n *atomic.Int32
+}
+
+func (c countingTx) SetHostReport(id string, r *vwire.HostReport) error {
+	c.n.Add(1)
+	return c.Tx.SetHostReport(id, r)
+}
+
+func (s *reportWrites) Update(ctx context.Context, fn func(vwire.Tx) error) error {
+	return s.Store.Update(ctx, func(tx vwire.Tx) error { return fn(countingTx{tx, &s.n}) })
+}
+
+// TestHostReportWrittenOnChange: a poll stores the host's NICs and
+// networks only when they changed.
+func TestHostReportWrittenOnChange(t *testing.T) {
+	rw := &reportWrites{}
+	e := newEnvOpts(t, envOpts{store: func(s vwire.Store) vwire.Store { rw.Store = s; return rw }})
+	before := rw.n.Load()
+	if before == 0 {
+		t.Fatal("the first poll stored no report")
+	}
+	e.eng.RefreshHost(ctx(), e.host.ID)
+	e.eng.RefreshHost(ctx(), e.host.ID)
+	if n := rw.n.Load(); n != before {
+		t.Errorf("unchanged polls wrote the report %d more times", n-before)
+	}
+	nics, err := e.eng.HostNICs(ctx(), e.host.ID)
+	if err != nil || len(nics) == 0 {
+		t.Fatalf("host NICs = %v, %v", nics, err)
+	}
+	// A change on the host is stored at the next poll.
+	pl := e.addNet(&vwire.Network{Name: "pl", MTU: 9000}, false)
+	if err := e.eng.SetupNetworks(ctx(), e.host.ID, engine.SetupNetworksParams{Modified: []engine.AttachmentSpec{{NetworkID: pl.ID, NIC: "eth1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := rw.n.Load(); n != before+1 {
+		t.Errorf("a changed host wrote the report %d times, want once", n-before)
+	}
+	if l := attachments(t, e, e.host.ID); len(l) != 1 || !l[0].InSync {
+		t.Errorf("attachment after setup: %+v", l)
 	}
 }
