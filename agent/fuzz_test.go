@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 // FuzzHandle feeds the agent's request handler arbitrary request lines,
 // as a client of its JSON-RPC endpoint or stream could send them. Seeds are
 // in testdata/fuzz/FuzzHandle. Whatever comes in, the handler answers with
-// JSON-RPC, leaves no VM lock behind, and never gives the hypervisor a
-// device whose MAC or model the agent should have refused.
+// JSON-RPC, leaves no VM lock behind, never gives the hypervisor a
+// device whose MAC or model the agent should have refused, and never
+// realises a host network the hypervisor's bridges do not have.
 func FuzzHandle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		hv := sim.New("red", "blue")
@@ -22,6 +24,7 @@ func FuzzHandle(f *testing.F) {
 		// call budget leaves room for a machine busy with fuzz workers (a
 		// call whose budget ends before it starts is refused, not run).
 		s := NewServer(hv, Options{CallTimeout: time.Second, UnplugTimeout: 10 * time.Millisecond})
+		defer s.Close() // and a checked network change's timer with it
 		ctx := context.Background()
 		if r := s.handle(ctx, rpc("VM.create", map[string]any{"vmID": "v1", "vmParams": map[string]any{"vmId": "v1", "vmName": "vm1", "memSize": 64,
 			"devices": []any{map[string]any{"type": "interface", "alias": "ua-n1", "macAddr": "02:00:00:00:00:01", "nicModel": "virtio", "network": "red", "linkActive": true}}}})); r.Error != nil {
@@ -38,6 +41,19 @@ func FuzzHandle(f *testing.F) {
 		}
 		if n := s.locks.Len(); n != 0 {
 			t.Fatalf("%d VM locks left after the call", n)
+		}
+		nets, err := s.net.Networks(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caps, err := hv.Capabilities(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nets {
+			if checkNetwork(n.Name) != nil || !slices.Contains(caps.Bridges, n.Name) {
+				t.Fatalf("network %v realised; the hypervisor's bridges are %v", n, caps.Bridges)
+			}
 		}
 		doms, err := hv.Domains(ctx)
 		if err != nil {

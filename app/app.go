@@ -352,6 +352,11 @@ func (m *AgentMain) hostNet() error {
 		}
 		m.HostNet = hostnet.NewSim(hostnet.SimOptions{Bridges: bm, NoVLAN: m.SimNoVLAN})
 	case "linux":
+		if m.NetNS != "" && !simulated {
+			// Its taps are made in the agent's namespace, where a bridge
+			// in another could never take them.
+			return errors.New("--netns is for a simulated hypervisor: a real one's VMs join bridges in the agent's own namespace")
+		}
 		o := hostnet.LinuxOptions{NICs: m.HostNICs}
 		if simulated {
 			// Real host networking under a simulated hypervisor: its

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/hostnet"
 	"vwire.dev/vwire/hypervisor/sim"
 )
@@ -147,4 +149,12 @@ func TestAgentHostNetworkDefaultSim(t *testing.T) {
 		bad.Close()
 		t.Fatal("--netns with simulated host networking accepted")
 	}
+	real := &app.AgentMain{Listen: "127.0.0.1:0", Hypervisor: noBridges{sim.New()}, NetNS: "x"}
+	if err := real.Start(); err == nil || !strings.Contains(err.Error(), "--netns is for a simulated hypervisor") {
+		real.Close()
+		t.Fatalf("--netns with a real hypervisor: err = %v", err)
+	}
 }
+
+// noBridges is a hypervisor that manages no bridges (as libvirt).
+type noBridges struct{ hypervisor.Hypervisor }

@@ -1,7 +1,10 @@
 // Command vwire-agent runs a vwire host agent: VDSM's JSON-RPC verbs over
 // mutual TLS (once enrolled with the engine; see package pki) on a
 // hypervisor, by default the host's libvirt (qemu:///system), or the
-// simulated hypervisor with --hypervisor sim.
+// simulated hypervisor with --hypervisor sim. It realises the engine's
+// networks on the host (package hypervisor/hostnet): through netlink with
+// libvirt (--host-network linux, in the namespace --netns names if any, as
+// a test's second host does), simulated with --hypervisor sim.
 package main
 
 import (

@@ -379,16 +379,8 @@ func foreign(n Network, byName map[string]netlink.Link, cur map[string]Network) 
 		}
 		return refuse(n.Name, "the host has a link %s (%s) that vwire did not make", n.Name, lk.Type())
 	}
-	var dev string
-	switch {
-	case n.VXLAN != nil:
-		dev = VXLANDevice(n.Name)
-	case n.VLAN > 0:
-		dev = VLANDevice(n.NIC, n.VLAN)
-	default:
-		return nil
-	}
-	if lk, ok := byName[dev]; ok && !isMarked(lk, markUplink) {
+	dev := uplinkName(n)
+	if lk, ok := byName[dev]; ok && dev != "" && !isMarked(lk, markUplink) {
 		return refuse(n.Name, "the host has a link %s (%s) that vwire did not make", dev, lk.Type())
 	}
 	return nil
@@ -481,11 +473,24 @@ func (l *Linux) bridge(n Network) (netlink.Link, error) {
 		if !errors.As(err, &nf) {
 			return nil, fmt.Errorf("hostnet: bridge %s: %w", n.Name, err)
 		}
-		if err := l.h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Name, MTU: n.MTU}}); err != nil {
+		if err := l.h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Name}}); err != nil {
 			return nil, fmt.Errorf("hostnet: add bridge %s: %w", n.Name, err)
 		}
 		if br, err = l.h.LinkByName(n.Name); err != nil {
 			return nil, fmt.Errorf("hostnet: bridge %s: %w", n.Name, err)
+		}
+		// A bridge's MTU follows its smallest port (a VM's tap joining
+		// with 1500 would shrink a 9000 network) unless it was changed
+		// after the bridge was made: the kernel then keeps it. A change to
+		// the MTU it already has is no change, hence the step aside.
+		aside := n.MTU - 1
+		if aside < MinMTU {
+			aside = n.MTU + 1
+		}
+		for _, mtu := range []int{aside, n.MTU} {
+			if err := l.h.LinkSetMTU(br, mtu); err != nil {
+				return nil, fmt.Errorf("hostnet: MTU %d on bridge %s: %w", mtu, n.Name, err)
+			}
 		}
 	}
 	if !isMarked(br, markNetwork) {
@@ -499,18 +504,25 @@ func (l *Linux) bridge(n Network) (netlink.Link, error) {
 	return br, nil
 }
 
-// uplinkPresent tells whether the device n needs is on its bridge now.
-func (l *Linux) uplinkPresent(n Network, br netlink.Link) bool {
-	var name string
+// uplinkName is the device vwire makes under n's bridge ("" none).
+func uplinkName(n Network) string {
 	switch {
 	case n.VXLAN != nil:
-		name = VXLANDevice(n.Name)
+		return VXLANDevice(n.Name)
 	case n.VLAN > 0:
-		name = VLANDevice(n.NIC, n.VLAN)
-	case n.NIC != "":
-		name = n.NIC
-	default:
+		return VLANDevice(n.NIC, n.VLAN)
+	}
+	return ""
+}
+
+// uplinkPresent tells whether the device n needs is on its bridge now.
+func (l *Linux) uplinkPresent(n Network, br netlink.Link) bool {
+	name := uplinkName(n)
+	if name == "" && n.NIC == "" {
 		return true
+	}
+	if name == "" {
+		name = n.NIC
 	}
 	lk, err := l.h.LinkByName(name)
 	return err == nil && lk.Attrs().MasterIndex == br.Attrs().Index
@@ -572,8 +584,17 @@ func (l *Linux) setMTU(lk netlink.Link, mtu int, raiseOnly bool) error {
 	return nil
 }
 
-// uplink makes the device under n's bridge and enslaves it.
+// uplink makes the device under n's bridge and enslaves it. A device of
+// the same name vwire made before (left detached by a change cut short) is
+// replaced; one vwire did not make was refused (foreign).
 func (l *Linux) uplink(n Network, br netlink.Link) error {
+	if name := uplinkName(n); name != "" {
+		if old, err := l.h.LinkByName(name); err == nil && isMarked(old, markUplink) {
+			if err := l.h.LinkDel(old); err != nil {
+				return fmt.Errorf("hostnet: delete the stale %s: %w", name, err)
+			}
+		}
+	}
 	var dev netlink.Link
 	switch {
 	case n.VXLAN != nil:

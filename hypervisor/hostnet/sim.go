@@ -70,6 +70,16 @@ func (s *Sim) FailNextApply(err error) {
 	s.fail = err
 }
 
+// SetNIC adds a host NIC or changes one (its link, MTU, address), as the
+// host's administrator or cabling would; a test's host changing under the
+// engine.
+func (s *Sim) SetNIC(n NIC) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n.Slaves = slices.Clone(n.Slaves)
+	s.nics[n.Name] = &n
+}
+
 func (s *Sim) NICs(ctx context.Context) ([]NIC, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

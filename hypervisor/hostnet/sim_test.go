@@ -128,6 +128,26 @@ func TestSimModel(t *testing.T) {
 	}
 }
 
+// An overlay given only its local address finds its underlay NIC; a NIC
+// the host gains can carry a network.
+func TestSimUnderlayByAddress(t *testing.T) {
+	h, _ := newSim(t, hostnet.SimOptions{})
+	ctx := context.Background()
+	if err := h.Apply(ctx, []hostnet.Network{{Name: "ov", VXLAN: &hostnet.VXLAN{VNI: 3, Local: "198.19.0.1"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.Networks(ctx); got[0].NIC != "eth1" || got[0].MTU != 1450 {
+		t.Fatalf("%v: want the underlay eth1 found by its address", got[0])
+	}
+	if err := h.Apply(ctx, []hostnet.Network{{Name: "n", NIC: "eth2"}}, nil); err == nil {
+		t.Fatal("eth2 accepted before the host has it")
+	}
+	h.SetNIC(hostnet.NIC{Name: "eth2", MTU: 9000, Up: true})
+	if err := h.Apply(ctx, []hostnet.Network{{Name: "n", NIC: "eth2"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestVXLANDevice(t *testing.T) {
 	if n := hostnet.VXLANDevice("ovl"); n != "vx-ovl" {
 		t.Fatal(n)
