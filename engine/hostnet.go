@@ -202,6 +202,9 @@ func (e *Engine) SetupNetworks(ctx context.Context, hostID string, p SetupNetwor
 			if err := recordAttachments(tx, hn.attach, after); err != nil {
 				return err
 			}
+			if len(changes) == 0 {
+				return nil
+			}
 			return newEvent(ctx, evSetupNetworks, "Changes", strings.Join(changes, "; ")).host(hn.host).write(tx)
 		})
 	} else {
