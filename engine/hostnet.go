@@ -66,6 +66,17 @@ func lockHostNet(hostID string) func() {
 	return mu.Unlock
 }
 
+// tryLockHostNet is lockHostNet for a poll, which may run under a host's
+// lock already (a setup polls its host): it never waits.
+func tryLockHostNet(hostID string) (func(), bool) {
+	m, _ := hostNetLocks.LoadOrStore(hostID, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	if !mu.TryLock() {
+		return nil, false
+	}
+	return mu.Unlock, true
+}
+
 // hostNet is what a setup reads: the host, its report, its attachments and
 // the networks involved.
 type hostNet struct {
@@ -421,6 +432,11 @@ func (e *Engine) pushOverlays(ctx context.Context, from string, networkIDs []str
 // network is now defined; it returns the failure, also written as an event.
 func (e *Engine) realiseOn(ctx context.Context, hostID, networkID string) error {
 	defer lockHostNet(hostID)()
+	return e.realiseHeld(ctx, hostID, networkID)
+}
+
+// realiseHeld is realiseOn under the host's lock.
+func (e *Engine) realiseHeld(ctx context.Context, hostID, networkID string) error {
 	var hn *hostNet
 	var s HostNetworkSetup
 	var name string
@@ -581,4 +597,51 @@ func notOnHosts(tx vwire.Tx, op vwire.Op, networkID, clusterID string) error {
 	}
 	slices.Sort(names)
 	return vwire.Fail(op, vwire.MsgNetworkInUseByHosts, "names", strings.Join(names, ", "))
+}
+
+// followUnderlay re-applies the overlays whose underlay address changed on
+// a host, on that host (its local end) and on the others carrying them
+// (their remotes). It runs from a poll, which may hold a host's lock: a
+// host busy with another network change is skipped (its attachment shows
+// out of sync until syncallnetworks).
+func (e *Engine) followUnderlay(ctx context.Context, hostID string, networkIDs []string) {
+	for _, nid := range networkIDs {
+		var as []*vwire.NetworkAttachment
+		if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { as, err = tx.NetworkAttachments("", nid); return }); err != nil {
+			continue
+		}
+		for _, a := range as {
+			unlock, ok := tryLockHostNet(a.HostID)
+			if !ok {
+				continue
+			}
+			e.realiseHeld(ctx, a.HostID, nid)
+			unlock()
+		}
+	}
+}
+
+// underlayMoved names the overlay networks of a host whose underlay NIC's
+// address differs between two reports.
+func underlayMoved(tx vwire.Tx, hostID string, old, cur *vwire.HostReport) ([]string, error) {
+	as, err := tx.NetworkAttachments(hostID, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range as {
+		o, _ := old.NIC(a.NIC)
+		c, _ := cur.NIC(a.NIC)
+		if o.Addr == c.Addr {
+			continue
+		}
+		n, err := tx.Network(a.NetworkID)
+		if err != nil {
+			return nil, err
+		}
+		if n.VXLAN != 0 {
+			out = append(out, n.ID)
+		}
+	}
+	return out, nil
 }

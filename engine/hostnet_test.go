@@ -173,6 +173,17 @@ func testSetupNetworks(t *testing.T) {
 		t.Errorf("the edit's job steps: %+v, %v; want one per host", steps, err)
 	}
 
+	// hb's underlay address changes: the next poll re-applies the overlay
+	// on hb (its local end) and on ha (its remotes).
+	b.net.SetNIC(hostnet.NIC{Name: "eth0", MAC: "52:54:00:00:01:01", MTU: 1500, Speed: 10000, Up: true, Addr: "198.18.0.9/24"})
+	e.eng.RefreshHost(ctx(), b.h.ID)
+	if r := a.remotes(t, "ov"); !slices.Equal(r, []string{"198.18.0.9"}) {
+		t.Errorf("ha's remotes after hb's address changed = %v", r)
+	}
+	if n, _ := b.realised(t, "ov"); n.VXLAN == nil || n.VXLAN.Local != "198.18.0.9" {
+		t.Errorf("hb's overlay after its address changed: %+v", n.VXLAN)
+	}
+
 	// Refusals, before the host is touched.
 	vlan := 10
 	vl := e.addNet(&vwire.Network{Name: "vl", VLAN: &vlan}, false)

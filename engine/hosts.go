@@ -378,7 +378,9 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 		h.Status, h.StatusDetail = vwire.HostNonResponsive, err.Error()
 	} else {
 		e.applyCaps(ctx, h, caps)
-		e.absorbReport(ctx, h, caps)
+		if moved := e.absorbReport(ctx, h, caps); len(moved) > 0 {
+			defer e.followUnderlay(ctx, h.ID, moved)
+		}
 	}
 	if prev != h.Status || reached && e.hostChanged(ctx, h) {
 		uerr := e.store.Update(ctx, func(tx vwire.Tx) error {
@@ -503,19 +505,28 @@ func requiredDetail(missing []string) string {
 const requiredPrefix = "the host lacks required cluster networks: "
 
 // absorbReport stores what the host reported of its NICs and networks when
-// it changed since the last report: an unchanged host costs no write.
-func (e *Engine) absorbReport(ctx context.Context, h *vwire.Host, caps HostCaps) {
+// it changed since the last report: an unchanged host costs no write. It
+// names the overlays whose underlay address moved (followUnderlay).
+func (e *Engine) absorbReport(ctx context.Context, h *vwire.Host, caps HostCaps) []string {
 	r := reportOf(caps)
 	var cur *vwire.HostReport
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cur, err = tx.HostReport(h.ID); return }); err != nil {
-		return
+		return nil
 	}
 	if sameReport(cur, r) {
-		return
+		return nil
 	}
-	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.SetHostReport(h.ID, r) }); err != nil {
+	var moved []string
+	if err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if moved, err = underlayMoved(tx, h.ID, cur, r); err != nil {
+			return err
+		}
+		return tx.SetHostReport(h.ID, r)
+	}); err != nil {
 		e.log.Warn("cannot record host networks", "host", h.Name, "err", err)
+		return nil
 	}
+	return moved
 }
 
 func reportOf(caps HostCaps) *vwire.HostReport {
