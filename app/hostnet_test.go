@@ -20,10 +20,8 @@ import (
 	"vwire.dev/vwire/hypervisor/sim"
 )
 
-// namedNS makes a named network namespace (/run/netns/name, as `ip netns
-// add` does) holding the veth pair eth1 (198.18.5.1/24) and peer1, and
-// deletes it at cleanup.
-func namedNS(t *testing.T) string {
+// needRoot fails under CI=true and skips elsewhere when not root.
+func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
@@ -31,7 +29,14 @@ func namedNS(t *testing.T) string {
 		}
 		t.Skip("host networking tests need root (network namespaces)")
 	}
-	name := fmt.Sprintf("vwire-app-%d", os.Getpid())
+}
+
+// makeNS makes a named network namespace (/run/netns/vwire-app-<pid>-tag,
+// as ip netns add does), deleted at cleanup, and a netlink handle in it.
+func makeNS(t *testing.T, tag string) (string, *netlink.Handle) {
+	t.Helper()
+	needRoot(t)
+	name := fmt.Sprintf("vwire-app-%d-%s", os.Getpid(), tag)
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread, left in the new namespace, ends with the goroutine
@@ -54,25 +59,38 @@ func namedNS(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
+	t.Cleanup(h.Close)
+	return name, h
+}
+
+// up addresses (ip/24, "" none) and brings up a link.
+func up(t *testing.T, h *netlink.Handle, name, ip string) {
+	t.Helper()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip != "" {
+		addr, _ := netlink.ParseAddr(ip + "/24")
+		if err := h.AddrAdd(l, addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// namedNS is a namespace holding the veth pair eth1 (198.18.5.1/24) and
+// peer1.
+func namedNS(t *testing.T) string {
+	t.Helper()
+	name, h := makeNS(t, "x")
 	if err := h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "eth1"}, PeerName: "peer1"}); err != nil {
 		t.Fatal(err)
 	}
-	addr, _ := netlink.ParseAddr("198.18.5.1/24")
-	for _, n := range []string{"eth1", "peer1"} {
-		l, err := h.LinkByName(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == "eth1" {
-			if err := h.AddrAdd(l, addr); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := h.LinkSetUp(l); err != nil {
-			t.Fatal(err)
-		}
-	}
+	up(t, h, "eth1", "198.18.5.1")
+	up(t, h, "peer1", "")
 	return name
 }
 

@@ -340,7 +340,7 @@ func (l *Linux) Apply(ctx context.Context, nets []Network, remove []string) erro
 	}
 	// What is on the host but not vwire's is never taken over.
 	for _, n := range p.apply {
-		if err := foreign(n, byName, cur); err != nil {
+		if err := foreign(n, byName, byIndex); err != nil {
 			return err
 		}
 	}
@@ -352,7 +352,8 @@ func (l *Linux) Apply(ctx context.Context, nets []Network, remove []string) erro
 	var made []string
 	for _, n := range p.apply {
 		if lk, ok := byName[n.Name]; ok && !isMarked(lk, markNetwork) {
-			continue // the host's own plain bridge: already there
+			made = append(made, n.Name) // the host's own plain bridge: already there
+			continue
 		}
 		old, had := cur[n.Name]
 		if err := l.realise(n, old, had); err != nil {
@@ -370,14 +371,21 @@ func (l *Linux) Apply(ctx context.Context, nets []Network, remove []string) erro
 }
 
 // foreign refuses a network whose devices would be links vwire did not
-// make; a plain network (no uplink) over a bridge of the host's is taken
+// make, or that would take a host NIC from a bridge that is not its own
+// (the host's management bridge, say: taking its NIC would cut the host
+// off); a plain network (no uplink) over a bridge of the host's is taken
 // as it is.
-func foreign(n Network, byName map[string]netlink.Link, cur map[string]Network) error {
+func foreign(n Network, byName map[string]netlink.Link, byIndex map[int]netlink.Link) error {
 	if lk, ok := byName[n.Name]; ok && !isMarked(lk, markNetwork) {
 		if lk.Type() == "bridge" && n.NIC == "" && n.VXLAN == nil {
 			return nil
 		}
 		return refuse(n.Name, "the host has a link %s (%s) that vwire did not make", n.Name, lk.Type())
+	}
+	if nic, ok := byName[n.NIC]; ok && n.VLAN == 0 && n.VXLAN == nil {
+		if m, ok := byIndex[nic.Attrs().MasterIndex]; ok && m.Attrs().Name != n.Name {
+			return refuse(n.Name, "host NIC %s is a port of %s %s", n.NIC, m.Type(), m.Attrs().Name)
+		}
 	}
 	dev := uplinkName(n)
 	if lk, ok := byName[dev]; ok && dev != "" && !isMarked(lk, markUplink) {

@@ -158,7 +158,23 @@ func TestLinuxBridgeOverNIC(t *testing.T) {
 		t.Fatalf("a network over the host's own bridge: err = %v", err)
 	}
 	apply(t, h, nil, "hostbr")
-	ns.Link("hostbr")
+	// Its NIC is not taken from it either (eth1 a NIC by the allow-list:
+	// by the rule, a veth on a foreign bridge is a container's port).
+	if err := ns.L.LinkSetMaster(ns.Link("eth1"), ns.Link("hostbr")); err != nil {
+		t.Fatal(err)
+	}
+	only, err := hostnet.NewLinux(hostnet.LinuxOptions{NetNS: ns.H, NICs: []string{"eth1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer only.Close()
+	err = only.Apply(ctx, []hostnet.Network{{Name: "net3", NIC: "eth1"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "host NIC eth1 is a port of bridge hostbr") {
+		t.Fatalf("taking a foreign bridge's NIC: err = %v", err)
+	}
+	if ns.Link("eth1").Attrs().MasterIndex != ns.Link("hostbr").Attrs().Index {
+		t.Fatal("eth1 taken from hostbr")
+	}
 }
 
 func equalNIC(a, b hostnet.NIC) bool {
