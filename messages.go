@@ -47,6 +47,9 @@ var (
 	OpAddQoS    = Op{"add", "QoS"}
 	OpUpdateQoS = Op{"update", "QoS"}
 	OpRemoveQoS = Op{"remove", "QoS"}
+	// Host networks (issue 16): VAR__ACTION__SETUP, VAR__TYPE__NETWORKS.
+	OpSetupNetworks = Op{"setup", "Networks"}
+	OpSyncNetworks  = Op{"sync", "Networks"}
 )
 
 // MsgKey names a message of the catalogue below: oVirt's AppErrors key for
@@ -203,6 +206,21 @@ const (
 	MsgJobNotRetryable   MsgKey = "JOB_NOT_RETRYABLE"
 )
 
+// Host networks (issue 16): oVirt's keys where oVirt has the rule, vwire's
+// own for its VXLAN overlay and what its hosts cannot do.
+const (
+	MsgHostNICNotExist            MsgKey = "HOST_NETWORK_INTERFACE_HAVING_NAME_DOES_NOT_EXIST"
+	MsgNetworkAttachmentNotExists MsgKey = "NETWORK_ATTACHMENT_NOT_EXISTS"
+	MsgNICNotExclusive            MsgKey = "NETWORK_INTERFACES_NOT_EXCLUSIVELY_USED_BY_NETWORK"
+	MsgAttachmentsSameNetwork     MsgKey = "NETWORK_ATTACHMENTS_REFERENCES_SAME_NETWORK_DUPLICATELY"
+	MsgHostNoVLAN                 MsgKey = "HOST_CANNOT_CARRY_VLAN"
+	MsgHostNICNoAddress           MsgKey = "HOST_NIC_NO_ADDRESS_FOR_OVERLAY"
+	MsgNetworkVXLANOutOfRange     MsgKey = "NETWORK_VXLAN_OUT_OF_RANGE"
+	MsgNetworkVXLANWithVLAN       MsgKey = "NETWORK_VXLAN_WITH_VLAN"
+	MsgBondsNotSupported          MsgKey = "BONDS_NOT_SUPPORTED"
+	MsgNetworkInUseByHosts        MsgKey = "NETWORK_IN_USE_BY_HOSTS"
+)
+
 // Message is a catalogue entry: the code that decides the HTTP status, the
 // template, the fault's reason ("" is "Operation Failed", or "Not Found" for
 // a 404) and whether the detail is bare rather than bracketed as oVirt prints
@@ -318,6 +336,18 @@ var messages = map[MsgKey]Message{
 	// permissions: oVirt's sentence, then what is missing
 	MsgUserNotAuthorized:            {Code: EFORBIDDEN, Text: "User is not authorized to perform this action. Cannot ${action} ${type}: ${permit} is needed on ${object}."},
 	MsgOnlySuperUserGivesAdminRoles: {Code: EFORBIDDEN, Text: "Cannot ${action} ${type}. Only a SuperUser on the system can give the administrative role ${role}."},
+
+	// host networks
+	MsgHostNICNotExist:            {Code: EINVALID, Text: "Cannot ${action} ${type}. Host network interface having name ${NicName} does not exist."},
+	MsgNetworkAttachmentNotExists: {Code: EINVALID, Text: "Cannot ${action} ${type}. Network attachment (id ${AttachmentId}) does not exist."},
+	MsgNICNotExclusive:            {Code: EINVALID, Text: "Cannot ${action} ${type}. The following Network Interfaces can have only a single untagged Logical Network, and several VLAN or overlay Logical Networks: ${NicName} (${networks})."},
+	MsgAttachmentsSameNetwork:     {Code: EINVALID, Text: "Cannot ${action} ${type}. Network ${NetworkName} is referenced by more than one network attachment."},
+	MsgHostNoVLAN:                 {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Host ${host} cannot carry VLAN network ${NetworkName}: ${reason}."},
+	MsgHostNICNoAddress:           {Code: ECONFLICT, Text: "Cannot ${action} ${type}. Overlay network ${NetworkName} needs an IPv4 address on host network interface ${NicName}, which has none."},
+	MsgNetworkVXLANOutOfRange:     {Code: EINVALID, Text: "Cannot ${action} ${type}. The VXLAN segment must be 0 (no overlay) or between 1 and 16777215."},
+	MsgNetworkVXLANWithVLAN:       {Code: EINVALID, Text: "Cannot ${action} ${type}. An overlay network (vxlan_segment) cannot also have a VLAN tag."},
+	MsgBondsNotSupported:          {Code: EINVALID, Text: "Cannot ${action} ${type}. Bonds (modified_bonds, removed_bonds) are not supported yet; attach networks to host NICs."},
+	MsgNetworkInUseByHosts:        {Code: ECONFLICT, Text: "Cannot ${action} ${type}. The network is set up on host(s): ${names}. Remove it from them first (setupnetworks)."},
 
 	// vwire's own messages
 	MsgEntityNotFound:        {Code: ENOTFOUND, Text: "Entity not found: ${kind} ${id}", Bare: true},

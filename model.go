@@ -116,6 +116,81 @@ type Network struct {
 	VLAN         *int
 	VMNetwork    bool
 	MTU          int
+	// VXLAN is vwire's overlay extension (issue 16): the segment's VXLAN
+	// network identifier; 0 is no overlay. An overlay network is realised
+	// on a host as a bridge over a VXLAN device whose underlay is the
+	// attachment's host NIC, with the other hosts carrying the network as
+	// its head-end replication list. REST: <vxlan_segment>.
+	VXLAN int
+}
+
+// MaxVXLAN is the largest VXLAN network identifier (24 bits).
+const MaxVXLAN = 1<<24 - 1
+
+// HostNICReport is a host's physical NIC or bond as its host last reported it.
+type HostNICReport struct {
+	Name      string   `json:"name"`
+	MAC       string   `json:"mac,omitempty"`
+	MTU       int      `json:"mtu,omitempty"`
+	SpeedMbps int      `json:"speed,omitempty"`
+	Up        bool     `json:"up,omitempty"`
+	Bond      bool     `json:"bond,omitempty"`
+	Slaves    []string `json:"slaves,omitempty"`
+	// Addr is its first IPv4 address with prefix, the local end of an
+	// overlay over it.
+	Addr string `json:"addr,omitempty"`
+}
+
+// HostNetworkReport is a network realised on a host, as it is there: a
+// bridge of the network's name over NIC, NIC's VLAN device, or a VXLAN
+// device (VNI, Local, Remotes) whose underlay is NIC.
+type HostNetworkReport struct {
+	Name    string   `json:"name"`
+	MTU     int      `json:"mtu,omitempty"`
+	NIC     string   `json:"nic,omitempty"`
+	VLAN    int      `json:"vlan,omitempty"`
+	VNI     int      `json:"vni,omitempty"`
+	Local   string   `json:"local,omitempty"`
+	Remotes []string `json:"remotes,omitempty"`
+}
+
+// HostReport is what a host last reported of its networking: stored when
+// it changes, not at every poll.
+type HostReport struct {
+	NICs     []HostNICReport
+	Networks []HostNetworkReport
+	// NoVLAN says why the host cannot make VLAN devices ("" when it can).
+	NoVLAN string
+}
+
+// NIC finds a reported host NIC by name.
+func (r *HostReport) NIC(name string) (HostNICReport, bool) {
+	for _, n := range r.NICs {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return HostNICReport{}, false
+}
+
+// Network finds a reported network by name.
+func (r *HostReport) Network(name string) (HostNetworkReport, bool) {
+	for _, n := range r.Networks {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return HostNetworkReport{}, false
+}
+
+// NetworkAttachment is a network attached to a host NIC (oVirt's
+// network_attachment): the host realises the network over that NIC. One
+// per host and network.
+type NetworkAttachment struct {
+	ID        string
+	HostID    string
+	NetworkID string
+	NIC       string // the host NIC's name
 }
 
 // ClusterNetwork is a network attached to a cluster.
@@ -388,6 +463,13 @@ func ValidateNetwork(op Op, n *Network) error {
 	}
 	if n.MTU != 0 && (n.MTU < 68 || n.MTU > 65535) {
 		return Fail(op, MsgNetworkMTUOutOfRange)
+	}
+	if n.VXLAN < 0 || n.VXLAN > MaxVXLAN {
+		return Fail(op, MsgNetworkVXLANOutOfRange)
+	}
+	// An overlay is its own segment: a VLAN tag under it means nothing.
+	if n.VXLAN != 0 && n.VLAN != nil && *n.VLAN != 0 {
+		return Fail(op, MsgNetworkVXLANWithVLAN)
 	}
 	return nil
 }

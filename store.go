@@ -296,6 +296,20 @@ type HostTx interface {
 	// token and deletes the token; an unknown, used or expired token is
 	// ENOTFOUND.
 	TakeEnrolmentToken(hash string, now time.Time) (hostID string, err error)
+
+	// HostReport is what the host last reported of its NICs and networks
+	// (empty before any report); SetHostReport replaces it.
+	HostReport(hostID string) (*HostReport, error)
+	SetHostReport(hostID string, r *HostReport) error
+	// Network attachments (oVirt's): unique per host and network (a second
+	// one is ECONFLICT); they go with their host and their network.
+	NetworkAttachment(id string) (*NetworkAttachment, error)
+	// NetworkAttachments lists a host's attachments ("": every host's),
+	// of a network ("": all), by host then network name.
+	NetworkAttachments(hostID, networkID string) ([]*NetworkAttachment, error)
+	CreateNetworkAttachment(*NetworkAttachment) error
+	UpdateNetworkAttachment(*NetworkAttachment) error
+	DeleteNetworkAttachment(id string) error
 }
 
 // TemplateTx holds templates and their vNICs.

@@ -320,6 +320,9 @@ func (e *Engine) DetachNetwork(ctx context.Context, clusterID, networkID string)
 		if len(users) > 0 {
 			return vwire.Fail(op, vwire.MsgNetworkInUseByVMs, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
 		}
+		if err := notOnHosts(tx, op, networkID, clusterID); err != nil {
+			return err
+		}
 		if err := tx.DetachNetwork(clusterID, networkID); err != nil {
 			if vwire.ErrorCode(err) == vwire.ENOTFOUND {
 				return vwire.Fail(op, vwire.MsgNetworkNotAttachedToCluster)
@@ -370,11 +373,12 @@ func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwir
 		return nil, err
 	}
 	var n *vwire.Network
+	var old vwire.Network
 	err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
 		if n, err = tx.Network(id); err != nil {
 			return err
 		}
-		old := *n
+		old = *n
 		if err := mutate(n); err != nil {
 			return err
 		}
@@ -392,6 +396,10 @@ func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwir
 			if len(users) > 0 {
 				return vwire.Fail(op, vwire.MsgNetworkInUseByVMs, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
 			}
+			// The bridges on hosts carry the old name.
+			if err := notOnHosts(tx, op, id, ""); err != nil {
+				return err
+			}
 		}
 		dc, err := tx.DataCenter(old.DataCenterID)
 		if err != nil {
@@ -403,7 +411,26 @@ func (e *Engine) UpdateNetwork(ctx context.Context, id string, mutate func(*vwir
 		}
 		return newEvent(ctx, evNetworkUpdate, append(dcVars(dc), "NetworkName", n.Name)...).write(tx)
 	})
+	if err == nil && hostVisibleChange(&old, n) {
+		// Every host carrying it re-realises it (engine/hostnet.go), under
+		// the same bridge: running vNICs stay connected.
+		dctx, cancel := e.detach(ctx)
+		defer cancel()
+		e.realiseNetwork(dctx, n)
+	}
 	return n, err
+}
+
+// hostVisibleChange tells whether an edit changes what hosts make of a
+// network: its VLAN, MTU or overlay segment.
+func hostVisibleChange(a, b *vwire.Network) bool {
+	vlan := func(n *vwire.Network) int {
+		if n.VLAN == nil {
+			return 0
+		}
+		return *n.VLAN
+	}
+	return vlan(a) != vlan(b) || a.MTU != b.MTU || a.VXLAN != b.VXLAN
 }
 
 // RemoveNetwork deletes a network no vNIC uses (its profiles go with it).
@@ -426,6 +453,9 @@ func (e *Engine) RemoveNetwork(ctx context.Context, id string) error {
 		}
 		if len(users) > 0 {
 			return vwire.Fail(op, vwire.MsgNetworkInUseByVMs, "count", strconv.Itoa(len(users)), "names", strings.Join(users, ", "))
+		}
+		if err := notOnHosts(tx, op, id, ""); err != nil {
+			return err
 		}
 		dc, err := tx.DataCenter(n.DataCenterID)
 		if err != nil {

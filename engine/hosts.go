@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,9 +165,13 @@ func (e *Engine) RemoveHost(ctx context.Context, id string) error {
 		return err
 	}
 	op := vwire.OpRemoveHost
-	return e.store.Update(ctx, func(tx vwire.Tx) error {
+	var overlays []string
+	err := e.store.Update(ctx, func(tx vwire.Tx) error {
 		h, err := tx.Host(id)
 		if err != nil {
+			return err
+		}
+		if overlays, err = hostOverlays(tx, id); err != nil {
 			return err
 		}
 		if h.Embedded {
@@ -188,6 +193,13 @@ func (e *Engine) RemoveHost(ctx context.Context, id string) error {
 		}
 		return newEvent(ctx, evHostRemove).host(h).write(tx)
 	})
+	if err == nil && len(overlays) > 0 {
+		// The hosts left on its overlays stop replicating to it.
+		ctx, cancel := e.detach(ctx)
+		defer cancel()
+		e.pushOverlays(ctx, id, overlays)
+	}
+	return err
 }
 
 // RegisterEmbeddedHost records the in-process agent as host "local" of the
@@ -366,6 +378,9 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 		h.Status, h.StatusDetail = vwire.HostNonResponsive, err.Error()
 	} else {
 		e.applyCaps(ctx, h, caps)
+		if moved := e.absorbReport(ctx, h, caps); len(moved) > 0 {
+			defer e.followUnderlay(ctx, h.ID, moved)
+		}
 	}
 	if prev != h.Status || reached && e.hostChanged(ctx, h) {
 		uerr := e.store.Update(ctx, func(tx vwire.Tx) error {
@@ -386,7 +401,16 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 				if h.Status == vwire.HostNonResponsive {
 					t = evHostNonResp
 				}
-				return newEvent(ctx, t, "HostStatus", strings.ToUpper(string(h.Status))).host(cur).write(tx)
+				if err := newEvent(ctx, t, "HostStatus", strings.ToUpper(string(h.Status))).host(cur).write(tx); err != nil {
+					return err
+				}
+				if missing, ok := strings.CutPrefix(h.StatusDetail, requiredPrefix); ok && h.Status == vwire.HostNonOperational {
+					cl, err := tx.Cluster(cur.ClusterID)
+					if err != nil {
+						return err
+					}
+					return newEvent(ctx, evHostNetworkMissing, "ClusterName", cl.Name, "Networks", missing).host(cur).write(tx)
+				}
 			}
 			return nil
 		})
@@ -422,7 +446,14 @@ func sortedCopy(s []string) []string {
 // applyCaps updates the host's view from its capabilities: networks, levels,
 // and whether it can serve its cluster.
 func (e *Engine) applyCaps(ctx context.Context, h *vwire.Host, caps HostCaps) {
-	h.Networks = caps.Bridges
+	// A network the host realised is a bridge VMs can use, whether or not
+	// the agent also lists it among its bridges.
+	h.Networks = slices.Clone(caps.Bridges)
+	for _, n := range caps.Networks {
+		if !slices.Contains(h.Networks, n.Name) {
+			h.Networks = append(h.Networks, n.Name)
+		}
+	}
 	h.ClusterLevels = nil
 	for _, l := range caps.ClusterLevels {
 		if v, err := vwire.ParseVersion(l); err == nil {
@@ -432,9 +463,109 @@ func (e *Engine) applyCaps(ctx context.Context, h *vwire.Host, caps HostCaps) {
 	h.LibvirtVersion = caps.LibvirtVersion
 	h.Status, h.StatusDetail = vwire.HostUp, ""
 	var cl *vwire.Cluster
-	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cl, err = tx.Cluster(h.ClusterID); return }); err == nil && !h.SupportsLevel(cl.Version) {
-		h.Status, h.StatusDetail = vwire.HostNonOperational, "the host does not support cluster level "+cl.Version.String()
+	var cns []*vwire.ClusterNetwork
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+		if cl, err = tx.Cluster(h.ClusterID); err != nil {
+			return err
+		}
+		cns, err = tx.ClusterNetworks(h.ClusterID)
+		return err
+	}); err != nil {
+		return
 	}
+	if !h.SupportsLevel(cl.Version) {
+		h.Status, h.StatusDetail = vwire.HostNonOperational, "the host does not support cluster level "+cl.Version.String()
+		return
+	}
+	// As oVirt: a host lacking a network its cluster requires is
+	// non-operational, and its status detail names what is missing; no VM
+	// is scheduled there until the network is set up (setupnetworks).
+	if missing := missingRequired(h, cns); len(missing) > 0 {
+		h.Status, h.StatusDetail = vwire.HostNonOperational, requiredDetail(missing)
+	}
+}
+
+// missingRequired names the required networks of a cluster a host lacks.
+func missingRequired(h *vwire.Host, cns []*vwire.ClusterNetwork) []string {
+	var missing []string
+	for _, cn := range cns {
+		if cn.Required && cn.VMNetwork && !h.HasNetwork(cn.Name) {
+			missing = append(missing, cn.Name)
+		}
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+// requiredDetail is the status detail of a host missing required networks.
+func requiredDetail(missing []string) string {
+	return requiredPrefix + strings.Join(missing, ", ")
+}
+
+const requiredPrefix = "the host lacks required cluster networks: "
+
+// absorbReport stores what the host reported of its NICs and networks when
+// it changed since the last report: an unchanged host costs no write. It
+// names the overlays whose underlay address moved (followUnderlay).
+func (e *Engine) absorbReport(ctx context.Context, h *vwire.Host, caps HostCaps) []string {
+	r := reportOf(caps)
+	var cur *vwire.HostReport
+	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cur, err = tx.HostReport(h.ID); return }); err != nil {
+		return nil
+	}
+	if sameReport(cur, r) {
+		return nil
+	}
+	var moved []string
+	if err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if moved, err = underlayMoved(tx, h.ID, cur, r); err != nil {
+			return err
+		}
+		return tx.SetHostReport(h.ID, r)
+	}); err != nil {
+		e.log.Warn("cannot record host networks", "host", h.Name, "err", err)
+		return nil
+	}
+	return moved
+}
+
+func reportOf(caps HostCaps) *vwire.HostReport {
+	r := &vwire.HostReport{NoVLAN: caps.NoVLAN}
+	for _, n := range caps.NICs {
+		r.NICs = append(r.NICs, vwire.HostNICReport{Name: n.Name, MAC: n.MAC, MTU: n.MTU, SpeedMbps: n.SpeedMbps, Up: n.Up,
+			Bond: n.Bond, Slaves: slices.Clone(n.Slaves), Addr: n.Addr})
+	}
+	slices.SortFunc(r.NICs, func(a, b vwire.HostNICReport) int { return strings.Compare(a.Name, b.Name) })
+	for _, n := range caps.Networks {
+		hn := vwire.HostNetworkReport{Name: n.Name, MTU: n.MTU, NIC: n.NIC, VLAN: n.VLAN}
+		if n.VXLAN != nil {
+			hn.VNI, hn.Local, hn.Remotes = n.VXLAN.VNI, n.VXLAN.Local, sortedCopy(n.VXLAN.Remotes)
+		}
+		r.Networks = append(r.Networks, hn)
+	}
+	slices.SortFunc(r.Networks, func(a, b vwire.HostNetworkReport) int { return strings.Compare(a.Name, b.Name) })
+	return r
+}
+
+// sameReport compares two reports, an empty list equal to none.
+func sameReport(a, b *vwire.HostReport) bool {
+	norm := func(r *vwire.HostReport) *vwire.HostReport {
+		c := &vwire.HostReport{NoVLAN: r.NoVLAN}
+		for _, n := range r.NICs {
+			if len(n.Slaves) == 0 {
+				n.Slaves = nil
+			}
+			c.NICs = append(c.NICs, n)
+		}
+		for _, n := range r.Networks {
+			if len(n.Remotes) == 0 {
+				n.Remotes = nil
+			}
+			c.Networks = append(c.Networks, n)
+		}
+		return c
+	}
+	return reflect.DeepEqual(norm(a), norm(b))
 }
 
 // syncEmbeddedBridges makes the embedded host carry every network of its

@@ -2,7 +2,11 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"vwire.dev/vwire"
 )
@@ -607,4 +611,153 @@ func (e *Engine) Event(ctx context.Context, id int64) (*vwire.Event, error) {
 // with Events.
 func (e *Engine) WatchEvents(ctx context.Context) <-chan struct{} {
 	return e.store.SubscribeEvents(ctx)
+}
+
+// HostNICs lists a host's NICs and bonds as it last reported them.
+func (e *Engine) HostNICs(ctx context.Context, hostID string) ([]vwire.HostNICReport, error) {
+	var r *vwire.HostReport
+	err := e.view(ctx, func(tx vwire.Tx) (err error) {
+		if err := seeParent(ctx, tx, vwire.ObjHost, "Host", hostID); err != nil {
+			return err
+		}
+		if _, err := tx.Host(hostID); err != nil {
+			return err
+		}
+		r, err = tx.HostReport(hostID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.NICs, nil
+}
+
+// ReportedConfig is one property of an attachment, as wanted and as the
+// host has it (oVirt's reported_configuration).
+type ReportedConfig struct {
+	Name             string
+	Expected, Actual string
+	InSync           bool
+}
+
+// AttachmentView is a network attachment with its network's name and
+// whether the host has it as defined.
+type AttachmentView struct {
+	vwire.NetworkAttachment
+	NetworkName string
+	InSync      bool
+	Reported    []ReportedConfig
+}
+
+// Difference says in words what differs ("" when in sync).
+func (v *AttachmentView) Difference() string {
+	var d []string
+	for _, r := range v.Reported {
+		if !r.InSync {
+			d = append(d, r.Name+" is "+orNone(r.Actual)+", expected "+orNone(r.Expected))
+		}
+	}
+	return strings.Join(d, "; ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// NetworkAttachments lists a host's network attachments with their sync state.
+func (e *Engine) NetworkAttachments(ctx context.Context, hostID string) ([]*AttachmentView, error) {
+	var out []*AttachmentView
+	err := e.view(ctx, func(tx vwire.Tx) error {
+		if err := seeParent(ctx, tx, vwire.ObjHost, "Host", hostID); err != nil {
+			return err
+		}
+		hn, err := loadHostNet(tx, hostID)
+		if err != nil {
+			return err
+		}
+		for _, a := range hn.attach {
+			out = append(out, hn.view(a))
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b *AttachmentView) int { return strings.Compare(a.NetworkName, b.NetworkName) })
+	return out, err
+}
+
+// NetworkAttachment reads one attachment of a host.
+func (e *Engine) NetworkAttachment(ctx context.Context, hostID, id string) (*AttachmentView, error) {
+	l, err := e.NetworkAttachments(ctx, hostID)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range l {
+		if v.ID == id {
+			return v, nil
+		}
+	}
+	return nil, vwire.NotFound("NetworkAttachment", id)
+}
+
+// view compares an attachment's desired state with the host's report.
+func (hn *hostNet) view(a *vwire.NetworkAttachment) *AttachmentView {
+	n := hn.nets[a.NetworkID]
+	v := &AttachmentView{NetworkAttachment: *a, NetworkName: n.Name, InSync: true}
+	want := hn.desired(n, a)
+	got, present := hn.report.Network(n.Name)
+	add := func(name, expected, actual string) {
+		r := ReportedConfig{Name: name, Expected: expected, Actual: actual, InSync: expected == actual}
+		v.InSync = v.InSync && r.InSync
+		v.Reported = append(v.Reported, r)
+	}
+	if !present {
+		add("present", "true", "false")
+		return v
+	}
+	// MTU 0 is the default: 1500, or for an overlay its underlay's MTU
+	// less VXLAN's 50 bytes of headers (as the host realises it).
+	def := 1500
+	if want.VXLAN != nil {
+		if nic, ok := hn.report.NIC(a.NIC); ok && nic.MTU > 0 {
+			def = nic.MTU
+		}
+		def -= 50
+	}
+	add("mtu", strconv.Itoa(mtuOr(want.MTU, def)), strconv.Itoa(mtuOr(got.MTU, def)))
+	add("host_nic", want.NIC, got.NIC)
+	add("vlan", intOrEmpty(want.VLAN), intOrEmpty(got.VLAN))
+	var wantVNI int
+	var wantLocal string
+	var wantRemotes []string
+	if want.VXLAN != nil {
+		wantVNI, wantLocal, wantRemotes = want.VXLAN.VNI, want.VXLAN.Local, want.VXLAN.Remotes
+	}
+	add("vxlan_segment", intOrEmpty(wantVNI), intOrEmpty(got.VNI))
+	if wantVNI != 0 || got.VNI != 0 {
+		add("vxlan_local", wantLocal, addrOnly(got.Local))
+		add("vxlan_remotes", strings.Join(wantRemotes, ","), strings.Join(sortedCopy(got.Remotes), ","))
+	}
+	return v
+}
+
+func mtuOr(m, def int) int {
+	if m == 0 {
+		return def
+	}
+	return m
+}
+
+func intOrEmpty(i int) string {
+	if i == 0 {
+		return ""
+	}
+	return strconv.Itoa(i)
+}
+
+// HostNICID is a host NIC's id: stable, derived from its host and name, as
+// hosts report NICs by name and oVirt's API names them by id.
+func HostNICID(hostID, name string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("vwire:host-nic:"+hostID+"/"+name)).String()
 }

@@ -26,6 +26,11 @@ func testRules(t *testing.T) {
 	var blueProfile string
 	// A network the host lacks: attached, then its bridge removed.
 	green := e.network("green")
+	// Optional on the cluster: a host lacking a required network is
+	// non-operational (TestRequiredNetworks), and this host must run VMs.
+	greenNet := e.networkOf(green)
+	e.eng.DetachNetwork(ctx(), e.cluster.ID, greenNet)
+	e.eng.AttachNetwork(ctx(), e.cluster.ID, greenNet, false)
 	e.sim.RemoveBridges(ctx(), []string{"green"})
 	e.eng.RefreshHost(ctx(), e.host.ID)
 	mirror := &vwire.VNICProfile{Name: "mirrored", NetworkID: "", PortMirroring: true}

@@ -281,6 +281,11 @@ var shapes = map[string]shape{
 	"version": objectShape, "vlan": objectShape, "mac": objectShape,
 	"user": objectShape, "role": objectShape, "domain": objectShape, "permits": objectShape, "permit": objectShape,
 	"qos": objectShape, "pass_through": objectShape,
+	// host networks (issue 16)
+	"vxlan_segment": intShape, "check_connectivity": boolShape, "connectivity_timeout": intShape,
+	"modified_network_attachments": objectShape, "removed_network_attachments": objectShape,
+	"synced_network_attachments": objectShape, "network_attachment": objectShape, "host_nic": objectShape,
+	"modified_bonds": objectShape, "removed_bonds": objectShape, "modified_labels": objectShape, "removed_labels": objectShape,
 }
 
 var qualifiedShapes = map[string]shape{"vlan.id": intShape}

@@ -26,6 +26,10 @@ func (q *request) networkNode(n *vwire.Network) *node {
 	if n.VLAN != nil {
 		out.add(&node{name: "vlan", id: itoa(*n.VLAN)})
 	}
+	// vwire's overlay extension (README: overlay networks).
+	if n.VXLAN != 0 {
+		out.add(integer("vxlan_segment", int64(n.VXLAN)))
+	}
 	return out
 }
 
@@ -75,6 +79,13 @@ func applyNetwork(b *in, n *vwire.Network) error {
 	}
 	if mtu != nil {
 		n.MTU = int(*mtu)
+	}
+	seg, err := b.intp("vxlan_segment", minInt32, maxInt32)
+	if err != nil {
+		return err
+	}
+	if seg != nil {
+		n.VXLAN = int(*seg)
 	}
 	if u := b.child("usages"); u != nil {
 		n.VMNetwork = false

@@ -23,7 +23,9 @@ func (q *request) hostNode(h *vwire.Host) *node {
 	for _, l := range h.ClusterLevels {
 		levels.add(item(str("cluster_level", l.String())))
 	}
-	return n.add(actions(href, "refresh"), str("name", h.Name), str("address", h.Address),
+	return n.add(actions(href, "refresh", "setupnetworks", "syncallnetworks"),
+		link("nics", href+"/nics"), link("networkattachments", href+"/networkattachments"),
+		str("name", h.Name), str("address", h.Address),
 		integer("port", int64(h.Port)), str("protocol", "stomp"), str("status", string(h.Status)),
 		optStr("status_detail", h.StatusDetail), str("type", "rhel"),
 		el("libvirt_version", str("full_version", h.LibvirtVersion)),

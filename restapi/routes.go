@@ -75,6 +75,12 @@ func (s *Server) routes() {
 	s.api("POST /hosts/{id}/refresh", s.refreshHost, true)
 	s.api("POST /hosts/{id}/enrollcertificate", s.enrollCertificate, true)
 	s.api("POST /hosts/{id}/enrolmenttoken", s.enrolmentToken, true)
+	s.api("GET /hosts/{id}/nics", s.listHostNICs, false)
+	s.api("GET /hosts/{id}/nics/{nid}", s.getHostNIC, false)
+	s.api("GET /hosts/{id}/networkattachments", s.listNetworkAttachments, false)
+	s.api("GET /hosts/{id}/networkattachments/{aid}", s.getNetworkAttachment, false)
+	s.api("POST /hosts/{id}/setupnetworks", s.setupNetworks, true)
+	s.api("POST /hosts/{id}/syncallnetworks", s.syncAllNetworks, true)
 
 	s.api("GET /templates", s.listTemplates, false)
 	s.api("POST /templates", s.addTemplate, false)

@@ -212,7 +212,8 @@ func TestCLILoginAndPermissions(t *testing.T) {
 	if exp, err := time.Parse(time.RFC3339, tok.Expiration); err != nil || time.Until(exp) < 50*time.Minute {
 		t.Errorf("token expiration %q: %v", tok.Expiration, err)
 	}
-	ag := &app.AgentMain{Listen: agentAddr, Hypervisor: sim.New("ovirtmgmt"), StateDir: t.TempDir(),
+	// red and blue are required on the cluster: a host lacking them is non-operational.
+	ag := &app.AgentMain{Listen: agentAddr, Hypervisor: sim.New("ovirtmgmt", "red", "blue"), StateDir: t.TempDir(),
 		EnrollURL: m.BaseURL(), EnrollToken: tok.Token, EngineCAFingerprint: fp}
 	if err := ag.Start(); err != nil {
 		t.Fatal(err)

@@ -85,6 +85,12 @@ Infrastructure:
   host token HOST                       a new one-time enrolment token (one hour)
   host renew HOST                       renew an enrolled host's certificate, no downtime
   host remove HOST
+  host nics HOST                        a host's NICs and the networks on them (in sync or why not)
+  host attach HOST NETWORK --nic NIC [--check-connectivity 60s]
+                                        put a network on a host NIC (setupnetworks)
+  host detach HOST NETWORK | host sync HOST
+                                        take a network off a host; re-apply its networks
+  network vxlan NETWORK SEGMENT         an overlay network's VXLAN segment (0: none; also network add … --vxlan N)
   templates                             list templates
   template create NAME --vm VM [--description D] [--comment C]
                                         a template from a VM (its vNICs copied, no MACs)
@@ -326,6 +332,7 @@ func (s *session) root() *cobra.Command {
 	s.nicCmds(root)
 	s.userCmds(root)
 	s.hostCmds(root)
+	s.hostNetCmds(root)
 	return root
 }
 

@@ -175,12 +175,12 @@ func prefixed(p, cols string) string {
 
 // ---- networks
 
-const netCols = `id, name, description, data_center_id, vlan, vm_network, mtu`
+const netCols = `id, name, description, data_center_id, vlan, vm_network, mtu, vxlan`
 
 func scanNetwork(s interface{ Scan(...any) error }, extra ...any) (*vwire.Network, error) {
 	var n vwire.Network
 	var vlan sql.NullInt64
-	dest := append([]any{&n.ID, &n.Name, &n.Description, &n.DataCenterID, &vlan, &n.VMNetwork, &n.MTU}, extra...)
+	dest := append([]any{&n.ID, &n.Name, &n.Description, &n.DataCenterID, &vlan, &n.VMNetwork, &n.MTU, &n.VXLAN}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -213,14 +213,14 @@ func (t *Tx) Networks(f vwire.NetworkFilter) ([]*vwire.Network, error) {
 }
 
 func (t *Tx) CreateNetwork(n *vwire.Network) error {
-	_, err := t.exec(`INSERT INTO networks (`+netCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		n.ID, n.Name, n.Description, n.DataCenterID, vlanArg(n.VLAN), n.VMNetwork, n.MTU)
+	_, err := t.exec(`INSERT INTO networks (`+netCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.ID, n.Name, n.Description, n.DataCenterID, vlanArg(n.VLAN), n.VMNetwork, n.MTU, n.VXLAN)
 	return err
 }
 
 func (t *Tx) UpdateNetwork(n *vwire.Network) error {
-	return t.execOne("Network", n.ID, `UPDATE networks SET name = ?, description = ?, vlan = ?, vm_network = ?, mtu = ? WHERE id = ?`,
-		n.Name, n.Description, vlanArg(n.VLAN), n.VMNetwork, n.MTU, n.ID)
+	return t.execOne("Network", n.ID, `UPDATE networks SET name = ?, description = ?, vlan = ?, vm_network = ?, mtu = ?, vxlan = ? WHERE id = ?`,
+		n.Name, n.Description, vlanArg(n.VLAN), n.VMNetwork, n.MTU, n.VXLAN, n.ID)
 }
 
 func (t *Tx) DeleteNetwork(id string) error {

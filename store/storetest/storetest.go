@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"Jobs", testJobs},
 		{"JobStepUpdate", testJobStepUpdate},
 		{"QoS", testQoS},
+		{"HostNetworks", testHostNetworks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
