@@ -224,18 +224,18 @@ func testSetupNetworks(t *testing.T) {
 		t.Errorf("a failed setup recorded attachments: %+v", l)
 	}
 
-	// A required network: the host lacking it is non-operational and says
-	// which; once set up, it is up again.
+	// A required network: the host lacking it stays up with a warning that
+	// says which; once set up, the warning goes.
 	req := e.addNet(&vwire.Network{Name: "req"}, true)
 	h, _ := e.eng.RefreshHost(ctx(), a.h.ID)
-	if h.Status != vwire.HostNonOperational || !strings.Contains(h.StatusDetail, "req") {
+	if h.Status != vwire.HostUp || !strings.Contains(h.StatusDetail, "req") {
 		t.Errorf("host lacking a required network: %s (%s)", h.Status, h.StatusDetail)
 	}
 	if ev := e.events(519); len(ev) == 0 || !strings.Contains(ev[len(ev)-1], "missing on host: 'req'") {
 		t.Errorf("events 519 = %q; want the missing network named", ev)
 	}
 	attach(a, req.ID, "eth1")
-	if h, _ = e.eng.Host(ctx(), a.h.ID); h.Status != vwire.HostUp {
+	if h, _ = e.eng.Host(ctx(), a.h.ID); h.Status != vwire.HostUp || h.StatusDetail != "" {
 		t.Errorf("host with its required network: %s (%s)", h.Status, h.StatusDetail)
 	}
 

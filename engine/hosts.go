@@ -388,6 +388,17 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 			if err != nil {
 				return err
 			}
+			// A required network newly missing (or another one now) is
+			// news once, not at every poll.
+			if missing, ok := strings.CutPrefix(h.StatusDetail, requiredPrefix); ok && h.StatusDetail != cur.StatusDetail {
+				cl, err := tx.Cluster(cur.ClusterID)
+				if err != nil {
+					return err
+				}
+				if err := newEvent(ctx, evHostNetworkMissing, "ClusterName", cl.Name, "Networks", missing).host(cur).write(tx); err != nil {
+					return err
+				}
+			}
 			// Only the observed fields change; a concurrent edit of name or address wins.
 			cur.Status, cur.StatusDetail, cur.Networks, cur.ClusterLevels, cur.LibvirtVersion = h.Status, h.StatusDetail, h.Networks, h.ClusterLevels, h.LibvirtVersion
 			if reached {
@@ -403,13 +414,6 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 				}
 				if err := newEvent(ctx, t, "HostStatus", strings.ToUpper(string(h.Status))).host(cur).write(tx); err != nil {
 					return err
-				}
-				if missing, ok := strings.CutPrefix(h.StatusDetail, requiredPrefix); ok && h.Status == vwire.HostNonOperational {
-					cl, err := tx.Cluster(cur.ClusterID)
-					if err != nil {
-						return err
-					}
-					return newEvent(ctx, evHostNetworkMissing, "ClusterName", cl.Name, "Networks", missing).host(cur).write(tx)
 				}
 			}
 			return nil
@@ -477,11 +481,18 @@ func (e *Engine) applyCaps(ctx context.Context, h *vwire.Host, caps HostCaps) {
 		h.Status, h.StatusDetail = vwire.HostNonOperational, "the host does not support cluster level "+cl.Version.String()
 		return
 	}
-	// As oVirt: a host lacking a network its cluster requires is
-	// non-operational, and its status detail names what is missing; no VM
-	// is scheduled there until the network is set up (setupnetworks).
+	// A host lacking a network its cluster requires stays up with a
+	// warning: its status detail names what is missing and event 519
+	// (oVirt's) is logged when it appears. oVirt makes such a host
+	// non-operational; vwire does not, because a host without its
+	// management bridge (ovirtmgmt, required on the Default cluster)
+	// would then run nothing at all, even VMs on networks it has. A VM
+	// still starts or plugs only where its networks are (the start and
+	// plug checks), and placement skips hosts lacking them.
 	if missing := missingRequired(h, cns); len(missing) > 0 {
-		h.Status, h.StatusDetail = vwire.HostNonOperational, requiredDetail(missing)
+		h.StatusDetail = requiredDetail(missing)
+	} else if strings.HasPrefix(h.StatusDetail, requiredPrefix) {
+		h.StatusDetail = ""
 	}
 }
 
