@@ -2,15 +2,14 @@ package app_test
 
 import (
 	"context"
-	"encoding/binary"
 	"net"
 	"runtime"
 	"testing"
 	"time"
+	"vwire.dev/vwire/internal/icmpping"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/app"
@@ -154,8 +153,7 @@ func inThread(fn func()) {
 	<-done
 }
 
-// pingFrom sends ICMP echo requests from ns to dst, up to 5 times, and
-// tells whether a reply came.
+// pingFrom pings dst from ns and tells whether a reply came.
 func pingFrom(t *testing.T, ns netns.NsHandle, dst net.IP) bool {
 	t.Helper()
 	var ok bool
@@ -164,54 +162,10 @@ func pingFrom(t *testing.T, ns netns.NsHandle, dst net.IP) bool {
 		if err = netns.Set(ns); err != nil {
 			return
 		}
-		var fd int
-		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP); err != nil {
-			return
-		}
-		defer unix.Close(fd)
-		tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
-		if err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return
-		}
-		var to unix.SockaddrInet4
-		copy(to.Addr[:], dst.To4())
-		const id = 0x5757
-		buf := make([]byte, 1500)
-		for seq := 1; seq <= 5 && !ok; seq++ {
-			if err = unix.Sendto(fd, echo(id, seq), 0, &to); err != nil {
-				return
-			}
-			deadline := time.Now().Add(400 * time.Millisecond)
-			for !ok && time.Now().Before(deadline) {
-				n, from, rerr := unix.Recvfrom(fd, buf, 0)
-				if rerr != nil {
-					continue // the receive timeout: look at the clock again
-				}
-				src, _ := from.(*unix.SockaddrInet4)
-				ihl := int(buf[0]&0x0f) * 4
-				ok = src != nil && net.IP(src.Addr[:]).Equal(dst) && n >= ihl+8 && buf[ihl] == 0 && binary.BigEndian.Uint16(buf[ihl+4:]) == id
-			}
-		}
+		ok, err = icmpping.Ping(dst, 0x5757)
 	})
 	if err != nil {
 		t.Fatalf("ping: %v", err)
 	}
 	return ok
-}
-
-func echo(id, seq int) []byte {
-	p := make([]byte, 16)
-	p[0] = 8 // echo request
-	binary.BigEndian.PutUint16(p[4:], uint16(id))
-	binary.BigEndian.PutUint16(p[6:], uint16(seq))
-	copy(p[8:], "vwire!!!")
-	var sum uint32
-	for i := 0; i < len(p); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(p[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(p[2:], ^uint16(sum))
-	return p
 }

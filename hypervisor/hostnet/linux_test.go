@@ -2,16 +2,15 @@ package hostnet_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"vwire.dev/vwire/internal/icmpping"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"vwire.dev/vwire/hypervisor/hostnet"
 	"vwire.dev/vwire/hypervisor/internal/netnstest"
@@ -323,61 +322,17 @@ func TestLinuxOverlay(t *testing.T) {
 	}
 }
 
-// ping sends ICMP echo requests from the endpoint to dst, up to 5 times,
-// and tells whether a reply came.
+// ping pings dst from the endpoint's namespace and tells whether a reply
+// came.
 func ping(t *testing.T, e *netnstest.Endpoint, dst net.IP) bool {
 	t.Helper()
 	var ok bool
-	e.NS.In(func() {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
-		if err != nil {
-			t.Fatalf("raw socket: %v", err)
-		}
-		defer unix.Close(fd)
-		tv := unix.NsecToTimeval((100 * time.Millisecond).Nanoseconds())
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			t.Fatal(err)
-		}
-		var to unix.SockaddrInet4
-		copy(to.Addr[:], dst.To4())
-		const id = 0x7777
-		buf := make([]byte, 1500)
-		for seq := 1; seq <= 5 && !ok; seq++ {
-			if err := unix.Sendto(fd, echoRequest(id, seq), 0, &to); err != nil {
-				t.Fatalf("send echo: %v", err)
-			}
-			deadline := time.Now().Add(400 * time.Millisecond)
-			for !ok && time.Now().Before(deadline) {
-				n, from, err := unix.Recvfrom(fd, buf, 0)
-				if err != nil {
-					continue // timeout: look at the clock again
-				}
-				src, _ := from.(*unix.SockaddrInet4)
-				ihl := int(buf[0]&0x0f) * 4
-				if src != nil && net.IP(src.Addr[:]).Equal(dst) && n >= ihl+8 && buf[ihl] == 0 && binary.BigEndian.Uint16(buf[ihl+4:]) == id {
-					ok = true
-				}
-			}
-		}
-	})
+	var err error
+	e.NS.In(func() { ok, err = icmpping.Ping(dst, 0x7777) })
+	if err != nil {
+		t.Fatalf("ping: %v", err)
+	}
 	return ok
-}
-
-func echoRequest(id, seq int) []byte {
-	p := make([]byte, 16)
-	p[0] = 8 // echo request
-	binary.BigEndian.PutUint16(p[4:], uint16(id))
-	binary.BigEndian.PutUint16(p[6:], uint16(seq))
-	copy(p[8:], "vwire!!!")
-	var sum uint32
-	for i := 0; i < len(p); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(p[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(p[2:], ^uint16(sum))
-	return p
 }
 
 // What is a host NIC: a veth standing for one is, on a vwire network too;
