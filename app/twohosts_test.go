@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"testing"
 	"time"
-	"vwire.dev/vwire/internal/icmpping"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -14,6 +13,7 @@ import (
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/app"
 	"vwire.dev/vwire/hypervisor/sim"
+	"vwire.dev/vwire/internal/icmpping"
 )
 
 // Two hosts as the CI runs them: two vwire-agents, each with its

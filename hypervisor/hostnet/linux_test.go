@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"vwire.dev/vwire/internal/icmpping"
 
 	"github.com/vishvananda/netlink"
 
 	"vwire.dev/vwire/hypervisor/hostnet"
 	"vwire.dev/vwire/hypervisor/internal/netnstest"
+	"vwire.dev/vwire/internal/icmpping"
 )
 
 // The real kernel, in fresh network namespaces: veth pairs stand in for
