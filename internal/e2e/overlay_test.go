@@ -85,6 +85,13 @@ func TestOverlayAcrossHosts(t *testing.T) {
 		return netID, profile
 	}
 	ovl, other := "ovl"+sfx, "oth"+sfx
+	// What the first host's agent made in this machine's namespace goes
+	// with the test (the second host's goes with its namespace).
+	t.Cleanup(func() {
+		for _, l := range []string{ovl, other, "vx-" + ovl, "vx-" + other} {
+			exec.Command("ip", "link", "del", l).Run()
+		}
+	})
 	ovlID, ovlProfile := overlay(ovl, segmentA)
 	otherID, _ := overlay(other, otherSegment)
 	attach := func(host, nic string, nets ...string) {
