@@ -179,6 +179,34 @@ func TestOverlayAcrossHosts(t *testing.T) {
 	if _, pci, _ := d.tap(vm, mac); pci != pciBefore {
 		t.Errorf("the vNIC's PCI address changed: %s → %s", pciBefore, pci)
 	}
+	// The second host leaves the overlay: the first host's forwarding
+	// entries follow the engine's host list, and the guest loses its peer.
+	fdbHasB := func() bool {
+		out, _ := exec.Command("bridge", "fdb", "show", "dev", "vx-"+ovl).CombinedOutput()
+		return strings.Contains(string(out), "dst "+underB)
+	}
+	if !fdbHasB() {
+		t.Fatalf("the first host has no forwarding entry to the second for %s", ovl)
+	}
+	var leave string
+	for _, a := range expect(d.api, 200, "attachments of hb", func(ctx context.Context) ([]*ovirtsdk4.NetworkAttachment, error) {
+		return d.NetworkAttachments(ctx, hbID)
+	}) {
+		if n, ok := a.Network(); ok && idOf(n, true) == ovlID {
+			leave = idOf(a, true)
+		}
+	}
+	expectOK(d.api, 200, "the second host leaves "+ovl, func(ctx context.Context) error {
+		return d.SetupNetworks(ctx, hbID, nil, []string{leave}, 0)
+	})
+	for deadline := time.Now().Add(10 * time.Second); fdbHasB(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first host kept its forwarding entry to the second host after it left the overlay")
+		}
+	}
+	c.Mark()
+	c.Wait(t, overlayPingPatience, ovlPeer+" no longer answering", func(l testenv.GuestLine) bool { return l.Pings[ovlPeer] == "no" })
+
 	for _, h := range []string{d.hostID, hbID} {
 		for _, a := range expect(d.api, 200, "attachments", func(ctx context.Context) ([]*ovirtsdk4.NetworkAttachment, error) {
 			return d.NetworkAttachments(ctx, h)
