@@ -32,6 +32,15 @@ func jobOf(ctx context.Context) string {
 	return id
 }
 
+type bulkKey struct{}
+
+// inBulk marks the changes made under ctx as steps of a bulk job (a
+// rewire) that accounts for them: they make no job of their own, so that a
+// thousand vNICs moved are one job in /jobs, not a thousand and one.
+func inBulk(ctx context.Context) context.Context { return context.WithValue(ctx, bulkKey{}, true) }
+
+func isBulk(ctx context.Context) bool { b, _ := ctx.Value(bulkKey{}).(bool); return b }
+
 // How long ended jobs are kept, as oVirt's defaults clear them.
 const (
 	keepFinishedJobs = 10 * time.Minute

@@ -48,11 +48,14 @@ type intent struct {
 	Correlation string `json:"correlation,omitempty"`
 	// JobID is the change's job (jobs.go).
 	JobID string `json:"job,omitempty"`
+	// noJob: a step of a bulk job, which makes no job of its own (inBulk).
+	noJob bool
 }
 
 func newIntent(ctx context.Context, kind string, op vwire.Op) *intent {
 	p, _ := PrincipalOf(ctx)
-	return &intent{Kind: kind, Op: op, User: userOf(ctx), UserID: p.UserID, Correlation: correlationOf(ctx), JobID: jobOf(ctx)}
+	return &intent{Kind: kind, Op: op, User: userOf(ctx), UserID: p.UserID, Correlation: correlationOf(ctx), JobID: jobOf(ctx),
+		noJob: isBulk(ctx)}
 }
 
 // hold is how long the change's own steps may keep the host busy beyond a
@@ -121,8 +124,12 @@ func (e *Engine) markInFlight(tx vwire.Tx, vmID, vmName, nicID string, in *inten
 	}
 	p := vwire.Pending{VMID: vmID, EngineID: e.id, NICID: nicID, Started: now, OpID: uuid.NewString()}
 	if in != nil {
-		if err := e.openJob(tx, in, vmName, now); err != nil {
-			return inFlight{}, err
+		// A step of a bulk job has none of its own: the bulk job's step
+		// for its VM says what happened.
+		if !in.noJob {
+			if err := e.openJob(tx, in, vmName, now); err != nil {
+				return inFlight{}, err
+			}
 		}
 		b, err := json.Marshal(in)
 		if err != nil {

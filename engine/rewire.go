@@ -408,7 +408,7 @@ func (e *Engine) rewireNIC(ctx context.Context, vmID, nicID, to string) (string,
 	if cur.ProfileID == to {
 		return name, nil
 	}
-	_, err = e.UpdateNIC(ctx, vmID, nicID, vwire.NICPatch{ProfileID: &to})
+	_, err = e.UpdateNIC(inBulk(ctx), vmID, nicID, vwire.NICPatch{ProfileID: &to})
 	return name, err
 }
 

@@ -192,6 +192,15 @@ func TestRewireThousand(t *testing.T) {
 	down := r.vms("down-vm", 20, 1, nil)
 	t.Logf("setup of %d VMs with 1,000 vNICs on %d hosts: %v", len(running)+len(down), len(r.hosts), time.Since(setup))
 
+	countJobs := func() int {
+		t.Helper()
+		var js []*vwire.Job
+		if err := r.store.View(ctx(), func(tx vwire.Tx) (err error) { js, err = tx.Jobs(vwire.JobFilter{}); return }); err != nil {
+			t.Fatal(err)
+		}
+		return len(js)
+	}
+	jobsBefore := countJobs()
 	start := time.Now()
 	job, err := r.eng.RewireProfile(ctx(), engine.RewireSpec{FromProfileID: r.from, ToProfileID: r.to})
 	if err != nil {
@@ -232,6 +241,10 @@ func TestRewireThousand(t *testing.T) {
 	}
 	if len(midway) < 2 {
 		t.Fatalf("ended steps seen while the job ran: %v, want a rising count", midway)
+	}
+	// The vNIC changes are steps of the rewire, not jobs of their own.
+	if n := countJobs() - jobsBefore; n != 1 {
+		t.Errorf("the rewire added %d jobs, want 1", n)
 	}
 	counts, steps := r.steps(job.ID)
 	if counts[vwire.JobFinished] != 265 {
