@@ -202,21 +202,8 @@ func TestGuestSeesEveryChange(t *testing.T) {
 // during act and the second after it.
 func captureRARP(t *testing.T, bridge, mac string, act func()) int {
 	t.Helper()
-	const ethPAll = 0x0003
-	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(ethPAll)))
-	if err != nil {
-		t.Fatalf("packet socket: %v", err)
-	}
+	fd := packetSocket(t, bridge)
 	defer syscall.Close(fd)
-	ifi, err := net.InterfaceByName(bridge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Bind(fd, &syscall.SockaddrLinklayer{Protocol: htons(ethPAll), Ifindex: ifi.Index}); err != nil {
-		t.Fatal(err)
-	}
-	tv := syscall.NsecToTimeval(int64(100 * time.Millisecond))
-	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
 	want, _ := net.ParseMAC(mac)
 	count := 0
 	done := make(chan struct{})
@@ -243,6 +230,29 @@ func captureRARP(t *testing.T, bridge, mac string, act func()) int {
 			count++
 		}
 	}
+}
+
+// packetSocket opens a raw packet socket bound to dev, every protocol, with
+// a 100 ms receive timeout so that a capture loop can look at its clock.
+func packetSocket(t *testing.T, dev string) int {
+	t.Helper()
+	const ethPAll = 0x0003
+	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(ethPAll)))
+	if err != nil {
+		t.Fatalf("packet socket: %v", err)
+	}
+	ifi, err := net.InterfaceByName(dev)
+	if err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrLinklayer{Protocol: htons(ethPAll), Ifindex: ifi.Index}); err != nil {
+		syscall.Close(fd)
+		t.Fatal(err)
+	}
+	tv := syscall.NsecToTimeval(int64(100 * time.Millisecond))
+	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+	return fd
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

@@ -223,20 +223,7 @@ func TestOverlayAcrossHosts(t *testing.T) {
 // sending on the new segment, so that the peer's replies travel on it.
 func captureVNI(t *testing.T, dev, from string, vni int, seen *atomic.Int64) (stop func()) {
 	t.Helper()
-	const ethPAll = 0x0003
-	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(ethPAll)))
-	if err != nil {
-		t.Fatalf("packet socket: %v", err)
-	}
-	ifi, err := net.InterfaceByName(dev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Bind(fd, &syscall.SockaddrLinklayer{Protocol: htons(ethPAll), Ifindex: ifi.Index}); err != nil {
-		t.Fatal(err)
-	}
-	tv := syscall.NsecToTimeval(int64(100 * time.Millisecond))
-	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+	fd := packetSocket(t, dev)
 	src := net.ParseIP(from).To4()
 	var done atomic.Bool
 	finished := make(chan struct{})

@@ -243,21 +243,8 @@ func timedDownload(t *testing.T, url string, skip, n int64, timeout time.Duratio
 // an address of the bridge) are.
 func captureFrom(t *testing.T, bridge string, macs []string, settle time.Duration, act func()) map[string]int {
 	t.Helper()
-	const ethPAll = 0x0003
-	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(ethPAll)))
-	if err != nil {
-		t.Fatalf("packet socket: %v", err)
-	}
+	fd := packetSocket(t, bridge)
 	defer syscall.Close(fd)
-	ifi, err := net.InterfaceByName(bridge)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Bind(fd, &syscall.SockaddrLinklayer{Protocol: htons(ethPAll), Ifindex: ifi.Index}); err != nil {
-		t.Fatal(err)
-	}
-	tv := syscall.NsecToTimeval(int64(100 * time.Millisecond))
-	syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
 	count := map[string]int{}
 	want := map[string]bool{}
 	for _, m := range macs {
