@@ -191,7 +191,11 @@ func TestGuestTrafficTooling(t *testing.T) {
 		free := timedDownload(t, url, 0, 8<<20, time.Minute)
 		t.Logf("unshaped: %v", free)
 		ifb := "vwi" + strings.ReplaceAll(uuid.NewString(), "-", "")[:10]
-		if out, err := exec.Command("ip", "link", "add", ifb, "type", "ifb").CombinedOutput(); err != nil {
+		// A queue as deep as the product's shaper keeps (tapnet's ifbQueue
+		// and more): with the ifb's default 32 frames, TCP from a slow TCG
+		// guest loses whole windows at the limit and waits out
+		// retransmission timers, measuring a third of the rate.
+		if out, err := exec.Command("ip", "link", "add", ifb, "txqueuelen", "1000", "type", "ifb").CombinedOutput(); err != nil {
 			t.Fatalf("ip link add %s type ifb: %v: %s", ifb, err, out)
 		}
 		t.Cleanup(func() { exec.Command("ip", "link", "del", ifb).Run() })
