@@ -348,6 +348,12 @@ type VM struct {
 	ForeignNICs []string
 }
 
+// NICCount is how many vNICs a VM has and how many of them are not synced
+// with its host.
+type NICCount struct {
+	NICs, Unsynced int
+}
+
 // Template is a VM template. Blank is the only one a fresh install holds.
 type Template struct {
 	ID          string

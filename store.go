@@ -347,6 +347,9 @@ type VMTx interface {
 	NICs(vmID string) ([]*NIC, error)
 	// NICsOnHost lists the vNICs of every VM the database believes runs on a host.
 	NICsOnHost(hostID string) ([]*NIC, error)
+	// NICCounts counts every VM's vNICs and those not synced, by VM id, in
+	// one read (a VM without vNICs is absent): the VM list's columns.
+	NICCounts() (map[string]NICCount, error)
 	CreateNIC(*NIC) error
 	// UpdateNIC writes a vNIC's desired state, its observed state (none
 	// when Observed is nil) and synced: the whole row, in one statement.

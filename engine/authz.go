@@ -157,13 +157,24 @@ func (e *Engine) authorize(ctx context.Context, op vwire.Op, needs ...need) erro
 // authorizeWith is authorize for needs that depend on the current state
 // (a vNIC update needs the profile permission only if the profile changes).
 func (e *Engine) authorizeWith(ctx context.Context, op vwire.Op, needsOf func(vwire.Tx) ([]need, error)) error {
+	refused, what, err := e.permitted(ctx, op, needsOf)
+	if err != nil || refused == nil {
+		return err
+	}
+	e.writeEvent(ctx, newEvent(ctx, evAuthzRefused, "Action", op.Action+" "+op.Type, "Permit",
+		refused.Vars[1], "Object", what))
+	return refused
+}
+
+// permitted is authorizeWith's decision without its audit event: the
+// refusal (nil: allowed) and the object it names. A form asking what it
+// may offer (NICForm) is no attempt to act, so it is not audited.
+func (e *Engine) permitted(ctx context.Context, op vwire.Op, needsOf func(vwire.Tx) ([]need, error)) (refused *vwire.Error, what string, err error) {
 	p, ok := PrincipalOf(ctx)
 	if !ok {
-		return nil
+		return nil, "", nil
 	}
-	var refused *vwire.Error
-	var what string
-	err := e.store.View(ctx, func(tx vwire.Tx) error {
+	err = e.store.View(ctx, func(tx vwire.Tx) error {
 		needs, err := needsOf(tx)
 		if err != nil {
 			return err
@@ -185,12 +196,7 @@ func (e *Engine) authorizeWith(ctx context.Context, op vwire.Op, needsOf func(vw
 		}
 		return nil
 	})
-	if err != nil || refused == nil {
-		return err
-	}
-	e.writeEvent(ctx, newEvent(ctx, evAuthzRefused, "Action", op.Action+" "+op.Type, "Permit",
-		refused.Vars[1], "Object", what))
-	return refused
+	return refused, what, err
 }
 
 // ---- what a caller sees

@@ -447,10 +447,21 @@ type VMList struct {
 	VMs []*vwire.VM
 	// ClusterNames maps a cluster's id to its name.
 	ClusterNames map[string]string
+	// With WithNICs: HostNames maps a host's id to its name, and NICs
+	// counts each VM's vNICs and those not synced (absent: none).
+	HostNames map[string]string
+	NICs      map[string]vwire.NICCount
+}
+
+// VMListOptions ask VMList for more than the VMs and their clusters.
+type VMListOptions struct {
+	// WithNICs also reads the hosts' names and the vNIC counts (one
+	// query each, whatever the number of VMs): the console's VM list.
+	WithNICs bool
 }
 
 // VMList lists the VMs the filter selects with the names of the clusters.
-func (e *Engine) VMList(ctx context.Context, f vwire.VMFilter) (*VMList, error) {
+func (e *Engine) VMList(ctx context.Context, f vwire.VMFilter, o ...VMListOptions) (*VMList, error) {
 	l := &VMList{ClusterNames: map[string]string{}}
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
 		if l.VMs, err = searched(ctx, tx, vwire.ObjVM, vwire.SearchVMs, &f.Search, &f.Max, vmID,
@@ -458,9 +469,26 @@ func (e *Engine) VMList(ctx context.Context, f vwire.VMFilter) (*VMList, error) 
 			return err
 		}
 		cls, err := tx.Clusters(vwire.ClusterFilter{})
+		if err != nil {
+			return err
+		}
 		for _, c := range cls {
 			l.ClusterNames[c.ID] = c.Name
 		}
+		if len(o) == 0 || !o[0].WithNICs {
+			return nil
+		}
+		// Names of hosts the caller cannot see are no secret worth more
+		// than the VM it sees running there.
+		hs, err := tx.Hosts(vwire.HostFilter{})
+		if err != nil {
+			return err
+		}
+		l.HostNames = make(map[string]string, len(hs))
+		for _, h := range hs {
+			l.HostNames[h.ID] = h.Name
+		}
+		l.NICs, err = tx.NICCounts()
 		return err
 	})
 	if err != nil {

@@ -292,6 +292,26 @@ func (t *Tx) NICsOnHost(hostID string) ([]*vwire.NIC, error) {
 		`JOIN vms v ON v.id = n.vm_id WHERE v.host_id = ?`, hostID)
 }
 
+func (t *Tx) NICCounts() (map[string]vwire.NICCount, error) {
+	type row struct {
+		vm string
+		c  vwire.NICCount
+	}
+	rows, err := list(t, func(r *sql.Rows) (row, error) {
+		var x row
+		err := r.Scan(&x.vm, &x.c.NICs, &x.c.Unsynced)
+		return x, err
+	}, `SELECT vm_id, COUNT(*), SUM(CASE WHEN synced THEN 0 ELSE 1 END) FROM nics GROUP BY vm_id`)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]vwire.NICCount, len(rows))
+	for _, x := range rows {
+		out[x.vm] = x.c
+	}
+	return out, nil
+}
+
 func (t *Tx) CreateNIC(n *vwire.NIC) error {
 	_, err := t.exec(`INSERT INTO nics (id, vm_id, name, mac, interface, vnic_profile_id, linked, plugged, synced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		n.ID, n.VMID, n.Name, n.MAC, string(n.Interface), nullString(n.ProfileID), n.Linked, n.Plugged, n.Synced)

@@ -108,6 +108,19 @@ func testGenerations(t *testing.T, s vwire.Store) {
 		}
 		return nil
 	})
+	n2 := newNIC(f, "nic2", "02:00:00:00:00:32")
+	n2.Synced = false
+	update(t, s, func(tx vwire.Tx) error { return tx.CreateNIC(n2) })
+	s.View(ctx(), func(tx vwire.Tx) error {
+		counts, err := tx.NICCounts()
+		if want := (vwire.NICCount{NICs: 2, Unsynced: 1}); err != nil || counts[f.vm.ID] != want {
+			t.Errorf("NICCounts()[vm] = %+v, %v; want %+v", counts[f.vm.ID], err, want)
+		}
+		if _, ok := counts[uuid.NewString()]; ok || len(counts) != 1 {
+			t.Errorf("NICCounts() = %v: want only the fixture's VM", counts)
+		}
+		return nil
+	})
 	if err := s.Update(ctx(), func(tx vwire.Tx) error { return tx.BumpVMGeneration(uuid.NewString()) }); code(err) != vwire.ENOTFOUND {
 		t.Errorf("bump of a missing VM: %v", err)
 	}
