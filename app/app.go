@@ -20,6 +20,7 @@ import (
 
 	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/agent/engineport"
+	"vwire.dev/vwire/console"
 	"vwire.dev/vwire/engine"
 	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/hypervisor/hostnet"
@@ -153,12 +154,21 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	api := restapi.New(m.Engine, m.Logger)
 	api.Stream = m.Events
 	m.api = api
-	mux.Handle("/", api)
+	// The web console takes its own paths (/, /vms, /static/…); the REST
+	// API the rest, so that its faults answer unknown paths as before.
+	con := console.New(m.Engine, m.Logger, console.Options{SessionIdle: m.Sessions.IdleTimeout})
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if console.Owns(r.URL.Path) {
+			con.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	m.srv = serve.Server(mux, m.Limits)
 	m.ln = serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns)
 	if m.https {
-		m.ln = tls.NewListener(m.ln, pki.ServerConfig(m.PKIFiles.Server))
+		m.ln = serve.TLSOrLoopback(m.ln, pki.ServerConfig(m.PKIFiles.Server))
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel

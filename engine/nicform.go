@@ -33,12 +33,20 @@ type NICForm struct {
 	Interfaces []Choice[vwire.NICInterface]
 	// Profiles are "no network" (ID "") and the profiles of the networks of
 	// the VM's cluster, with the refusal of a move to each.
-	Profiles []Choice[*vwire.VNICProfile]
+	Profiles []ProfileChoice
 }
 
 // Choice is one value a form may offer and the refusal it would get.
 type Choice[T any] struct {
 	Value   T
+	Refusal error
+}
+
+// ProfileChoice is a profile a form may offer (the zero profile: no
+// network), its network's name, and the refusal it would get.
+type ProfileChoice struct {
+	Value   *vwire.VNICProfile
+	Network string
 	Refusal error
 }
 
@@ -49,7 +57,7 @@ func (e *Engine) NICForm(ctx context.Context, vmID, nicID string, plugged, linke
 	op := vwire.OpEditNic
 	f := &NICForm{}
 	var c *vmCtx
-	var profiles []*vwire.VNICProfile
+	var profiles []ProfileChoice
 	err := e.view(ctx, func(tx vwire.Tx) (err error) {
 		if err := seeParent(ctx, tx, vwire.ObjVM, "VM", vmID); err != nil {
 			return err
@@ -99,11 +107,10 @@ func (e *Engine) NICForm(ctx context.Context, vmID, nicID string, plugged, linke
 		if profiles, err = clusterProfiles(tx, c); err != nil {
 			return err
 		}
-		for _, p := range append([]*vwire.VNICProfile{{}}, profiles...) {
+		for _, ch := range profiles {
 			n := base
-			n.ProfileID = p.ID
-			ch := Choice[*vwire.VNICProfile]{Value: p}
-			if p.ID != old.ProfileID {
+			n.ProfileID = ch.Value.ID
+			if ch.Value.ID != old.ProfileID {
 				ch.Refusal = try(n)
 			}
 			f.Profiles = append(f.Profiles, ch)
@@ -149,8 +156,8 @@ func (e *Engine) NICForm(ctx context.Context, vmID, nicID string, plugged, linke
 
 // NewNICForm lists the profiles a new vNIC of VM vmID may use, with the
 // refusal of each (the caller's permission to use it).
-func (e *Engine) NewNICForm(ctx context.Context, vmID string) ([]Choice[*vwire.VNICProfile], error) {
-	var profiles []*vwire.VNICProfile
+func (e *Engine) NewNICForm(ctx context.Context, vmID string) ([]ProfileChoice, error) {
+	var profiles []ProfileChoice
 	err := e.view(ctx, func(tx vwire.Tx) error {
 		if err := seeParent(ctx, tx, vwire.ObjVM, "VM", vmID); err != nil {
 			return err
@@ -165,35 +172,36 @@ func (e *Engine) NewNICForm(ctx context.Context, vmID string) ([]Choice[*vwire.V
 	if err != nil {
 		return nil, err
 	}
-	out := []Choice[*vwire.VNICProfile]{{Value: &vwire.VNICProfile{}}}
-	for _, p := range profiles {
-		id := p.ID
+	for i := range profiles {
+		ch := &profiles[i]
+		if ch.Value.ID == "" {
+			continue
+		}
+		id := ch.Value.ID
 		refused, _, err := e.permitted(ctx, vwire.OpAddNic, nicNeeds(vwire.ObjVM, vmID, "", &id))
 		if err != nil {
 			return nil, err
 		}
-		ch := Choice[*vwire.VNICProfile]{Value: p}
 		if refused != nil {
 			ch.Refusal = refused
 		}
-		out = append(out, ch)
 	}
-	return out, nil
+	return profiles, nil
 }
 
-// clusterProfiles lists the profiles of the networks attached to the VM's
-// cluster, by network and name.
-func clusterProfiles(tx vwire.Tx, c *vmCtx) ([]*vwire.VNICProfile, error) {
+// clusterProfiles lists "no network" and the profiles of the networks
+// attached to the VM's cluster, as the store orders them.
+func clusterProfiles(tx vwire.Tx, c *vmCtx) ([]ProfileChoice, error) {
 	all, err := tx.Profiles(vwire.ProfileFilter{})
 	if err != nil {
 		return nil, err
 	}
-	var out []*vwire.VNICProfile
+	out := []ProfileChoice{{Value: &vwire.VNICProfile{}}}
 	for _, p := range all {
-		if _, ok, err := c.clusterNetwork(tx, p.NetworkID); err != nil {
+		if cn, ok, err := c.clusterNetwork(tx, p.NetworkID); err != nil {
 			return nil, err
 		} else if ok {
-			out = append(out, p)
+			out = append(out, ProfileChoice{Value: p, Network: cn.Name})
 		}
 	}
 	return out, nil
