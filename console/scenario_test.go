@@ -12,6 +12,7 @@ import (
 
 	"vwire.dev/vwire"
 	"vwire.dev/vwire/client"
+	"vwire.dev/vwire/engine"
 )
 
 // TestConsoleInBrowser is the issue's walk through the console in a real
@@ -166,9 +167,41 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("the page was reloaded")
 	}
 
+	// Drift the poller finds shows too: nic2's cable pulled behind the
+	// engine's back, on the host (the cluster reports drift, as oVirt).
+	nic2, err := api.FindNIC(bg, vmID, "nic2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Sim.SetLink(vmID, "ua-"+nic2.MustId(), false); err != nil {
+		t.Fatal(err)
+	}
+	took = waitFor(t, p, "drift on the page", row("nic2", "td:nth-child(8)")+`.includes("No") && `+row("nic2", "td:nth-child(8)")+`.includes("link is down, expected up")`, 5*time.Second)
+	t.Logf("drift made on the host showed on the VM's page %v later (poll interval 500 ms)", took.Round(time.Millisecond))
+	shot(t, p, "vm-nics-drift")
+
+	// A few more VMs for the list.
+	for _, name := range []string{"db1", "app1", "app2"} {
+		vm, err := m.Engine.AddVM(bg, engine.VMSpec{Name: name, ClusterID: cls[0].ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, nic := range []string{"nic1", "nic2"} {
+			if _, err := m.Engine.AddNIC(bg, vm.ID, engine.NICSpec{Name: nic, Interface: vwire.IfaceVirtio, ProfileID: nic1.MustVnicProfile().MustId()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if name != "app2" {
+			if _, err := m.Engine.StartVM(bg, vm.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
 	// The VM list, the hosts, the networks, the events.
 	step(t, p, "VM list", func(p *rod.Page) { p.MustNavigate(base + "/vms").MustElement("#vm-list") })
-	if r := textOf(t, p, "#vm-list tbody tr"); !strings.Contains(r, "web1") || !strings.Contains(r, "up") || !strings.Contains(r, "local") {
+	if r := textOf(t, p, `#vm-list tbody tr:nth-child(4)`); !strings.Contains(r, "web1") || !strings.Contains(r, "up") ||
+		!strings.Contains(r, "local") || !strings.Contains(r, "1 out of sync") {
 		t.Errorf("VM list row %q", r)
 	}
 	shot(t, p, "vms")
