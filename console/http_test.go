@@ -491,8 +491,8 @@ func TestHTTPConsole(t *testing.T) {
 			}
 		}
 		if !regexp.MustCompile(`<input id="nic-mac"[^>]*\b(readonly|disabled)\b`).MatchString(body) {
-			t.Errorf("BUG: alice's read-only Edit dialog leaves the MAC address field editable: nicDialog.options " +
-				"(console/nics.go) returns when Locked before it sets MACLocked")
+			t.Errorf("BUG: alice's read-only Edit dialog (NICForm.All set) leaves the MAC address field editable: " +
+				"nicDialog.options (console/nics.go) returns when Locked before it sets MACLocked")
 		}
 
 		// A change of the VM she cannot see: refused, and it stays hidden.
