@@ -166,6 +166,8 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	m.srv = serve.Server(mux, m.Limits)
+	m.srv.RegisterOnShutdown(api.CloseStreams)
+	m.srv.RegisterOnShutdown(con.CloseStreams)
 	m.ln = serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns)
 	if m.https {
 		m.ln = serve.TLSOrLoopback(m.ln, pki.ServerConfig(m.PKIFiles.Server))

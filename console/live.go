@@ -58,6 +58,8 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.closing:
+			return
 		case _, ok := <-wake:
 			if !ok {
 				return

@@ -203,3 +203,21 @@ func TestConsolePhoneAndKeyboard(t *testing.T) {
 	kb.Press(input.Enter)
 	waitFor(t, p, "link down by keyboard", `document.querySelector('tr[data-nic="nic1"] td:nth-child(3)').textContent.trim() === "Down"`, 5*time.Second)
 }
+
+// TestConsoleShutdown: an engine with a console page open (its live
+// stream) stops at once, not at the shutdown deadline.
+func TestConsoleShutdown(t *testing.T) {
+	p := browser(t, 1280, 800)
+	m := startEngine(t)
+	base := consoleURL(m)
+	login(t, p, base, "admin", "secret")
+	waitFor(t, p, "the live stream", `document.querySelector("#live").classList.contains("on")`, 5*time.Second)
+	start := time.Now()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the engine took %v to stop with a console open", took)
+	}
+	waitFor(t, p, "the page says it is reconnecting", `document.querySelector("#live").textContent === "reconnecting"`, 5*time.Second)
+}

@@ -332,6 +332,8 @@ func (s *Server) streamEvents(q *request, from int64) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.closing:
+			return nil
 		case <-sub.gone:
 			return nil // too slow: the client reconnects with Last-Event-ID
 		case <-keepalive.C:

@@ -37,6 +37,10 @@ type Server struct {
 	Stream  StreamLimits
 	hubOnce sync.Once
 	hub     *eventHub
+	// closing ends the event streams (CloseStreams), which a graceful
+	// shutdown would otherwise wait on until its deadline.
+	closing   chan struct{}
+	closeOnce sync.Once
 
 	// patterns are the API's routes as registered, for Routes.
 	patterns []string
@@ -52,10 +56,14 @@ func New(eng *engine.Engine, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{eng: eng, log: log, mux: http.NewServeMux(), asyncSlots: make(chan struct{}, maxAsync)}
+	s := &Server{eng: eng, log: log, mux: http.NewServeMux(), asyncSlots: make(chan struct{}, maxAsync), closing: make(chan struct{})}
 	s.routes()
 	return s
 }
+
+// CloseStreams ends every open event stream (their clients reconnect with
+// Last-Event-ID): the engine's http.Server calls it when it shuts down.
+func (s *Server) CloseStreams() { s.closeOnce.Do(func() { close(s.closing) }) }
 
 // request carries what a handler needs about the call.
 type request struct {
