@@ -34,6 +34,10 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		s.streamsMu.Unlock()
 	}()
 
+	// Subscribe before the stream opens: a commit between the two is
+	// announced, not lost.
+	ctx := r.Context()
+	wake := s.eng.WatchEvents(ctx)
 	rc := http.NewResponseController(w)
 	// The server's write timeout is for requests, not for a stream.
 	rc.SetWriteDeadline(time.Time{})
@@ -47,8 +51,6 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	if rc.Flush() != nil {
 		return
 	}
-	ctx := r.Context()
-	wake := s.eng.WatchEvents(ctx)
 	sess := sessionOf(ctx)
 	keep := time.NewTicker(liveKeepAlive)
 	defer keep.Stop()

@@ -111,6 +111,7 @@ func (d *nicDialog) options() *nicDialog {
 		d.TypeLocked = nil
 	}
 	if d.Locked {
+		d.MACLocked, d.MAC = true, d.NIC.MAC
 		return d
 	}
 	if d.TypeLocked != nil {

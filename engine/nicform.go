@@ -104,7 +104,7 @@ func (e *Engine) NICForm(ctx context.Context, vmID, nicID string, plugged, linke
 			}
 			f.Interfaces = append(f.Interfaces, ch)
 		}
-		if profiles, err = clusterProfiles(tx, c); err != nil {
+		if profiles, err = clusterProfiles(ctx, tx, c, old.ProfileID); err != nil {
 			return err
 		}
 		for _, ch := range profiles {
@@ -166,7 +166,7 @@ func (e *Engine) NewNICForm(ctx context.Context, vmID string) ([]ProfileChoice, 
 		if err != nil {
 			return err
 		}
-		profiles, err = clusterProfiles(tx, c)
+		profiles, err = clusterProfiles(ctx, tx, c, "")
 		return err
 	})
 	if err != nil {
@@ -190,14 +190,26 @@ func (e *Engine) NewNICForm(ctx context.Context, vmID string) ([]ProfileChoice, 
 }
 
 // clusterProfiles lists "no network" and the profiles of the networks
-// attached to the VM's cluster, as the store orders them.
-func clusterProfiles(tx vwire.Tx, c *vmCtx) ([]ProfileChoice, error) {
+// attached to the VM's cluster that the caller may see (as the profile
+// list shows them), and the vNIC's current one, as the store orders them.
+func clusterProfiles(ctx context.Context, tx vwire.Tx, c *vmCtx, current string) ([]ProfileChoice, error) {
 	all, err := tx.Profiles(vwire.ProfileFilter{})
+	if err != nil {
+		return nil, err
+	}
+	s, err := scopeOf(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
 	out := []ProfileChoice{{Value: &vwire.VNICProfile{}}}
 	for _, p := range all {
+		if p.ID != current {
+			if ok, err := s.sees(vwire.ObjProfile, p.ID); err != nil {
+				return nil, err
+			} else if !ok {
+				continue
+			}
+		}
 		if cn, ok, err := c.clusterNetwork(tx, p.NetworkID); err != nil {
 			return nil, err
 		} else if ok {

@@ -77,7 +77,10 @@
       badge.className = "live on";
       badge.textContent = "live";
       badge.title = "Live updates: on";
-      if (fallback) { clearInterval(fallback); fallback = null; changed(); }
+      if (fallback) { clearInterval(fallback); fallback = null; }
+      // A change between the page's rendering and the stream's start (or
+      // while it was down) is read now: one re-read per (re)connection.
+      changed();
     });
     es.addEventListener("changed", changed);
     es.addEventListener("signedout", function () { es.close(); window.location = "/login"; });
