@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vwire.dev/vwire"
@@ -67,6 +68,36 @@ type DB struct {
 	stmts sync.Map
 	// batch feeds the group committer (SQLite), nil without one.
 	batch chan *batchReq
+
+	// retries counts write transactions run again after a conflict;
+	// conflicts those that still conflicted after every attempt (see
+	// Counters).
+	retries, conflicts atomic.Int64
+}
+
+// TxCounters are a store's counts since it opened, for metrics.
+type TxCounters struct {
+	// Retries: write transactions run again after a serialization
+	// conflict. Conflicts: write transactions that still conflicted after
+	// every attempt (the caller got TX_CONFLICT).
+	Retries, Conflicts int64
+}
+
+// Counters reads the store's transaction counters.
+func (db *DB) Counters() TxCounters {
+	return TxCounters{Retries: db.retries.Load(), Conflicts: db.conflicts.Load()}
+}
+
+// PoolStats are the connection pools' statistics by name ("read", "write",
+// and on PostgreSQL "lock"), for metrics.
+func (db *DB) PoolStats() map[string]sql.DBStats {
+	out := map[string]sql.DBStats{}
+	for name, p := range map[string]*sql.DB{"read": db.read, "write": db.write, "lock": db.lock} {
+		if p != nil {
+			out[name] = p.Stats()
+		}
+	}
+	return out
 }
 
 // lockReleaseTimeout bounds the release of a VM lock.
@@ -222,9 +253,14 @@ func (db *DB) Update(ctx context.Context, fn func(vwire.Tx) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = db.run(ctx, db.write, db.txOpts, fn)
-		if err == nil || attempt == maxTxAttempts || !db.d.retryable(unwrapCause(err)) || ctx.Err() != nil {
+		if err == nil || !db.d.retryable(unwrapCause(err)) {
 			return err
 		}
+		if attempt == maxTxAttempts || ctx.Err() != nil {
+			db.conflicts.Add(1)
+			return err
+		}
+		db.retries.Add(1)
 		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
 	}
 }
