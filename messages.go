@@ -190,6 +190,7 @@ const (
 	MsgUniqueViolation       MsgKey = "UNIQUE_VIOLATION"
 	MsgForeignKeyViolation   MsgKey = "FOREIGN_KEY_VIOLATION"
 	MsgTxConflict            MsgKey = "TX_CONFLICT"
+	MsgDBNoConnection        MsgKey = "DB_NO_CONNECTION"
 	MsgDBTimeout             MsgKey = "DB_TIMEOUT"
 	MsgDBError               MsgKey = "DB_ERROR"
 	MsgDBClosed              MsgKey = "DB_CLOSED"
@@ -385,6 +386,7 @@ var messages = map[MsgKey]Message{
 	MsgUniqueViolation:       {Code: ECONFLICT, Text: "Cannot save: an entity with the same unique value already exists."},
 	MsgForeignKeyViolation:   {Code: ECONFLICT, Text: "Cannot save: a referenced entity does not exist or is still in use."},
 	MsgTxConflict:            {Code: EUNAVAILABLE, Text: "The database refused a conflicting concurrent change; try again."},
+	MsgDBNoConnection:        {Code: EUNAVAILABLE, Text: "The database has no connection left for this engine (PostgreSQL's max_connections is reached); try again, and raise max_connections or lower the engines' --db-max-conns."},
 	MsgDBTimeout:             {Code: EUNAVAILABLE, Text: "The database did not answer in time."},
 	MsgDBError:               {Code: EINTERNAL, Text: "Database error."},
 	MsgDBClosed:              {Code: EUNAVAILABLE, Text: "The database is closed."},

@@ -39,9 +39,12 @@ type EngineMain struct {
 	DB            string
 	EmbeddedHost  bool
 	AdminPassword string
-	PollInterval  time.Duration
-	HostTimeout   time.Duration
-	Logger        *slog.Logger
+	// DBMaxConns bounds this engine's PostgreSQL connections (0: a quarter
+	// of the server's max_connections, at most 40).
+	DBMaxConns   int
+	PollInterval time.Duration
+	HostTimeout  time.Duration
+	Logger       *slog.Logger
 	// Out receives the one-time generated admin password.
 	Out io.Writer
 	// Limits are the API server's timeouts and connection limit (and the
@@ -126,7 +129,7 @@ func (m *EngineMain) Start(ctx context.Context) error {
 		dial.Embedded = m.pipe.Dial
 	}
 	var err error
-	if m.store, err = OpenStore(ctx, m.DB, m.DataDir); err != nil {
+	if m.store, err = OpenStore(ctx, m.DB, m.DataDir, m.DBMaxConns); err != nil {
 		return err
 	}
 	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout,
@@ -191,11 +194,14 @@ func (m *EngineMain) Start(ctx context.Context) error {
 
 // OpenStore opens (and migrates) the engine's database: PostgreSQL when url
 // is set, else SQLite in dataDir.
-func OpenStore(ctx context.Context, url, dataDir string) (*sqlstore.DB, error) {
+//
+// maxConns bounds the PostgreSQL connections of this engine (0: a quarter of
+// the server's max_connections; see sqlstore.PoolSizes).
+func OpenStore(ctx context.Context, url, dataDir string, maxConns int) (*sqlstore.DB, error) {
 	var db *sqlstore.DB
 	var err error
 	if url != "" {
-		db, err = sqlstore.OpenPostgres(ctx, url, sqlstore.PoolSizes{})
+		db, err = sqlstore.OpenPostgres(ctx, url, sqlstore.PoolSizes{Total: maxConns})
 	} else {
 		db, err = sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "vwire.db"))
 	}

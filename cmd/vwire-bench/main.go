@@ -42,11 +42,13 @@ type row struct {
 
 func main() {
 	short := flag.Bool("short", false, "run each part for seconds (smoke test)")
-	only := flag.String("only", "latency,throughput,start,polling", "parts to run (also: scale, which takes long)")
-	db := flag.String("db", "", "PostgreSQL URL for the throughput part (default: SQLite)")
+	only := flag.String("only", "latency,throughput,start,polling", "parts to run (also: scale, which takes long; deployed: engine processes on PostgreSQL against pgbench)")
+	db := flag.String("db", "", "PostgreSQL URL for the throughput part (default: SQLite) and the deployed part (default: a private cluster with default settings)")
 	scaleVMs := flag.Int("scale-vms", 100000, "VMs (of 4 vNICs) the scale part populates")
 	subscribers := flag.Int("subscribers", 0, "throughput: event-stream (SSE) subscribers reading every event while the updates run")
 	rate := flag.Int("rate", 0, "throughput: offered load, updates/s over all clients (0: as fast as they go)")
+	engines := flag.Int("engines", 3, "deployed: engine processes on the one PostgreSQL")
+	clients := flag.Int("clients", 64, "deployed: concurrent clients")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (engine, agent and clients share this process) to the file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -77,6 +79,8 @@ func main() {
 			r, err = polling(*short)
 		case "scale":
 			r, err = scale(*short, *scaleVMs)
+		case "deployed":
+			r, err = deployed(*short, *db, *engines, *clients)
 		default:
 			err = fmt.Errorf("unknown part %q", part)
 		}

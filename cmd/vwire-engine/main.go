@@ -31,6 +31,7 @@ func main() {
 	})
 	flag.StringVar(&m.DataDir, "data", "./vwire-data", "directory of the embedded SQLite database and of the engine's CA (pki/)")
 	flag.StringVar(&m.DB, "db", os.Getenv("VWIRE_DB"), "PostgreSQL URL (postgres://…); empty: embedded SQLite in --data")
+	flag.IntVar(&m.DBMaxConns, "db-max-conns", 0, "most PostgreSQL connections this engine opens (0: a quarter of the server's max_connections, at most 40); running out answers 503")
 	flag.BoolVar(&m.EmbeddedHost, "embedded-host", true, "run an in-process host agent on the simulated hypervisor, registered as host \"local\"")
 	flag.DurationVar(&m.PollInterval, "poll-interval", 3*time.Second, "how often hosts are polled")
 	flag.DurationVar(&m.HostTimeout, "host-timeout", 30*time.Second, "deadline of each host call")
@@ -76,7 +77,7 @@ func migrate(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store, err := app.OpenStore(ctx, *db, *data)
+	store, err := app.OpenStore(ctx, *db, *data, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vwire-engine migrate:", err)
 		return 1

@@ -314,7 +314,7 @@ func (r *rig) workload(ctx context.Context, hc func(*rand.Rand) *http.Client) (m
 // settleWithin waits until no change is in flight, at most d.
 func (r *rig) settleWithin(d time.Duration) time.Duration {
 	r.t.Helper()
-	store, err := app.OpenStore(context.Background(), r.pg, filepath.Join(r.dir, "data"))
+	store, err := app.OpenStore(context.Background(), r.pg, filepath.Join(r.dir, "data"), 0)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -32,6 +32,9 @@ type sniffListener struct {
 	conns chan net.Conn
 	done  chan struct{}
 	once  sync.Once
+	// err is the accept loop's fatal error, set before done closes by the
+	// loop (errMu: Close may close done first).
+	errMu sync.Mutex
 	err   error
 }
 
@@ -44,7 +47,9 @@ func (l *sniffListener) loop() {
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
+			l.errMu.Lock()
 			l.err = err
+			l.errMu.Unlock()
 			l.Close()
 			return
 		}
@@ -87,6 +92,8 @@ func (l *sniffListener) Accept() (net.Conn, error) {
 	case c := <-l.conns:
 		return c, nil
 	case <-l.done:
+		l.errMu.Lock()
+		defer l.errMu.Unlock()
 		if l.err != nil {
 			return nil, l.err
 		}

@@ -31,6 +31,9 @@ func (sqliteDialect) uniqueViolation(err error) bool {
 	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
+// outOfConnections: SQLite is a file, not a server with a connection limit.
+func (sqliteDialect) outOfConnections(error) bool { return false }
+
 func (sqliteDialect) fkViolation(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }

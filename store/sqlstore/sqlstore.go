@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -44,6 +45,9 @@ type dialect interface {
 	fkViolation(err error) bool
 	// retryable tells whether a failed transaction should simply run again.
 	retryable(err error) bool
+	// outOfConnections tells whether the server refused a connection for
+	// want of one (PostgreSQL's max_connections).
+	outOfConnections(err error) bool
 }
 
 // DB is a vwire.Store on a SQL database.
@@ -53,9 +57,10 @@ type DB struct {
 	read  *sql.DB
 	// lock holds the connections of VM locks (PostgreSQL); nil for SQLite,
 	// whose single engine locks in process.
-	lock   *sql.DB
-	txOpts *sql.TxOptions
-	vmLock keyedmu.Mutex
+	lock    *sql.DB
+	pgLocks *pgLocks
+	txOpts  *sql.TxOptions
+	vmLock  keyedmu.Mutex
 
 	// events wakes the subscribers of new audit events; on PostgreSQL a
 	// LISTEN connection on pgURL feeds it with every engine's events.
@@ -68,6 +73,9 @@ type DB struct {
 	stmts sync.Map
 	// batch feeds the group committer (SQLite), nil without one.
 	batch chan *batchReq
+
+	// Sizes are the connection pools' bounds (PostgreSQL).
+	Sizes PoolSizes
 
 	// retries counts write transactions run again after a conflict;
 	// conflicts those that still conflicted after every attempt (see
@@ -261,7 +269,10 @@ func (db *DB) Update(ctx context.Context, fn func(vwire.Tx) error) error {
 			return err
 		}
 		db.retries.Add(1)
-		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+		// Jittered and growing, so that engines that conflicted together do
+		// not meet again on the next attempt (at most ~2.9 s in all).
+		base := time.Duration(attempt*attempt) * time.Millisecond / 2
+		time.Sleep(base + rand.N(base+time.Millisecond))
 	}
 }
 
@@ -306,6 +317,8 @@ func (db *DB) translate(err error) error {
 		return vwire.New(vwire.MsgForeignKeyViolation).Wrap(err)
 	case db.d.retryable(err):
 		return vwire.New(vwire.MsgTxConflict).Wrap(err)
+	case db.d.outOfConnections(err):
+		return vwire.New(vwire.MsgDBNoConnection).Wrap(err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return vwire.New(vwire.MsgDBTimeout).Wrap(err)
 	}
