@@ -225,6 +225,31 @@ func TestEngineMetrics(t *testing.T) {
 		}
 	}
 
+	// An open event stream is counted as a subscriber, and is no request
+	// of the latency histogram.
+	req, _ := http.NewRequest("GET", m.URL()+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.SetBasicAuth("admin@internal", "secret")
+	sctx, stop := context.WithCancel(bg)
+	resp, err := http.DefaultClient.Do(req.WithContext(sctx))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("event stream: %v %v", resp, err)
+	}
+	var streaming map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, streaming = scrape(t, url, "admin@internal", "secret"); value(streaming, "vwire_event_stream_subscribers", nil) == 1 {
+			break
+		}
+	}
+	if v := value(streaming, "vwire_event_stream_subscribers", nil); v != 1 {
+		t.Errorf("vwire_event_stream_subscribers with one stream open: %v", v)
+	}
+	stop()
+	resp.Body.Close()
+	if v := value(streaming, "vwire_rest_request_duration_seconds", map[string]string{"route": "GET /events"}); v != 0 {
+		t.Errorf("the event stream was timed as a request (%v)", v)
+	}
+
 	// The metrics listener serves the same without authentication.
 	code, plain := scrape(t, "http://"+m.MetricsAddr()+"/metrics", "", "")
 	if code != http.StatusOK || plain["vwire_changes_total"] == nil {
