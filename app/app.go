@@ -232,7 +232,7 @@ func OpenStore(ctx context.Context, url, dataDir string) (*sqlstore.DB, error) {
 func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 	m.Sim = sim.New()
 	m.HostNet = hostnet.NewSim(hostnet.SimOptions{Bridges: m.Sim})
-	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local"), HostNet: m.HostNet, Observe: m.Metrics.Verb})
+	as := agent.NewServer(m.Metrics.Hypervisor(m.Sim), agent.Options{Logger: m.Logger.With("host", "local"), HostNet: m.HostNet, Observe: m.Metrics.Verb})
 	m.agentSrv = serve.Server(as, m.Limits)
 	m.agentSrv.RegisterOnShutdown(as.Close)
 	go m.agentSrv.Serve(serve.Listener(m.pipe, m.Limits.WithDefaults().MaxConns))
@@ -478,7 +478,7 @@ func (m *AgentMain) Start() error {
 		o.Identity = m.Identity
 		ln = tls.NewListener(ln, m.Identity.ServerConfig())
 	}
-	m.as = agent.NewServer(m.Hypervisor, o)
+	m.as = agent.NewServer(m.Metrics.Hypervisor(m.Hypervisor), o)
 	m.srv = serve.Server(m.as, m.Limits)
 	m.srv.RegisterOnShutdown(m.as.Close) // the JSON-RPC streams too
 	if m.metricsSrv, err = listenMetrics(m.MetricsListen, m.Metrics.Handler(), m.Limits, m.Logger); err != nil {

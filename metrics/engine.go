@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vwire.dev/vwire/engine"
+	"vwire.dev/vwire/hypervisor"
 	"vwire.dev/vwire/store/sqlstore"
 )
 
@@ -22,6 +23,7 @@ type Engine struct {
 	rest, console *prometheus.HistogramVec
 	hostCalls     *prometheus.HistogramVec
 	verbs         *prometheus.HistogramVec
+	hv            *prometheus.HistogramVec
 	changes       *prometheus.CounterVec
 	driftFound    prometheus.Counter
 	driftRepaired prometheus.Counter
@@ -57,6 +59,7 @@ func NewEngine() *Engine {
 			Buckets: callBuckets,
 		}, []string{"verb", "code"}),
 		verbs: newVerbs(),
+		hv:    newHypervisorCalls(),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vwire_changes_total",
 			Help: "Changes that reached a host, by kind (nic, start, stop) and outcome (applied, refused, unknown; settled: an unknown one settled from its host).",
@@ -81,7 +84,7 @@ func NewEngine() *Engine {
 			m.changes.WithLabelValues(k, o)
 		}
 	}
-	m.reg.MustRegister(m.rest, m.console, m.hostCalls, m.verbs, m.changes, m.driftFound, m.driftRepaired, m.pollDuration, m.polls)
+	m.reg.MustRegister(m.rest, m.console, m.hostCalls, m.verbs, m.hv, m.changes, m.driftFound, m.driftRepaired, m.pollDuration, m.polls)
 	return m
 }
 
@@ -109,6 +112,12 @@ func (m *Engine) HostCall(verb string, took time.Duration, err error) {
 // Verb times a verb the embedded host answered (agent.Options.Observe).
 func (m *Engine) Verb(verb string, took time.Duration, code int) {
 	m.verbs.WithLabelValues(verb, strconv.Itoa(code)).Observe(took.Seconds())
+}
+
+// Hypervisor wraps the embedded host's hypervisor so that its calls are
+// timed.
+func (m *Engine) Hypervisor(hv hypervisor.Hypervisor) hypervisor.Hypervisor {
+	return timeHypervisor(m.hv, hv)
 }
 
 // InstrumentREST times the REST API's requests; route is restapi's Route.

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"vwire.dev/vwire/agent"
+	"vwire.dev/vwire/hypervisor"
 )
 
 // callBuckets cover a host call or a poll: from a millisecond to the
@@ -60,13 +61,19 @@ func newVerbs() *prometheus.HistogramVec {
 type Agent struct {
 	reg   *prometheus.Registry
 	verbs *prometheus.HistogramVec
+	hv    *prometheus.HistogramVec
 }
 
 // NewAgent returns the agent's metrics in a registry of their own.
 func NewAgent() *Agent {
-	a := &Agent{reg: newRegistry(), verbs: newVerbs()}
-	a.reg.MustRegister(a.verbs)
+	a := &Agent{reg: newRegistry(), verbs: newVerbs(), hv: newHypervisorCalls()}
+	a.reg.MustRegister(a.verbs, a.hv)
 	return a
+}
+
+// Hypervisor wraps the agent's hypervisor so that its calls are timed.
+func (a *Agent) Hypervisor(hv hypervisor.Hypervisor) hypervisor.Hypervisor {
+	return timeHypervisor(a.hv, hv)
 }
 
 // Verb observes one answered verb (agent.Options.Observe).

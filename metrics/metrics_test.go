@@ -194,6 +194,7 @@ func TestEngineMetrics(t *testing.T) {
 	moved("vwire_host_call_duration_seconds", map[string]string{"verb": "VM.updateDevice", "code": "0"})
 	moved("vwire_host_call_duration_seconds", map[string]string{"verb": "VM.create", "code": "0"})
 	moved("vwire_agent_verb_duration_seconds", map[string]string{"verb": "VM.updateDevice", "code": "0"})
+	moved("vwire_hypervisor_call_duration_seconds", map[string]string{"call": "UpdateNIC", "code": "0"})
 	moved("vwire_console_request_duration_seconds", map[string]string{"route": "GET /login", "code": "200"})
 	moved("vwire_drift_found_total", nil)
 	moved("vwire_poll_duration_seconds", map[string]string{"host": "local"})
@@ -354,6 +355,12 @@ func TestAgentMetrics(t *testing.T) {
 	}
 	if v := value(fams, "vwire_agent_verb_duration_seconds", map[string]string{"verb": "VM.destroy", "code": "1"}); v != 1 {
 		t.Errorf("VM.destroy of a missing VM (noVM, code 1) observed %v times, want 1: %v", v, fams["vwire_agent_verb_duration_seconds"])
+	}
+	if v := value(fams, "vwire_hypervisor_call_duration_seconds", map[string]string{"call": "Capabilities", "code": "0"}); v < 1 {
+		t.Errorf("hypervisor Capabilities observed %v times", v)
+	}
+	if v := value(fams, "vwire_hypervisor_call_duration_seconds", map[string]string{"call": "DestroyDomain", "code": "42"}); v != 1 {
+		t.Errorf("hypervisor DestroyDomain of a missing domain (libvirt's 42) observed %v times: %v", v, fams["vwire_hypervisor_call_duration_seconds"])
 	}
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("no Go collector")
