@@ -19,7 +19,8 @@ type Observer interface {
 	// twice: "unknown" when its call left it so, "settled" once it is
 	// settled from its host (recorded or rolled back), by the request
 	// itself, the VM's next operation or the poller; a change left in
-	// flight by a dead engine is told only "settled".
+	// flight by a dead engine, or by a commit that failed after the host
+	// acted (markUnknown's other callers), is told only "settled".
 	Change(kind, outcome string)
 	// Drift: found vNICs or devices newly seen to differ from the
 	// database (what the report events say), repaired ones put back.
