@@ -25,6 +25,8 @@ type Client struct {
 	dial    DialFunc
 	timeout time.Duration
 	nextID  atomic.Int64
+	// observe, when set, sees every call's verb, time and error (metrics).
+	observe CallObserver
 
 	mu       sync.Mutex
 	st       *stream
@@ -67,12 +69,19 @@ type ClientOptions struct {
 	Dial DialFunc
 	// Timeout bounds each call unless the context's deadline is sooner.
 	Timeout time.Duration
+	// Observe, when set, is told of every call once it ends (the
+	// engine's metrics of host calls); it must not block.
+	Observe CallObserver
 }
+
+// CallObserver sees one call: its verb, how long it took and its error as
+// Call returns it (nil, *RPCError, *TransportError or *UnknownError).
+type CallObserver func(method string, took time.Duration, err error)
 
 // NewClientWith returns a client for the agent at url with options o.
 func NewClientWith(url string, o ClientOptions) *Client {
 	c := NewClient(url, nil, o.Timeout)
-	c.tls, c.dial = o.TLS, o.Dial
+	c.tls, c.dial, c.observe = o.TLS, o.Dial, o.Observe
 	if c.dial == nil {
 		var d net.Dialer
 		c.dial = d.DialContext
@@ -150,7 +159,11 @@ func (c *Client) stream(ctx context.Context) (*stream, error) {
 // never reached the agent: nothing was done) or *UnknownError (it may have
 // been carried out). The request carries ctx's deadline (or the client's
 // timeout, if sooner) and the operation id of WithOp.
-func (c *Client) Call(ctx context.Context, method string, params, out any) error {
+func (c *Client) Call(ctx context.Context, method string, params, out any) (err error) {
+	if c.observe != nil {
+		start := time.Now()
+		defer func() { c.observe(method, time.Since(start), err) }()
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	p, err := json.Marshal(params)

@@ -30,6 +30,8 @@ type Server struct {
 	// for a guest to release a device.
 	callTimeout   time.Duration
 	unplugTimeout time.Duration
+	// observe sees each dispatched verb (Options.Observe).
+	observe func(verb string, took time.Duration, code int)
 
 	// net is the host's networking (nil: the agent does not manage it);
 	// netMu serialises its changes, pending is a checked change the engine
@@ -83,13 +85,18 @@ type Options struct {
 	// network over it (hostnet.Sim with its default NICs); otherwise none,
 	// and the network verbs are refused.
 	HostNet hostnet.Host
+	// Observe, when set, is told of every dispatched verb once it is
+	// answered: its name ("unknown" for a method the agent lacks, so that
+	// a client cannot mint names), how long it took, and the answer's
+	// code (0: success). It must not block (metrics).
+	Observe func(verb string, took time.Duration, code int)
 }
 
 // NewServer returns an agent on hv.
 func NewServer(hv hypervisor.Hypervisor, o Options) *Server {
 	s := &Server{hv: hv, log: o.Logger, identity: o.Identity, levels: o.Levels, callTimeout: o.CallTimeout, unplugTimeout: o.UnplugTimeout,
 		maxStreamCalls: o.MaxStreamCalls, streamLineTimeout: o.StreamLineTimeout,
-		streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}, now: o.Now, net: o.HostNet}
+		streams: map[net.Conn]func(){}, tainted: map[string]time.Time{}, now: o.Now, net: o.HostNet, observe: o.Observe}
 	if bm, ok := hv.(hypervisor.BridgeManager); ok && s.net == nil {
 		s.net = hostnet.NewSim(hostnet.SimOptions{Bridges: bm})
 	}
@@ -150,7 +157,18 @@ func (s *Server) handle(ctx context.Context, body []byte) response {
 		if resp.Error != nil {
 			lvl = slog.LevelWarn
 		}
-		s.log.Log(ctx, lvl, "rpc", "method", req.Method, "duration", time.Since(start), "error", errText(resp.Error))
+		took := time.Since(start)
+		s.log.Log(ctx, lvl, "rpc", "method", req.Method, "duration", took, "error", errText(resp.Error))
+		if s.observe != nil {
+			verb, code := req.Method, 0
+			if _, ok := handlers[verb]; !ok {
+				verb = "unknown"
+			}
+			if resp.Error != nil {
+				code = resp.Error.Code
+			}
+			s.observe(verb, took, code)
+		}
 	}
 	if resp.Error == nil && resp.Result == nil {
 		resp.Result = struct{}{}

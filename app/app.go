@@ -26,6 +26,7 @@ import (
 	"vwire.dev/vwire/hypervisor/hostnet"
 	"vwire.dev/vwire/hypervisor/sim"
 	"vwire.dev/vwire/internal/serve"
+	"vwire.dev/vwire/metrics"
 	"vwire.dev/vwire/pki"
 	"vwire.dev/vwire/restapi"
 	"vwire.dev/vwire/store/sqlstore"
@@ -76,6 +77,12 @@ type EngineMain struct {
 	PublicNames []string
 	// PKIFiles are the CA and the engine's certificates (set by Start when PKI).
 	PKIFiles *pki.EngineFiles
+	// MetricsListen, when set, serves /metrics there too, in plain HTTP
+	// without authentication (app/metrics.go); /metrics on the API port
+	// always needs an administrator's credentials.
+	MetricsListen string
+	// Metrics are the engine's (set by Start).
+	Metrics *metrics.Engine
 
 	Engine *engine.Engine
 	// Sim is the embedded host's hypervisor, when there is one, and
@@ -94,6 +101,8 @@ type EngineMain struct {
 	pipe     *pipeListener
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	metricsSrv *metricsServer
 }
 
 // Start opens the database, bootstraps it, starts the embedded host and the
@@ -109,7 +118,8 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	if !m.https && !m.ForceInsecureHTTP && !IsLoopback(m.Listen) {
 		return fmt.Errorf("%w: refusing plain HTTP on %s (serve HTTPS, listen on loopback, or force it)", ErrInsecureListen, m.Listen)
 	}
-	dial := engineport.Options{HostTimeout: m.HostTimeout}
+	m.Metrics = metrics.NewEngine()
+	dial := engineport.Options{HostTimeout: m.HostTimeout, Observe: m.Metrics.HostCall}
 	var signer engine.HostSigner
 	if m.PKI {
 		files, err := pki.LoadOrCreateEngine(filepath.Join(m.DataDir, "pki"), pki.ListenNames(m.Listen, m.PublicNames))
@@ -133,7 +143,7 @@ func (m *EngineMain) Start(ctx context.Context) error {
 		return err
 	}
 	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout,
-		Dial: engineport.DialWith(dial), Signer: signer, Sessions: m.Sessions})
+		Dial: engineport.DialWith(dial), Signer: signer, Sessions: m.Sessions, Observer: m.Metrics})
 	generated, err := m.Engine.Bootstrap(ctx, m.AdminPassword)
 	if err != nil {
 		m.Close()
@@ -160,14 +170,24 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	// The web console takes its own paths (/, /vms, /static/…); the REST
 	// API the rest, so that its faults answer unknown paths as before.
 	con := console.New(m.Engine, m.Logger, console.Options{SessionIdle: m.Sessions.IdleTimeout})
+	// Both are timed by route (package metrics); /metrics itself takes
+	// the API's credentials of an administrator (restapi's Protect).
+	apiH, conH := m.Metrics.InstrumentREST(api.Route, api), m.Metrics.InstrumentConsole(con.Route, con)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if console.Owns(r.URL.Path) {
-			con.ServeHTTP(w, r)
+			conH.ServeHTTP(w, r)
 			return
 		}
-		api.ServeHTTP(w, r)
+		apiH.ServeHTTP(w, r)
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("GET /metrics", api.Protect(m.Metrics.Handler()))
+	m.Metrics.Attach(metrics.Sources{DB: m.store, MACPools: m.Engine.MACPoolsUsage, EventStreams: api.Subscribers, LiveStreams: con.LiveStreams})
+	if m.metricsSrv, err = listenMetrics(m.MetricsListen, m.Metrics.Handler(), m.Limits, m.Logger); err != nil {
+		m.ln.Close()
+		m.Close()
+		return err
+	}
 	m.srv = serve.Server(mux, m.Limits)
 	m.srv.RegisterOnShutdown(api.CloseStreams)
 	m.srv.RegisterOnShutdown(con.CloseStreams)
@@ -218,7 +238,7 @@ func OpenStore(ctx context.Context, url, dataDir string, maxConns int) (*sqlstor
 func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 	m.Sim = sim.New()
 	m.HostNet = hostnet.NewSim(hostnet.SimOptions{Bridges: m.Sim})
-	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local"), HostNet: m.HostNet})
+	as := agent.NewServer(m.Metrics.Hypervisor(m.Sim), agent.Options{Logger: m.Logger.With("host", "local"), HostNet: m.HostNet, Observe: m.Metrics.Verb})
 	m.agentSrv = serve.Server(as, m.Limits)
 	m.agentSrv.RegisterOnShutdown(as.Close)
 	go m.agentSrv.Serve(serve.Listener(m.pipe, m.Limits.WithDefaults().MaxConns))
@@ -283,6 +303,7 @@ func (m *EngineMain) Close() error {
 	if m.srv != nil {
 		m.srv.Shutdown(ctx)
 	}
+	m.metricsSrv.close()
 	if m.api != nil {
 		m.api.WaitAsync() // background actions end before the engine does
 	}
@@ -344,10 +365,17 @@ type AgentMain struct {
 	// Identity is the agent's, once enrolled (nil: plain HTTP).
 	Identity *pki.AgentIdentity
 
-	ln      net.Listener
-	srv     *http.Server
-	as      *agent.Server
-	closeHN func()
+	// MetricsListen, when set, serves the agent's /metrics there, in
+	// plain HTTP without authentication (app/metrics.go).
+	MetricsListen string
+	// Metrics are the agent's (set by Start).
+	Metrics *metrics.Agent
+
+	metricsSrv *metricsServer
+	ln         net.Listener
+	srv        *http.Server
+	as         *agent.Server
+	closeHN    func()
 }
 
 // hostNet makes the agent's host networking as HostNetwork says.
@@ -449,15 +477,21 @@ func (m *AgentMain) Start() error {
 		m.Close()
 		return fmt.Errorf("listen on %s: %w", m.Listen, err)
 	}
-	o := agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout, HostNet: m.HostNet}
+	m.Metrics = metrics.NewAgent()
+	o := agent.Options{Logger: m.Logger, UnplugTimeout: m.UnplugTimeout, HostNet: m.HostNet, Observe: m.Metrics.Verb}
 	ln := serve.Listener(m.ln, m.Limits.WithDefaults().MaxConns)
 	if m.Identity != nil {
 		o.Identity = m.Identity
 		ln = tls.NewListener(ln, m.Identity.ServerConfig())
 	}
-	m.as = agent.NewServer(m.Hypervisor, o)
+	m.as = agent.NewServer(m.Metrics.Hypervisor(m.Hypervisor), o)
 	m.srv = serve.Server(m.as, m.Limits)
 	m.srv.RegisterOnShutdown(m.as.Close) // the JSON-RPC streams too
+	if m.metricsSrv, err = listenMetrics(m.MetricsListen, m.Metrics.Handler(), m.Limits, m.Logger); err != nil {
+		m.ln.Close()
+		m.Close()
+		return err
+	}
 	go m.srv.Serve(ln)
 	m.Logger.Info("vwire agent listening", "addr", m.ln.Addr().String(), "mutual_tls", m.Identity != nil)
 	return nil
@@ -472,6 +506,7 @@ func (m *AgentMain) Addr() string { return m.ln.Addr().String() }
 // Close stops the agent.
 func (m *AgentMain) Close() error {
 	var err error
+	m.metricsSrv.close()
 	if m.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -248,3 +248,17 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 	}
 	http.ServeContent(w, r, name, time.Time{}, strings.NewReader(string(b)))
 }
+
+// Route is the pattern of the console's route r takes ("GET /vms/{id}"),
+// never the raw path, for the engine's metrics; "" when none takes it.
+func (s *Server) Route(r *http.Request) string {
+	_, pattern := s.mux.Handler(r)
+	return pattern
+}
+
+// LiveStreams is the number of open live streams (/live), for metrics.
+func (s *Server) LiveStreams() int {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	return s.streams
+}

@@ -111,13 +111,16 @@ func deviceText(d HostNIC) string {
 // appeared or changed with this report, and the unknown devices not
 // reported before. before holds the vNICs' observed state until now. A VM
 // with a change in flight is left alone: the change explains the difference.
+//
+// It returns how many drifts it reported (vNICs and unknown devices), for
+// the observer, which is told once the transaction commits.
 func (e *Engine) reportDrift(ctx context.Context, tx vwire.Tx, h *vwire.Host, vm *vwire.VM,
-	before map[string]*vwire.NICObserved, nics []*vwire.NIC, st HostVM) error {
+	before map[string]*vwire.NICObserved, nics []*vwire.NIC, st HostVM) (found int, err error) {
 	if vm.Status != vwire.VMUp {
-		return nil
+		return 0, nil
 	}
 	if p, err := tx.PendingOf(vm.ID); err != nil || p != nil {
-		return err
+		return 0, err
 	}
 	for _, n := range nics {
 		now := vwire.Drift(n, true)
@@ -132,23 +135,25 @@ func (e *Engine) reportDrift(ctx context.Context, tx vwire.Tx, h *vwire.Host, vm
 			continue
 		}
 		if err := newEvent(ctx, evNicDrifted, "Drift", vwire.DescribeDrift(now)).vm(vm).host(h).nic(n).write(tx); err != nil {
-			return err
+			return 0, err
 		}
+		found++
 	}
 	devs := foreignDevices(nics, st)
 	keys := foreignKeys(vm, devs)
 	if slices.Equal(keys, sortedCopy(vm.ForeignNICs)) {
-		return nil
+		return found, nil
 	}
 	for _, d := range devs {
 		if slices.Contains(vm.ForeignNICs, foreignKey(vm, d)) {
 			continue
 		}
 		if err := newEvent(ctx, evForeignNic, "Device", deviceText(d)).vm(vm).host(h).write(tx); err != nil {
-			return err
+			return 0, err
 		}
+		found++
 	}
-	return tx.SetForeignNICs(vm.ID, keys)
+	return found, tx.SetForeignNICs(vm.ID, keys)
 }
 
 // enforceDrift repairs, on a host just polled, the VMs of clusters that
@@ -220,7 +225,7 @@ type repaired struct {
 // repairDrift makes one VM's devices on the host match the database, under
 // the VM's lock, and records what the host reports after. before are the
 // VM's vNICs as the poll read them, before the host answered.
-func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM, before []*vwire.NIC, st HostVM) error {
+func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM, before []*vwire.NIC, st HostVM) (err error) {
 	unlock, err := e.store.LockVM(ctx, seen.ID)
 	if err != nil {
 		return err
@@ -276,6 +281,11 @@ func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM,
 	if len(fixed) == 0 && len(unplugged) == 0 && len(failed) == 0 {
 		return nil
 	}
+	defer func() {
+		if err == nil {
+			e.obs.Drift(0, len(fixed)+len(unplugged)) // told once recorded
+		}
+	}()
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		for _, r := range fixed {
 			r.nic.Observed = r.obs

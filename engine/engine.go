@@ -61,6 +61,8 @@ type Engine struct {
 	lastJobSweep atomic.Int64
 
 	auth *auth
+	// obs is told of changes, drift and polls (observe.go).
+	obs Observer
 }
 
 type cachedClient struct {
@@ -83,6 +85,9 @@ type Options struct {
 	// Signer signs enrolled hosts' certificates (app injects the engine's
 	// CA); nil: hosts cannot be enrolled.
 	Signer HostSigner
+	// Observer is told of changes' outcomes, drift and poll cycles, for
+	// metrics (observe.go); nil: nothing is.
+	Observer Observer
 }
 
 // DefaultHostTimeout bounds each host call when Options.HostTimeout is zero.
@@ -92,7 +97,10 @@ const DefaultHostTimeout = 30 * time.Second
 func New(store vwire.Store, o Options) *Engine {
 	e := &Engine{store: store, dial: o.Dial, signer: o.Signer, log: o.Logger, now: time.Now, hostTimeout: o.HostTimeout,
 		pollInterval: o.PollInterval, clients: map[string]cachedClient{}, samples: newNICSamples(), id: uuid.NewString(),
-		leases: map[string]time.Time{}, auth: newAuth(o.Sessions)}
+		leases: map[string]time.Time{}, auth: newAuth(o.Sessions), obs: o.Observer}
+	if e.obs == nil {
+		e.obs = noObserver{}
+	}
 	if e.log == nil {
 		e.log = slog.Default()
 	}

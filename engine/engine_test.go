@@ -48,6 +48,8 @@ type envOpts struct {
 	proxy bool
 	// store wraps the store the engine uses (the test reads the real one).
 	store func(vwire.Store) vwire.Store
+	// observer watches the engine (observe_test.go).
+	observer engine.Observer
 }
 
 // forEachStore runs a test on SQLite and on PostgreSQL.
@@ -94,7 +96,7 @@ func newEnvOpts(t testing.TB, o envOpts) *env {
 	if o.store != nil {
 		st = o.store(db)
 	}
-	e.eng = engine.New(st, engine.Options{HostTimeout: o.hostTimeout, Dial: engineport.Dial(o.hostTimeout)})
+	e.eng = engine.New(st, engine.Options{HostTimeout: o.hostTimeout, Dial: engineport.Dial(o.hostTimeout), Observer: o.observer})
 	t.Cleanup(e.eng.Close)
 	if _, err := e.eng.Bootstrap(ctx(), "secret"); err != nil {
 		t.Fatal(err)

@@ -85,6 +85,7 @@ func (e *Engine) applyNIC(ctx context.Context, c *vmCtx, f inFlight, p hostPlan,
 	if err != nil {
 		u.success()
 		e.abort(ctx, c.vm.ID, release, newEvent(ctx, p.failEvent).vm(c.vm).nic(p.failNIC))
+		e.obs.Change(f.kind, OutcomeRefused) // every vNIC change's host failure ends here
 		return nil, hostError(p.generic, c.host, err)
 	}
 	n.Observed = obs
@@ -93,6 +94,7 @@ func (e *Engine) applyNIC(ctx context.Context, c *vmCtx, f inFlight, p hostPlan,
 		return nil, err
 	}
 	u.success()
+	e.obs.Change(f.kind, OutcomeApplied) // and every vNIC change the host did, here
 	return n, nil
 }
 

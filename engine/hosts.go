@@ -343,10 +343,15 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 	// changes on the host (bridges, drift repair, settling) runs to its end.
 	ctx, cancel := e.detach(ctx)
 	defer cancel()
+	start := time.Now()
 	h, err := e.Host(ctx, id)
 	if err != nil {
 		return
 	}
+	// The whole cycle (absorbing, repairing, settling) is timed; reached
+	// is set once the host answered.
+	var reached bool
+	defer func() { e.obs.PollCycle(h.Name, time.Since(start), reached) }()
 	// What the database believes runs there, read before the host answers:
 	// a VM whose generation moves meanwhile was changed under the poll.
 	var vms []*vwire.VM
@@ -373,7 +378,7 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 		stats, err = c.AllVMStats(pctx)
 	}
 	prev := h.Status
-	reached := err == nil
+	reached = err == nil
 	if err != nil {
 		h.Status, h.StatusDetail = vwire.HostNonResponsive, err.Error()
 	} else {
@@ -686,7 +691,9 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, by
 		return
 	}
 	defer unlock()
+	drifts := 0 // reported in the transaction, told once it commits
 	err = e.store.Update(ctx, func(tx vwire.Tx) error {
+		drifts = 0
 		vm, err := tx.VM(seen.ID)
 		// A change made after the poll began would be undone by its answer.
 		if err != nil || vm.Generation != seen.Generation || vm.HostID != h.ID ||
@@ -725,9 +732,12 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, by
 		if err := e.absorbStats(tx, vm, nics, st); err != nil {
 			return err
 		}
-		return e.reportDrift(ctx, tx, h, vm, before, nics, st)
+		drifts, err = e.reportDrift(ctx, tx, h, vm, before, nics, st)
+		return err
 	})
 	if err != nil {
 		e.log.Warn("cannot record VM stats", "vm", seen.ID, "err", err)
+	} else if drifts > 0 {
+		e.obs.Drift(drifts, 0)
 	}
 }

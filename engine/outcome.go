@@ -105,6 +105,8 @@ var (
 // inFlight is a change marked in flight: its record as written.
 type inFlight struct {
 	p vwire.Pending
+	// kind is its intent's, for the observer (observe.go).
+	kind string
 }
 
 // markInFlight records a host change in flight on a VM with its intent,
@@ -137,7 +139,11 @@ func (e *Engine) markInFlight(tx vwire.Tx, vmID, vmName, nicID string, in *inten
 		}
 		p.Intent = b
 	}
-	return inFlight{p}, tx.SetPending(p)
+	f := inFlight{p: p}
+	if in != nil {
+		f.kind = in.Kind
+	}
+	return f, tx.SetPending(p)
 }
 
 // hostCtx is the context of a host call: never the client's, so that a
@@ -170,6 +176,8 @@ func (e *settleError) Unwrap() error { return e.err }
 // marks the change unknown for the next operation or the poller and
 // answers that the outcome is not known yet.
 func (e *Engine) unknownOutcome(ctx context.Context, f inFlight, h *vwire.Host, generic string, cause error) (applied bool, err error) {
+	// Every unknown outcome passes here; settleLocked tells when it is settled.
+	e.obs.Change(f.kind, OutcomeUnknown)
 	applied, serr := e.settleLocked(ctx, f.p)
 	if serr == nil {
 		if applied {
@@ -272,6 +280,7 @@ func (e *Engine) settleLocked(ctx context.Context, p vwire.Pending) (applied boo
 	if err != nil {
 		return false, err
 	}
+	e.obs.Change(in.Kind, OutcomeSettled)
 	e.log.Warn("settled a change with an unknown outcome", "vm", vm.Name, "change", in.subject(), "applied", applied)
 	return applied, nil
 }

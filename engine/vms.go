@@ -439,6 +439,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 	if err != nil {
 		herr := hostError("Failed to run VM.", host, err)
 		cause = " due to a failed host call: " + quoted(herr)
+		e.obs.Change(f.kind, OutcomeRefused)
 		return nil, herr
 	}
 	u.add(func() {
@@ -465,6 +466,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, err
 	}
 	u.success()
+	e.obs.Change(f.kind, OutcomeApplied)
 	return c.vm, nil
 }
 
@@ -576,6 +578,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 	if err != nil && !errors.Is(err, ErrNoVM) {
 		herr := hostError("Failed to power off VM.", c.host, err)
 		e.abort(ctx, id, nil, newEvent(ctx, evVMStopFailed).vm(c.vm).host(c.host))
+		e.obs.Change(f.kind, OutcomeRefused)
 		return nil, herr
 	}
 	host := c.host
@@ -593,6 +596,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		e.markUnknown(ctx, id, err) // the host has it; settling records it
 		return nil, err
 	}
+	e.obs.Change(f.kind, OutcomeApplied)
 	return c.vm, nil
 }
 

@@ -41,6 +41,9 @@ type Options struct {
 	// Embedded, when set, reaches the embedded host (the in-process agent,
 	// over an in-memory connection: no network, no TLS needed).
 	Embedded agent.DialFunc
+	// Observe, when set, sees every host call (the engine's metrics of
+	// host calls by verb and VDSM code); app sets it.
+	Observe agent.CallObserver
 }
 
 // DialWith returns the engine's dialer for agents as o says.
@@ -52,10 +55,12 @@ func DialWith(o Options) engine.Dialer {
 	return func(h *vwire.Host) engine.HostClient {
 		switch {
 		case h.Embedded && o.Embedded != nil:
-			return New(agent.NewClientWith("http://embedded/", agent.ClientOptions{Dial: o.Embedded, Timeout: timeout}))
+			return New(agent.NewClientWith("http://embedded/", agent.ClientOptions{Dial: o.Embedded, Timeout: timeout, Observe: o.Observe}))
 		case o.CA != nil:
 			return New(agent.NewClientWith("https://"+hostPort(h)+"/",
-				agent.ClientOptions{TLS: pki.EngineClientConfig(o.CA, o.Client, h.ID), Timeout: timeout}))
+				agent.ClientOptions{TLS: pki.EngineClientConfig(o.CA, o.Client, h.ID), Timeout: timeout, Observe: o.Observe}))
+		case o.Observe != nil:
+			return New(agent.NewClientWith(URL(h), agent.ClientOptions{Timeout: timeout, Observe: o.Observe}))
 		}
 		return New(agent.NewClient(URL(h), nil, timeout))
 	}

@@ -43,6 +43,7 @@ func main() {
 	flag.StringVar(&m.NetNS, "netns", "", "linux host networking: manage the network namespace of this name (/run/netns/NAME, as ip netns add makes) instead of the agent's own, as a test's second host does")
 	hostNICs := flag.String("host-nics", "", "linux host networking: comma-separated names of the only links that are host NICs (default: physical NICs, bonds and veths not on a foreign bridge)")
 	flag.StringVar(&m.SimNoVLAN, "sim-no-vlan", "", "sim host networking: refuse VLAN networks with this reason, as a kernel without 802.1Q")
+	flag.StringVar(&m.MetricsListen, "metrics-listen", "", "also serve Prometheus metrics at /metrics on this address, in plain HTTP without authentication (loopback or a private network); default: off")
 	logger := app.LogFlag(flag.CommandLine)
 	m.Limits.Flags(flag.CommandLine)
 	flag.Parse()

@@ -36,6 +36,7 @@ func main() {
 	flag.DurationVar(&m.PollInterval, "poll-interval", 3*time.Second, "how often hosts are polled")
 	flag.DurationVar(&m.HostTimeout, "host-timeout", 30*time.Second, "deadline of each host call")
 	flag.DurationVar(&m.Sessions.IdleTimeout, "session-idle-timeout", 30*time.Minute, "an SSO token or persistent-auth session unused this long ends (oVirt's default: 30m)")
+	flag.StringVar(&m.MetricsListen, "metrics-listen", "", "also serve Prometheus metrics at /metrics on this address, in plain HTTP without authentication (loopback or a private network); /metrics on --listen needs an administrator's credentials; default: off")
 	logger := app.LogFlag(flag.CommandLine)
 	m.Limits.Flags(flag.CommandLine)
 	flag.IntVar(&m.Events.MaxSubscribers, "max-event-streams", 512, "most event-stream (server-sent events) subscribers at once; more get 503")
