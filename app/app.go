@@ -42,6 +42,9 @@ type EngineMain struct {
 	PollInterval  time.Duration
 	HostTimeout   time.Duration
 	Logger        *slog.Logger
+	// HostLogger is the embedded host's agent's (default: Logger with
+	// host=local); a test gives it a buffer of its own.
+	HostLogger *slog.Logger
 	// Out receives the one-time generated admin password.
 	Out io.Writer
 	// Limits are the API server's timeouts and connection limit (and the
@@ -99,6 +102,7 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	if m.Logger == nil {
 		m.Logger = slog.Default()
 	}
+	m.Logger = WithRequestID(m.Logger)
 	if m.Out == nil {
 		m.Out = os.Stdout
 	}
@@ -212,7 +216,11 @@ func OpenStore(ctx context.Context, url, dataDir string) (*sqlstore.DB, error) {
 func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 	m.Sim = sim.New()
 	m.HostNet = hostnet.NewSim(hostnet.SimOptions{Bridges: m.Sim})
-	as := agent.NewServer(m.Sim, agent.Options{Logger: m.Logger.With("host", "local"), HostNet: m.HostNet})
+	hl := m.HostLogger
+	if hl == nil {
+		hl = m.Logger.With("host", "local")
+	}
+	as := agent.NewServer(m.Sim, agent.Options{Logger: WithRequestID(hl), HostNet: m.HostNet})
 	m.agentSrv = serve.Server(as, m.Limits)
 	m.agentSrv.RegisterOnShutdown(as.Close)
 	go m.agentSrv.Serve(serve.Listener(m.pipe, m.Limits.WithDefaults().MaxConns))
@@ -427,6 +435,7 @@ func (m *AgentMain) Start() error {
 	if m.Logger == nil {
 		m.Logger = slog.Default()
 	}
+	m.Logger = WithRequestID(m.Logger)
 	var err error
 	if m.Identity == nil {
 		if m.Identity, err = m.identity(context.Background()); err != nil {

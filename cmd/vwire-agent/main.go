@@ -11,6 +11,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -57,6 +58,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "vwire-agent:", err)
 		os.Exit(2)
 	}
+	// What logs through the default logger (the REST layer's failures)
+	// takes the same format and request ids.
+	slog.SetDefault(m.Logger)
 	if _, err := libvirt.ParseDomainType(*domainType); err != nil {
 		fmt.Fprintln(os.Stderr, "vwire-agent: bad -domain-type:", err)
 		os.Exit(2)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -46,6 +47,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "vwire-engine:", err)
 		os.Exit(2)
 	}
+	// What logs through the default logger (the REST layer's failures)
+	// takes the same format and request ids.
+	slog.SetDefault(m.Logger)
 	m.AdminPassword = os.Getenv("VWIRE_ADMIN_PASSWORD")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
