@@ -94,6 +94,8 @@ type EngineMain struct {
 	pipe     *pipeListener
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+	// unlockData releases the SQLite database's lock (sqlstore.LockSQLite).
+	unlockData func()
 }
 
 // Start opens the database, bootstraps it, starts the embedded host and the
@@ -130,7 +132,15 @@ func (m *EngineMain) Start(ctx context.Context) error {
 		dial.Embedded = m.pipe.Dial
 	}
 	var err error
+	if m.DB == "" {
+		// Held while the engine runs, so that vwire-engine restore refuses
+		// to replace the database under it.
+		if m.unlockData, err = sqlstore.LockSQLite(filepath.Join(m.DataDir, SQLiteFile)); err != nil {
+			return err
+		}
+	}
 	if m.store, err = OpenStore(ctx, m.DB, m.DataDir); err != nil {
+		m.Close()
 		return err
 	}
 	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout,
@@ -193,6 +203,9 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	return nil
 }
 
+// SQLiteFile is the embedded database's file in the data directory.
+const SQLiteFile = "vwire.db"
+
 // OpenStore opens (and migrates) the engine's database: PostgreSQL when url
 // is set, else SQLite in dataDir.
 func OpenStore(ctx context.Context, url, dataDir string) (*sqlstore.DB, error) {
@@ -201,7 +214,7 @@ func OpenStore(ctx context.Context, url, dataDir string) (*sqlstore.DB, error) {
 	if url != "" {
 		db, err = sqlstore.OpenPostgres(ctx, url, sqlstore.PoolSizes{})
 	} else {
-		db, err = sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "vwire.db"))
+		db, err = sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, SQLiteFile))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -298,10 +311,15 @@ func (m *EngineMain) Close() error {
 	if m.pipe != nil {
 		m.pipe.Close()
 	}
+	var err error
 	if m.store != nil {
-		return m.store.Close()
+		err = m.store.Close()
 	}
-	return nil
+	if m.unlockData != nil {
+		m.unlockData()
+		m.unlockData = nil
+	}
+	return err
 }
 
 // AgentMain is the vwire-agent process.
