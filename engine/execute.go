@@ -80,8 +80,11 @@ func (e *Engine) applyNIC(ctx context.Context, c *vmCtx, f inFlight, p hostPlan,
 	// One line per host action of a change, as oVirt's engine.log has one
 	// per command: with the request's id (the log handler adds it from
 	// ctx), it ties the REST request to the agent's log of the same call.
-	e.log.InfoContext(ctx, "vNIC host action", "action", p.action.String(), "vm", c.vm.Name, "nic", n.Name, "host", c.host.Name,
-		"op", f.p.OpID, "duration", time.Since(start), "err", errText(err))
+	attrs := []any{"action", p.action.String(), "vm", c.vm.Name, "nic", n.Name, "host", c.host.Name, "op", f.p.OpID, "duration", time.Since(start)}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	e.log.InfoContext(ctx, "vNIC host action", attrs...)
 	if isUnknown(err) {
 		u.success() // the reservation stays with the change until it is settled
 		if applied, err := e.unknownOutcome(ctx, f, c.host, p.generic, err); !applied {
@@ -153,12 +156,4 @@ func (e *Engine) markUnknown(ctx context.Context, vmID string, cause error) {
 	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.MarkPendingUnknown(vmID) }); err != nil {
 		e.log.ErrorContext(ctx, "cannot mark a change in flight unknown", "vm", vmID, "cause", cause, "err", err)
 	}
-}
-
-// errText is err's text for a log attribute ("" for none).
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
