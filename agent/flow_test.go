@@ -19,8 +19,8 @@ type flowRecorder struct {
 }
 
 func (r *flowRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *flowRecorder) WithAttrs([]slog.Attr) slog.Handler      { return r }
-func (r *flowRecorder) WithGroup(string) slog.Handler           { return r }
+func (r *flowRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *flowRecorder) WithGroup(string) slog.Handler            { return r }
 func (r *flowRecorder) Handle(ctx context.Context, rec slog.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -57,7 +57,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatalf("ExecStart's arguments %v: %v %v", exec[1:], err, fs.Args())
 	}
 	cfg := fs.Lookup("config").Value.String()
-	if cfg == "" || !exists("../../deploy/" + filepath.Base(cfg)) {
+	if cfg == "" || !exists("../../deploy/"+filepath.Base(cfg)) {
 		t.Fatalf("ExecStart's --config %q has no example in deploy/", cfg)
 	}
 	want := map[string]string{"Type": "simple", "User": "vwire", "StateDirectory": "vwire", "Restart": "on-failure",
