@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"vwire.dev/vwire/agent"
 	"vwire.dev/vwire/app"
+	"vwire.dev/vwire/engine"
 )
 
 // syncBuffer is a bytes.Buffer several goroutines log into.
@@ -149,4 +151,30 @@ func hasMsg(lines []map[string]any, msg string) bool {
 		}
 	}
 	return false
+}
+
+// TestNewLogger: text and JSON both carry request_id from the context,
+// whether the engine's correlation id or an agent call's flow id; a
+// logger given to EngineMain is wrapped once; a bad format or level is
+// an error naming the flag.
+func TestNewLogger(t *testing.T) {
+	var b syncBuffer
+	l, err := app.NewLogger(&b, "text", "debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.With("host", "local").InfoContext(engine.WithCorrelation(context.Background(), "c-1"), "one")
+	app.WithRequestID(l).DebugContext(agent.WithFlowID(context.Background(), "f-2"), "two")
+	l.Info("three")
+	out := b.String()
+	if !strings.Contains(out, "msg=one host=local request_id=c-1") || !strings.Contains(out, "msg=two request_id=f-2") ||
+		strings.Count(out, "request_id") != 2 {
+		t.Fatalf("text log:\n%s", out)
+	}
+	if _, err := app.NewLogger(&b, "xml", "info"); err == nil || !strings.Contains(err.Error(), "--log-format") {
+		t.Fatalf("format xml: %v", err)
+	}
+	if _, err := app.NewLogger(&b, "json", "loud"); err == nil || !strings.Contains(err.Error(), "--log-level") {
+		t.Fatalf("level loud: %v", err)
+	}
 }
