@@ -44,9 +44,9 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return slog.New(requestIDHandler{h}), nil
 }
 
-// WithRequestID returns l, or l with its handler made to add request_id
-// when l already does not: EngineMain and AgentMain apply it to any logger
-// they are given (a test's too).
+// WithRequestID returns l with a handler that adds request_id (l itself if
+// its handler already does): EngineMain and AgentMain apply it to any
+// logger they are given, a test's too.
 func WithRequestID(l *slog.Logger) *slog.Logger {
 	if _, ok := l.Handler().(requestIDHandler); ok {
 		return l

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,4 +76,37 @@ func TestSystemdUnit(t *testing.T) {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// TestSystemdAnalyzeVerify runs systemd-analyze verify on both units,
+// where systemd is installed, with their ExecStart pointed at binaries
+// built from this tree (verify wants them to exist).
+func TestSystemdAnalyzeVerify(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	if testing.Short() {
+		t.Skip("builds both binaries")
+	}
+	dir := t.TempDir()
+	var units []string
+	for _, name := range []string{"vwire-engine", "vwire-agent"} {
+		bin := filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", bin, "../"+name).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", name, err, out)
+		}
+		unit, err := os.ReadFile("../../deploy/systemd/" + name + ".service")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name+".service")
+		if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/"+name, bin)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		units = append(units, path)
+	}
+	if out, err := exec.Command(analyze, append([]string{"verify"}, units...)...).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
 }
