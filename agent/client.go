@@ -158,7 +158,8 @@ func (c *Client) stream(ctx context.Context) (*stream, error) {
 // Errors are *RPCError (the agent answered), *TransportError (the request
 // never reached the agent: nothing was done) or *UnknownError (it may have
 // been carried out). The request carries ctx's deadline (or the client's
-// timeout, if sooner) and the operation id of WithOp.
+// timeout, if sooner), the operation id of WithOp and the flow id of
+// WithFlowID.
 func (c *Client) Call(ctx context.Context, method string, params, out any) (err error) {
 	if c.observe != nil {
 		start := time.Now()
@@ -173,7 +174,7 @@ func (c *Client) Call(ctx context.Context, method string, params, out any) (err 
 	id := c.nextID.Add(1)
 	dl, _ := ctx.Deadline()
 	body, _ := json.Marshal(request{JSONRPC: "2.0", ID: json.RawMessage(strconv.FormatInt(id, 10)), Method: method, Params: p,
-		Deadline: dl.UnixMilli(), Op: opOf(ctx)})
+		Deadline: dl.UnixMilli(), Op: opOf(ctx), FlowID: FlowID(ctx)})
 	st, err := c.stream(ctx)
 	if err != nil {
 		return &TransportError{err}

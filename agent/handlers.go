@@ -51,14 +51,14 @@ func (s *Server) certRequest(_ context.Context, _ NoParams) (CertRequestResult, 
 
 // certInstall serves the new certificate to the next connections; the open
 // ones (this one too) keep theirs.
-func (s *Server) certInstall(_ context.Context, p InstallCertParams) (MessageResult, *RPCError) {
+func (s *Server) certInstall(ctx context.Context, p InstallCertParams) (MessageResult, *RPCError) {
 	if s.identity == nil {
 		return MessageResult{}, &RPCError{Code: CodeUnexpected, Message: "this agent is not enrolled"}
 	}
 	if err := s.identity.Install([]byte(p.Certificate)); err != nil {
 		return MessageResult{}, rpcError(CodeUnexpected, err)
 	}
-	s.log.Info("certificate renewed")
+	s.log.InfoContext(ctx, "certificate renewed")
 	return MessageResult{Message: "Done"}, nil
 }
 

@@ -73,7 +73,7 @@ func (s *Server) setupNetworks(ctx context.Context, p ConfigureNetworksParams) (
 		if !errors.As(err, &refused) {
 			// The kernel failed half-way: put back what was.
 			if rerr := s.restore(snapshot(before, touched)); rerr != nil {
-				s.log.Error("setupNetworks: restoring the networks after a failure failed", "error", rerr)
+				s.log.ErrorContext(ctx, "setupNetworks: restoring the networks after a failure failed", "error", rerr)
 			}
 		}
 		return MessageResult{}, rpcError(CodeSetupNetworks, err)
@@ -92,14 +92,14 @@ func (s *Server) setupNetworks(ctx context.Context, p ConfigureNetworksParams) (
 		s.pending.gen++
 		gen := s.pending.gen
 		s.pending.timer = time.AfterFunc(timeout, func() { s.rollback(gen) })
-		s.log.Info("setupNetworks: waiting for the engine to confirm", "timeout", timeout)
+		s.log.InfoContext(ctx, "setupNetworks: waiting for the engine to confirm", "timeout", timeout)
 	}
 	return MessageResult{Message: "Done"}, nil
 }
 
 // setSafeNetworkConfig answers Host.setSafeNetworkConfig: the engine
 // reaches the host, what it changed is kept.
-func (s *Server) setSafeNetworkConfig(_ context.Context, _ NoParams) (MessageResult, *RPCError) {
+func (s *Server) setSafeNetworkConfig(ctx context.Context, _ NoParams) (MessageResult, *RPCError) {
 	if s.net == nil {
 		return MessageResult{}, noBridges()
 	}
@@ -108,7 +108,7 @@ func (s *Server) setSafeNetworkConfig(_ context.Context, _ NoParams) (MessageRes
 	if s.pending != nil {
 		s.pending.timer.Stop()
 		s.pending = nil
-		s.log.Info("setupNetworks: the engine confirmed the networks")
+		s.log.InfoContext(ctx, "setupNetworks: the engine confirmed the networks")
 	}
 	return MessageResult{Message: "Done"}, nil
 }

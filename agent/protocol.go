@@ -109,6 +109,8 @@ type request struct {
 	// members: see outcome.go.
 	Deadline int64  `json:"deadline,omitempty"`
 	Op       string `json:"op,omitempty"`
+	// FlowID is the engine's request id the call serves (flow.go).
+	FlowID string `json:"flow_id,omitempty"`
 }
 
 type response struct {

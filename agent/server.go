@@ -141,6 +141,9 @@ func (s *Server) handle(ctx context.Context, body []byte) response {
 	case len(req.Op) > maxOpID:
 		resp.ID = req.ID
 		resp.Error = &RPCError{Code: CodeInvalidRequest, Message: "Invalid Request: op longer than 64 bytes"}
+	case len(req.FlowID) > maxFlowID:
+		resp.ID = req.ID
+		resp.Error = &RPCError{Code: CodeInvalidRequest, Message: "Invalid Request: flow_id longer than 64 bytes"}
 	case req.Deadline != 0 && time.Now().UnixMilli() > req.Deadline:
 		// It waited too long on its way; its caller has given up on it.
 		resp.ID = req.ID
@@ -152,10 +155,17 @@ func (s *Server) handle(ctx context.Context, body []byte) response {
 		if req.Deadline != 0 {
 			m.deadline = time.UnixMilli(req.Deadline)
 		}
+		ctx = WithFlowID(ctx, req.FlowID)
 		resp.Result, resp.Error = s.call(context.WithValue(ctx, metaKey{}, m), req.Method, req.Params)
+		// The engine's polls are debug; a call that serves a request (it
+		// has a flow id: a user's change) is logged at info, with the
+		// request's id (the log handler reads it from ctx).
 		lvl := slog.LevelDebug
-		if resp.Error != nil {
+		switch {
+		case resp.Error != nil:
 			lvl = slog.LevelWarn
+		case req.FlowID != "":
+			lvl = slog.LevelInfo
 		}
 		took := time.Since(start)
 		s.log.Log(ctx, lvl, "rpc", "method", req.Method, "duration", took, "error", errText(resp.Error))

@@ -46,6 +46,9 @@ type EngineMain struct {
 	PollInterval time.Duration
 	HostTimeout  time.Duration
 	Logger       *slog.Logger
+	// HostLogger is the embedded host's agent's (default: Logger with
+	// host=local); a test gives it a buffer of its own.
+	HostLogger *slog.Logger
 	// Out receives the one-time generated admin password.
 	Out io.Writer
 	// Limits are the API server's timeouts and connection limit (and the
@@ -103,6 +106,8 @@ type EngineMain struct {
 	wg       sync.WaitGroup
 
 	metricsSrv *metricsServer
+	// unlockData releases the SQLite database's lock (sqlstore.LockSQLite).
+	unlockData func()
 }
 
 // Start opens the database, bootstraps it, starts the embedded host and the
@@ -111,6 +116,7 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	if m.Logger == nil {
 		m.Logger = slog.Default()
 	}
+	m.Logger = WithRequestID(m.Logger)
 	if m.Out == nil {
 		m.Out = os.Stdout
 	}
@@ -139,7 +145,15 @@ func (m *EngineMain) Start(ctx context.Context) error {
 		dial.Embedded = m.pipe.Dial
 	}
 	var err error
+	if m.DB == "" {
+		// Held while the engine runs, so that vwire-engine restore refuses
+		// to replace the database under it.
+		if m.unlockData, err = sqlstore.LockSQLite(filepath.Join(m.DataDir, SQLiteFile)); err != nil {
+			return err
+		}
+	}
 	if m.store, err = OpenStore(ctx, m.DB, m.DataDir, m.DBMaxConns); err != nil {
+		m.Close()
 		return err
 	}
 	m.Engine = engine.New(m.store, engine.Options{Logger: m.Logger, PollInterval: m.PollInterval, HostTimeout: m.HostTimeout,
@@ -212,6 +226,9 @@ func (m *EngineMain) Start(ctx context.Context) error {
 	return nil
 }
 
+// SQLiteFile is the embedded database's file in the data directory.
+const SQLiteFile = "vwire.db"
+
 // OpenStore opens (and migrates) the engine's database: PostgreSQL when url
 // is set, else SQLite in dataDir.
 //
@@ -223,7 +240,7 @@ func OpenStore(ctx context.Context, url, dataDir string, maxConns int) (*sqlstor
 	if url != "" {
 		db, err = sqlstore.OpenPostgres(ctx, url, sqlstore.PoolSizes{Total: maxConns})
 	} else {
-		db, err = sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "vwire.db"))
+		db, err = sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, SQLiteFile))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -238,7 +255,11 @@ func OpenStore(ctx context.Context, url, dataDir string, maxConns int) (*sqlstor
 func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 	m.Sim = sim.New()
 	m.HostNet = hostnet.NewSim(hostnet.SimOptions{Bridges: m.Sim})
-	as := agent.NewServer(m.Metrics.Hypervisor(m.Sim), agent.Options{Logger: m.Logger.With("host", "local"), HostNet: m.HostNet, Observe: m.Metrics.Verb})
+	hl := m.HostLogger
+	if hl == nil {
+		hl = m.Logger.With("host", "local")
+	}
+	as := agent.NewServer(m.Metrics.Hypervisor(m.Sim), agent.Options{Logger: WithRequestID(hl), HostNet: m.HostNet, Observe: m.Metrics.Verb})
 	m.agentSrv = serve.Server(as, m.Limits)
 	m.agentSrv.RegisterOnShutdown(as.Close)
 	go m.agentSrv.Serve(serve.Listener(m.pipe, m.Limits.WithDefaults().MaxConns))
@@ -317,10 +338,15 @@ func (m *EngineMain) Close() error {
 	if m.pipe != nil {
 		m.pipe.Close()
 	}
+	var err error
 	if m.store != nil {
-		return m.store.Close()
+		err = m.store.Close()
 	}
-	return nil
+	if m.unlockData != nil {
+		m.unlockData()
+		m.unlockData = nil
+	}
+	return err
 }
 
 // AgentMain is the vwire-agent process.
@@ -461,6 +487,7 @@ func (m *AgentMain) Start() error {
 	if m.Logger == nil {
 		m.Logger = slog.Default()
 	}
+	m.Logger = WithRequestID(m.Logger)
 	var err error
 	if m.Identity == nil {
 		if m.Identity, err = m.identity(context.Background()); err != nil {

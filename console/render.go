@@ -99,7 +99,7 @@ func fix(err error) string {
 }
 
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.Error("console request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.log.ErrorContext(r.Context(), "console request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	http.Error(w, "Internal error: see the engine's log.", http.StatusInternalServerError)
 }
 

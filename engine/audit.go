@@ -145,6 +145,6 @@ func (e *Engine) writeEvent(ctx context.Context, ev *event) {
 	ctx, cancel := e.background(ctx)
 	defer cancel()
 	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return ev.write(tx) }); err != nil {
-		e.log.Error("cannot write audit event", "code", ev.t.code, "err", err)
+		e.log.ErrorContext(ctx, "cannot write audit event", "code", ev.t.code, "err", err)
 	}
 }

@@ -318,7 +318,7 @@ func (e *Engine) rehash(ctx context.Context, u *vwire.User, password string) {
 		return tx.UpdateUser(&fresh)
 	})
 	if err != nil {
-		e.log.Warn("cannot upgrade a password hash", "user", u.Name+"@"+u.Domain, "err", err)
+		e.log.WarnContext(ctx, "cannot upgrade a password hash", "user", u.Name+"@"+u.Domain, "err", err)
 		return
 	}
 	*u = fresh
@@ -330,7 +330,7 @@ func (e *Engine) loginFailed(ctx context.Context, userKey, src, login string) {
 	if !locked {
 		return
 	}
-	e.log.Warn("login throttled", "user", truncate(login, 64), "source", src, "failures", l.failures, "delay", l.delay)
+	e.log.WarnContext(ctx, "login throttled", "user", truncate(login, 64), "source", src, "failures", l.failures, "delay", l.delay)
 	ev := newEvent(ctx, evLoginLocked, "SourceIP", src, "Failures", strconv.Itoa(l.failures),
 		"Delay", l.delay.String())
 	ev.ev.UserName = truncate(login, 255)
@@ -428,7 +428,7 @@ func (e *Engine) tokenUser(ctx context.Context, token string, kind vwire.TokenKi
 		if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.TouchToken(hash, now) }); err != nil {
 			// The request may go on: the token was valid. It only risks
 			// idling out sooner than it should.
-			e.log.Warn("cannot record a token's use", "err", err)
+			e.log.WarnContext(ctx, "cannot record a token's use", "err", err)
 		}
 	}
 	return u, nil

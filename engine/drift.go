@@ -171,7 +171,7 @@ func (e *Engine) enforceDrift(ctx context.Context, h *vwire.Host, vms []*vwire.V
 			policy = map[string]vwire.DriftPolicy{}
 			var cls []*vwire.Cluster
 			if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cls, err = tx.Clusters(vwire.ClusterFilter{}); return }); err != nil {
-				e.log.Warn("cannot read the clusters' drift policies", "err", err)
+				e.log.WarnContext(ctx, "cannot read the clusters' drift policies", "err", err)
 				return
 			}
 			for _, c := range cls {
@@ -182,7 +182,7 @@ func (e *Engine) enforceDrift(ctx context.Context, h *vwire.Host, vms []*vwire.V
 			continue
 		}
 		if err := e.repairDrift(ctx, h, vm, nicsOf[vm.ID], st); err != nil {
-			e.log.Warn("cannot repair drift", "vm", vm.Name, "host", h.Name, "err", err)
+			e.log.WarnContext(ctx, "cannot repair drift", "vm", vm.Name, "host", h.Name, "err", err)
 		}
 	}
 }
@@ -257,7 +257,7 @@ func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM,
 		}
 		obs, err := e.repairNIC(ctx, hc, c, cur, live[n.Alias()])
 		if err != nil {
-			e.log.Warn("cannot repair a drifted vNIC", "vm", c.vm.Name, "nic", n.Name, "host", c.host.Name, "err", err)
+			e.log.WarnContext(ctx, "cannot repair a drifted vNIC", "vm", c.vm.Name, "nic", n.Name, "host", c.host.Name, "err", err)
 			// A repair that keeps failing is tried at every poll, but its
 			// event, like the drift's, is written when the drift appears.
 			if i := slices.IndexFunc(before, func(b *vwire.NIC) bool { return b.ID == n.ID }); i < 0 || !sameObserved(before[i].Observed, cur.Observed) {
@@ -273,7 +273,7 @@ func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM,
 		err := hc.HotunplugNIC(hctx, c.vm.ID, HostDevice{Alias: d.Alias, MAC: d.MAC})
 		cancel()
 		if err != nil {
-			e.log.Warn("cannot unplug a device unknown to the engine", "vm", c.vm.Name, "device", d.Alias, "host", c.host.Name, "err", err)
+			e.log.WarnContext(ctx, "cannot unplug a device unknown to the engine", "vm", c.vm.Name, "device", d.Alias, "host", c.host.Name, "err", err)
 			continue
 		}
 		unplugged = append(unplugged, d)

@@ -201,6 +201,13 @@ func correlationOf(ctx context.Context) string {
 	return s
 }
 
+// CorrelationID is the correlation id of the request ctx serves ("" for
+// the engine's own work): the port's adapter sends it with each host call
+// as the call's flow id, and the binaries' log handler writes it as
+// request_id, so that one change can be followed from the REST request
+// through the engine's log into the agent's.
+func CorrelationID(ctx context.Context) string { return correlationOf(ctx) }
+
 // undo is a stack of compensations (Incus' revert): each step registers its
 // inverse, and if a later step fails they all run, newest first.
 type undo struct{ fns []func() }

@@ -85,7 +85,7 @@ func (e *Engine) EnrollHost(ctx context.Context, token string, csrPEM []byte) (h
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %w", ErrEnrolmentRefused, err)
 	}
-	e.log.Info("host enrolled", "host", hostID)
+	e.log.InfoContext(ctx, "host enrolled", "host", hostID)
 	return hostID, certPEM, nil
 }
 
@@ -125,7 +125,7 @@ func (e *Engine) RenewHostCertificate(ctx context.Context, hostID string) (*vwir
 	if err := r.InstallCertificate(hctx, cert); err != nil {
 		return nil, hostError(generic, h, err)
 	}
-	e.log.Info("host certificate renewed", "host", h.Name)
+	e.log.InfoContext(ctx, "host certificate renewed", "host", h.Name)
 	return h, nil
 }
 

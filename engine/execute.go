@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"vwire.dev/vwire"
 )
@@ -73,8 +74,17 @@ func (e *Engine) applyNIC(ctx context.Context, c *vmCtx, f inFlight, p hostPlan,
 		}
 	})
 	hctx, hcancel := e.hostCtx(ctx, f, p.hold)
+	start := time.Now()
 	obs, err := executors[p.action](e, ctx, hctx, c, &p, &u)
 	hcancel()
+	// One line per host action of a change, as oVirt's engine.log has one
+	// per command: with the request's id (the log handler adds it from
+	// ctx), it ties the REST request to the agent's log of the same call.
+	attrs := []any{"action", p.action.String(), "vm", c.vm.Name, "nic", n.Name, "host", c.host.Name, "op", f.p.OpID, "duration", time.Since(start)}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	e.log.InfoContext(ctx, "vNIC host action", attrs...)
 	if isUnknown(err) {
 		u.success() // the reservation stays with the change until it is settled
 		if applied, err := e.unknownOutcome(ctx, f, c.host, p.generic, err); !applied {
@@ -120,7 +130,7 @@ func (e *Engine) abort(ctx context.Context, vmID string, fn func(tx vwire.Tx) er
 		return nil
 	})
 	if err != nil {
-		e.log.Error("cannot record the end of a failed change; the poller settles it once it is older than any operation", "vm", vmID, "err", err)
+		e.log.ErrorContext(ctx, "cannot record the end of a failed change; the poller settles it once it is older than any operation", "vm", vmID, "err", err)
 	}
 }
 
@@ -132,7 +142,7 @@ func (e *Engine) revertHost(ctx context.Context, c *vmCtx, what string, fn func(
 	ctx, cancel := e.background(ctx)
 	defer cancel()
 	if err := fn(ctx, e.client(c.host)); err != nil {
-		e.log.Error("cannot revert a host change the database refused; it stays in flight to be settled",
+		e.log.ErrorContext(ctx, "cannot revert a host change the database refused; it stays in flight to be settled",
 			"vm", c.vm.ID, "host", c.host.Name, "revert", what, "err", err)
 		c.dirty = true
 		e.markUnknown(ctx, c.vm.ID, err)
@@ -146,6 +156,6 @@ func (e *Engine) markUnknown(ctx context.Context, vmID string, cause error) {
 	ctx, cancel := e.background(ctx)
 	defer cancel()
 	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.MarkPendingUnknown(vmID) }); err != nil {
-		e.log.Error("cannot mark a change in flight unknown", "vm", vmID, "cause", cause, "err", err)
+		e.log.ErrorContext(ctx, "cannot mark a change in flight unknown", "vm", vmID, "cause", cause, "err", err)
 	}
 }

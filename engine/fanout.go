@@ -42,7 +42,7 @@ func (e *Engine) fanOut(ctx context.Context, op vwire.Op, profileIDs []string) {
 	defer cancel()
 	targets, err := e.fanOutTargets(ctx, profileIDs)
 	if err != nil {
-		e.log.Warn("cannot list the vNICs a profile change reaches", "err", err)
+		e.log.WarnContext(ctx, "cannot list the vNICs a profile change reaches", "err", err)
 		return
 	}
 	vmIDs := make([]string, 0, len(targets))
@@ -58,7 +58,7 @@ func (e *Engine) fanOut(ctx context.Context, op vwire.Op, profileIDs []string) {
 			defer wg.Done()
 			for id := range work {
 				if err := e.applyProfiles(ctx, op, id, targets[id], false); err != nil {
-					e.log.Warn("cannot apply a profile change to a VM", "vm", id, "err", err)
+					e.log.WarnContext(ctx, "cannot apply a profile change to a VM", "vm", id, "err", err)
 				}
 			}
 		}()
@@ -239,6 +239,6 @@ func (e *Engine) applyFilterParams(ctx context.Context, op vwire.Op, vmID, nicID
 	ctx, cancel := e.detach(ctx)
 	defer cancel()
 	if err := e.applyProfiles(ctx, op, vmID, map[string]bool{nicID: true}, true); err != nil {
-		e.log.Warn("cannot apply filter parameters to a running vNIC", "vm", vmID, "nic", nicID, "err", err)
+		e.log.WarnContext(ctx, "cannot apply filter parameters to a running vNIC", "vm", vmID, "nic", nicID, "err", err)
 	}
 }

@@ -416,7 +416,7 @@ func (e *Engine) pushOverlays(ctx context.Context, from string, networkIDs []str
 	for _, nid := range networkIDs {
 		var as []*vwire.NetworkAttachment
 		if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { as, err = tx.NetworkAttachments("", nid); return }); err != nil {
-			e.log.Warn("cannot list overlay hosts", "network", nid, "err", err)
+			e.log.WarnContext(ctx, "cannot list overlay hosts", "network", nid, "err", err)
 			continue
 		}
 		for _, a := range as {
@@ -539,7 +539,7 @@ func (e *Engine) realiseNetwork(ctx context.Context, n *vwire.Network) {
 			step := &vwire.JobStep{ID: uuid.NewString(), JobID: job.ID, Number: i + 1, Type: vwire.StepExecuting,
 				Description: desc, Status: status, Start: start, End: e.now()}
 			if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.CreateJobStep(step) }); err != nil {
-				e.log.Warn("cannot record a job step", "job", job.ID, "err", err)
+				e.log.WarnContext(ctx, "cannot record a job step", "job", job.ID, "err", err)
 			}
 		}
 	}
@@ -549,7 +549,7 @@ func (e *Engine) realiseNetwork(ctx context.Context, n *vwire.Network) {
 	}
 	if jerr == nil {
 		if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.EndJob(job.ID, status, e.now()) }); err != nil {
-			e.log.Warn("cannot end a job", "job", job.ID, "err", err)
+			e.log.WarnContext(ctx, "cannot end a job", "job", job.ID, "err", err)
 		}
 	}
 	e.writeEvent(ctx, newEvent(ctx, evNetworkRealised, "NetworkName", n.Name, "Count", strconv.Itoa(len(as)), "Failures", fails))

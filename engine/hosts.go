@@ -276,7 +276,7 @@ func (e *Engine) leaseTTL() time.Duration { return 3 * e.pollInterval }
 func (e *Engine) pollLeased(ctx context.Context) {
 	var hosts []*vwire.Host
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(vwire.HostFilter{}); return }); err != nil {
-		e.log.Warn("cannot list hosts to poll", "err", err)
+		e.log.WarnContext(ctx, "cannot list hosts to poll", "err", err)
 		return
 	}
 	var wg sync.WaitGroup
@@ -323,7 +323,7 @@ func (e *Engine) holdLease(ctx context.Context, hostID string) bool {
 func (e *Engine) PollAll(ctx context.Context) {
 	var hosts []*vwire.Host
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { hosts, err = tx.Hosts(vwire.HostFilter{}); return }); err != nil {
-		e.log.Warn("cannot list hosts to poll", "err", err)
+		e.log.WarnContext(ctx, "cannot list hosts to poll", "err", err)
 		return
 	}
 	var wg sync.WaitGroup
@@ -424,7 +424,7 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 			return nil
 		})
 		if uerr != nil {
-			e.log.Warn("cannot record host poll", "host", h.Name, "err", uerr)
+			e.log.WarnContext(ctx, "cannot record host poll", "host", h.Name, "err", uerr)
 		}
 	}
 	if reached {
@@ -539,7 +539,7 @@ func (e *Engine) absorbReport(ctx context.Context, h *vwire.Host, caps HostCaps)
 		}
 		return tx.SetHostReport(h.ID, r)
 	}); err != nil {
-		e.log.Warn("cannot record host networks", "host", h.Name, "err", err)
+		e.log.WarnContext(ctx, "cannot record host networks", "host", h.Name, "err", err)
 		return nil
 	}
 	return moved
@@ -736,7 +736,7 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, by
 		return err
 	})
 	if err != nil {
-		e.log.Warn("cannot record VM stats", "vm", seen.ID, "err", err)
+		e.log.WarnContext(ctx, "cannot record VM stats", "vm", seen.ID, "err", err)
 	} else if drifts > 0 {
 		e.obs.Drift(drifts, 0)
 	}

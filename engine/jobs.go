@@ -176,7 +176,7 @@ func (e *Engine) FinishJob(ctx context.Context, jobID string, opErr error) {
 		return tx.EndJob(jobID, status, now)
 	})
 	if err != nil {
-		e.log.Error("cannot end a job", "job", jobID, "err", err)
+		e.log.ErrorContext(ctx, "cannot end a job", "job", jobID, "err", err)
 	}
 }
 

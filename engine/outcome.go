@@ -186,7 +186,7 @@ func (e *Engine) unknownOutcome(ctx context.Context, f inFlight, h *vwire.Host, 
 		return false, vwire.New(vwire.MsgHostNotApplied, "generic", generic, "host", h.Name, "cause", cause.Error()).Wrap(cause)
 	}
 	e.markUnknown(ctx, f.p.VMID, cause)
-	e.log.Warn("outcome of a host call unknown; it will be settled", "vm", f.p.VMID, "host", h.Name, "err", cause, "settle", serr)
+	e.log.WarnContext(ctx, "outcome of a host call unknown; it will be settled", "vm", f.p.VMID, "host", h.Name, "err", cause, "settle", serr)
 	return false, vwire.New(vwire.MsgHostOutcomeUnknown, "generic", generic, "host", h.Name, "cause", cause.Error()).Wrap(cause)
 }
 
@@ -281,7 +281,7 @@ func (e *Engine) settleLocked(ctx context.Context, p vwire.Pending) (applied boo
 		return false, err
 	}
 	e.obs.Change(in.Kind, OutcomeSettled)
-	e.log.Warn("settled a change with an unknown outcome", "vm", vm.Name, "change", in.subject(), "applied", applied)
+	e.log.WarnContext(ctx, "settled a change with an unknown outcome", "vm", vm.Name, "change", in.subject(), "applied", applied)
 	return applied, nil
 }
 

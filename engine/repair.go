@@ -24,7 +24,7 @@ func (e *Engine) beat(ctx context.Context) {
 		return // recent enough: an unchanged fleet costs no write
 	}
 	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.Heartbeat(e.id, now) }); err != nil {
-		e.log.Warn("cannot record the engine's heartbeat", "err", err)
+		e.log.WarnContext(ctx, "cannot record the engine's heartbeat", "err", err)
 		return
 	}
 	e.lastBeat.Store(now.UnixMilli())
@@ -45,7 +45,7 @@ func (e *Engine) repairStale(ctx context.Context, h *vwire.Host) {
 	}
 	for _, p := range stale {
 		if err := e.repairVM(ctx, p); err != nil {
-			e.log.Error("cannot settle an interrupted change yet", "vm", p.VMID, "host", h.Name, "err", err)
+			e.log.ErrorContext(ctx, "cannot settle an interrupted change yet", "vm", p.VMID, "host", h.Name, "err", err)
 		}
 	}
 }
@@ -130,7 +130,7 @@ func (e *Engine) repairLocked(ctx context.Context, p vwire.Pending) error {
 			keep = n.MAC
 		}
 	}
-	e.log.Warn("repaired a change its engine left unfinished", "vm", vm.Name, "engine", p.EngineID)
+	e.log.WarnContext(ctx, "repaired a change its engine left unfinished", "vm", vm.Name, "engine", p.EngineID)
 	return e.store.Update(ctx, func(tx vwire.Tx) error {
 		if p.NICID != "" {
 			if err := tx.ReleaseStrayLeases(p.NICID, keep); err != nil {

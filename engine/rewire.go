@@ -336,7 +336,7 @@ func (e *Engine) runRewire(ctx context.Context, job *vwire.Job, run *rewireRun, 
 			"Skipped", strconv.Itoa(skipped)).write(tx)
 	})
 	if err != nil {
-		e.log.Error("cannot end a rewire job", "job", job.ID, "err", err)
+		e.log.ErrorContext(ctx, "cannot end a rewire job", "job", job.ID, "err", err)
 	}
 }
 
@@ -419,7 +419,7 @@ func (e *Engine) writeStep(ctx context.Context, st *vwire.JobStep) {
 	defer cancel()
 	err := e.store.Update(bctx, func(tx vwire.Tx) error { return tx.(vwire.JobStepUpdater).UpdateJobStep(st) })
 	if err != nil {
-		e.log.Error("cannot record a rewire step", "job", st.JobID, "step", st.ID, "err", err)
+		e.log.ErrorContext(ctx, "cannot record a rewire step", "job", st.JobID, "step", st.ID, "err", err)
 	}
 }
 

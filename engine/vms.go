@@ -485,7 +485,7 @@ func (e *Engine) restoreDown(ctx context.Context, vm *vwire.VM, ev *event) {
 		return ev.vm(vm).write(tx)
 	})
 	if err != nil {
-		e.log.Error("cannot mark VM down after a failed start", "vm", vm.ID, "err", err)
+		e.log.ErrorContext(ctx, "cannot mark VM down after a failed start", "vm", vm.ID, "err", err)
 	}
 }
 

@@ -70,7 +70,7 @@ func (s *Server) hostEnroll(w http.ResponseWriter, r *http.Request) {
 	hostID, cert, err := s.eng.EnrollHost(r.Context(), in.Token, []byte(in.CSR))
 	switch {
 	case errors.Is(err, engine.ErrEnrolmentRefused), errors.Is(err, engine.ErrNoCA):
-		s.log.Warn("host enrolment refused", "remote", r.RemoteAddr, "err", err)
+		s.log.WarnContext(r.Context(), "host enrolment refused", "remote", r.RemoteAddr, "err", err)
 		q.fault(vwire.New(vwire.MsgBadRequest, "detail", err.Error()), false)
 		return
 	case err != nil:

@@ -124,7 +124,9 @@ func (q *request) write(code int, n *node) {
 func (q *request) fault(err error, action bool) {
 	code, reason, detail := faultOf(err)
 	if code >= 500 {
-		slog.Error("request failed", "method", q.r.Method, "path", q.r.URL.Path, "err", err)
+		// The default logger: the binaries set it to theirs, whose handler
+		// adds the request's id from the context.
+		slog.ErrorContext(q.ctx(), "request failed", "method", q.r.Method, "path", q.r.URL.Path, "err", err)
 	}
 	if code == http.StatusUnauthorized {
 		q.w.Header().Set("WWW-Authenticate", `Basic realm="RESTAPI"`)
@@ -272,7 +274,7 @@ func (s *Server) api(pattern string, h handler, isAction bool) {
 		}
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("panic in handler", "path", r.URL.Path, "panic", p)
+				s.log.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path, "panic", p)
 				q.fault(vwire.New(vwire.MsgInternal), isAction)
 			}
 		}()

@@ -1,8 +1,9 @@
 // Package engineport adapts the agent's JSON-RPC client to the engine's port
 // to a host (engine.HostClient): it maps the engine's device, update and VM
 // types to VDSM's wire types and back, sends the engine's operation id
-// (engine.OpID) with each call, and classifies the client's errors into the
-// engine's (engine.HostError). It imports engine and agent; the engine
+// (engine.OpID) and the request's correlation id (engine.CorrelationID, as
+// the call's flow id) with each call, and classifies the client's errors
+// into the engine's (engine.HostError). It imports engine and agent; the engine
 // imports neither, and the binary's wiring (app) injects Dial.
 package engineport
 
@@ -85,8 +86,10 @@ func New(c *agent.Client) *Client { return &Client{c} }
 // Close ends the client's connection.
 func (c *Client) Close() error { return c.c.Close() }
 
-// ctx passes the engine's operation id on to the agent client.
+// ctx passes the engine's operation id and the request's correlation id
+// (as the call's flow id) on to the agent client.
 func ctx(ctx context.Context) context.Context {
+	ctx = agent.WithFlowID(ctx, engine.CorrelationID(ctx))
 	if op := engine.OpID(ctx); op != "" {
 		return agent.WithOp(ctx, op)
 	}

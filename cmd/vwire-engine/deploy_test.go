@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// unitFile reads a systemd unit as INI: section → key → values (a key
+// may repeat). Continuation lines are not used in vwire's units.
+func unitFile(t *testing.T, path string) map[string]map[string][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]map[string][]string{}
+	section := ""
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case line[0] == '[' && line[len(line)-1] == ']':
+			section = line[1 : len(line)-1]
+			out[section] = map[string][]string{}
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || section == "" || strings.HasSuffix(line, `\`) {
+				t.Fatalf("%s:%d: not a key=value in a section: %q", path, n, line)
+			}
+			out[section][k] = append(out[section][k], v)
+		}
+	}
+	return out
+}
+
+// TestSystemdUnit: deploy/systemd/vwire-engine.service starts this binary
+// with flags it has and the configuration file deploy/ has an example of,
+// keeps its state in its StateDirectory, and keeps the hardening the
+// README promises. (systemd-analyze verify checks the rest where systemd
+// is installed.)
+func TestSystemdUnit(t *testing.T) {
+	u := unitFile(t, "../../deploy/systemd/vwire-engine.service")
+	s := u["Service"]
+	exec := strings.Fields(strings.Join(s["ExecStart"], ""))
+	if len(exec) == 0 || filepath.Base(exec[0]) != "vwire-engine" {
+		t.Fatalf("ExecStart %v does not run vwire-engine", exec)
+	}
+	fs := flag.NewFlagSet("vwire-engine", flag.ContinueOnError)
+	engineFlags(fs)
+	if err := fs.Parse(exec[1:]); err != nil || fs.NArg() != 0 {
+		t.Fatalf("ExecStart's arguments %v: %v %v", exec[1:], err, fs.Args())
+	}
+	cfg := fs.Lookup("config").Value.String()
+	if cfg == "" || !exists("../../deploy/"+filepath.Base(cfg)) {
+		t.Fatalf("ExecStart's --config %q has no example in deploy/", cfg)
+	}
+	want := map[string]string{"Type": "simple", "User": "vwire", "StateDirectory": "vwire", "Restart": "on-failure",
+		"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ReadWritePaths": "/var/lib/vwire", "CapabilityBoundingSet": ""}
+	for k, v := range want {
+		if got := s[k]; len(got) != 1 || got[0] != v {
+			t.Errorf("%s=%v, want %q", k, got, v)
+		}
+	}
+	if got := u["Install"]["WantedBy"]; len(got) != 1 || got[0] != "multi-user.target" {
+		t.Errorf("WantedBy=%v", got)
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// TestSystemdAnalyzeVerify runs systemd-analyze verify on both units,
+// where systemd is installed, with their ExecStart pointed at binaries
+// built from this tree (verify wants them to exist).
+func TestSystemdAnalyzeVerify(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze is not installed")
+	}
+	if testing.Short() {
+		t.Skip("builds both binaries")
+	}
+	dir := t.TempDir()
+	var units []string
+	for _, name := range []string{"vwire-engine", "vwire-agent"} {
+		bin := filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", bin, "../"+name).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", name, err, out)
+		}
+		unit, err := os.ReadFile("../../deploy/systemd/" + name + ".service")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name+".service")
+		if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/"+name, bin)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		units = append(units, path)
+	}
+	if out, err := exec.Command(analyze, append([]string{"verify"}, units...)...).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
