@@ -9,6 +9,31 @@ import (
 )
 
 // Store is the engine's database. Each use case runs in one transaction:
+// vmScopedKey marks a context VMScoped.
+type vmScopedKey struct{}
+
+// VMScoped marks ctx: its caller holds a VM's lock (Store.LockVM) and the
+// write transactions it runs with ctx change only that VM's own rows (the
+// VM, its vNICs, its change in flight, its jobs, events and MAC leases,
+// whose uniqueness the database's keys keep) after reading what they
+// check. The lock already orders such transactions on one VM across
+// engines, so a store may run them at a weaker isolation than its default:
+// on PostgreSQL, READ COMMITTED instead of SERIALIZABLE, whose predicate
+// locks on small hot tables (changes in flight, jobs) made transactions of
+// different VMs fail one another (three retries per link flip with three
+// engines). Cross-object rules the transaction checks (a profile still in
+// the VM's cluster) are then as of its reads, as in oVirt; what must never
+// break is a database constraint (foreign keys, unique keys).
+func VMScoped(ctx context.Context) context.Context {
+	return context.WithValue(ctx, vmScopedKey{}, true)
+}
+
+// IsVMScoped tells whether ctx was marked VMScoped.
+func IsVMScoped(ctx context.Context) bool {
+	v, _ := ctx.Value(vmScopedKey{}).(bool)
+	return v
+}
+
 // View for reads, Update for writes (the audit row goes in the same one).
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error

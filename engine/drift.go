@@ -231,6 +231,7 @@ func (e *Engine) repairDrift(ctx context.Context, h *vwire.Host, seen *vwire.VM,
 		return err
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	// The desired state as it is now, under the lock: a user's change that
 	// committed since the poll read the VM moved its generation, and one in
 	// flight is pending; either way the report is no basis for a repair.

@@ -107,6 +107,7 @@ func (e *Engine) applyProfiles(ctx context.Context, op vwire.Op, vmID string, id
 		return err
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	var c *vmCtx
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { c, err = loadVM(tx, vmID); return }); err != nil {
 		if vwire.ErrorCode(err) == vwire.ENOTFOUND {

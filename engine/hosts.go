@@ -691,6 +691,7 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, by
 		return
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	drifts := 0 // reported in the transaction, told once it commits
 	err = e.store.Update(ctx, func(tx vwire.Tx) error {
 		drifts = 0

@@ -302,6 +302,7 @@ func (e *Engine) AddNIC(ctx context.Context, vmID string, s NICSpec) (*vwire.NIC
 		return nil, err
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	ctx, cancel := e.detach(ctx)
 	defer cancel()
 	// One transaction checks the rules and either adds the vNIC (nothing to
@@ -440,6 +441,7 @@ func (e *Engine) updateNIC(ctx context.Context, op vwire.Op, vmID, nicID string,
 		return nil, err
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	ctx, cancel := e.detach(ctx)
 	defer cancel()
 	var c *vmCtx
@@ -581,6 +583,7 @@ func (e *Engine) RemoveNIC(ctx context.Context, vmID, nicID string) error {
 		return err
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	if err := e.settle(ctx, vmID); err != nil {
 		return err
 	}

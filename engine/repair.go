@@ -56,6 +56,7 @@ func (e *Engine) repairVM(ctx context.Context, p vwire.Pending) error {
 		return err
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	// Finished meanwhile, by its engine or another repair?
 	var cur *vwire.Pending
 	if err := e.store.View(ctx, func(tx vwire.Tx) (err error) { cur, err = tx.PendingOf(p.VMID); return }); err != nil || cur == nil || !cur.Equal(p) {

@@ -278,6 +278,7 @@ func (e *Engine) RemoveVM(ctx context.Context, id string) error {
 		return err
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	if err := e.settle(ctx, id); err != nil {
 		return err
 	}
@@ -347,6 +348,7 @@ func (e *Engine) StartVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, err
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	ctx, cancel := e.detach(ctx)
 	defer cancel()
 	if err := e.settle(ctx, id); err != nil {
@@ -543,6 +545,7 @@ func (e *Engine) StopVM(ctx context.Context, id string) (*vwire.VM, error) {
 		return nil, err
 	}
 	defer unlock()
+	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
 	ctx, cancel := e.detach(ctx)
 	defer cancel()
 	if err := e.settle(ctx, id); err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -171,18 +172,18 @@ func deployed(short bool, db string, engines, clients int) ([]row, error) {
 		c := apis[i%len(apis)]
 		vm, err := c.AddVM(bg, blankVM(fmt.Sprintf("d%04d", i), ovirtsdk4.NewClusterBuilder().Name("Default").MustBuild(), "Blank").MustBuild())
 		if err != nil {
-			return err
+			return fmt.Errorf("add VM: %w", err)
 		}
 		var ts []target
 		for _, n := range []string{"nic1", "nic2"} {
 			nic, err := c.AddNIC(bg, vm.MustId(), nicOn(n, profile))
 			if err != nil {
-				return err
+				return fmt.Errorf("add vNIC: %w", err)
 			}
 			ts = append(ts, target{vm: vm.MustId(), nic: nic.MustId()})
 		}
 		if _, err := c.StartVM(bg, vm.MustId()); err != nil {
-			return err
+			return fmt.Errorf("start VM: %w", err)
 		}
 		tmu.Lock()
 		targets = append(targets, ts...)
@@ -207,6 +208,8 @@ func deployed(short bool, db string, engines, clients int) ([]row, error) {
 	ctx, cancel := context.WithTimeout(bg, dur)
 	defer cancel()
 	var wg sync.WaitGroup
+	cpu0 := cpuByCommand()
+	self0 := cpuTime()
 	start := time.Now()
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
@@ -235,14 +238,38 @@ func deployed(short bool, db string, engines, clients int) ([]row, error) {
 	wg.Wait()
 	el := time.Since(start)
 	rate := float64(done.Load()) / el.Seconds()
+	cpu1, self1 := cpuByCommand(), cpuTime()
+	var cpuText []string
+	for _, name := range []string{"vwire-engine", "vwire-agent", "postgres"} {
+		cpuText = append(cpuText, fmt.Sprintf("%s %.0f µs", name, float64((cpu1[name]-cpu0[name]).Microseconds())/float64(max(done.Load(), 1))))
+	}
+	cpuText = append(cpuText, fmt.Sprintf("clients %.0f µs", float64((self1-self0).Microseconds())/float64(max(done.Load(), 1))))
+	if os.Getenv("VWIRE_BENCH_METRICS") != "" {
+		for i, u := range urls {
+			req, _ := http.NewRequest("GET", strings.TrimSuffix(u, "/ovirt-engine/api")+"/metrics", nil)
+			req.SetBasicAuth("admin@internal", "secret")
+			if res, err := hc.Do(req); err == nil {
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				for _, l := range strings.Split(string(b), "\n") {
+					if strings.HasPrefix(l, "vwire_db_") || strings.HasPrefix(l, "vwire_host_call_duration_seconds_sum") ||
+						strings.HasPrefix(l, "vwire_host_call_duration_seconds_count") || strings.Contains(l, "PUT /vms/{id}/nics/{nid}") && (strings.HasPrefix(l, "vwire_rest_request_duration_seconds_sum") || strings.HasPrefix(l, "vwire_rest_request_duration_seconds_count")) ||
+						strings.Contains(l, "_count{method=\"put\",route=\"PUT /vms/{id}/nics/{nid}\"") {
+						fmt.Fprintf(os.Stderr, "engine%d %s\n", i, l)
+					}
+				}
+			}
+		}
+	}
 	var errText []string
 	errs.Range(func(k, v any) bool {
 		errText = append(errText, fmt.Sprintf("%d× %s", v.(*atomic.Int64).Load(), k))
 		return true
 	})
 	sort.Strings(errText)
-	note := fmt.Sprintf("%d engines, 1 agent process, %d vNICs of %d running VMs (set up in %s), %s; %d errors",
-		engines, len(targets), vms, setup.Round(time.Second), settings, failed.Load())
+	note := fmt.Sprintf("%d engines, 1 agent process, %d vNICs of %d running VMs (set up in %s), %s; %d errors; CPU per update: %s (of %.1f s of 2 cores' %.0f s)",
+		engines, len(targets), vms, setup.Round(time.Second), settings, failed.Load(), strings.Join(cpuText, ", "),
+		totalCPU(cpu0, cpu1)+(self1-self0).Seconds(), 2*el.Seconds())
 	if len(errText) > 0 {
 		note += ": " + strings.Join(errText, "; ")
 	}
@@ -451,4 +478,41 @@ func pgbench(url string, clients int, dur time.Duration) (tps float64, note stri
 	tps, _ = strconv.ParseFloat(string(m[1]), 64)
 	psql("DROP DATABASE IF EXISTS vwire_pgbench")
 	return tps, fmt.Sprintf("%d clients, scale 10, %s s", c, secs), nil
+}
+
+// cpuByCommand sums the CPU time (user and system) of this machine's
+// processes by command name, from /proc: the engines, the agent and
+// PostgreSQL's backends are separate processes.
+func cpuByCommand() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid … utime(14) stime(15): comm may hold spaces.
+		open, close := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+		if open < 0 || close < open {
+			continue
+		}
+		comm := string(b[open+1 : close])
+		fields := strings.Fields(string(b[close+2:]))
+		if len(fields) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(fields[11], 10, 64)
+		st, _ := strconv.ParseInt(fields[12], 10, 64)
+		// Clock ticks: 100 per second on Linux.
+		out[comm] += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
+}
+
+func totalCPU(a, b map[string]time.Duration) float64 {
+	var t time.Duration
+	for _, n := range []string{"vwire-engine", "vwire-agent", "postgres"} {
+		t += b[n] - a[n]
+	}
+	return t.Seconds()
 }

@@ -118,7 +118,11 @@ func (t *Tx) AllocateMAC(p *vwire.MACPool, nicID string) (vwire.MAC, error) {
 // cost one search.
 func (t *Tx) AllocateMACs(p *vwire.MACPool, nicIDs []string) ([]vwire.MAC, error) {
 	var cursor int64
-	if err := t.row((`SELECT next_mac FROM mac_pools WHERE id = ?`), p.ID).Scan(&cursor); err != nil {
+	// The pool's row is locked (PostgreSQL): allocations in one pool take
+	// turns, so that two of them never pick the same free MAC, whatever
+	// the isolation (a VM-scoped write runs READ COMMITTED, where the second
+	// reads the cursor the first moved once it commits).
+	if err := t.row(`SELECT next_mac FROM mac_pools WHERE id = ?`+t.db.d.forUpdate(), p.ID).Scan(&cursor); err != nil {
 		return nil, t.db.translate(err)
 	}
 	var macs []vwire.MAC

@@ -56,6 +56,7 @@ func pgCode(err error) string {
 
 func (postgresDialect) uniqueViolation(err error) bool { return pgCode(err) == pgUniqueViolation }
 func (postgresDialect) fkViolation(err error) bool     { return pgCode(err) == pgForeignKeyViolation }
+func (postgresDialect) forUpdate() string { return " FOR UPDATE" }
 func (postgresDialect) outOfConnections(err error) bool {
 	c := pgCode(err)
 	return c == pgTooManyConnections || c == pgCannotConnectNow
@@ -99,6 +100,16 @@ func autoBudget(ctx context.Context, db *sql.DB) (int, error) {
 	return min(max((maxConns-reserved)/4, minBudget), maxBudget), nil
 }
 
+// withParam adds a run-time parameter (a session default) to a connection
+// URL; pgx sends parameters it does not know to the server.
+func withParam(u, name, value string) string {
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + name + "=" + value
+}
+
 // OpenPostgres connects to PostgreSQL and applies the embedded migrations.
 // Write transactions run SERIALIZABLE and are retried when PostgreSQL
 // detects a conflict; a VM's lock is an advisory lock (pglocks.go). The
@@ -106,7 +117,7 @@ func autoBudget(ctx context.Context, db *sql.DB) (int, error) {
 // one within its deadline, and a server out of connections is a 503.
 func OpenPostgres(ctx context.Context, url string, sizes PoolSizes) (*DB, error) {
 	open := func(n int) (*sql.DB, error) {
-		db, err := sql.Open("pgx", url)
+		db, err := sql.Open("pgx", withParam(url, "enable_seqscan", "off"))
 		if err != nil {
 			return nil, err
 		}

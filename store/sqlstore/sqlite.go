@@ -31,6 +31,9 @@ func (sqliteDialect) uniqueViolation(err error) bool {
 	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
+// forUpdate: SQLite's write transactions run one at a time.
+func (sqliteDialect) forUpdate() string { return "" }
+
 // outOfConnections: SQLite is a file, not a server with a connection limit.
 func (sqliteDialect) outOfConnections(error) bool { return false }
 
