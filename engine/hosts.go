@@ -692,7 +692,7 @@ func (e *Engine) absorbVM(ctx context.Context, h *vwire.Host, seen *vwire.VM, by
 	}
 	defer unlock()
 	ctx = vwire.VMScoped(ctx) // the VM is locked: its writes may run READ COMMITTED
-	drifts := 0 // reported in the transaction, told once it commits
+	drifts := 0               // reported in the transaction, told once it commits
 	err = e.store.Update(ctx, func(tx vwire.Tx) error {
 		drifts = 0
 		vm, err := tx.VM(seen.ID)

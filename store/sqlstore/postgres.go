@@ -56,7 +56,7 @@ func pgCode(err error) string {
 
 func (postgresDialect) uniqueViolation(err error) bool { return pgCode(err) == pgUniqueViolation }
 func (postgresDialect) fkViolation(err error) bool     { return pgCode(err) == pgForeignKeyViolation }
-func (postgresDialect) forUpdate() string { return " FOR UPDATE" }
+func (postgresDialect) forUpdate() string              { return " FOR UPDATE" }
 func (postgresDialect) outOfConnections(err error) bool {
 	c := pgCode(err)
 	return c == pgTooManyConnections || c == pgCannotConnectNow
