@@ -439,7 +439,7 @@ type JobTx interface {
 	EndJob(id string, status JobStatus, at time.Time) error
 	Job(id string) (*Job, error)
 	Jobs(JobFilter) ([]*Job, error)
-	CreateJobStep(*JobStep) error
+	CreateJobStep(steps ...*JobStep) error
 	JobSteps(jobID string) ([]*JobStep, error)
 	// DeleteJobsEnded removes the jobs that ended with a status before a
 	// time (auto-cleared, as oVirt clears them).

@@ -84,16 +84,14 @@ func (e *Engine) openJob(tx vwire.Tx, in *intent, vmName string, now time.Time) 
 			return err
 		}
 	}
-	for i, s := range []*vwire.JobStep{
+	steps := []*vwire.JobStep{
 		{Type: vwire.StepValidating, Description: "Validating", Status: vwire.JobFinished, End: now},
 		{Type: vwire.StepExecuting, Description: "Executing on the host", Status: vwire.JobStarted},
-	} {
-		s.ID, s.JobID, s.Number, s.Start = uuid.NewString(), in.JobID, i+1, now
-		if err := tx.CreateJobStep(s); err != nil {
-			return err
-		}
 	}
-	return nil
+	for i, s := range steps {
+		s.ID, s.JobID, s.Number, s.Start = uuid.NewString(), in.JobID, i+1, now
+	}
+	return tx.CreateJobStep(steps...)
 }
 
 // sweepJobs clears ended jobs past their keeping time, at most once a minute.

@@ -31,7 +31,8 @@ func TestBackupWhileWriting(t *testing.T) {
 	defer db.Close()
 	// Each write sets two keys in one transaction: a consistent copy has
 	// both or neither.
-	var n atomic.Int64
+	// n numbers the writes as they start; committed counts those done.
+	var n, committed atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
@@ -55,10 +56,13 @@ func TestBackupWhileWriting(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				committed.Add(1)
 			}
 		}()
 	}
-	for n.Load() < 200 {
+	// 200 committed before the backup starts: a copy must hold them all
+	// (writes merely started may or may not be in it).
+	for committed.Load() < 200 {
 		time.Sleep(time.Millisecond)
 	}
 	backup := filepath.Join(dir, "backup.db")

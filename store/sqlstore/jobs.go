@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"database/sql"
+	"strings"
 	"time"
 
 	"vwire.dev/vwire"
@@ -29,6 +30,14 @@ func (t *Tx) CreateJob(j *vwire.Job) error {
 
 func (t *Tx) EndJob(id string, status vwire.JobStatus, at time.Time) error {
 	started := string(vwire.JobStarted)
+	if t.db.d.name() == "postgres" {
+		// One statement, one round trip: the steps' update as a
+		// data-modifying CTE of the job's (PostgreSQL runs both).
+		_, err := t.exec(`WITH s AS (UPDATE job_steps SET status = $1, end_time = $2 WHERE job_id = $3 AND status = $4)
+			UPDATE jobs SET status = $1, end_time = $2, last_updated = $2 WHERE id = $3 AND status = $4`,
+			string(status), millis(at), id, started)
+		return err
+	}
 	if _, err := t.exec(`UPDATE job_steps SET status = ?, end_time = ? WHERE job_id = ? AND status = ?`,
 		string(status), millis(at), id, started); err != nil {
 		return err
@@ -63,9 +72,18 @@ func scanStep(s interface{ Scan(...any) error }) (*vwire.JobStep, error) {
 	return &st, nil
 }
 
-func (t *Tx) CreateJobStep(s *vwire.JobStep) error {
-	_, err := t.exec(`INSERT INTO job_steps (`+stepCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, s.ID, s.JobID, s.Number, string(s.Type),
-		s.Description, string(s.Status), millis(s.Start), millis(s.End))
+// CreateJobStep inserts steps in one statement (a change opens two).
+func (t *Tx) CreateJobStep(steps ...*vwire.JobStep) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	q := `INSERT INTO job_steps (` + stepCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?)`, len(steps)-1)
+	args := make([]any, 0, 8*len(steps))
+	for _, s := range steps {
+		args = append(args, s.ID, s.JobID, s.Number, string(s.Type), s.Description, string(s.Status), millis(s.Start), millis(s.End))
+	}
+	_, err := t.exec(q, args...)
 	return err
 }
 

@@ -47,3 +47,38 @@ func testJobStepUpdate(t *testing.T, s vwire.Store) {
 		return nil
 	})
 }
+
+// testJobStepsAndEnd: several steps are written in one call, in order, and
+// ending the job ends its started steps and leaves finished ones alone.
+func testJobStepsAndEnd(t *testing.T, s vwire.Store) {
+	t0 := time.UnixMilli(1700000000000)
+	j := &vwire.Job{ID: uuid.NewString(), Description: "Updating", Status: vwire.JobStarted, Start: t0, LastUpdated: t0}
+	a := &vwire.JobStep{ID: uuid.NewString(), JobID: j.ID, Number: 1, Type: vwire.StepValidating, Description: "Validating", Status: vwire.JobFinished, Start: t0, End: t0}
+	b := &vwire.JobStep{ID: uuid.NewString(), JobID: j.ID, Number: 2, Type: vwire.StepExecuting, Description: "Executing", Status: vwire.JobStarted, Start: t0}
+	end := t0.Add(time.Second)
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateJob(j); err != nil {
+			return err
+		}
+		if err := tx.CreateJobStep(a, b); err != nil {
+			return err
+		}
+		return tx.EndJob(j.ID, vwire.JobFailed, end)
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		steps, err := tx.JobSteps(j.ID)
+		if err != nil || len(steps) != 2 || steps[0].ID != a.ID || steps[1].ID != b.ID {
+			t.Fatalf("steps = %+v, %v", steps, err)
+		}
+		if steps[0].Status != vwire.JobFinished || !steps[0].End.Equal(t0) {
+			t.Errorf("the finished step was changed: %+v", steps[0])
+		}
+		if steps[1].Status != vwire.JobFailed || !steps[1].End.Equal(end) {
+			t.Errorf("the started step: %+v, want failed at the job's end", steps[1])
+		}
+		if got, err := tx.Job(j.ID); err != nil || got.Status != vwire.JobFailed || !got.End.Equal(end) || !got.LastUpdated.Equal(end) {
+			t.Errorf("job = %+v, %v", got, err)
+		}
+		return nil
+	})
+}

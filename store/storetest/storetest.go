@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"NetworkFilters", testNetworkFilters},
 		{"Jobs", testJobs},
 		{"JobStepUpdate", testJobStepUpdate},
+		{"JobStepsAndEnd", testJobStepsAndEnd},
 		{"QoS", testQoS},
 		{"HostNetworks", testHostNetworks},
 	}
