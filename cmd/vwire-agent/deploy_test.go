@@ -1,44 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"vwire.dev/vwire/internal/unitfile"
 )
 
-// unitFile reads a systemd unit as INI: section → key → values (a key
-// may repeat). Continuation lines are not used in vwire's units.
-func unitFile(t *testing.T, path string) map[string]map[string][]string {
+// unitFile reads a systemd unit (internal/unitfile).
+func unitFile(t *testing.T, path string) unitfile.Unit {
 	t.Helper()
-	f, err := os.Open(path)
+	u, err := unitfile.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	out := map[string]map[string][]string{}
-	section := ""
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case line == "" || line[0] == '#' || line[0] == ';':
-		case line[0] == '[' && line[len(line)-1] == ']':
-			section = line[1 : len(line)-1]
-			out[section] = map[string][]string{}
-		default:
-			k, v, ok := strings.Cut(line, "=")
-			if !ok || section == "" || strings.HasSuffix(line, `\`) {
-				t.Fatalf("%s:%d: not a key=value in a section: %q", path, n, line)
-			}
-			out[section][k] = append(out[section][k], v)
-		}
-	}
-	return out
+	return u
 }
 
 // TestSystemdUnit: deploy/systemd/vwire-agent.service starts this binary
