@@ -201,41 +201,27 @@ func deployed(short bool, db string, engines, clients int) ([]row, error) {
 	}
 
 	// The load: each client flips links through the engines in turn.
-	var done, failed atomic.Int64
+	var failed atomic.Int64
 	errs := sync.Map{}
-	var mu sync.Mutex
-	var lat []time.Duration
 	ctx, cancel := context.WithTimeout(bg, dur)
 	defer cancel()
-	var wg sync.WaitGroup
 	cpu0 := cpuByCommand()
 	self0 := cpuTime()
 	start := time.Now()
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			var local []time.Duration
-			for i := c; ctx.Err() == nil; i += clients {
-				t := targets[i%len(targets)]
-				api := apis[(i/len(targets)+c)%len(apis)]
-				t1 := time.Now()
-				if _, err := api.LinkNIC(bg, t.vm, t.nic, (i/len(targets))%2 == 1); err != nil {
-					failed.Add(1)
-					key := fmt.Sprintf("%d %s", client.Status(err), faultReason(err))
-					n, _ := errs.LoadOrStore(key, new(atomic.Int64))
-					n.(*atomic.Int64).Add(1)
-					continue
-				}
-				local = append(local, time.Since(t1))
-				done.Add(1)
-			}
-			mu.Lock()
-			lat = append(lat, local...)
-			mu.Unlock()
-		}(c)
-	}
-	wg.Wait()
+	lat, n := load(ctx, clients, nil, func(i int) error {
+		t := targets[i%len(targets)]
+		round := i / len(targets)
+		_, err := apis[(round+i%clients)%len(apis)].LinkNIC(bg, t.vm, t.nic, round%2 == 1)
+		if err != nil {
+			failed.Add(1)
+			key := fmt.Sprintf("%d %s", client.Status(err), faultReason(err))
+			c, _ := errs.LoadOrStore(key, new(atomic.Int64))
+			c.(*atomic.Int64).Add(1)
+		}
+		return err
+	})
+	var done atomic.Int64
+	done.Store(n)
 	el := time.Since(start)
 	rate := float64(done.Load()) / el.Seconds()
 	cpu1, self1 := cpuByCommand(), cpuTime()

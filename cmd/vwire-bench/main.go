@@ -343,44 +343,20 @@ func throughput(short bool, db string, subscribers, rate int) ([]row, error) {
 	}
 	var rows []row
 	for _, clients := range []int{1, 8, 64} {
-		var done, failed atomic.Int64
+		var failed atomic.Int64
 		cpu0 := cpuTime()
-		var mu sync.Mutex
-		var lat []time.Duration
 		ctx, cancel := context.WithTimeout(context.Background(), dur)
-		var wg sync.WaitGroup
 		start := time.Now()
-		tokens := pace(ctx, rate)
-		for c := 0; c < clients; c++ {
-			wg.Add(1)
-			go func(c int) {
-				defer wg.Done()
-				var local []time.Duration
-				for i := c; ctx.Err() == nil; i += clients {
-					if tokens != nil {
-						select {
-						case <-tokens:
-						case <-ctx.Done():
-							continue
-						}
-					}
-					t := ts[i%len(ts)]
-					t1 := time.Now()
-					if _, err := a.LinkNIC(bg, t.vm, t.nic, i%2 == 0); err != nil {
-						if failed.Add(1) == 1 {
-							fmt.Fprintf(os.Stderr, "vwire-bench: throughput, %d clients: first error: %v\n", clients, err)
-						}
-						continue
-					}
-					local = append(local, time.Since(t1))
-					done.Add(1)
-				}
-				mu.Lock()
-				lat = append(lat, local...)
-				mu.Unlock()
-			}(c)
-		}
-		wg.Wait()
+		lat, n := load(ctx, clients, pace(ctx, rate), func(i int) error {
+			t := ts[i%len(ts)]
+			_, err := a.LinkNIC(bg, t.vm, t.nic, i%2 == 0)
+			if err != nil && failed.Add(1) == 1 {
+				fmt.Fprintf(os.Stderr, "vwire-bench: throughput, %d clients: first error: %v\n", clients, err)
+			}
+			return err
+		})
+		var done atomic.Int64
+		done.Store(n)
 		cancel()
 		el := time.Since(start)
 		cpu := cpuTime() - cpu0
@@ -399,6 +375,41 @@ func throughput(short bool, db string, subscribers, rate int) ([]row, error) {
 }
 
 // pace hands out rate tokens a second until ctx ends; nil for no pacing.
+// load runs clients goroutines, client c calling call(c), call(c+clients),
+// … (each waiting for a token when tokens is not nil) until ctx ends, and
+// returns the latencies of the calls that succeeded and their number.
+func load(ctx context.Context, clients int, tokens <-chan struct{}, call func(i int) error) ([]time.Duration, int64) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			var local []time.Duration
+			for i := c; ctx.Err() == nil; i += clients {
+				if tokens != nil {
+					select {
+					case <-tokens:
+					case <-ctx.Done():
+						continue
+					}
+				}
+				t1 := time.Now()
+				if call(i) != nil {
+					continue
+				}
+				local = append(local, time.Since(t1))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}(c)
+	}
+	wg.Wait()
+	return lat, int64(len(lat))
+}
+
 func pace(ctx context.Context, rate int) <-chan struct{} {
 	if rate <= 0 {
 		return nil
