@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,16 @@ var guestOnce struct {
 func Guest(t testing.TB) (kernel, initrd string) {
 	t.Helper()
 	NeedLibvirt(t)
+	kernel, initrd, err := BuildGuest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kernel, initrd
+}
+
+// BuildGuest is Guest for a caller that is not a test (vwire-bench): the
+// build's error as a value, its output included.
+func BuildGuest() (kernel, initrd string, err error) {
 	_, self, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(self), "..", "..", "testdata", "guest", "build.sh")
 	guestOnce.Do(func() {
@@ -41,9 +52,9 @@ func Guest(t testing.TB) (kernel, initrd string) {
 		guestOnce.err, guestOnce.out = err, string(out)
 	})
 	if guestOnce.err != nil {
-		t.Fatalf("building the test guest: %v\n%s", guestOnce.err, guestOnce.out)
+		return "", "", fmt.Errorf("building the test guest: %v\n%s", guestOnce.err, guestOnce.out)
 	}
-	return filepath.Join(GuestDir, "vmlinuz"), filepath.Join(GuestDir, "initramfs.cpio.gz")
+	return filepath.Join(GuestDir, "vmlinuz"), filepath.Join(GuestDir, "initramfs.cpio.gz"), nil
 }
 
 // GuestIface is one interface in a guest's status line.
