@@ -67,7 +67,7 @@ var guestNets = []struct {
 }
 
 // watchEvery is the guest watcher's poll interval (vw.watch, seconds).
-const watchEvery = "0.005"
+const watchEvery = "0.002"
 
 // guestLatency runs the guest part.
 func guestLatency(short bool) ([]row, error) {
@@ -276,7 +276,7 @@ func guestLatency(short bool) ([]row, error) {
 
 	// The guest's clock put on the host's, change by change (see the top).
 	pairs := con.clockPairs()
-	var seen [2][2][]time.Duration
+	var seen, arrived [2][2][]time.Duration
 	var delays []time.Duration
 	for k := range flips {
 		for j := range flips[k] {
@@ -287,12 +287,17 @@ func guestLatency(short bool) ([]row, error) {
 				}
 				host := s.event.g + off // ns on the follower's base
 				seen[k][j] = append(seen[k][j], time.Duration(host-con.ns(s.t0)))
+				arrived[k][j] = append(arrived[k][j], s.event.h.Sub(s.t0))
 				delays = append(delays, time.Duration(con.ns(s.event.h)-host))
 			}
 		}
 	}
-	callNote := func(d []time.Duration) string {
-		return fmt.Sprintf("%d changes; the call itself %s p50", len(d), ms(pct(d, .5)))
+	note := func(calls []time.Duration, arr []time.Duration) string {
+		s := fmt.Sprintf("%d changes; the call itself %s p50", len(calls), ms(pct(calls, .5)))
+		if arr != nil {
+			s += fmt.Sprintf("; its console line arrived %s p50", ms(pct(arr, .5)))
+		}
+		return s
 	}
 	split := func(d []time.Duration) (down, up []time.Duration) {
 		for i, x := range d {
@@ -310,15 +315,34 @@ func guestLatency(short bool) ([]row, error) {
 		return row{name: name, p50: ms(pct(d, .5)), p99: ms(pct(d, .99)), note: note}
 	}
 	return []row{
-		r("guest sees carrier down: REST PUT linked=false", seen[0][0], callNote(restDown)),
-		r("guest sees carrier down: raw DomainUpdateDeviceFlags", seen[1][0], callNote(rawDown)),
-		r("guest sees carrier up: REST PUT linked=true", seen[0][1], callNote(restUp)),
-		r("guest sees carrier up: raw DomainUpdateDeviceFlags", seen[1][1], callNote(rawUp)),
-		r("guest's frame on the new bridge: REST PUT vnic_profile", moves[0], callNote(restMoveCalls)),
-		r("guest's frame on the new bridge: raw DomainUpdateDeviceFlags", moves[1], callNote(rawMoveCalls)),
-		r("console delay of a carrier line", delays, "arrival − guest time on the host's clock; carrier polled every "+watchEvery+" s in the guest"),
+		r("guest sees carrier down: REST PUT linked=false", seen[0][0], note(restDown, arrived[0][0])),
+		r("guest sees carrier down: raw DomainUpdateDeviceFlags", seen[1][0], note(rawDown, arrived[1][0])),
+		r("guest sees carrier up: REST PUT linked=true", seen[0][1], note(restUp, arrived[0][1])),
+		r("guest sees carrier up: raw DomainUpdateDeviceFlags", seen[1][1], note(rawUp, arrived[1][1])),
+		r("guest's frame on the new bridge: REST PUT vnic_profile", moves[0], note(restMoveCalls, nil)),
+		r("guest's frame on the new bridge: raw DomainUpdateDeviceFlags", moves[1], note(rawMoveCalls, nil)),
+		r("console delay of a carrier line", delays, "arrival − guest time put on the host's clock"),
+		r("the guest's carrier poll period", watchPeriods(pairs), "vw.watch="+watchEvery+" s asked; what the loop takes under TCG"),
 		{name: "guest boot (TCG) to both carriers up", p50: ms(boot), note: "one boot for the whole part"},
 	}, nil
+}
+
+// watchPeriods are the guest watcher's poll periods, from its clock lines
+// (one every 20 polls) on the guest's clock; a carrier change waits for the
+// next poll, on average half a period.
+func watchPeriods(pairs []clockPair) []time.Duration {
+	var out []time.Duration
+	last := int64(-1)
+	for _, p := range pairs {
+		if !p.tick {
+			continue
+		}
+		if last >= 0 && p.g > last {
+			out = append(out, time.Duration((p.g-last)/20))
+		}
+		last = p.g
+	}
+	return out
 }
 
 // liveInterface reads the running domain's interface with mac: the raw
@@ -343,8 +367,12 @@ func liveInterface(l *golibvirt.Libvirt, dom golibvirt.Domain, mac string) (libv
 }
 
 // clockPair is one console line: the guest's clock when it printed it and
-// the host's (ns on the follower's base) when it arrived.
-type clockPair struct{ g, h int64 }
+// the host's (ns on the follower's base) when it arrived; tick for a clock
+// line (VW-T), printed every 20 polls.
+type clockPair struct {
+	g, h int64
+	tick bool
+}
 
 // offsetNear is the smallest h − g over the pairs within window ns of g.
 func offsetNear(pairs []clockPair, g, window int64) (int64, bool) {
@@ -450,7 +478,7 @@ func (c *console) line(s string, at time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pairs = append(c.pairs, clockPair{g, c.ns(at)})
+	c.pairs = append(c.pairs, clockPair{g, c.ns(at), f[0] == "VW-T"})
 	if f[0] == "VW-CAR" {
 		st := map[string]string{}
 		for _, kv := range f[2:] {
