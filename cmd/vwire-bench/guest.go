@@ -138,7 +138,7 @@ func guestLatency(short bool) ([]row, error) {
 		return nil, err
 	}
 	defer con.close()
-	if err := con.waitCarrier(0, 3*time.Minute, func(s map[string]string) bool { return s[restMAC] == "1" && s[rawMAC] == "1" }); err != nil {
+	if err := con.waitCarrier(0, 90*time.Second, func(s map[string]string) bool { return s[restMAC] == "1" && s[rawMAC] == "1" }); err != nil {
 		return nil, fmt.Errorf("the guest's boot: %w (a guest without vw.watch? remove %s)", err, guestDir)
 	}
 	boot := time.Since(bootStart)
