@@ -9,8 +9,8 @@ package main
 //   - Carrier (link flip down, up): only the guest sees it, in
 //     /sys/class/net/<if>/carrier. Its watcher (vw.watch) polls every 2 ms
 //     (about 4 ms under TCG: the "poll period" row) and prints each change
-//     at once, stamped with the guest's monotonic
-//     clock in ns ("VW-CAR t=<ns> <mac>=<carrier> …"), plus a clock line
+//     at once, stamped with the guest's monotonic clock in ns
+//     ("VW-CAR t=<ns> <mac>=<carrier> …"), plus a clock line
 //     ("VW-T t=<ns>") every ~0.1 s. The host stamps every console line with
 //     its own clock as the line's newline reaches the log file (inotify), so
 //     each line is a pair (guest time g, host arrival h) with
