@@ -4,8 +4,11 @@
 // throughput of live vNIC updates over REST on the simulated hypervisor.
 //
 //	vwire-bench [-short] [-only latency,throughput,start,polling] [-db postgres://…] [-subscribers N] [-rate N]
+//	vwire-bench [-short] -only guest
 //
 // -short runs each part for seconds, as a smoke test (.ci/run uses it).
+// The guest part (guest.go) boots the test guest of testdata/guest and times
+// how long after a call it sees the change; it is not run by default.
 // The latency part needs libvirt (root, qemu:///system) and is skipped
 // with a note without it.
 package main
@@ -42,7 +45,7 @@ type row struct {
 
 func main() {
 	short := flag.Bool("short", false, "run each part for seconds (smoke test)")
-	only := flag.String("only", "latency,throughput,start,polling", "parts to run (also: scale, which takes long; deployed: engine processes on PostgreSQL against pgbench)")
+	only := flag.String("only", "latency,throughput,start,polling", "parts to run (also: scale, which takes long; deployed: engine processes on PostgreSQL against pgbench; guest: API to guest, booting the test guest)")
 	db := flag.String("db", "", "PostgreSQL URL for the throughput part (default: SQLite) and the deployed part (default: a private cluster with default settings)")
 	scaleVMs := flag.Int("scale-vms", 100000, "VMs (of 4 vNICs) the scale part populates")
 	subscribers := flag.Int("subscribers", 0, "throughput: event-stream (SSE) subscribers reading every event while the updates run")
@@ -81,6 +84,8 @@ func main() {
 			r, err = scale(*short, *scaleVMs)
 		case "deployed":
 			r, err = deployed(*short, *db, *engines, *clients)
+		case "guest":
+			r, err = guestLatency(*short)
 		default:
 			err = fmt.Errorf("unknown part %q", part)
 		}

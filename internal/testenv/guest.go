@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,6 @@ func envOr(k, def string) string {
 var guestOnce struct {
 	sync.Once
 	err error
-	out string
 }
 
 // Guest builds (once per process, cached on disk) the tiny Linux guest of
@@ -34,16 +34,24 @@ var guestOnce struct {
 func Guest(t testing.TB) (kernel, initrd string) {
 	t.Helper()
 	NeedLibvirt(t)
-	_, self, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(self), "..", "..", "testdata", "guest", "build.sh")
-	guestOnce.Do(func() {
-		out, err := exec.Command("bash", script, GuestDir).CombinedOutput()
-		guestOnce.err, guestOnce.out = err, string(out)
-	})
+	guestOnce.Do(func() { guestOnce.err = BuildGuest(GuestDir) })
 	if guestOnce.err != nil {
-		t.Fatalf("building the test guest: %v\n%s", guestOnce.err, guestOnce.out)
+		t.Fatal(guestOnce.err)
 	}
 	return filepath.Join(GuestDir, "vmlinuz"), filepath.Join(GuestDir, "initramfs.cpio.gz")
+}
+
+// BuildGuest builds the test guest into dir (vmlinuz, initramfs.cpio.gz)
+// unless dir's build is newer than testdata/guest/init. For a caller that
+// is not a test (vwire-bench), with the build's output in the error.
+func BuildGuest(dir string) error {
+	_, self, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(self), "..", "..", "testdata", "guest", "build.sh")
+	out, err := exec.Command("bash", script, dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("building the test guest: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // GuestIface is one interface in a guest's status line.
