@@ -3,11 +3,14 @@
 # initramfs (initramfs.cpio.gz) with busybox-static, the virtio modules and
 # testdata/guest/init. The packages are fetched with `apt-get download` and
 # unpacked, not installed; nothing binary is committed. Needs root (for
-# mknod) and Debian's apt. Skips the work when DIR is newer than the init.
+# mknod) and Debian's apt. Skips the work when DIR was built from an init
+# of the same content (its SHA-256 is kept beside it): a file time is not
+# enough when several checkouts share DIR.
 set -euo pipefail
 out=${1:?usage: build.sh DIR}
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -f "$out/vmlinuz" ] && [ -f "$out/initramfs.cpio.gz" ] && [ "$out/initramfs.cpio.gz" -nt "$here/init" ]; then
+sum=$(sha256sum "$here/init" | cut -d' ' -f1)
+if [ -f "$out/vmlinuz" ] && [ -f "$out/initramfs.cpio.gz" ] && [ "$(cat "$out/init.sha256" 2>/dev/null)" = "$sum" ]; then
   exit 0
 fi
 mkdir -p "$out"
@@ -39,4 +42,5 @@ cp boot/vmlinuz-* "$out/vmlinuz.tmp"
 chmod 644 "$out/vmlinuz.tmp" "$out/initramfs.cpio.gz.tmp"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+echo "$sum" > "$out/init.sha256"
 echo "guest built in $out: $(du -h "$out/vmlinuz" | cut -f1) kernel, $(du -h "$out/initramfs.cpio.gz" | cut -f1) initramfs ($kpkg)"
