@@ -209,6 +209,19 @@ func hostsScale(short bool, db string, n int) ([]row, error) {
 		return nil, fmt.Errorf("profiles: %v", err)
 	}
 	profile := profiles[0].ID
+	// The default pool holds 65,536 MACs; 1,000 hosts' VMs need 100,000.
+	pools, err := e.MACPools(ctx)
+	if err != nil || len(pools) == 0 {
+		return nil, fmt.Errorf("MAC pools: %v", err)
+	}
+	from, _ := vwire.ParseMAC("02:00:00:00:00:00")
+	to, _ := vwire.ParseMAC("02:00:00:3f:ff:ff")
+	if _, err := e.UpdateMACPool(ctx, pools[0].ID, func(p *vwire.MACPool) error {
+		p.Ranges = append(p.Ranges, vwire.MACRange{From: from, To: to})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	store := "SQLite"
 	if db != "" {
 		store = "PostgreSQL"
