@@ -283,7 +283,12 @@ type Host struct {
 	ClusterLevels  []Version
 	LibvirtVersion string
 	Embedded       bool
-	LastSeen       time.Time
+	// LastSeen is when the host last answered as of its last recorded
+	// change: it is written with a change of status or report, never for
+	// itself, so that polling an unchanged host writes nothing. An up
+	// host answered its last poll; one not responding keeps the time it
+	// last did.
+	LastSeen time.Time
 }
 
 // HasNetwork tells whether the host reported a bridge for the network.

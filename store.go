@@ -314,6 +314,10 @@ type HostTx interface {
 	// AcquireHostLease makes owner the poller of a host until the given time,
 	// unless another owner holds an unexpired lease; it tells who won.
 	AcquireHostLease(hostID, owner string, until, now time.Time) (bool, error)
+	// RenewHostLeases extends every lease owner holds, expired or not, to
+	// until, in one statement (an engine's heartbeat renews all its hosts
+	// at once), and returns the hosts it still holds.
+	RenewHostLeases(owner string, until time.Time) ([]string, error)
 	// SetEnrolmentToken gives a host its one-time enrolment token (its
 	// hash), replacing any earlier one.
 	SetEnrolmentToken(hostID, hash string, expires time.Time) error

@@ -269,6 +269,10 @@ func (m *EngineMain) startEmbeddedHost(ctx context.Context) error {
 	return nil
 }
 
+// Store is the engine's database (nil before Start): vwire-bench reads its
+// counters.
+func (m *EngineMain) Store() *sqlstore.DB { return m.store }
+
 // Addr is the API's listening address.
 func (m *EngineMain) Addr() string {
 	if m.ln == nil {

@@ -54,6 +54,9 @@ type Engine struct {
 
 	clientsMu sync.Mutex
 	clients   map[string]cachedClient
+	// seen is when this engine last reached each host (time.Time by host
+	// id): the LastSeen a host that stops answering is recorded with.
+	seen sync.Map
 
 	// samples are the last traffic counters read of each vNIC, for rates.
 	samples *nicSamples

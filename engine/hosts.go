@@ -293,15 +293,17 @@ func (e *Engine) pollLeased(ctx context.Context) {
 	wg.Wait()
 }
 
-// holdLease tells whether this engine polls the host, acquiring or renewing
-// its lease. A lease with more than half its time left is not renewed, so
-// that a poll of an unchanged fleet writes nothing.
+// holdLease tells whether this engine polls the host, acquiring its lease
+// if this engine does not hold it. A held lease is renewed with all the
+// others by the heartbeat (beat: one statement), not here, so that a poll
+// of an unchanged fleet writes nothing; only a lease whose renewals have
+// failed down to a third of its time is taken again here, host by host.
 func (e *Engine) holdLease(ctx context.Context, hostID string) bool {
 	now := e.now()
 	e.leasesMu.Lock()
 	until, ok := e.leases[hostID]
 	e.leasesMu.Unlock()
-	if ok && until.Sub(now) > e.leaseTTL()/2 {
+	if ok && until.Sub(now) > e.leaseTTL()/3 {
 		return true
 	}
 	var mine bool
@@ -348,6 +350,7 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 	if err != nil {
 		return
 	}
+	stored := *h // as the database had it: what the poll compares with
 	// The whole cycle (absorbing, repairing, settling) is timed; reached
 	// is set once the host answered.
 	var reached bool
@@ -379,6 +382,9 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 	}
 	prev := h.Status
 	reached = err == nil
+	if reached {
+		e.seen.Store(id, e.now())
+	}
 	if err != nil {
 		h.Status, h.StatusDetail = vwire.HostNonResponsive, err.Error()
 	} else {
@@ -387,7 +393,7 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 			defer e.followUnderlay(ctx, h.ID, moved)
 		}
 	}
-	if prev != h.Status || reached && e.hostChanged(ctx, h) {
+	if prev != h.Status || reached && hostChanged(&stored, h) {
 		uerr := e.store.Update(ctx, func(tx vwire.Tx) error {
 			cur, err := tx.Host(id)
 			if err != nil {
@@ -406,8 +412,13 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 			}
 			// Only the observed fields change; a concurrent edit of name or address wins.
 			cur.Status, cur.StatusDetail, cur.Networks, cur.ClusterLevels, cur.LibvirtVersion = h.Status, h.StatusDetail, h.Networks, h.ClusterLevels, h.LibvirtVersion
+			// LastSeen is written with what else changed, never for itself
+			// (an unchanged host costs no write): a host that stops
+			// answering gets the time this engine last reached it.
 			if reached {
 				cur.LastSeen = e.now()
+			} else if t, ok := e.seen.Load(id); ok && t.(time.Time).After(cur.LastSeen) {
+				cur.LastSeen = t.(time.Time)
 			}
 			if err := tx.UpdateHost(cur); err != nil {
 				return err
@@ -435,15 +446,11 @@ func (e *Engine) pollHost(ctx context.Context, id string) {
 }
 
 // hostChanged tells whether what the host reported differs from the
-// database, so that an unchanged host costs no write.
-func (e *Engine) hostChanged(ctx context.Context, h *vwire.Host) bool {
-	cur, err := e.Host(ctx, h.ID)
-	if err != nil {
-		return true
-	}
+// database, so that an unchanged host costs no write (not even of its
+// LastSeen: an up host was seen at its last poll).
+func hostChanged(cur, h *vwire.Host) bool {
 	return cur.StatusDetail != h.StatusDetail || cur.LibvirtVersion != h.LibvirtVersion ||
-		!slices.Equal(cur.Networks, sortedCopy(h.Networks)) || !slices.Equal(cur.ClusterLevels, h.ClusterLevels) ||
-		e.now().Sub(cur.LastSeen) > e.leaseTTL()
+		!slices.Equal(cur.Networks, sortedCopy(h.Networks)) || !slices.Equal(cur.ClusterLevels, h.ClusterLevels)
 }
 
 func sortedCopy(s []string) []string {

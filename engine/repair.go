@@ -16,18 +16,39 @@ import (
 // made to match the desired state the database holds (the unacknowledged
 // change is rolled back) and the MAC leases the change had taken are freed.
 
-// beat records that this engine is alive; changes in flight of an engine
-// that stopped beating are repaired by others.
+// beat records that this engine is alive, and in the same statement's
+// transaction renews every host lease it holds: that one write per beat is
+// all an idle fleet costs, whatever its size. Both are needed only with
+// several engines on one database (another takes over a dead engine's
+// hosts and settles its changes in flight), but an engine cannot know that
+// none will join. Changes in flight of an engine that stopped beating are
+// repaired by others.
 func (e *Engine) beat(ctx context.Context) {
 	now := e.now()
 	if now.UnixMilli()-e.lastBeat.Load() < e.leaseTTL().Milliseconds()/3 {
 		return // recent enough: an unchanged fleet costs no write
 	}
-	if err := e.store.Update(ctx, func(tx vwire.Tx) error { return tx.Heartbeat(e.id, now) }); err != nil {
+	var held []string
+	until := now.Add(e.leaseTTL())
+	if err := e.store.Update(ctx, func(tx vwire.Tx) (err error) {
+		if err := tx.Heartbeat(e.id, now); err != nil {
+			return err
+		}
+		held, err = tx.RenewHostLeases(e.id, until)
+		return err
+	}); err != nil {
 		e.log.WarnContext(ctx, "cannot record the engine's heartbeat", "err", err)
 		return
 	}
 	e.lastBeat.Store(now.UnixMilli())
+	// The database says which leases are still this engine's: one taken
+	// over while renewals failed is dropped here.
+	e.leasesMu.Lock()
+	clear(e.leases)
+	for _, id := range held {
+		e.leases[id] = until
+	}
+	e.leasesMu.Unlock()
 }
 
 // repairStale settles the changes in flight on a host's VMs that nobody

@@ -5,6 +5,7 @@
 //
 //	vwire-bench [-short] [-only latency,throughput,start,polling] [-db postgres://…] [-subscribers N] [-rate N]
 //	vwire-bench [-short] -only guest
+//	vwire-bench -only hosts [-hosts 1000] [-db postgres://…]
 //
 // -short runs each part for seconds, as a smoke test (.ci/run uses it).
 // The guest part (guest.go) boots the test guest of testdata/guest and times
@@ -23,6 +24,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,14 +46,23 @@ type row struct {
 }
 
 func main() {
+	// The hosts part re-runs this binary as its agents' process.
+	if n, err := strconv.Atoi(os.Getenv(agentsEnv)); err == nil {
+		if err := runAgents(n); err != nil {
+			fmt.Fprintf(os.Stderr, "vwire-bench agents: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	short := flag.Bool("short", false, "run each part for seconds (smoke test)")
-	only := flag.String("only", "latency,throughput,start,polling", "parts to run (also: scale, which takes long; deployed: engine processes on PostgreSQL against pgbench; guest: API to guest, booting the test guest)")
+	only := flag.String("only", "latency,throughput,start,polling", "parts to run (also: scale, which takes long; deployed: engine processes on PostgreSQL against pgbench; guest: API to guest, booting the test guest; hosts: many hosts polled by one engine)")
 	db := flag.String("db", "", "PostgreSQL URL for the throughput part (default: SQLite) and the deployed part (default: a private cluster with default settings)")
 	scaleVMs := flag.Int("scale-vms", 100000, "VMs (of 4 vNICs) the scale part populates")
 	subscribers := flag.Int("subscribers", 0, "throughput: event-stream (SSE) subscribers reading every event while the updates run")
 	rate := flag.Int("rate", 0, "throughput: offered load, updates/s over all clients (0: as fast as they go)")
 	engines := flag.Int("engines", 3, "deployed: engine processes on the one PostgreSQL")
 	clients := flag.Int("clients", 64, "deployed: concurrent clients")
+	hosts := flag.Int("hosts", 1000, "hosts: simulated hosts of 50 running VMs × 2 vNICs under one engine (-short: 100)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (engine, agent and clients share this process) to the file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -86,6 +97,8 @@ func main() {
 			r, err = deployed(*short, *db, *engines, *clients)
 		case "guest":
 			r, err = guestLatency(*short)
+		case "hosts":
+			r, err = hostsScale(*short, *db, *hosts)
 		default:
 			err = fmt.Errorf("unknown part %q", part)
 		}

@@ -106,6 +106,7 @@ func (db *DB) commitBatch(reqs []*batchReq) {
 		failAll(reqs, db.translate(err))
 		return
 	}
+	db.writes.Add(int64(ok))
 	if ok > 0 && events {
 		db.events.wake()
 	}

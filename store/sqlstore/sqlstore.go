@@ -84,6 +84,8 @@ type DB struct {
 	// conflicts those that still conflicted after every attempt (see
 	// Counters).
 	retries, conflicts atomic.Int64
+	// writes counts committed write transactions (see Counters).
+	writes atomic.Int64
 }
 
 // TxCounters are a store's counts since it opened, for metrics.
@@ -92,11 +94,15 @@ type TxCounters struct {
 	// conflict. Conflicts: write transactions that still conflicted after
 	// every attempt (the caller got TX_CONFLICT).
 	Retries, Conflicts int64
+	// Writes: committed write transactions (Update), each member of a
+	// group commit counted, whether or not it changed a row: what an idle
+	// engine must not do (vwire-bench -only hosts counts them per poll).
+	Writes int64
 }
 
 // Counters reads the store's transaction counters.
 func (db *DB) Counters() TxCounters {
-	return TxCounters{Retries: db.retries.Load(), Conflicts: db.conflicts.Load()}
+	return TxCounters{Retries: db.retries.Load(), Conflicts: db.conflicts.Load(), Writes: db.writes.Load()}
 }
 
 // PoolStats are the connection pools' statistics by name ("read", "write",
@@ -279,6 +285,9 @@ func (db *DB) Update(ctx context.Context, fn func(vwire.Tx) error) error {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		err = db.run(ctx, db.write, opts, fn)
+		if err == nil {
+			db.writes.Add(1)
+		}
 		if err == nil || !db.d.retryable(unwrapCause(err)) {
 			return err
 		}

@@ -178,6 +178,11 @@ func (t *Tx) AcquireHostLease(hostID, owner string, until, now time.Time) (bool,
 	return got == owner, t.db.translate(err)
 }
 
+func (t *Tx) RenewHostLeases(owner string, until time.Time) ([]string, error) {
+	return list(t, func(r *sql.Rows) (id string, err error) { err = r.Scan(&id); return },
+		`UPDATE host_leases SET expires = ? WHERE owner = ? RETURNING host_id`, millis(until), owner)
+}
+
 func (t *Tx) DeleteVM(id string) error {
 	// Leases are not tied by a foreign key (a lease may exist before its vNIC
 	// row, while a hot plug runs), so they go with the VM's vNICs here.

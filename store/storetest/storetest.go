@@ -150,6 +150,21 @@ func testHostLeases(t *testing.T, s vwire.Store) {
 	if acquire("a", now.Add(5*time.Minute), now.Add(3*time.Minute)) {
 		t.Fatal("a took b's lease back")
 	}
+	// One statement renews all of an owner's leases, and names them.
+	renew := func(owner string, until time.Time) []string {
+		var ids []string
+		update(t, s, func(tx vwire.Tx) (err error) { ids, err = tx.RenewHostLeases(owner, until); return })
+		return ids
+	}
+	if ids := renew("a", now.Add(time.Hour)); len(ids) != 0 {
+		t.Fatalf("a renewed %v, holding none", ids)
+	}
+	if ids := renew("b", now.Add(time.Hour)); len(ids) != 1 || ids[0] != f.host.ID {
+		t.Fatalf("b renewed %v, want its one host", ids)
+	}
+	if acquire("a", now.Add(2*time.Hour), now.Add(30*time.Minute)) {
+		t.Fatal("a took a lease b's renewal extended")
+	}
 }
 
 // testConcurrentMACs: allocations racing on two handles never hand out the
