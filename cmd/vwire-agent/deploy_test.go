@@ -28,14 +28,10 @@ func unitFile(t *testing.T, path string) unitfile.Unit {
 func TestSystemdUnit(t *testing.T) {
 	u := unitFile(t, "../../deploy/systemd/vwire-agent.service")
 	s := u["Service"]
-	exec := strings.Fields(strings.Join(s["ExecStart"], ""))
-	if len(exec) == 0 || filepath.Base(exec[0]) != "vwire-agent" {
-		t.Fatalf("ExecStart %v does not run vwire-agent", exec)
-	}
 	fs := flag.NewFlagSet("vwire-agent", flag.ContinueOnError)
 	agentFlags(fs)
-	if err := fs.Parse(exec[1:]); err != nil || fs.NArg() != 0 {
-		t.Fatalf("ExecStart's arguments %v: %v %v", exec[1:], err, fs.Args())
+	if err := u.ParseExec("vwire-agent", fs); err != nil {
+		t.Fatal(err)
 	}
 	cfg := fs.Lookup("config").Value.String()
 	if cfg == "" || filepath.Base(cfg) != "vwire-agent.yaml" {

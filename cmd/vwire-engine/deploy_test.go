@@ -29,14 +29,10 @@ func unitFile(t *testing.T, path string) unitfile.Unit {
 func TestSystemdUnit(t *testing.T) {
 	u := unitFile(t, "../../deploy/systemd/vwire-engine.service")
 	s := u["Service"]
-	exec := strings.Fields(strings.Join(s["ExecStart"], ""))
-	if len(exec) == 0 || filepath.Base(exec[0]) != "vwire-engine" {
-		t.Fatalf("ExecStart %v does not run vwire-engine", exec)
-	}
 	fs := flag.NewFlagSet("vwire-engine", flag.ContinueOnError)
 	engineFlags(fs)
-	if err := fs.Parse(exec[1:]); err != nil || fs.NArg() != 0 {
-		t.Fatalf("ExecStart's arguments %v: %v %v", exec[1:], err, fs.Args())
+	if err := u.ParseExec("vwire-engine", fs); err != nil {
+		t.Fatal(err)
 	}
 	cfg := fs.Lookup("config").Value.String()
 	if cfg == "" || !exists("../../deploy/"+filepath.Base(cfg)) {

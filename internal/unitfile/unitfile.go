@@ -4,8 +4,10 @@ package unitfile
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -39,4 +41,21 @@ func Read(path string) (Unit, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// ParseExec checks that the unit's ExecStart runs bin (any directory) and
+// parses its arguments with fs, so that a unit naming a flag the binary
+// lacks fails.
+func (u Unit) ParseExec(bin string, fs *flag.FlagSet) error {
+	exec := strings.Fields(strings.Join(u["Service"]["ExecStart"], ""))
+	if len(exec) == 0 || filepath.Base(exec[0]) != bin {
+		return fmt.Errorf("ExecStart %v does not run %s", exec, bin)
+	}
+	if err := fs.Parse(exec[1:]); err != nil {
+		return fmt.Errorf("ExecStart's arguments %v: %w", exec[1:], err)
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("ExecStart's arguments %v: %v left over", exec[1:], fs.Args())
+	}
+	return nil
 }
