@@ -11,22 +11,15 @@ import (
 	"vwire.dev/vwire/internal/unitfile"
 )
 
-// unitFile reads a systemd unit (internal/unitfile).
-func unitFile(t *testing.T, path string) unitfile.Unit {
-	t.Helper()
-	u, err := unitfile.Read(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 // TestSystemdUnit: deploy/systemd/vwire-agent.service starts this binary
 // with flags it has and the configuration file deploy/ has an example of,
 // whose state-dir is the unit's StateDirectory; it keeps CAP_NET_ADMIN
 // alone and libvirt's sockets reachable.
 func TestSystemdUnit(t *testing.T) {
-	u := unitFile(t, "../../deploy/systemd/vwire-agent.service")
+	u, err := unitfile.Read("../../deploy/systemd/vwire-agent.service")
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := u["Service"]
 	fs := flag.NewFlagSet("vwire-agent", flag.ContinueOnError)
 	agentFlags(fs)

@@ -11,23 +11,16 @@ import (
 	"vwire.dev/vwire/internal/unitfile"
 )
 
-// unitFile reads a systemd unit (internal/unitfile).
-func unitFile(t *testing.T, path string) unitfile.Unit {
-	t.Helper()
-	u, err := unitfile.Read(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 // TestSystemdUnit: deploy/systemd/vwire-engine.service starts this binary
 // with flags it has and the configuration file deploy/ has an example of,
 // keeps its state in its StateDirectory, and keeps the hardening the
 // README promises. (systemd-analyze verify checks the rest where systemd
 // is installed.)
 func TestSystemdUnit(t *testing.T) {
-	u := unitFile(t, "../../deploy/systemd/vwire-engine.service")
+	u, err := unitfile.Read("../../deploy/systemd/vwire-engine.service")
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := u["Service"]
 	fs := flag.NewFlagSet("vwire-engine", flag.ContinueOnError)
 	engineFlags(fs)
