@@ -47,7 +47,6 @@ import (
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
-	"github.com/google/uuid"
 	ovirtsdk4 "github.com/ovirt/go-ovirt"
 	"golang.org/x/sys/unix"
 	"libvirt.org/go/libvirtxml"
@@ -155,16 +154,11 @@ func guestLatency(short bool) ([]row, error) {
 		defer c.close()
 		caps[b] = c
 	}
-	l, err := golibvirt.ConnectToURI(mustURL("qemu:///system"))
+	l, dom, err := openDomain(vm)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Disconnect()
-	u, _ := uuid.Parse(vm)
-	dom, err := l.DomainLookupByUUID(golibvirt.UUID(u))
-	if err != nil {
-		return nil, err
-	}
 	rawDev, err := liveInterface(l, dom, rawMAC)
 	if err != nil {
 		return nil, err

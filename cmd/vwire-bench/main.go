@@ -204,16 +204,11 @@ func latency(short bool) ([]row, error) {
 		return nil, err
 	}
 	defer a.StopVM(ctx, vm)
-	l, err := golibvirt.ConnectToURI(mustURL("qemu:///system"))
+	l, dom, err := openDomain(vm)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Disconnect()
-	u, _ := uuid.Parse(vm)
-	dom, err := l.DomainLookupByUUID(golibvirt.UUID(u))
-	if err != nil {
-		return nil, err
-	}
 	rawMAC := raw.MustMac().MustAddress()
 	rawIface := func(bridge string, up bool) string {
 		state := "down"
@@ -481,6 +476,22 @@ func subscribe(a *client.Client, n int) (*atomic.Int64, func(), error) {
 		}()
 	}
 	return &events, stop, nil
+}
+
+// openDomain connects to the system's libvirt and finds the VM's domain
+// (its UUID is the VM's id); the caller disconnects.
+func openDomain(vm string) (*golibvirt.Libvirt, golibvirt.Domain, error) {
+	l, err := golibvirt.ConnectToURI(mustURL("qemu:///system"))
+	if err != nil {
+		return nil, golibvirt.Domain{}, err
+	}
+	u, _ := uuid.Parse(vm)
+	dom, err := l.DomainLookupByUUID(golibvirt.UUID(u))
+	if err != nil {
+		l.Disconnect()
+		return nil, golibvirt.Domain{}, err
+	}
+	return l, dom, nil
 }
 
 func mustURL(s string) *url.URL {
