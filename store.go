@@ -538,9 +538,10 @@ type AuthzTx interface {
 	// DeleteObjectPermissions removes the permissions on an object (it is
 	// being removed).
 	DeleteObjectPermissions(obj ObjectRef) error
-	// HasPermit tells whether the user holds the permit through a
-	// permission on any of objs (an object and its ancestors).
-	HasPermit(userID string, p Permit, objs []ObjectRef) (bool, error)
+	// Permitted tells whether the user holds the permit through a
+	// permission on o or one of its ancestors (ObjectType's inheritance,
+	// up to the system), in one statement.
+	Permitted(userID string, p Permit, o ObjectRef) (bool, error)
 	// AdminOnSystem tells whether the user has an administrative role on
 	// the system: the unfiltered, administrator's view.
 	AdminOnSystem(userID string) (bool, error)

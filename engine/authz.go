@@ -14,8 +14,8 @@ import (
 //
 // A permission holds on its object and everything beneath it: system →
 // data center → cluster → VM or host; data center → network → vNIC
-// profile; cluster → template. chain walks that tree upwards, so that one
-// SQL question (AuthzTx.HasPermit) answers a check.
+// profile; cluster → template. The store walks that tree upwards in the
+// one SQL question (AuthzTx.Permitted) that answers a check.
 
 type filterKey struct{}
 
@@ -42,55 +42,6 @@ func on(p vwire.Permit, t vwire.ObjectType, id string) need {
 }
 
 func onSystem(p vwire.Permit) need { return need{p, vwire.System} }
-
-// chain lists an object and its ancestors up to the system. A missing
-// object (or parent) ends the chain at the system: the use case then
-// reports it missing in its own words, to whoever may act there at all.
-func chain(tx vwire.Tx, o vwire.ObjectRef) ([]vwire.ObjectRef, error) {
-	out := []vwire.ObjectRef{o}
-	up := func(t vwire.ObjectType, id string, err error) ([]vwire.ObjectRef, error) {
-		if vwire.ErrorCode(err) == vwire.ENOTFOUND || id == "" {
-			return append(out, vwire.System), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		rest, err := chain(tx, vwire.ObjectRef{Type: t, ID: id})
-		return append(out, rest...), err
-	}
-	switch o.Type {
-	case vwire.ObjSystem:
-		return out, nil
-	case vwire.ObjDataCenter:
-		return append(out, vwire.System), nil
-	case vwire.ObjCluster:
-		c, err := tx.Cluster(o.ID)
-		return up(vwire.ObjDataCenter, field(c, err, func(c *vwire.Cluster) string { return c.DataCenterID }), err)
-	case vwire.ObjHost:
-		h, err := tx.Host(o.ID)
-		return up(vwire.ObjCluster, field(h, err, func(h *vwire.Host) string { return h.ClusterID }), err)
-	case vwire.ObjVM:
-		v, err := tx.VM(o.ID)
-		return up(vwire.ObjCluster, field(v, err, func(v *vwire.VM) string { return v.ClusterID }), err)
-	case vwire.ObjNetwork:
-		n, err := tx.Network(o.ID)
-		return up(vwire.ObjDataCenter, field(n, err, func(n *vwire.Network) string { return n.DataCenterID }), err)
-	case vwire.ObjProfile:
-		p, err := tx.Profile(o.ID)
-		return up(vwire.ObjNetwork, field(p, err, func(p *vwire.VNICProfile) string { return p.NetworkID }), err)
-	case vwire.ObjTemplate:
-		t, err := tx.Template(o.ID)
-		return up(vwire.ObjCluster, field(t, err, func(t *vwire.Template) string { return t.ClusterID }), err)
-	}
-	return append(out, vwire.System), nil
-}
-
-func field[T any](v T, err error, f func(T) string) string {
-	if err != nil {
-		return ""
-	}
-	return f(v)
-}
 
 // objectName is how a refusal names an object: "vNIC profile blue".
 func objectName(tx vwire.Tx, o vwire.ObjectRef) string {
@@ -180,11 +131,7 @@ func (e *Engine) permitted(ctx context.Context, op vwire.Op, needsOf func(vwire.
 			return err
 		}
 		for _, n := range needs {
-			objs, err := chain(tx, n.obj)
-			if err != nil {
-				return err
-			}
-			ok, err := tx.HasPermit(p.UserID, n.permit, objs)
+			ok, err := tx.Permitted(p.UserID, n.permit, n.obj)
 			if err != nil {
 				return err
 			}
