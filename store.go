@@ -8,6 +8,32 @@ import (
 	"unicode/utf8"
 )
 
+// provisionalKey marks a context Provisional.
+type provisionalKey struct{}
+
+// Provisional marks ctx: the write transactions run with it may mark a
+// change in flight before its host is called (Tx.SetPending). Such a mark
+// says what is about to happen, not an outcome anyone is told, and its
+// purpose is the repair of a change whose engine died during the host
+// call. A store may commit a transaction that marks a change in flight
+// without waiting for the disk (SQLite: synchronous=NORMAL for that
+// commit): the mark then survives a crash of the engine's process, which
+// is what the repair needs, but not a crash of the machine. Should the
+// machine fail during the host call, the host may hold a change the
+// database never marked; no client was told it happened, and the next
+// poll reports it as drift. A transaction under such a context that marks
+// no change in flight (it recorded an outcome itself) is committed
+// durably all the same.
+func Provisional(ctx context.Context) context.Context {
+	return context.WithValue(ctx, provisionalKey{}, true)
+}
+
+// IsProvisional tells whether ctx was marked Provisional.
+func IsProvisional(ctx context.Context) bool {
+	v, _ := ctx.Value(provisionalKey{}).(bool)
+	return v
+}
+
 // Store is the engine's database. Each use case runs in one transaction:
 // vmScopedKey marks a context VMScoped.
 type vmScopedKey struct{}

@@ -110,7 +110,9 @@ var errUnsettled = errors.New("a change is in flight on the VM")
 // change repaired, and fn runs again. The caller holds the VM's lock.
 func (e *Engine) settled(ctx context.Context, c **vmCtx, fn func(tx vwire.Tx) error) error {
 	for attempt := 0; ; attempt++ {
-		err := e.store.Update(ctx, func(tx vwire.Tx) error {
+		// Provisional: a change marked in flight needs no sync of its own
+		// (vwire.Provisional); an outcome recorded here is synced.
+		err := e.store.Update(vwire.Provisional(ctx), func(tx vwire.Tx) error {
 			if err := fn(tx); err != nil {
 				return err
 			}

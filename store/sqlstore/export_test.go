@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"io/fs"
+
+	"vwire.dev/vwire"
 )
 
 // CheckpointForTest runs one background checkpoint now.
@@ -27,4 +29,11 @@ func SetMigrationsForTest(f fs.FS) (restore func()) {
 	old := migrations
 	migrations = f
 	return func() { migrations = old }
+}
+
+// TxPragmaForTest reads a pragma on a transaction's own connection.
+func TxPragmaForTest(tx vwire.Tx, name string) (string, error) {
+	var v string
+	err := tx.(*Tx).tx.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v)
+	return v, err
 }

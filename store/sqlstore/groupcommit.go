@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
+	"strconv"
+	"time"
 
 	"vwire.dev/vwire"
 )
@@ -21,6 +24,9 @@ type batchReq struct {
 	fn   func(vwire.Tx) error
 	err  error
 	done chan struct{}
+	// provisional: ctx is vwire.Provisional; unsynced: the member ran
+	// under it and only marked a change in flight, which needs no sync.
+	provisional, unsynced bool
 }
 
 // startGroupCommit starts the committer of db's write transactions.
@@ -31,7 +37,7 @@ func (db *DB) startGroupCommit() {
 
 // updateBatched queues fn for the committer and waits for its outcome.
 func (db *DB) updateBatched(ctx context.Context, fn func(vwire.Tx) error) error {
-	r := &batchReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	r := &batchReq{ctx: ctx, fn: fn, done: make(chan struct{}), provisional: vwire.IsProvisional(ctx)}
 	select {
 	case db.batch <- r:
 	case <-ctx.Done():
@@ -70,6 +76,21 @@ func (db *DB) commitLoop() {
 
 func (db *DB) commitBatch(reqs []*batchReq) {
 	ctx := context.Background()
+	// A batch of provisional members alone commits without a sync
+	// (vwire.Provisional); SQLite takes the level only outside a
+	// transaction. Should any member end up needing one, the sync follows
+	// the commit (syncWAL). A batch with any other member syncs as ever.
+	relaxed := true
+	for _, r := range reqs {
+		relaxed = relaxed && r.provisional
+	}
+	if relaxed {
+		if _, err := db.write.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+			relaxed = false
+		} else {
+			defer db.restoreSync()
+		}
+	}
 	stx, err := db.write.BeginTx(ctx, db.txOpts)
 	if err != nil {
 		for _, r := range reqs {
@@ -99,6 +120,7 @@ func (db *DB) commitBatch(reqs []*batchReq) {
 		} else {
 			ok++
 			events = events || tx.addedEvents
+			r.unsynced = tx.markedPending
 		}
 		stx.ExecContext(ctx, "RELEASE w")
 	}
@@ -106,10 +128,48 @@ func (db *DB) commitBatch(reqs []*batchReq) {
 		failAll(reqs, db.translate(err))
 		return
 	}
+	if relaxed {
+		for _, r := range reqs {
+			if r.err == nil && !r.unsynced {
+				// This member recorded more than a change in flight: its
+				// caller is told, so it must be on disk first.
+				if err := db.syncWAL(ctx); err != nil {
+					failAll(reqs, db.translate(err))
+					return
+				}
+				break
+			}
+		}
+	}
 	db.writes.Add(int64(ok))
 	if ok > 0 && events {
 		db.events.wake()
 	}
+}
+
+// restoreSync puts the writer back to synchronous=FULL after a relaxed
+// batch. Should that fail, the connection is closed (database/sql opens a
+// new one, with FULL from its DSN) rather than left at NORMAL.
+func (db *DB) restoreSync() {
+	ctx := context.Background()
+	if _, err := db.write.ExecContext(ctx, "PRAGMA synchronous=FULL"); err == nil {
+		return
+	}
+	if c, err := db.write.Conn(ctx); err == nil {
+		c.Raw(func(any) error { return driver.ErrBadConn })
+		c.Close()
+	}
+}
+
+// syncWAL makes every commit so far durable after one made at
+// synchronous=NORMAL: a write committed at FULL syncs the whole log,
+// the earlier frames with it. The value changes each time, since SQLite
+// writes nothing for an update that changes nothing.
+func (db *DB) syncWAL(ctx context.Context) error {
+	db.restoreSync()
+	_, err := db.write.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('sync', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.FormatInt(time.Now().UnixNano(), 10))
+	return err
 }
 
 // failAll gives every member of a failed batch that had not failed on its

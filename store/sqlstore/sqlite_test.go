@@ -106,6 +106,58 @@ func TestSQLiteDurable(t *testing.T) {
 	}
 }
 
+// TestSQLiteProvisionalCommit: under vwire.Provisional, a transaction that
+// only marks a change in flight commits at synchronous=NORMAL, with no sync
+// after it; one that records anything else is synced right after its
+// commit (the "sync" meta row that forces it); an ordinary transaction runs
+// at FULL; and the writer is back at FULL after each.
+func TestSQLiteProvisionalCommit(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "vwire.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The change in flight names no real VM here.
+	if err := db.ExecForTest(ctx, "PRAGMA foreign_keys=OFF"); err != nil {
+		t.Fatal(err)
+	}
+	synced := func() string {
+		var v string
+		db.View(ctx, func(tx vwire.Tx) error { v, _ = tx.Meta("sync"); return nil })
+		return v
+	}
+	run := func(ctx context.Context, write func(tx vwire.Tx) error) (level string) {
+		t.Helper()
+		if err := db.Update(ctx, func(tx vwire.Tx) error {
+			var err error
+			if level, err = sqlstore.TxPragmaForTest(tx, "synchronous"); err != nil {
+				return err
+			}
+			return write(tx)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.PragmaForTest(ctx, "synchronous"); err != nil || got != "2" {
+			t.Fatalf("writer left at synchronous %q, %v; want 2", got, err)
+		}
+		return level
+	}
+	mark := func(tx vwire.Tx) error {
+		return tx.SetPending(vwire.Pending{VMID: "vm1", EngineID: "e1", Started: time.Now(), OpID: "op1"})
+	}
+	if got := run(vwire.Provisional(ctx), mark); got != "1" || synced() != "" {
+		t.Errorf("a change marked in flight: committed at %s, sync row %q; want 1 and none", got, synced())
+	}
+	if got := run(vwire.Provisional(ctx), func(tx vwire.Tx) error { return tx.SetMeta("outcome", "x") }); got != "1" || synced() == "" {
+		t.Errorf("an outcome under Provisional: committed at %s, sync row %q; want 1 and then a sync", got, synced())
+	}
+	before := synced()
+	if got := run(ctx, mark); got != "2" || synced() != before {
+		t.Errorf("an ordinary transaction: committed at %s; want 2 with no extra sync", got)
+	}
+}
+
 // TestMigrationLandedBelowApplied: a migration numbered below the highest
 // applied one (branches merged out of order) is applied at the next open.
 func TestMigrationLandedBelowApplied(t *testing.T) {

@@ -364,6 +364,9 @@ type Tx struct {
 	pool *sql.DB
 	// addedEvents: subscribers are woken after the commit.
 	addedEvents bool
+	// markedPending: the transaction marked a change in flight, which a
+	// Provisional context lets commit without a sync (groupcommit.go).
+	markedPending bool
 }
 
 // stmt returns a prepared statement for a query in this transaction.

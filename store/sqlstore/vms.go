@@ -363,6 +363,7 @@ func (t *Tx) NetworkUsers(networkID string) ([]string, error) {
 }
 
 func (t *Tx) SetPending(p vwire.Pending) error {
+	t.markedPending = true
 	_, err := t.exec(`INSERT INTO pending_changes (vm_id, engine_id, nic_id, started, op_id, intent, unknown) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (vm_id) DO UPDATE SET engine_id = excluded.engine_id, nic_id = excluded.nic_id, started = excluded.started,
 		op_id = excluded.op_id, intent = excluded.intent, unknown = excluded.unknown`,
