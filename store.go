@@ -425,6 +425,10 @@ type VMTx interface {
 	// ClearPending removes it.
 	SetPending(p Pending) error
 	ClearPending(vmID string) error
+	// EndChange removes a VM's change in flight and ends its job (and the
+	// job's started steps) with status, if it has one: what the commit
+	// recording the change's outcome does, without reading it first.
+	EndChange(vmID string, status JobStatus, at time.Time) error
 	// MarkPendingUnknown records that the change in flight of a VM has an
 	// outcome its engine could not learn: it is no longer in progress, and
 	// whoever holds the VM's lock next settles it.
@@ -589,6 +593,9 @@ type Pending struct {
 	// written before they existed.
 	OpID   string
 	Intent []byte
+	// JobID is the job the change ends (the one its intent names), empty
+	// for none.
+	JobID string
 	// Unknown: the engine that made the call could not learn its outcome.
 	Unknown bool
 }
@@ -596,7 +603,7 @@ type Pending struct {
 // Equal tells whether two records are the same change in flight.
 func (p Pending) Equal(o Pending) bool {
 	return p.VMID == o.VMID && p.EngineID == o.EngineID && p.NICID == o.NICID && p.Started.Equal(o.Started) &&
-		p.OpID == o.OpID && p.Unknown == o.Unknown && string(p.Intent) == string(o.Intent)
+		p.OpID == o.OpID && p.Unknown == o.Unknown && string(p.Intent) == string(o.Intent) && p.JobID == o.JobID
 }
 
 // Bounds of a search: a query is at most 4096 bytes, and its condition at

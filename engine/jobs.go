@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -114,19 +113,7 @@ func (e *Engine) sweepJobs(tx vwire.Tx, now time.Time) error {
 // endChange clears a VM's change in flight and ends its job with status,
 // in tx.
 func (e *Engine) endChange(tx vwire.Tx, vmID string, status vwire.JobStatus) error {
-	p, err := tx.PendingOf(vmID)
-	if err != nil {
-		return err
-	}
-	if p != nil && len(p.Intent) > 0 {
-		var in intent
-		if json.Unmarshal(p.Intent, &in) == nil && in.JobID != "" {
-			if err := tx.EndJob(in.JobID, status, e.now()); err != nil {
-				return err
-			}
-		}
-	}
-	return tx.ClearPending(vmID)
+	return tx.EndChange(vmID, status, e.now())
 }
 
 // BeginJob records a job for an operation about to run in the background

@@ -137,7 +137,7 @@ func (e *Engine) markInFlight(tx vwire.Tx, vmID, vmName, nicID string, in *inten
 		if err != nil {
 			return inFlight{}, err
 		}
-		p.Intent = b
+		p.Intent, p.JobID = b, in.JobID
 	}
 	f := inFlight{p: p}
 	if in != nil {

@@ -364,10 +364,10 @@ func (t *Tx) NetworkUsers(networkID string) ([]string, error) {
 
 func (t *Tx) SetPending(p vwire.Pending) error {
 	t.markedPending = true
-	_, err := t.exec(`INSERT INTO pending_changes (vm_id, engine_id, nic_id, started, op_id, intent, unknown) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := t.exec(`INSERT INTO pending_changes (vm_id, engine_id, nic_id, started, op_id, intent, unknown, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (vm_id) DO UPDATE SET engine_id = excluded.engine_id, nic_id = excluded.nic_id, started = excluded.started,
-		op_id = excluded.op_id, intent = excluded.intent, unknown = excluded.unknown`,
-		p.VMID, p.EngineID, p.NICID, millis(p.Started), p.OpID, string(p.Intent), p.Unknown)
+		op_id = excluded.op_id, intent = excluded.intent, unknown = excluded.unknown, job_id = excluded.job_id`,
+		p.VMID, p.EngineID, p.NICID, millis(p.Started), p.OpID, string(p.Intent), p.Unknown, p.JobID)
 	return err
 }
 
@@ -376,18 +376,39 @@ func (t *Tx) ClearPending(vmID string) error {
 	return err
 }
 
+func (t *Tx) EndChange(vmID string, status vwire.JobStatus, at time.Time) error {
+	started := string(vwire.JobStarted)
+	if t.db.d.name() == "postgres" {
+		// One statement: the change removed, its job and steps ended.
+		_, err := t.exec(`WITH p AS (DELETE FROM pending_changes WHERE vm_id = $1 RETURNING job_id),
+			s AS (UPDATE job_steps SET status = $2, end_time = $3 WHERE job_id IN (SELECT job_id FROM p) AND status = $4)
+			UPDATE jobs SET status = $2, end_time = $3, last_updated = $3 WHERE id IN (SELECT job_id FROM p) AND status = $4`,
+			vmID, string(status), millis(at), started)
+		return err
+	}
+	var jobID string
+	err := t.row(`DELETE FROM pending_changes WHERE vm_id = ? RETURNING job_id`, vmID).Scan(&jobID)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && jobID == "") {
+		return nil
+	}
+	if err != nil {
+		return t.db.translate(err)
+	}
+	return t.EndJob(jobID, status, at)
+}
+
 func (t *Tx) MarkPendingUnknown(vmID string) error {
 	_, err := t.exec(`UPDATE pending_changes SET unknown = TRUE WHERE vm_id = ?`, vmID)
 	return err
 }
 
-const pendingColumns = `p.vm_id, p.engine_id, p.nic_id, p.started, p.op_id, p.intent, p.unknown`
+const pendingColumns = `p.vm_id, p.engine_id, p.nic_id, p.started, p.op_id, p.intent, p.unknown, p.job_id`
 
 func scanPending(r interface{ Scan(...any) error }) (vwire.Pending, error) {
 	var p vwire.Pending
 	var started int64
 	var intent string
-	err := r.Scan(&p.VMID, &p.EngineID, &p.NICID, &started, &p.OpID, &intent, &p.Unknown)
+	err := r.Scan(&p.VMID, &p.EngineID, &p.NICID, &started, &p.OpID, &intent, &p.Unknown, &p.JobID)
 	p.Started = fromMillis(started)
 	if intent != "" {
 		p.Intent = []byte(intent)

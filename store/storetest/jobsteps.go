@@ -82,3 +82,62 @@ func testJobStepsAndEnd(t *testing.T, s vwire.Store) {
 		return nil
 	})
 }
+
+// testEndChange: ending a change in flight removes it and ends the job it
+// names (and the job's started steps) in the same transaction; a change
+// with no job is removed alone, and a VM with no change is left as it is.
+func testEndChange(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	t0 := time.UnixMilli(1700000000000)
+	end := t0.Add(time.Second)
+	j := &vwire.Job{ID: uuid.NewString(), Description: "Updating", Status: vwire.JobStarted, Start: t0, LastUpdated: t0}
+	st := &vwire.JobStep{ID: uuid.NewString(), JobID: j.ID, Number: 1, Type: vwire.StepExecuting, Description: "Executing", Status: vwire.JobStarted, Start: t0}
+	other := &vwire.Job{ID: uuid.NewString(), Description: "Other", Status: vwire.JobStarted, Start: t0, LastUpdated: t0}
+	p := vwire.Pending{VMID: f.vm.ID, EngineID: "e1", Started: t0, OpID: "op1", JobID: j.ID}
+	update(t, s, func(tx vwire.Tx) error {
+		if err := tx.CreateJob(j); err != nil {
+			return err
+		}
+		if err := tx.CreateJob(other); err != nil {
+			return err
+		}
+		if err := tx.CreateJobStep(st); err != nil {
+			return err
+		}
+		return tx.SetPending(p)
+	})
+	s.View(ctx(), func(tx vwire.Tx) error {
+		if got, err := tx.PendingOf(f.vm.ID); err != nil || got == nil || !got.Equal(p) {
+			t.Errorf("PendingOf = %+v, %v; want %+v (with its job)", got, err, p)
+		}
+		return nil
+	})
+	update(t, s, func(tx vwire.Tx) error { return tx.EndChange(f.vm.ID, vwire.JobFinished, end) })
+	check := func(when string) {
+		s.View(ctx(), func(tx vwire.Tx) error {
+			if got, err := tx.PendingOf(f.vm.ID); got != nil || err != nil {
+				t.Errorf("%s: PendingOf = %+v, %v; want none", when, got, err)
+			}
+			if got, err := tx.Job(j.ID); err != nil || got.Status != vwire.JobFinished || !got.End.Equal(end) {
+				t.Errorf("%s: job = %+v, %v; want finished at %v", when, got, err, end)
+			}
+			if steps, err := tx.JobSteps(j.ID); err != nil || len(steps) != 1 || steps[0].Status != vwire.JobFinished {
+				t.Errorf("%s: steps = %+v, %v; want the step finished", when, steps, err)
+			}
+			if got, err := tx.Job(other.ID); err != nil || got.Status != vwire.JobStarted {
+				t.Errorf("%s: another job = %+v, %v; want it untouched", when, got, err)
+			}
+			return nil
+		})
+	}
+	check("ended")
+	// Nothing in flight: nothing changes, no error.
+	update(t, s, func(tx vwire.Tx) error { return tx.EndChange(f.vm.ID, vwire.JobFailed, end.Add(time.Hour)) })
+	check("ended twice")
+	// A change with no job is removed alone.
+	update(t, s, func(tx vwire.Tx) error {
+		return tx.SetPending(vwire.Pending{VMID: f.vm.ID, EngineID: "e1", Started: t0})
+	})
+	update(t, s, func(tx vwire.Tx) error { return tx.EndChange(f.vm.ID, vwire.JobFailed, end.Add(time.Hour)) })
+	check("a change without a job")
+}

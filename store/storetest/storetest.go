@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"Jobs", testJobs},
 		{"JobStepUpdate", testJobStepUpdate},
 		{"JobStepsAndEnd", testJobStepsAndEnd},
+		{"EndChange", testEndChange},
 		{"QoS", testQoS},
 		{"HostNetworks", testHostNetworks},
 	}
