@@ -37,3 +37,6 @@ func TxPragmaForTest(tx vwire.Tx, name string) (string, error) {
 	err := tx.(*Tx).tx.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v)
 	return v, err
 }
+
+// MigrationsForTest is the embedded migrations' file system.
+func MigrationsForTest() fs.FS { return embedded }

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,6 +157,55 @@ func TestSQLiteProvisionalCommit(t *testing.T) {
 	if got := run(ctx, mark); got != "2" || synced() != before {
 		t.Errorf("an ordinary transaction: committed at %s; want 2 with no extra sync", got)
 	}
+}
+
+// TestMigrationPendingJob: migration 0018 gives a change in flight written
+// before it the job its intent names, so that ending the change after the
+// upgrade ends that job.
+func TestMigrationPendingJob(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "vwire.db")
+	before := fstest.MapFS{}
+	if err := fs.WalkDir(sqlstore.MigrationsForTest(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.Contains(p, "/0018_") {
+			return err
+		}
+		b, err := fs.ReadFile(sqlstore.MigrationsForTest(), p)
+		before[p] = &fstest.MapFile{Data: b}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	restore := sqlstore.SetMigrationsForTest(before)
+	db, err := sqlstore.OpenSQLite(ctx, path)
+	if err != nil {
+		restore()
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"PRAGMA foreign_keys=OFF",
+		`INSERT INTO pending_changes (vm_id, engine_id, started, op_id, intent) VALUES ('vm1', 'e1', 1, 'op1', '{"kind":"nic","job":"job-1"}')`,
+		`INSERT INTO pending_changes (vm_id, engine_id, started, op_id, intent) VALUES ('vm2', 'e1', 1, 'op2', '')`,
+	} {
+		if err := db.ExecForTest(ctx, q); err != nil {
+			restore()
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	restore()
+	if db, err = sqlstore.OpenSQLite(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(ctx, func(tx vwire.Tx) error {
+		for vm, want := range map[string]string{"vm1": "job-1", "vm2": ""} {
+			if p, err := tx.PendingOf(vm); err != nil || p == nil || p.JobID != want {
+				t.Errorf("%s: PendingOf = %+v, %v; want job %q", vm, p, err, want)
+			}
+		}
+		return nil
+	})
 }
 
 // TestMigrationLandedBelowApplied: a migration numbered below the highest
