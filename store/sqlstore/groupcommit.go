@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"vwire.dev/vwire"
@@ -84,11 +85,13 @@ func (db *DB) commitBatch(reqs []*batchReq) {
 	for _, r := range reqs {
 		relaxed = relaxed && r.provisional
 	}
+	restore := func() {}
 	if relaxed {
 		if _, err := db.write.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
 			relaxed = false
 		} else {
-			defer db.restoreSync()
+			restore = sync.OnceFunc(db.restoreSync)
+			defer restore()
 		}
 	}
 	stx, err := db.write.BeginTx(ctx, db.txOpts)
@@ -133,6 +136,7 @@ func (db *DB) commitBatch(reqs []*batchReq) {
 			if r.err == nil && !r.unsynced {
 				// This member recorded more than a change in flight: its
 				// caller is told, so it must be on disk first.
+				restore()
 				if err := db.syncWAL(ctx); err != nil {
 					failAll(reqs, db.translate(err))
 					return
@@ -162,11 +166,11 @@ func (db *DB) restoreSync() {
 }
 
 // syncWAL makes every commit so far durable after one made at
-// synchronous=NORMAL: a write committed at FULL syncs the whole log,
-// the earlier frames with it. The value changes each time, since SQLite
-// writes nothing for an update that changes nothing.
+// synchronous=NORMAL, the writer being back at FULL: a write committed at
+// FULL syncs the whole log, the earlier frames with it. The value changes
+// each time, since SQLite writes nothing for an update that changes
+// nothing.
 func (db *DB) syncWAL(ctx context.Context) error {
-	db.restoreSync()
 	_, err := db.write.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('sync', ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, strconv.FormatInt(time.Now().UnixNano(), 10))
 	return err
