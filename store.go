@@ -63,6 +63,10 @@ func IsVMScoped(ctx context.Context) bool {
 // View for reads, Update for writes (the audit row goes in the same one).
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn's reads each on its own statement, with no transaction
+	// and so no snapshot shared between them: for a use that asks one
+	// question (the caller's user row, a permission). fn must not write.
+	Read(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error
 	// LockVM serialises the changes to one VM across every engine sharing
 	// the database, until the returned function is called.

@@ -261,7 +261,7 @@ func (e *Engine) Authenticate(ctx context.Context, login, password string) (*vwi
 		return nil, bad
 	}
 	var u *vwire.User
-	err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+	err := e.store.Read(ctx, func(tx vwire.Tx) (err error) {
 		u, err = tx.UserByName(name, domain)
 		return err
 	})
@@ -403,7 +403,7 @@ func (e *Engine) tokenUser(ctx context.Context, token string, kind vwire.TokenKi
 	hash := tokenHash(token)
 	var k *vwire.Token
 	var u *vwire.User
-	err := e.store.View(ctx, func(tx vwire.Tx) (err error) {
+	err := e.store.Read(ctx, func(tx vwire.Tx) (err error) {
 		k, u, err = tx.Token(hash)
 		return err
 	})

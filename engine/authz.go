@@ -125,7 +125,10 @@ func (e *Engine) permitted(ctx context.Context, op vwire.Op, needsOf func(vwire.
 	if !ok {
 		return nil, "", nil
 	}
-	err = e.store.View(ctx, func(tx vwire.Tx) error {
+	// Read: each check is one statement of its own; a permission removed
+	// meanwhile is seen by the next request, as it would be after a
+	// transaction's snapshot.
+	err = e.store.Read(ctx, func(tx vwire.Tx) error {
 		needs, err := needsOf(tx)
 		if err != nil {
 			return err

@@ -66,7 +66,7 @@ func listWhere[T any](t *Tx, w *where, scan func(*sql.Rows) (T, error), selectFr
 	if !w.adhoc {
 		return list(t, scan, query, w.args...)
 	}
-	rows, err := t.tx.QueryContext(t.ctx, t.db.d.rebind(query), w.args...)
+	rows, err := t.q.QueryContext(t.ctx, t.db.d.rebind(query), w.args...)
 	if err != nil {
 		return nil, t.db.translate(err)
 	}

@@ -111,7 +111,7 @@ func (db *DB) commitBatch(reqs []*batchReq) {
 			r.err = db.translate(err)
 			continue
 		}
-		tx := &Tx{ctx: r.ctx, tx: stx, db: db, pool: db.write}
+		tx := &Tx{ctx: r.ctx, tx: stx, q: stx, db: db, pool: db.write}
 		if err := runFn(r.fn, tx); err != nil {
 			r.err = err
 			if _, rerr := stx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {

@@ -270,6 +270,15 @@ func (db *DB) View(ctx context.Context, fn func(vwire.Tx) error) error {
 	return db.run(ctx, db.read, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
+// Read runs fn's reads each on its own, outside any transaction: no
+// BEGIN and COMMIT around them (two round trips on PostgreSQL, a parsed
+// BEGIN on SQLite), and no snapshot shared between them. For a use that
+// asks one question per request, such as the caller's user row. fn must
+// not write.
+func (db *DB) Read(ctx context.Context, fn func(vwire.Tx) error) error {
+	return fn(&Tx{ctx: ctx, q: db.read, db: db, pool: db.read})
+}
+
 // Update runs fn in a read-write transaction, committed when fn returns nil.
 // A transaction that lost a conflict to another engine runs again, so that
 // an update built on a stale read is never committed.
@@ -317,7 +326,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 	if err != nil {
 		return db.translate(err)
 	}
-	tx := &Tx{ctx: ctx, tx: stx, db: db, pool: pool}
+	tx := &Tx{ctx: ctx, tx: stx, q: stx, db: db, pool: pool}
 	if err := fn(tx); err != nil {
 		stx.Rollback()
 		return err
@@ -367,8 +376,11 @@ func (db *DB) translate(err error) error {
 
 // Tx implements vwire.Tx.
 type Tx struct {
-	ctx  context.Context
+	ctx context.Context
+	// tx is the transaction; nil for Read, whose statements run on the
+	// pool (q) each on its own.
 	tx   *sql.Tx
+	q    queryer
 	db   *DB
 	pool *sql.DB
 	// addedEvents: subscribers are woken after the commit.
@@ -377,6 +389,17 @@ type Tx struct {
 	// Provisional context lets commit without a sync (groupcommit.go).
 	markedPending bool
 }
+
+// queryer runs a statement in a transaction or on a pool.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// errNotPrepared: a Read's statement has no pool-level preparation yet; it
+// runs unprepared this time.
+var errNotPrepared = errors.New("not prepared yet")
 
 // stmt returns a prepared statement for a query in this transaction.
 // Compiling SQL dominated the cost of a change, so statements are prepared
@@ -389,10 +412,16 @@ func (t *Tx) stmt(query string) (*sql.Stmt, error) {
 	key := stmtKey{t.pool, query}
 	if s, ok := t.db.stmts.Load(key); ok {
 		if ps, ok := s.(*sql.Stmt); ok {
+			if t.tx == nil {
+				return ps, nil
+			}
 			return t.tx.StmtContext(t.ctx, ps), nil
 		}
 	} else if _, busy := t.db.stmts.LoadOrStore(key, preparing{}); !busy {
 		go t.db.prepare(key)
+	}
+	if t.tx == nil {
+		return nil, errNotPrepared
 	}
 	return t.tx.PrepareContext(t.ctx, t.db.d.rebind(query))
 }
@@ -420,14 +449,19 @@ func (db *DB) prepare(key stmtKey) {
 func (t *Tx) row(query string, args ...any) *sql.Row {
 	s, err := t.stmt(query)
 	if err != nil {
-		// QueryRow on the transaction reports the same error at Scan.
-		return t.tx.QueryRowContext(t.ctx, t.db.d.rebind(query), args...)
+		// QueryRow on the transaction reports the same error at Scan (a
+		// Read's statement not prepared yet runs unprepared).
+		return t.q.QueryRowContext(t.ctx, t.db.d.rebind(query), args...)
 	}
 	return s.QueryRowContext(t.ctx, args...)
 }
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	s, err := t.stmt(query)
+	if errors.Is(err, errNotPrepared) {
+		r, err := t.q.ExecContext(t.ctx, t.db.d.rebind(query), args...)
+		return r, t.db.translate(err)
+	}
 	if err != nil {
 		return nil, t.db.translate(err)
 	}
@@ -449,6 +483,10 @@ func (t *Tx) execOne(kind, id, query string, args ...any) error {
 
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	s, err := t.stmt(query)
+	if errors.Is(err, errNotPrepared) {
+		rows, err := t.q.QueryContext(t.ctx, t.db.d.rebind(query), args...)
+		return rows, t.db.translate(err)
+	}
 	if err != nil {
 		return nil, t.db.translate(err)
 	}

@@ -141,3 +141,32 @@ func testEndChange(t *testing.T, s vwire.Store) {
 	update(t, s, func(tx vwire.Tx) error { return tx.EndChange(f.vm.ID, vwire.JobFailed, end.Add(time.Hour)) })
 	check("a change without a job")
 }
+
+// testRead: reads outside a transaction see what was committed, through
+// one-row and many-row statements, whether or not the statement is
+// prepared yet (the first and later uses).
+func testRead(t *testing.T, s vwire.Store) {
+	f := newFixture(t, s)
+	n := newNIC(f, "r1", "02:00:00:00:0b:01")
+	n.ProfileID = ""
+	update(t, s, func(tx vwire.Tx) error { return tx.CreateNIC(n) })
+	for i := range 3 {
+		if err := s.Read(ctx(), func(tx vwire.Tx) error {
+			vm, err := tx.VM(f.vm.ID)
+			if err != nil || vm.Name != f.vm.Name {
+				t.Errorf("use %d: VM = %+v, %v", i, vm, err)
+			}
+			if _, err := tx.VM("no-such-vm"); vwire.ErrorCode(err) != vwire.ENOTFOUND {
+				t.Errorf("use %d: a missing VM: %v, want ENOTFOUND", i, err)
+			}
+			nics, err := tx.NICs(f.vm.ID)
+			if err != nil || len(nics) != 1 || nics[0].ID != n.ID {
+				t.Errorf("use %d: NICs = %d, %v; want the fixture's one", i, len(nics), err)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // the pool-level preparation runs in the background
+	}
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"JobStepUpdate", testJobStepUpdate},
 		{"JobStepsAndEnd", testJobStepsAndEnd},
 		{"EndChange", testEndChange},
+		{"Read", testRead},
 		{"QoS", testQoS},
 		{"HostNetworks", testHostNetworks},
 	}
