@@ -425,6 +425,10 @@ type VMTx interface {
 	UpdateFilterParameter(*FilterParameter) error
 	DeleteFilterParameter(id string) error
 
+	// VMContext reads, in one statement, a VM with its cluster, its host
+	// (nil when it has none) and its change in flight (nil when none): what
+	// every change to the VM checks its rules against.
+	VMContext(vmID string) (*VM, *Cluster, *Host, *Pending, error)
 	// SetPending records a host change in flight for a VM (replacing any);
 	// ClearPending removes it.
 	SetPending(p Pending) error

@@ -80,24 +80,15 @@ func (c *vmCtx) nic(id string) *vwire.NIC {
 }
 
 func loadVM(tx vwire.Tx, vmID string) (*vmCtx, error) {
-	vm, err := tx.VM(vmID)
-	if err != nil {
-		return nil, err
-	}
-	c := &vmCtx{vm: vm}
-	if c.cluster, err = tx.Cluster(vm.ClusterID); err != nil {
+	c := &vmCtx{}
+	var err error
+	if c.vm, c.cluster, c.host, c.pending, err = tx.VMContext(vmID); err != nil {
 		return nil, err
 	}
 	if c.nics, err = tx.NICs(vmID); err != nil {
 		return nil, err
 	}
-	if vm.HostID != "" {
-		if c.host, err = tx.Host(vm.HostID); err != nil {
-			return nil, err
-		}
-	}
-	c.pending, err = tx.PendingOf(vmID)
-	return c, err
+	return c, nil
 }
 
 // errUnsettled abandons a transaction that found a change in flight.

@@ -200,6 +200,10 @@ func deployed(short bool, db string, engines, clients int) ([]row, error) {
 		return nil, fmt.Errorf("pgbench: %w", err)
 	}
 
+	if err := pgstatReset(db); err != nil {
+		return nil, err
+	}
+
 	// The load: each client flips links through the engines in turn.
 	var failed atomic.Int64
 	errs := sync.Map{}
@@ -225,6 +229,9 @@ func deployed(short bool, db string, engines, clients int) ([]row, error) {
 	el := time.Since(start)
 	rate := float64(done.Load()) / el.Seconds()
 	cpu1, self1 := cpuByCommand(), cpuTime()
+	if err := pgstatReport(db, done.Load()); err != nil {
+		fmt.Fprintln(os.Stderr, "vwire-bench: pg_stat_statements:", err)
+	}
 	var cpuText []string
 	for _, name := range []string{"vwire-engine", "vwire-agent", "postgres"} {
 		cpuText = append(cpuText, fmt.Sprintf("%s %.0f µs", name, float64((cpu1[name]-cpu0[name]).Microseconds())/float64(max(done.Load(), 1))))
@@ -408,7 +415,7 @@ func privatePostgres(dir string) (url string, stop func(), err error) {
 	}
 	// Only where it listens is set: every other setting is the default.
 	if out, err := as(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(data, "log"), "-w",
-		"-o", fmt.Sprintf("-h 127.0.0.1 -p %d -k /tmp", port), "start").CombinedOutput(); err != nil {
+		"-o", fmt.Sprintf("-h 127.0.0.1 -p %d -k /tmp", port)+pgstatOption(), "start").CombinedOutput(); err != nil {
 		return "", nil, fmt.Errorf("pg_ctl start: %v: %s", err, out)
 	}
 	stop = func() { as(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop").Run() }

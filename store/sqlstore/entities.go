@@ -85,14 +85,29 @@ func (t *Tx) DeleteDataCenter(id string) error {
 
 const clusterCols = `id, name, description, data_center_id, version, mac_pool_id, drift_policy`
 
+// clusterRow is where a cluster's columns are scanned (see vmRow).
+type clusterRow struct {
+	c   vwire.Cluster
+	ver string
+}
+
+func (r *clusterRow) dest() []any {
+	c := &r.c
+	return []any{&c.ID, &c.Name, &c.Description, &c.DataCenterID, &r.ver, &c.MACPoolID, &c.DriftPolicy}
+}
+
+func (r *clusterRow) finish() *vwire.Cluster {
+	c := r.c
+	c.Version, _ = vwire.ParseVersion(r.ver)
+	return &c
+}
+
 func scanCluster(s interface{ Scan(...any) error }) (*vwire.Cluster, error) {
-	var c vwire.Cluster
-	var ver string
-	if err := s.Scan(&c.ID, &c.Name, &c.Description, &c.DataCenterID, &ver, &c.MACPoolID, &c.DriftPolicy); err != nil {
+	var r clusterRow
+	if err := s.Scan(r.dest()...); err != nil {
 		return nil, err
 	}
-	c.Version, _ = vwire.ParseVersion(ver)
-	return &c, nil
+	return r.finish(), nil
 }
 
 func (t *Tx) Cluster(id string) (*vwire.Cluster, error) {
@@ -165,10 +180,12 @@ func scanString(r *sql.Rows) (string, error) {
 	return s, err
 }
 
+// prefixed qualifies a column list: prefixed("v.", "a, b") is "v.a, v.b"
+// (a list may run over lines).
 func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ", ")
+	parts := strings.Split(cols, ",")
 	for i := range parts {
-		parts[i] = p + parts[i]
+		parts[i] = p + strings.TrimSpace(parts[i])
 	}
 	return strings.Join(parts, ", ")
 }
@@ -286,22 +303,37 @@ func (t *Tx) DeleteProfile(id string) error {
 
 const hostCols = `id, name, cluster_id, address, port, status, status_detail, networks, cluster_levels, libvirt_version, embedded, last_seen`
 
-func scanHost(s interface{ Scan(...any) error }) (*vwire.Host, error) {
-	var h vwire.Host
-	var nets, levels string
-	var seen int64
-	if err := s.Scan(&h.ID, &h.Name, &h.ClusterID, &h.Address, &h.Port, &h.Status, &h.StatusDetail,
-		&nets, &levels, &h.LibvirtVersion, &h.Embedded, &seen); err != nil {
-		return nil, err
-	}
-	h.Networks = splitList(nets)
-	for _, l := range splitList(levels) {
+// hostRow is where a host's columns are scanned (see vmRow).
+type hostRow struct {
+	h            vwire.Host
+	nets, levels string
+	seen         int64
+}
+
+func (r *hostRow) dest() []any {
+	h := &r.h
+	return []any{&h.ID, &h.Name, &h.ClusterID, &h.Address, &h.Port, &h.Status, &h.StatusDetail,
+		&r.nets, &r.levels, &h.LibvirtVersion, &h.Embedded, &r.seen}
+}
+
+func (r *hostRow) finish() *vwire.Host {
+	h := r.h
+	h.Networks = splitList(r.nets)
+	for _, l := range splitList(r.levels) {
 		if v, err := vwire.ParseVersion(l); err == nil {
 			h.ClusterLevels = append(h.ClusterLevels, v)
 		}
 	}
-	h.LastSeen = fromMillis(seen)
-	return &h, nil
+	h.LastSeen = fromMillis(r.seen)
+	return &h
+}
+
+func scanHost(s interface{ Scan(...any) error }) (*vwire.Host, error) {
+	var r hostRow
+	if err := s.Scan(r.dest()...); err != nil {
+		return nil, err
+	}
+	return r.finish(), nil
 }
 
 func hostArgs(h *vwire.Host) []any {

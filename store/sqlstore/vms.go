@@ -99,21 +99,37 @@ const vmCols = `id, name, description, cluster_id, template_id, status, host_id,
 // BumpVMGeneration and SetForeignNICs write.
 const vmSelect = `SELECT ` + vmCols + `, generation, foreign_nics FROM vms`
 
+// vmRow is where a VM's columns (vmSelect's) are scanned, so that a
+// statement joining other rows can scan them all at once (VMContext).
+type vmRow struct {
+	v                         vwire.VM
+	host                      sql.NullString
+	placement, foreign        string
+	created, started, stopped int64
+}
+
+func (r *vmRow) dest() []any {
+	v := &r.v
+	return []any{&v.ID, &v.Name, &v.Description, &v.ClusterID, &v.TemplateID, &v.Status, &r.host, &r.placement,
+		&v.Memory, &v.OSType, &v.Kernel, &v.Initrd, &v.Cmdline, &r.created, &r.started, &r.stopped,
+		&v.Comment, &v.CPU.Sockets, &v.CPU.Cores, &v.CPU.Threads, &v.Generation, &r.foreign}
+}
+
+func (r *vmRow) finish() *vwire.VM {
+	v := r.v
+	v.ForeignNICs = splitList(r.foreign)
+	v.HostID = r.host.String
+	v.PlacementHosts = splitList(r.placement)
+	v.CreatedAt, v.StartTime, v.StopTime = fromMillis(r.created), fromMillis(r.started), fromMillis(r.stopped)
+	return &v
+}
+
 func scanVM(s interface{ Scan(...any) error }) (*vwire.VM, error) {
-	var v vwire.VM
-	var host sql.NullString
-	var placement, foreign string
-	var created, started, stopped int64
-	if err := s.Scan(&v.ID, &v.Name, &v.Description, &v.ClusterID, &v.TemplateID, &v.Status, &host, &placement,
-		&v.Memory, &v.OSType, &v.Kernel, &v.Initrd, &v.Cmdline, &created, &started, &stopped,
-		&v.Comment, &v.CPU.Sockets, &v.CPU.Cores, &v.CPU.Threads, &v.Generation, &foreign); err != nil {
+	var r vmRow
+	if err := s.Scan(r.dest()...); err != nil {
 		return nil, err
 	}
-	v.ForeignNICs = splitList(foreign)
-	v.HostID = host.String
-	v.PlacementHosts = splitList(placement)
-	v.CreatedAt, v.StartTime, v.StopTime = fromMillis(created), fromMillis(started), fromMillis(stopped)
-	return &v, nil
+	return r.finish(), nil
 }
 
 func vmArgs(v *vwire.VM) []any {
@@ -397,6 +413,39 @@ func (t *Tx) EndChange(vmID string, status vwire.JobStatus, at time.Time) error 
 	return t.EndJob(jobID, status, at)
 }
 
+// vmContextQuery reads a VM, its cluster, its host and its change in
+// flight in one row: the host's and the change's columns are zero values
+// when the VM has none (their ids then empty).
+var vmContextQuery = `SELECT ` + prefixed("v.", vmCols+`, generation, foreign_nics`) + `, ` + prefixed("c.", clusterCols) + `,
+	COALESCE(h.id, ''), COALESCE(h.name, ''), COALESCE(h.cluster_id, ''), COALESCE(h.address, ''), COALESCE(h.port, 0),
+	COALESCE(h.status, ''), COALESCE(h.status_detail, ''), COALESCE(h.networks, ''), COALESCE(h.cluster_levels, ''),
+	COALESCE(h.libvirt_version, ''), COALESCE(h.embedded, FALSE), COALESCE(h.last_seen, 0),
+	COALESCE(p.vm_id, ''), COALESCE(p.engine_id, ''), COALESCE(p.nic_id, ''), COALESCE(p.started, 0), COALESCE(p.op_id, ''),
+	COALESCE(p.intent, ''), COALESCE(p.unknown, FALSE), COALESCE(p.job_id, '')
+	FROM vms v JOIN clusters c ON c.id = v.cluster_id LEFT JOIN hosts h ON h.id = v.host_id
+	LEFT JOIN pending_changes p ON p.vm_id = v.id WHERE v.id = ?`
+
+func (t *Tx) VMContext(vmID string) (*vwire.VM, *vwire.Cluster, *vwire.Host, *vwire.Pending, error) {
+	var vr vmRow
+	var cr clusterRow
+	var hr hostRow
+	var pr pendingRow
+	dest := append(append(append(vr.dest(), cr.dest()...), hr.dest()...), pr.dest()...)
+	if err := t.one("VM", vmID, func(r *sql.Row) error { return r.Scan(dest...) }, vmContextQuery, vmID); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	var h *vwire.Host
+	if hr.h.ID != "" {
+		h = hr.finish()
+	}
+	var p *vwire.Pending
+	if pr.p.VMID != "" {
+		q := pr.finish()
+		p = &q
+	}
+	return vr.finish(), cr.finish(), h, p, nil
+}
+
 func (t *Tx) MarkPendingUnknown(vmID string) error {
 	_, err := t.exec(`UPDATE pending_changes SET unknown = TRUE WHERE vm_id = ?`, vmID)
 	return err
@@ -404,16 +453,31 @@ func (t *Tx) MarkPendingUnknown(vmID string) error {
 
 const pendingColumns = `p.vm_id, p.engine_id, p.nic_id, p.started, p.op_id, p.intent, p.unknown, p.job_id`
 
-func scanPending(r interface{ Scan(...any) error }) (vwire.Pending, error) {
-	var p vwire.Pending
-	var started int64
-	var intent string
-	err := r.Scan(&p.VMID, &p.EngineID, &p.NICID, &started, &p.OpID, &intent, &p.Unknown, &p.JobID)
-	p.Started = fromMillis(started)
-	if intent != "" {
-		p.Intent = []byte(intent)
+// pendingRow is where a change in flight's columns are scanned.
+type pendingRow struct {
+	p       vwire.Pending
+	started int64
+	intent  string
+}
+
+func (r *pendingRow) dest() []any {
+	p := &r.p
+	return []any{&p.VMID, &p.EngineID, &p.NICID, &r.started, &p.OpID, &r.intent, &p.Unknown, &p.JobID}
+}
+
+func (r *pendingRow) finish() vwire.Pending {
+	p := r.p
+	p.Started = fromMillis(r.started)
+	if r.intent != "" {
+		p.Intent = []byte(r.intent)
 	}
-	return p, err
+	return p
+}
+
+func scanPending(s interface{ Scan(...any) error }) (vwire.Pending, error) {
+	var r pendingRow
+	err := s.Scan(r.dest()...)
+	return r.finish(), err
 }
 
 func (t *Tx) UnsettledPending(hostID string, since, startedBefore time.Time) ([]vwire.Pending, error) {

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vwire.Store, peer func(t *tes
 		{"JobStepsAndEnd", testJobStepsAndEnd},
 		{"EndChange", testEndChange},
 		{"Read", testRead},
+		{"VMContext", testVMContext},
 		{"QoS", testQoS},
 		{"HostNetworks", testHostNetworks},
 	}
