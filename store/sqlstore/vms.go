@@ -395,10 +395,13 @@ func (t *Tx) ClearPending(vmID string) error {
 func (t *Tx) EndChange(vmID string, status vwire.JobStatus, at time.Time) error {
 	started := string(vwire.JobStarted)
 	if t.db.d.name() == "postgres" {
-		// One statement: the change removed, its job and steps ended.
+		// One statement: the change removed, its job and steps ended. The
+		// job is compared with "=", a scalar subquery (at most one change
+		// per VM): with "IN" PostgreSQL joined every job step and job to
+		// the change, 0.4 ms per change on a table of recent jobs.
 		_, err := t.exec(`WITH p AS (DELETE FROM pending_changes WHERE vm_id = $1 RETURNING job_id),
-			s AS (UPDATE job_steps SET status = $2, end_time = $3 WHERE job_id IN (SELECT job_id FROM p) AND status = $4)
-			UPDATE jobs SET status = $2, end_time = $3, last_updated = $3 WHERE id IN (SELECT job_id FROM p) AND status = $4`,
+			s AS (UPDATE job_steps SET status = $2, end_time = $3 WHERE job_id = (SELECT job_id FROM p) AND status = $4)
+			UPDATE jobs SET status = $2, end_time = $3, last_updated = $3 WHERE id = (SELECT job_id FROM p) AND status = $4`,
 			vmID, string(status), millis(at), started)
 		return err
 	}
