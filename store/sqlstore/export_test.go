@@ -40,3 +40,10 @@ func TxPragmaForTest(tx vwire.Tx, name string) (string, error) {
 
 // MigrationsForTest is the embedded migrations' file system.
 func MigrationsForTest() fs.FS { return embedded }
+
+// TxQueryForTest runs a one-value query on a transaction's own connection.
+func TxQueryForTest(tx vwire.Tx, query string) (string, error) {
+	var v string
+	err := tx.(*Tx).tx.QueryRowContext(context.Background(), query).Scan(&v)
+	return v, err
+}

@@ -37,6 +37,49 @@ func TestPostgres(t *testing.T) {
 	}, func(t *testing.T, s vwire.Store) vwire.Store { return openPostgres(t, urls[s]) })
 }
 
+// TestPostgresProvisionalCommit: on PostgreSQL, a change marked in flight
+// under vwire.Provisional turns its transaction's synchronous_commit off;
+// the same mark without it, or a provisional transaction that marks
+// nothing, keeps the setting it had (on).
+func TestPostgresProvisionalCommit(t *testing.T) {
+	db := openPostgres(t, testenv.Postgres(t))
+	ctx := context.Background()
+	level := func(ctx context.Context, mark bool) string {
+		t.Helper()
+		var got string
+		if err := db.Update(ctx, func(tx vwire.Tx) error {
+			// The change in flight names no real VM here; and the test's
+			// server may run with synchronous_commit off: start from on.
+			for _, q := range []string{"SELECT set_config('session_replication_role', 'replica', true)",
+				"SELECT set_config('synchronous_commit', 'on', true)"} {
+				if _, err := sqlstore.TxQueryForTest(tx, q); err != nil {
+					return err
+				}
+			}
+			if mark {
+				if err := tx.SetPending(vwire.Pending{VMID: "vm1", EngineID: "e1", Started: time.Now(), OpID: "op1"}); err != nil {
+					return err
+				}
+			}
+			var err error
+			got, err = sqlstore.TxQueryForTest(tx, "SHOW synchronous_commit")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := level(vwire.Provisional(ctx), true); got != "off" {
+		t.Errorf("a provisional mark: synchronous_commit %q, want off", got)
+	}
+	if got := level(ctx, true); got != "on" {
+		t.Errorf("a mark without Provisional: synchronous_commit %q, want on", got)
+	}
+	if got := level(vwire.Provisional(ctx), false); got != "on" {
+		t.Errorf("a provisional transaction without a mark: synchronous_commit %q, want on", got)
+	}
+}
+
 // TestPostgresOutOfConnections: a server with no connection left for the
 // engine (here a role limited to two, PostgreSQL's SQLSTATE 53300 as for
 // max_connections) is the store's DB_NO_CONNECTION, EUNAVAILABLE (a 503

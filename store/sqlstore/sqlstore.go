@@ -331,15 +331,6 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 		stx.Rollback()
 		return err
 	}
-	if tx.markedPending && vwire.IsProvisional(ctx) && db.d.name() == "postgres" {
-		// A change marked in flight needs no flush of the log to disk
-		// (vwire.Provisional): PostgreSQL then commits it as soon as it
-		// is in its own memory, which a crash of the engine does not lose.
-		if _, err := stx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			stx.Rollback()
-			return db.translate(err)
-		}
-	}
 	if err := stx.Commit(); err != nil {
 		return db.translate(err)
 	}
