@@ -475,7 +475,9 @@ type MACPoolTx interface {
 
 // JobTx holds the jobs of long operations and their steps.
 type JobTx interface {
-	CreateJob(*Job) error
+	// CreateJob records a job with its first steps (one statement on
+	// PostgreSQL).
+	CreateJob(j *Job, steps ...*JobStep) error
 	// EndJob ends a started job and its started steps with status at a
 	// time; a job already ended (or cleared) is left alone.
 	EndJob(id string, status JobStatus, at time.Time) error

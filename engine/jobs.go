@@ -72,16 +72,9 @@ func (in *intent) jobDescription(vmName string) string {
 // openJob records the job of a change being marked in flight (or adds its
 // steps to the job made for it) and sets in.JobID.
 func (e *Engine) openJob(tx vwire.Tx, in *intent, vmName string, now time.Time) error {
-	if in.JobID == "" {
+	created := in.JobID == ""
+	if created {
 		in.JobID = uuid.NewString()
-		j := &vwire.Job{ID: in.JobID, Description: in.jobDescription(vmName), Status: vwire.JobStarted,
-			CorrelationID: in.Correlation, OwnerID: in.UserID, OwnerName: in.User, Start: now, LastUpdated: now}
-		if err := tx.CreateJob(j); err != nil {
-			return err
-		}
-		if err := e.sweepJobs(tx, now); err != nil {
-			return err
-		}
 	}
 	steps := []*vwire.JobStep{
 		{Type: vwire.StepValidating, Description: "Validating", Status: vwire.JobFinished, End: now},
@@ -90,7 +83,15 @@ func (e *Engine) openJob(tx vwire.Tx, in *intent, vmName string, now time.Time) 
 	for i, s := range steps {
 		s.ID, s.JobID, s.Number, s.Start = uuid.NewString(), in.JobID, i+1, now
 	}
-	return tx.CreateJobStep(steps...)
+	if !created {
+		return tx.CreateJobStep(steps...)
+	}
+	j := &vwire.Job{ID: in.JobID, Description: in.jobDescription(vmName), Status: vwire.JobStarted,
+		CorrelationID: in.Correlation, OwnerID: in.UserID, OwnerName: in.User, Start: now, LastUpdated: now}
+	if err := tx.CreateJob(j, steps...); err != nil {
+		return err
+	}
+	return e.sweepJobs(tx, now)
 }
 
 // sweepJobs clears ended jobs past their keeping time, at most once a minute.

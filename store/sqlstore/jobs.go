@@ -22,10 +22,21 @@ func scanJob(s interface{ Scan(...any) error }) (*vwire.Job, error) {
 	return &j, nil
 }
 
-func (t *Tx) CreateJob(j *vwire.Job) error {
-	_, err := t.exec(`INSERT INTO jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.ID, j.Description, string(j.Status),
-		j.CorrelationID, j.OwnerID, j.OwnerName, millis(j.Start), millis(j.End), millis(j.LastUpdated))
-	return err
+func (t *Tx) CreateJob(j *vwire.Job, steps ...*vwire.JobStep) error {
+	q := `INSERT INTO jobs (` + jobCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{j.ID, j.Description, string(j.Status), j.CorrelationID, j.OwnerID, j.OwnerName,
+		millis(j.Start), millis(j.End), millis(j.LastUpdated)}
+	if len(steps) > 0 && t.db.d.name() == "postgres" {
+		// One round trip: the job's insert a data-modifying CTE of its
+		// steps' (the steps' foreign key is checked at the statement's end).
+		sq, sargs := stepsInsert(steps)
+		_, err := t.exec(`WITH j AS (`+q+`) `+sq, append(args, sargs...)...)
+		return err
+	}
+	if _, err := t.exec(q, args...); err != nil {
+		return err
+	}
+	return t.CreateJobStep(steps...)
 }
 
 func (t *Tx) EndJob(id string, status vwire.JobStatus, at time.Time) error {
@@ -77,14 +88,20 @@ func (t *Tx) CreateJobStep(steps ...*vwire.JobStep) error {
 	if len(steps) == 0 {
 		return nil
 	}
+	q, args := stepsInsert(steps)
+	_, err := t.exec(q, args...)
+	return err
+}
+
+// stepsInsert is the one INSERT of several job steps.
+func stepsInsert(steps []*vwire.JobStep) (string, []any) {
 	q := `INSERT INTO job_steps (` + stepCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)` +
 		strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?, ?)`, len(steps)-1)
 	args := make([]any, 0, 8*len(steps))
 	for _, s := range steps {
 		args = append(args, s.ID, s.JobID, s.Number, string(s.Type), s.Description, string(s.Status), millis(s.Start), millis(s.End))
 	}
-	_, err := t.exec(q, args...)
-	return err
+	return q, args
 }
 
 func (t *Tx) JobSteps(jobID string) ([]*vwire.JobStep, error) {

@@ -95,13 +95,10 @@ func testEndChange(t *testing.T, s vwire.Store) {
 	other := &vwire.Job{ID: uuid.NewString(), Description: "Other", Status: vwire.JobStarted, Start: t0, LastUpdated: t0}
 	p := vwire.Pending{VMID: f.vm.ID, EngineID: "e1", Started: t0, OpID: "op1", JobID: j.ID}
 	update(t, s, func(tx vwire.Tx) error {
-		if err := tx.CreateJob(j); err != nil {
+		if err := tx.CreateJob(j, st); err != nil { // a job made with its step
 			return err
 		}
 		if err := tx.CreateJob(other); err != nil {
-			return err
-		}
-		if err := tx.CreateJobStep(st); err != nil {
 			return err
 		}
 		return tx.SetPending(p)
