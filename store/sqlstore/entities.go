@@ -102,13 +102,7 @@ func (r *clusterRow) finish() *vwire.Cluster {
 	return &c
 }
 
-func scanCluster(s interface{ Scan(...any) error }) (*vwire.Cluster, error) {
-	var r clusterRow
-	if err := s.Scan(r.dest()...); err != nil {
-		return nil, err
-	}
-	return r.finish(), nil
-}
+func scanCluster(s scanner) (*vwire.Cluster, error) { return scanRow[clusterRow, *vwire.Cluster](s) }
 
 func (t *Tx) Cluster(id string) (*vwire.Cluster, error) {
 	var c *vwire.Cluster
@@ -328,13 +322,7 @@ func (r *hostRow) finish() *vwire.Host {
 	return &h
 }
 
-func scanHost(s interface{ Scan(...any) error }) (*vwire.Host, error) {
-	var r hostRow
-	if err := s.Scan(r.dest()...); err != nil {
-		return nil, err
-	}
-	return r.finish(), nil
-}
+func scanHost(s scanner) (*vwire.Host, error) { return scanRow[hostRow, *vwire.Host](s) }
 
 func hostArgs(h *vwire.Host) []any {
 	nets := append([]string(nil), h.Networks...)

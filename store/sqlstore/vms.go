@@ -124,12 +124,25 @@ func (r *vmRow) finish() *vwire.VM {
 	return &v
 }
 
-func scanVM(s interface{ Scan(...any) error }) (*vwire.VM, error) {
-	var r vmRow
-	if err := s.Scan(r.dest()...); err != nil {
-		return nil, err
+func scanVM(s scanner) (*vwire.VM, error) { return scanRow[vmRow, *vwire.VM](s) }
+
+// scanner is a row to scan: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// scanRow scans an entity through its row struct R: where its columns go
+// (dest) and the entity they make (finish). Row structs let one statement
+// joining several entities scan them all at once (VMContext).
+func scanRow[R any, T any, P interface {
+	*R
+	dest() []any
+	finish() T
+}](s scanner) (T, error) {
+	var r R
+	if err := s.Scan(P(&r).dest()...); err != nil {
+		var zero T
+		return zero, err
 	}
-	return r.finish(), nil
+	return P(&r).finish(), nil
 }
 
 func vmArgs(v *vwire.VM) []any {
@@ -486,11 +499,7 @@ func (r *pendingRow) finish() vwire.Pending {
 	return p
 }
 
-func scanPending(s interface{ Scan(...any) error }) (vwire.Pending, error) {
-	var r pendingRow
-	err := s.Scan(r.dest()...)
-	return r.finish(), err
-}
+func scanPending(s scanner) (vwire.Pending, error) { return scanRow[pendingRow, vwire.Pending](s) }
 
 func (t *Tx) UnsettledPending(hostID string, since, startedBefore time.Time) ([]vwire.Pending, error) {
 	return list(t, func(r *sql.Rows) (vwire.Pending, error) { return scanPending(r) },
