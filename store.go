@@ -17,7 +17,7 @@ type provisionalKey struct{}
 // purpose is the repair of a change whose engine died during the host
 // call. A store may commit a transaction that marks a change in flight
 // without waiting for the disk (SQLite: synchronous=NORMAL for that
-// commit): the mark then survives a crash of the engine's process, which
+// commit; PostgreSQL: synchronous_commit off for that transaction): the mark then survives a crash of the engine's process, which
 // is what the repair needs, but not a crash of the machine. Should the
 // machine fail during the host call, the host may hold a change the
 // database never marked; no client was told it happened, and the next
@@ -34,7 +34,6 @@ func IsProvisional(ctx context.Context) bool {
 	return v
 }
 
-// Store is the engine's database. Each use case runs in one transaction:
 // vmScopedKey marks a context VMScoped.
 type vmScopedKey struct{}
 
@@ -60,7 +59,9 @@ func IsVMScoped(ctx context.Context) bool {
 	return v
 }
 
-// View for reads, Update for writes (the audit row goes in the same one).
+// Store is the engine's database. Each use case runs in one transaction:
+// View for reads, Update for writes (the audit row goes in the same one);
+// Read for a one-question read that needs no transaction.
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	// Read runs fn's reads each on its own statement, with no transaction
